@@ -1,0 +1,33 @@
+"""Routes and schedules only: every handler lives in chalicelib.
+
+The API function must stay light: nothing here imports pandas, pyarrow or awswrangler
+(the export modules are imported inside the scheduled handlers).
+"""
+
+from __future__ import annotations
+
+import os
+
+from chalice import Chalice, Rate
+
+from chalicelib import http
+
+app = Chalice(app_name="clickstream")
+app.log.setLevel("INFO")
+
+EXPORT_EVERY_MINUTES = int(os.environ.get("CLICKSTREAM_EXPORT_SCHEDULE_MINUTES", "5"))
+
+
+@app.route("/v1/events", methods=["POST"], content_types=["application/json", "text/plain"])
+def post_events():
+    return http.post_events(app.current_request)
+
+
+@app.route("/v1/events", methods=["OPTIONS"])
+def preflight_events():
+    return http.preflight(app.current_request)
+
+
+@app.route("/v1/health", methods=["GET"])
+def health():
+    return http.health()

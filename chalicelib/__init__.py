@@ -1,0 +1,1 @@
+"""Everything the Lambda functions run. Chalice ships this folder with app.py."""

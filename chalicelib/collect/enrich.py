@@ -1,0 +1,171 @@
+"""Enrichment: server time, skew-corrected event time, IP, user agent, URL parts.
+
+Pure functions of (valid event, request facts). ``RequestFacts`` is computed once per
+request because every event of a batch shares its IP, user agent and country.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from chalicelib.collect.useragent import Agent, parse_agent
+from chalicelib.collect.validate import InvalidEvent, ValidEvent
+
+IpMode = Literal["anonymize", "drop", "keep"]
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+MAX_UTM = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    app_id: str
+    received_ms: int
+    ip: str | None
+    user_agent: str | None
+    agent: Agent
+    country: str | None
+
+
+@lru_cache(maxsize=4096)
+def anonymize_ip(raw: str | None, mode: IpMode = "anonymize") -> str | None:
+    """IPv4: last octet zeroed; IPv6: last 80 bits zeroed (the first 48 kept). None if unparsable."""
+    if not raw or mode == "drop":
+        return None
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
+    if mode == "keep":
+        return str(address)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.version == 4:
+        return str(ipaddress.IPv4Address(int(address) & 0xFFFFFF00))
+    return str(ipaddress.IPv6Address(int(address) & ~((1 << 80) - 1)))
+
+
+def request_facts(
+    app_id: str,
+    received_ms: int,
+    source_ip: str | None,
+    headers: dict[str, str],
+    ip_mode: IpMode = "anonymize",
+) -> RequestFacts:
+    user_agent = headers.get("user-agent")
+    country = headers.get("cloudfront-viewer-country")
+    return RequestFacts(
+        app_id=app_id,
+        received_ms=received_ms,
+        ip=anonymize_ip(source_ip, ip_mode),
+        user_agent=user_agent[:1024] if user_agent else None,
+        agent=parse_agent(user_agent),
+        country=country.upper()[:2] if country and country.isalpha() else None,
+    )
+
+
+@lru_cache(maxsize=8192)
+def url_parts(url: str | None) -> tuple[str | None, tuple[str | None, ...]]:
+    """(path, utm values) of a page URL; parsing failures give empty parts, never an error."""
+    if not url:
+        return None, (None,) * len(UTM_FIELDS)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None, (None,) * len(UTM_FIELDS)
+    utm: dict[str, str] = {}
+    if "utm_" in parts.query:
+        for key, value in parse_qsl(parts.query, keep_blank_values=False):
+            if key in UTM_FIELDS and key not in utm:
+                utm[key] = value[:MAX_UTM]
+    return parts.path or "/", tuple(utm.get(f) for f in UTM_FIELDS)
+
+
+@lru_cache(maxsize=8192)
+def referrer_host(referrer: str | None) -> str | None:
+    if not referrer:
+        return None
+    try:
+        host = urlsplit(referrer).hostname
+    except ValueError:
+        return None
+    return host or None
+
+
+def event_time_ms(event: ValidEvent, received_ms: int) -> int:
+    """Client clock skew corrected as Segment and Snowplow do: received − (sent_at − timestamp)."""
+    if event.sent_at_ms is None:
+        return event.timestamp_ms
+    return received_ms - (event.sent_at_ms - event.timestamp_ms)
+
+
+def check_event_time(event_ms: int, received_ms: int, max_age_ms: int, max_future_ms: int) -> None:
+    if event_ms > received_ms + max_future_ms:
+        raise InvalidEvent("timestamp", f"is {(event_ms - received_ms) / 3_600_000:.1f} h in the future; the limit is {max_future_ms / 3_600_000:.0f} h", code="out_of_range")
+    if event_ms < received_ms - max_age_ms:
+        raise InvalidEvent("timestamp", f"is {(received_ms - event_ms) / 86_400_000:.1f} days old; the limit is {max_age_ms / 86_400_000:.0f} days", code="out_of_range")
+
+
+def _json_text(value: dict[str, Any] | None) -> str | None:
+    return orjson.dumps(value).decode() if value else None
+
+
+def enrich(event: ValidEvent, facts: RequestFacts, event_ms: int) -> dict[str, Any]:
+    """The lake row for one event: every column the export writes, JSON-ready.
+
+    Times are epoch milliseconds (the export casts them to UTC timestamps);
+    ``properties`` and ``context`` are JSON text so the lake's schema never changes
+    with what clients send.
+    """
+    path, utm = url_parts(event.url)
+    context = event.context or {}
+    screen = context.get("screen") if isinstance(context.get("screen"), dict) else {}
+    geo = context.get("geo") if isinstance(context.get("geo"), dict) else {}
+    agent = facts.agent
+    return {
+        "event_id": event.event_id,
+        "app_id": facts.app_id,
+        "event_type": event.event_type,
+        "event_name": event.event_name,
+        "event_time": event_ms,
+        "received_at": facts.received_ms,
+        "client_timestamp": event.timestamp_ms,
+        "sent_at": event.sent_at_ms,
+        "anonymous_id": event.anonymous_id,
+        "user_id": event.user_id,
+        "session_id": event.session_id,
+        "url": event.url,
+        "path": path,
+        "referrer": event.referrer,
+        "referrer_host": referrer_host(event.referrer),
+        "title": event.title,
+        "utm_source": utm[0],
+        "utm_medium": utm[1],
+        "utm_campaign": utm[2],
+        "utm_term": utm[3],
+        "utm_content": utm[4],
+        "ip": facts.ip,
+        "user_agent": facts.user_agent,
+        "browser": agent.browser,
+        "browser_version": agent.browser_version,
+        "os": agent.os,
+        "os_version": agent.os_version,
+        "device_type": agent.device_type,
+        "is_bot": agent.is_bot,
+        "bot_reason": agent.bot_reason,
+        "country": facts.country,
+        "locale": context.get("locale"),
+        "timezone": context.get("timezone"),
+        "screen_width": screen.get("width"),
+        "screen_height": screen.get("height"),
+        "geo_lat": geo.get("lat"),
+        "geo_lon": geo.get("lon"),
+        "geo_accuracy": geo.get("accuracy"),
+        "properties": _json_text(event.properties),
+        "context": _json_text(event.context),
+    }

@@ -1,0 +1,167 @@
+"""From a request body to stored items: parse, validate, enrich, serialise, store.
+
+``plan_batch`` is pure (given the clock reading in ``RequestFacts``); ``ingest`` adds the
+one I/O step, the durable write, and decides the status code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import orjson
+
+from chalicelib.collect import limits
+from chalicelib.collect.enrich import RequestFacts, check_event_time, enrich, event_time_ms
+from chalicelib.collect.validate import InvalidEvent, validate_event
+from chalicelib.errors import TerminalError
+from chalicelib.settings import Settings
+from chalicelib.store import keys
+
+Item = dict[str, Any]
+
+
+class MalformedBody(TerminalError):
+    """The body is not JSON, or not an event object or ``{"events": [...]}``."""
+
+
+class PayloadTooLarge(TerminalError):
+    """More than 500 events or 1 MiB in one request."""
+
+
+@dataclass
+class BatchPlan:
+    items: list[Item] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # what the client sees
+    accepted: int = 0
+
+
+def parse_body(raw: bytes | str | None) -> list[Any]:
+    if raw is None or len(raw) == 0:
+        raise MalformedBody("body: is empty; send {\"events\": [...]} or one event object")
+    if len(raw) > limits.MAX_REQUEST_BYTES:
+        raise PayloadTooLarge(f"body: is {len(raw)} bytes, the limit is {limits.MAX_REQUEST_BYTES}; nothing was stored")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"body: is not valid JSON ({exc}); nothing was stored") from None
+    if isinstance(body, dict) and "events" in body:
+        events = body["events"]
+        if not isinstance(events, list):
+            raise MalformedBody(f"events: must be an array, got {type(events).__name__}")
+    elif isinstance(body, dict):
+        events = [body]
+    else:
+        raise MalformedBody(f"body: must be an object, got {type(body).__name__}")
+    if not events:
+        raise MalformedBody("events: must hold at least one event")
+    if len(events) > limits.MAX_EVENTS_PER_REQUEST:
+        raise PayloadTooLarge(f"events: {len(events)} events, the limit is {limits.MAX_EVENTS_PER_REQUEST} per request; nothing was stored")
+    return events
+
+
+def _raw_text(event: Any) -> str:
+    text = json.dumps(event, ensure_ascii=False, default=str) if not isinstance(event, str) else event
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limits.MAX_REJECTED_RAW_BYTES:
+        return text
+    return data[: limits.MAX_REJECTED_RAW_BYTES].decode("utf-8", "ignore")
+
+
+def rejected_item(facts: RequestFacts, request_id: str, index: int, code: str, error: str, raw: Any, settings: Settings) -> Item:
+    event_id = raw.get("event_id") if isinstance(raw, dict) and isinstance(raw.get("event_id"), str) else None
+    row = {
+        "app_id": facts.app_id,
+        "received_at": facts.received_ms,
+        "reason": code,
+        "error": error,
+        "event_index": index,
+        "event_id": event_id[:64] if event_id else None,
+        "raw": _raw_text(raw),
+        "user_agent": facts.user_agent,
+    }
+    ref = f"{request_id}-{index}"
+    return {
+        keys.PK: {"S": keys.partition_key("rejected_events", facts.received_ms, keys.shard_of(ref, settings.write_shards))},
+        keys.SK: {"S": keys.sort_key(facts.received_ms, facts.app_id, ref)},
+        keys.DATA: {"S": orjson.dumps(row).decode()},
+        keys.TTL_ATTR: {"N": str(facts.received_ms // 1000 + settings.event_ttl_days * 86400)},
+    }
+
+
+def plan_batch(events: Sequence[Any], facts: RequestFacts, settings: Settings, request_id: str) -> BatchPlan:
+    plan = BatchPlan()
+    max_age_ms = settings.max_event_age_days * 86_400_000
+    max_future_ms = settings.max_future_hours * 3_600_000
+    expires = str(facts.received_ms // 1000 + settings.event_ttl_days * 86400)
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(events):
+        try:
+            try:
+                size = len(orjson.dumps(raw))
+            except TypeError:
+                raise InvalidEvent("event", "holds text that is not valid Unicode (a lone surrogate?)", code="invalid_unicode") from None
+            if size > limits.MAX_EVENT_BYTES:
+                raise InvalidEvent("event", f"is {size} bytes, the limit is {limits.MAX_EVENT_BYTES}", code="too_large")
+            event = validate_event(raw)
+            if event.event_id in seen:
+                raise InvalidEvent("event_id", f"duplicates the event at index {seen[event.event_id]} of this request", code="duplicate")
+            event_ms = event_time_ms(event, facts.received_ms)
+            check_event_time(event_ms, facts.received_ms, max_age_ms, max_future_ms)
+        except InvalidEvent as exc:
+            plan.rejected.append({"index": index, "error": str(exc)})
+            plan.items.append(rejected_item(facts, request_id, index, exc.code, str(exc), raw, settings))
+            continue
+        seen[event.event_id] = index
+        row = enrich(event, facts, event_ms)
+        plan.items.append(
+            {
+                keys.PK: {"S": keys.partition_key("events", facts.received_ms, keys.shard_of(event.event_id, settings.write_shards))},
+                keys.SK: {"S": keys.sort_key(facts.received_ms, facts.app_id, event.event_id)},
+                keys.DATA: {"S": orjson.dumps(row).decode()},
+                keys.TTL_ATTR: {"N": expires},
+            }
+        )
+        plan.accepted += 1
+    return plan
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: int
+    accepted: int
+    rejected: list[dict[str, Any]]
+
+    def body(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "rejected": self.rejected}
+
+
+def ingest(
+    raw_body: bytes | str | None,
+    facts: RequestFacts,
+    settings: Settings,
+    request_id: str,
+    store: Callable[[list[Item]], None],
+) -> IngestResult:
+    """Store every valid event (and a record of each rejected one) before answering.
+
+    ``store`` raises ``StorageUnavailable`` if it cannot make every item durable; it
+    propagates so the API answers 503 and the client retries the batch.
+    """
+    try:
+        events = parse_body(raw_body)
+    except MalformedBody as exc:
+        store([rejected_item(facts, request_id, -1, "malformed_body", str(exc), _body_text(raw_body), settings)])
+        raise
+    plan = plan_batch(events, facts, settings, request_id)
+    store(plan.items)
+    return IngestResult(200 if plan.accepted else 400, plan.accepted, plan.rejected)
+
+
+def _body_text(raw: bytes | str | None) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, bytes):
+        return raw[: limits.MAX_REJECTED_RAW_BYTES].decode("utf-8", "replace")
+    return raw[: limits.MAX_REJECTED_RAW_BYTES]

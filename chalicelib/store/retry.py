@@ -1,0 +1,40 @@
+"""Retry with capped exponential backoff and full jitter, and the boto error triage."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+        "LimitExceededException",
+        "SlowDown",
+        "503",
+        "500",
+    }
+)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "") in RETRYABLE_CODES
+    return isinstance(exc, BotoCoreError)  # connection refused, timeouts, broken responses
+
+
+def backoff_delays(attempts: int, base_s: float = 0.05, cap_s: float = 1.0, rng: Callable[[], float] = random.random) -> list[float]:
+    """Sleeps between ``attempts`` tries: full jitter over min(cap, base * 2**n)."""
+    return [rng() * min(cap_s, base_s * 2**n) for n in range(max(0, attempts - 1))]
+
+
+def sleep(seconds: float) -> None:  # a seam so tests can run without waiting
+    time.sleep(seconds)

@@ -1,0 +1,69 @@
+"""Shared fixtures: one local stack (dynalite + s3rver over HTTP) per test session.
+
+Each test that needs storage gets its own table and bucket, so tests never see each
+other's data and can run in parallel workers.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from chalicelib import clients
+from chalicelib.settings import Settings, from_env
+from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.localstack import LocalStack, free_port
+
+# The code under test must never reach AWS from the test suite.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path_factory.mktemp("stack"), dynamodb_port=free_port(), s3_port=free_port())
+    with stack:
+        yield stack
+
+
+@pytest.fixture
+def stack_env(local_stack: LocalStack) -> dict[str, str]:
+    """Environment for a fresh table and bucket on the local stack."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    return {**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name,
+            "CLICKSTREAM_KEY_CACHE_SECONDS": "0", "CLICKSTREAM_WRITE_SHARDS": "4"}
+
+
+@pytest.fixture
+def settings(stack_env: dict[str, str]) -> Settings:
+    s = from_env(stack_env)
+    ensure_table(clients.dynamodb(s), s.table)
+    ensure_bucket(clients.s3(s), s.bucket)
+    return s
+
+
+@pytest.fixture
+def use_settings(settings: Settings, stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Configure the Lambda handlers the way Lambda does: through the environment."""
+    from chalicelib import services
+    from chalicelib.settings import get_settings
+
+    for name, value in stack_env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    services.app_store.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+    services.app_store.cache_clear()
+
+
+@pytest.fixture
+def output_dir(request: pytest.FixtureRequest) -> Path:
+    path = Path(__file__).parent.parent / "test-output" / request.node.name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
