@@ -19,6 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "node_modules" / ".bin"
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when `clickstream dev` dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,13 +83,13 @@ class LocalStack:
         dynalite = subprocess.Popen(
             [node, str(BIN / "dynalite"), "--port", str(self.dynamodb_port), "--path", str(dyn_dir),
              "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
-            stdout=out, stderr=out, start_new_session=True,
+            stdout=out, stderr=out, start_new_session=True, preexec_fn=_die_with_parent,
         )
         self.procs.append(dynalite)
         s3rver = subprocess.Popen(
             [node, str(BIN / "s3rver"), "--address", "127.0.0.1", "--port", str(self.s3_port),
              "--directory", str(s3_dir), "--silent", "--allow-mismatched-signatures", "--no-vhost-buckets"],
-            stdout=out, stderr=out, start_new_session=True,
+            stdout=out, stderr=out, start_new_session=True, preexec_fn=_die_with_parent,
         )
         self.procs.append(s3rver)
         try:

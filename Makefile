@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# Ports and the data dir: CLICKSTREAM_PORT (8000), CLICKSTREAM_DYNAMODB_PORT (8001),
+# CLICKSTREAM_S3_PORT (8002), CLICKSTREAM_DATA_DIR (.data).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test test-python test-node bench clean-data help
+
+help:
+	@echo "make run    start the local stack, API, demo, dashboard and export scheduler on http://127.0.0.1:$${CLICKSTREAM_PORT:-8000}"
+	@echo "make test   install what is missing and run the whole suite"
+	@echo "make bench  run the benchmarks (figures go in docs/performance.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/clickstream dev
+
+test: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	node --test web/test/ tests/e2e/
+
+bench: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m bench
+
+clean-data:
+	rm -rf $${CLICKSTREAM_DATA_DIR:-.data}
