@@ -16,6 +16,7 @@ from chalicelib.collect import limits
 from chalicelib.collect.enrich import RequestFacts, check_event_time, enrich, event_time_ms
 from chalicelib.collect.validate import InvalidEvent, validate_event
 from chalicelib.errors import TerminalError
+from chalicelib.lake_row import encode_row
 from chalicelib.settings import Settings
 from chalicelib.store import keys
 
@@ -62,7 +63,10 @@ def parse_body(raw: bytes | str | None) -> list[Any]:
 
 
 def _raw_text(event: Any) -> str:
-    text = json.dumps(event, ensure_ascii=False, default=str) if not isinstance(event, str) else event
+    try:
+        text = json.dumps(event, ensure_ascii=False, default=str) if not isinstance(event, str) else event
+    except RecursionError:  # nested deeper than the encoder goes (orjson parses up to 1024 levels)
+        text = f"<{type(event).__name__} nested too deeply to keep>"
     data = text.encode("utf-8", "replace")
     if len(data) <= limits.MAX_REJECTED_RAW_BYTES:
         return text
@@ -85,7 +89,7 @@ def rejected_item(facts: RequestFacts, request_id: str, index: int, code: str, e
     return {
         keys.PK: {"S": keys.partition_key("rejected_events", facts.received_ms, keys.shard_of(ref, settings.write_shards))},
         keys.SK: {"S": keys.sort_key(facts.received_ms, facts.app_id, ref)},
-        keys.DATA: {"S": orjson.dumps(row).decode()},
+        keys.DATA: {"S": encode_row(row, "rejected_events")},
         keys.TTL_ATTR: {"N": str(facts.received_ms // 1000 + settings.event_ttl_days * 86400)},
     }
 
@@ -100,8 +104,8 @@ def plan_batch(events: Sequence[Any], facts: RequestFacts, settings: Settings, r
         try:
             try:
                 size = len(orjson.dumps(raw))
-            except TypeError:
-                raise InvalidEvent("event", "holds text that is not valid Unicode (a lone surrogate?)", code="invalid_unicode") from None
+            except TypeError as exc:  # orjson: nested deeper than 254 levels, or a lone surrogate
+                raise InvalidEvent("event", f"cannot be encoded as JSON ({exc})", code="unencodable") from None
             if size > limits.MAX_EVENT_BYTES:
                 raise InvalidEvent("event", f"is {size} bytes, the limit is {limits.MAX_EVENT_BYTES}", code="too_large")
             event = validate_event(raw)
@@ -119,7 +123,7 @@ def plan_batch(events: Sequence[Any], facts: RequestFacts, settings: Settings, r
             {
                 keys.PK: {"S": keys.partition_key("events", facts.received_ms, keys.shard_of(event.event_id, settings.write_shards))},
                 keys.SK: {"S": keys.sort_key(facts.received_ms, facts.app_id, event.event_id)},
-                keys.DATA: {"S": orjson.dumps(row).decode()},
+                keys.DATA: {"S": encode_row(row)},
                 keys.TTL_ATTR: {"N": expires},
             }
         )

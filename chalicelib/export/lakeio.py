@@ -1,0 +1,78 @@
+"""S3 I/O for the lake: Parquet objects in, Parquet objects out, listings. Errors wrapped once."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import StorageUnavailable
+
+COMPRESSION = "zstd"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression=COMPRESSION, row_group_size=1_000_000)
+    return sink.getvalue()
+
+
+class Lake:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def put_table(self, key: str, table: pa.Table) -> int:
+        body = parquet_bytes(table)
+        self.put_bytes(key, body)
+        return len(body)
+
+    def put_bytes(self, key: str, body: bytes) -> None:
+        try:
+            # One PUT is atomic: readers see the whole object or none of it, never a torn file.
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"writing s3://{self.bucket}/{key} failed: {exc}") from exc
+
+    def read_table(self, key: str) -> pa.Table:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"reading s3://{self.bucket}/{key} failed: {exc}") from exc
+        return pq.read_table(io.BytesIO(body))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageUnavailable(f"checking s3://{self.bucket}/{key} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"checking s3://{self.bucket}/{key} failed: {exc}") from exc
+
+    def list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+                if delimiter:
+                    yield from ({"Prefix": p["Prefix"]} for p in page.get("CommonPrefixes", []))
+                yield from page.get("Contents", [])
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"listing s3://{self.bucket}/{prefix} failed: {exc}") from exc
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            try:
+                resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageUnavailable(f"deleting {len(chunk)} objects in s3://{self.bucket} failed: {exc}") from exc
+            if resp.get("Errors"):
+                raise StorageUnavailable(f"deleting objects in s3://{self.bucket} failed: {resp['Errors'][:3]}")

@@ -1,0 +1,90 @@
+"""Pure planning for the export: windows, key ranges, fan-out groups, object names.
+
+Nothing here does I/O, so every rule is property-tested (tests/unit/test_export_plan.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from chalicelib.export.reader import KeyRange
+from chalicelib.store import keys
+
+DATASETS: tuple[keys.Dataset, ...] = ("events", "rejected_events")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Items received in (lo_ms, hi_ms]."""
+
+    lo_ms: int
+    hi_ms: int
+
+
+def next_window(watermark_ms: int | None, now_ms: int, settle_ms: int, first_lookback_ms: int) -> Window | None:
+    """The next window to export, or None when nothing can have settled since the watermark.
+
+    ``hi`` stays ``settle_ms`` behind now: an item stamped ``received_at = t`` may still
+    be in flight (API retries, up to the API function's timeout) for a while after t.
+    Items at or before the watermark were all exported by committed runs.
+    """
+    lo = now_ms - first_lookback_ms if watermark_ms is None else watermark_ms
+    hi = now_ms - settle_ms
+    return Window(lo, hi) if hi > lo else None
+
+
+def key_ranges(dataset: keys.Dataset, window: Window, shards: int, only: Sequence[int] | None = None) -> list[KeyRange]:
+    wanted = None if only is None else {keys.partition_key(dataset, 0, s).rsplit("#", 1)[1] for s in only}
+    lo, hi = keys.sort_key_bound(window.lo_ms), keys.sort_key_bound(window.hi_ms)
+    return [
+        KeyRange(pk, lo, hi)
+        for pk in keys.partitions_between(dataset, window.lo_ms, window.hi_ms, shards)
+        if wanted is None or pk.rsplit("#", 1)[1] in wanted
+    ]
+
+
+def assign_groups(shard_counts: Sequence[int], budget: int, max_groups: int) -> list[list[int]]:
+    """Split shards into groups of at most ``budget`` items each, largest first (LPT).
+
+    Every copy of one event_id lives in one shard (crc32 of the id), so a group sees all
+    copies received in the window and can drop retries itself. A shard is never split;
+    the caller shrinks the window when one shard alone is over budget.
+    """
+    total = sum(shard_counts)
+    groups_needed = max(1, min(max_groups, -(-total // max(1, budget))))
+    groups: list[list[int]] = [[] for _ in range(groups_needed)]
+    loads = [0] * groups_needed
+    for shard in sorted(range(len(shard_counts)), key=lambda s: -shard_counts[s]):
+        target = loads.index(min(loads))
+        groups[target].append(shard)
+        loads[target] += shard_counts[shard]
+    return [sorted(g) for g in groups if g]
+
+
+def data_key(prefix: str, dataset: str, app_id: str, dt: str, seq: int, group: int) -> str:
+    """Deterministic: a rerun of run ``seq`` overwrites its own files instead of adding copies."""
+    return f"{dataset_prefix(prefix, dataset)}app_id={app_id}/dt={dt}/part-{seq:010d}-{group:03d}.parquet"
+
+
+def dataset_prefix(prefix: str, dataset: str) -> str:
+    return f"{prefix.strip('/')}/{dataset}/" if prefix.strip("/") else f"{dataset}/"
+
+
+def partition_prefix(prefix: str, dataset: str, app_id: str, dt: str) -> str:
+    return f"{dataset_prefix(prefix, dataset)}app_id={app_id}/dt={dt}/"
+
+
+def dedup_prefix(prefix: str) -> str:
+    return f"{prefix.strip('/')}/_state/dedup/" if prefix.strip("/") else "_state/dedup/"
+
+
+def dedup_key(prefix: str, hi_ms: int, seq: int, group: int) -> str:
+    return f"{dedup_prefix(prefix)}{hi_ms:013d}-{seq:010d}-{group:03d}.parquet"
+
+
+def parse_dedup_key(key: str) -> tuple[int, int, int]:
+    """(hi_ms, seq, group) from a dedup index object key."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".parquet")
+    hi, seq, group = name.split("-")
+    return int(hi), int(seq), int(group)

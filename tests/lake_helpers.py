@@ -1,0 +1,62 @@
+"""Test helpers for the export: store events as the API does, read the lake back."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chalicelib import clients
+from chalicelib.collect.enrich import request_facts
+from chalicelib.collect.ingest import plan_batch
+from chalicelib.settings import Settings
+from chalicelib.store.events import put_items
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+
+
+def event(event_id: str | None = None, ts_ms: int | None = None, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id or uuid.uuid4().hex,
+        "event_type": "click",
+        "event_name": "LIKE_WOOD",
+        "timestamp": ts_ms if ts_ms is not None else int(time.time() * 1000),
+        "anonymous_id": "anon-1",
+        "session_id": "s-1",
+        "url": "https://shop.example.com/wood?utm_source=news&utm_campaign=spring",
+        "properties": {"item_index": "3"},
+        **fields,
+    }
+
+
+def store(settings: Settings, events: Iterable[dict[str, Any]], received_ms: int, app_id: str = "app-a", request_id: str | None = None) -> int:
+    """Store a batch exactly as POST /v1/events would at ``received_ms``. Returns accepted count."""
+    facts = request_facts(app_id, received_ms, "81.2.69.142", {"user-agent": CHROME, "cloudfront-viewer-country": "de"})
+    plan = plan_batch(list(events), facts, settings.with_(max_event_age_days=3650), request_id or uuid.uuid4().hex)
+    put_items(clients.dynamodb(settings), settings.table, plan.items, attempts=3)
+    return plan.accepted
+
+
+def lake_files(settings: Settings, dataset: str = "events") -> list[str]:
+    s3 = clients.s3(settings)
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=f"{settings.lake_prefix}/{dataset}/"):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return sorted(keys)
+
+
+def read_lake(settings: Settings, dataset: str = "events") -> pa.Table:
+    s3 = clients.s3(settings)
+    tables = []
+    for key in lake_files(settings, dataset):
+        body = s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
+        table = pq.read_table(io.BytesIO(body))
+        dt = key.split("/dt=")[1].split("/")[0]
+        tables.append(table.append_column("dt", pa.array([dt] * table.num_rows)))
+    if not tables:
+        return pa.table({})
+    return pa.concat_tables(tables, promote_options="default")
