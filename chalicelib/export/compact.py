@@ -70,10 +70,8 @@ def merged(dataset: str, tables: list[pa.Table]) -> pa.Table:
     if table.num_rows == 0:
         return table
     # One row per identity, the earliest received; then in time order for good row-group stats.
-    keyed = table.append_column("__k", dedup_keys(dataset, table)).sort_by([("received_at", "ascending")])
-    idx = pa.table({"k": keyed.column("__k"), "i": pa.array(range(keyed.num_rows), pa.int64())})
-    first = idx.group_by("k", use_threads=False).aggregate([("i", "min")]).column("i_min")
-    out = keyed.take(pc.sort_indices(first)).drop_columns(["__k"])
+    ordered = table.sort_by([("received_at", "ascending")])
+    out = dedup.first_per_key(ordered, dedup_keys(dataset, ordered))
     time_col = "event_time" if dataset == "events" else "received_at"
     return out.sort_by([(time_col, "ascending")])
 

@@ -24,16 +24,21 @@ def keys_of(table: pa.Table) -> pa.ChunkedArray:
     return pc.binary_join_element_wise(table.column("app_id"), table.column("event_id"), SEP)
 
 
-def first_received(table: pa.Table) -> pa.Table:
-    """Keep one row per (app_id, event_id): the earliest received."""
+def first_per_key(table: pa.Table, keys: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """Keep the first row (in table order) of each distinct key, in table order."""
     if table.num_rows == 0:
         return table
-    ordered = table.sort_by([("received_at", "ascending"), ("event_id", "ascending")])
-    indexed = pa.table({"k": keys_of(ordered), "i": pa.array(range(ordered.num_rows), pa.int64())})
+    indexed = pa.table({"k": keys, "i": pa.array(range(table.num_rows), pa.int64())})
     first = indexed.group_by("k", use_threads=False).aggregate([("i", "min")]).column("i_min")
-    if len(first) == ordered.num_rows:
-        return ordered
-    return ordered.take(pc.sort_indices(first))
+    if len(first) == table.num_rows:
+        return table
+    return table.take(pc.take(first, pc.sort_indices(first)))
+
+
+def first_received(table: pa.Table) -> pa.Table:
+    """Keep one row per (app_id, event_id): the earliest received."""
+    ordered = table.sort_by([("received_at", "ascending"), ("event_id", "ascending")])
+    return first_per_key(ordered, keys_of(ordered)) if ordered.num_rows else ordered
 
 
 def load_seen(lake: Lake, prefix: str, since_ms: int, before_seq: int) -> pa.Array:

@@ -45,15 +45,13 @@ class Lake:
         return pq.read_table(io.BytesIO(body))
 
     def exists(self, key: str) -> bool:
+        # A LIST, not a HEAD: without an unconditioned s3:ListBucket, S3 answers a HEAD of a
+        # missing key with 403, not 404; our policy scopes ListBucket to the lake prefix.
         try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
+            resp = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"checking s3://{self.bucket}/{key} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailable(f"checking s3://{self.bucket}/{key} failed: {exc}") from exc
+        return any(o["Key"] == key for o in resp.get("Contents", []))
 
     def list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}

@@ -115,8 +115,12 @@ class Exporter:
             return report
         try:
             report = self._run_locked(state)
-        finally:
+        except Exception:
+            # A failure we see: free the lease so the next run retries at once. A hard kill
+            # (timeout, OOM) never gets here; the lease then expires after ``lease_ms``.
             self.state.release(self.owner)
+            raise
+        self.state.release(self.owner)
         report.duration_s = round(time.monotonic() - started, 3)
         if self.metrics and report.lag_s is not None:
             self.metrics("ExportLagSeconds", report.lag_s)
