@@ -33,10 +33,13 @@ run: $(PY_STAMP) $(NODE_STAMP)
 
 test: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
-	node --test web/test/ tests/e2e/
+	node --test web/test/*.test.mjs tests/e2e/*.test.mjs
+	node web/size-check.mjs
 
 bench: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
 
 clean-data:
 	rm -rf $${CLICKSTREAM_DATA_DIR:-.data}
+
+include deploy/Makefile.mk

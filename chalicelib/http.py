@@ -43,7 +43,8 @@ def _lower(headers: Any) -> dict[str, str]:
 def _cors_headers(origin: str | None, allowed: bool) -> dict[str, str]:
     if not origin or not allowed:
         return {}
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    # Expose Retry-After so a browser tracker can honour it on a 503.
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After"}
 
 
 def origin_allowed(app: App, origin: str | None) -> bool:
@@ -60,7 +61,9 @@ def post_events(request: Any) -> Response:
     try:
         app = services.app_store(settings).resolve(write_key)
     except UnknownKey as exc:
-        return _json(401, {"error": str(exc)})
+        # CORS headers on a 401 let a browser tracker read the status and stop retrying;
+        # no app is known, so nothing about any app's allow-list is revealed.
+        return _json(401, {"error": str(exc)}, _cors_headers(origin, True))
     except StorageUnavailable as exc:
         return _json(503, {"error": str(exc)}, {"Retry-After": "2"})
     if origin and not origin_allowed(app, origin):
