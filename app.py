@@ -31,3 +31,19 @@ def preflight_events():
 @app.route("/v1/health", methods=["GET"])
 def health():
     return http.health()
+
+
+@app.schedule(Rate(EXPORT_EVERY_MINUTES, unit=Rate.MINUTES))
+def export_events(event):
+    """Every few minutes: export what arrived since the checkpoint to Parquet on S3."""
+    from chalicelib.export import handlers  # pyarrow comes from the pandas layer, export only
+
+    return handlers.scheduled()
+
+
+@app.lambda_function(name="export_worker")
+def export_worker(event, context):
+    """One key-range group of a large backlog, invoked asynchronously by export_events."""
+    from chalicelib.export import handlers
+
+    return handlers.worker(event)

@@ -34,6 +34,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "key_cache_seconds": ("CLICKSTREAM_KEY_CACHE_SECONDS", "60"),
     "settle_seconds": ("CLICKSTREAM_SETTLE_SECONDS", "30"),
     "export_budget_events": ("CLICKSTREAM_EXPORT_BUDGET_EVENTS", "2000000"),
+    "export_worker_function": ("CLICKSTREAM_EXPORT_WORKER_FUNCTION", ""),
+    "metrics_namespace": ("CLICKSTREAM_METRICS_NAMESPACE", "Clickstream"),
 }
 
 
@@ -55,6 +57,8 @@ class Settings:
     key_cache_seconds: int
     settle_seconds: int
     export_budget_events: int
+    export_worker_function: str
+    metrics_namespace: str
 
     @property
     def is_local(self) -> bool:

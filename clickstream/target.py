@@ -28,6 +28,7 @@ STACK_OUTPUTS = {
     "EventsTableName": "CLICKSTREAM_TABLE",
     "LakeBucketName": "CLICKSTREAM_BUCKET",
     "GlueDatabaseName": "CLICKSTREAM_GLUE_DATABASE",
+    "LakePrefix": "CLICKSTREAM_LAKE_PREFIX",
 }
 
 

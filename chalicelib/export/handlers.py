@@ -1,0 +1,59 @@
+"""The export's Lambda entry points, wired to AWS (or the local stack) from the settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from chalicelib import clients
+from chalicelib.export.run import Exporter, RunReport
+from chalicelib.settings import Settings, get_settings
+
+log = logging.getLogger("clickstream.export")
+
+
+def _invoker(settings: Settings) -> Any:
+    """Async invoke of the worker function, or None (run every group inline) when there is none."""
+    if not settings.export_worker_function:
+        return None
+    import boto3
+
+    client = boto3.client("lambda", region_name=settings.region)
+
+    def invoke(payload: dict[str, Any]) -> None:
+        client.invoke(FunctionName=settings.export_worker_function, InvocationType="Event", Payload=json.dumps(payload).encode())
+
+    return invoke
+
+
+def _metrics(settings: Settings) -> Any:
+    if settings.is_local:
+        return None
+    import boto3
+
+    client = boto3.client("cloudwatch", region_name=settings.region)
+
+    def put(name: str, value: float) -> None:
+        client.put_metric_data(Namespace=settings.metrics_namespace, MetricData=[{"MetricName": name, "Value": value, "Unit": "Seconds"}])
+
+    return put
+
+
+def exporter(settings: Settings | None = None, **overrides: Any) -> Exporter:
+    settings = settings or get_settings()
+    kwargs: dict[str, Any] = {"invoke": _invoker(settings), "metrics": _metrics(settings), **overrides}
+    return Exporter(settings, clients.dynamodb(settings), clients.s3(settings), **kwargs)
+
+
+def scheduled() -> dict[str, Any]:
+    report: RunReport = exporter().run_once()
+    return asdict(report)
+
+
+def worker(event: dict[str, Any]) -> dict[str, Any]:
+    result = exporter().run_worker(event)
+    if result is None:
+        return {"status": "duplicate_delivery", **event}
+    return {"status": "done", "events": result.events, "files": result.files, "bytes": result.bytes, **event}
