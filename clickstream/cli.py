@@ -95,17 +95,11 @@ def dev() -> None:
     run()
 
 
-def _register_optional() -> None:
-    """Commands whose modules pull heavy dependencies are registered if present."""
-    try:
-        from clickstream.cost import cost
+from clickstream.cost import cost  # noqa: E402
+from clickstream.etl import etl  # noqa: E402
 
-        main.add_command(cost)
-    except ImportError:  # pragma: no cover - module not written yet
-        pass
-
-
-_register_optional()
+main.add_command(cost)
+main.add_command(etl)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,68 @@
+"""Re-export a received-time window from DynamoDB into the lake, idempotently.
+
+For when files were lost or a column was added: every item still in the table (TTL,
+7 days by default) whose receive time is in the window is read again, and merged into
+its partition with the compaction protocol (staged under ``_state/``, merged with the
+partition's files, deduplicated by (app_id, event_id), inputs deleted). Running it twice
+changes nothing the second time. It holds the export lease, so it never races a run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from chalicelib.export import compact, dedup, plan, transform
+from chalicelib.export.run import Exporter
+
+HOUR_MS = 3_600_000
+
+
+@dataclass
+class BackfillReport:
+    events: int = 0
+    rejected: int = 0
+    partitions: int = 0
+
+
+def hours(since_ms: int, until_ms: int) -> list[plan.Window]:
+    """The window cut into hour-aligned pieces, so memory stays bounded."""
+    pieces, lo = [], since_ms
+    while lo < until_ms:
+        hi = min(until_ms, (lo // HOUR_MS + 1) * HOUR_MS)
+        pieces.append(plan.Window(lo, hi))
+        lo = hi
+    return pieces
+
+
+def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callable[[int], None] = lambda n: None) -> BackfillReport:
+    s = exporter.settings
+    report = BackfillReport()
+    state = exporter.state.acquire(exporter.owner, exporter.now_ms(), exporter.lease_ms)
+    try:
+        for window in hours(since_ms, until_ms):
+            for dataset in plan.DATASETS:
+                lines = exporter.reader.read_many(plan.key_ranges(dataset, window, s.write_shards))
+                table = transform.lines_to_table(dataset, lines)
+                if dataset == "events":
+                    table = dedup.first_received(table)
+                    report.events += table.num_rows
+                else:
+                    report.rejected += table.num_rows
+                for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
+                    staged = f"{s.lake_prefix.strip('/')}/_state/staging/{uuid.uuid4().hex}.parquet"
+                    exporter.lake.put_table(staged, part)
+                    prefix = plan.partition_prefix(s.lake_prefix, dataset, app_id, dt)
+                    existing = [o["Key"] for o in exporter.lake.list(prefix) if o["Key"].endswith(".parquet")]
+                    compact.merge_into(exporter.lake, exporter.state_client(), s, prefix, existing + [staged], exporter.crash)
+                    report.partitions += 1
+                if dataset == "events" and table.num_rows:
+                    # Later retries of backfilled events are dropped like any other's.
+                    key = plan.dedup_key(s.lake_prefix, window.hi_ms, state.seq, 999)
+                    exporter.lake.put_table(key, dedup.index_table(table))
+            exporter.state.renew(exporter.owner, exporter.now_ms(), exporter.lease_ms)
+            progress(1)
+    finally:
+        exporter.state.release(exporter.owner)
+    return report
