@@ -97,9 +97,11 @@ def dev() -> None:
 
 from clickstream.cost import cost  # noqa: E402
 from clickstream.etl import etl  # noqa: E402
+from clickstream.privacy import privacy  # noqa: E402
 
 main.add_command(cost)
 main.add_command(etl)
+main.add_command(privacy)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

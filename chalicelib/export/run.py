@@ -9,8 +9,9 @@ import json
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from chalicelib.errors import LeaseHeld
 from chalicelib.export import compact, dedup, plan, transform
@@ -165,6 +166,30 @@ class Exporter:
         watermark = state.watermark_ms
         report.lag_s = round((self.now_ms() - watermark) / 1000, 3) if watermark is not None else None
         return report
+
+    @contextmanager
+    def exclusive(self, wait_s: float = 0.0, poll_s: float = 0.1) -> Iterator[ExportState]:
+        """Hold the export lease for other work on the lake (erasure, backfill), pending run finished.
+
+        While it is held no export can run, so nothing can write rows behind this work's back.
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                state = self.state.acquire(self.owner, self.now_ms(), self.lease_ms)
+                break
+            except LeaseHeld:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(poll_s)
+        try:
+            if state.pending is not None and self._finish(state.pending, GroupResult()):
+                state = ExportState(state.pending.hi_ms, state.pending.seq, None)
+            yield state
+        except Exception:
+            self.state.release(self.owner)
+            raise
+        self.state.release(self.owner)
 
     def state_client(self) -> Any:
         return self.state._client

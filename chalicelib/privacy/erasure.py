@@ -1,0 +1,205 @@
+"""Erasure (right to be forgotten) across the store and the lake, and the subject's data export.
+
+``erase`` holds the export lease for its whole duration, so no export can run meanwhile and
+bring deleted rows back; a pending export run is finished first, then:
+
+1. every raw item in DynamoDB that belongs to the subject (exported or not, events and
+   rejected events) is deleted;
+2. every lake file of the app that holds a subject row is rewritten without those rows, to
+   a name derived from (input, request), then the input is deleted.
+
+A crash anywhere, then a rerun: step 1 finds nothing left or the rest; step 2 finds the input
+files that still hold subject rows (a crash after writing an output but before deleting its
+input is repaired by rewriting the same output again and deleting the input). No other row is
+lost: outputs are written before inputs are deleted. Events for the subject that arrive after
+the erasure are kept (they are not deleted retroactively).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Literal
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import StorageUnavailable
+from chalicelib.export import plan
+from chalicelib.export.run import Exporter
+from chalicelib.lake_row import decode_row
+from chalicelib.privacy.ledger import Ledger, LedgerEntry, now_ms
+from chalicelib.store import retry
+
+Kind = Literal["user_id", "anonymous_id"]
+
+
+@dataclass(frozen=True)
+class Subject:
+    app_id: str
+    kind: Kind
+    value: str
+
+    def matches_event(self, row: dict[str, Any]) -> bool:
+        return row.get("app_id") == self.app_id and row.get(self.kind) == self.value
+
+    def matches_rejected(self, row: dict[str, Any]) -> bool:
+        if row.get("app_id") != self.app_id or self.value not in (row.get("raw") or ""):
+            return False
+        try:
+            raw = json.loads(row["raw"])
+        except (TypeError, ValueError):
+            return False  # truncated raw text: match on the whole JSON only
+        events = raw.get("events", [raw]) if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+        return any(isinstance(e, dict) and e.get(self.kind) == self.value for e in events) or (isinstance(raw, dict) and raw.get(self.kind) == self.value)
+
+
+# -- the store ---------------------------------------------------------------------------
+def _scan_items(client: Any, table: str, needle: str, segments: int = 4) -> Iterator[dict[str, Any]]:
+    """Raw event/rejected items whose ``d`` contains ``needle`` (exact checks follow)."""
+    for segment in range(segments):
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "Segment": segment,
+            "TotalSegments": segments,
+            "FilterExpression": "(begins_with(pk, :e) OR begins_with(pk, :r)) AND contains(d, :needle)",
+            "ExpressionAttributeValues": {":e": {"S": "e#"}, ":r": {"S": "r#"}, ":needle": {"S": needle}},
+            "ProjectionExpression": "pk, sk, d",
+            "ConsistentRead": True,
+        }
+        while True:
+            try:
+                page = client.scan(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageUnavailable(f"scanning {table} for erasure failed: {exc}") from exc
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _delete_keys(client: Any, table: str, item_keys: list[dict[str, Any]], attempts: int = 8) -> None:
+    for start in range(0, len(item_keys), 25):
+        pending = [{"DeleteRequest": {"Key": k}} for k in item_keys[start : start + 25]]
+        for delay in retry.backoff_delays(attempts) + [0.0]:
+            try:
+                pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+            except (ClientError, BotoCoreError) as exc:
+                if not retry.is_retryable(exc):
+                    raise StorageUnavailable(f"deleting items from {table} failed: {exc}") from exc
+            if not pending:
+                break
+            retry.sleep(delay)
+        if pending:
+            raise StorageUnavailable(f"{len(pending)} items of {table} could not be deleted; rerun the erasure")
+
+
+def erase_store(client: Any, table: str, subject: Subject) -> tuple[int, int]:
+    """Delete the subject's raw items. Returns (events, rejected) removed."""
+    needle = json.dumps(subject.value)[1:-1]  # the value as it appears inside JSON text
+    events, rejected, doomed = 0, 0, []
+    for item in _scan_items(client, table, needle):
+        dataset = "events" if item["pk"]["S"].startswith("e#") else "rejected_events"
+        row = decode_row(item["d"]["S"], dataset)
+        if dataset == "events" and subject.matches_event(row):
+            events += 1
+        elif dataset == "rejected_events" and subject.matches_rejected(row):
+            rejected += 1
+        else:
+            continue
+        doomed.append({"pk": item["pk"], "sk": item["sk"]})
+    _delete_keys(client, table, doomed)
+    return events, rejected
+
+
+# -- the lake ----------------------------------------------------------------------------
+def _mask(dataset: str, table: pa.Table, subject: Subject) -> pa.Array:
+    if dataset == "events":
+        return pc.fill_null(pc.equal(table.column(subject.kind), subject.value), False)
+    rows = table.select(["app_id", "raw"]).to_pylist()
+    return pa.array([subject.matches_rejected(r) for r in rows], pa.bool_())
+
+
+def _rewritten_key(key: str, request_id: str) -> str:
+    stem = key.removesuffix(".parquet")
+    tag = hashlib.sha256(f"{key}\x1f{request_id}".encode()).hexdigest()[:10]
+    return f"{stem.rsplit('-e', 1)[0] if '-e' in stem.rsplit('/', 1)[-1] else stem}-e{tag}.parquet"
+
+
+def erase_lake(exporter: Exporter, subject: Subject, request_id: str, crash: Callable[[str], None]) -> tuple[int, int, list[str]]:
+    """Rewrite the app's files that hold subject rows. Returns (events, rejected, files rewritten)."""
+    lake, prefix = exporter.lake, exporter.settings.lake_prefix
+    removed = {"events": 0, "rejected_events": 0}
+    rewritten: list[str] = []
+    for dataset in plan.DATASETS:
+        app_prefix = f"{plan.dataset_prefix(prefix, dataset)}app_id={subject.app_id}/"
+        for obj in list(lake.list(app_prefix)):
+            key = obj["Key"]
+            if not key.endswith(".parquet"):
+                continue
+            table = lake.read_table(key)
+            mask = _mask(dataset, table, subject)
+            hits = pc.sum(mask).as_py() or 0
+            if not hits:
+                continue
+            kept = table.filter(pc.invert(mask))
+            if kept.num_rows:
+                out = _rewritten_key(key, request_id)
+                lake.put_table(out, kept)
+                crash("erase_after_output")
+            lake.delete([key])
+            crash("erase_after_delete_input")
+            removed[dataset] += hits
+            rewritten.append(key)
+    return removed["events"], removed["rejected_events"], rewritten
+
+
+def erase(exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0) -> LedgerEntry:
+    client, table = exporter.state_client(), exporter.settings.table
+    ledger = Ledger(client, table)
+    entry = LedgerEntry(ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms())
+    with exporter.exclusive(wait_s=wait_s):
+        entry.store_rows_removed, entry.store_rejected_removed = erase_store(client, table, subject)
+        crash("erase_after_store")
+        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(exporter, subject, entry.request_id, crash)
+    entry.finished_at, entry.status = now_ms(), "done"
+    ledger.record(entry)
+    return entry
+
+
+# -- the subject's data export ---------------------------------------------------------
+def export_subject(exporter: Exporter, subject: Subject) -> Iterator[dict[str, Any]]:
+    """Everything held about the subject: lake rows, raw items not yet exported, rejected events."""
+    lake, prefix = exporter.lake, exporter.settings.lake_prefix
+    seen: set[str] = set()
+    for dataset in plan.DATASETS:
+        app_prefix = f"{plan.dataset_prefix(prefix, dataset)}app_id={subject.app_id}/"
+        for obj in lake.list(app_prefix):
+            if not obj["Key"].endswith(".parquet"):
+                continue
+            table = lake.read_table(obj["Key"])
+            for row in table.filter(_mask(dataset, table, subject)).to_pylist():
+                if dataset == "events":
+                    seen.add(row["event_id"])
+                yield {"source": f"lake/{dataset}", **{k: _plain(v) for k, v in row.items()}}
+    needle = json.dumps(subject.value)[1:-1]
+    for item in _scan_items(exporter.state_client(), exporter.settings.table, needle):
+        dataset = "events" if item["pk"]["S"].startswith("e#") else "rejected_events"
+        row = decode_row(item["d"]["S"], dataset)
+        if dataset == "events" and subject.matches_event(row) and row["event_id"] not in seen:
+            yield {"source": "store/events (not yet exported)", **row}
+        elif dataset == "rejected_events" and subject.matches_rejected(row):
+            yield {"source": "store/rejected_events", **row}
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return orjson.dumps(record, default=str).decode()
+
+
