@@ -78,6 +78,19 @@ def apps_list(as_json: bool, stage: str | None) -> None:
         click.echo(f"{a.app_id:<28} {a.name:<20} created {created}  origins: {', '.join(a.origins) or 'any'}  keys: {', '.join(live) or 'none'}")
 
 
+@apps.command("set")
+@click.argument("app_id")
+@click.option("--ip-mode", type=click.Choice(["anonymize", "drop", "keep"]), default=None, help="How client IPs are stored.")
+@click.option("--retention-days", type=int, default=None, help="Keep the lake's events this many days.")
+@click.option("--keep-forever", is_flag=True, help="Remove the retention limit.")
+@stage_option
+def apps_set(app_id: str, ip_mode: str | None, retention_days: int | None, keep_forever: bool, stage: str | None) -> None:
+    """Change an app's IP handling or lake retention."""
+    app = _store(settings_for(stage)).update_app(app_id, ip_mode=ip_mode, retention_days=retention_days, keep_forever=keep_forever)
+    retention = f"{app.retention_days} days" if app.retention_days else "forever"
+    click.echo(f"{app.app_id}: ip {app.ip_mode}, lake retention {retention}")
+
+
 @apps.command("revoke")
 @click.argument("key")
 @stage_option

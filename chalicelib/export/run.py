@@ -18,7 +18,9 @@ from chalicelib.export import compact, dedup, plan, transform
 from chalicelib.export.lakeio import Lake
 from chalicelib.export.reader import RawQuery
 from chalicelib.export.state import ExportState, Pending, StateStore
+from chalicelib.privacy import retention
 from chalicelib.settings import Settings
+from chalicelib.store.apps import AppStore
 
 log = logging.getLogger("clickstream.export")
 
@@ -62,6 +64,7 @@ class RunReport:
     partitions: int = 0
     bytes: int = 0
     compacted_partitions: int = 0
+    retention_removed: int = 0  # partitions removed by app retention (once a day)
     duration_s: float = 0.0
     lag_s: float | None = None
 
@@ -161,6 +164,7 @@ class Exporter:
                 self.lake, self.state_client(), self.settings, self.now_ms(), self.crash, self.compact_min_files
             )
             self._expire_dedup_index()
+            report.retention_removed = self._apply_retention()
         report.events, report.duplicates_dropped, report.rejected = totals.events, totals.duplicates, totals.rejected
         report.files, report.bytes, report.partitions = totals.files, totals.bytes, len(totals.partitions)
         watermark = state.watermark_ms
@@ -262,6 +266,17 @@ class Exporter:
         if pending is None or pending.seq != int(payload["seq"]) or int(payload["group"]) in pending.done:
             return None  # committed or done already: a duplicate delivery
         return self.run_group(pending, int(payload["group"]))
+
+    def _apply_retention(self) -> int:
+        now = self.now_ms()
+        client = self.state_client()
+        if not retention.due_today(client, self.settings.table, now):
+            return 0
+        apps = [(a.app_id, a.retention_days) for a in AppStore(client, self.settings.table, cache_seconds=0).list_apps()]
+        removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now)
+        for r in removed:
+            log.info(json.dumps({"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}))
+        return len(removed)
 
     def _expire_dedup_index(self) -> None:
         old = dedup.expired_index_keys(self.lake, self.settings.lake_prefix, self.now_ms() - 2 * self.dedup_lookback_ms)

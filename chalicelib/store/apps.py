@@ -7,7 +7,7 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +27,7 @@ class App:
     origins: tuple[str, ...] = ()
     ip_mode: str = "anonymize"
     created_at: int = 0
+    retention_days: int | None = None  # None: keep the lake's events forever
     keys: tuple[dict[str, Any], ...] = field(default=(), compare=False)
 
 
@@ -130,7 +131,7 @@ class AppStore:
                     "revoked": "revoked_at" in item,
                 }
             )
-        return [App(a.app_id, a.name, a.origins, a.ip_mode, a.created_at, tuple(by_app.get(a.app_id, []))) for a in apps]
+        return [replace(a, keys=tuple(by_app.get(a.app_id, []))) for a in apps]
 
     def _query_all(self, pk: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -184,6 +185,40 @@ class AppStore:
         write_key = self.add_key(app_id)
         return App(app_id, name.strip(), clean_origins, ip_mode, now), write_key
 
+    def update_app(self, app_id: str, ip_mode: str | None = None, retention_days: int | None = None, keep_forever: bool = False) -> App:
+        """Change an app's IP handling or lake retention (retention_days ≥ 1, or keep forever)."""
+        sets, removes, values = [], [], {}
+        if ip_mode is not None:
+            if ip_mode not in IP_MODES:
+                raise TerminalError(f"ip mode {ip_mode!r} must be one of {', '.join(IP_MODES)}")
+            sets.append("ip_mode = :ip")
+            values[":ip"] = {"S": ip_mode}
+        if retention_days is not None:
+            if retention_days < 1:
+                raise TerminalError(f"retention of {retention_days} days must be at least 1 day")
+            sets.append("retention_days = :r")
+            values[":r"] = {"N": str(retention_days)}
+        if keep_forever:
+            removes.append("retention_days")
+        if not sets and not removes:
+            raise TerminalError("nothing to change: give --ip-mode, --retention-days or --keep-forever")
+        expression = (f"SET {', '.join(sets)} " if sets else "") + (f"REMOVE {', '.join(removes)}" if removes else "")
+        try:
+            kwargs = {"ExpressionAttributeValues": values} if values else {}
+            resp = self._client.update_item(
+                TableName=self._table, Key=keys.app_key(app_id), UpdateExpression=expression.strip(),
+                ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_NEW", **kwargs,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise TerminalError(f"no app {app_id!r}; nothing was changed") from exc
+            raise _wrap(exc, "updating an app") from exc
+        except BotoCoreError as exc:
+            raise _wrap(exc, "updating an app") from exc
+        with self._lock:
+            self._cache.clear()
+        return _app_from_item(resp["Attributes"])
+
     def add_key(self, app_id: str) -> str:
         write_key = KEY_PREFIX + secrets.token_urlsafe(24)
         self._put(
@@ -233,4 +268,5 @@ def _app_from_item(item: dict[str, Any]) -> App:
         origins=tuple(o["S"] for o in item.get("origins", {}).get("L", [])),
         ip_mode=item.get("ip_mode", {}).get("S", "anonymize"),
         created_at=int(item.get("created_at", {}).get("N", "0")),
+        retention_days=int(item["retention_days"]["N"]) if "retention_days" in item else None,
     )

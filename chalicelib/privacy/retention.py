@@ -1,0 +1,79 @@
+"""Per-app retention of the lake: partitions older than the app's retention are removed.
+
+Applied once per UTC day by the export run (it already holds the lease and the lake
+permissions). Raw items in DynamoDB expire on their own TTL (7 days), so an app's effective
+minimum retention in the store is that TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import StorageUnavailable
+from chalicelib.export import plan
+from chalicelib.export.lakeio import Lake
+
+DAY_KEY = {"pk": {"S": "export#retention"}, "sk": {"S": "last-day"}}
+
+
+@dataclass(frozen=True)
+class Removed:
+    app_id: str
+    dataset: str
+    dt: str
+    files: int
+
+
+def cutoff_day(now_ms: int, retention_days: int) -> str:
+    """Partitions with dt strictly before this day are removed (today counts as day 1)."""
+    today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+    return (today - timedelta(days=retention_days - 1)).isoformat()
+
+
+def expired_partitions(lake: Lake, prefix: str, app_id: str, dataset: str, cutoff: str) -> list[str]:
+    base = f"{plan.dataset_prefix(prefix, dataset)}app_id={app_id}/"
+    out = []
+    for entry in lake.list(base, delimiter="/"):
+        part = entry.get("Prefix", "")
+        dt = part[len(base):].removeprefix("dt=").rstrip("/")
+        if dt and dt < cutoff:
+            out.append(part)
+    return sorted(out)
+
+
+def apply(lake: Lake, prefix: str, apps: list[tuple[str, int | None]], now_ms: int) -> list[Removed]:
+    removed: list[Removed] = []
+    for app_id, days in apps:
+        if not days:
+            continue
+        cutoff = cutoff_day(now_ms, days)
+        for dataset in plan.DATASETS:
+            for part in expired_partitions(lake, prefix, app_id, dataset, cutoff):
+                keys = [o["Key"] for o in lake.list(part)]
+                lake.delete(keys)
+                removed.append(Removed(app_id, dataset, part.rstrip("/").rsplit("dt=", 1)[1], len(keys)))
+    return removed
+
+
+def due_today(client: Any, table: str, now_ms: int) -> bool:
+    """True once per UTC day: records the day with a conditional write, so one run applies it."""
+    today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date().isoformat()
+    try:
+        client.put_item(
+            TableName=table,
+            Item={**DAY_KEY, "day": {"S": today}},
+            ConditionExpression="attribute_not_exists(pk) OR #d < :today",
+            ExpressionAttributeNames={"#d": "day"},
+            ExpressionAttributeValues={":today": {"S": today}},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise StorageUnavailable(f"retention bookkeeping failed: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"retention bookkeeping failed: {exc}") from exc
