@@ -41,10 +41,10 @@ def anonymize_ip(raw: str | None, mode: IpMode = "anonymize") -> str | None:
         address = ipaddress.ip_address(raw.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # one client, one spelling: ::ffff:1.2.3.4 is 1.2.3.4
     if mode == "keep":
         return str(address)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
     if address.version == 4:
         return str(ipaddress.IPv4Address(int(address) & 0xFFFFFF00))
     return str(ipaddress.IPv6Address(int(address) & ~((1 << 80) - 1)))

@@ -100,6 +100,7 @@ def plan_batch(events: Sequence[Any], facts: RequestFacts, settings: Settings, r
     max_future_ms = settings.max_future_hours * 3_600_000
     expires = str(facts.received_ms // 1000 + settings.event_ttl_days * 86400)
     seen: dict[str, int] = {}
+    partitions: dict[int, str] = {}  # one received_ms per request: one partition key per shard
     for index, raw in enumerate(events):
         try:
             try:
@@ -119,9 +120,11 @@ def plan_batch(events: Sequence[Any], facts: RequestFacts, settings: Settings, r
             continue
         seen[event.event_id] = index
         row = enrich(event, facts, event_ms)
+        shard = keys.shard_of(event.event_id, settings.write_shards)
+        partition = partitions.get(shard) or partitions.setdefault(shard, keys.partition_key("events", facts.received_ms, shard))
         plan.items.append(
             {
-                keys.PK: {"S": keys.partition_key("events", facts.received_ms, keys.shard_of(event.event_id, settings.write_shards))},
+                keys.PK: {"S": partition},
                 keys.SK: {"S": keys.sort_key(facts.received_ms, facts.app_id, event.event_id)},
                 keys.DATA: {"S": encode_row(row)},
                 keys.TTL_ATTR: {"N": expires},

@@ -14,9 +14,9 @@ from typing import Literal
 DeviceType = Literal["desktop", "mobile", "tablet", "bot", "other"]
 
 # Flag, never drop: analysts count bots on request (is_bot). Substrings that uap-core
-# does not classify as Spider but that no person's browser sends.
+# does not classify as Spider but that no person's browser sends. "Cubot" is a phone brand.
 _BOT_WORDS = re.compile(
-    r"(bot\b|bot/|crawl|spider|slurp|headless|phantomjs|puppeteer|playwright|selenium|"
+    r"((?<!cu)bot\b|bot/|crawl|spider|slurp|headless|phantomjs|puppeteer|playwright|selenium|"
     r"lighthouse|pingdom|uptime|monitor|curl/|wget/|python-requests|python-urllib|aiohttp|"
     r"go-http-client|java/|okhttp|axios/|node-fetch|httpclient|libwww|scrapy|facebookexternalhit|"
     r"preview|validator)",

@@ -70,6 +70,8 @@ def parse_time_ms(field: str, value: Any) -> int:
 
 def _string(event: dict[str, Any], field: str, max_len: int, required: bool = False) -> str | None:
     value = event.get(field)
+    if value.__class__ is str and 0 < len(value) <= max_len:  # the common case, checked first
+        return value
     if value is None:
         if required:
             raise InvalidEvent(field, "is required", code="missing")
@@ -133,7 +135,7 @@ def validate_event(event: Any) -> ValidEvent:
     event_type = event.get("event_type")
     if event_type is None:
         raise InvalidEvent("event_type", "is required", code="missing")
-    if event_type not in limits.EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in limits.EVENT_TYPES:  # a list or object is unhashable
         raise InvalidEvent("event_type", f"{str(event_type)[:40]!r} is not one of {', '.join(sorted(limits.EVENT_TYPES))}")
     event_name = _string(event, "event_name", limits.MAX_EVENT_NAME)
     if event_type == "custom" and not event_name:
