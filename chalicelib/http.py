@@ -78,7 +78,7 @@ def post_events(request: Any) -> Response:
         put_items(clients.dynamodb(settings), settings.table, items, attempts=settings.storage_attempts)
 
     try:
-        result = ingest(request.raw_body, facts, settings, request_id, store)
+        result = ingest(request.raw_body, facts, settings, request_id, store, services.salt_store(settings).salt_for)
     except PayloadTooLarge as exc:
         return _json(413, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
     except MalformedBody as exc:

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from chalicelib import clients
 from chalicelib.settings import Settings, get_settings
+from chalicelib.privacy.cookieless import SaltStore
 from chalicelib.store.apps import AppStore
 
 
@@ -13,3 +14,9 @@ from chalicelib.store.apps import AppStore
 def app_store(settings: Settings | None = None) -> AppStore:
     settings = settings or get_settings()
     return AppStore(clients.dynamodb(settings), settings.table, cache_seconds=settings.key_cache_seconds)
+
+
+@lru_cache(maxsize=4)
+def salt_store(settings: Settings | None = None) -> SaltStore:
+    settings = settings or get_settings()
+    return SaltStore(clients.dynamodb(settings), settings.table)

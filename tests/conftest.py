@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 
 from chalicelib import clients
 from chalicelib.settings import Settings, from_env
 from chalicelib.store.schema import ensure_bucket, ensure_table
 from clickstream.localstack import LocalStack, free_port
+
+# CI machines are shared and noisy: a per-example time limit only makes property tests flaky.
+hypothesis_settings.register_profile("clickstream", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("clickstream")
 
 # The code under test must never reach AWS from the test suite.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

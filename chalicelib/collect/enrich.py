@@ -7,7 +7,7 @@ request because every event of a batch shares its IP, user agent and country.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -30,6 +30,8 @@ class RequestFacts:
     user_agent: str | None
     agent: Agent
     country: str | None
+    # The client address as received: input to the cookieless visitor hash, in memory only.
+    source_ip: str | None = field(default=None, repr=False)
 
 
 @lru_cache(maxsize=4096)
@@ -66,6 +68,7 @@ def request_facts(
         user_agent=user_agent[:1024] if user_agent else None,
         agent=parse_agent(user_agent),
         country=country.upper()[:2] if country and country.isalpha() else None,
+        source_ip=source_ip,
     )
 
 

@@ -7,7 +7,7 @@ one I/O step, the durable write, and decides the status code.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import orjson
@@ -17,6 +17,7 @@ from chalicelib.collect.enrich import RequestFacts, check_event_time, enrich, ev
 from chalicelib.collect.validate import InvalidEvent, validate_event
 from chalicelib.errors import TerminalError
 from chalicelib.lake_row import encode_row
+from chalicelib.privacy import cookieless
 from chalicelib.settings import Settings
 from chalicelib.store import keys
 
@@ -94,7 +95,18 @@ def rejected_item(facts: RequestFacts, request_id: str, index: int, code: str, e
     }
 
 
-def plan_batch(events: Sequence[Any], facts: RequestFacts, settings: Settings, request_id: str) -> BatchPlan:
+def plan_batch(
+    events: Sequence[Any],
+    facts: RequestFacts,
+    settings: Settings,
+    request_id: str,
+    visitor_salt: Callable[[int], bytes] | None = None,
+) -> BatchPlan:
+    """Items for every event: stored rows for valid ones, rejected records for the rest.
+
+    An event without ``anonymous_id`` (the tracker's cookieless mode) gets one derived from
+    the daily salt of its day (``visitor_salt``), the client IP and the user agent.
+    """
     plan = BatchPlan()
     max_age_ms = settings.max_event_age_days * 86_400_000
     max_future_ms = settings.max_future_hours * 3_600_000
@@ -114,6 +126,10 @@ def plan_batch(events: Sequence[Any], facts: RequestFacts, settings: Settings, r
                 raise InvalidEvent("event_id", f"duplicates the event at index {seen[event.event_id]} of this request", code="duplicate")
             event_ms = event_time_ms(event, facts.received_ms)
             check_event_time(event_ms, facts.received_ms, max_age_ms, max_future_ms)
+            if event.anonymous_id is None:
+                if visitor_salt is None:
+                    raise InvalidEvent("anonymous_id", "is required", code="missing")
+                event = replace(event, anonymous_id=cookieless.derive(visitor_salt(event_ms), facts.app_id, facts.source_ip, facts.user_agent))
         except InvalidEvent as exc:
             plan.rejected.append({"index": index, "error": str(exc)})
             plan.items.append(rejected_item(facts, request_id, index, exc.code, str(exc), raw, settings))
@@ -150,6 +166,7 @@ def ingest(
     settings: Settings,
     request_id: str,
     store: Callable[[list[Item]], None],
+    visitor_salt: Callable[[int], bytes] | None = None,
 ) -> IngestResult:
     """Store every valid event (and a record of each rejected one) before answering.
 
@@ -161,7 +178,7 @@ def ingest(
     except MalformedBody as exc:
         store([rejected_item(facts, request_id, -1, "malformed_body", str(exc), _body_text(raw_body), settings)])
         raise
-    plan = plan_batch(events, facts, settings, request_id)
+    plan = plan_batch(events, facts, settings, request_id, visitor_salt)
     store(plan.items)
     return IngestResult(200 if plan.accepted else 400, plan.accepted, plan.rejected)
 

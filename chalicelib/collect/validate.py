@@ -154,7 +154,7 @@ def validate_event(event: Any) -> ValidEvent:
         event_name=event_name,
         timestamp_ms=timestamp_ms,
         sent_at_ms=sent_at_ms,
-        anonymous_id=_string(event, "anonymous_id", limits.MAX_ID, required=True),
+        anonymous_id=_string(event, "anonymous_id", limits.MAX_ID),  # absent: cookieless, derived by the API
         user_id=_string(event, "user_id", limits.MAX_ID),
         session_id=_string(event, "session_id", limits.MAX_ID),
         url=_string(event, "url", limits.MAX_URL),

@@ -93,7 +93,7 @@ def test_single_event_object_is_accepted_as_a_body(api: Api, shop: AppWithKey) -
 def test_partial_batch_answers_200_with_the_rejected_indices(api: Api, shop: AppWithKey) -> None:
     # GIVEN a batch whose events 1 and 3 break the contract
     good = events(3)
-    sent = [good[0], event(event_type="hover"), good[1], event(anonymous_id=ABSENT), good[2]]
+    sent = [good[0], event(event_type="hover"), good[1], event(timestamp="yesterday"), good[2]]
 
     response = api.post_events(batch(*sent), key=shop.key)
 
@@ -102,13 +102,13 @@ def test_partial_batch_answers_200_with_the_rejected_indices(api: Api, shop: App
     assert response.json_body["accepted"] == 3
     assert [r["index"] for r in response.json_body["rejected"]] == [1, 3]
     assert response.json_body["rejected"][0]["error"].startswith("event_type: 'hover' is not one of")
-    assert response.json_body["rejected"][1]["error"] == "anonymous_id: is required"
+    assert response.json_body["rejected"][1]["error"] == "timestamp: 'yesterday' is not an ISO-8601 time"
     assert set(rows_by_id(api.settings)) == {e["event_id"] for e in good}
     # AND each rejected event is kept as an r# item with its reason, app and time
     rejected = sorted(rows(api.settings, "rejected_events"), key=lambda r: r["event_index"])
     assert [(r["event_index"], r["reason"], r["event_id"]) for r in rejected] == [
         (1, "invalid", sent[1]["event_id"]),
-        (3, "missing", sent[3]["event_id"]),
+        (3, "invalid", sent[3]["event_id"]),
     ]
     assert all(r["app_id"] == shop.app_id and r["received_at"] > 0 for r in rejected)
     assert json.loads(rejected[0]["raw"]) == sent[1]

@@ -67,7 +67,7 @@ CALLS: dict[str, tuple[str, str, dict[str, str], Any, int, bool]] = {
     "allowed-origin-200": ("POST", "/v1/events", {**KEY, "Origin": SHOP_ORIGIN}, lambda: batch(event()), 200, True),
     "beacon-200": ("POST", "/v1/events?key=KEY", {"Content-Type": "text/plain;charset=UTF-8", "Origin": SHOP_ORIGIN}, lambda: batch(event()), 200, True),
     "partial-200": ("POST", "/v1/events", KEY, lambda: batch(event(), event(event_type="hover")), 200, False),
-    "all-rejected-400": ("POST", "/v1/events", KEY, lambda: batch(event(anonymous_id=ABSENT), event(timestamp=1)), 400, False),
+    "all-rejected-400": ("POST", "/v1/events", KEY, lambda: batch(event(event_type="hover"), event(timestamp=1)), 400, False),
     "custom-without-name-400": ("POST", "/v1/events", KEY, lambda: event(event_type="custom"), 400, False),
     "malformed-400": ("POST", "/v1/events", KEY, lambda: b'{"events": [', 400, False),
     "empty-events-400": ("POST", "/v1/events", KEY, lambda: {"events": []}, 400, False),
