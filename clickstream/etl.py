@@ -95,5 +95,10 @@ def etl_create_tables(stage: str | None, workgroup: str | None) -> None:
     for name, sql in statements:
         run_ddl(sql, settings, workgroup or f"clickstream-{stage}")
         click.echo(f"applied {name}")
+    from clickstream.lake.athena import view_statements
+
+    for name, sql in view_statements():  # in dependency order
+        run_ddl(sql, settings, workgroup or f"clickstream-{stage}")
+        click.echo(f"applied view {name}")
 
 

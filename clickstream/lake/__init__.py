@@ -1,0 +1,67 @@
+"""Query the lake: one SQL source (etl/), two engines.
+
+    run_query("top_pages", {"app_id": "demo", "date_from": "2026-11-01", "date_to": "2026-11-07"}, settings=s)
+
+* ``engine="duckdb"``: the lake's files mirrored from S3 (s3rver locally) into a cache
+  directory and queried with DuckDB; the Athena SQL translated by sqlglot, parameters bound
+  in a prepared statement.
+* ``engine="athena"``: the SQL as written, through awswrangler, parameters sent as Athena
+  execution parameters.
+
+``sql_or_name`` is SQL, or the name of a file in etl/queries. Tables: events,
+rejected_events; views: every etl/views/*.sql (docs/lake.md lists them with their columns).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import pyarrow as pa
+
+from chalicelib.settings import Settings
+from clickstream.lake import athena, catalog, params as params_mod, translate
+from clickstream.lake.exceptions import LakeUnavailable, ParamError, QueryError
+from clickstream.lake.local import LocalLake, directory_lake, local_lake
+
+Engine = Literal["duckdb", "athena"]
+
+__all__ = [
+    "Engine", "LakeUnavailable", "LocalLake", "ParamError", "QueryError",
+    "directory_lake", "local_lake", "prepare", "query_names", "run_query",
+]
+
+
+def query_names() -> list[str]:
+    """The dashboard's panel queries (etl/queries/*.sql)."""
+    return catalog.query_names()
+
+
+def prepare(sql_or_name: str, params: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """(Athena SQL, checked parameter values) for SQL or a query name."""
+    sql, _ = catalog.resolve(sql_or_name)
+    return sql, params_mod.bind(translate.parameter_names(sql), params or {})
+
+
+def run_query(
+    sql_or_name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    settings: Settings,
+    engine: Engine = "duckdb",
+    lake: LocalLake | None = None,
+    cache_dir: Path | None = None,
+    max_age_s: float = 2.0,
+) -> pa.Table:
+    """Run one statement and return its rows as an Arrow table (``.to_pylist()`` for dicts).
+
+    DuckDB re-lists S3 at most every ``max_age_s`` seconds (a dashboard's panels share one
+    sync); pass ``lake`` to query a given LocalLake (tests, the benchmark).
+    """
+    sql, values = prepare(sql_or_name, params)
+    if engine == "athena":
+        return athena.run(sql, values, settings)
+    if engine != "duckdb":
+        raise QueryError(f"engine {engine!r}: expected duckdb or athena")
+    target = lake or local_lake(settings, cache_dir)
+    return target.query(sql, values, max_age_s=max_age_s)

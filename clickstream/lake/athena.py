@@ -1,0 +1,66 @@
+"""The deployed engine: Athena through awswrangler, with execution parameters.
+
+awswrangler 3.x offers two parameter styles for ``wr.athena.read_sql_query``:
+``paramstyle="named"`` formats the values into the SQL text on the client (not what we
+want), ``paramstyle="qmark"`` sends them as Athena ExecutionParameters, separate from the
+text. We use qmark: ``:name`` becomes ``?`` and each value is sent as the text of a Trino
+literal, in order (clickstream.lake.translate.to_qmark, clickstream.lake.params.athena_literal).
+Athena accepts ``?`` only in WHERE clauses, which tests/unit/test_sql_files.py checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import pyarrow as pa
+
+from chalicelib.settings import Settings
+from clickstream.lake import catalog, translate
+from clickstream.lake.exceptions import LakeUnavailable, QueryError
+from clickstream.lake.params import athena_literal
+
+ReadSql = Callable[..., Any]
+
+
+def workgroup_for(settings: Settings) -> str:
+    """The stack's workgroup (deploy/resources.yaml names it like the stack)."""
+    return f"clickstream-{settings.stage}"
+
+
+def run(
+    sql: str,
+    params: Mapping[str, Any],
+    settings: Settings,
+    *,
+    workgroup: str | None = None,
+    read_sql: ReadSql | None = None,
+    boto3_session: Any = None,
+) -> pa.Table:
+    """Run Athena SQL with ``:name`` parameters; ``read_sql`` stands in for awswrangler in tests."""
+    text, names = translate.to_qmark(sql)
+    values = [athena_literal(params[name]) for name in names]
+    if read_sql is None:
+        import awswrangler as wr  # heavy import: only when Athena is asked
+
+        read_sql = wr.athena.read_sql_query
+    try:
+        frame = read_sql(
+            sql=text,
+            database=settings.glue_database,
+            workgroup=workgroup or workgroup_for(settings),
+            params=values or None,
+            paramstyle="qmark",
+            ctas_approach=False,
+            boto3_session=boto3_session,
+        )
+    except Exception as exc:  # awswrangler raises QueryFailed, botocore its ClientErrors
+        kind = type(exc).__name__
+        if kind in ("QueryFailed", "InvalidArgumentValue", "InvalidArgument"):
+            raise QueryError(f"Athena refused the query: {exc}") from exc
+        raise LakeUnavailable(f"Athena could not run the query ({kind}): {exc}") from exc
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def view_statements() -> list[tuple[str, str]]:
+    """(view name, CREATE OR REPLACE VIEW ...) for Athena, in the order to run them."""
+    return [(view.name, view.text) for view in catalog.view_files()]

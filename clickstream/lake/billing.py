@@ -1,0 +1,120 @@
+"""Bytes scanned as Athena would bill them, from the Athena SQL and the files' Parquet metadata.
+
+Athena reads, for every scan of a table, the column chunks of the columns the query needs,
+in the partitions its WHERE clause leaves (partition projection prunes on app_id and dt).
+So, per scan of ``events`` in the statement (sqlglot's scopes, after pruning the columns no
+outer query uses, as Trino does): the partitions its partition-only predicates keep, times
+the compressed size of those columns' chunks in those partitions' files. Row-group skipping
+by min/max statistics is ignored, so this is an upper bound; Athena then bills at least
+10 MB per query, rounded up to the next MB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+import pyarrow.parquet as pq
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.pushdown_projections import pushdown_projections
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
+
+from chalicelib.export.schema import SCHEMAS
+from clickstream.lake import translate
+
+PARTITION_COLUMNS = ("app_id", "dt")
+MB = 1 << 20
+MIN_BILLED = 10 * MB
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    table: str
+    columns: tuple[str, ...]  # data columns read (partition columns come from the path)
+    partition_filter: str | None  # Athena SQL over app_id/dt, with :name parameters
+
+
+@dataclass(frozen=True)
+class Bill:
+    scanned_bytes: int
+    files: int
+    scans: int
+
+    @property
+    def billed_bytes(self) -> int:
+        return max(MIN_BILLED, -(-self.scanned_bytes // MB) * MB)
+
+
+def _partition_only(condition: exp.Expression) -> bool:
+    return all(c.name in PARTITION_COLUMNS for c in condition.find_all(exp.Column))
+
+
+def _unqualified(condition: exp.Expression) -> exp.Expression:
+    return condition.copy().transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n)
+
+
+def scans(sql: str) -> list[ScanSpec]:
+    """Every scan of a lake table in ``sql`` with the columns it needs and its partition predicate."""
+    schema = {table: {f.name: "VARCHAR" for f in s} | {"dt": "VARCHAR"} for table, s in SCHEMAS.items()}
+    tree = sqlglot.parse_one(sql, read="athena")
+    tree = pushdown_projections(qualify(tree, schema=schema, dialect="athena", validate_qualify_columns=False))
+    found = []
+    for scope in traverse_scope(tree):
+        for alias, (_, source) in scope.selected_sources.items():
+            if not (isinstance(source, exp.Table) and source.name in SCHEMAS):
+                continue
+            columns = sorted({c.name for c in scope.columns if c.table == alias} - set(PARTITION_COLUMNS))
+            where = scope.expression.args.get("where")
+            kept = list(where.this.flatten()) if where is not None and isinstance(where.this, exp.And) else []
+            if where is not None and not kept:
+                kept = [where.this]
+            conjuncts = [_unqualified(c).sql("athena") for c in kept if _partition_only(c)]
+            found.append(ScanSpec(source.name, tuple(columns), " AND ".join(f"({c})" for c in conjuncts) or None))
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _chunk_sizes(path: str, mtime_ns: int) -> dict[str, int]:
+    meta = pq.ParquetFile(path).metadata
+    sizes: dict[str, int] = {}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            name = chunk.path_in_schema.split(".")[0]
+            sizes[name] = sizes.get(name, 0) + chunk.total_compressed_size
+    return sizes
+
+
+def _partitions(root: Path, table: str) -> list[tuple[str, str]]:
+    out = []
+    for part in sorted((root / table).glob("app_id=*/dt=*")):
+        out.append((part.parent.name.split("=", 1)[1], part.name.split("=", 1)[1]))
+    return out
+
+
+def estimate(root: Path, sql: str, params: Mapping[str, Any]) -> Bill:
+    """What Athena would scan for ``sql`` (with bound ``params``) over the lake in ``root``."""
+    total = files = 0
+    specs = scans(sql)
+    con = duckdb.connect()
+    for spec in specs:
+        parts = _partitions(root, spec.table)
+        con.execute("CREATE OR REPLACE TABLE parts (app_id VARCHAR, dt VARCHAR)")
+        if parts:
+            con.executemany("INSERT INTO parts VALUES (?, ?)", parts)
+        where = spec.partition_filter or "true"
+        query = translate.to_duckdb(f"SELECT app_id, dt FROM parts WHERE {where}")
+        needed = {n: params[n] for n in translate.parameter_names(where)}
+        for app_id, dt in con.sql(query, params=needed).fetchall():
+            for path in sorted((root / spec.table / f"app_id={app_id}" / f"dt={dt}").glob("*.parquet")):
+                sizes = _chunk_sizes(str(path), path.stat().st_mtime_ns)
+                total += sum(sizes.get(c, 0) for c in spec.columns)
+                files += 1
+    con.close()
+    return Bill(total, files, len(specs))

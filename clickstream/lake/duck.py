@@ -1,0 +1,168 @@
+"""DuckDB over a directory in the lake's layout (<root>/<table>/app_id=<app>/dt=<day>/*.parquet).
+
+The tables are views over read_parquet with Hive partitioning, typed as Athena types them:
+app_id and dt strings, times as UTC timestamps without a zone (the session runs in UTC). The
+etl/views are then created from their Athena text, translated by sqlglot, in dependency order.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chalicelib.export.schema import SCHEMAS
+from clickstream.lake import catalog, translate
+from clickstream.lake.exceptions import LakeUnavailable, QueryError
+
+_DUCK_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
+
+
+def _duck_type(t: pa.DataType) -> str:
+    return "TIMESTAMP" if pa.types.is_timestamp(t) else _DUCK_TYPES[t]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@lru_cache(maxsize=16384)
+def _columns(path: str, mtime_ns: int) -> tuple[str, ...]:
+    return tuple(pq.read_schema(path).names)
+
+
+def table_sql(root: Path, table: str) -> str:
+    """The DuckDB view standing for one lake table: its files, or an empty relation of its schema.
+
+    Columns are only ever added to the lake's schema, so older files can lack newer columns;
+    then DuckDB must read every file's footer to union them by name, on every query (a few
+    hundred milliseconds over a year of files). When all files carry the same columns, which
+    is the rule, it reads only the files the partition filter keeps.
+    """
+    schema = SCHEMAS[table]
+    files = list((root / table).glob("app_id=*/dt=*/*.parquet"))
+    if not files:
+        columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
+        return f"CREATE OR REPLACE VIEW {table} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS dt WHERE false"
+    uniform = len({_columns(str(f), f.stat().st_mtime_ns) for f in files}) == 1
+    times = [f.name for f in schema if pa.types.is_timestamp(f.type)]
+    replace = ", ".join(f"CAST({name} AS TIMESTAMP) AS {name}" for name in times)
+    source = (
+        f"read_parquet({_quote(str(root / table / 'app_id=*' / 'dt=*' / '*.parquet'))}, hive_partitioning = true, "
+        f"hive_types = {{'app_id': 'VARCHAR', 'dt': 'VARCHAR'}}, union_by_name = {'false' if uniform else 'true'})"
+    )
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT * REPLACE ({replace}) FROM {source}"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One table scan of an executed query: the files it read and the columns it projected."""
+
+    files: tuple[str, ...]
+    columns: tuple[str, ...]
+    rows: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    seconds: float
+    scans: tuple[Scan, ...]
+
+    @property
+    def files(self) -> set[str]:
+        return {f for s in self.scans for f in s.files}
+
+
+class DuckLake:
+    def __init__(self, root: Path, threads: int | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._lock = threading.RLock()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """(Re)create the tables and views: after files appear in, or vanish from, a table."""
+        with self._lock:
+            for table in catalog.TABLES:
+                self._con.execute(table_sql(self.root, table))
+            for view in catalog.view_files():
+                try:
+                    self._con.execute(translate.to_duckdb(view.text))
+                except duckdb.Error as exc:
+                    raise QueryError(f"etl/views/{view.name}.sql does not run on DuckDB: {exc}") from exc
+
+    def statement(self, duck_sql: str) -> None:
+        """Run a statement that returns no rows (CREATE TABLE ...)."""
+        with self._lock:
+            try:
+                self._con.execute(duck_sql)
+            except duckdb.Error as exc:
+                raise QueryError(f"DuckDB: {exc}") from exc
+
+    def execute(self, duck_sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        with self._lock:
+            cursor = self._con.cursor()
+            try:
+                return normalize(cursor.sql(duck_sql, params=dict(params or {})).to_arrow_table())
+            except duckdb.IOException as exc:
+                raise LakeUnavailable(f"DuckDB could not read the local lake in {self.root}: {exc}") from exc
+            except duckdb.Error as exc:
+                raise QueryError(f"DuckDB: {exc}") from exc
+            finally:
+                cursor.close()
+
+    def profile(self, duck_sql: str, params: Mapping[str, Any] | None = None) -> tuple[pa.Table, Profile]:
+        """Run and report which files each table scan read and which columns it projected."""
+        with self._lock, tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "profile.json"
+            cursor = self._con.cursor()
+            try:
+                cursor.execute("PRAGMA enable_profiling = 'json'")
+                cursor.execute(f"PRAGMA profiling_output = {_quote(str(out))}")
+                result = cursor.sql(duck_sql, params=dict(params or {})).to_arrow_table()
+                cursor.execute("PRAGMA disable_profiling")
+            except duckdb.Error as exc:
+                raise QueryError(f"DuckDB: {exc}") from exc
+            finally:
+                cursor.close()
+            tree = json.loads(out.read_text())
+        scans: list[Scan] = []
+        for node in tree.get("operator", []):
+            _collect_scans(node, scans)
+        return normalize(result), Profile(float(tree.get("query", {}).get("total_time", 0.0)), tuple(scans))
+
+
+def _lines(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value or "").split("\n")
+    return tuple(i.strip() for i in items if i and i.strip())
+
+
+def _collect_scans(node: dict[str, Any], out: list[Scan]) -> None:
+    """TABLE_SCAN nodes of DuckDB's JSON profile (DuckDB 1.1+: "Filename(s)", "Projections")."""
+    info = node.get("extra_info") or {}
+    if node.get("type") == "TABLE_SCAN" and info.get("Function") == "READ_PARQUET":
+        files, columns = _lines(info.get("Filename(s)")), _lines(info.get("Projections"))
+        out.append(Scan(files=files, columns=columns, rows=int(node.get("rows_scanned") or 0)))
+    for child in node.get("children", []):
+        _collect_scans(child, out)
+
+
+def normalize(table: pa.Table) -> pa.Table:
+    """Athena's types for DuckDB's wider ones: DuckDB sums and counts some integers as HUGEINT
+    (decimal(38, 0) in Arrow) where Athena answers bigint."""
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        if pa.types.is_decimal(field.type):
+            column = column.cast(pa.int64() if field.type.scale == 0 else pa.float64())
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)

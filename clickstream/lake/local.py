@@ -1,0 +1,97 @@
+"""The local engine: the lake mirrored from S3 into a cache directory, queried with DuckDB."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import pyarrow as pa
+
+from chalicelib import clients
+from chalicelib.settings import Settings
+from clickstream.lake import accelerate, translate
+from clickstream.lake.accelerate import SessionTable
+from clickstream.lake.duck import DuckLake, Profile
+from clickstream.lake.exceptions import LakeUnavailable
+from clickstream.lake.mirror import Mirror, SyncReport
+from clickstream.target import local_value
+
+
+class LocalLake:
+    """DuckDB over a directory, kept in step with S3 by a mirror (none for a plain directory).
+
+    ``accelerate`` (the default) answers session queries from the session_events view
+    materialised once per lake change (clickstream.lake.accelerate); False runs every query
+    exactly as Athena would.
+    """
+
+    def __init__(self, duck: DuckLake, mirror: Mirror | None = None, accelerate: bool = True) -> None:
+        self.duck = duck
+        self.mirror = mirror
+        self.sessions = SessionTable(duck) if accelerate else None
+        self._synced_at: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        return self.duck.root
+
+    def sync(self, max_age_s: float = 0.0) -> SyncReport | None:
+        """Fetch what changed in S3 unless the last sync is younger than ``max_age_s``."""
+        if self.mirror is None:
+            return None
+        with self._lock:
+            if self._synced_at is not None and time.monotonic() - self._synced_at < max_age_s:
+                return None
+            first = self._synced_at is None
+            report = self.mirror.sync()
+            if report.changed or first:
+                self.duck.refresh()
+                if self.sessions is not None:
+                    self.sessions.invalidate(None if first else report.apps)
+            self._synced_at = time.monotonic()
+            return report
+
+    def query(self, sql: str, params: Mapping[str, Any], max_age_s: float = 2.0) -> pa.Table:
+        """Run Athena SQL (with bound parameters) on the local copy."""
+        self.sync(max_age_s)
+        duck_sql = translate.to_duckdb(sql)
+        if self.sessions is not None:
+            faster = accelerate.rewrite(duck_sql)
+            if faster is not None:
+                self.sessions.ensure()
+                duck_sql = faster
+        try:
+            return self.duck.execute(duck_sql, params)
+        except LakeUnavailable:
+            if self.mirror is None:
+                raise
+            # Another process's sync removed a file this query had listed (compaction): once more.
+            self.sync(0.0)
+            return self.duck.execute(duck_sql, params)
+
+    def profile(self, sql: str, params: Mapping[str, Any]) -> tuple[pa.Table, Profile]:
+        """Run as Athena would (no acceleration) and report the files each scan read."""
+        self.sync(0.0)
+        return self.duck.profile(translate.to_duckdb(sql), params)
+
+
+def default_cache_dir(settings: Settings) -> Path:
+    prefix = settings.lake_prefix.strip("/").replace("/", "_") or "_"
+    return Path(local_value("data_dir")) / "lake-cache" / settings.bucket / prefix
+
+
+@lru_cache(maxsize=8)
+def local_lake(settings: Settings, cache_dir: Path | None = None) -> LocalLake:
+    """One mirror and DuckDB database per stack and cache directory, per process."""
+    root = cache_dir or default_cache_dir(settings)
+    mirror = Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, root)
+    return LocalLake(DuckLake(root), mirror)
+
+
+def directory_lake(root: Path, threads: int | None = None, accelerate: bool = True) -> LocalLake:
+    """DuckDB over a directory already in the lake's layout (the benchmark's generated lake)."""
+    return LocalLake(DuckLake(root, threads=threads), accelerate=accelerate)

@@ -1,0 +1,138 @@
+"""A local copy of the lake's tables, kept in step with S3 (s3rver locally; real S3 the same).
+
+DuckDB's httpfs extension is a download away, and there is no download here; so the files
+come to DuckDB instead. ``sync`` lists the two tables' prefixes, fetches what is new or has
+a new ETag, and deletes what S3 no longer has (compaction replaces a day's small files with
+one). Files land under a temporary name and are renamed into place, so a reader never sees
+half a file; a lock file keeps two processes (the dev server and a CLI) from syncing at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from clickstream.lake.catalog import TABLES
+from clickstream.lake.exceptions import LakeUnavailable
+
+MANIFEST = ".mirror.json"
+_PARTITION_FILE = re.compile(r"app_id=[^/]+/dt=[^/]+/[^/]+\.parquet")
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    downloaded: int = 0
+    deleted: int = 0
+    kept: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    apps: frozenset[str] = frozenset()  # apps with a file fetched or deleted
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.downloaded or self.deleted)
+
+
+def table_prefix(lake_prefix: str, table: str) -> str:
+    prefix = lake_prefix.strip("/")
+    return f"{prefix}/{table}/" if prefix else f"{table}/"
+
+
+class Mirror:
+    def __init__(self, s3: Any, bucket: str, lake_prefix: str, root: Path) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.lake_prefix = lake_prefix
+        self.root = Path(root)
+
+    def remote(self) -> dict[str, tuple[str, str, int]]:
+        """local relative path -> (key, ETag, size) for every data file of both tables."""
+        out: dict[str, tuple[str, str, int]] = {}
+        for table in TABLES:
+            prefix = table_prefix(self.lake_prefix, table)
+            try:
+                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                    for obj in page.get("Contents", []):
+                        rest = obj["Key"][len(prefix):]
+                        if _PARTITION_FILE.fullmatch(rest):
+                            out[f"{table}/{rest}"] = (obj["Key"], obj["ETag"].strip('"'), int(obj["Size"]))
+            except (ClientError, BotoCoreError) as exc:
+                message = f"listing s3://{self.bucket}/{prefix} failed: {exc}; the local copy was not updated"
+                raise LakeUnavailable(message) from exc
+        return out
+
+    def local(self) -> dict[str, str]:
+        """local relative path -> ETag of what the last sync fetched."""
+        try:
+            return json.loads((self.root / MANIFEST).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def sync(self) -> SyncReport:
+        started = time.monotonic()
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            remote = self.remote()
+            have = self.local()
+            downloaded = size = 0
+            touched: set[str] = set()
+            for rel, (key, etag, nbytes) in sorted(remote.items()):
+                if have.get(rel) == etag and (self.root / rel).is_file():
+                    continue
+                self._fetch(key, self.root / rel)
+                have[rel] = etag
+                downloaded += 1
+                size += nbytes
+                touched.add(rel)
+            gone = sorted(set(have) - set(remote))
+            for rel in gone:
+                (self.root / rel).unlink(missing_ok=True)
+                have.pop(rel)
+                self._prune(self.root / rel)
+            self._write_manifest(have)
+        apps = frozenset(rel.split("/")[1].split("=", 1)[1] for rel in touched | set(gone))
+        return SyncReport(downloaded, len(gone), len(remote) - downloaded, size, round(time.monotonic() - started, 3), apps)
+
+    def _fetch(self, key: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            with open(partial, "wb") as out:
+                for chunk in iter(lambda: body.read(1 << 20), b""):
+                    out.write(chunk)
+        except (ClientError, BotoCoreError) as exc:
+            partial.unlink(missing_ok=True)
+            raise LakeUnavailable(f"reading s3://{self.bucket}/{key} failed: {exc}; the local copy is unchanged") from exc
+        os.replace(partial, target)
+
+    def _prune(self, path: Path) -> None:
+        """Remove directories a deletion left empty, up to the table's folder."""
+        for parent in list(path.parents)[:2]:
+            try:
+                parent.rmdir()
+            except OSError:
+                return
+
+    def _write_manifest(self, have: dict[str, str]) -> None:
+        partial = self.root / f".{MANIFEST}.part"
+        partial.write_text(json.dumps(have, sort_keys=True))
+        os.replace(partial, self.root / MANIFEST)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

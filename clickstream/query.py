@@ -1,0 +1,108 @@
+"""`clickstream query`: the lake's SQL from the command line, on DuckDB locally or on Athena."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from chalicelib.errors import ClickstreamError
+
+FORMATS = ("table", "csv", "json")
+MAX_CELL = 60
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value: ISO dates and times, numbers for decimals, null for NaN."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.tzinfo is None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def render(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
+    rows = [{c: _plain(r[c]) for c in columns} for r in rows]
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if r[c] is None else r[c] for c in columns] for r in rows)
+        return out.getvalue().rstrip("\n")
+    cells = [["NULL" if r[c] is None else str(r[c]) for c in columns] for r in rows]
+    cells = [[v if len(v) <= MAX_CELL else v[: MAX_CELL - 1] + "…" for v in row] for row in cells]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def _listing() -> str:
+    from clickstream.lake import catalog, translate
+
+    lines = ["queries (etl/queries):"]
+    for name in catalog.query_names():
+        found = catalog.query_file(name)
+        assert found is not None
+        lines.append(f"  {name:<18} {' '.join(':' + p for p in translate.parameter_names(found.text))}")
+    lines.append("tables: events, rejected_events; views: " + ", ".join(v.name for v in catalog.view_files()))
+    return "\n".join(lines)
+
+
+@click.command("query")
+@click.argument("sql", required=False)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="json: an array of row objects.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind :NAME (repeatable). steps=a,b,c for funnels.")
+@click.option("--stage", default=None, help="A deployed stage: run on Athena. Default: the local stack, on DuckDB.")
+@click.option("--engine", type=click.Choice(["duckdb", "athena"]), default=None,
+              help="Override the engine (duckdb with --stage: a local copy of that stage's lake).")
+@click.option("--list", "list_queries", is_flag=True, help="List the named queries, their parameters and the views.")
+def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None, engine: str | None, list_queries: bool) -> None:
+    """Run SQL, or a named query from etl/queries, against the lake.
+
+    \b
+    clickstream query "SELECT dt, count(*) FROM events WHERE app_id = 'demo' GROUP BY dt"
+    clickstream query top_pages --param app_id=demo --param date_from=2026-11-01 --param date_to=2026-11-07
+    clickstream query funnel --param app_id=demo ... --param steps=/demo,LIKE_WOOD,CLICK_LANG --format json
+
+    The SQL is Athena's (Trino's) dialect; locally sqlglot translates it for DuckDB. Tables:
+    events, rejected_events (filter app_id = '...'); views: see --list and docs/lake.md.
+    """
+    if list_queries:
+        click.echo(_listing())
+        return
+    if not sql:
+        raise click.UsageError("give SQL or a query name (see --list)")
+    try:
+        from clickstream.lake import params as params_mod, run_query
+        from clickstream.target import settings_for
+
+        local = not stage or stage == "local"
+        chosen = engine or ("duckdb" if local else "athena")
+        values = params_mod.parse_pairs(params)
+        table = run_query(sql, values, settings=settings_for(stage), engine=chosen)  # type: ignore[arg-type]
+    except ClickstreamError as exc:
+        # The same one-line message and exit code as the `clickstream` group gives, also when
+        # this command runs on its own.
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(render(table.to_pylist(), table.column_names, fmt))

@@ -1,0 +1,13 @@
+-- Devices: visitors, page views and events per device type (desktop, mobile, tablet, other; bot with bots).
+-- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
+-- Reads exactly the range's partitions.
+SELECT
+  device_type,
+  count(DISTINCT anonymous_id) AS visitors,
+  count_if(event_type = 'page_view') AS page_views,
+  count(*) AS events
+FROM events
+WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false))
+GROUP BY device_type
+ORDER BY visitors DESC, events DESC, device_type
+LIMIT 100

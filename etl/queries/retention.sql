@@ -1,0 +1,36 @@
+-- Retention: weekly cohorts (ISO weeks, Monday 00:00 UTC) by the week a visitor was first seen
+-- in the range: of cohort_users, active_users were active week_offset weeks later (offset 0 is
+-- the cohort week). A visitor active before date_from counts as new in their first week of the
+-- range: start the range on the lake's first day (or use the retention view) for lifetime cohorts.
+-- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
+-- Reads exactly the range's partitions.
+WITH weeks AS (
+  SELECT DISTINCT anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
+  FROM events
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false))
+),
+cohorted AS (
+  SELECT week, min(week) OVER (PARTITION BY anonymous_id) AS cohort_week
+  FROM weeks
+),
+counts AS (
+  SELECT cohort_week, week, count(*) AS active_users
+  FROM cohorted
+  GROUP BY cohort_week, week
+),
+sized AS (
+  SELECT
+    cohort_week,
+    week,
+    active_users,
+    max(CASE WHEN week = cohort_week THEN active_users END) OVER (PARTITION BY cohort_week) AS cohort_users
+  FROM counts
+)
+SELECT
+  cohort_week,
+  date_diff('week', cohort_week, week) AS week_offset,
+  cohort_users,
+  active_users,
+  CAST(active_users AS double) / cohort_users AS retention
+FROM sized
+ORDER BY cohort_week, week_offset

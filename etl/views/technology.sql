@@ -1,0 +1,9 @@
+-- Visitors, events and page views per device type, browser and OS (parsed from the user
+-- agent at collection), per app and UTC day; people only.
+CREATE OR REPLACE VIEW technology AS
+SELECT
+  app_id, dt, device_type, browser, os,
+  count(DISTINCT anonymous_id) AS visitors, count(*) AS events, count_if(event_type = 'page_view') AS page_views
+FROM events
+WHERE NOT coalesce(is_bot, false)
+GROUP BY app_id, dt, device_type, browser, os

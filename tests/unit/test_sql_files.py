@@ -1,0 +1,143 @@
+"""Every file in etl/views and etl/queries: Trino SQL that sqlglot parses, that runs on DuckDB,
+and that keeps the rules Athena imposes on it.
+
+Athena's rules: an injected partition (app_id) needs a static equality in every scan; dt must
+be bounded so a day reads a day; execution parameters (``?``) may only appear in WHERE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from chalicelib.export.schema import EVENTS
+from chalicelib.export.transform import conform
+from clickstream.lake import billing, catalog, translate
+from clickstream.lake.duck import DuckLake
+from clickstream.lake.params import bind
+
+VIEWS = sorted(catalog.VIEWS_DIR.glob("*.sql"))
+QUERIES = sorted(catalog.QUERIES_DIR.glob("*.sql"))
+SESSION_CTES = ("scoped", "ordered", "flagged", "numbered", "visits")
+SAMPLE = {"app_id": "demo", "date_from": "2026-11-02", "date_to": "2026-11-03", "steps": ["/demo", "LIKE_WOOD"], "include_bots": False}
+
+
+def test_the_dashboard_contract_is_there():
+    assert {p.stem for p in VIEWS} >= {"sessions", "daily_metrics", "retention", "session_events"}
+    assert {p.stem for p in QUERIES} >= {"overview", "daily_metrics", "top_pages", "entry_pages", "exit_pages", "referrers",
+                                         "utm_campaigns", "devices", "browsers", "operating_systems", "countries", "geo_grid",
+                                         "custom_events", "funnel", "retention"}
+
+
+@pytest.mark.parametrize("path", VIEWS + QUERIES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_parses_as_one_trino_statement(path: Path):
+    statements = [s for s in sqlglot.parse(path.read_text(), read="trino") if s is not None]
+    assert len(statements) == 1
+    assert translate.to_duckdb(path.read_text())
+
+
+@pytest.mark.parametrize("path", VIEWS, ids=lambda p: p.name)
+def test_a_view_file_replaces_the_view_it_is_named_after(path: Path):
+    create = sqlglot.parse_one(path.read_text(), read="trino")
+    assert isinstance(create, exp.Create) and create.kind == "VIEW" and create.args.get("replace")
+    assert create.this.name == path.stem
+    assert translate.parameter_names(path.read_text()) == []
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
+def test_a_query_is_one_select_with_contract_parameters(path: Path):
+    text = path.read_text()
+    assert isinstance(sqlglot.parse_one(text, read="trino"), exp.Query)
+    assert set(translate.parameter_names(text)) <= {"app_id", "date_from", "date_to", "include_bots", "steps"}
+    assert {"app_id", "date_from", "date_to"} <= set(translate.parameter_names(text))
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
+def test_every_scan_names_the_app_by_equality_and_bounds_dt(path: Path):
+    scans = billing.scans(path.read_text())
+    assert scans
+    for scan in scans:
+        conjuncts = scan.partition_filter or ""
+        assert "(app_id = :app_id)" in conjuncts, scan
+        assert "dt" in conjuncts and (":date_from" in conjuncts or ":date_to" in conjuncts), scan
+        assert " OR " not in conjuncts.upper(), "an OR over partitions would not prune"
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
+def test_parameters_appear_only_in_where_clauses(path: Path):
+    assert translate.placeholders_outside_where(path.read_text()) == []
+
+
+def _ctes(path: Path) -> dict[str, str]:
+    tree = sqlglot.parse_one(path.read_text(), read="trino")
+    return {cte.alias: cte.this.sql("trino", comments=False) for cte in tree.find_all(exp.CTE)}
+
+
+def test_the_session_block_is_the_same_in_every_session_query():
+    canonical = _ctes(catalog.QUERIES_DIR / "overview.sql")
+    users = [p for p in QUERIES if "scoped" in _ctes(p)]
+    assert {p.stem for p in users} >= {"overview", "daily_metrics", "entry_pages", "exit_pages", "referrers", "utm_campaigns", "funnel"}
+    for path in users:
+        ctes = _ctes(path)
+        for name in SESSION_CTES:
+            if name in ctes:
+                assert ctes[name] == canonical[name], f"{path.name}: CTE {name} differs from overview.sql's"
+
+
+def _write_day(root: Path, app: str, day: datetime, n: int) -> None:
+    times = [day + timedelta(minutes=7 * i) for i in range(n)]
+    table = pa.table({
+        "event_id": [f"{app}-{day:%d}-{i}" for i in range(n)],
+        "app_id": [app] * n,
+        "event_type": ["page_view" if i % 3 else "click" for i in range(n)],
+        "event_name": ["page_view" if i % 3 else "LIKE_WOOD" for i in range(n)],
+        "event_time": pa.array(times, pa.timestamp("ms", tz="UTC")),
+        "anonymous_id": [f"v{i % 4}" for i in range(n)],
+        "path": ["/demo", "/demo/about"] * (n // 2) + ["/demo"] * (n % 2),
+        "is_bot": [i % 4 == 3 for i in range(n)],
+        "utm_source": ["newsletter" if i == 0 else None for i in range(n)],
+        "geo_lat": [52.51] * n,
+        "geo_lon": [13.41] * n,
+    })
+    target = root / "events" / f"app_id={app}" / f"dt={day:%Y-%m-%d}"
+    target.mkdir(parents=True)
+    pq.write_table(conform(table, EVENTS), target / "part-1.parquet")
+
+
+@pytest.fixture(scope="module")
+def small_lake(tmp_path_factory) -> DuckLake:
+    root = tmp_path_factory.mktemp("lake")
+    for d in range(4):
+        _write_day(root, "demo", datetime(2026, 11, 1, 23, 0, tzinfo=timezone.utc) + timedelta(days=d), 9)
+    return DuckLake(root)
+
+
+@pytest.mark.parametrize("path", VIEWS, ids=lambda p: p.name)
+def test_every_view_runs_on_duckdb(small_lake: DuckLake, path: Path):
+    rows = small_lake.execute(f"SELECT * FROM {path.stem} WHERE app_id = 'demo'").to_pylist()
+    assert rows
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
+def test_every_query_runs_on_duckdb_with_bound_parameters(small_lake: DuckLake, path: Path):
+    text = path.read_text()
+    duck = translate.to_duckdb(text)
+    assert ":app_id" not in duck and "$app_id" in duck
+    rows = small_lake.execute(duck, bind(translate.parameter_names(text), {k: v for k, v in SAMPLE.items() if k in translate.parameter_names(text)}))
+    assert rows.num_rows >= 1
+
+
+@pytest.mark.parametrize("path", VIEWS + QUERIES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_divisions_are_in_double(path: Path):
+    # Trino divides integers as integers and 1.0 is a DECIMAL; DuckDB divides both as doubles.
+    # Casting the dividend to double makes both engines agree.
+    tree = sqlglot.parse_one(path.read_text(), read="trino")
+    for div in tree.find_all(exp.Div):
+        assert isinstance(div.this, exp.Cast) and div.this.to.this == exp.DataType.Type.DOUBLE, div.sql("trino")
+    assert not any(isinstance(lit, exp.Literal) and not lit.is_string and "." in lit.this for lit in tree.find_all(exp.Literal))
