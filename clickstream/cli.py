@@ -111,10 +111,16 @@ def dev() -> None:
 from clickstream.cost import cost  # noqa: E402
 from clickstream.etl import etl  # noqa: E402
 from clickstream.privacy import privacy  # noqa: E402
+from clickstream.query import query  # noqa: E402
+from clickstream.quicksight import quicksight  # noqa: E402
+from clickstream.traffic import demo_traffic  # noqa: E402
 
 main.add_command(cost)
 main.add_command(etl)
 main.add_command(privacy)
+main.add_command(quicksight)
+main.add_command(query)
+main.add_command(demo_traffic)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,7 +14,10 @@ EVERY_S = float(os.environ.get("CLICKSTREAM_EXPORT_EVERY_SECONDS", "60"))
 
 
 def pages(settings: Settings) -> dict[str, Any]:
-    return {}
+    """/dashboard: the spec's panels over the local lake (clickstream/dashboard)."""
+    from clickstream.dashboard import pages as dashboard_pages
+
+    return dashboard_pages(settings)
 
 
 def start_background(settings: Settings, stop: threading.Event) -> threading.Thread:

@@ -153,6 +153,7 @@ def run() -> None:
         print(f"demo app        {demo['app_id']}  write key {demo['write_key']}")
         print(f"API             http://127.0.0.1:{port}/v1/events   health: /v1/health")
         print(f"demo site       http://127.0.0.1:{port}/demo")
+        print(f"dashboard       http://127.0.0.1:{port}/dashboard")
         print("Ctrl-C stops everything.", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         server.serve_forever()
