@@ -198,7 +198,7 @@ def estimate(inputs: Inputs, table: Mapping[str, Any]) -> Estimate:
     stored_gib = log_gib * a["log_retention_days"] / DAYS_PER_MONTH
     add("CloudWatch", f"log storage ({a['log_retention_days']}-day retention)", stored_gib, "GiB-month",
         p["cloudwatch_logs_storage_per_gb_month"])
-    add("CloudWatch", "custom metrics (export)", a["custom_metrics"], "metrics", p["cloudwatch_custom_metric_per_month"])
+    add("CloudWatch", "custom metric ExportLagSeconds", a["custom_metrics"], "metrics", p["cloudwatch_custom_metric_per_month"])
     add("CloudWatch", "alarms (export lag, API 5xx rate, export errors)", a["alarm_metrics"], "alarm metrics",
         p["cloudwatch_alarm_metric_per_month"])
     add("CloudWatch", "PutMetricData", runs * a["put_metric_data_per_run"] / 1000, "1,000 requests",

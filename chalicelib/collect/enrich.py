@@ -114,6 +114,27 @@ def check_event_time(event_ms: int, received_ms: int, max_age_ms: int, max_futur
         raise InvalidEvent("timestamp", f"is {(received_ms - event_ms) / 86_400_000:.1f} days old; the limit is {max_age_ms / 86_400_000:.0f} days", code="out_of_range")
 
 
+# Context keys that become columns of their own, with the sub-keys the columns hold.
+_CONTEXT_COLUMNS: dict[str, frozenset[str] | None] = {
+    "locale": None, "timezone": None,
+    "screen": frozenset({"width", "height"}), "geo": frozenset({"lat", "lon", "accuracy"}),
+}
+
+
+def context_rest(context: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The context minus what its own columns already hold (docs/decisions/0002: it keeps a
+    typical event under one DynamoDB write unit). A key with sub-keys beyond its columns' stays whole."""
+    if not context:
+        return None
+    rest = {}
+    for key, value in context.items():
+        covered = _CONTEXT_COLUMNS.get(key, frozenset())
+        if key in _CONTEXT_COLUMNS and (covered is None or (isinstance(value, dict) and set(value) <= covered)):
+            continue
+        rest[key] = value
+    return rest or None
+
+
 def _json_text(value: dict[str, Any] | None) -> str | None:
     return orjson.dumps(value).decode() if value else None
 
@@ -170,5 +191,5 @@ def enrich(event: ValidEvent, facts: RequestFacts, event_ms: int) -> dict[str, A
         "geo_lon": geo.get("lon"),
         "geo_accuracy": geo.get("accuracy"),
         "properties": _json_text(event.properties),
-        "context": _json_text(event.context),
+        "context": _json_text(context_rest(event.context)),
     }

@@ -62,9 +62,10 @@ def test_lambda_lines_match_hand_computation() -> None:
 
 def test_dynamodb_lines_match_hand_computation() -> None:
     est = estimate(Inputs(3_000_000, 10), TABLE)
-    assert line(est, "event writes") == pytest.approx(3 * 0.625)  # 1 WRU per event
-    assert line(est, "export Query of new events") == pytest.approx(3e6 * 800 / 4096 / 1e6 * 0.125)
-    table_gib = 3e6 * 7 / DAYS_PER_MONTH * 800 / GIB  # a 7-day TTL window of 800-byte items
+    wru, item = M["write_units_per_event"], M["dynamodb_item_bytes"]  # measured: 1.075 WRU, 906 bytes
+    assert line(est, "event writes") == pytest.approx(3 * wru * 0.625)
+    assert line(est, "export Query of new events") == pytest.approx(3e6 * item / 4096 / 1e6 * 0.125)
+    table_gib = 3e6 * 7 / DAYS_PER_MONTH * item / GIB  # a 7-day TTL window of the measured items
     assert line(est, "storage") == pytest.approx(table_gib * 0.25)
     assert line(est, "point-in-time") == pytest.approx(table_gib * 0.20)
 
@@ -74,7 +75,7 @@ def test_athena_scans_are_proportional_to_the_window_with_a_10_mb_minimum() -> N
     small = estimate(Inputs(100_000, 10), TABLE)
     assert line(small, "dashboard scans") == pytest.approx(queries * 10 * 2**20 / TIB * 5)
     big = estimate(Inputs(30_000_000, 10), TABLE)
-    per_query = 30e6 / DAYS_PER_MONTH * 2 * 200 * 0.5
+    per_query = 30e6 / DAYS_PER_MONTH * 2 * M["parquet_bytes_per_event"] * 0.5
     assert line(big, "dashboard scans") == pytest.approx(queries * per_query / TIB * 5)
 
 
@@ -89,7 +90,7 @@ def test_idle_floor_matches_hand_computation_and_the_goal() -> None:
         + 730 * 2 * 2 / 1000 * 0.005  # Athena result files
         + 730 * 2 * 10 * 2**20 / TIB * 5  # dashboard queries billed the 10 MB minimum
         + RUNS * 1500 / GIB * (0.50 + 30 / DAYS_PER_MONTH * 0.03)  # export logs
-        + 4 * 0.30 + 5 * 0.10 + RUNS / 1000 * 0.01  # metrics, alarms, PutMetricData
+        + 1 * 0.30 + 5 * 0.10 + RUNS / 1000 * 0.01  # one custom metric (ExportLagSeconds), alarms, PutMetricData
     )
     assert floor == pytest.approx(by_hand)
     assert floor <= TABLE["goals"]["idle_floor_per_month"]
@@ -118,9 +119,9 @@ def test_waf_adds_its_fixed_fee_and_a_per_request_fee() -> None:
 
 
 def test_small_parquet_files_stay_in_standard_storage() -> None:
-    # 3M events in 8,760 files is ~68 KiB a file: below the 128 KiB S3 lifecycle minimum.
+    # 3M events in 8,760 files is ~16 KiB a file at 48 bytes/event: below the 128 KiB S3 lifecycle minimum.
     est = estimate(Inputs(3_000_000, 10), TABLE)
-    assert line(est, "lake in Standard") == pytest.approx(3e6 * 200 / GIB * 12 * 0.023)
+    assert line(est, "lake in Standard") == pytest.approx(3e6 * M["parquet_bytes_per_event"] / GIB * 12 * 0.023)
     assert line(est, "lake in Glacier IR") == 0
 
 

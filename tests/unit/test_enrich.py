@@ -228,7 +228,7 @@ def test_enrich_writes_properties_and_context_as_compact_json_and_flattens_conte
     row = enrich(validate_event(sent), facts, RECEIVED - 10)
 
     assert json.loads(row["properties"]) == {"é": [1, 2]} and row["properties"] == '{"é":[1,2]}'
-    assert json.loads(row["context"]) == sent["context"]
+    assert row["context"] is None  # every key it held has a column of its own
     assert (row["locale"], row["timezone"], row["geo_lat"], row["geo_lon"], row["geo_accuracy"]) == ("fr-CA", None, 45.5, -73.6, None)
     assert (row["screen_width"], row["screen_height"]) == (None, None)
     assert (row["ip"], row["device_type"], row["event_time"]) == ("2001:db8::", "mobile", RECEIVED - 10)
@@ -240,3 +240,18 @@ def test_enrich_leaves_empty_properties_and_context_out() -> None:
     row = enrich(validate_event(event(properties=ABSENT, context=ABSENT)), facts, RECEIVED)
 
     assert (row["properties"], row["context"], row["locale"]) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("context", "rest"),
+    [
+        pytest.param({"locale": "en", "timezone": "UTC", "screen": {"width": 1, "height": 2}}, None, id="all-in-columns"),
+        pytest.param({"locale": "en", "campaign_page": "x"}, {"campaign_page": "x"}, id="other-keys-kept"),
+        pytest.param({"screen": {"width": 1, "height": 2, "density": 2}}, {"screen": {"width": 1, "height": 2, "density": 2}}, id="extra-subkey-keeps-whole"),
+        pytest.param({"geo": {"lat": 1.0, "lon": 2.0}}, None, id="geo-in-columns"),
+    ],
+)
+def test_context_column_keeps_only_what_no_other_column_holds(context, rest) -> None:
+    facts = request_facts("shop", RECEIVED, "192.0.2.1", {"user-agent": USER_AGENTS["safari_iphone"]})
+    row = enrich(validate_event(event(context=context)), facts, RECEIVED)
+    assert (json.loads(row["context"]) if row["context"] else None) == rest
