@@ -15,15 +15,29 @@ from chalicelib.export.run import Exporter
 from tests.lake_helpers import event, store
 
 
-def test_a_run_logs_one_json_line_and_publishes_the_lag(settings, caplog):
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(record.getMessage()))
+
+
+def test_a_run_logs_one_json_line_and_publishes_the_lag(settings):
     now = int(time.time() * 1000)
     store(settings, [event("e1", now - 5000)], received_ms=now - 40_000)
     with mock_aws():
         cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
         exporter = Exporter(settings, clients.dynamodb(settings), clients.s3(settings), metrics=_metrics(settings, cloudwatch))
-        with caplog.at_level(logging.INFO, logger="clickstream.export"):
+        logger, handler = logging.getLogger("clickstream.export"), Lines()
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
             report = exporter.run_once()
-        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "clickstream.export"]
+        finally:
+            logger.removeHandler(handler)
+        lines = handler.lines
         assert len(lines) == 1
         line = lines[0]
         assert line["msg"] == "export run" and line["events"] == 1 and line["files"] == 1 and line["bytes"] > 0
