@@ -73,9 +73,8 @@ class RawQuery:
             self._sleep(random.random() * min(2.0, 0.05 * 2**attempt))
         raise StorageUnavailable(f"DynamoDB Query on {self._table} kept failing after {self._attempts} attempts: {last}")
 
-    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> list[str]:
-        """Every ``d`` in the range, in sort-key order."""
-        payload: dict[str, Any] = {
+    def _range(self, key_range: KeyRange) -> dict[str, Any]:
+        return {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
             "ExpressionAttributeValues": {
@@ -83,9 +82,11 @@ class RawQuery:
                 ":lo": {"S": key_range.sk_from},
                 ":hi": {"S": key_range.sk_to},
             },
-            "ProjectionExpression": keys.DATA,
-            "ConsistentRead": True,
         }
+
+    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> list[str]:
+        """Every ``d`` in the range, in sort-key order."""
+        payload = {**self._range(key_range), "ProjectionExpression": keys.DATA, "ConsistentRead": True}
         out: list[str] = []
         while True:
             page = self._post(payload)
@@ -99,16 +100,7 @@ class RawQuery:
             payload["ExclusiveStartKey"] = last_key
 
     def count(self, key_range: KeyRange) -> int:
-        payload: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": key_range.pk},
-                ":lo": {"S": key_range.sk_from},
-                ":hi": {"S": key_range.sk_to},
-            },
-            "Select": "COUNT",
-        }
+        payload = {**self._range(key_range), "Select": "COUNT"}
         total = 0
         while True:
             page = self._post(payload)
