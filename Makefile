@@ -32,9 +32,9 @@ run: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/clickstream dev
 
 test: $(PY_STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
-	node --test web/test/*.test.mjs tests/e2e/*.test.mjs
 	node web/size-check.mjs
+	node --test web/test/*.test.mjs tests/e2e/*.test.mjs
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
