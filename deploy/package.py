@@ -88,6 +88,17 @@ class ZipSummary:
 CHALICE = [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())"]
 
 
+def stage_schedule_minutes(stage: str, app_dir: Path = APP_DIR) -> str:
+    """The stage's export schedule from .chalice/config.json (stage value over the top level).
+
+    app.py reads it from the environment when chalice evaluates the app to package it, so
+    the EventBridge rule of each stage gets its own rate.
+    """
+    config = json.loads((app_dir / ".chalice" / "config.json").read_text())
+    merged = {**config.get("environment_variables", {}), **config.get("stages", {}).get(stage, {}).get("environment_variables", {})}
+    return str(merged.get("CLICKSTREAM_EXPORT_SCHEDULE_MINUTES", "5"))
+
+
 def chalice_package(stage: str, out_dir: Path | None = None, *, app_dir: Path = APP_DIR,
                     region: str = "us-east-1") -> Package:
     """Run ``chalice package --merge-template deploy/resources.yaml`` for ``stage``.
@@ -103,7 +114,8 @@ def chalice_package(stage: str, out_dir: Path | None = None, *, app_dir: Path = 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     command = [*CHALICE, "--project-dir", str(app_dir), "package", "--stage", stage,
                "--merge-template", str(MERGE_TEMPLATE), str(out_dir)]
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", region)}
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", region),
+           "CLICKSTREAM_EXPORT_SCHEDULE_MINUTES": stage_schedule_minutes(stage, app_dir)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PackageError(f"chalice package failed ({done.returncode}):\n{done.stdout}{done.stderr}")

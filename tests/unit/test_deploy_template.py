@@ -128,9 +128,16 @@ def test_functions_have_fixed_names_and_their_own_log_groups(packaged: dict[str,
         assert props(packaged, group)["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{suffix}"}
 
 
-def test_the_export_runs_on_a_schedule(packaged: dict[str, Any]) -> None:
+def test_the_export_runs_on_the_stages_schedule(packaged: dict[str, Any]) -> None:
     events = props(packaged, "ExportEvents")["Events"]
     assert [e["Type"] for e in events.values()] == ["Schedule"]
+    assert [e["Properties"]["Schedule"] for e in events.values()] == ["rate(5 minutes)"]
+
+
+def test_each_stage_takes_its_schedule_from_the_chalice_config() -> None:
+    from deploy.package import stage_schedule_minutes
+
+    assert (stage_schedule_minutes("prod"), stage_schedule_minutes("local")) == ("5", "1")
 
 
 def test_deployed_template_points_every_function_at_the_uploaded_zip(packaged: dict[str, Any]) -> None:
