@@ -37,28 +37,43 @@ def first_per_key(table: pa.Table, keys: pa.ChunkedArray | pa.Array) -> pa.Table
 
 def first_received(table: pa.Table) -> pa.Table:
     """Keep one row per (app_id, event_id): the earliest received."""
+    if table.num_rows == 0 or pc.count_distinct(keys_of(table)).as_py() == table.num_rows:
+        return table  # the usual case: no retry in the window, nothing to sort
     ordered = table.sort_by([("received_at", "ascending"), ("event_id", "ascending")])
     return first_per_key(ordered, keys_of(ordered)) if ordered.num_rows else ordered
 
 
+# Index objects of committed runs never change: a warm Lambda keeps the ones it has read.
+# (S3 key, ETag) -> that object's keys.
+_CACHE: dict[tuple[str, str], pa.Array] = {}
+
+
 def load_seen(lake: Lake, prefix: str, since_ms: int, before_seq: int) -> pa.Array:
     """Keys exported by committed runs whose window ended at or after ``since_ms``."""
-    tables = []
+    wanted = []
     for obj in lake.list(plan.dedup_prefix(prefix)):
         hi_ms, seq, _group = plan.parse_dedup_key(obj["Key"])
         if hi_ms >= since_ms and seq < before_seq:
-            tables.append(lake.read_table(obj["Key"]))
-    if not tables:
+            wanted.append((obj["Key"], obj.get("ETag", "")))
+    for stale in set(_CACHE) - set(wanted):
+        _CACHE.pop(stale, None)  # fan-out workers may share a process
+    for cache_key in wanted:
+        if cache_key not in _CACHE:
+            _CACHE[cache_key] = keys_of(lake.read_table(cache_key[0])).combine_chunks()
+    if not wanted:
         return pa.array([], pa.string())
-    seen = pa.concat_tables(tables)
-    return keys_of(seen).combine_chunks()
+    return pa.concat_arrays([_CACHE[k] for k in wanted])
 
 
 def drop_seen(table: pa.Table, seen: pa.Array) -> tuple[pa.Table, int]:
     if table.num_rows == 0 or len(seen) == 0:
         return table, 0
-    mask = pc.is_in(keys_of(table), value_set=seen)
-    kept = table.filter(pc.invert(mask))
+    keys = keys_of(table)
+    # Probe the large seen set against a hash of the small batch, not the other way round.
+    hits = seen.filter(pc.is_in(seen, value_set=keys.combine_chunks()))
+    if len(hits) == 0:
+        return table, 0
+    kept = table.filter(pc.invert(pc.is_in(keys, value_set=hits)))
     return kept, table.num_rows - kept.num_rows
 
 

@@ -89,6 +89,7 @@ class Exporter:
         compact_min_files: int = 2,
         metrics: Callable[[str, float], None] | None = None,
         dedup_lookback_ms: int = 48 * 3_600_000,
+        count_above_ms: int = 15 * 60_000,
     ) -> None:
         self.settings = settings
         self.state = StateStore(dynamodb, settings.table)
@@ -104,6 +105,7 @@ class Exporter:
         self.compact_min_files = compact_min_files
         self.metrics = metrics
         self.dedup_lookback_ms = dedup_lookback_ms
+        self.count_above_ms = count_above_ms
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -216,8 +218,15 @@ class Exporter:
         return True
 
     def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]]]:
-        """Count the window per shard; shrink it while one shard alone is over budget."""
+        """Count the window per shard; shrink it while one shard alone is over budget.
+
+        Counting reads the window once more (as many read units as the export itself), so a
+        window of the normal cadence is exported in one group without it; only a longer one
+        (a backlog after downtime, the first run) is counted and split.
+        """
         shards = self.settings.write_shards
+        if window.hi_ms - window.lo_ms <= self.count_above_ms:
+            return window, [list(range(shards))]
         for _ in range(40):
             counts = [0] * shards
             ranges = plan.key_ranges("events", window, shards)
