@@ -4,7 +4,8 @@ For when files were lost or a column was added: every item still in the table (T
 7 days by default) whose receive time is in the window is read again, and merged into
 its partition with the compaction protocol (staged under ``_state/``, merged with the
 partition's files, deduplicated by (app_id, event_id), inputs deleted). Running it twice
-changes nothing the second time. It holds the export lease, so it never races a run.
+changes nothing the second time. It holds the export lease (``Exporter.exclusive``, which
+finishes a pending run first), so it never races a run.
 """
 
 from __future__ import annotations
@@ -39,8 +40,7 @@ def hours(since_ms: int, until_ms: int) -> list[plan.Window]:
 def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callable[[int], None] = lambda n: None) -> BackfillReport:
     s = exporter.settings
     report = BackfillReport()
-    state = exporter.state.acquire(exporter.owner, exporter.now_ms(), exporter.lease_ms)
-    try:
+    with exporter.exclusive() as state:
         for window in hours(since_ms, until_ms):
             for dataset in plan.DATASETS:
                 lines = exporter.reader.read_many(plan.key_ranges(dataset, window, s.write_shards))
@@ -63,6 +63,4 @@ def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callabl
                     exporter.lake.put_table(key, dedup.index_table(table))
             exporter.state.renew(exporter.owner, exporter.now_ms(), exporter.lease_ms)
             progress(1)
-    finally:
-        exporter.state.release(exporter.owner)
     return report

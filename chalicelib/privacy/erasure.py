@@ -32,7 +32,7 @@ from chalicelib.export import plan
 from chalicelib.export.run import Exporter
 from chalicelib.lake_row import decode_row
 from chalicelib.privacy.ledger import Ledger, LedgerEntry, now_ms
-from chalicelib.store import retry
+from chalicelib.store.events import delete_keys
 
 Kind = Literal["user_id", "anonymous_id"]
 
@@ -81,22 +81,6 @@ def _scan_items(client: Any, table: str, needle: str, segments: int = 4) -> Iter
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _delete_keys(client: Any, table: str, item_keys: list[dict[str, Any]], attempts: int = 8) -> None:
-    for start in range(0, len(item_keys), 25):
-        pending = [{"DeleteRequest": {"Key": k}} for k in item_keys[start : start + 25]]
-        for delay in retry.backoff_delays(attempts) + [0.0]:
-            try:
-                pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
-            except (ClientError, BotoCoreError) as exc:
-                if not retry.is_retryable(exc):
-                    raise StorageUnavailable(f"deleting items from {table} failed: {exc}") from exc
-            if not pending:
-                break
-            retry.sleep(delay)
-        if pending:
-            raise StorageUnavailable(f"{len(pending)} items of {table} could not be deleted; rerun the erasure")
-
-
 def erase_store(client: Any, table: str, subject: Subject) -> tuple[int, int]:
     """Delete the subject's raw items. Returns (events, rejected) removed."""
     needle = json.dumps(subject.value)[1:-1]  # the value as it appears inside JSON text
@@ -111,7 +95,7 @@ def erase_store(client: Any, table: str, subject: Subject) -> tuple[int, int]:
         else:
             continue
         doomed.append({"pk": item["pk"], "sk": item["sk"]})
-    _delete_keys(client, table, doomed)
+    delete_keys(client, table, doomed)
     return events, rejected
 
 

@@ -32,7 +32,25 @@ def write_chunk(
     attempts: int,
     sleep: Callable[[float], None] = retry.sleep,
 ) -> None:
-    pending = [{"PutRequest": {"Item": item}} for item in chunk]
+    _batch_write(client, table, [{"PutRequest": {"Item": item}} for item in chunk], attempts, sleep, "nothing was acknowledged")
+
+
+def delete_keys(client: Any, table: str, item_keys: Sequence[Item], attempts: int = 8, sleep: Callable[[float], None] = retry.sleep) -> None:
+    """Delete every key, 25 per BatchWriteItem, with the same retries as writes."""
+    for chunk in _chunks(item_keys):
+        _batch_write(client, table, [{"DeleteRequest": {"Key": key}} for key in chunk], attempts, sleep, "some items may remain; run it again")
+
+
+def _batch_write(
+    client: Any,
+    table: str,
+    requests: list[Item],
+    attempts: int,
+    sleep: Callable[[float], None],
+    consequence: str,
+) -> None:
+    """One BatchWriteItem of ≤ 25 requests, retrying UnprocessedItems and throttling with backoff."""
+    pending = requests
     delays = retry.backoff_delays(attempts)
     last_error = "unprocessed items"
     for attempt in range(attempts):
@@ -40,7 +58,7 @@ def write_chunk(
             response = client.batch_write_item(RequestItems={table: pending})
         except (ClientError, BotoCoreError) as exc:
             if not retry.is_retryable(exc):
-                raise StorageUnavailable(f"DynamoDB refused the write to {table}: {exc}; nothing was acknowledged") from exc
+                raise StorageUnavailable(f"DynamoDB refused the write to {table}: {exc}; {consequence}") from exc
             last_error = str(exc)
         else:
             pending = response.get("UnprocessedItems", {}).get(table, [])
@@ -50,7 +68,7 @@ def write_chunk(
         if attempt < len(delays):
             sleep(delays[attempt])
     raise StorageUnavailable(
-        f"DynamoDB table {table} still failing after {attempts} attempts ({last_error}); nothing was acknowledged",
+        f"DynamoDB table {table} still failing after {attempts} attempts ({last_error}); {consequence}",
         retry_after_s=2,
     )
 
