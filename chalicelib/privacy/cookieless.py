@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -24,6 +23,7 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
+from chalicelib.store import random_secret
 
 SALT_PK = "salts"
 PREFIX = "ck-"
@@ -70,21 +70,9 @@ class SaltStore:
         key = {"pk": {"S": SALT_PK}, "sk": {"S": day}}
         expires = int((datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=KEEP_DAYS)).timestamp())
         try:
-            item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-            if item:
-                return bytes.fromhex(item["salt"]["S"])
-            salt = secrets.token_bytes(32)
-            try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item={**key, "salt": {"S": salt.hex()}, "expires_at": {"N": str(expires)}},
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                return self._load_or_create(day)  # another function created it first: use theirs
-            self._forget_old()
+            salt, created = random_secret.get_or_create(self._client, self._table, key, "salt", {"expires_at": {"N": str(expires)}})
+            if created:
+                self._forget_old()
             return salt
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"daily salt unavailable: {exc.__class__.__name__}") from exc

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
+from chalicelib.store import random_secret
 
 KEY_ITEM = {"pk": {"S": "privacy"}, "sk": {"S": "ledger-key"}}
 LEDGER_PK = "privacy#ledger"
@@ -46,17 +46,7 @@ class Ledger:
 
     def _key(self) -> bytes:
         try:
-            item = self._client.get_item(TableName=self._table, Key=KEY_ITEM, ConsistentRead=True).get("Item")
-            if item:
-                return bytes.fromhex(item["secret"]["S"])
-            secret = secrets.token_hex(32)
-            try:
-                self._client.put_item(TableName=self._table, Item={**KEY_ITEM, "secret": {"S": secret}}, ConditionExpression="attribute_not_exists(pk)")
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                return self._key()  # another writer created it first
-            return bytes.fromhex(secret)
+            return random_secret.get_or_create(self._client, self._table, KEY_ITEM, "secret")[0]
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"privacy ledger key unreadable: {exc}") from exc
 
