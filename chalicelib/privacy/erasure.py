@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal
 
@@ -107,10 +108,14 @@ def _mask(dataset: str, table: pa.Table, subject: Subject) -> pa.Array:
     return pa.array([subject.matches_rejected(r) for r in rows], pa.bool_())
 
 
+_ERASURE_TAG = re.compile(r"-e[0-9a-f]{10}$")
+
+
 def _rewritten_key(key: str, request_id: str) -> str:
-    stem = key.removesuffix(".parquet")
+    """Deterministic per (input, request), so a rerun overwrites instead of copying; a file
+    rewritten by an earlier erasure swaps its tag rather than growing its name."""
     tag = hashlib.sha256(f"{key}\x1f{request_id}".encode()).hexdigest()[:10]
-    return f"{stem.rsplit('-e', 1)[0] if '-e' in stem.rsplit('/', 1)[-1] else stem}-e{tag}.parquet"
+    return f"{_ERASURE_TAG.sub('', key.removesuffix('.parquet'))}-e{tag}.parquet"
 
 
 def erase_lake(exporter: Exporter, subject: Subject, request_id: str, crash: Callable[[str], None]) -> tuple[int, int, list[str]]:
