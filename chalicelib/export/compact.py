@@ -25,20 +25,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
 from chalicelib.export import dedup
 from chalicelib.lake import layout, transform
 from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.schema import SCHEMAS
 from chalicelib.settings import Settings
-from chalicelib.store import keys
+from chalicelib.store import keys, retry
 
 
 def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return call(**kwargs)
     except (ClientError, BotoCoreError) as exc:
-        raise StorageUnavailable(f"compaction state: {exc}") from exc
+        raise retry.storage_error(f"compaction state: {exc}", exc) from exc
 
 
 def mark_dirty(client: Any, table: str, partitions: set[str]) -> None:

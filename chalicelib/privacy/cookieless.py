@@ -22,8 +22,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
-from chalicelib.store import keys, random_secret
+from chalicelib.store import keys, random_secret, retry
 
 PREFIX = "ck-"
 KEEP_DAYS = 2
@@ -74,7 +73,7 @@ class SaltStore:
                 self._forget_old()
             return salt
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"daily salt unavailable: {exc.__class__.__name__}") from exc
+            raise retry.storage_error(f"daily salt unavailable: {exc.__class__.__name__}", exc) from exc
 
     def _forget_old(self) -> None:
         """Delete salts older than yesterday (TTL would too, within ~48 h; this is immediate)."""

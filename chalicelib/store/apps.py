@@ -13,7 +13,7 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable, TerminalError, UnknownKey
-from chalicelib.store import keys
+from chalicelib.store import keys, retry
 
 KEY_PREFIX = "cs_"
 _APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
@@ -48,7 +48,7 @@ def slug(name: str) -> str:
 
 
 def _wrap(exc: Exception, what: str) -> StorageUnavailable:
-    return StorageUnavailable(f"DynamoDB failed while {what}: {exc}")
+    return retry.storage_error(f"DynamoDB failed while {what}: {exc}", exc)
 
 
 class AppStore:

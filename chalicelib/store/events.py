@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.errors import StorageRefused, StorageUnavailable
 from chalicelib.store import retry
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _batch_write(
             response = client.batch_write_item(RequestItems={table: pending})
         except (ClientError, BotoCoreError) as exc:
             if not retry.is_retryable(exc):
-                raise StorageUnavailable(f"DynamoDB refused the write to {table}: {exc}; {consequence}") from exc
+                raise StorageRefused(f"DynamoDB refused the write to {table}: {exc}; {consequence}") from exc
             last_error = str(exc)
         else:
             pending = response.get("UnprocessedItems", {}).get(table, [])

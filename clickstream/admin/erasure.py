@@ -29,14 +29,13 @@ import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import clients
-from chalicelib.errors import StorageUnavailable
 from chalicelib.export.run import Exporter
 from chalicelib.export.session import Session
 from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.rows import decode_row
 from chalicelib.settings import Settings
-from chalicelib.store import keys
+from chalicelib.store import keys, retry
 from chalicelib.store.events import delete_keys
 from clickstream.admin.ledger import Ledger, LedgerEntry, now_ms
 
@@ -78,7 +77,7 @@ def _scan_items(client: Any, table: str, needle: str, segments: int = 4) -> Iter
             try:
                 page = client.scan(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise StorageUnavailable(f"scanning {table} for erasure failed: {exc}") from exc
+                raise retry.storage_error(f"scanning {table} for erasure failed: {exc}", exc) from exc
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 break
