@@ -67,7 +67,10 @@ def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | N
     status = status_of(exc)
     if status == 503:
         retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
-        body: dict[str, Any] = {"error": "storage is unavailable; nothing was stored, retry the same events", "retry_after_s": retry_after}
+        body: dict[str, Any] = {
+            "error": "storage is unavailable; nothing was stored, retry the same events",
+            "retry_after_s": retry_after,
+        }
         return _json(503, body, {**cors, "Retry-After": str(retry_after)})
     if status == 500:
         log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
@@ -97,7 +100,10 @@ def post_events(request: Any) -> Response:
     except ClickstreamError as exc:
         return _refused(exc, {}, retry_after_s=2)
     if origin and not origin_allowed(app, origin):
-        return _json(403, {"accepted": 0, "rejected": [], "error": f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"})
+        return _json(
+            403,
+            {"accepted": 0, "rejected": [], "error": f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"},
+        )
     cors = _cors_headers(origin, True)
     context = request.context or {}
     source_ip = (context.get("identity") or {}).get("sourceIp")
@@ -151,5 +157,9 @@ def health() -> Response:
     try:
         clients.dynamodb(settings).describe_table(TableName=settings.table)
     except (ClientError, BotoCoreError) as exc:
-        return _json(503, {"status": "unavailable", "error": f"table {settings.table} is not reachable: {exc.__class__.__name__}"}, {"Retry-After": "5"})
+        return _json(
+            503,
+            {"status": "unavailable", "error": f"table {settings.table} is not reachable: {exc.__class__.__name__}"},
+            {"Retry-After": "5"},
+        )
     return _json(200, {"status": "ok", "table": settings.table, "stage": settings.stage})

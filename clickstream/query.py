@@ -93,7 +93,8 @@ def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None,
     if not sql:
         raise click.UsageError("give SQL or a query name (see --list)")
     try:
-        from clickstream.lake import params as params_mod, run_query
+        from clickstream.lake import params as params_mod
+        from clickstream.lake import run_query
         from clickstream.target import settings_for
 
         local = not stage or stage == "local"

@@ -47,7 +47,9 @@ def _metrics(settings: Settings, client: Any = None) -> Any:
         client = boto3.client("cloudwatch", region_name=settings.region)
 
     def put(name: str, value: float) -> None:
-        client.put_metric_data(Namespace=settings.metrics_namespace, MetricData=[{"MetricName": name, "Value": value, "Unit": "Seconds"}])
+        client.put_metric_data(
+            Namespace=settings.metrics_namespace, MetricData=[{"MetricName": name, "Value": value, "Unit": "Seconds"}]
+        )
 
     return put
 

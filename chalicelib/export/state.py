@@ -99,7 +99,11 @@ class StateStore:
             resp = self._update(
                 UpdateExpression="SET lease_owner = :me, lease_until = :until",
                 ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :me",
-                ExpressionAttributeValues={":me": {"S": owner}, ":until": {"N": str(now_ms + lease_ms)}, ":now": {"N": str(now_ms)}},
+                ExpressionAttributeValues={
+                    ":me": {"S": owner},
+                    ":until": {"N": str(now_ms + lease_ms)},
+                    ":now": {"N": str(now_ms)},
+                },
             )
         except ClientError as exc:
             if _failed_condition(exc):
@@ -141,7 +145,9 @@ class StateStore:
             )
         except ClientError as exc:
             if _failed_condition(exc):
-                raise LeaseLost(f"run {seq} is no longer pending; group {group}'s files are redundant copies of committed ones") from exc
+                raise LeaseLost(
+                    f"run {seq} is no longer pending; group {group}'s files are redundant copies of committed ones"
+                ) from exc
             raise retry.storage_error(f"export state in {self._table}: {exc}", exc) from exc
 
     def commit(self, owner: str, pending: Pending) -> None:
@@ -156,7 +162,11 @@ class StateStore:
     def _owned_update(self, owner: str, expression: str, values: dict[str, Any], extra_condition: str | None = None) -> None:
         condition = "lease_owner = :me" + (f" AND {extra_condition}" if extra_condition else "")
         try:
-            self._update(UpdateExpression=expression, ConditionExpression=condition, ExpressionAttributeValues={":me": {"S": owner}, **values})
+            self._update(
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":me": {"S": owner}, **values},
+            )
         except ClientError as exc:
             if _failed_condition(exc):
                 raise LeaseLost(f"the export lease is no longer held by {owner}; nothing was committed") from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -79,11 +79,13 @@ class Lake:
         except (ClientError, BotoCoreError) as exc:
             raise retry.storage_error(f"listing s3://{self.bucket}/{prefix} failed: {exc}", exc) from exc
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]
             try:
-                resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+                resp = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+                )
             except (ClientError, BotoCoreError) as exc:
                 raise retry.storage_error(f"deleting {len(chunk)} objects in s3://{self.bucket} failed: {exc}", exc) from exc
             if resp.get("Errors"):

@@ -68,7 +68,9 @@ class SaltStore:
         key = keys.salt_key(day)
         expires = int((datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=KEEP_DAYS)).timestamp())
         try:
-            salt, created = random_secret.get_or_create(self._client, self._table, key, "salt", {"expires_at": {"N": str(expires)}})
+            salt, created = random_secret.get_or_create(
+                self._client, self._table, key, "salt", {"expires_at": {"N": str(expires)}}
+            )
             if created:
                 self._forget_old()
             return salt

@@ -35,10 +35,19 @@ def write_chunk(
     _batch_write(client, table, [{"PutRequest": {"Item": item}} for item in chunk], attempts, sleep, "nothing was acknowledged")
 
 
-def delete_keys(client: Any, table: str, item_keys: Sequence[Item], attempts: int = 8, sleep: Callable[[float], None] = retry.sleep) -> None:
+def delete_keys(
+    client: Any, table: str, item_keys: Sequence[Item], attempts: int = 8, sleep: Callable[[float], None] = retry.sleep
+) -> None:
     """Delete every key, 25 per BatchWriteItem, with the same retries as writes."""
     for chunk in _chunks(item_keys):
-        _batch_write(client, table, [{"DeleteRequest": {"Key": key}} for key in chunk], attempts, sleep, "some items may remain; run it again")
+        _batch_write(
+            client,
+            table,
+            [{"DeleteRequest": {"Key": key}} for key in chunk],
+            attempts,
+            sleep,
+            "some items may remain; run it again",
+        )
 
 
 def _batch_write(

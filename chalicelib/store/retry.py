@@ -48,7 +48,9 @@ def storage_error(message: str, exc: BaseException, retry_after_s: int = 1) -> S
     return StorageRefused(message)
 
 
-def backoff_delays(attempts: int, base_s: float = 0.05, cap_s: float = 1.0, rng: Callable[[], float] = random.random) -> list[float]:
+def backoff_delays(
+    attempts: int, base_s: float = 0.05, cap_s: float = 1.0, rng: Callable[[], float] = random.random
+) -> list[float]:
     """Sleeps between ``attempts`` tries: full jitter over min(cap, base * 2**n)."""
     return [rng() * min(cap_s, base_s * 2**n) for n in range(max(0, attempts - 1))]
 

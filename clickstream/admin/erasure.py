@@ -59,7 +59,9 @@ class Subject:
         except (TypeError, ValueError):
             return False  # truncated raw text: match on the whole JSON only
         events = raw.get("events", [raw]) if isinstance(raw, dict) else raw if isinstance(raw, list) else []
-        return any(isinstance(e, dict) and e.get(self.kind) == self.value for e in events) or (isinstance(raw, dict) and raw.get(self.kind) == self.value)
+        return any(isinstance(e, dict) and e.get(self.kind) == self.value for e in events) or (
+            isinstance(raw, dict) and raw.get(self.kind) == self.value
+        )
 
 
 # -- the store ---------------------------------------------------------------------------
@@ -148,13 +150,19 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     return removed["events"], removed["rejected_events"], rewritten
 
 
-def erase(exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0) -> LedgerEntry:
+def erase(
+    exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0
+) -> LedgerEntry:
     ledger = Ledger(clients.dynamodb(exporter.settings), exporter.settings.table)
-    entry = LedgerEntry(ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms())
+    entry = LedgerEntry(
+        ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms()
+    )
     with exporter.exclusive(wait_s=wait_s) as session:
         entry.store_rows_removed, entry.store_rejected_removed = erase_store(session.table, session.settings.table, subject)
         crash("erase_after_store")
-        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(session, subject, entry.request_id, crash)
+        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(
+            session, subject, entry.request_id, crash
+        )
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
     return entry
@@ -194,5 +202,3 @@ def _plain(value: Any) -> Any:
 
 def dumps(record: dict[str, Any]) -> str:
     return orjson.dumps(record, default=str).decode()
-
-

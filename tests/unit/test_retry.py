@@ -104,8 +104,12 @@ def test_throttled_write_is_retried_with_the_same_items_until_it_succeeds(stubbe
 def test_only_unprocessed_items_are_sent_again(stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
     items = [item(n) for n in range(4)]
-    stubber.add_response("batch_write_item", {"UnprocessedItems": {TABLE: puts(items[2:])}}, {"RequestItems": {TABLE: puts(items)}})
-    stubber.add_response("batch_write_item", {"UnprocessedItems": {TABLE: puts(items[3:])}}, {"RequestItems": {TABLE: puts(items[2:])}})
+    stubber.add_response(
+        "batch_write_item", {"UnprocessedItems": {TABLE: puts(items[2:])}}, {"RequestItems": {TABLE: puts(items)}}
+    )
+    stubber.add_response(
+        "batch_write_item", {"UnprocessedItems": {TABLE: puts(items[3:])}}, {"RequestItems": {TABLE: puts(items[2:])}}
+    )
     stubber.add_response("batch_write_item", {}, {"RequestItems": {TABLE: puts(items[3:])}})
 
     write_chunk(client, TABLE, items, attempts=3, sleep=lambda s: None)
