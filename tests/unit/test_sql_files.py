@@ -29,8 +29,12 @@ QUERIES = sorted(catalog.QUERIES_DIR.glob("*.sql"))
 SESSION_CTES = ("scoped", "ordered", "flagged", "numbered", "visits")
 # The CTEs each block defines (range_sessions defines `scoped`, the input of sessionize that
 # session_events defines too: its text, the 30-minute margin, is checked instead).
-BLOCK_CTES = {"sessionize": ("ordered", "flagged", "numbered"), "range_sessions": (), "visits": ("visits",),
-              "active_users": ("runs", "shifted", "daily")}
+BLOCK_CTES = {
+    "sessionize": ("ordered", "flagged", "numbered"),
+    "range_sessions": (),
+    "visits": ("visits",),
+    "active_users": ("runs", "shifted", "daily"),
+}
 SAMPLE = {
     "app_id": "demo",
     "date_from": "2026-11-02",
