@@ -68,21 +68,15 @@ def status_of(exc: ClickstreamError) -> int:
 def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None) -> Response:
     """The answer for a request that stored nothing, by the kind of ``exc``."""
     status = status_of(exc)
-    if status == 503 and not isinstance(exc, TransientError):
-        log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
-        body = {
-            "error": "the service cannot store events right now (a deployment fault, see its logs); nothing was stored,"
-            " retry the same events later",
-            "retry_after_s": REFUSED_RETRY_AFTER_S,
-        }
-        return _json(503, body, {**cors, "Retry-After": str(REFUSED_RETRY_AFTER_S)})
     if status == 503:
-        retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
-        body: dict[str, Any] = {
-            "error": "storage is unavailable; nothing was stored, retry the same events",
-            "retry_after_s": retry_after,
-        }
-        return _json(503, body, {**cors, "Retry-After": str(retry_after)})
+        if isinstance(exc, TransientError):
+            retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
+            error = "storage is unavailable; nothing was stored, retry the same events"
+        else:
+            log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
+            retry_after = REFUSED_RETRY_AFTER_S
+            error = "the service cannot store events now (a deployment fault, see the logs); nothing was stored, retry later"
+        return _json(503, {"error": error, "retry_after_s": retry_after}, {**cors, "Retry-After": str(retry_after)})
     if status == 401:
         return _json(401, {"error": str(exc)}, cors)
     return _json(status, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
