@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 from chalicelib.errors import LeaseHeld
 from chalicelib.export import compact, dedup, plan, transform
+from chalicelib.export.budget import effective_budget
 from chalicelib.export.lakeio import Lake
 from chalicelib.export.reader import RawQuery
 from chalicelib.export.state import ExportState, Pending, StateStore
@@ -99,7 +100,7 @@ class Exporter:
         self.clock = clock
         self.owner = owner or f"export-{uuid.uuid4().hex[:12]}"
         self.lease_ms = lease_ms
-        self.budget = budget or settings.export_budget_events
+        self.budget = budget or effective_budget(settings.export_budget_events, settings.lambda_memory_mb)
         self.max_groups = max_groups
         self.crash = crash
         self.compact_min_files = compact_min_files

@@ -32,7 +32,7 @@ from deploy.package import (
 # Read by the export functions on top of chalicelib.settings.ENV_VARS.
 EXPORT_EXTRAS = {"CLICKSTREAM_EXPORT_WORKER_FUNCTION", "CLICKSTREAM_METRICS_NAMESPACE"}
 LOCAL_ONLY = {"CLICKSTREAM_DYNAMODB_ENDPOINT", "CLICKSTREAM_S3_ENDPOINT"}
-LAMBDA_RUNTIME = {"AWS_REGION"}  # set by Lambda itself
+LAMBDA_RUNTIME = {"AWS_REGION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"}  # set by Lambda itself
 FROM_TEMPLATE = {  # deploy-time names: must be references to the stack, never literals
     "CLICKSTREAM_TABLE": {"Ref": "EventTable"},
     "CLICKSTREAM_BUCKET": {"Ref": "LakeBucket"},
