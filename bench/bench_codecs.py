@@ -29,7 +29,8 @@ def main() -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from chalicelib.export import lakeio, transform
+    from chalicelib.lake import parquetio as lakeio
+    from chalicelib.lake import transform
 
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 PROBE = '''
 import time
-from chalicelib.export import dedup, lakeio, transform
+from chalicelib.export import dedup
+from chalicelib.lake import parquetio as lakeio, transform
 
 def hwm_mib():
     # VmHWM: this process's peak RSS. Not ru_maxrss: Linux carries the parent's peak across fork+exec.

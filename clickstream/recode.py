@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import pyarrow.parquet as pq
 
-from chalicelib.export.lakeio import parquet_bytes
+from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.lake.codecs import LAKE_CODEC, LAYER_CODECS
 
 

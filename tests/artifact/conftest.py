@@ -10,7 +10,7 @@ import pytest
 from chalicelib import clients
 from chalicelib.settings import from_env
 from chalicelib.store.apps import AppStore
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.localstack import LocalStack
 from tests.artifact import lambda_runtime as lr
 

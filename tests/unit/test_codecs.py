@@ -96,7 +96,7 @@ def test_the_lake_writer_writes_the_lake_codec() -> None:
 
     import pyarrow.parquet as pq
 
-    from chalicelib.export import lakeio
+    from chalicelib.lake import parquetio as lakeio
 
     body = lakeio.parquet_bytes(pa.table({"event_id": ["a", "b"], "app_id": ["x", "x"]}))
     meta = pq.ParquetFile(io.BytesIO(body)).metadata
