@@ -3,8 +3,8 @@
 A group is exported in memory: the item lines its Queries return, the Arrow table, the
 deduplicated table and the Parquet bodies. Measured in the Lambda emulation (python3.13, the
 layer's pyarrow 20; ``.venv/bin/python -m bench.bench_export_memory``, docs/performance.md),
-peak RSS grows by ~2.3 KiB per event on top of ~130 MiB. So a group of the old 2,000,000-event
-budget needs ~4.5 GiB, more than the 3,008 MB the export functions have, and Lambda kills it
+peak RSS grows by ~2.4 KiB per event on top of ~120 MiB (241 MiB at 50k events, 575 MiB at
+200k, 1,776 MiB at 700k). So a group of the old 2,000,000-event budget needs ~4.8 GiB, more than the 3,008 MB the export functions have, and Lambda kills it
 (out of memory) on every retry: the run stays pending and nothing reaches the lake.
 
 ``events_for_memory`` inverts the measurement with a margin (only ``USABLE_FRACTION`` of the
@@ -15,8 +15,8 @@ smaller ``MemorySize`` (or a larger configured budget) can never plan a group th
 
 from __future__ import annotations
 
-BASE_MIB = 130.0  # interpreter, pyarrow and the export's modules, before any event
-KIB_PER_EVENT = 2.3  # measured 2.28 (50k → 200k events, bench_export_memory), rounded up
+BASE_MIB = 125.0  # interpreter, pyarrow and the export's modules, before any event (fit: 122)
+KIB_PER_EVENT = 2.45  # fit 2.42 KiB/event over 50k → 700k events (bench_export_memory), rounded up
 USABLE_FRACTION = 0.6
 
 
