@@ -14,13 +14,14 @@ erasure or backfill can delete or merge a file between our read and our write.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow.parquet as pq
 
-from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.lake.codecs import LAKE_CODEC, LAYER_CODECS
+from chalicelib.lake.parquetio import parquet_bytes
 
 
 @dataclass

@@ -47,7 +47,7 @@ def build(stage: str, region: str) -> Package:
     return package
 
 
-def session(region: str | None):  # noqa: ANN201 - boto3 session
+def session(region: str | None):
     import boto3
 
     s = boto3.session.Session(region_name=region)

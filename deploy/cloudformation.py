@@ -11,8 +11,9 @@ import copy
 import hashlib
 import json
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError, WaiterError

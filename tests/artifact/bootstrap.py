@@ -46,14 +46,14 @@ def main():
     try:
         module_name, attr = spec["handler"].rsplit(".", 1)
         handler = getattr(importlib.import_module(module_name), attr)
-    except Exception as exc:  # Runtime.ImportModuleError in Lambda: every invocation fails
+    except Exception as exc:  # noqa: BLE001 - Runtime.ImportModuleError in Lambda: every invocation fails
         failure = {"error": "Runtime.ImportModuleError", "message": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
         results = [failure for _ in spec["events"]]
         handler = None
     for event in spec["events"] if handler else ():
         try:
             results.append({"result": handler(event, Context(spec))})
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Lambda reports any error of the handler
             results.append({"error": type(exc).__name__, "message": str(exc), "trace": traceback.format_exc()})
     heavy = sorted({name.split(".")[0] for name in sys.modules} & {"pandas", "pyarrow", "awswrangler", "numpy"})
     origins = {name: getattr(sys.modules.get(name), "__file__", None) for name in ("pyarrow", "boto3", "orjson", "chalicelib")}

@@ -36,11 +36,12 @@ import subprocess
 import sys
 import threading
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from chalicelib.lake import codecs
 from deploy.package import APP_DIR, FUNCTIONS, LayerPin, Package, chalice_package, layer_pin
@@ -88,7 +89,7 @@ def choose_target(pin: LayerPin) -> Target:
     found = find_interpreter(pin.python)
     if found:
         return Target(pin.python, found, True)
-    own = "%d.%d" % sys.version_info[:2]
+    own = f"{sys.version_info.major}.{sys.version_info.minor}"
     return Target(own, sys.executable, False)
 
 
@@ -156,7 +157,7 @@ class InvokeRecorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 function = self.path.split("/functions/", 1)[-1].split("/", 1)[0]
                 recorder.calls.append((function, self.headers.get("X-Amz-Invocation-Type", ""), json.loads(body or b"{}")))

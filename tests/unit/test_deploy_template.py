@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +329,7 @@ def test_foreign_extension_modules_are_found(tmp_path: Path) -> None:
 
 def test_first_deploy_creates_bucket_uploads_and_executes_a_create_change_set(tmp_path: Path) -> None:
     """The boto3 calls of a first deploy, in order, validated against the service models."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import boto3
     from botocore.stub import ANY, Stubber
@@ -342,7 +343,7 @@ def test_first_deploy_creates_bucket_uploads_and_executes_a_create_change_set(tm
     zip_path.write_bytes(b"code")
     template = {"Parameters": {"PandasLayerArn": {}, "LakePrefix": {"Default": "lake"}},
                 "Resources": {"APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "./deployment.zip"}}}}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stack = {"StackName": "clickstream-prod", "CreationTime": now, "StackStatus": "CREATE_COMPLETE",
              "Outputs": [{"OutputKey": "EventsTableName", "OutputValue": "t"}]}
 
