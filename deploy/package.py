@@ -11,6 +11,7 @@ deploy/pandas-layers.json rather than the Python that ran chalice: every functio
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -174,16 +175,21 @@ def chalice_package(stage: str, out_dir: Path | None = None, *, app_dir: Path = 
                "--merge-template", str(MERGE_TEMPLATE), str(out_dir)]
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", region),
            "CLICKSTREAM_EXPORT_SCHEDULE_MINUTES": stage_schedule_minutes(stage, app_dir)}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise PackageError(f"chalice package failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    package = Package(stage=stage, directory=out_dir)
-    if not package.template_path.exists() or not package.zip_path.exists():
-        raise PackageError(f"chalice package wrote no sam.yaml/deployment.zip in {out_dir}")
-    try:
-        wheels.retarget(package.zip_path, python, WHEEL_CACHE / f"cp{python.replace('.', '')}")
-    except wheels.WheelError as exc:
-        raise PackageError(f"cannot build the zip for Lambda python{python}: {exc}") from exc
+    # Chalice's wheel cache (.chalice/deployments) and ours are shared: one packaging at a time
+    # (parallel test workers, two terminals).
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_DIR / ".package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise PackageError(f"chalice package failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        package = Package(stage=stage, directory=out_dir)
+        if not package.template_path.exists() or not package.zip_path.exists():
+            raise PackageError(f"chalice package wrote no sam.yaml/deployment.zip in {out_dir}")
+        try:
+            wheels.retarget(package.zip_path, python, WHEEL_CACHE / f"cp{python.replace('.', '')}")
+        except wheels.WheelError as exc:
+            raise PackageError(f"cannot build the zip for Lambda python{python}: {exc}") from exc
     set_runtime(package.template_path, f"python{python}")
     return package
 
