@@ -21,8 +21,10 @@ What a function sees in Lambda, and what stands in for it here:
   endpoints; Lambda's Invoke API (the export's fan-out) is a local recorder.
 * a context object with Lambda's attributes.
 
-Installs are cached in ``.cache/artifact/<versions>/`` (gitignored), so only a first run on a
-machine downloads from PyPI.
+Installs are cached by versions in ``$CLICKSTREAM_CACHE_DIR`` (default ``~/.cache/clickstream``,
+outside the clone, so a fresh clone on the same machine, as CI makes, reuses them; the
+repository's gitignored ``.cache/`` when the home directory is not writable). Only a first run
+on a machine downloads from PyPI.
 """
 
 from __future__ import annotations
@@ -47,7 +49,19 @@ from chalicelib.lake import codecs
 from deploy.package import APP_DIR, FUNCTIONS, LayerPin, Package, chalice_package, layer_pin
 
 HERE = Path(__file__).resolve().parent
-CACHE = APP_DIR / ".cache" / "artifact"
+def _cache_root() -> Path:
+    configured = os.environ.get("CLICKSTREAM_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clickstream"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        return home if os.access(home, os.W_OK) else APP_DIR / ".cache"
+    except OSError:
+        return APP_DIR / ".cache"
+
+
+CACHE = _cache_root() / "artifact"
 # Removed from the layer by build-lambda-layer.sh: the runtime provides them.
 LAYER_DROPS = ("boto3", "botocore", "s3transfer", "urllib3")
 

@@ -1,6 +1,6 @@
 """checkov over the packaged template: no failure without an inline, explained skip.
 
-checkov runs from its own cached virtualenv (.cache/checkov/<version>/), not the development
+checkov runs from its own cached virtualenv (<cache>/checkov/<version>/, see lambda_runtime.py), not the development
 one: it pins boto3, packaging and networkx exactly (boto3==1.35.49, packaging<24, networkx<2.7),
 which would downgrade boto3 and pytest there (docs/decisions/0006-lambda-runtime-and-layer.md).
 Skips live in deploy/resources.yaml as ``Metadata: checkov: skip: [{id, comment}]``.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ CHECKOV = "checkov==3.3.30"
 VENV = CACHE.parent / "checkov" / CHECKOV.split("==")[1]
 
 
-def checkov_bin() -> Path:
+def checkov_command() -> list[str]:
     with _locked(VENV):
         if not (VENV / ".complete").exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True)
@@ -32,13 +31,13 @@ def checkov_bin() -> Path:
             if done.returncode != 0:
                 raise RuntimeError(f"installing {CHECKOV} failed:\n{done.stdout}{done.stderr}")
             (VENV / ".complete").write_text("")
-    return VENV / "bin" / "checkov"
+    return [str(VENV / "bin" / "python"), "-m", "checkov.main"]  # not bin/checkov: its shebang pins the venv's first path
 
 
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     package: Package = chalice_package("prod", tmp_path_factory.mktemp("scan") / "prod")
-    done = subprocess.run([str(checkov_bin()), "-f", str(package.template_path), "--framework", "cloudformation",
+    done = subprocess.run([*checkov_command(), "-f", str(package.template_path), "--framework", "cloudformation",
                            "--compact", "--skip-download", "-o", "json"], capture_output=True, text=True, check=False)
     report = json.loads(done.stdout)
     return report[0] if isinstance(report, list) else report
