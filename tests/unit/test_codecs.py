@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("chalicelib", "clickstream", "bench", "deploy", "app.py")
 # Keyword arguments that choose a Parquet codec in pyarrow, pandas, awswrangler and duckdb.
 CODEC_KEYWORDS = {"compression", "codec", "compression_codec"}
+KNOWN_CODECS = codecs.LAYER_CODECS | codecs.LAYER_LACKS | {"lzo", "zlib", "deflate"}
 SQL_CODEC = re.compile(r"""(?:parquet\.compression'?\s*=\s*'|COMPRESSION\s*'?)(\w+)""", re.IGNORECASE)
 
 
@@ -46,7 +47,8 @@ def codec_literals(path: Path) -> list[tuple[int, str]]:
             ):
                 found.append((node.lineno, node.value.value))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_CODEC.search(node.value):
-            found.extend((node.lineno, m.group(1)) for m in SQL_CODEC.finditer(node.value))
+            # Only codec names: prose that mentions "compression" is not a writer.
+            found.extend((node.lineno, m.group(1)) for m in SQL_CODEC.finditer(node.value) if m.group(1).lower() in KNOWN_CODECS)
     return found
 
 
