@@ -1,4 +1,5 @@
-"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes (the lake codec, chalicelib/lake/codecs.py).
+"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes
+(the lake codec, chalicelib/lake/codecs.py).
 
 The items are built by ``plan_batch`` exactly as the API stores them, from realistic
 tracker events (web/tracker.js's fields: UUID ids, six user agents, URLs with UTM,

@@ -36,7 +36,9 @@ def codecs_of(body: bytes) -> set[str]:
     return {meta.row_group(g).column(c).compression.lower() for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
 
 
-def rewrite_unreadable(lake: Any, prefix: str, *, dry_run: bool = False, progress: Callable[[str], None] = lambda key: None) -> RecodeReport:
+def rewrite_unreadable(
+    lake: Any, prefix: str, *, dry_run: bool = False, progress: Callable[[str], None] = lambda key: None
+) -> RecodeReport:
     """Rewrite every ``*.parquet`` under ``prefix`` with a codec outside the layer's set into the lake codec."""
     report = RecodeReport()
     for obj in list(lake.list(prefix.rstrip("/") + "/")):

@@ -58,7 +58,8 @@ def runtime_python(runtime: str, *, deployable: bool = True) -> str:
     """
     match = re.fullmatch(r"python(3\.\d+)", runtime)
     if not match or (deployable and match.group(1) not in AL2023_PYTHONS) or int(match.group(1).split(".")[1]) < 11:
-        raise WheelError(f"runtime {runtime!r} is not one this packaging builds for ({', '.join('python' + p for p in AL2023_PYTHONS)}: "
+        supported = ", ".join("python" + p for p in AL2023_PYTHONS)
+        raise WheelError(f"runtime {runtime!r} is not one this packaging builds for ({supported}: "
                          "the Lambda Python runtimes on Amazon Linux 2023)")
     return match.group(1)
 
@@ -110,7 +111,8 @@ def _fits(filename: str, abi: str) -> bool:
     """A wheel usable by CPython ``abi`` on manylinux x86_64 (the cache may also hold other ABIs' wheels)."""
     _, _, *tags = filename.removesuffix(".whl").split("-")
     python_tag, abi_tag, platform_tag = tags[-3:]
-    return (abi_tag in (abi, "abi3", "none") and (platform_tag == "any" or "x86_64" in platform_tag and "manylinux" in platform_tag)
+    linux = "x86_64" in platform_tag and "manylinux" in platform_tag
+    return (abi_tag in (abi, "abi3", "none") and (platform_tag == "any" or linux)
             and (abi_tag != abi or python_tag == abi))
 
 

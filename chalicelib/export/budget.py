@@ -4,7 +4,8 @@ A group is exported in memory: the item lines its Queries return, the Arrow tabl
 deduplicated table and the Parquet bodies. Measured in the Lambda emulation (python3.13, the
 layer's pyarrow 20; ``.venv/bin/python -m bench.bench_export_memory``, docs/performance.md),
 peak RSS grows by ~2.4 KiB per event on top of ~120 MiB (241 MiB at 50k events, 575 MiB at
-200k, 1,776 MiB at 700k). So a group of the old 2,000,000-event budget needs ~4.8 GiB, more than the 3,008 MB the export functions have, and Lambda kills it
+200k, 1,776 MiB at 700k). So a group of the old 2,000,000-event budget needs ~4.8 GiB, more
+than the 3,008 MB the export functions have, and Lambda kills it
 (out of memory) on every retry: the run stays pending and nothing reaches the lake.
 
 ``events_for_memory`` inverts the measurement with a margin (only ``USABLE_FRACTION`` of the

@@ -26,7 +26,9 @@ def recorder() -> Iterator[lr.InvokeRecorder]:
 
 
 @pytest.fixture(scope="module")
-def lambda_stack(local_stack: LocalStack, recorder: lr.InvokeRecorder, tmp_path_factory: pytest.TempPathFactory) -> lr.LambdaRuntime:
+def lambda_stack(
+    local_stack: LocalStack, recorder: lr.InvokeRecorder, tmp_path_factory: pytest.TempPathFactory
+) -> lr.LambdaRuntime:
     """``make package STAGE=prod``'s output, runnable as Lambda runs it, on a fresh local table and bucket."""
     name = f"art-{uuid.uuid4().hex[:10]}"
     settings = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name})

@@ -71,7 +71,8 @@ def find_interpreter(python: str) -> str | None:
     """A CPython ``python`` on this machine: $CLICKSTREAM_ARTIFACT_PYTHON, PATH, then pyenv."""
     candidates = [os.environ.get("CLICKSTREAM_ARTIFACT_PYTHON", ""), shutil.which(f"python{python}") or ""]
     for root in ("~/.pyenv/versions", "/root/.pyenv/versions", "/usr/local/bin", "/usr/bin"):
-        candidates += sorted(glob.glob(os.path.join(os.path.expanduser(root), f"{python}*", "bin", f"python{python}")), reverse=True)
+        pattern = os.path.join(os.path.expanduser(root), f"{python}*", "bin", f"python{python}")
+        candidates += sorted(glob.glob(pattern), reverse=True)
         candidates += glob.glob(os.path.join(os.path.expanduser(root), f"python{python}"))
     for candidate in filter(None, candidates):
         try:
@@ -272,10 +273,12 @@ class LambdaRuntime:
             "memory_mb": props.get("MemorySize", 128), "timeout_s": props.get("Timeout", 3), "region": self.region,
         }))
         command = [self.target.interpreter, "-I", "-S", str(HERE / "bootstrap.py"), str(spec)]
-        done = subprocess.run(command, env={**self.environment(name, overrides), "LAMBDA_TASK_ROOT": str(task)}, cwd=task, capture_output=True, text=True,
+        env = {**self.environment(name, overrides), "LAMBDA_TASK_ROOT": str(task)}
+        done = subprocess.run(command, env=env, cwd=task, capture_output=True, text=True,
                               timeout=300, check=False)
         if done.returncode != 0 or not out.exists():
-            raise RuntimeError(f"{name} could not start in the Lambda emulation (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+            raise RuntimeError(f"{name} could not start in the Lambda emulation (exit {done.returncode}):\n"
+                               f"{done.stdout}{done.stderr}")
         results = json.loads(out.read_text())
         spec.unlink()
         out.unlink()
@@ -304,7 +307,8 @@ def api_event(method: str, path: str, *, body: str | bytes | None = None, header
     """
     import base64
 
-    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com",
+               "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
                "X-Forwarded-For": source_ip, "X-Forwarded-Proto": "https", **(headers or {})}
     raw = body.encode() if isinstance(body, str) else body
     return {
@@ -329,4 +333,5 @@ def scheduled_event(rule_arn: str = "arn:aws:events:us-east-1:123456789012:rule/
     """An EventBridge scheduled event (docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html,
     and the "Scheduled Event" sample of EventBridge's event patterns)."""
     return {"version": "0", "id": os.urandom(16).hex(), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-12-01T06:00:00Z", "region": "us-east-1", "resources": [rule_arn], "detail": {}}
+            "account": "123456789012", "time": "2026-12-01T06:00:00Z", "region": "us-east-1",
+            "resources": [rule_arn], "detail": {}}

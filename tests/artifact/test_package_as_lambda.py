@@ -50,7 +50,8 @@ def api_calls(key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, A
         ("base64-encoded body", lr.api_event("POST", "/v1/events", body=_body(encoded), base64_body=True,
          headers={**headers, "Content-Type": "application/json", "X-Api-Key": key}), 200, encoded),
         ("OPTIONS preflight", lr.api_event("OPTIONS", "/v1/events", query={"key": key},
-         headers={**headers, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}), 204, []),
+         headers={**headers, "Access-Control-Request-Method": "POST",
+                  "Access-Control-Request-Headers": "content-type"}), 204, []),
         ("GET health", lr.api_event("GET", "/v1/health"), 200, []),
         ("an unknown key", lr.api_event("POST", "/v1/events", body=_body([event()]),
          headers={**headers, "Content-Type": "application/json", "X-Api-Key": "wk_unknown"}), 401, []),
@@ -122,7 +123,8 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
             continue
         body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
         meta = pq.ParquetFile(io.BytesIO(body)).metadata
-        used = {meta.row_group(g).column(c).compression.lower() for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+        used = {meta.row_group(g).column(c).compression.lower()
+                for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
         assert used <= codecs.LAYER_CODECS, f"{obj['Key']} uses {used}"
         table = pq.read_table(io.BytesIO(body))
         if obj["Key"].startswith("lake/events/"):
