@@ -12,8 +12,18 @@ from chalicelib import clients
 from chalicelib.lake.codecs import LAKE_CODEC, LAYER_CODECS
 from clickstream.cli import main
 from clickstream.recode import codecs_of
-from tests.integration.test_etl_cli import cli_env
 from tests.lake_helpers import event, lake_files, store
+
+
+def cli_env(settings):
+    return {
+        "CLICKSTREAM_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
+        "CLICKSTREAM_S3_ENDPOINT": settings.s3_endpoint,
+        "CLICKSTREAM_TABLE": settings.table,
+        "CLICKSTREAM_BUCKET": settings.bucket,
+        "CLICKSTREAM_SETTLE_SECONDS": "0",
+        "CLICKSTREAM_WRITE_SHARDS": str(settings.write_shards),
+    }
 
 
 def test_zstd_files_are_rewritten_in_the_lake_codec_with_the_same_rows_once(settings):
