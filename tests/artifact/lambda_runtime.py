@@ -68,7 +68,12 @@ LAYER_DROPS = ("boto3", "botocore", "s3transfer", "urllib3")
 
 # ------------------------------------------------------------------ the interpreter
 def find_interpreter(python: str) -> str | None:
-    """A CPython ``python`` on this machine: $CLICKSTREAM_ARTIFACT_PYTHON, PATH, then pyenv."""
+    """A CPython ``python`` on this machine: $CLICKSTREAM_ARTIFACT_PYTHON, PATH, then pyenv.
+
+    ``CLICKSTREAM_ARTIFACT_PYTHON=machine`` skips the search (to exercise the fallback).
+    """
+    if os.environ.get("CLICKSTREAM_ARTIFACT_PYTHON") == "machine":
+        return None
     candidates = [os.environ.get("CLICKSTREAM_ARTIFACT_PYTHON", ""), shutil.which(f"python{python}") or ""]
     for root in ("~/.pyenv/versions", "/root/.pyenv/versions", "/usr/local/bin", "/usr/bin"):
         pattern = os.path.join(os.path.expanduser(root), f"{python}*", "bin", f"python{python}")
