@@ -36,6 +36,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "export_budget_events": ("CLICKSTREAM_EXPORT_BUDGET_EVENTS", "2000000"),
     "export_worker_function": ("CLICKSTREAM_EXPORT_WORKER_FUNCTION", ""),
     "metrics_namespace": ("CLICKSTREAM_METRICS_NAMESPACE", "Clickstream"),
+    "live_cache_seconds": ("CLICKSTREAM_LIVE_CACHE_SECONDS", "5"),
 }
 
 
@@ -59,6 +60,7 @@ class Settings:
     export_budget_events: int
     export_worker_function: str
     metrics_namespace: str
+    live_cache_seconds: int
 
     @property
     def is_local(self) -> bool:
