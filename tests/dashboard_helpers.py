@@ -22,8 +22,9 @@ from clickstream.traffic_truth import Truth
 ARROW = {"string": pa.string(), "integer": pa.int64(), "decimal": pa.float64(), "date": pa.date32(), "boolean": pa.bool_()}
 
 
-def lake_with_traffic(settings: Settings, app_id: str = "shop", users: int = 30, days: int = 7, seed: int = 11) -> Traffic:
-    traffic = generate(users, days=days, seed=seed, app_id=app_id)
+def lake_with_traffic(settings: Settings, app_id: str = "shop", users: int = 30, days: int = 7, seed: int = 11,
+                      end_ms: int | None = None) -> Traffic:
+    traffic = generate(users, days=days, seed=seed, app_id=app_id, end_ms=end_ms)
     send(traffic, store_sender(settings, app_id))
     export = exporter(settings, invoke=None)
     for _ in range(10):  # one pass exports it all; the loop only guards against a budget-limited pass

@@ -70,7 +70,7 @@
     $('#live-updated').textContent = `Updated ${utcTime(body.now)} UTC · refreshes every 30 s`;
     const host = $('#live-bars');
     host.innerHTML = '';
-    const W = Math.max(240, host.clientWidth), H = 120, M = { l: 28, r: 4, t: 6, b: 18 };
+    const W = Math.max(200, host.clientWidth), H = 120, M = { l: 28, r: 4, t: 6, b: 18 };
     const svg = el('svg:svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'visitors per minute' }, host);
     const max = Math.max(1, ...body.minutes.map((m) => Math.max(m.visitors, m.page_views)));
     const bw = (W - M.l - M.r) / body.minutes.length;
@@ -145,7 +145,7 @@
     const cur = days.map((d) => (d > p.today ? null : byDay[d] ?? (counts ? 0 : null)));
     const prev = prevDays.map((d) => prevBy[d] ?? (counts ? 0 : null));
     const showPrev = $('#compare').checked;
-    const W = Math.max(300, host.clientWidth), H = host.clientHeight || 260, M = { l: 52, r: 16, t: 12, b: 30 };
+    const W = Math.max(280, host.clientWidth), H = host.clientHeight || 260, M = { l: 52, r: 28, t: 12, b: 30 };
     const svg = el('svg:svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${tile.label} per day` }, host);
     const values = [...cur, ...(showPrev ? prev : [])].filter((v) => v !== null);
     const max = Math.max(tile.format === 'percent' ? 0.01 : 1, ...values) * 1.1;
@@ -199,7 +199,8 @@
     el('small', {}, head, list.value_label);
     const ol = el('ol', { class: 'bars' }, card);
     const top = Math.max(1, ...list.rows.map((r) => r[1] || 0));
-    const label = (k) => (id === 'countries' ? countryName(k) : k === null || k === '' ? '(none)' : String(k));
+    const none = id === 'sources' ? 'Direct / none' : '(none)';
+    const label = (k) => (k === null || k === '' || k === '(none)' ? none : id === 'countries' ? countryName(k) : String(k));
     for (const [k, v] of list.rows.slice(0, 9)) {
       const li = el('li', { 'data-key': k ?? '(none)', 'data-value': v, style: `--w:${(100 * (v || 0)) / top}%` }, ol);
       const b = el('button', { type: 'button', title: `Filter the dashboard: ${list.filter} is ${label(k)}` }, li);
