@@ -367,8 +367,10 @@
     }
   }
 
-  // The KPI panels are the tiles at the top now; every other panel stays below.
-  const shownInGrid = (p) => p.visual !== 'kpi';
+  // The KPI panels are the tiles at the top now, and four bar charts are its compact lists
+  // (with their details view); every other panel stays below.
+  const AT_THE_TOP = new Set(['top_pages', 'referrers', 'browsers', 'countries']);
+  const shownInGrid = (p) => p.visual !== 'kpi' && !AT_THE_TOP.has(p.id);
 
   function draw() {
     for (const p of state.spec.panels.filter(shownInGrid)) {

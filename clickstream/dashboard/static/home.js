@@ -34,6 +34,15 @@
     if (parent) parent.appendChild(node);
     return node;
   }
+  function niceTicks(max, count = 4) {
+    const raw = max / count;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((x) => x >= raw);
+    const ticks = [];
+    for (let v = 0; v < max + step - 1e-9; v += step) ticks.push(+v.toFixed(10));
+    ticks.push(+(ticks[ticks.length - 1] + step).toFixed(10));
+    return ticks[ticks.length - 2] >= max ? ticks.slice(0, -1) : ticks;
+  }
   const utcTime = (ms) => new Date(ms).toISOString().slice(11, 16);
   const dayLabel = (d) => new Date(`${d}T00:00:00Z`).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
   let world = null;
@@ -148,14 +157,20 @@
     const W = Math.max(280, host.clientWidth), H = host.clientHeight || 260, M = { l: 52, r: 28, t: 12, b: 30 };
     const svg = el('svg:svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${tile.label} per day` }, host);
     const values = [...cur, ...(showPrev ? prev : [])].filter((v) => v !== null);
-    const max = Math.max(tile.format === 'percent' ? 0.01 : 1, ...values) * 1.1;
+    const ticks = niceTicks(Math.max(tile.format === 'percent' ? 0.01 : 1, ...values));
+    const max = ticks[ticks.length - 1];
     const X = (i) => M.l + (days.length === 1 ? (W - M.l - M.r) / 2 : (i / (days.length - 1)) * (W - M.l - M.r));
     const Y = (v) => M.t + (H - M.t - M.b) * (1 - v / max);
-    for (let k = 0; k <= 4; k++) {
-      const v = (max / 1.1) * (k / 4);
+    for (const v of ticks) {
       el('svg:line', { class: 'gridline', x1: M.l, x2: W - M.r, y1: Y(v), y2: Y(v) }, svg);
-      el('svg:text', { x: M.l - 8, y: Y(v) + 4, 'text-anchor': 'end' }, svg, fmt(v, tile.format === 'integer' ? (max > 20 ? 'integer' : 'decimal') : tile.format));
+      el('svg:text', { x: M.l - 8, y: Y(v) + 4, 'text-anchor': 'end' }, svg, fmt(v, tile.format === 'integer' ? 'decimal' : tile.format));
     }
+    const legend = $('#graph-legend');
+    legend.innerHTML = '';
+    const key = (cls, text) => el('span', { class: cls }, legend, text);
+    key('cur', `${dayLabel(p.current.from)} – ${dayLabel(p.current.to)}`);
+    if (showPrev) key('prev', `${dayLabel(p.previous.from)} – ${dayLabel(p.previous.to)}`);
+    if (p.current.until) key('part', 'today so far');
     const every = Math.max(1, Math.ceil(days.length / Math.max(2, Math.floor((W - M.l) / 64))));
     days.forEach((d, i) => { if (i % every === 0 || i === days.length - 1) el('svg:text', { x: X(i), y: H - 8, 'text-anchor': 'middle' }, svg, dayLabel(d)); });
     const series = (vals, name, color, dash) => {
