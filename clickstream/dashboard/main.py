@@ -41,7 +41,8 @@ def memoized(run: Runner) -> Runner:
     seen: dict[str, pa.Table | Exception] = {}
 
     def cached(dataset: Dataset, params: Mapping[str, Any]) -> pa.Table:
-        key = dataset.name + json.dumps({k: str(v) for k, v in params.items() if v is not None and v != {}}, sort_keys=True)
+        used = {k: v for k, v in params.items() if v is not None and v != {} and (k != "now" or dataset.compare)}
+        key = dataset.name + json.dumps({k: str(v) for k, v in used.items()}, sort_keys=True)
         if key not in seen:
             try:
                 seen[key] = run(dataset, params)

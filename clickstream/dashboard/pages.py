@@ -92,10 +92,13 @@ def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Run
 
         needed = {name: params[name] for name in dataset.parameters()}  # run_query refuses parameters a query does not take
         filters, until = params.get("filters") or {}, params.get("until")
-        if not filters and until is None:
+        if not filters and until is None and not dataset.compare:
             return run_query(dataset.name, needed, settings=settings, engine="duckdb", cache_dir=cache_dir)
-        sql = scope.scoped_sql(dataset.sql(), filters, until is not None)
-        return run_query(sql, {**needed, **scope.bound(filters, until)}, settings=settings, engine="duckdb", cache_dir=cache_dir)
+        extra = scope.bound(filters, until)
+        if dataset.compare:  # the page's own "now" rather than DuckDB's clock: one instant per request
+            extra["now"] = scope.bound({}, params.get("now") or datetime.now(timezone.utc))["until"]
+        sql = scope.scoped_sql(dataset.sql(scope.LOCAL_NOW_SQL), filters, until is not None)
+        return run_query(sql, {**needed, **extra}, settings=settings, engine="duckdb", cache_dir=cache_dir)
 
     return run
 
@@ -150,7 +153,7 @@ def handlers(
             filters = scope.clean_filters(raw)
             scoped = main_block.memoized(run)
             try:
-                data = panels.compute(spec, {**params, "filters": filters}, scoped)
+                data = panels.compute(spec, {**params, "filters": filters, "now": now()}, scoped)
             except ClickstreamError as exc:
                 return _json(503, {"error": str(exc)})
             try:
@@ -185,7 +188,8 @@ def handlers(
     return {"/dashboard": dashboard}
 
 
-def pages(settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None) -> dict[str, Callable[[str, str, str], Response]]:
+def pages(settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None,
+          now: Callable[[], datetime] | None = None) -> dict[str, Callable[[str, str, str], Response]]:
     """The /dashboard pages of `make run`: the spec's panels over the local lake, on DuckDB."""
     return handlers(spec or load(), lake_runner(settings, cache_dir), lake_apps(settings, cache_dir),
-                    coverage=lake_coverage(settings, cache_dir), live=dynamodb_live(settings))
+                    coverage=lake_coverage(settings, cache_dir), live=dynamodb_live(settings), now=now)

@@ -44,11 +44,16 @@ def _condition(name: str, value: str) -> str:
     return test
 
 
-def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False) -> str:
-    """``sql`` (Athena) with every read of ``events`` narrowed; unchanged when nothing narrows it."""
+def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_sql: str | None = None) -> str:
+    """``sql`` (Athena) with every read of ``events`` narrowed; unchanged when nothing narrows it.
+
+    ``until`` cuts at the bound ``:until``; ``until_sql`` at an SQL expression instead.
+    """
     conditions = [_condition(n, v) for n, v in filters.items()]
     if until:
         conditions.append("event_time < CAST(:until AS timestamp)")
+    if until_sql:
+        conditions.append(f"event_time < {until_sql}")
     if not conditions:
         return sql
     tree = sqlglot.parse_one(sql, read="athena")
@@ -61,6 +66,38 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False) -> str
         narrowed = sqlglot.parse_one(f"(SELECT * FROM events WHERE {where}) AS {alias}", read="athena")
         table.replace(narrowed)
     return tree.sql(dialect="athena", comments=False)
+
+
+# The previous period in SQL, from the shown one's :date_from and :date_to (inclusive YYYY-MM-DD).
+_DAYS = "(date_diff('day', CAST(:date_from AS date), CAST(:date_to AS date)) + 1)"
+PREV_FROM = f"date_format(date_add('day', -{_DAYS}, CAST(:date_from AS date)), '%Y-%m-%d')"
+PREV_TO = "date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')"
+NOW_SQL = "current_timestamp"  # what QuickSight runs; the local page binds its own now instead
+LOCAL_NOW_SQL = "CAST(:now AS timestamp)"
+
+
+def _running(now_sql: str) -> str:
+    return f"CAST(:date_to AS date) >= CAST({now_sql} AS date)"
+
+
+def compare_sql(base_sql: str, columns: list[str], now_sql: str = NOW_SQL) -> str:
+    """One row: the base query's columns for the shown period, then ``prev_<column>`` for the
+    previous period of equal length; a running period (ending today or later) is cut at now and
+    the previous one at the same elapsed time (now minus the period's length). For QuickSight's
+    KPI visuals, which take a value and a target from one dataset."""
+    from clickstream.dashboard.spec import placeholder_spans
+
+    shifted = base_sql
+    for start, end, name in reversed(placeholder_spans(base_sql)):
+        if name in ("date_from", "date_to"):
+            shifted = shifted[:start] + f"({PREV_FROM if name == 'date_from' else PREV_TO})" + shifted[end + 1:]
+    far = "TIMESTAMP '9999-12-31 00:00:00'"
+    cur_cut = f"(CASE WHEN {_running(now_sql)} THEN {now_sql} ELSE {far} END)"
+    prev_cut = f"(CASE WHEN {_running(now_sql)} THEN date_add('day', -{_DAYS}, {now_sql}) ELSE {far} END)"
+    cur = scoped_sql(base_sql, {}, until_sql=cur_cut)
+    prev = scoped_sql(shifted, {}, until_sql=prev_cut)
+    select = ", ".join([f"cur.{c}" for c in columns] + [f"prev.{c} AS prev_{c}" for c in columns])
+    return f"SELECT {select}\nFROM ({cur}) AS cur\nCROSS JOIN ({prev}) AS prev"
 
 
 def bound(filters: Mapping[str, str], until: datetime | None) -> dict[str, Any]:

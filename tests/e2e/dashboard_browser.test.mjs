@@ -133,7 +133,7 @@ function checkPanel(id, spec, drawn, expected, filters) {
 
 function checkGrid(drawn, expected, specOf, filters) {
   // the KPIs are the tiles now, and four bar charts the compact lists (checked by checkLists)
-  const grid = Object.keys(expected).filter((id) => specOf[id].visual !== 'kpi' && !['top_pages', 'referrers', 'browsers', 'countries'].includes(id));
+  const grid = Object.keys(expected).filter((id) => specOf[id].visual !== 'kpi' && !['top_pages', 'referrers', 'browsers', 'countries', 'country_map'].includes(id));
   assert.deepEqual(Object.keys(drawn).sort(), grid.sort());
   for (const id of grid) checkPanel(id, specOf[id], drawn[id], expected[id], filters);
 }

@@ -369,7 +369,7 @@
 
   // The KPI panels are the tiles at the top now, and four bar charts are its compact lists
   // (with their details view); every other panel stays below.
-  const AT_THE_TOP = new Set(['top_pages', 'referrers', 'browsers', 'countries']);
+  const AT_THE_TOP = new Set(['top_pages', 'referrers', 'browsers', 'countries', 'country_map']);
   const shownInGrid = (p) => p.visual !== 'kpi' && !AT_THE_TOP.has(p.id);
 
   function draw() {
