@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from chalicelib.lake.rows import decode_row
 from chalicelib.live import summary
 from chalicelib.settings import Settings
 from chalicelib.store import live as store
@@ -28,7 +29,7 @@ def snapshot(client: Any, settings: Settings, app_id: str, now_ms: int) -> tuple
     missing = [m for m in p.settled if m not in stored]
     # One raw read covers the missing settled minutes (if any) and the unsettled tail.
     raw_from = min(missing[0] - 1, p.raw_from_ms) if missing else p.raw_from_ms
-    rows = store.read_events(client, settings.table, app_id, raw_from, now_ms, settings.write_shards, usage)
+    rows = [decode_row(d) for d in store.read_events(client, settings.table, app_id, raw_from, now_ms, settings.write_shards, usage)]
     fresh = {m: summary.summarize(rs) for m, rs in summary.by_minute(rows).items()}
     new = {m: fresh.get(m) or summary.summarize([]) for m in missing}
     store.write_summaries(client, settings.table, app_id, new, usage)

@@ -2,7 +2,7 @@
 
 Raw events are read where the API wrote them (``e#<hour>#<shard>``, sort key by received
 time; chalicelib.store.keys): one Query per (hour, shard) and sort-key range, in parallel.
-Summaries live under ``pk = live#<app_id>``, ``sk = m#<minute start ms, 13 digits>``, one
+Summaries live under ``pk = live#<app_id>``, ``sk = m#<minute start ms, 13 digits>`` (keys.py), one
 item per settled minute, with a TTL of a few hours (the bars only span 30 minutes).
 
 Every call returns the capacity DynamoDB reports (ReturnConsumedCapacity=TOTAL), so the
@@ -19,23 +19,9 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
-from chalicelib.lake_row import decode_row
 from chalicelib.store import keys
 
-LIVE_PK_PREFIX = "live#"
 SUMMARY_TTL_S = 3 * 3600
-
-
-def live_pk(app_id: str) -> str:
-    return f"{LIVE_PK_PREFIX}{app_id}"
-
-
-def minute_sk(minute_ms: int) -> str:
-    return f"m#{minute_ms:013d}"
-
-
-def minute_key(app_id: str, minute_ms: int) -> dict[str, dict[str, str]]:
-    return {keys.PK: {"S": live_pk(app_id)}, keys.SK: {"S": minute_sk(minute_ms)}}
 
 
 @dataclass
@@ -72,8 +58,8 @@ def _query_all(client: Any, kwargs: dict[str, Any], usage: Usage) -> list[dict[s
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, shards: int, usage: Usage) -> list[dict[str, Any]]:
-    """Every event of ``app_id`` received in (lo_ms, hi_ms], as lake rows.
+def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, shards: int, usage: Usage) -> list[str]:
+    """Every event of ``app_id`` received in (lo_ms, hi_ms], as the stored ``d`` (a lake row's JSON).
 
     The partitions hold every app's events, so the read costs what all apps received in
     the range; the app is picked from the sort key before any JSON is parsed. Consistent
@@ -82,28 +68,24 @@ def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, sh
     ranges = list(keys.partitions_between("events", lo_ms, hi_ms, shards))
     if not ranges:
         return []
-    marker = f"#{app_id}#"
-
-    def one(pk: str) -> tuple[list[dict[str, Any]], Usage]:
+    def one(pk: str) -> tuple[list[str], Usage]:
         part = Usage()
         items = _query_all(client, {
             "TableName": table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":lo": {"S": keys.sort_key_bound(lo_ms)},
-                                          ":hi": {"S": keys.sort_key_bound(hi_ms)}},
-            "ProjectionExpression": "sk, #d",
+            **keys.range_query(pk, keys.sort_key_bound(lo_ms), keys.sort_key_bound(hi_ms)),
+            "ProjectionExpression": f"{keys.SK}, #d",
             "ExpressionAttributeNames": {"#d": keys.DATA},
             "ConsistentRead": True,
         }, part)
         part.raw_items = len(items)
-        return [decode_row(i[keys.DATA]["S"]) for i in items if marker in i[keys.SK]["S"][13:]], part
+        return [i[keys.DATA]["S"] for i in items if keys.app_of_event(i) == app_id], part
 
     try:
         with ThreadPoolExecutor(max_workers=min(16, len(ranges))) as pool:
             parts = list(pool.map(one, ranges))
     except (ClientError, BotoCoreError) as exc:
         raise _wrap(exc, "reading the last minutes' events") from exc
-    rows: list[dict[str, Any]] = []
+    rows: list[str] = []
     for found, part in parts:
         rows.extend(found)
         usage.read_units += part.read_units
@@ -116,15 +98,12 @@ def read_summaries(client: Any, table: str, app_id: str, first_ms: int, last_ms:
     """The stored summaries of the minutes ``first_ms`` to ``last_ms`` (both included)."""
     try:
         items = _query_all(client, {
-            "TableName": table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {":pk": {"S": live_pk(app_id)}, ":lo": {"S": minute_sk(first_ms)},
-                                          ":hi": {"S": minute_sk(last_ms)}},
+            "TableName": table, **keys.range_query(keys.live_pk(app_id), keys.minute_sk(first_ms), keys.minute_sk(last_ms)),
         }, usage)
     except (ClientError, BotoCoreError) as exc:
         raise _wrap(exc, "reading the live summaries") from exc
     usage.summaries_read += len(items)
-    return {int(i[keys.SK]["S"][2:]): orjson.loads(i[keys.DATA]["S"]) for i in items}
+    return {keys.minute_of(i): orjson.loads(i[keys.DATA]["S"]) for i in items}
 
 
 def write_summaries(client: Any, table: str, app_id: str, summaries: Mapping[int, dict[str, Any]], usage: Usage) -> None:
@@ -143,9 +122,9 @@ def write_summaries(client: Any, table: str, app_id: str, summaries: Mapping[int
         try:
             resp = client.put_item(
                 TableName=table,
-                Item={**minute_key(app_id, minute), keys.DATA: {"S": orjson.dumps(summary).decode()},
+                Item={**keys.live_minute_key(app_id, minute), keys.DATA: {"S": orjson.dumps(summary).decode()},
                       keys.TTL_ATTR: {"N": str(minute // 1000 + SUMMARY_TTL_S)}},
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression=keys.ITEM_ABSENT,
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as exc:

@@ -20,15 +20,11 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable, TerminalError, UnknownKey
-from chalicelib.store.keys import PK, SK
+from chalicelib.store import keys
+from chalicelib.store.keys import READ_KEYS_PK, SK, read_key_key
 
 READ_KEY_PREFIX = "csr_"
-READ_KEYS_PK = "readkeys"
 SCOPES = ("live",)
-
-
-def read_key_key(key_hash: str) -> dict[str, dict[str, str]]:
-    return {PK: {"S": READ_KEYS_PK}, SK: {"S": key_hash}}
 
 
 def hash_read_key(read_key: str) -> str:
@@ -105,15 +101,14 @@ class ReadKeyStore:
         if key.label:
             item["label"] = {"S": key.label}
         try:
-            self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            self._client.put_item(TableName=self._table, Item=item, ConditionExpression=keys.ITEM_ABSENT)
         except (ClientError, BotoCoreError) as exc:
             raise _wrap(exc, "storing a read key") from exc
         return key, clear
 
     def list(self, app_id: str | None = None) -> list[ReadKey]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": "pk = :pk",
-                                  "ExpressionAttributeValues": {":pk": {"S": READ_KEYS_PK}}}
+        kwargs: dict[str, Any] = {"TableName": self._table, **keys.partition_query(READ_KEYS_PK)}
         while True:
             try:
                 resp = self._client.query(**kwargs)
@@ -140,7 +135,7 @@ class ReadKeyStore:
         try:
             resp = self._client.update_item(
                 TableName=self._table, Key=read_key_key(key_hash), UpdateExpression="SET revoked_at = :now",
-                ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_NEW",
+                ConditionExpression=f"attribute_exists({keys.PK})", ReturnValues="ALL_NEW",
                 ExpressionAttributeValues={":now": {"N": str(int(self._clock() * 1000))}},
             )
         except ClientError as exc:

@@ -75,13 +75,18 @@ class Dataset:
     base_columns: tuple[str, ...] = ()
 
     def sql(self, now_sql: str | None = None) -> str:
-        """The SQL both engines run, with :named parameters still unbound."""
+        """The SQL both engines run (etl/blocks expanded), with :named parameters still unbound."""
+        from clickstream.lake import catalog
+
+        name = self.compare or self.name
+        found = catalog.query_file(name)
+        if found is None:
+            raise ConfigError(f"dataset {self.name!r}: no etl/queries/{name}.sql")
         if self.compare:
             from clickstream.dashboard import scope
 
-            base = (QUERIES_DIR / f"{self.compare}.sql").read_text()
-            return scope.compare_sql(base, list(self.base_columns), now_sql or scope.NOW_SQL)
-        return (QUERIES_DIR / f"{self.name}.sql").read_text()
+            return scope.compare_sql(found.text, list(self.base_columns), now_sql or scope.NOW_SQL)
+        return found.text
 
     def parameters(self) -> list[str]:
         """The :named parameters its SQL binds, in order of first use."""

@@ -93,14 +93,15 @@ def test_settled_minutes_are_summarised_once_then_read_from_the_summary(live_api
 
 def store_received(api: Api, rows: list[dict[str, Any]]) -> None:
     """Items as the API writes them, but stamped with an earlier received time."""
-    from chalicelib.lake_row import encode_row
+    from chalicelib.lake.rows import encode_row
     from chalicelib.store import keys
     from chalicelib.store.events import put_items
+    from chalicelib.store.items import row_item
 
     shards = api.settings.write_shards
     put_items(clients.dynamodb(api.settings), api.settings.table, [
-        {keys.PK: {"S": keys.partition_key("events", r["received_at"], keys.shard_of(r["event_id"], shards))},
-         keys.SK: {"S": keys.sort_key(r["received_at"], r["app_id"], r["event_id"])}, keys.DATA: {"S": encode_row(r)}}
+        row_item(keys.partition_key("events", r["received_at"], keys.shard_of(r["event_id"], shards)), r["received_at"],
+                 r["app_id"], r["event_id"], encode_row(r), str(r["received_at"] // 1000 + 86_400))
         for r in rows
     ])
 
