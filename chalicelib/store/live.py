@@ -58,12 +58,15 @@ def _query_all(client: Any, kwargs: dict[str, Any], usage: Usage) -> list[dict[s
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, shards: int, usage: Usage) -> list[str]:
+def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, shards: int, usage: Usage,
+                consistent: bool = True) -> list[str]:
     """Every event of ``app_id`` received in (lo_ms, hi_ms], as the stored ``d`` (a lake row's JSON).
 
     The partitions hold every app's events, so the read costs what all apps received in
-    the range; the app is picked from the sort key before any JSON is parsed. Consistent
-    reads: a settled minute's summary must see every item, and is stored for good.
+    the range; the app is picked from the sort key before any JSON is parsed. ``consistent``
+    when a settled minute is summarised from the read (its summary must see every item and is
+    stored for good); an eventually consistent read, at half the units, is enough for the
+    unsettled minutes, which are read again by the next poll anyway.
     """
     ranges = list(keys.partitions_between("events", lo_ms, hi_ms, shards))
     if not ranges:
@@ -75,7 +78,7 @@ def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, sh
             **keys.range_query(pk, keys.sort_key_bound(lo_ms), keys.sort_key_bound(hi_ms)),
             "ProjectionExpression": f"{keys.SK}, #d",
             "ExpressionAttributeNames": {"#d": keys.DATA},
-            "ConsistentRead": True,
+            "ConsistentRead": consistent,
         }, part)
         part.raw_items = len(items)
         return [i[keys.DATA]["S"] for i in items if keys.app_of_event(i) == app_id], part

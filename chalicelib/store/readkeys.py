@@ -118,8 +118,8 @@ class ReadKeyStore:
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        keys = [_from_item(i) for i in items]
-        return sorted((k for k in keys if app_id is None or k.app_id == app_id), key=lambda k: (k.app_id, k.created_at))
+        found = [_from_item(i) for i in items]
+        return sorted((k for k in found if app_id is None or k.app_id == app_id), key=lambda k: (k.app_id, k.created_at))
 
     def revoke(self, key_or_prefix: str) -> ReadKey:
         """Revoke a key given in clear, by its SHA-256, or by its unique shown prefix."""
