@@ -97,10 +97,17 @@ def compute(spec: Spec, params: Mapping[str, Any], run: Runner, now: datetime) -
             return {"error": str(exc)}
 
     def tiles() -> list[dict[str, Any]]:
-        cur_rows = run(overview, current).to_pylist()
-        prev_rows = run(overview, previous).to_pylist()
-        cur = _metrics(cur_rows[0] if cur_rows else {})
-        prev = _metrics(prev_rows[0] if prev_rows else {})
+        compare = spec.datasets.get("overview_compare")
+        if compare is not None and compare.compare == "overview":
+            # the KPI panels' own dataset (both periods in one row), already run for them
+            row = (run(compare, {**params, "now": now}).to_pylist() or [{}])[0]
+            cur = _metrics({c: row.get(c) for c in overview.columns})
+            prev = _metrics({c: row.get(f"prev_{c}") for c in overview.columns})
+        else:
+            cur_rows = run(overview, current).to_pylist()
+            prev_rows = run(overview, previous).to_pylist()
+            cur = _metrics(cur_rows[0] if cur_rows else {})
+            prev = _metrics(prev_rows[0] if prev_rows else {})
         return [
             {"id": m, "label": label, "format": fmt, "change_kind": kind, "value": cur[m], "previous": prev[m],
              "change": change(cur[m], prev[m], kind)}

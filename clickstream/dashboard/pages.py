@@ -152,12 +152,13 @@ def handlers(
                 return _json(400, {"error": str(exc)})
             filters = scope.clean_filters(raw)
             scoped = main_block.memoized(run)
+            at = now()  # one instant for every block of this answer
             try:
-                data = panels.compute(spec, {**params, "filters": filters, "now": now()}, scoped)
+                data = panels.compute(spec, {**params, "filters": filters, "now": at}, scoped)
             except ClickstreamError as exc:
                 return _json(503, {"error": str(exc)})
             try:
-                top = main_block.compute(spec, {**params, "filters": filters}, scoped, now())
+                top = main_block.compute(spec, {**params, "filters": filters}, scoped, at)
             except Exception as exc:  # the panels below are still worth showing
                 top = {"error": str(exc)}
             shown = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
