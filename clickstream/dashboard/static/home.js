@@ -109,10 +109,11 @@
       }
     }
   }
-  function startLive(appId) {
+  async function startLive(appId) {
     live.app = appId;
     live.key = new URLSearchParams(location.hash.slice(1)).get('key');
     clearInterval(live.timer);
+    await loadWorld().catch(() => null); // country names for the live list
     pollLive();
     live.timer = setInterval(pollLive, 30_000);
   }
