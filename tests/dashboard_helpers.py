@@ -63,6 +63,8 @@ def overview_compare(traffic: Traffic, p: Mapping[str, Any]) -> dict[str, Any]:
     cur = Truth(until(traffic, now_ms) if running else traffic).overview(str(lo), str(hi), bool(p["include_bots"]))
     prev_traffic = until(traffic, now_ms - days * 86_400_000) if running else traffic
     prev = Truth(prev_traffic).overview(str(lo - timedelta(days=days)), str(lo - timedelta(days=1)), bool(p["include_bots"]))
+    for row in (cur, prev):
+        row["views_per_session"] = row["page_views"] / row["sessions"] if row["sessions"] else None
     return {**cur, **{f"prev_{k}": v for k, v in prev.items()}}
 
 

@@ -184,3 +184,17 @@ def test_a_key_polling_too_fast_is_throttled(live_api: Api, shop: AppWithKey, re
     throttled = get_live(live_api, key)
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
     view._throttle.cache_clear()
+
+
+def test_the_live_view_keeps_the_api_function_light() -> None:
+    """The API Lambda has no pandas layer: answering GET /v1/live must import none of it."""
+    import json as json_
+    import subprocess
+    import sys
+
+    from clickstream.target import ROOT
+
+    probe = ("import json, sys, app, chalicelib.live.view, chalicelib.live.service, chalicelib.lake.rows; "
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert set(json_.loads(done.stdout)).isdisjoint({"pandas", "pyarrow", "awswrangler", "duckdb"})

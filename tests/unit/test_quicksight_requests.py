@@ -100,7 +100,7 @@ def test_geo_columns_are_tagged_for_the_map(spec):
 def test_kpis_compare_with_the_previous_period_and_rates_in_points(spec):
     kpis = {v["KPIVisual"]["VisualId"]: v["KPIVisual"]["ChartConfiguration"]
             for v in qs.definition(spec, {d.name: f"arn:{d.name}" for d in spec.used_datasets()})["Sheets"][0]["Visuals"] if "KPIVisual" in v}
-    assert set(kpis) == {"visitors", "sessions", "page-views", "bounce-rate", "avg-duration"}
+    assert set(kpis) == {"visitors", "sessions", "page-views", "views-per-session", "bounce-rate", "avg-duration"}
     for vid, conf in kpis.items():
         target = conf["FieldWells"]["TargetValues"][0]["NumericalMeasureField"]["Column"]
         assert target == {"DataSetIdentifier": "overview_compare", "ColumnName": "prev_" + conf["FieldWells"]["Values"][0]["NumericalMeasureField"]["Column"]["ColumnName"]}
