@@ -90,8 +90,10 @@ def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Run
     def run(dataset: Dataset, params: Mapping[str, Any]) -> Any:
         from clickstream.lake import run_query  # imported late: the page loads even while the lake is unreachable
 
-        needed = {name: params[name] for name in dataset.parameters()}  # run_query refuses parameters a query does not take
         filters, until = params.get("filters") or {}, params.get("until")
+        if dataset.compare and not filters:
+            return compare_locally(dataset, params, run)
+        needed = {name: params[name] for name in dataset.parameters()}  # run_query refuses parameters a query does not take
         if not filters and until is None and not dataset.compare:
             return run_query(dataset.name, needed, settings=settings, engine="duckdb", cache_dir=cache_dir)
         extra = scope.bound(filters, until)
@@ -101,6 +103,29 @@ def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Run
         return run_query(sql, {**needed, **extra}, settings=settings, engine="duckdb", cache_dir=cache_dir)
 
     return run
+
+
+def compare_locally(dataset: Dataset, params: Mapping[str, Any], run: panels.Runner) -> Any:
+    """A ``compare`` dataset as two runs of its base (each served from DuckDB's materialised
+    sessions when nothing cuts it) joined by the same select list the one-statement SQL uses.
+
+    Same answer as ``dataset.sql()`` (tests/integration/test_dashboard_lake.py runs both); that
+    one statement is what QuickSight runs, but on DuckDB it cannot use the session cache.
+    """
+    import duckdb
+
+    base = Dataset(str(dataset.compare), {c: dataset.columns[c] for c in dataset.base_columns})
+    day = lambda v: v if isinstance(v, date) else date.fromisoformat(str(v))  # noqa: E731
+    per = scope.periods(day(params["date_from"]), day(params["date_to"]), params.get("now") or datetime.now(timezone.utc))
+    cur = run(base, {**params, "until": per.until})
+    prev = run(base, {**params, "date_from": per.prev_from, "date_to": per.prev_to, "until": per.prev_until})
+    con = duckdb.connect()
+    try:
+        con.register("cur", cur)
+        con.register("prev", prev)
+        return con.sql(f"SELECT {scope.compare_select(list(dataset.base_columns))} FROM cur CROSS JOIN prev").to_arrow_table()
+    finally:
+        con.close()
 
 
 def dynamodb_live(settings: Settings) -> Live:

@@ -96,10 +96,14 @@ def compare_sql(base_sql: str, columns: list[str], now_sql: str = NOW_SQL) -> st
     prev_cut = f"(CASE WHEN {_running(now_sql)} THEN date_add('day', -{_DAYS}, {now_sql}) ELSE {far} END)"
     cur = scoped_sql(base_sql, {}, until_sql=cur_cut)
     prev = scoped_sql(shifted, {}, until_sql=prev_cut)
+    return f"SELECT {compare_select(columns)}\nFROM ({cur}) AS cur\nCROSS JOIN ({prev}) AS prev"
+
+
+def compare_select(columns: list[str]) -> str:
+    """The select list over ``cur`` and ``prev`` (one row each) that makes a comparison row."""
     derived = [(name, expr) for name, expr in DERIVED.items() if all(c in columns for c in _uses(expr))]
-    select = ", ".join([f"cur.{c}" for c in columns] + [expr.format(t="cur") + f" AS {n}" for n, expr in derived]
-                       + [f"prev.{c} AS prev_{c}" for c in columns] + [expr.format(t="prev") + f" AS prev_{n}" for n, expr in derived])
-    return f"SELECT {select}\nFROM ({cur}) AS cur\nCROSS JOIN ({prev}) AS prev"
+    return ", ".join([f"cur.{c}" for c in columns] + [expr.format(t="cur") + f" AS {n}" for n, expr in derived]
+                     + [f"prev.{c} AS prev_{c}" for c in columns] + [expr.format(t="prev") + f" AS prev_{n}" for n, expr in derived])
 
 
 # Ratios of the base's columns, added to a comparison when the base has what they divide.

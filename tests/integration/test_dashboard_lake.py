@@ -76,6 +76,29 @@ def test_each_query_returns_the_types_the_quicksight_datasets_declare(lake):
         assert ARROW[declared] in compatible[declared]
 
 
+@pytest.mark.parametrize("running", [False, True], ids=["closed", "running"])
+def test_the_comparison_sql_quicksight_runs_equals_the_page_s_two_runs(lake, running):
+    """compare datasets: one statement for QuickSight (scope.compare_sql), two cached runs locally."""
+    from datetime import date, timedelta
+
+    from clickstream.dashboard import scope
+    from clickstream.lake import run_query
+
+    settings, traffic, cache = lake
+    dataset = load().datasets["overview_compare"]
+    to = NOW.date() if running else date.fromisoformat(traffic.days[-2])
+    params = {**filters(traffic), "date_from": to - timedelta(days=2), "date_to": to, "now": NOW}
+    local = lake_runner(settings, cache)(dataset, params).to_pylist()
+    sql = dataset.sql(scope.LOCAL_NOW_SQL)
+    one = run_query(sql, {"app_id": params["app_id"], "date_from": params["date_from"], "date_to": params["date_to"],
+                          "include_bots": False, "now": scope.bound({}, NOW)["until"]}, settings=settings, engine="duckdb",
+                    cache_dir=cache).to_pylist()
+    assert one[0]["prev_visitors"] > 0 and list(local[0]) == list(one[0])
+    for column, value in one[0].items():
+        got = local[0][column]
+        assert got == value or abs(got - value) <= 1e-9 * max(1.0, abs(value)), (column, got, value)
+
+
 def test_a_running_period_is_compared_with_the_previous_one_up_to_the_same_time(lake):
     # GIVEN the last three days, today included (still running), and the three days before
     from datetime import date
