@@ -50,7 +50,7 @@ def main() -> None:
         from chalicelib.settings import from_env
         from chalicelib.store.apps import AppStore
         from chalicelib.store.readkeys import ReadKeyStore
-        from chalicelib.store.schema import ensure_bucket, ensure_table
+        from clickstream.admin.tables import ensure_bucket, ensure_table
         from clickstream import devextras
         from clickstream.dashboard import main as main_block
         from clickstream.dashboard.spec import load

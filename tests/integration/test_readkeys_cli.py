@@ -13,7 +13,7 @@ from chalicelib import clients
 from chalicelib.errors import UnknownKey
 from chalicelib.settings import Settings, from_env
 from chalicelib.store.readkeys import KeyRefused, ReadKeyStore
-from chalicelib.store.schema import ensure_table
+from clickstream.admin.tables import ensure_table
 from clickstream.cli import main
 from tests.readback import scan_all
 
