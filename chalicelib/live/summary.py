@@ -18,8 +18,9 @@ its ``received_at`` happened outside every live window and is left to the lake.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 MINUTE_MS = 60_000

@@ -106,7 +106,7 @@ def preflight(request: Any) -> Response:
             allowed = services.app_store(settings).origin_known(origin.lower().rstrip("/"))
         except StorageUnavailable:
             allowed = False
-    if not allowed:
+    if not allowed or origin is None:
         return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
     return Response(body="", status_code=204, headers={
         "Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Allow-Methods": "GET, OPTIONS",

@@ -11,9 +11,10 @@ cost per poll is measured, not estimated (docs/decisions/0010-live-view.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError

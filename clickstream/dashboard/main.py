@@ -9,8 +9,10 @@ is relative (+12%); the change of a rate (bounce rate) is in percentage points.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from functools import partial
+from typing import Any
 
 import pyarrow as pa
 
@@ -122,7 +124,7 @@ def compute(spec: Spec, params: Mapping[str, Any], run: Runner, now: datetime) -
     tile_block = guarded(tiles)
     daily_block = guarded(lambda: _daily(run(daily, current)))
     daily_prev_block = guarded(lambda: _daily(run(daily, previous)))
-    lists = {lid: guarded(lambda spec_=spec_: one_list(*spec_)) for lid, spec_ in LISTS.items()}
+    lists = {lid: guarded(partial(one_list, *spec_)) for lid, spec_ in LISTS.items()}
     today = now.date().isoformat()
     return {
         "periods": {

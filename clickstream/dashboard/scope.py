@@ -17,9 +17,10 @@ previous period at the same elapsed time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -120,7 +121,7 @@ def bound(filters: Mapping[str, str], until: datetime | None) -> dict[str, Any]:
     """The extra parameter values ``scoped_sql`` needs."""
     values: dict[str, Any] = {f"f_{n}": v for n, v in filters.items() if v != NONE}
     if until is not None:
-        values["until"] = until.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        values["until"] = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     return values
 
 

@@ -232,8 +232,8 @@ def parse(raw: dict[str, Any]) -> Spec:
                 raise ConfigError(f"dataset {name!r}: compare names a dataset declared above it, not {d['compare']!r}")
             from clickstream.dashboard.scope import DERIVED, _uses
 
-            own = {**base.columns, **{n: "decimal" for n, e in DERIVED.items() if all(c in base.columns for c in _uses(e))}}
-            cols = {**own, **{f"prev_{c}": t for c, t in own.items()}}
+            own: dict[str, ColumnType] = {**base.columns, **{n: "decimal" for n, e in DERIVED.items() if all(c in base.columns for c in _uses(e))}}
+            cols: dict[str, ColumnType] = {**own, **{f"prev_{c}": t for c, t in own.items()}}
             datasets[name] = Dataset(name, cols, base.name, tuple(base.columns))
             continue
         bad = {c: t for c, t in d.get("columns", {}).items() if t not in COLUMN_TYPES}
