@@ -347,13 +347,24 @@
   function buildGrid(spec) {
     const grid = $('#grid');
     grid.innerHTML = '';
-    for (const p of spec.panels.filter(shownInGrid)) {
+    // Some spec panels live at the top of the page, so rows of the grid can have holes: the
+    // last panel of a row takes what its row leaves.
+    const shown = spec.panels.filter(shownInGrid);
+    const span = new Map(shown.map((p) => [p.id, p.width]));
+    let used = 0, last = null;
+    for (const p of shown) {
+      if (used + p.width > 12 && last) { span.set(last.id, span.get(last.id) + 12 - used); used = 0; }
+      used += p.width;
+      last = p;
+    }
+    if (last && used < 12) span.set(last.id, span.get(last.id) + 12 - used);
+    for (const p of shown) {
       const card = document.createElement('section');
       card.className = 'panel';
       card.dataset.panel = p.id;
       card.dataset.visual = p.visual;
       card.dataset.state = 'loading';
-      card.style.gridColumn = `span ${p.width}`;
+      card.style.gridColumn = `span ${span.get(p.id)}`;
       card.style.gridRow = `span ${p.height}`;
       card.innerHTML = '<h2></h2><div class="body"><div class="msg">Loading…</div></div>';
       $('h2', card).textContent = p.title;
