@@ -203,7 +203,8 @@ def _panel(raw: dict[str, Any], datasets: dict[str, Dataset], params: list[Param
             raise ConfigError(f"{where}: labels {f.labels!r} is not a string_list parameter")
     for m in measures:  # what QuickSight can aggregate: numbers any way, other types only by counting
         ctype = dataset.columns[m.column]
-        if m.agg in ("sum", "avg") and ctype not in ("integer", "decimal") or m.agg in ("min", "max") and ctype in ("string", "boolean"):
+        summed = m.agg in ("sum", "avg") and ctype not in ("integer", "decimal")
+        if summed or m.agg in ("min", "max") and ctype in ("string", "boolean"):
             raise ConfigError(f"{where}: cannot {m.agg} the {ctype} column {m.column!r} (declare it integer, or count it)")
     target = _field(raw["target"], where, True) if "target" in raw else None
     if target and (visual != "kpi" or target.column not in dataset.columns):
@@ -238,7 +239,9 @@ def parse(raw: dict[str, Any]) -> Spec:
             continue
         bad = {c: t for c, t in d.get("columns", {}).items() if t not in COLUMN_TYPES}
         if not ID.match(name) or not d.get("columns") or bad:
-            raise ConfigError(f"dataset {name!r}: a lower_snake_case query name, and columns mapped to one of {COLUMN_TYPES} (bad: {bad})")
+            raise ConfigError(
+                f"dataset {name!r}: a lower_snake_case query name, and columns mapped to one of {COLUMN_TYPES} (bad: {bad})"
+            )
         datasets[name] = Dataset(name, dict(d["columns"]))
     panels = tuple(_panel(p, datasets, params) for p in raw.get("panels", []))
     ids = [p.id for p in panels]
