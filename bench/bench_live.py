@@ -50,11 +50,21 @@ def run(loads: Sequence[int]) -> dict[str, Any]:
             _, nxt = snapshot(client, settings, app, now + 61_000)
             p = summary.plan(now + 1_000, settings.settle_seconds * 1000)
             tail_events = n * (now + 1_000 - p.raw_from_ms) // (30 * 60_000)
-            rows.append({"events_30min": n, "tail_events_all_apps": tail_events, "visitors_now": cold_body["current"]["visitors"],
-                         "cold": cold.as_dict(), "warm": warm.as_dict(), "next_minute": nxt.as_dict()})
+            rows.append(
+                {
+                    "events_30min": n,
+                    "tail_events_all_apps": tail_events,
+                    "visitors_now": cold_body["current"]["visitors"],
+                    "cold": cold.as_dict(),
+                    "warm": warm.as_dict(),
+                    "next_minute": nxt.as_dict(),
+                }
+            )
     base = rows[0]["warm"]["read_units"] if rows and rows[0]["events_30min"] == 0 else 0.0
     for r in rows:
-        r["warm_read_units_per_tail_event"] = round((r["warm"]["read_units"] - base) / r["tail_events_all_apps"], 4) if r["tail_events_all_apps"] else None
+        r["warm_read_units_per_tail_event"] = (
+            round((r["warm"]["read_units"] - base) / r["tail_events_all_apps"], 4) if r["tail_events_all_apps"] else None
+        )
     return {"loads": rows, "uptime": os.getloadavg(), "machine": lb.machine()}
 
 
@@ -64,10 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = lb.parse_args(parser, argv, "live")
     result = run([int(x) for x in args.events.split(",")])
     for r in result["loads"]:
-        print(f"{r['events_30min']:>7} events/30 min: cold poll {r['cold']['read_units']:>8.1f} RU {r['cold']['write_units']:>5.1f} WU "
-              f"({r['cold']['queries']} queries) | warm poll {r['warm']['read_units']:>6.1f} RU ({r['warm']['queries']} queries, "
-              f"{r['warm']['summaries_read']} summaries) | next minute {r['next_minute']['read_units']:>6.1f} RU "
-              f"{r['next_minute']['write_units']:.1f} WU | {r['warm_read_units_per_tail_event']} RU per unsettled event per poll")
+        print(
+            f"{r['events_30min']:>7} events/30 min: cold poll {r['cold']['read_units']:>8.1f} RU "
+            f"{r['cold']['write_units']:>5.1f} WU "
+            f"({r['cold']['queries']} queries) | warm poll {r['warm']['read_units']:>6.1f} RU ({r['warm']['queries']} queries, "
+            f"{r['warm']['summaries_read']} summaries) | next minute {r['next_minute']['read_units']:>6.1f} RU "
+            f"{r['next_minute']['write_units']:.1f} WU | {r['warm_read_units_per_tail_event']} RU per unsettled event per poll"
+        )
     print(f"load average {result['uptime']}")
     lb.emit(result, getattr(args, "json", None))
     big = result["loads"][-1]

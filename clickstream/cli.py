@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 from datetime import datetime, timezone
+from typing import Any
 
 import click
 
@@ -161,11 +161,23 @@ def read_key_create(app_id: str, expires_in: str | None, label: str, as_json: bo
             raise TerminalError(f"--expires-in {expires_in!r} must look like 30m, 12h or 7d") from None
     key, clear = _read_keys(stage).create(app_id, expires_in_s=seconds, label=label)
     if as_json:
-        click.echo(json.dumps({"read_key": clear, "app_id": key.app_id, "prefix": key.prefix, "scopes": list(key.scopes), "expires_at": key.expires_at}))
+        click.echo(
+            json.dumps(
+                {
+                    "read_key": clear,
+                    "app_id": key.app_id,
+                    "prefix": key.prefix,
+                    "scopes": list(key.scopes),
+                    "expires_at": key.expires_at,
+                }
+            )
+        )
     else:
-        click.echo(f"read_key: {clear}\napp_id:   {key.app_id}\nexpires:  {_when(key.expires_at)}\n"
-                   "(stored hashed; this is the only time it is shown. Send it as Authorization: Bearer <key>;\n"
-                   f" a share link is /dashboard/live?app_id={key.app_id}#key=<key>)")
+        click.echo(
+            f"read_key: {clear}\napp_id:   {key.app_id}\nexpires:  {_when(key.expires_at)}\n"
+            "(stored hashed; this is the only time it is shown. Send it as Authorization: Bearer <key>;\n"
+            f" a share link is /dashboard/live?app_id={key.app_id}#key=<key>)"
+        )
 
 
 @read_key.command("list")
@@ -176,8 +188,22 @@ def read_key_list(app_id: str | None, as_json: bool, stage: str | None) -> None:
     """List read keys (by prefix), with scopes, expiry and revocation."""
     rows = _read_keys(stage).list(app_id)
     if as_json:
-        click.echo(json.dumps([{"app_id": k.app_id, "prefix": k.prefix, "scopes": list(k.scopes), "created_at": k.created_at,
-                                "expires_at": k.expires_at, "revoked_at": k.revoked_at, "label": k.label} for k in rows]))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "app_id": k.app_id,
+                        "prefix": k.prefix,
+                        "scopes": list(k.scopes),
+                        "created_at": k.created_at,
+                        "expires_at": k.expires_at,
+                        "revoked_at": k.revoked_at,
+                        "label": k.label,
+                    }
+                    for k in rows
+                ]
+            )
+        )
         return
     if not rows:
         click.echo("no read keys: clickstream apps read-key create APP_ID --expires-in 7d")

@@ -30,7 +30,9 @@ def snapshot(client: Any, settings: Settings, app_id: str, now_ms: int) -> tuple
     missing = [m for m in p.settled if m not in stored]
     # One raw read covers the missing settled minutes (if any) and the unsettled tail.
     raw_from = min(missing[0] - 1, p.raw_from_ms) if missing else p.raw_from_ms
-    stored_items = store.read_events(client, settings.table, app_id, raw_from, now_ms, settings.write_shards, usage, consistent=bool(missing))
+    stored_items = store.read_events(
+        client, settings.table, app_id, raw_from, now_ms, settings.write_shards, usage, consistent=bool(missing)
+    )
     rows = [decode_row(d) for d in stored_items]
     fresh = {m: summary.summarize(rs) for m, rs in summary.by_minute(rows).items()}
     new = {m: fresh.get(m) or summary.summarize([]) for m in missing}

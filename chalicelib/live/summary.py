@@ -134,8 +134,15 @@ def combine(p: Plan, summaries: Mapping[int, Summary]) -> dict[str, Any]:
     bars = []
     for m in p.minutes:
         s = summaries.get(m, empty)
-        bars.append({"start": m, "visitors": len(s["v"]) + int(s.get("vx", 0)), "page_views": s["pv"],
-                     "events": s["ev"], "settled": m in p.settled})
+        bars.append(
+            {
+                "start": m,
+                "visitors": len(s["v"]) + int(s.get("vx", 0)),
+                "page_views": s["pv"],
+                "events": s["ev"],
+                "settled": m in p.settled,
+            }
+        )
     visitors: dict[str, list[Any]] = {}
     pages: dict[str, int] = {}
     page_views = overflow = 0
@@ -156,8 +163,13 @@ def combine(p: Plan, summaries: Mapping[int, Summary]) -> dict[str, Any]:
         countries[country or UNKNOWN] = countries.get(country or UNKNOWN, 0) + 1
     return {
         "now": p.now_ms,
-        "current": {"since": p.current_since_ms, "until": p.now_ms, "visitors": len(visitors) + overflow,
-                    "page_views": page_views, "visitors_over_cap": overflow},
+        "current": {
+            "since": p.current_since_ms,
+            "until": p.now_ms,
+            "visitors": len(visitors) + overflow,
+            "page_views": page_views,
+            "visitors_over_cap": overflow,
+        },
         "minutes": bars,
         "top_pages": _top(pages),
         "top_sources": _top(sources),

@@ -40,8 +40,11 @@ def _throttle() -> Throttle:
 
 
 def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(body=orjson.dumps(body).decode(), status_code=status,
-                    headers={"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})})
+    return Response(
+        body=orjson.dumps(body).decode(),
+        status_code=status,
+        headers={"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
+    )
 
 
 def _cors(settings: Settings, app_id: str, origin: str | None) -> dict[str, str]:
@@ -68,7 +71,9 @@ def get_live(request: Any) -> Response:
     headers = {str(k).lower(): str(v) for k, v in dict(request.headers or {}).items()}
     query = request.query_params or {}
     if "key" in query:
-        return _answer(400, {"error": "send the read key as Authorization: Bearer csr_..., never in the URL (it would end up in logs)"})
+        return _answer(
+            400, {"error": "send the read key as Authorization: Bearer csr_..., never in the URL (it would end up in logs)"}
+        )
     wanted = query.get("app_id")
     try:
         key = read_keys(settings).resolve(_bearer(headers), "live", wanted)
@@ -81,10 +86,14 @@ def get_live(request: Any) -> Response:
     cors = _cors(settings, key.app_id, headers.get("origin"))
     wait = _throttle().allow(key.key_hash)
     if wait:
-        return _answer(429, {"error": f"too many requests for read key {key.prefix}…; retry in {wait:.0f} s"},
-                       {**cors, "Retry-After": str(max(1, round(wait)))})
+        return _answer(
+            429,
+            {"error": f"too many requests for read key {key.prefix}…; retry in {wait:.0f} s"},
+            {**cors, "Retry-After": str(max(1, round(wait)))},
+        )
     now_ms = int(time.time() * 1000)
     try:
+
         def compute() -> dict[str, Any]:
             body, usage = snapshot(clients.dynamodb(settings), settings, key.app_id, now_ms)
             log.info(orjson.dumps({"msg": "live snapshot", "app_id": key.app_id, **usage.as_dict()}).decode())
@@ -108,6 +117,15 @@ def preflight(request: Any) -> Response:
             allowed = False
     if not allowed or origin is None:
         return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
-    return Response(body="", status_code=204, headers={
-        "Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Allow-Methods": "GET, OPTIONS",
-        "Access-Control-Allow-Headers": ALLOW_HEADERS, "Access-Control-Max-Age": "600", "Cache-Control": "no-store"})
+    return Response(
+        body="",
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Origin": origin,
+            "Vary": "Origin",
+            "Access-Control-Allow-Methods": "GET, OPTIONS",
+            "Access-Control-Allow-Headers": ALLOW_HEADERS,
+            "Access-Control-Max-Age": "600",
+            "Cache-Control": "no-store",
+        },
+    )

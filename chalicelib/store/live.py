@@ -38,8 +38,14 @@ class Usage:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"read_units": round(self.read_units, 2), "write_units": round(self.write_units, 2), "queries": self.queries,
-                "raw_items": self.raw_items, "summaries_read": self.summaries_read, "summaries_written": self.summaries_written}
+        return {
+            "read_units": round(self.read_units, 2),
+            "write_units": round(self.write_units, 2),
+            "queries": self.queries,
+            "raw_items": self.raw_items,
+            "summaries_read": self.summaries_read,
+            "summaries_written": self.summaries_written,
+        }
 
 
 def _wrap(exc: Exception, what: str) -> StorageUnavailable:
@@ -59,8 +65,9 @@ def _query_all(client: Any, kwargs: dict[str, Any], usage: Usage) -> list[dict[s
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, shards: int, usage: Usage,
-                consistent: bool = True) -> list[str]:
+def read_events(
+    client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, shards: int, usage: Usage, consistent: bool = True
+) -> list[str]:
     """Every event of ``app_id`` received in (lo_ms, hi_ms], as the stored ``d`` (a lake row's JSON).
 
     The partitions hold every app's events, so the read costs what all apps received in
@@ -72,15 +79,20 @@ def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, sh
     ranges = list(keys.partitions_between("events", lo_ms, hi_ms, shards))
     if not ranges:
         return []
+
     def one(pk: str) -> tuple[list[str], Usage]:
         part = Usage()
-        items = _query_all(client, {
-            "TableName": table,
-            **keys.range_query(pk, keys.sort_key_bound(lo_ms), keys.sort_key_bound(hi_ms)),
-            "ProjectionExpression": f"{keys.SK}, #d",
-            "ExpressionAttributeNames": {"#d": keys.DATA},
-            "ConsistentRead": consistent,
-        }, part)
+        items = _query_all(
+            client,
+            {
+                "TableName": table,
+                **keys.range_query(pk, keys.sort_key_bound(lo_ms), keys.sort_key_bound(hi_ms)),
+                "ProjectionExpression": f"{keys.SK}, #d",
+                "ExpressionAttributeNames": {"#d": keys.DATA},
+                "ConsistentRead": consistent,
+            },
+            part,
+        )
         part.raw_items = len(items)
         return [i[keys.DATA]["S"] for i in items if keys.app_of_event(i) == app_id], part
 
@@ -101,9 +113,14 @@ def read_events(client: Any, table: str, app_id: str, lo_ms: int, hi_ms: int, sh
 def read_summaries(client: Any, table: str, app_id: str, first_ms: int, last_ms: int, usage: Usage) -> dict[int, dict[str, Any]]:
     """The stored summaries of the minutes ``first_ms`` to ``last_ms`` (both included)."""
     try:
-        items = _query_all(client, {
-            "TableName": table, **keys.range_query(keys.live_pk(app_id), keys.minute_sk(first_ms), keys.minute_sk(last_ms)),
-        }, usage)
+        items = _query_all(
+            client,
+            {
+                "TableName": table,
+                **keys.range_query(keys.live_pk(app_id), keys.minute_sk(first_ms), keys.minute_sk(last_ms)),
+            },
+            usage,
+        )
     except (ClientError, BotoCoreError) as exc:
         raise _wrap(exc, "reading the live summaries") from exc
     usage.summaries_read += len(items)
@@ -122,12 +139,16 @@ def write_summaries(client: Any, table: str, app_id: str, summaries: Mapping[int
     Both computed it from the same settled items, so whichever lands is right; the condition
     keeps the first (and its TTL) and the refused write costs one write unit, no more.
     """
+
     def put(minute: int, summary: dict[str, Any]) -> float:
         try:
             resp = client.put_item(
                 TableName=table,
-                Item={**keys.live_minute_key(app_id, minute), keys.DATA: {"S": orjson.dumps(summary).decode()},
-                      keys.TTL_ATTR: {"N": str(minute // 1000 + SUMMARY_TTL_S)}},
+                Item={
+                    **keys.live_minute_key(app_id, minute),
+                    keys.DATA: {"S": orjson.dumps(summary).decode()},
+                    keys.TTL_ATTR: {"N": str(minute // 1000 + SUMMARY_TTL_S)},
+                },
                 ConditionExpression=keys.ITEM_ABSENT,
                 ReturnConsumedCapacity="TOTAL",
             )

@@ -79,7 +79,9 @@ class ReadKeyStore:
         self._cache: dict[str, tuple[float, ReadKey | None]] = {}
         self._lock = threading.Lock()
 
-    def create(self, app_id: str, scopes: tuple[str, ...] = SCOPES, expires_in_s: int | None = None, label: str = "") -> tuple[ReadKey, str]:
+    def create(
+        self, app_id: str, scopes: tuple[str, ...] = SCOPES, expires_in_s: int | None = None, label: str = ""
+    ) -> tuple[ReadKey, str]:
         """A new key for ``app_id``; returns (record, key in clear: shown once, stored hashed)."""
         bad = [s for s in scopes if s not in SCOPES]
         if bad or not scopes:
@@ -88,8 +90,16 @@ class ReadKeyStore:
             raise TerminalError(f"expiry of {expires_in_s} s must be positive; no key was created")
         now = int(self._clock() * 1000)
         clear = READ_KEY_PREFIX + secrets.token_urlsafe(24)
-        key = ReadKey(hash_read_key(clear), app_id, clear[:9], tuple(scopes), now,
-                      now + expires_in_s * 1000 if expires_in_s else None, None, label.strip()[:200])
+        key = ReadKey(
+            hash_read_key(clear),
+            app_id,
+            clear[:9],
+            tuple(scopes),
+            now,
+            now + expires_in_s * 1000 if expires_in_s else None,
+            None,
+            label.strip()[:200],
+        )
         item: dict[str, Any] = {
             **read_key_key(key.key_hash),
             "app_id": {"S": app_id},
@@ -131,12 +141,17 @@ class ReadKeyStore:
         else:
             matches = [k for k in self.list() if k.prefix == key_or_prefix]
             if len(matches) != 1:
-                raise TerminalError(f"{key_or_prefix!r} matches {len(matches)} read keys; give the key, its hash or a unique prefix")
+                raise TerminalError(
+                    f"{key_or_prefix!r} matches {len(matches)} read keys; give the key, its hash or a unique prefix"
+                )
             key_hash = matches[0].key_hash
         try:
             resp = self._client.update_item(
-                TableName=self._table, Key=read_key_key(key_hash), UpdateExpression="SET revoked_at = :now",
-                ConditionExpression=f"attribute_exists({keys.PK})", ReturnValues="ALL_NEW",
+                TableName=self._table,
+                Key=read_key_key(key_hash),
+                UpdateExpression="SET revoked_at = :now",
+                ConditionExpression=f"attribute_exists({keys.PK})",
+                ReturnValues="ALL_NEW",
                 ExpressionAttributeValues={":now": {"N": str(int(self._clock() * 1000))}},
             )
         except ClientError as exc:

@@ -111,8 +111,15 @@ def compute(spec: Spec, params: Mapping[str, Any], run: Runner, now: datetime) -
             cur = _metrics(cur_rows[0] if cur_rows else {})
             prev = _metrics(prev_rows[0] if prev_rows else {})
         return [
-            {"id": m, "label": label, "format": fmt, "change_kind": kind, "value": cur[m], "previous": prev[m],
-             "change": change(cur[m], prev[m], kind)}
+            {
+                "id": m,
+                "label": label,
+                "format": fmt,
+                "change_kind": kind,
+                "value": cur[m],
+                "previous": prev[m],
+                "change": change(cur[m], prev[m], kind),
+            }
             for m, (label, _, _, fmt, kind) in METRICS.items()
         ]
 
@@ -128,10 +135,16 @@ def compute(spec: Spec, params: Mapping[str, Any], run: Runner, now: datetime) -
     today = now.date().isoformat()
     return {
         "periods": {
-            "current": {"from": per.date_from.isoformat(), "to": per.date_to.isoformat(),
-                        "until": per.until.isoformat() if per.until else None},
-            "previous": {"from": per.prev_from.isoformat(), "to": per.prev_to.isoformat(),
-                         "until": per.prev_until.isoformat() if per.prev_until else None},
+            "current": {
+                "from": per.date_from.isoformat(),
+                "to": per.date_to.isoformat(),
+                "until": per.until.isoformat() if per.until else None,
+            },
+            "previous": {
+                "from": per.prev_from.isoformat(),
+                "to": per.prev_to.isoformat(),
+                "until": per.prev_until.isoformat() if per.prev_until else None,
+            },
             "days": per.days,
             "today": today,
         },

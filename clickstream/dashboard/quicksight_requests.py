@@ -388,15 +388,38 @@ def visual(spec: Spec, panel: Panel) -> dict[str, Any]:
         }
         return {"GeospatialMapVisual": {**head, "ChartConfiguration": conf}}
     if panel.visual == "filled_map":
-        conf = {"FieldWells": {"FilledMapAggregatedFieldWells": {"Geospatial": dims, "Values": values}},
-                "Legend": {"Visibility": "VISIBLE"}}
-        return {"FilledMapVisual": {**head, "ChartConfiguration": conf,
-                                    "ConditionalFormatting": {"ConditionalFormattingOptions": [{"Shape": {
-                                        "FieldId": _fid(panel, panel.measures[0]),
-                                        "Format": {"BackgroundColor": {"Gradient": {"Expression": f"SUM({{{panel.measures[0].column}}})",
-                                                                                   "Color": {"Stops": [
-                                                                                       {"GradientOffset": 0, "Color": "#E0E7FF"},
-                                                                                       {"GradientOffset": 100, "Color": "#4F46E5"}]}}}}}}]}}}
+        conf = {
+            "FieldWells": {"FilledMapAggregatedFieldWells": {"Geospatial": dims, "Values": values}},
+            "Legend": {"Visibility": "VISIBLE"},
+        }
+        return {
+            "FilledMapVisual": {
+                **head,
+                "ChartConfiguration": conf,
+                "ConditionalFormatting": {
+                    "ConditionalFormattingOptions": [
+                        {
+                            "Shape": {
+                                "FieldId": _fid(panel, panel.measures[0]),
+                                "Format": {
+                                    "BackgroundColor": {
+                                        "Gradient": {
+                                            "Expression": f"SUM({{{panel.measures[0].column}}})",
+                                            "Color": {
+                                                "Stops": [
+                                                    {"GradientOffset": 0, "Color": "#E0E7FF"},
+                                                    {"GradientOffset": 100, "Color": "#4F46E5"},
+                                                ]
+                                            },
+                                        }
+                                    }
+                                },
+                            }
+                        }
+                    ]
+                },
+            }
+        }
     raise ValueError(panel.visual)  # spec.parse rejects unknown visuals first
 
 

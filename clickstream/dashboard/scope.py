@@ -40,8 +40,10 @@ def _condition(name: str, value: str) -> str:
     column = _COLUMN[name]
     test = f"{column} IS NULL" if value == NONE else f"{column} = :f_{name}"
     if name in _VISITOR_LEVEL:
-        return (f"anonymous_id IN (SELECT anonymous_id FROM events WHERE app_id = :app_id "
-                f"AND dt BETWEEN :date_from AND :date_to AND {test})")
+        return (
+            f"anonymous_id IN (SELECT anonymous_id FROM events WHERE app_id = :app_id "
+            f"AND dt BETWEEN :date_from AND :date_to AND {test})"
+        )
     return test
 
 
@@ -91,7 +93,7 @@ def compare_sql(base_sql: str, columns: list[str], now_sql: str = NOW_SQL) -> st
     shifted = base_sql
     for start, end, name in reversed(placeholder_spans(base_sql)):
         if name in ("date_from", "date_to"):
-            shifted = shifted[:start] + f"({PREV_FROM if name == 'date_from' else PREV_TO})" + shifted[end + 1:]
+            shifted = shifted[:start] + f"({PREV_FROM if name == 'date_from' else PREV_TO})" + shifted[end + 1 :]
     far = "TIMESTAMP '9999-12-31 00:00:00'"
     cur_cut = f"(CASE WHEN {_running(now_sql)} THEN {now_sql} ELSE {far} END)"
     prev_cut = f"(CASE WHEN {_running(now_sql)} THEN date_add('day', -{_DAYS}, {now_sql}) ELSE {far} END)"
@@ -103,8 +105,12 @@ def compare_sql(base_sql: str, columns: list[str], now_sql: str = NOW_SQL) -> st
 def compare_select(columns: list[str]) -> str:
     """The select list over ``cur`` and ``prev`` (one row each) that makes a comparison row."""
     derived = [(name, expr) for name, expr in DERIVED.items() if all(c in columns for c in _uses(expr))]
-    return ", ".join([f"cur.{c}" for c in columns] + [expr.format(t="cur") + f" AS {n}" for n, expr in derived]
-                     + [f"prev.{c} AS prev_{c}" for c in columns] + [expr.format(t="prev") + f" AS prev_{n}" for n, expr in derived])
+    return ", ".join(
+        [f"cur.{c}" for c in columns]
+        + [expr.format(t="cur") + f" AS {n}" for n, expr in derived]
+        + [f"prev.{c} AS prev_{c}" for c in columns]
+        + [expr.format(t="prev") + f" AS prev_{n}" for n, expr in derived]
+    )
 
 
 # Ratios of the base's columns, added to a comparison when the base has what they divide.
@@ -150,5 +156,6 @@ def periods(date_from: date, date_to: date, now: datetime) -> Periods:
     days = (date_to - date_from).days + 1
     shift = timedelta(days=days)
     running = date_to >= now.date()
-    return Periods(date_from, date_to, date_from - shift, date_to - shift,
-                   now if running else None, now - shift if running else None)
+    return Periods(
+        date_from, date_to, date_from - shift, date_to - shift, now if running else None, now - shift if running else None
+    )

@@ -233,7 +233,8 @@ def parse(raw: dict[str, Any]) -> Spec:
                 raise ConfigError(f"dataset {name!r}: compare names a dataset declared above it, not {d['compare']!r}")
             from clickstream.dashboard.scope import DERIVED, _uses
 
-            own: dict[str, ColumnType] = {**base.columns, **{n: "decimal" for n, e in DERIVED.items() if all(c in base.columns for c in _uses(e))}}
+            ratios: dict[str, ColumnType] = {n: "decimal" for n, e in DERIVED.items() if all(c in base.columns for c in _uses(e))}
+            own: dict[str, ColumnType] = {**base.columns, **ratios}
             cols: dict[str, ColumnType] = {**own, **{f"prev_{c}": t for c, t in own.items()}}
             datasets[name] = Dataset(name, cols, base.name, tuple(base.columns))
             continue

@@ -50,8 +50,8 @@ def main() -> None:
         from chalicelib.settings import from_env
         from chalicelib.store.apps import AppStore
         from chalicelib.store.readkeys import ReadKeyStore
-        from clickstream.admin.tables import ensure_bucket, ensure_table
         from clickstream import devextras
+        from clickstream.admin.tables import ensure_bucket, ensure_table
         from clickstream.dashboard import main as main_block
         from clickstream.dashboard.spec import load
         from clickstream.devserver import serve

@@ -45,11 +45,16 @@ def test_live_counts_events_posted_a_moment_before(live_api: Api, shop: AppWithK
     # GIVEN three visitors, one of them twice, a click, and one old event delivered late
     t = now_ms()
     page = "https://shop.example{}".format
-    post(live_api, shop,
-         event(anonymous_id="v1", url=page("/a")), event(anonymous_id="v1", url=page("/b")),
-         event(anonymous_id="v2", url=page("/a")), event(anonymous_id="v3", event_type="click", url=page("/a")),
-         # an old event delivered late (imported history) does not count
-         event(anonymous_id="v4", url=page("/a"), timestamp=t - 40 * 60_000))
+    post(
+        live_api,
+        shop,
+        event(anonymous_id="v1", url=page("/a")),
+        event(anonymous_id="v1", url=page("/b")),
+        event(anonymous_id="v2", url=page("/a")),
+        event(anonymous_id="v3", event_type="click", url=page("/a")),
+        # an old event delivered late (imported history) does not count
+        event(anonymous_id="v4", url=page("/a"), timestamp=t - 40 * 60_000),
+    )
     _, key = read_keys.create(shop.app_id)
 
     # WHEN the live view is read
@@ -68,14 +73,27 @@ def test_live_counts_events_posted_a_moment_before(live_api: Api, shop: AppWithK
     assert body["cost"]["read_units"] > 0
 
 
-def test_settled_minutes_are_summarised_once_then_read_from_the_summary(live_api: Api, shop: AppWithKey, read_keys: ReadKeyStore) -> None:
+def test_settled_minutes_are_summarised_once_then_read_from_the_summary(
+    live_api: Api, shop: AppWithKey, read_keys: ReadKeyStore
+) -> None:
     # GIVEN two visitors' page views received 3 minutes ago (settled: the settle delay is 30 s)
     old = now_ms() - 3 * 60_000
-    store_received(live_api, [
-        {"event_id": f"00000000-0000-4000-8000-00000000000{i}", "app_id": shop.app_id, "event_type": "page_view",
-         "event_time": old + i, "received_at": old + i, "anonymous_id": vid, "path": "/past", "country": "NL"}
-        for i, vid in enumerate(("p1", "p2"))
-    ])
+    store_received(
+        live_api,
+        [
+            {
+                "event_id": f"00000000-0000-4000-8000-00000000000{i}",
+                "app_id": shop.app_id,
+                "event_type": "page_view",
+                "event_time": old + i,
+                "received_at": old + i,
+                "anonymous_id": vid,
+                "path": "/past",
+                "country": "NL",
+            }
+            for i, vid in enumerate(("p1", "p2"))
+        ],
+    )
     _, key = read_keys.create(shop.app_id)
 
     # WHEN polled twice
@@ -99,11 +117,21 @@ def store_received(api: Api, rows: list[dict[str, Any]]) -> None:
     from chalicelib.store.items import row_item
 
     shards = api.settings.write_shards
-    put_items(clients.dynamodb(api.settings), api.settings.table, [
-        row_item(keys.partition_key("events", r["received_at"], keys.shard_of(r["event_id"], shards)), r["received_at"],
-                 r["app_id"], r["event_id"], encode_row(r), str(r["received_at"] // 1000 + 86_400))
-        for r in rows
-    ])
+    put_items(
+        clients.dynamodb(api.settings),
+        api.settings.table,
+        [
+            row_item(
+                keys.partition_key("events", r["received_at"], keys.shard_of(r["event_id"], shards)),
+                r["received_at"],
+                r["app_id"],
+                r["event_id"],
+                encode_row(r),
+                str(r["received_at"] // 1000 + 86_400),
+            )
+            for r in rows
+        ],
+    )
 
 
 def test_the_write_key_is_refused(live_api: Api, shop: AppWithKey) -> None:
@@ -145,7 +173,9 @@ def test_an_expired_key_is_refused(live_api: Api, shop: AppWithKey, read_keys: R
     assert response.status_code == 403 and "expired" in response.json_body["error"]
 
 
-def test_one_apps_key_cannot_read_another_app(live_api: Api, shop: AppWithKey, open_app: AppWithKey, read_keys: ReadKeyStore) -> None:
+def test_one_apps_key_cannot_read_another_app(
+    live_api: Api, shop: AppWithKey, open_app: AppWithKey, read_keys: ReadKeyStore
+) -> None:
     # GIVEN events in both apps and a key of the open app
     post(live_api, shop, event(anonymous_id="shopper"))
     _, key = read_keys.create(open_app.app_id)
@@ -157,7 +187,9 @@ def test_one_apps_key_cannot_read_another_app(live_api: Api, shop: AppWithKey, o
     assert own["app_id"] == open_app.app_id and own["current"]["visitors"] == 0
 
 
-def test_cors_only_for_an_origin_the_app_lists(live_api: Api, shop: AppWithKey, open_app: AppWithKey, read_keys: ReadKeyStore) -> None:
+def test_cors_only_for_an_origin_the_app_lists(
+    live_api: Api, shop: AppWithKey, open_app: AppWithKey, read_keys: ReadKeyStore
+) -> None:
     _, shop_key = read_keys.create(shop.app_id)
     _, open_key = read_keys.create(open_app.app_id)
 
@@ -194,7 +226,9 @@ def test_the_live_view_keeps_the_api_function_light() -> None:
 
     from clickstream.target import ROOT
 
-    probe = ("import json, sys, app, chalicelib.live.view, chalicelib.live.service, chalicelib.lake.rows; "
-             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    probe = (
+        "import json, sys, app, chalicelib.live.view, chalicelib.live.service, chalicelib.lake.rows; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert set(json_.loads(done.stdout)).isdisjoint({"pandas", "pyarrow", "awswrangler", "duckdb"})

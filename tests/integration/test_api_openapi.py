@@ -124,7 +124,9 @@ CALLS: dict[str, tuple[str, str, dict[str, str], Any, int, bool]] = {
     "live-write-key-401": ("GET", "/v1/live", {"Authorization": "Bearer KEY"}, lambda: b"", 401, True),
     "live-missing-key-401": ("GET", "/v1/live", {}, lambda: b"", 401, False),
     "live-other-app-403": ("GET", "/v1/live?app_id=someone-else", {"Authorization": "Bearer READKEY"}, lambda: b"", 403, True),
-    "live-preflight-204": ("OPTIONS", "/v1/live", {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "GET"}, lambda: b"", 204, True),
+    "live-preflight-204": (
+        "OPTIONS", "/v1/live", {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "GET"}, lambda: b"", 204, True,
+    ),
 }
 
 

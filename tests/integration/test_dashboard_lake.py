@@ -43,7 +43,9 @@ NOW = datetime.now(timezone.utc)  # one instant for the page and the truth (the 
 
 def api(lake: tuple[Settings, Traffic, Path], path: str, params: dict) -> tuple[int, dict]:
     settings, _, cache = lake
-    query = urlencode({k: ",".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else v for k, v in params.items()})
+    query = urlencode(
+        {k: ",".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}
+    )
     status, _, body = pages(settings, cache_dir=cache, now=lambda: NOW)["/dashboard"]("GET", path, query)
     return status, json.loads(body)
 
@@ -99,9 +101,19 @@ def test_the_comparison_sql_quicksight_runs_equals_the_page_s_two_runs(lake, run
     params = {**filters(traffic), "date_from": to - timedelta(days=2), "date_to": to, "now": NOW}
     local = lake_runner(settings, cache)(dataset, params).to_pylist()
     sql = dataset.sql(scope.LOCAL_NOW_SQL)
-    one = run_query(sql, {"app_id": params["app_id"], "date_from": params["date_from"], "date_to": params["date_to"],
-                          "include_bots": False, "now": scope.bound({}, NOW)["until"]}, settings=settings, engine="duckdb",
-                    cache_dir=cache).to_pylist()
+    one = run_query(
+        sql,
+        {
+            "app_id": params["app_id"],
+            "date_from": params["date_from"],
+            "date_to": params["date_to"],
+            "include_bots": False,
+            "now": scope.bound({}, NOW)["until"],
+        },
+        settings=settings,
+        engine="duckdb",
+        cache_dir=cache,
+    ).to_pylist()
     assert one[0]["prev_visitors"] > 0 and list(local[0]) == list(one[0])
     for column, value in one[0].items():
         got = local[0][column]

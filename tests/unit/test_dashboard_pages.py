@@ -83,11 +83,19 @@ def test_panels_aggregate_like_quicksight_field_wells():
 
 def test_the_api_runs_each_dataset_once_and_a_failing_dataset_blanks_only_its_panels(spec):
     runner = Runner({name: pa.table({c: [1] for c in spec.datasets[name].columns}) for name in ("overview", "overview_compare")})
-    status, _, body = get(handlers(spec, runner, lambda: [], today=lambda: TODAY), "/dashboard/api/panels?app_id=shop&include_bots=true")
+    status, _, body = get(
+        handlers(spec, runner, lambda: [], today=lambda: TODAY), "/dashboard/api/panels?app_id=shop&include_bots=true"
+    )
     assert status == 200
-    assert body["params"] == {"app_id": "shop", "date_from": "2025-03-01", "date_to": "2025-03-28", "include_bots": True,
-                              "steps": ["/demo", "LIKE_WOOD", "CLICK_LANG"]}
-    # each dataset once for the range (the tiles reuse the KPIs' overview_compare), and the graph's daily_metrics for the previous period
+    assert body["params"] == {
+        "app_id": "shop",
+        "date_from": "2025-03-01",
+        "date_to": "2025-03-28",
+        "include_bots": True,
+        "steps": ["/demo", "LIKE_WOOD", "CLICK_LANG"],
+    }
+    # each dataset once for the range (the tiles reuse the KPIs' overview_compare),
+    # and the graph's daily_metrics for the previous period
     assert sorted(n for n, _ in runner.calls) == sorted([d.name for d in spec.used_datasets()] + ["daily_metrics"])
     assert "is down" in body["main"]["daily"]["error"] and body["main"]["tiles"][0]["value"] == 1
     # every other dataset is down: their panels say so, the overview's KPIs still show

@@ -14,8 +14,17 @@ M = summary.MINUTE_MS
 
 
 def row(received: int, visitor: str = "a", kind: str = "page_view", **extra: Any) -> dict[str, Any]:
-    return {"event_id": f"{visitor}-{received}-{kind}", "event_type": kind, "received_at": received, "event_time": received,
-            "anonymous_id": visitor, "path": "/", "country": "DE", "url": "https://shop.example/", **extra}
+    return {
+        "event_id": f"{visitor}-{received}-{kind}",
+        "event_type": kind,
+        "received_at": received,
+        "event_time": received,
+        "anonymous_id": visitor,
+        "path": "/",
+        "country": "DE",
+        "url": "https://shop.example/",
+        **extra,
+    }
 
 
 def test_plan_shows_30_minutes_ending_with_the_running_one_and_settles_after_the_delay() -> None:
@@ -60,8 +69,9 @@ def test_combine_counts_distinct_visitors_across_minutes_and_labels_windows() ->
     minutes = {
         T0 - 6 * M: summary.summarize([row(T0 - 6 * M, "old")]),  # outside the 5 current minutes
         T0 - 2 * M: summary.summarize([row(T0 - 2 * M, "a", referrer_host="google.com"), row(T0 - 2 * M + 5, "b", country="FR")]),
-        T0: summary.summarize([row(T0 + 1, "a", path="/pricing"), row(T0 + 2, "c", kind="click", country=None),
-                               row(T0 + 3, "d", kind="identify")]),
+        T0: summary.summarize(
+            [row(T0 + 1, "a", path="/pricing"), row(T0 + 2, "c", kind="click", country=None), row(T0 + 3, "d", kind="identify")]
+        ),
     }
     body = summary.combine(p, minutes)
 
