@@ -11,6 +11,7 @@ import os
 from chalice import Chalice, Rate
 
 from chalicelib import http
+from chalicelib.live import view as live_view
 
 app = Chalice(app_name="clickstream")
 app.log.setLevel("INFO")
@@ -26,6 +27,16 @@ def post_events():
 @app.route("/v1/events", methods=["OPTIONS"])
 def preflight_events():
     return http.preflight(app.current_request)
+
+
+@app.route("/v1/live", methods=["GET"])
+def live():
+    return live_view.get_live(app.current_request)
+
+
+@app.route("/v1/live", methods=["OPTIONS"])
+def preflight_live():
+    return live_view.preflight(app.current_request)
 
 
 @app.route("/v1/health", methods=["GET"])

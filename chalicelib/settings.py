@@ -38,6 +38,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "metrics_namespace": ("CLICKSTREAM_METRICS_NAMESPACE", "Clickstream"),
     # Set by Lambda itself; 0 outside Lambda. Caps the export budget (chalicelib/export/budget.py).
     "lambda_memory_mb": ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "0"),
+    "live_cache_seconds": ("CLICKSTREAM_LIVE_CACHE_SECONDS", "5"),
 }
 
 
@@ -62,6 +63,7 @@ class Settings:
     export_worker_function: str
     metrics_namespace: str
     lambda_memory_mb: int
+    live_cache_seconds: int
 
     @property
     def is_local(self) -> bool:

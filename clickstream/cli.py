@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 import click
 
@@ -121,6 +122,103 @@ def apps_revoke(key: str, stage: str | None) -> None:
     """Revoke a write key (events sent with it get 401 within the key cache time, 60 s)."""
     app_id = _store(settings_for(stage)).revoke(key)
     click.echo(f"revoked a key of {app_id}")
+
+
+@apps.group("read-key", cls=Group)
+def read_key() -> None:
+    """Read keys: Bearer tokens for GET /v1/live and dashboard share links (never the write key)."""
+
+
+def _read_keys(stage: str | None) -> Any:
+    from chalicelib.store.readkeys import ReadKeyStore
+
+    settings = settings_for(stage)
+    return ReadKeyStore(clients.dynamodb(settings), settings.table, cache_seconds=0)
+
+
+def _when(ms: int | None) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if ms else "never"
+
+
+@read_key.command("create")
+@click.argument("app_id")
+@click.option("--expires-in", "expires_in", default=None, help="Lifetime, e.g. 30m, 12h, 7d (default: until revoked).")
+@click.option("--label", default="", help="What the key is for (shown by list).")
+@click.option("--json", "as_json", is_flag=True, help="Print {read_key, app_id, prefix, expires_at} as JSON.")
+@stage_option
+def read_key_create(app_id: str, expires_in: str | None, label: str, as_json: bool, stage: str | None) -> None:
+    """Create a read key for APP_ID (scope: live); shown once, stored hashed."""
+    from chalicelib.errors import TerminalError
+
+    if _store(settings_for(stage)).get_app(app_id) is None:
+        raise TerminalError(f"no app {app_id!r}; no key was created")
+    seconds = None
+    if expires_in:
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        try:
+            seconds = int(expires_in[:-1]) * units[expires_in[-1]]
+        except (ValueError, KeyError):
+            raise TerminalError(f"--expires-in {expires_in!r} must look like 30m, 12h or 7d") from None
+    key, clear = _read_keys(stage).create(app_id, expires_in_s=seconds, label=label)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "read_key": clear,
+                    "app_id": key.app_id,
+                    "prefix": key.prefix,
+                    "scopes": list(key.scopes),
+                    "expires_at": key.expires_at,
+                }
+            )
+        )
+    else:
+        click.echo(
+            f"read_key: {clear}\napp_id:   {key.app_id}\nexpires:  {_when(key.expires_at)}\n"
+            "(stored hashed; this is the only time it is shown. Send it as Authorization: Bearer <key>;\n"
+            f" a share link is /dashboard/live?app_id={key.app_id}#key=<key>)"
+        )
+
+
+@read_key.command("list")
+@click.argument("app_id", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@stage_option
+def read_key_list(app_id: str | None, as_json: bool, stage: str | None) -> None:
+    """List read keys (by prefix), with scopes, expiry and revocation."""
+    rows = _read_keys(stage).list(app_id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "app_id": k.app_id,
+                        "prefix": k.prefix,
+                        "scopes": list(k.scopes),
+                        "created_at": k.created_at,
+                        "expires_at": k.expires_at,
+                        "revoked_at": k.revoked_at,
+                        "label": k.label,
+                    }
+                    for k in rows
+                ]
+            )
+        )
+        return
+    if not rows:
+        click.echo("no read keys: clickstream apps read-key create APP_ID --expires-in 7d")
+    for k in rows:
+        state = f"revoked {_when(k.revoked_at)}" if k.revoked_at else f"expires {_when(k.expires_at)}"
+        click.echo(f"{k.prefix}…  {k.app_id:<28} {','.join(k.scopes):<6} {state}  {k.label}")
+
+
+@read_key.command("revoke")
+@click.argument("key")
+@stage_option
+def read_key_revoke(key: str, stage: str | None) -> None:
+    """Revoke a read key (the key, its SHA-256 or its listed prefix); refused within the key cache time (60 s)."""
+    revoked = _read_keys(stage).revoke(key)
+    click.echo(f"revoked read key {revoked.prefix}… of {revoked.app_id}")
 
 
 @main.command("dev")
