@@ -7,6 +7,7 @@ one I/O step, the durable write, and decides the status code.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -15,13 +16,21 @@ import orjson
 from chalicelib.collect import limits
 from chalicelib.collect.enrich import RequestFacts, check_event_time, enrich, event_time_ms
 from chalicelib.collect.validate import InvalidEvent, validate_event
-from chalicelib.errors import TerminalError
+from chalicelib.errors import StorageUnavailable, TerminalError
 from chalicelib.lake_row import encode_row
 from chalicelib.privacy import cookieless
 from chalicelib.settings import Settings
 from chalicelib.store import keys
 
 Item = dict[str, Any]
+
+# Room for the API function's clock and the export's to disagree (both hosts are NTP-synced;
+# Amazon Time Sync keeps EC2/Lambda hosts well under a millisecond apart).
+ACK_MARGIN_MS = 5_000
+
+
+def _clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class MalformedBody(TerminalError):
@@ -30,6 +39,15 @@ class MalformedBody(TerminalError):
 
 class PayloadTooLarge(TerminalError):
     """More than 500 events or 1 MiB in one request."""
+
+
+class WriteTooLate(StorageUnavailable):
+    """The write became durable too long after ``received_at`` to be acknowledged.
+
+    The items may sit behind a watermark an export has already committed, so they may never
+    reach the lake; a 503 makes the client send the batch again with a new ``received_at``,
+    and the export's dedup keeps each event_id once if both copies reach the lake.
+    """
 
 
 @dataclass
@@ -167,11 +185,24 @@ def ingest(
     request_id: str,
     store: Callable[[list[Item]], None],
     visitor_salt: Callable[[int], bytes] | None = None,
+    clock: Callable[[], int] = _clock_ms,
 ) -> IngestResult:
     """Store every valid event (and a record of each rejected one) before answering.
 
     ``store`` raises ``StorageUnavailable`` if it cannot make every item durable; it
     propagates so the API answers 503 and the client retries the batch.
+
+    The acknowledgement deadline, by construction rather than by the function's timeout::
+
+        r = received_at      w = the write is durable (<= the clock read after store())
+        export: plans at t, window (lo, t - settle], reads at t' >= t
+        the export misses the item only if  r <= t - settle  and  w > t'
+                                      hence  w - r > settle
+        so we answer 200 only if  clock() - r <= settle - ACK_MARGIN_MS  (<= settle even
+        when the export's clock runs up to the margin ahead), else 503 (``WriteTooLate``).
+
+    A stalled process (SIGSTOP, a GC pause, a slow retry loop) can delay the answer, never
+    turn a write the export may have skipped into a 200.
     """
     try:
         events = parse_body(raw_body)
@@ -180,7 +211,18 @@ def ingest(
         raise
     plan = plan_batch(events, facts, settings, request_id, visitor_salt)
     store(plan.items)
+    _check_ack_deadline(facts.received_ms, clock(), settings.settle_seconds * 1000)
     return IngestResult(200 if plan.accepted else 400, plan.accepted, plan.rejected)
+
+
+def _check_ack_deadline(received_ms: int, durable_ms: int, settle_ms: int) -> None:
+    took_ms = durable_ms - received_ms
+    if took_ms > settle_ms - ACK_MARGIN_MS:
+        raise WriteTooLate(
+            f"the write took {took_ms / 1000:.1f} s, longer than the {(settle_ms - ACK_MARGIN_MS) / 1000:.0f} s "
+            "an acknowledged write may take; it is not acknowledged, retry the same events",
+            retry_after_s=1,
+        )
 
 
 def _body_text(raw: bytes | str | None) -> str:
