@@ -65,7 +65,8 @@ def post_events(request: Any) -> Response:
         # no app is known, so nothing about any app's allow-list is revealed.
         return _json(401, {"error": str(exc)}, _cors_headers(origin, True))
     except StorageUnavailable as exc:
-        return _json(503, {"error": str(exc)}, {"Retry-After": "2"})
+        # Like every 503: readable by the page (CORS, Retry-After), details in the log only.
+        return _unavailable(exc, origin, None)
     if origin and not origin_allowed(app, origin):
         return _json(403, {"accepted": 0, "rejected": [], "error": f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"})
     cors = _cors_headers(origin, True)
@@ -84,9 +85,15 @@ def post_events(request: Any) -> Response:
     except MalformedBody as exc:
         return _json(400, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
     except StorageUnavailable as exc:
-        log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app.app_id, "error": str(exc)}).decode())
-        return _json(503, {"error": "storage is unavailable; nothing was stored, retry the same events", "retry_after_s": exc.retry_after_s}, {**cors, "Retry-After": str(exc.retry_after_s)})
+        return _unavailable(exc, origin, app.app_id)
     return _json(result.status, result.body(), cors)
+
+
+def _unavailable(exc: StorageUnavailable, origin: str | None, app_id: str | None) -> Response:
+    """The one 503: the client resends the same events after Retry-After; the cause is logged, never sent."""
+    log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app_id, "error": str(exc)}).decode())
+    body = {"error": "storage is unavailable; nothing was acknowledged, retry the same events", "retry_after_s": exc.retry_after_s}
+    return _json(503, body, {**_cors_headers(origin, True), "Retry-After": str(exc.retry_after_s)})
 
 
 def preflight(request: Any) -> Response:
