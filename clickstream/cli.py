@@ -6,7 +6,9 @@ Without --stage every command talks to the local stack that `make run` started.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from datetime import datetime, timezone
 
 import click
@@ -28,11 +30,24 @@ class Group(click.Group):
     """Turns our errors into a one-line message and exit code 2, never a traceback."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        on_main = ctx.parent is None and threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if on_main else None
         try:
             return super().invoke(ctx)
         except ClickstreamError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        finally:
+            if on_main:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a command like Ctrl-C does: through KeyboardInterrupt, so leases are released."""
+    raise KeyboardInterrupt
 
 
 @click.group(cls=Group)

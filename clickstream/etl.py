@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,9 +38,18 @@ def etl_run(stage: str | None, as_json: bool) -> None:
     from chalicelib.export.handlers import exporter
 
     settings = settings_for(stage)
-    report = exporter(settings, invoke=None).run_once()
+    try:
+        report = exporter(settings, invoke=None).run_once()
+    except KeyboardInterrupt:
+        click.echo("interrupted: the export lease is released; the next run finishes the window this one began", err=True)
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps(report.__dict__))
+        return
+    if report.status == "skipped":
+        until = report.lease_until_ms
+        when = f"until {datetime.fromtimestamp(until / 1000, tz=timezone.utc):%Y-%m-%d %H:%M:%S}Z ({max(0, round(until / 1000 - time.time()))} s from now)" if until else "(lease just freed)"
+        click.echo(f"skipped: another export run ({report.lease_owner or 'unknown'}) holds the lease {when}; nothing was exported")
         return
     window = ""
     if report.window_hi_ms:
