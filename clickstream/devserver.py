@@ -28,8 +28,8 @@ from chalicelib.collect import limits
 from chalicelib.settings import Settings, from_env
 from chalicelib.store.apps import AppStore
 from chalicelib.store.schema import ensure_bucket, ensure_table
-from clickstream.localstack import LocalStack
-from clickstream.target import ROOT, local_env, local_value
+from clickstream.localstack import LocalStack, port_in_use
+from clickstream.target import LOCAL_VARS, ROOT, local_env, local_value
 
 WEB = ROOT / "web"
 DEMO_ORIGINS = ("http://127.0.0.1:{port}", "http://localhost:{port}")
@@ -230,11 +230,57 @@ def start_stack(env: dict[str, str]) -> tuple[LocalStack, Settings]:
     return stack, settings
 
 
+class AlreadyRunning(Exception):
+    """A port or the data dir is taken; nothing was started and nothing was stopped."""
+
+
+def claim(env: dict[str, str]) -> Any:
+    """Take the data dir (an flock held while we run) and check every port is free, before starting anything.
+
+    The lock makes two `make run` started at once on one data dir deterministic: one wins,
+    the other starts nothing (so it can never stop servers the winner uses).
+    """
+    import fcntl
+
+    data_dir = Path(local_value("data_dir", env))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / ".dev.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise AlreadyRunning(
+            f"the data dir {data_dir} is in use by another `make run` (pid {holder}); stop that one (Ctrl-C in its terminal) "
+            "or give this one its own: CLICKSTREAM_DATA_DIR=<dir> and other ports"
+        ) from None
+    for name in ("port", "dynamodb_port", "s3_port"):
+        port = int(local_value(name, env))
+        if port_in_use(port):
+            lock.close()
+            var = LOCAL_VARS[name][0]
+            raise AlreadyRunning(
+                f"port {port} ({var}) is in use, probably by another `make run`; stop it, or choose free ports: "
+                "CLICKSTREAM_PORT=8100 CLICKSTREAM_DYNAMODB_PORT=8101 CLICKSTREAM_S3_PORT=8102 make run"
+            )
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock  # held until the process exits
+
+
 def run() -> None:
     env = local_env()
     os.environ.update(env)  # the in-process Chalice app reads its settings from here
     port = local_value("port", env)
     data_dir = Path(local_value("data_dir", env))
+    try:
+        _lock = claim(env)  # noqa: F841 - the lock lives as long as this frame
+    except AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
     stack, settings = start_stack(env)
     stop = threading.Event()
     try:
