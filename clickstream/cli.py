@@ -62,18 +62,35 @@ def apps() -> None:
 
 @apps.command("create")
 @click.argument("name")
-@click.option("--origin", "origins", multiple=True, help="An allowed browser origin (repeatable). None: any origin.")
-@click.option("--app-id", default=None, help="Choose the app id (default: derived from NAME).")
+@click.option("--origin", "origins", multiple=True, help="A browser origin allowed to send, e.g. https://shop.example (repeatable).")
+@click.option("--any-origin", is_flag=True, help="Allow every browser origin (no allow-list). One of --origin/--any-origin is required.")
+@click.option("--app-id", default=None, help="Choose the app id (default: derived from NAME plus a random suffix).")
 @click.option("--ip-mode", type=click.Choice(["anonymize", "drop", "keep"]), default="anonymize", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print {app_id, write_key, ...} as JSON.")
 @stage_option
-def apps_create(name: str, origins: tuple[str, ...], app_id: str | None, ip_mode: str, as_json: bool, stage: str | None) -> None:
-    """Create an app and print its id and a new write key (shown only once)."""
+def apps_create(name: str, origins: tuple[str, ...], any_origin: bool, app_id: str | None, ip_mode: str, as_json: bool, stage: str | None) -> None:
+    """Create an app and print its id, the origins it allows and a new write key (shown only once).
+
+    Requests without an Origin header (servers, SDKs) are accepted either way; the origins
+    decide which web pages may send with the key.
+    """
+    if origins and any_origin:
+        raise click.UsageError("give --origin (the sites allowed to send) or --any-origin, not both")
+    if not origins and not any_origin:
+        raise click.UsageError(
+            "which web pages may send events with this app's key? --origin https://your.site (repeatable), "
+            "or --any-origin to allow every origin"
+        )
     app, key = _store(settings_for(stage)).create_app(name, origins, app_id=app_id, ip_mode=ip_mode)
     if as_json:
         click.echo(json.dumps({"app_id": app.app_id, "write_key": key, "name": app.name, "origins": list(app.origins), "ip_mode": app.ip_mode}))
-    else:
-        click.echo(f"app_id:    {app.app_id}\nwrite_key: {key}\n(the key is stored hashed; this is the only time it is shown)")
+        return
+    note = f"   (derived from the name, not `{name}`: choose the id with --app-id)" if app_id is None else ""
+    allowed = ", ".join(app.origins) if app.origins else "any (--any-origin)"
+    click.echo(
+        f"app_id:    {app.app_id}{note}\nwrite_key: {key}\norigins:   {allowed}\n"
+        "(the key is stored hashed; this is the only time it is shown)"
+    )
 
 
 @apps.command("list")
