@@ -6,18 +6,20 @@ Without --stage every command talks to the local stack that `make run` started.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import threading
 from datetime import datetime, timezone
 
 import click
+from botocore.exceptions import BotoCoreError, ConnectionClosedError, EndpointConnectionError
 
 from chalicelib import clients
 from chalicelib.errors import ClickstreamError
 from chalicelib.settings import Settings
 from chalicelib.store.apps import AppStore
-from clickstream.target import settings_for
+from clickstream.target import local_value, settings_for
 
 stage_option = click.option("--stage", default=None, help="A deployed stage (dev, prod); default: the local stack.")
 
@@ -34,8 +36,8 @@ class Group(click.Group):
         previous = signal.signal(signal.SIGTERM, _interrupt) if on_main else None
         try:
             return super().invoke(ctx)
-        except ClickstreamError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except (ClickstreamError, BotoCoreError) as exc:
+            click.echo(f"error: {local_stack_down(exc) or exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -43,6 +45,23 @@ class Group(click.Group):
         finally:
             if on_main:
                 signal.signal(signal.SIGTERM, previous)
+
+
+_LOCAL_URL = re.compile(r"https?://(?:127\.0\.0\.1|localhost)(?::(\d+))?")
+
+
+def local_stack_down(exc: BaseException) -> str | None:
+    """A one-line answer when the error is a refused connection to the local stack, else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (EndpointConnectionError, ConnectionClosedError)) or "Could not connect to the endpoint URL" in str(seen):
+            found = _LOCAL_URL.search(str(seen))
+            if found:
+                port = found.group(1) or "80"
+                what = {local_value("dynamodb_port"): "DynamoDB (dynalite)", local_value("s3_port"): "S3 (s3rver)"}.get(port, "server")
+                return f"cannot connect to the local {what} on 127.0.0.1:{port}: is `make run` running? (start it in another terminal)"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -103,6 +103,8 @@ def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None,
     except ClickstreamError as exc:
         # The same one-line message and exit code as the `clickstream` group gives, also when
         # this command runs on its own.
-        click.echo(f"error: {exc}", err=True)
+        from clickstream.cli import local_stack_down
+
+        click.echo(f"error: {local_stack_down(exc) or exc}", err=True)
         sys.exit(2)
     click.echo(render(table.to_pylist(), table.column_names, fmt))
