@@ -198,8 +198,9 @@ def ingest(
         export: plans at t, window (lo, t - settle], reads at t' >= t
         the export misses the item only if  r <= t - settle  and  w > t'
                                       hence  w - r > settle
-        so we answer 200 only if  clock() - r <= settle - ACK_MARGIN_MS  (<= settle even
-        when the export's clock runs up to the margin ahead), else 503 (``WriteTooLate``).
+        so we answer 200 only if  clock() - r <= settle - margin  (<= settle even when the
+        export's clock runs up to the margin ahead), else 503 (``WriteTooLate``); the margin
+        is ACK_MARGIN_MS, or half the settle delay if that is shorter.
 
     A stalled process (SIGSTOP, a GC pause, a slow retry loop) can delay the answer, never
     turn a write the export may have skipped into a 200.
@@ -215,11 +216,23 @@ def ingest(
     return IngestResult(200 if plan.accepted else 400, plan.accepted, plan.rejected)
 
 
+def ack_deadline_ms(settle_ms: int) -> int | None:
+    """How long after ``received_at`` a write may become durable and still be acknowledged.
+
+    None when the settle delay is 0: a configuration for tests that export only after every
+    write has finished; with no delay, no deadline could protect a write in flight.
+    """
+    if settle_ms <= 0:
+        return None
+    return settle_ms - min(ACK_MARGIN_MS, settle_ms // 2)
+
+
 def _check_ack_deadline(received_ms: int, durable_ms: int, settle_ms: int) -> None:
     took_ms = durable_ms - received_ms
-    if took_ms > settle_ms - ACK_MARGIN_MS:
+    deadline_ms = ack_deadline_ms(settle_ms)
+    if deadline_ms is not None and took_ms > deadline_ms:
         raise WriteTooLate(
-            f"the write took {took_ms / 1000:.1f} s, longer than the {(settle_ms - ACK_MARGIN_MS) / 1000:.0f} s "
+            f"the write took {took_ms / 1000:.1f} s, longer than the {deadline_ms / 1000:g} s "
             "an acknowledged write may take; it is not acknowledged, retry the same events",
             retry_after_s=1,
         )

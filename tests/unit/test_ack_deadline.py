@@ -94,3 +94,18 @@ def test_a_malformed_body_is_recorded_regardless_of_time(takes_ms: int) -> None:
     facts = request_facts("shop", clock[0], None, {})
     with pytest.raises((MalformedBody, StorageUnavailable)):
         ingest(b"{", facts, SETTINGS, "req-2", store, clock=lambda: clock[0])
+
+
+@given(settle_s=st.integers(1, 3600))
+def test_the_deadline_is_inside_the_settle_delay_by_the_margin_or_half_of_it(settle_s: int) -> None:
+    from chalicelib.collect.ingest import ack_deadline_ms
+
+    deadline = ack_deadline_ms(settle_s * 1000)
+    assert deadline is not None and 0 < deadline < settle_s * 1000
+    assert settle_s * 1000 - deadline == min(ACK_MARGIN_MS, settle_s * 500)
+
+
+def test_a_settle_delay_of_zero_is_the_test_configuration_without_a_deadline() -> None:
+    from chalicelib.collect.ingest import ack_deadline_ms
+
+    assert ack_deadline_ms(0) is None
