@@ -101,6 +101,18 @@ def make_handler(pages: dict[str, PageHandler], request_timeout_s: float | None 
         # than it sends (or idles on a kept-alive connection) holds a thread that long at most.
         timeout = timeout_s
 
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except (ConnectionError, TimeoutError):
+                self.close_connection = True  # reset while reading a request or flushing an answer
+
+        def finish(self) -> None:
+            try:
+                super().finish()  # flushes the buffered wfile once more on close
+            except OSError:
+                pass
+
         def _generic_handle(self) -> None:  # type: ignore[override]
             try:
                 self._handle()

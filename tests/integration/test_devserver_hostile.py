@@ -141,3 +141,18 @@ def test_a_response_on_a_kept_alive_connection_arrives_in_one_piece(server: int)
             sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
             first = sock.recv(65536)
             assert first.endswith(b'{"status":"ok"}') or first.endswith(b'{"status": "ok"}'), first
+
+
+def test_a_client_that_resets_the_connection_leaves_no_traceback(server: int, capsys: pytest.CaptureFixture[str]) -> None:
+    import struct
+
+    for _ in range(5):
+        sock = socket.create_connection(("127.0.0.1", server), timeout=5)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        sock.sendall(b"GET /web/tracker.js HTTP/1.1\r\nHost: x\r\n\r\nGET /web/tracker.js HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.close()
+    time.sleep(0.5)  # let the server threads meet the reset
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as sock:  # still serving
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    assert "Traceback" not in capsys.readouterr().err
