@@ -27,7 +27,7 @@ from chalicelib import clients
 from chalicelib.collect import limits
 from chalicelib.settings import Settings, from_env
 from chalicelib.store.apps import AppStore
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.localstack import LocalStack, port_in_use
 from clickstream.target import LOCAL_VARS, ROOT, local_env, local_value
 

@@ -35,13 +35,39 @@ def next_window(watermark_ms: int | None, now_ms: int, settle_ms: int, first_loo
 
 
 def key_ranges(dataset: keys.Dataset, window: Window, shards: int, only: Sequence[int] | None = None) -> list[KeyRange]:
-    wanted = None if only is None else {keys.partition_key(dataset, 0, s).rsplit("#", 1)[1] for s in only}
+    wanted = None if only is None else set(only)
     lo, hi = keys.sort_key_bound(window.lo_ms), keys.sort_key_bound(window.hi_ms)
     return [
         KeyRange(pk, lo, hi)
         for pk in keys.partitions_between(dataset, window.lo_ms, window.hi_ms, shards)
-        if wanted is None or pk.rsplit("#", 1)[1] in wanted
+        if wanted is None or keys.shard_of_partition(pk) in wanted
     ]
+
+
+def shard_counts(ranges: Sequence[KeyRange], counts: Sequence[int], shards: int) -> list[int]:
+    """Items per shard, summed over the hours of the window, from the counts of ``ranges``."""
+    out = [0] * shards
+    for key_range, n in zip(ranges, counts):
+        out[keys.shard_of_partition(key_range.pk)] += n
+    return out
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    window: Window
+    groups: list[list[int]]
+
+
+def plan_groups(window: Window, counts: Sequence[int], budget: int, max_groups: int) -> GroupPlan | Window:
+    """Groups for ``window`` given its per-shard counts, or the half window to count next.
+
+    A shard is never split, so while one shard alone is over budget the window shrinks (its
+    lower end stays: the watermark only moves forward); a window of one millisecond is
+    exported as it is.
+    """
+    if max(counts, default=0) <= budget or window.hi_ms - window.lo_ms <= 1:
+        return GroupPlan(window, assign_groups(counts, budget, max_groups))
+    return Window(window.lo_ms, window.lo_ms + (window.hi_ms - window.lo_ms) // 2)
 
 
 def assign_groups(shard_counts: Sequence[int], budget: int, max_groups: int) -> list[list[int]]:
@@ -60,31 +86,3 @@ def assign_groups(shard_counts: Sequence[int], budget: int, max_groups: int) -> 
         groups[target].append(shard)
         loads[target] += shard_counts[shard]
     return [sorted(g) for g in groups if g]
-
-
-def data_key(prefix: str, dataset: str, app_id: str, dt: str, seq: int, group: int) -> str:
-    """Deterministic: a rerun of run ``seq`` overwrites its own files instead of adding copies."""
-    return f"{dataset_prefix(prefix, dataset)}app_id={app_id}/dt={dt}/part-{seq:010d}-{group:03d}.parquet"
-
-
-def dataset_prefix(prefix: str, dataset: str) -> str:
-    return f"{prefix.strip('/')}/{dataset}/" if prefix.strip("/") else f"{dataset}/"
-
-
-def partition_prefix(prefix: str, dataset: str, app_id: str, dt: str) -> str:
-    return f"{dataset_prefix(prefix, dataset)}app_id={app_id}/dt={dt}/"
-
-
-def dedup_prefix(prefix: str) -> str:
-    return f"{prefix.strip('/')}/_state/dedup/" if prefix.strip("/") else "_state/dedup/"
-
-
-def dedup_key(prefix: str, hi_ms: int, seq: int, group: int) -> str:
-    return f"{dedup_prefix(prefix)}{hi_ms:013d}-{seq:010d}-{group:03d}.parquet"
-
-
-def parse_dedup_key(key: str) -> tuple[int, int, int]:
-    """(hi_ms, seq, group) from a dedup index object key."""
-    name = key.rsplit("/", 1)[-1].removesuffix(".parquet")
-    hi, seq, group = name.split("-")
-    return int(hi), int(seq), int(group)

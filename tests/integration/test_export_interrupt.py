@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from chalicelib import clients
 from chalicelib.export.run import Exporter
-from chalicelib.export.state import STATE_KEY
+from chalicelib.store.keys import EXPORT_STATE_KEY as STATE_KEY
 from chalicelib.settings import Settings
 from clickstream.cli import main
 from tests.lake_helpers import event, read_lake, store
