@@ -152,13 +152,13 @@ def etl_run(stack: DevStack, kill_after: float | None = None, sig: signal.Signal
 
 def etl_loop(stack: DevStack, tally: Tally, pause: threading.Event, finished: threading.Event, rng: random.Random) -> None:
     kills = 0
-    while not finished.is_set():
+    while not finished.is_set() or kills < ETL_KILLS:  # the quota of interruptions is met even after the load
         if pause.is_set():
             time.sleep(0.2)
             continue
         if kills < ETL_KILLS:
             kills += 1
-            outcome = etl_run(stack, kill_after=rng.uniform(0.3, 4.0), sig=rng.choice([signal.SIGINT, signal.SIGTERM]))
+            outcome = etl_run(stack, kill_after=rng.uniform(0.5, 8.0), sig=rng.choice([signal.SIGINT, signal.SIGTERM]))
         else:
             outcome = etl_run(stack)
         with tally.lock:
@@ -298,7 +298,7 @@ def main() -> int:
         for w in workers:
             w.join(timeout=max(1.0, stop_at - time.monotonic()))
         finished.set()
-        etl_thread.join(timeout=600)
+        etl_thread.join(timeout=max(1.0, stop_at - time.monotonic()))
         hostile_thread.join(timeout=120)
         tally.note(f"load done: {tally.done} requests, {len(tally.acked)} events acknowledged")
 
