@@ -146,7 +146,8 @@ def etl_run(stack: DevStack, kill_after: float | None = None, sig: signal.Signal
             proc.kill()
             output, _ = proc.communicate()
             return "hung after the signal: " + output
-        return f"killed({sig.name}, rc={proc.returncode})"
+        where = "mid-export, lease released" if "lease is released" in output else "before taking the lease"
+        return f"{sig.name} {where}"
     return output.strip().split(" up to")[0].split(":")[0] if proc.returncode == 0 else f"failed rc={proc.returncode}: {output.strip()[-200:]}"
 
 
@@ -162,7 +163,7 @@ def etl_loop(stack: DevStack, tally: Tally, pause: threading.Event, finished: th
         else:
             outcome = etl_run(stack)
         with tally.lock:
-            tally.etl[outcome.split(",")[0] if outcome.startswith("killed") else outcome] += 1
+            tally.etl[outcome] += 1
         time.sleep(rng.uniform(0.5, 2.0))
 
 
