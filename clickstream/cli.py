@@ -70,6 +70,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @click.group(cls=Group)
+@click.version_option(package_name="clickstream", prog_name="clickstream")
 def main() -> None:
     """Self-hosted clickstream analytics on AWS serverless."""
 
@@ -153,7 +154,16 @@ def apps_revoke(key: str, stage: str | None) -> None:
 
 @main.command("dev")
 def dev() -> None:
-    """Run the local stack, API, dashboard, demo and export scheduler (what `make run` calls)."""
+    """Run the local stack, API, dashboard, demo and export scheduler (what `make run` calls).
+
+    \b
+    Ports and the data dir come from the environment:
+      CLICKSTREAM_PORT           8000   API, demo site, dashboard
+      CLICKSTREAM_DYNAMODB_PORT  8001   local DynamoDB (dynalite)
+      CLICKSTREAM_S3_PORT        8002   local S3 (s3rver)
+      CLICKSTREAM_DATA_DIR       .data  where both keep their data, and the demo key
+    e.g. CLICKSTREAM_PORT=8100 CLICKSTREAM_DYNAMODB_PORT=8101 CLICKSTREAM_S3_PORT=8102 make run
+    """
     from clickstream.devserver import run
 
     run()

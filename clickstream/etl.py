@@ -92,7 +92,12 @@ def ddl_statements(settings_bucket: str, prefix: str, database: str) -> list[tup
 @click.option("--stage", default=None, help="A deployed stage: runs the DDL on Athena. Default: print it.")
 @click.option("--workgroup", default=None, help="Athena workgroup (default: clickstream-<stage>).")
 def etl_create_tables(stage: str | None, workgroup: str | None) -> None:
-    """Apply etl/tables/*.sql (partition projection: no crawler, no MSCK REPAIR)."""
+    """The lake's Athena tables (etl/tables/*.sql, partition projection: no crawler, no MSCK REPAIR) and views.
+
+    Locally (no --stage) it prints the DDL and creates nothing: DuckDB reads the lake's Hive
+    layout directly, so `clickstream query` needs no tables. With --stage it applies the
+    tables and then the views on Athena, in that stage's workgroup.
+    """
     settings = settings_for(stage)
     statements = ddl_statements(settings.bucket, settings.lake_prefix, settings.glue_database)
     if not stage or stage == "local":
