@@ -13,9 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 from clickstream.localstack import free_port, wait_for_port
 from clickstream.target import ROOT
@@ -47,7 +45,7 @@ class DevStack:
         self.proc: subprocess.Popen | None = None
         self.log = self.data_dir / "dev.log"
 
-    def start(self) -> "DevStack":
+    def start(self) -> DevStack:
         self.proc = subprocess.Popen([str(COMMAND), "dev"], env=self.env, cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_for_port(self.port, timeout_s=90, proc=self.proc)
         return self
@@ -111,8 +109,8 @@ class DevStack:
             self._tmp.cleanup()
         return text
 
-    def __enter__(self) -> "DevStack":
+    def __enter__(self) -> DevStack:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

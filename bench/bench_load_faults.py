@@ -35,8 +35,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -85,7 +83,7 @@ def make_body(req: int) -> tuple[bytes, list[str]]:
     return orjson.dumps({"events": events}), ids
 
 
-def client(stack: DevStack, key: str, work: "collections.deque[int]", tally: Tally, stalled: threading.Event, stop_at: float) -> None:
+def client(stack: DevStack, key: str, work: collections.deque[int], tally: Tally, stalled: threading.Event, stop_at: float) -> None:
     conn: http.client.HTTPConnection | None = None
     headers = {"Content-Type": "application/json", "X-Api-Key": key, "User-Agent": "load-faults/1"}
     while time.monotonic() < stop_at:
@@ -246,8 +244,7 @@ def read_lake(stack: DevStack, app_id: str) -> collections.Counter[str]:
 def main() -> int:
     started = time.monotonic()
     stop_at = started + DEADLINE_S
-    rng = random.Random(12)
-    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
     print(f"{REQUESTS} requests x {EVENTS} events, {WORKERS} workers, settle {SETTLE_S} s, stall {STALL_S:.0f} s, "
           f"{ETL_KILLS} interrupted etl runs, {HOSTILE} hostile requests", flush=True)
     tally = Tally()

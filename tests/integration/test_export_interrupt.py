@@ -14,17 +14,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 from click.testing import CliRunner
 
 from chalicelib import clients
+from chalicelib.errors import StorageUnavailable
 from chalicelib.export.run import Exporter
-from chalicelib.store.keys import EXPORT_STATE_KEY as STATE_KEY
 from chalicelib.settings import Settings
+from chalicelib.store.keys import EXPORT_STATE_KEY as STATE_KEY
 from clickstream.cli import main
 from tests.lake_helpers import event, read_lake, store
 
@@ -106,7 +109,7 @@ def test_a_run_that_fails_on_a_storage_timeout_releases_the_lease(settings: Sett
     )
     exporter = Exporter(settings, clients.dynamodb(settings), impatient)
 
-    with pytest.raises(Exception):
+    with pytest.raises((StorageUnavailable, BotoCoreError)):
         exporter.run_once()
 
     item = state_item(settings)

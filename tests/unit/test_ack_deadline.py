@@ -11,14 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import ACK_MARGIN_MS, WriteTooLate, ingest
 from chalicelib.errors import StorageUnavailable
 from chalicelib.export.plan import next_window
 from chalicelib.settings import from_env
-from tests.factories import batch, body as body_of, event
+from tests.factories import batch, event
+from tests.factories import body as body_of
 
 SETTINGS = from_env({"CLICKSTREAM_SETTLE_SECONDS": "30"})
 SETTLE_MS = SETTINGS.settle_seconds * 1000

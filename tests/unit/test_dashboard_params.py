@@ -41,7 +41,7 @@ def test_far_but_sensible_dates_pass(spec) -> None:
 def test_the_dashboard_api_answers_400_that_says_why(spec) -> None:
     from clickstream.dashboard.pages import handlers
 
-    dashboard = handlers(spec, run=lambda d, p: None, apps=lambda: [], today=lambda: TODAY)["/dashboard"]
+    dashboard = handlers(spec, run=lambda d, p: None, apps=list, today=lambda: TODAY)["/dashboard"]
     status, _, body = dashboard("GET", "/dashboard/api/panels", "app_id=demo&date_to=9999-12-31")
     assert status == 400 and b"9999-12-31" in body
     status, _, body = dashboard("GET", "/dashboard/api/panels", "app_id=demo%0A")
