@@ -46,7 +46,9 @@ class DevStack:
         self.log = self.data_dir / "dev.log"
 
     def start(self) -> DevStack:
-        self.proc = subprocess.Popen([str(COMMAND), "dev"], env=self.env, cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(COMMAND), "dev"], env=self.env, cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+        )
         wait_for_port(self.port, timeout_s=90, proc=self.proc)
         return self
 
@@ -86,7 +88,9 @@ class DevStack:
                 out[tool] = 0.0
         return out
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers or {})

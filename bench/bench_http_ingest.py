@@ -44,7 +44,16 @@ def body(rng: random.Random) -> bytes:
     return orjson.dumps({"events": [realistic_event(rng, now, anonymous_id, session) for _ in range(EVENTS_PER_REQUEST)]})
 
 
-def client(port: int, key: str, seed: int, until: list[float], measure_from: float, latencies: list[float], statuses: dict[int, int], lock: threading.Lock) -> None:
+def client(
+    port: int,
+    key: str,
+    seed: int,
+    until: list[float],
+    measure_from: float,
+    latencies: list[float],
+    statuses: dict[int, int],
+    lock: threading.Lock,
+) -> None:
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "X-Api-Key": key, "User-Agent": USER_AGENTS[seed % len(USER_AGENTS)]}
@@ -70,7 +79,10 @@ def client(port: int, key: str, seed: int, until: list[float], measure_from: flo
 
 
 def main() -> int:
-    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), {os.cpu_count()} CPUs",
+        flush=True,
+    )
     with DevStack() as stack:
         key = stack.key
         start = time.perf_counter()
@@ -79,7 +91,10 @@ def main() -> int:
         latencies: list[float] = []
         statuses: dict[int, int] = {}
         lock = threading.Lock()
-        threads = [threading.Thread(target=client, args=(stack.port, key, i, until, measure_from, latencies, statuses, lock)) for i in range(CLIENTS)]
+        threads = [
+            threading.Thread(target=client, args=(stack.port, key, i, until, measure_from, latencies, statuses, lock))
+            for i in range(CLIENTS)
+        ]
         for t in threads:
             t.start()
         time.sleep(max(0.0, measure_from - time.perf_counter()))
@@ -95,11 +110,18 @@ def main() -> int:
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[min(n - 1, int(n * 0.99))] * 1000
-    print(f"{CLIENTS} clients, {EVENTS_PER_REQUEST} events per request, {DURATION_S:.0f} s measured after {WARMUP_S:.0f} s warm-up")
+    print(
+        f"{CLIENTS} clients, {EVENTS_PER_REQUEST} events per request, {DURATION_S:.0f} s measured after {WARMUP_S:.0f} s warm-up"
+    )
     print(f"requests/s     {rps:8.1f}   ({rps * EVENTS_PER_REQUEST:,.0f} events/s; statuses {dict(sorted(statuses.items()))})")
     print(f"latency        p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
     per_k = {name: 1000 * c / n for name, c in cpu.items()} if n else {}
-    print("CPU            " + "   ".join(f"{name} {c:.1f} s ({100 * c / total_cpu:.0f} %, {per_k[name]:.2f} s/1k req)" for name, c in cpu.items() if total_cpu))
+    print(
+        "CPU            "
+        + "   ".join(
+            f"{name} {c:.1f} s ({100 * c / total_cpu:.0f} %, {per_k[name]:.2f} s/1k req)" for name, c in cpu.items() if total_cpu
+        )
+    )
     print(f"               {n / total_cpu if total_cpu else 0:.0f} requests per CPU second (all three processes)")
     ok = statuses.get(200, 0) == n and p50 <= GOAL_P50_MS
     print(f"goal p50 <= {GOAL_P50_MS:.0f} ms and every answer 200: {'met' if ok else 'missed'}")

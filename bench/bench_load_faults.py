@@ -76,14 +76,23 @@ def make_body(req: int) -> tuple[bytes, list[str]]:
     now = int(time.time() * 1000)
     ids = [f"lf-{req}-{i}" for i in range(EVENTS)]
     events = [
-        {"event_id": eid, "event_type": "page_view", "timestamp": now - 500, "sent_at": now, "anonymous_id": f"anon-{req % 97}",
-         "session_id": f"s-{req}", "url": f"https://shop.example/p/{req % 50}"}
+        {
+            "event_id": eid,
+            "event_type": "page_view",
+            "timestamp": now - 500,
+            "sent_at": now,
+            "anonymous_id": f"anon-{req % 97}",
+            "session_id": f"s-{req}",
+            "url": f"https://shop.example/p/{req % 50}",
+        }
         for eid in ids
     ]
     return orjson.dumps({"events": events}), ids
 
 
-def client(stack: DevStack, key: str, work: collections.deque[int], tally: Tally, stalled: threading.Event, stop_at: float) -> None:
+def client(
+    stack: DevStack, key: str, work: collections.deque[int], tally: Tally, stalled: threading.Event, stop_at: float
+) -> None:
     conn: http.client.HTTPConnection | None = None
     headers = {"Content-Type": "application/json", "X-Api-Key": key, "User-Agent": "load-faults/1"}
     while time.monotonic() < stop_at:
@@ -92,7 +101,7 @@ def client(stack: DevStack, key: str, work: collections.deque[int], tally: Tally
         except IndexError:
             break
         body, ids = make_body(req)
-        for attempt in range(MAX_ATTEMPTS):
+        for _attempt in range(MAX_ATTEMPTS):
             sent_before_stall = not stalled.is_set()
             status, retry_after = "error", 0.5
             try:
@@ -133,7 +142,9 @@ def client(stack: DevStack, key: str, work: collections.deque[int], tally: Tally
 
 
 def etl_run(stack: DevStack, kill_after: float | None = None, sig: signal.Signals = signal.SIGINT) -> str:
-    proc = subprocess.Popen([str(COMMAND), "etl", "run"], env=stack.cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(COMMAND), "etl", "run"], env=stack.cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         output, _ = proc.communicate(timeout=kill_after if kill_after is not None else 300)
     except subprocess.TimeoutExpired:
@@ -146,7 +157,11 @@ def etl_run(stack: DevStack, kill_after: float | None = None, sig: signal.Signal
             return "hung after the signal: " + output
         where = "mid-export, lease released" if "lease is released" in output else "before taking the lease"
         return f"{sig.name} {where}"
-    return output.strip().split(" up to")[0].split(":")[0] if proc.returncode == 0 else f"failed rc={proc.returncode}: {output.strip()[-200:]}"
+    return (
+        output.strip().split(" up to")[0].split(":")[0]
+        if proc.returncode == 0
+        else f"failed rc={proc.returncode}: {output.strip()[-200:]}"
+    )
 
 
 def etl_loop(stack: DevStack, tally: Tally, pause: threading.Event, finished: threading.Event, rng: random.Random) -> None:
@@ -170,7 +185,11 @@ HOSTILE_REQUESTS: list[tuple[str, bytes]] = [
     ("length-abc", b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}"),
     ("nul-static", b"GET /web/tracker\x00.js HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("nul-demo", b"GET /demo/\x00 HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("chunked", b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"),
+    (
+        "chunked",
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+    ),
     ("traversal", b"GET /web/../../../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("dashboard-date", b"GET /dashboard/api/panels?app_id=demo&date_to=9999-12-31 HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("dashboard-app", b"GET /dashboard/api/panels?app_id=demo%0A HTTP/1.1\r\nHost: x\r\n\r\n"),
@@ -180,12 +199,23 @@ HOSTILE_REQUESTS: list[tuple[str, bytes]] = [
 
 def hostile_with_key(key: str) -> list[tuple[str, bytes]]:
     def post(body: bytes, k: str = key) -> bytes:
-        return (b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Api-Key: " + k.encode()
-                + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        return (
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Api-Key: "
+            + k.encode()
+            + b"\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
 
     too_many = orjson.dumps({"events": [{"event_id": f"x{i}"} for i in range(600)]})
-    return [("bad-json", post(b"{not json")), ("bad-key", post(b"{}", "cs_nope")), ("too-many", post(too_many)),
-            ("not-object", post(b"[1,2,3]")), ("deep", post(b"[" * 5000 + b"]" * 5000))]
+    return [
+        ("bad-json", post(b"{not json")),
+        ("bad-key", post(b"{}", "cs_nope")),
+        ("too-many", post(too_many)),
+        ("not-object", post(b"[1,2,3]")),
+        ("deep", post(b"[" * 5000 + b"]" * 5000)),
+    ]
 
 
 def hostile_one(port: int, data: bytes) -> str:
@@ -215,9 +245,23 @@ def hostile_loop(stack: DevStack, key: str, tally: Tally, rng: random.Random, fi
 def restart_dynalite(stack: DevStack) -> subprocess.Popen:
     node = shutil.which("node") or "node"
     proc = subprocess.Popen(
-        [node, str(BIN / "dynalite"), "--port", str(stack.dynamodb_port), "--path", str(stack.data_dir / "dynamodb"),
-         "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            node,
+            str(BIN / "dynalite"),
+            "--port",
+            str(stack.dynamodb_port),
+            "--path",
+            str(stack.data_dir / "dynamodb"),
+            "--createTableMs",
+            "0",
+            "--deleteTableMs",
+            "0",
+            "--updateTableMs",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     wait_for_port(stack.dynamodb_port, proc=proc)
     return proc
@@ -230,7 +274,13 @@ def read_lake(stack: DevStack, app_id: str) -> collections.Counter[str]:
     from clickstream.target import settings_for
 
     settings = settings_for(None, stack.cli_env())
-    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint, region_name=settings.region, aws_access_key_id="S3RVER", aws_secret_access_key="S3RVER")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.region,
+        aws_access_key_id="S3RVER",
+        aws_secret_access_key="S3RVER",
+    )
     counts: collections.Counter[str] = collections.Counter()
     prefix = f"{settings.lake_prefix}/events/app_id={app_id}/"
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
@@ -245,8 +295,11 @@ def main() -> int:
     started = time.monotonic()
     stop_at = started + DEADLINE_S
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
-    print(f"{REQUESTS} requests x {EVENTS} events, {WORKERS} workers, settle {SETTLE_S} s, stall {STALL_S:.0f} s, "
-          f"{ETL_KILLS} interrupted etl runs, {HOSTILE} hostile requests", flush=True)
+    print(
+        f"{REQUESTS} requests x {EVENTS} events, {WORKERS} workers, settle {SETTLE_S} s, stall {STALL_S:.0f} s, "
+        f"{ETL_KILLS} interrupted etl runs, {HOSTILE} hostile requests",
+        flush=True,
+    )
     tally = Tally()
     restarted: subprocess.Popen | None = None
     stack = DevStack(extra_env={"CLICKSTREAM_SETTLE_SECONDS": str(SETTLE_S)}).start()
@@ -254,7 +307,9 @@ def main() -> int:
         key, app_id = stack.key, stack.app_id
         work: collections.deque[int] = collections.deque(range(REQUESTS))
         stalled, pause_etl, finished = threading.Event(), threading.Event(), threading.Event()
-        workers = [threading.Thread(target=client, args=(stack, key, work, tally, stalled, stop_at), daemon=True) for _ in range(WORKERS)]
+        workers = [
+            threading.Thread(target=client, args=(stack, key, work, tally, stalled, stop_at), daemon=True) for _ in range(WORKERS)
+        ]
         etl_thread = threading.Thread(target=etl_loop, args=(stack, tally, pause_etl, finished, random.Random(3)), daemon=True)
         hostile_thread = threading.Thread(target=hostile_loop, args=(stack, key, tally, random.Random(5), finished), daemon=True)
         for t in [*workers, etl_thread, hostile_thread]:
@@ -330,12 +385,21 @@ def main() -> int:
     if "Traceback" in log:
         import re
 
-        kinds = collections.Counter(m.group(0)[:160] for m in re.finditer(r"(?m)^[A-Za-z_.]+(?:Error|Exception|Interrupt)\b.*$", log))
+        kinds = collections.Counter(
+            m.group(0)[:160] for m in re.finditer(r"(?m)^[A-Za-z_.]+(?:Error|Exception|Interrupt)\b.*$", log)
+        )
         for kind, n in kinds.most_common(8):
             print(f"                 {n} x {kind}")
     print(f"took             {time.monotonic() - started:.0f} s")
-    ok = (not lost and not duplicated and tally.gave_up == 0 and tally.done == REQUESTS
-          and "500" not in tally.statuses and not any(k.endswith(":500") for k in tally.hostile) and health == 200)
+    ok = (
+        not lost
+        and not duplicated
+        and tally.gave_up == 0
+        and tally.done == REQUESTS
+        and "500" not in tally.statuses
+        and not any(k.endswith(":500") for k in tally.hostile)
+        and health == 200
+    )
     print(f"zero lost, zero duplicated, no 500: {'yes' if ok else 'NO'}")
     return 0 if ok else 1
 

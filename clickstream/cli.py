@@ -54,12 +54,19 @@ def local_stack_down(exc: BaseException) -> str | None:
     """A one-line answer when the error is a refused connection to the local stack, else None."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (EndpointConnectionError, ConnectionClosedError)) or "Could not connect to the endpoint URL" in str(seen):
+        if isinstance(seen, (EndpointConnectionError, ConnectionClosedError)) or "Could not connect to the endpoint URL" in str(
+            seen
+        ):
             found = _LOCAL_URL.search(str(seen))
             if found:
                 port = found.group(1) or "80"
-                what = {local_value("dynamodb_port"): "DynamoDB (dynalite)", local_value("s3_port"): "S3 (s3rver)"}.get(port, "server")
-                return f"cannot connect to the local {what} on 127.0.0.1:{port}: is `make run` running? (start it in another terminal)"
+                what = {local_value("dynamodb_port"): "DynamoDB (dynalite)", local_value("s3_port"): "S3 (s3rver)"}.get(
+                    port, "server"
+                )
+                return (
+                    f"cannot connect to the local {what} on 127.0.0.1:{port}: "
+                    "is `make run` running? (start it in another terminal)"
+                )
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -82,13 +89,19 @@ def apps() -> None:
 
 @apps.command("create")
 @click.argument("name")
-@click.option("--origin", "origins", multiple=True, help="A browser origin allowed to send, e.g. https://shop.example (repeatable).")
-@click.option("--any-origin", is_flag=True, help="Allow every browser origin (no allow-list). One of --origin/--any-origin is required.")
+@click.option(
+    "--origin", "origins", multiple=True, help="A browser origin allowed to send, e.g. https://shop.example (repeatable)."
+)
+@click.option(
+    "--any-origin", is_flag=True, help="Allow every browser origin (no allow-list). One of --origin/--any-origin is required."
+)
 @click.option("--app-id", default=None, help="Choose the app id (default: derived from NAME plus a random suffix).")
 @click.option("--ip-mode", type=click.Choice(["anonymize", "drop", "keep"]), default="anonymize", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print {app_id, write_key, ...} as JSON.")
 @stage_option
-def apps_create(name: str, origins: tuple[str, ...], any_origin: bool, app_id: str | None, ip_mode: str, as_json: bool, stage: str | None) -> None:
+def apps_create(
+    name: str, origins: tuple[str, ...], any_origin: bool, app_id: str | None, ip_mode: str, as_json: bool, stage: str | None
+) -> None:
     """Create an app and print its id, the origins it allows and a new write key (shown only once).
 
     Requests without an Origin header (servers, SDKs) are accepted either way; the origins
@@ -103,7 +116,11 @@ def apps_create(name: str, origins: tuple[str, ...], any_origin: bool, app_id: s
         )
     app, key = _store(settings_for(stage)).create_app(name, origins, app_id=app_id, ip_mode=ip_mode)
     if as_json:
-        click.echo(json.dumps({"app_id": app.app_id, "write_key": key, "name": app.name, "origins": list(app.origins), "ip_mode": app.ip_mode}))
+        click.echo(
+            json.dumps(
+                {"app_id": app.app_id, "write_key": key, "name": app.name, "origins": list(app.origins), "ip_mode": app.ip_mode}
+            )
+        )
         return
     note = f"   (derived from the name, not `{name}`: choose the id with --app-id)" if app_id is None else ""
     allowed = ", ".join(app.origins) if app.origins else "any (--any-origin)"

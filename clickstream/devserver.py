@@ -156,7 +156,9 @@ def make_handler(pages: dict[str, PageHandler], request_timeout_s: float | None 
 
             def call() -> None:
                 try:
-                    done["response"] = self.local_gateway.handle_request(method=self.command, path=self.path, headers=dict(self.headers), body=body)
+                    done["response"] = self.local_gateway.handle_request(
+                        method=self.command, path=self.path, headers=dict(self.headers), body=body
+                    )
                 except BaseException as exc:  # handed to the request thread below
                     done["error"] = exc
 
@@ -202,7 +204,9 @@ def make_handler(pages: dict[str, PageHandler], request_timeout_s: float | None 
     return DevHandler
 
 
-def serve(app_obj: Any, host: str, port: int, pages: dict[str, PageHandler], request_timeout_s: float | None = None) -> LocalDevServer:
+def serve(
+    app_obj: Any, host: str, port: int, pages: dict[str, PageHandler], request_timeout_s: float | None = None
+) -> LocalDevServer:
     """chalice's LocalDevServer (threaded, thread-local current_request) with our handler."""
     if not isinstance(app_obj, LocalChalice):  # what chalice.local.create_local_server does
         CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)

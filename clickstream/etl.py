@@ -47,8 +47,13 @@ def etl_run(stage: str | None, as_json: bool) -> None:
         return
     if report.status == "skipped":
         until = report.lease_until_ms
-        when = f"until {datetime.fromtimestamp(until / 1000, tz=timezone.utc):%Y-%m-%d %H:%M:%S}Z ({max(0, round(until / 1000 - time.time()))} s from now)" if until else "(lease just freed)"
-        click.echo(f"skipped: another export run ({report.lease_owner or 'unknown'}) holds the lease {when}; nothing was exported")
+        when = "(lease just freed)"
+        if until:
+            left_s = max(0, round(until / 1000 - time.time()))
+            when = f"until {datetime.fromtimestamp(until / 1000, tz=timezone.utc):%Y-%m-%d %H:%M:%S}Z ({left_s} s from now)"
+        click.echo(
+            f"skipped: another export run ({report.lease_owner or 'unknown'}) holds the lease {when}; nothing was exported"
+        )
         return
     window = ""
     if report.window_hi_ms:

@@ -203,5 +203,6 @@ def _unknown_app(app_id: str, settings: Any, engine: str) -> bool:
             return False
     except ClickstreamError:
         pass  # no access to the app list (a stage's table): the lake decides
-    found = run_query("SELECT count(*) AS n FROM events WHERE app_id = :app_id", {"app_id": app_id}, settings=settings, engine=engine)  # type: ignore[arg-type]
+    sql = "SELECT count(*) AS n FROM events WHERE app_id = :app_id"
+    found = run_query(sql, {"app_id": app_id}, settings=settings, engine=engine)  # type: ignore[arg-type]
     return not found.to_pylist()[0]["n"]

@@ -208,7 +208,9 @@ class Exporter:
         try:
             self.state.release(self.owner)
         except Exception as exc:
-            log.warning(json.dumps({"msg": "export lease not released; it expires on its own", "owner": self.owner, "error": str(exc)}))
+            log.warning(
+                json.dumps({"msg": "export lease not released; it expires on its own", "owner": self.owner, "error": str(exc)})
+            )
 
     def _renew(self) -> None:
         self.state.renew(self.owner, self.now_ms(), self.lease_ms)

@@ -98,7 +98,7 @@ class StateStore:
         try:
             item = self._client.get_item(TableName=self._table, Key=keys.EXPORT_STATE_KEY, ConsistentRead=True).get("Item", {})
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"export state in {self._table} unreachable: {exc}") from exc
+            raise retry.storage_error(f"export state in {self._table} unreachable: {exc}", exc) from exc
         until = item.get("lease_until", {}).get("N")
         return item.get("lease_owner", {}).get("S"), int(until) if until else None
 

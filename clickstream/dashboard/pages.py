@@ -111,12 +111,17 @@ def waiting_events(settings: Settings, app_id: str, now_ms: int | None = None) -
         kwargs = {
             "TableName": settings.table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {":pk": {"S": key_range.pk}, ":lo": {"S": key_range.sk_from}, ":hi": {"S": key_range.sk_to}},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": key_range.pk},
+                ":lo": {"S": key_range.sk_from},
+                ":hi": {"S": key_range.sk_to},
+            },
             "ProjectionExpression": keys.SK,
         }
         while True:
             resp = client.query(**kwargs)
-            count += sum(1 for item in resp.get("Items", []) if item[keys.SK]["S"][13:13 + len(infix)] == infix)  # <13-digit ms>#app#id
+            # sort key: <13-digit ms>#<app_id>#<event_id>
+            count += sum(1 for item in resp.get("Items", []) if item[keys.SK]["S"][13 : 13 + len(infix)] == infix)
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -255,7 +255,10 @@ def parse_params(spec: Spec, query: Mapping[str, str], today: date) -> dict[str,
             if p.type == "date":
                 day = date.fromisoformat(text)
                 if not FIRST_DAY <= day <= LAST_DAY:
-                    raise ConfigError(f"{p.name}={text} is outside {FIRST_DAY}..{LAST_DAY}, the days the lake can hold; choose a date in that range")
+                    raise ConfigError(
+                        f"{p.name}={text} is outside {FIRST_DAY}..{LAST_DAY}, the days the lake can hold; "
+                        "choose a date in that range"
+                    )
                 values[p.name] = day
             elif p.type == "boolean":
                 if text.lower() not in ("true", "false", "1", "0"):

@@ -29,7 +29,9 @@ def dynamodb_down(api: Api) -> Iterator[None]:
     client.meta.events.unregister("before-send.dynamodb", refuse)
 
 
-def test_503_from_a_failed_key_lookup_is_readable_by_the_page_and_reveals_no_address(api: Api, shop: AppWithKey, dynamodb_down: None) -> None:
+def test_503_from_a_failed_key_lookup_is_readable_by_the_page_and_reveals_no_address(
+    api: Api, shop: AppWithKey, dynamodb_down: None
+) -> None:
     response = api.post_events(batch(event()), key=shop.key, headers={"Origin": SHOP_ORIGIN})
 
     assert response.status_code == 503

@@ -180,7 +180,12 @@ def test_the_installed_command_works_end_to_end(stack_env: dict[str, str], table
     env = {**os.environ, **stack_env}
 
     created = subprocess.run(
-        [str(command), "apps", "create", "Shop", "--any-origin", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [str(command), "apps", "create", "Shop", "--any-origin", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert created.returncode == 0, created.stderr

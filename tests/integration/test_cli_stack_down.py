@@ -12,8 +12,13 @@ from clickstream.localstack import free_port
 @pytest.fixture(scope="module")
 def nothing_listening() -> dict[str, str | None]:
     dynamodb, s3 = free_port(), free_port()  # free, so nothing answers there
-    return {"CLICKSTREAM_DYNAMODB_PORT": str(dynamodb), "CLICKSTREAM_S3_PORT": str(s3),
-            "CLICKSTREAM_DYNAMODB_ENDPOINT": None, "CLICKSTREAM_S3_ENDPOINT": None, "CLICKSTREAM_STORAGE_ATTEMPTS": "1"}
+    return {
+        "CLICKSTREAM_DYNAMODB_PORT": str(dynamodb),
+        "CLICKSTREAM_S3_PORT": str(s3),
+        "CLICKSTREAM_DYNAMODB_ENDPOINT": None,
+        "CLICKSTREAM_S3_ENDPOINT": None,
+        "CLICKSTREAM_STORAGE_ATTEMPTS": "1",
+    }
 
 
 @pytest.mark.parametrize(
@@ -29,7 +34,9 @@ def nothing_listening() -> dict[str, str | None]:
     ],
     ids=" ".join,
 )
-def test_a_command_without_the_stack_asks_whether_make_run_is_running(nothing_listening: dict[str, str | None], args: list[str]) -> None:
+def test_a_command_without_the_stack_asks_whether_make_run_is_running(
+    nothing_listening: dict[str, str | None], args: list[str]
+) -> None:
     result = CliRunner().invoke(main, args, env=nothing_listening)
 
     assert result.exit_code != 0

@@ -22,7 +22,9 @@ def test_coverage_counts_the_apps_events_waiting_for_the_export_until_they_are_e
     assert before["waiting_events"] == 7
     assert before["settle_s"] == settings.settle_seconds and before["export_every_s"] > 0
 
-    Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now / 1000 + 1).run_once()
+    Exporter(
+        settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now / 1000 + 1
+    ).run_once()
 
     after = coverage("shop")
     assert after["waiting_events"] == 0 and after["first_day"] is not None

@@ -49,7 +49,7 @@ def server(gate: threading.Event) -> Iterator[int]:
     def page(method: str, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
         from clickstream.devserver import WEB, _static
 
-        return _static(WEB, path[len("/web/"):])
+        return _static(WEB, path[len("/web/") :])
 
     port = free_port()
     dev = serve(app, "127.0.0.1", port, {"/web/": page}, request_timeout_s=TIMEOUT_S)
@@ -70,7 +70,9 @@ def raw(port: int, data: bytes, read_timeout: float = 5.0) -> bytes:
                 chunks.append(chunk)
                 if b"\r\n\r\n" in b"".join(chunks) and b"Connection: close" not in b"".join(chunks):
                     head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
-                    length = int(next((l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")), b"0"))
+                    length = int(
+                        next((h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), b"0")
+                    )
                     if len(rest) >= length:
                         break
         except TimeoutError:
@@ -82,9 +84,13 @@ def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1]) if response else 0
 
 
-def test_a_body_over_the_limit_is_refused_by_content_length_without_reading_it(server: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_body_over_the_limit_is_refused_by_content_length_without_reading_it(
+    server: int, capsys: pytest.CaptureFixture[str]
+) -> None:
     started = time.monotonic()
-    response = raw(server, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n{")
+    response = raw(
+        server, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n{"
+    )
     assert status_of(response) == 413, response
     assert b"1048576" in response and b"nothing was stored" in response
     assert time.monotonic() - started < TIMEOUT_S  # answered at once, not after waiting for 10 MB
@@ -93,20 +99,31 @@ def test_a_body_over_the_limit_is_refused_by_content_length_without_reading_it(s
 
 @pytest.mark.parametrize("length", [b"abc", b"-5", b"1e3", b"0x10", b""])
 def test_a_content_length_that_is_not_a_number_is_a_400(server: int, length: bytes, capsys: pytest.CaptureFixture[str]) -> None:
-    response = raw(server, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + length + b"\r\n\r\n{}")
+    response = raw(
+        server,
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + length + b"\r\n\r\n{}",
+    )
     assert status_of(response) == 400, response
     assert b"Content-Length" in response
     assert "Traceback" not in capsys.readouterr().err
 
 
 def test_a_chunked_body_is_refused_with_411(server: int) -> None:
-    response = raw(server, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    response = raw(
+        server,
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+    )
     assert status_of(response) == 411, response
 
 
 def test_a_body_shorter_than_promised_is_given_up_after_the_timeout(server: int, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
-    response = raw(server, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"a\":", read_timeout=10)
+    response = raw(
+        server,
+        b'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"a":',
+        read_timeout=10,
+    )
     took = time.monotonic() - started
     assert response == b"" or status_of(response) in (400, 408), response
     assert took < TIMEOUT_S + 4

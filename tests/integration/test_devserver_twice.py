@@ -47,7 +47,11 @@ def test_a_second_make_run_on_the_same_ports_says_which_port_and_leaves_the_firs
 
 
 def test_a_second_make_run_on_the_same_data_dir_says_so(first: DevServer) -> None:
-    other_ports = {"CLICKSTREAM_PORT": str(free_port()), "CLICKSTREAM_DYNAMODB_PORT": str(free_port()), "CLICKSTREAM_S3_PORT": str(free_port())}
+    other_ports = {
+        "CLICKSTREAM_PORT": str(free_port()),
+        "CLICKSTREAM_DYNAMODB_PORT": str(free_port()),
+        "CLICKSTREAM_S3_PORT": str(free_port()),
+    }
     result = run_second({**first.env, **other_ports})
 
     assert result.returncode != 0

@@ -75,10 +75,14 @@ def stored_events(settings: Settings, n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupted_etl_run_releases_the_lease_and_the_next_run_finishes_its_window(settings: Settings, silent_s3: str, sig: signal.Signals) -> None:
+def test_an_interrupted_etl_run_releases_the_lease_and_the_next_run_finishes_its_window(
+    settings: Settings, silent_s3: str, sig: signal.Signals
+) -> None:
     # GIVEN `clickstream etl run` hanging on S3 after it began a pending window
     ids = stored_events(settings, 5)
-    proc = subprocess.Popen([*COMMAND, "etl", "run"], env=env_for(settings, silent_s3), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*COMMAND, "etl", "run"], env=env_for(settings, silent_s3), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         wait_for(lambda: "p_seq" in state_item(settings) or proc.poll() is not None)
         assert proc.poll() is None, proc.communicate()[0]
@@ -104,7 +108,11 @@ def test_an_interrupted_etl_run_releases_the_lease_and_the_next_run_finishes_its
 def test_a_run_that_fails_on_a_storage_timeout_releases_the_lease(settings: Settings, silent_s3: str) -> None:
     stored_events(settings, 3)
     impatient = boto3.session.Session().client(
-        "s3", region_name=settings.region, endpoint_url=silent_s3, aws_access_key_id="x", aws_secret_access_key="x",
+        "s3",
+        region_name=settings.region,
+        endpoint_url=silent_s3,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
         config=Config(read_timeout=0.3, connect_timeout=0.3, retries={"mode": "standard", "max_attempts": 1}),
     )
     exporter = Exporter(settings, clients.dynamodb(settings), impatient)

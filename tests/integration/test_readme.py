@@ -20,7 +20,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def first_block_after(marker: str) -> str:
-    after = README[README.index(marker):]
+    after = README[README.index(marker) :]
     return re.search(r"```sh\n(.*?)```", after, re.DOTALL).group(1)  # type: ignore[union-attr]
 
 
@@ -36,7 +36,14 @@ def test_the_first_curl_example_works_when_pasted(dev: DevServer) -> None:
     script = first_block_after("Send an event").replace("127.0.0.1:8000", f"127.0.0.1:{dev.port}")
     assert "<" not in script and "…" not in script, "nothing to fill in by hand"
 
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=dev.data_dir.parent, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=dev.data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr
     assert '{"accepted":1,"rejected":[]}' in done.stdout, done.stdout + done.stderr

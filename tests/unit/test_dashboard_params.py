@@ -23,7 +23,10 @@ def test_app_id_must_match_entirely(spec, app_id: str) -> None:
         parse_params(spec, {"app_id": app_id}, TODAY)
 
 
-@pytest.mark.parametrize("name, value", [("date_to", "9999-12-31"), ("date_from", "0001-01-01"), ("date_to", "2101-01-01"), ("date_from", "1969-12-31")])
+@pytest.mark.parametrize(
+    "name, value",
+    [("date_to", "9999-12-31"), ("date_from", "0001-01-01"), ("date_to", "2101-01-01"), ("date_from", "1969-12-31")],
+)
 def test_absurd_dates_are_refused_with_the_range_that_is_accepted(spec, name: str, value: str) -> None:
     query = {"app_id": "demo", name: value}
     if name == "date_from":

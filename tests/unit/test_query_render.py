@@ -8,7 +8,16 @@ import json
 
 from clickstream.query import render, with_step_names
 
-ROWS = [{"path": "/a", "bounce_rate": 0.10615711252653928, "avg_session_duration_s": 83.41666, "conversion": 1.0, "views": 1234, "score": 0.123456}]
+ROWS = [
+    {
+        "path": "/a",
+        "bounce_rate": 0.10615711252653928,
+        "avg_session_duration_s": 83.41666,
+        "conversion": 1.0,
+        "views": 1234,
+        "score": 0.123456,
+    }
+]
 COLUMNS = list(ROWS[0])
 
 
