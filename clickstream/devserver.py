@@ -299,6 +299,7 @@ def run() -> None:
         sys.exit(1)
     stack, settings = start_stack(env)
     stop = threading.Event()
+    scheduler: threading.Thread | None = None
     try:
         demo = ensure_demo_app(settings, data_dir, port)
         pages = demo_pages({"key": demo["write_key"], "endpoint": f"http://127.0.0.1:{port}"})
@@ -309,7 +310,7 @@ def run() -> None:
         import app as app_module
 
         server = serve(app_module.app, "127.0.0.1", int(port), pages)
-        devextras.start_background(settings, stop)
+        scheduler = devextras.start_background(settings, stop)
         print(f"local DynamoDB  {settings.dynamodb_endpoint}  (data in {data_dir})")
         print(f"local S3        {settings.s3_endpoint}  bucket {settings.bucket}")
         print(f"demo app        {demo['app_id']}  write key {demo['write_key']}")
@@ -323,4 +324,8 @@ def run() -> None:
         print("\nstopping…", flush=True)
     finally:
         stop.set()
+        if scheduler is not None:
+            from clickstream import devextras
+
+            devextras.release_lease(scheduler)  # before the local DynamoDB goes away
         stack.stop()
