@@ -114,7 +114,7 @@ def event(**overrides: Any) -> dict[str, Any]:
 def clicked(event_id: str | None = None, ts_ms: int | None = None, **overrides: Any) -> dict[str, Any]:
     """The export tests' event: a click with a given id and client time, no sent_at (so the
     event time is ``ts_ms`` exactly) and only the fields the lake tests read back."""
-    fields: dict[str, Any] = {
+    preset: dict[str, Any] = {
         "event_id": event_id or uuid.uuid4().hex,
         "event_type": "click",
         "event_name": "LIKE_WOOD",
@@ -128,7 +128,7 @@ def clicked(event_id: str | None = None, ts_ms: int | None = None, **overrides: 
         "properties": {"item_index": "3"},
         "context": ABSENT,
     }
-    return event(**{**fields, **overrides})
+    return event(**{**preset, **overrides})
 
 
 def events(n: int, **overrides: Any) -> list[dict[str, Any]]:
