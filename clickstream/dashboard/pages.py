@@ -110,12 +110,7 @@ def waiting_events(settings: Settings, app_id: str, now_ms: int | None = None) -
     for key_range in plan.key_ranges("events", plan.Window(lo, now_ms + 60_000), settings.write_shards):
         kwargs = {
             "TableName": settings.table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": key_range.pk},
-                ":lo": {"S": key_range.sk_from},
-                ":hi": {"S": key_range.sk_to},
-            },
+            **keys.range_query(key_range.pk, key_range.sk_from, key_range.sk_to),
             "ProjectionExpression": keys.SK,
         }
         while True:

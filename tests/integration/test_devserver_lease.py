@@ -10,8 +10,8 @@ from pathlib import Path
 
 from chalicelib import clients
 from chalicelib.store.keys import EXPORT_STATE_KEY
+from tests.devserver_helpers import DevServer, post
 from tests.factories import batch, events
-from tests.integration.test_devserver_http import DevServer, post
 
 
 def lease_owner(dev: DevServer) -> str | None:

@@ -13,7 +13,7 @@ import requests
 
 from clickstream.localstack import free_port
 from clickstream.target import ROOT
-from tests.integration.test_devserver_http import COMMAND, DevServer
+from tests.devserver_helpers import COMMAND, DevServer
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from clickstream.cli import main
 from clickstream.target import ROOT
-from tests.integration.test_devserver_http import DevServer
+from tests.devserver_helpers import DevServer
 from tests.readback import rows
 
 README = (ROOT / "README.md").read_text()
