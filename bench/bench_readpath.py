@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bench import _lakebench as lb
+from chalicelib.lake.codecs import LAKE_CODEC
 
 GOAL_RATIO = 3.0
 BACKLOG_HOURS = 6
@@ -86,7 +87,7 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
         path=f"s3://{settings.bucket}/{prefix}/events/",
         dataset=True,
         partition_cols=["app_id", "dt"],
-        compression="zstd",
+        compression=LAKE_CODEC,  # what the layer can read (chalicelib/lake/codecs.py)
         mode="append",
         boto3_session=session,
     )

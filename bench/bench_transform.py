@@ -1,4 +1,5 @@
-"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes (zstd).
+"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes
+(the lake codec, chalicelib/lake/codecs.py).
 
 The items are built by ``plan_batch`` exactly as the API stores them, from realistic
 tracker events (web/tracker.js's fields: UUID ids, six user agents, URLs with UTM,
@@ -11,7 +12,7 @@ the machine's noise:
   reader against the explicit schema) → ``with_dt`` → ``split_partitions`` →
   ``parquetio.parquet_bytes`` per (app_id, dt);
 * the naive baseline: boto3 ``TypeDeserializer`` on each item → ``json.loads`` of ``d`` →
-  ``pandas.DataFrame`` (long names, UTC timestamps, ``dt``) → ``to_parquet(zstd)`` per
+  ``pandas.DataFrame`` (long names, UTC timestamps, ``dt``) → ``to_parquet(<lake codec>)`` per
   (app_id, dt).
 
 Both run pinned to CPU 0 with pyarrow's pools at one thread. Figures are per round:
@@ -34,6 +35,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from bench import _lakebench as lb
+from chalicelib.lake.codecs import LAKE_CODEC
 
 GOAL_EVENTS_PER_S = 300_000
 GOAL_RATIO = 3.0
@@ -81,7 +83,7 @@ def naive_path(items: Sequence[dict[str, Any]]) -> int:
     total = 0
     for _, part in df.groupby(["app_id", "dt"], sort=True):
         sink = io.BytesIO()
-        part.drop(columns=["dt"]).to_parquet(sink, compression="zstd", index=False)
+        part.drop(columns=["dt"]).to_parquet(sink, compression=LAKE_CODEC, index=False)
         total += len(sink.getvalue())
     return total
 
