@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from datetime import datetime, timezone
 
 import click
@@ -35,9 +37,23 @@ def etl_run(stage: str | None, as_json: bool) -> None:
     from chalicelib.export.handlers import exporter
 
     settings = settings_for(stage)
-    report = exporter(settings, invoke=None).run_once()
+    try:
+        report = exporter(settings, invoke=None).run_once()
+    except KeyboardInterrupt:
+        click.echo("interrupted: the export lease is released; the next run finishes the window this one began", err=True)
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps(report.__dict__))
+        return
+    if report.status == "skipped":
+        until = report.lease_until_ms
+        when = "(lease just freed)"
+        if until:
+            left_s = max(0, round(until / 1000 - time.time()))
+            when = f"until {datetime.fromtimestamp(until / 1000, tz=timezone.utc):%Y-%m-%d %H:%M:%S}Z ({left_s} s from now)"
+        click.echo(
+            f"skipped: another export run ({report.lease_owner or 'unknown'}) holds the lease {when}; nothing was exported"
+        )
         return
     window = ""
     if report.window_hi_ms:
@@ -102,7 +118,12 @@ def ddl_statements(settings_bucket: str, prefix: str, database: str) -> list[tup
 @click.option("--stage", default=None, help="A deployed stage: runs the DDL on Athena. Default: print it.")
 @click.option("--workgroup", default=None, help="Athena workgroup (default: clickstream-<stage>).")
 def etl_create_tables(stage: str | None, workgroup: str | None) -> None:
-    """Apply etl/tables/*.sql (partition projection: no crawler, no MSCK REPAIR)."""
+    """The lake's Athena tables (etl/tables/*.sql, partition projection: no crawler, no MSCK REPAIR) and views.
+
+    Locally (no --stage) it prints the DDL and creates nothing: DuckDB reads the lake's Hive
+    layout directly, so `clickstream query` needs no tables. With --stage it applies the
+    tables and then the views on Athena, in that stage's workgroup.
+    """
     settings = settings_for(stage)
     statements = ddl_statements(settings.bucket, settings.lake_prefix, settings.glue_database)
     if not stage or stage == "local":

@@ -55,6 +55,8 @@ class RunReport:
     retention_removed: int = 0  # partitions removed by app retention (once a day)
     duration_s: float = 0.0
     lag_s: float | None = None
+    lease_owner: str | None = None  # skipped: who holds the lease, and until when
+    lease_until_ms: int | None = None
 
     def log_line(self) -> str:
         return json.dumps({"msg": "export run", **asdict(self)}, sort_keys=True)
@@ -112,15 +114,19 @@ class Exporter:
         try:
             state = self.state.acquire(self.owner, self.now_ms(), self.lease_ms)
         except LeaseHeld:
-            report = RunReport(status="skipped")
+            owner, until = self.state.lease()
+            report = RunReport(status="skipped", lease_owner=owner, lease_until_ms=until)
             log.info(report.log_line())
             return report
         try:
             report = self._run_locked(state)
-        except Exception:
-            # A failure we see: free the lease so the next run retries at once. A hard kill
-            # (timeout, OOM) never gets here; the lease then expires after ``lease_ms``.
-            self.state.release(self.owner)
+        except BaseException:
+            # Any end we see (an error, a storage timeout, Ctrl-C, SIGTERM turned into
+            # KeyboardInterrupt by the CLI) frees the lease so the next run starts at once.
+            # The window begun is recorded as pending, so that run redoes it: still exactly once.
+            # A hard kill (Lambda timeout, OOM, SIGKILL) never gets here; the lease then expires
+            # after ``lease_ms``.
+            self._release_after_failure()
             raise
         self.state.release(self.owner)
         report.duration_s = round(time.monotonic() - started, 3)
@@ -193,10 +199,19 @@ class Exporter:
             if state.pending is not None and self._finish(state.pending, GroupResult()):
                 state = ExportState(state.pending.hi_ms, state.pending.seq, None)
             yield Session(self.settings, self.lake, self.reader, self._table, state.seq, self.crash, self._renew)
-        except Exception:
-            self.state.release(self.owner)
+        except BaseException:
+            self._release_after_failure()
             raise
         self.state.release(self.owner)
+
+    def _release_after_failure(self) -> None:
+        """Release without hiding the failure that got us here (if storage is down, the lease expires)."""
+        try:
+            self.state.release(self.owner)
+        except Exception as exc:
+            log.warning(
+                json.dumps({"msg": "export lease not released; it expires on its own", "owner": self.owner, "error": str(exc)})
+            )
 
     def _renew(self) -> None:
         self.state.renew(self.owner, self.now_ms(), self.lease_ms)

@@ -78,13 +78,52 @@ def lake_coverage(settings: Settings, cache_dir: Path | None = None) -> Coverage
         )
         row = table.to_pylist()[0] if table.num_rows else {}
         app = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).get_app(app_id)
+        from clickstream.devextras import EVERY_S
+
         return {
             "first_day": str(row["first_day"]) if row.get("first_day") else None,
             "last_day": str(row["last_day"]) if row.get("last_day") else None,
             "retention_days": app.retention_days if app else None,
+            "waiting_events": waiting_events(settings, app_id),
+            "settle_s": settings.settle_seconds,
+            "export_every_s": int(EVERY_S),
         }
 
     return coverage
+
+
+def waiting_events(settings: Settings, app_id: str, now_ms: int | None = None) -> int:
+    """The app's events in DynamoDB that no committed export has reached yet (received after the watermark).
+
+    Reads only the keys of the hours since the watermark: a few small queries on a laptop.
+    """
+    import time
+
+    from chalicelib import clients
+    from chalicelib.export import plan
+    from chalicelib.export.state import StateStore
+    from chalicelib.store import keys
+
+    client = clients.dynamodb(settings)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    watermark = StateStore(client, settings.table).read().watermark_ms
+    lo = watermark if watermark is not None else now_ms - (settings.event_ttl_days + 1) * 86_400_000
+    infix = f"#{app_id}#"
+    count = 0
+    for key_range in plan.key_ranges("events", plan.Window(lo, now_ms + 60_000), settings.write_shards):
+        kwargs = {
+            "TableName": settings.table,
+            **keys.range_query(key_range.pk, key_range.sk_from, key_range.sk_to),
+            "ProjectionExpression": keys.SK,
+        }
+        while True:
+            resp = client.query(**kwargs)
+            # sort key: <13-digit ms>#<app_id>#<event_id>
+            count += sum(1 for item in resp.get("Items", []) if item[keys.SK]["S"][13 : 13 + len(infix)] == infix)
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return count
 
 
 def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Runner:

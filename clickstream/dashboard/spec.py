@@ -47,8 +47,10 @@ VISUALS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "geo": ((2, 2), (1, 1)),  # latitude, longitude
     "filled_map": ((1, 1), (1, 1)),  # ISO country code
 }
-ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")  # the app ids chalicelib.store.apps hands out
+ID = re.compile(r"[a-z][a-z0-9_]{0,40}")  # used with fullmatch
+APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")  # the app ids chalicelib.store.apps hands out (fullmatch)
+# Dates a filter may take: the lake's partitions are days of epoch time; beyond 2100 is a typo.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _field(raw: Any, where: str, measure: bool) -> Field:
 def _panel(raw: dict[str, Any], datasets: dict[str, Dataset], params: list[Parameter]) -> Panel:
     pid = raw.get("id", "?")
     where = f"panel {pid!r}"
-    if not ID.match(str(pid)):
+    if not ID.fullmatch(str(pid)):
         raise ConfigError(f"{where}: ids are lower_snake_case (they become QuickSight visual ids)")
     visual = raw.get("visual")
     if visual not in VISUALS:
@@ -222,7 +224,7 @@ def _panel(raw: dict[str, Any], datasets: dict[str, Dataset], params: list[Param
 def parse(raw: dict[str, Any]) -> Spec:
     params = []
     for p in raw.get("parameters", []):
-        if p.get("type") not in PARAM_TYPES or not ID.match(p.get("name", "")):
+        if p.get("type") not in PARAM_TYPES or not ID.fullmatch(p.get("name", "")):
             raise ConfigError(f"parameter {p.get('name')!r}: needs a lower_snake_case name and a type in {PARAM_TYPES}")
         params.append(Parameter(p["name"], p.get("label", p["name"]), p["type"], p.get("default"), tuple(p.get("choices", ()))))
     datasets: dict[str, Dataset] = {}
@@ -239,7 +241,7 @@ def parse(raw: dict[str, Any]) -> Spec:
             datasets[name] = Dataset(name, cols, base.name, tuple(base.columns))
             continue
         bad = {c: t for c, t in d.get("columns", {}).items() if t not in COLUMN_TYPES}
-        if not ID.match(name) or not d.get("columns") or bad:
+        if not ID.fullmatch(name) or not d.get("columns") or bad:
             raise ConfigError(
                 f"dataset {name!r}: a lower_snake_case query name, and columns mapped to one of {COLUMN_TYPES} (bad: {bad})"
             )
@@ -267,7 +269,13 @@ def parse_params(spec: Spec, query: Mapping[str, str], today: date) -> dict[str,
             continue
         try:
             if p.type == "date":
-                values[p.name] = date.fromisoformat(text)
+                day = date.fromisoformat(text)
+                if not FIRST_DAY <= day <= LAST_DAY:
+                    raise ConfigError(
+                        f"{p.name}={text} is outside {FIRST_DAY}..{LAST_DAY}, the days the lake can hold; "
+                        "choose a date in that range"
+                    )
+                values[p.name] = day
             elif p.type == "boolean":
                 if text.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(text)
@@ -278,7 +286,7 @@ def parse_params(spec: Spec, query: Mapping[str, str], today: date) -> dict[str,
                 values[p.name] = text
         except ValueError:
             raise ConfigError(f"{p.name}={text!r} is not a valid {p.type}") from None
-    if "app_id" in values and not APP_ID.match(str(values["app_id"])):
+    if "app_id" in values and not APP_ID.fullmatch(str(values["app_id"])):
         raise ConfigError(f"app_id={values['app_id']!r} is not an app id")
     if "date_from" in values and "date_to" in values and values["date_from"] > values["date_to"]:
         raise ConfigError("date_from is after date_to")

@@ -135,7 +135,7 @@ def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(a
     assert response.headers["Retry-After"] == "2"
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert response.json_body == {
-        "error": "storage is unavailable; nothing was stored, retry the same events",
+        "error": "storage is unavailable; nothing was acknowledged, retry the same events",
         "retry_after_s": 2,
     }
     assert set(rows_by_id(api.settings)) == before

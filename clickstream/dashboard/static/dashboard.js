@@ -426,8 +426,11 @@
   function coverageText(c) {
     if (!c) return '';
     const kept = c.retention_days ? `kept ${c.retention_days} days` : 'kept forever';
-    if (!c.first_day) return `No data in the lake for this app yet (${kept}).`;
-    return `Data held: ${c.first_day} to ${c.last_day} (${kept}).`;
+    const n = c.waiting_events || 0;
+    const waiting = n ? `${n.toLocaleString('en')} event${n === 1 ? '' : 's'} waiting for the next export ` +
+      `(it runs every ${c.export_every_s} s and takes events once they are ${c.settle_s} s old)` : '';
+    if (!c.first_day) return waiting ? `No data in the lake for this app yet: ${waiting}.` : `No data in the lake for this app yet (${kept}).`;
+    return `Data held: ${c.first_day} to ${c.last_day} (${kept}).` + (waiting ? ` ${waiting}.` : '');
   }
 
   async function refresh(q) {
