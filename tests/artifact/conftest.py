@@ -11,6 +11,7 @@ import pytest
 from chalicelib import clients
 from chalicelib.settings import from_env
 from chalicelib.store.apps import AppStore
+from chalicelib.store.readkeys import ReadKeyStore
 from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.localstack import LocalStack
 from tests.artifact import lambda_runtime as lr
@@ -47,6 +48,15 @@ def write_key(lambda_stack: lr.LambdaRuntime, local_stack: LocalStack) -> str:
     settings = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": lambda_stack.refs["EventTable"]})
     _, key = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).create_app("shop", origins=["https://shop.example"])
     return key
+
+
+@pytest.fixture(scope="module")
+def read_key(lambda_stack: lr.LambdaRuntime, local_stack: LocalStack, write_key: str) -> str:
+    """A read key (Bearer, scope live) for the app the write key belongs to."""
+    settings = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": lambda_stack.refs["EventTable"]})
+    [app] = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).list_apps()
+    _, clear = ReadKeyStore(clients.dynamodb(settings), settings.table, cache_seconds=0).create(app.app_id)
+    return clear
 
 
 @pytest.fixture(scope="module")

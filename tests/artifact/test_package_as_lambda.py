@@ -36,7 +36,7 @@ def _body(events: list[dict[str, Any]]) -> str:
     return json.dumps({"events": events})
 
 
-def api_calls(key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, Any]]]]:
+def api_calls(key: str, read_key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, Any]]]]:
     """(what, API Gateway event, expected status, events it sends that must reach the lake)."""
     json_batch = [event(), event(event_type="click", event_name="add_to_cart"), event()]
     beacon = [event(), event()]
@@ -55,12 +55,16 @@ def api_calls(key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, A
         ("GET health", lr.api_event("GET", "/v1/health"), 200, []),
         ("an unknown key", lr.api_event("POST", "/v1/events", body=_body([event()]),
          headers={**headers, "Content-Type": "application/json", "X-Api-Key": "wk_unknown"}), 401, []),
+        ("GET /v1/live with a Bearer read key", lr.api_event("GET", "/v1/live",
+         headers={"Authorization": f"Bearer {read_key}"}), 200, []),
+        ("GET /v1/live with the public write key", lr.api_event("GET", "/v1/live",
+         headers={"Authorization": f"Bearer {key}"}), 401, []),
     ]
 
 
 @pytest.fixture(scope="module")
-def ingested(lambda_stack: lr.LambdaRuntime, write_key: str) -> dict[str, Any]:
-    calls = api_calls(write_key)
+def ingested(lambda_stack: lr.LambdaRuntime, write_key: str, read_key: str) -> dict[str, Any]:
+    calls = api_calls(write_key, read_key)
     results = lambda_stack.invoke("api_handler", [e for _, e, _, _ in calls])
     return {"calls": calls, "results": results}
 
@@ -76,6 +80,10 @@ def test_api_gateway_events_get_the_documented_answers(ingested: dict[str, Any])
     preflight = ingested["results"][3]["result"]
     assert preflight["headers"]["Access-Control-Allow-Origin"] == ORIGIN
     assert json.loads(ingested["results"][4]["result"]["body"])["status"] == "ok"
+    live = ingested["results"][6]["result"]
+    assert live["headers"]["Cache-Control"] == "no-store"
+    # The live view reads DynamoDB, not the lake: the visitors posted just before are already there.
+    assert json.loads(live["body"])["current"]["visitors"] >= 1, live["body"]
 
 
 def test_the_api_runs_from_the_zip_alone_and_stays_light(ingested: dict[str, Any], lambda_stack: lr.LambdaRuntime) -> None:
