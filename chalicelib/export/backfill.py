@@ -59,8 +59,7 @@ def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callabl
                     report.partitions += 1
                 if dataset == "events" and table.num_rows:
                     # Later retries of backfilled events are dropped like any other's.
-                    key = plan.dedup_key(s.lake_prefix, window.hi_ms, state.seq, 999)
-                    exporter.lake.put_table(key, dedup.index_table(table))
+                    dedup.write_index(exporter.lake, s.lake_prefix, window.hi_ms, state.seq, 999, table)
             exporter.state.renew(exporter.owner, exporter.now_ms(), exporter.lease_ms)
             progress(1)
     return report

@@ -246,7 +246,8 @@ class Exporter:
         events = transform.lines_to_table("events", self.reader.read_many(plan.key_ranges("events", window, self.settings.write_shards, shards)))
         raw_count = events.num_rows
         events = dedup.first_received(events)
-        seen = dedup.load_seen(self.lake, prefix, window.lo_ms - self.dedup_lookback_ms, pending.seq)
+        hours = set(dedup.hours_of(events).to_pylist())  # a retry has its first copy's client hour
+        seen = dedup.load_seen(self.lake, prefix, window.lo_ms - self.dedup_lookback_ms, pending.seq, hours)
         events, _ = dedup.drop_seen(events, seen)
         result.events, result.duplicates = events.num_rows, raw_count - events.num_rows
         rejected = transform.lines_to_table(
@@ -262,7 +263,7 @@ class Exporter:
                 self.crash("after_data_file")
         self.crash("after_files")
         compact.mark_dirty(self.state_client(), self.settings.table, result.partitions)
-        self.lake.put_table(plan.dedup_key(prefix, pending.hi_ms, pending.seq, group), dedup.index_table(events))
+        dedup.write_index(self.lake, prefix, pending.hi_ms, pending.seq, group, events)
         self.crash("after_index")
         self.state.mark_done(pending.seq, group)
         self.crash("after_mark_done")
