@@ -26,6 +26,8 @@ RETRYABLE_CODES = frozenset(
 
 
 def is_retryable(exc: BaseException) -> bool:
+    if isinstance(getattr(exc, "retryable", None), bool):  # store.raw.RawCallError: classified where raised
+        return bool(exc.retryable)  # type: ignore[attr-defined]
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "") in RETRYABLE_CODES
     return isinstance(exc, BotoCoreError)  # connection refused, timeouts, broken responses

@@ -6,7 +6,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -114,20 +113,18 @@ def test_throttled_then_unprocessed_then_stored_answers_200_with_every_event(api
     assert set(rows_by_id(api.settings)) == {e["event_id"] for e in sent}
 
 
-def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(api: Api, shop: AppWithKey) -> None:
+def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(api: Api, shop: AppWithKey, separate_client: Any) -> None:
     # GIVEN a warm function: the key is resolved and cached
     assert api.post_events(batch(*events(1)), key=shop.key).status_code == 200
     before = set(rows_by_id(api.settings))
     # AND DynamoDB throttles every write, as many times as the handler tries
-    with Stubber(clients.dynamodb(api.settings)) as stubber:
-        for _ in range(ATTEMPTS):
-            stubber.add_client_error("batch_write_item", "ProvisionedThroughputExceededException", http_status_code=400)
-
+    flaky = FlakyBatchWrites(separate_client, [THROTTLE] * ATTEMPTS)
+    with inject(clients.dynamodb(api.settings), flaky):
         # WHEN a batch arrives
         response = api.post_events(batch(*events(5)), key=shop.key, headers={"Origin": "https://shop.example"})
 
-        # THEN it tried exactly that often, and told the client to retry later
-        stubber.assert_no_pending_responses()
+    # THEN it tried exactly that often, and told the client to retry later
+    assert flaky.calls == [5] * ATTEMPTS
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"

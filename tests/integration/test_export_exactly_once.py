@@ -106,10 +106,12 @@ def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stac
             if seen[point] == crash_nth:
                 raise HardKill(point)
 
+    first_sent: dict[tuple[str, int], int] = {}  # a retry resends the event as first sent: same timestamp
     for events, gap, run_after in history:
         by_app: dict[str, list] = {}
         for app, n, days_late in events:
-            by_app.setdefault(app, []).append(event(f"ev-{n}", clock.ms - days_late * DAY - 5000))
+            ts = first_sent.setdefault((app, n), clock.ms - days_late * DAY - 5000)
+            by_app.setdefault(app, []).append(event(f"ev-{n}", ts))
         for app, evs in by_app.items():
             # a client batch may repeat an id (then it is rejected) or retry one sent earlier
             store(s, evs, received_ms=clock.ms, app_id=app)
@@ -165,7 +167,8 @@ def test_a_client_retry_a_day_later_is_dropped_and_the_first_copy_kept(local_sta
     clock.ms += 60_000
     assert make_exporter(s, clock).run_once().events == 1
     clock.ms += 23 * HOUR
-    store(s, [event("once", clock.ms - DAY, title="retry")], received_ms=clock.ms)
+    # a retry resends the same event: same id, same client timestamp (the marker only tells copies apart)
+    store(s, [event("once", T0 - 1000, title="retry")], received_ms=clock.ms)
     clock.ms += 60_000
     report = make_exporter(s, clock).run_once()
     assert (report.events, report.duplicates_dropped) == (0, 1)
