@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from chalicelib.export import compact, dedup, plan, transform
+from chalicelib.export import compact, dedup, plan
+from chalicelib.lake import layout, transform
 from chalicelib.export.run import Exporter
 
 HOUR_MS = 3_600_000
@@ -51,9 +52,9 @@ def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callabl
                 else:
                     report.rejected += table.num_rows
                 for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
-                    staged = f"{s.lake_prefix.strip('/')}/_state/staging/{uuid.uuid4().hex}.parquet"
+                    staged = layout.staging_key(s.lake_prefix, uuid.uuid4().hex)
                     exporter.lake.put_table(staged, part)
-                    prefix = plan.partition_prefix(s.lake_prefix, dataset, app_id, dt)
+                    prefix = layout.partition_prefix(s.lake_prefix, dataset, app_id, dt)
                     existing = [o["Key"] for o in exporter.lake.list(prefix) if o["Key"].endswith(".parquet")]
                     compact.merge_into(exporter.lake, exporter.state_client(), s, prefix, existing + [staged], exporter.crash)
                     report.partitions += 1

@@ -22,13 +22,15 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chalicelib.export import plan
-from chalicelib.export.lakeio import Lake
+from chalicelib.lake import layout
+from chalicelib.lake.parquetio import Lake
 
 SEP = "\x1f"
 
+
 def keys_of(table: pa.Table) -> pa.ChunkedArray:
     return pc.binary_join_element_wise(table.column("app_id"), table.column("event_id"), SEP)
+
 
 def first_per_key(table: pa.Table, keys: pa.ChunkedArray | pa.Array) -> pa.Table:
     """Keep the first row (in table order) of each distinct key, in table order."""
@@ -40,6 +42,7 @@ def first_per_key(table: pa.Table, keys: pa.ChunkedArray | pa.Array) -> pa.Table
         return table
     return table.take(pc.take(first, pc.sort_indices(first)))
 
+
 def first_received(table: pa.Table) -> pa.Table:
     """Keep one row per (app_id, event_id): the earliest received."""
     if table.num_rows == 0 or pc.count_distinct(keys_of(table)).as_py() == table.num_rows:
@@ -47,11 +50,13 @@ def first_received(table: pa.Table) -> pa.Table:
     ordered = table.sort_by([("received_at", "ascending"), ("event_id", "ascending")])
     return first_per_key(ordered, keys_of(ordered)) if ordered.num_rows else ordered
 
+
 # Index objects of committed runs never change: a warm Lambda keeps the ones it has read.
 # (bucket, S3 key, ETag) -> that object's keys.
 _CACHE: dict[tuple[str, str, str], pa.Array] = {}
 NO_HOUR = "none"  # rows without a client timestamp (none since validation requires one)
 LOAD_THREADS = 8
+
 
 def hours_of(table: pa.Table) -> pa.Array:
     """The client-timestamp hour of each row as YYYYMMDDHH (``none`` where null)."""
@@ -61,13 +66,15 @@ def hours_of(table: pa.Table) -> pa.Array:
     hours = pc.strftime(pc.floor_temporal(ts, unit="hour"), format="%Y%m%d%H")
     return pc.fill_null(hours, NO_HOUR).combine_chunks()
 
+
 def _wanted(objects: Iterable[dict[str, Any]], since_ms: int, before_seq: int) -> list[tuple[str, str]]:
     wanted = []
     for obj in objects:
-        hi_ms, seq, _group = plan.parse_dedup_key(obj["Key"])
+        hi_ms, seq, _group = layout.parse_dedup_key(obj["Key"])
         if hi_ms >= since_ms and seq < before_seq:
             wanted.append((obj["Key"], obj.get("ETag", "")))
     return wanted
+
 
 def load_seen(lake: Lake, prefix: str, since_ms: int, before_seq: int, hours: Iterable[str] | None = None) -> pa.Array:
     """Keys exported by committed runs whose window ended at or after ``since_ms``.
@@ -76,9 +83,9 @@ def load_seen(lake: Lake, prefix: str, since_ms: int, before_seq: int, hours: It
     One LIST of the index root (flat objects of the old layout, and which hour shards
     exist), then one LIST and the GETs per wanted hour, in parallel threads.
     """
-    top = list(lake.list(plan.dedup_prefix(prefix), delimiter="/"))
+    top = list(lake.list(layout.dedup_prefix(prefix), delimiter="/"))
     existing = {p["Prefix"] for p in top if "Prefix" in p}
-    folders = sorted(existing) if hours is None else sorted(existing & {plan.dedup_hour_prefix(prefix, h) for h in hours})
+    folders = sorted(existing) if hours is None else sorted(existing & {layout.dedup_hour_prefix(prefix, h) for h in hours})
     wanted = _wanted((o for o in top if "Key" in o), since_ms, before_seq)
     with ThreadPoolExecutor(max_workers=LOAD_THREADS) as pool:
         for found in pool.map(lambda folder: _wanted(lake.list(folder), since_ms, before_seq), folders):
@@ -88,11 +95,12 @@ def load_seen(lake: Lake, prefix: str, since_ms: int, before_seq: int, hours: It
         for k, keys in zip(missing, pool.map(lambda k: keys_of(lake.read_table(k[1])).combine_chunks(), missing)):
             _CACHE[k] = keys
     # Drop what no run can want again (windows move forward); fan-out workers may share a process.
-    for stale in [k for k in _CACHE if k[0] == lake.bucket and plan.parse_dedup_key(k[1])[0] < since_ms]:
+    for stale in [k for k in _CACHE if k[0] == lake.bucket and layout.parse_dedup_key(k[1])[0] < since_ms]:
         _CACHE.pop(stale, None)
     if not cache_keys:
         return pa.array([], pa.string())
     return pa.concat_arrays([_CACHE[k] for k in cache_keys])
+
 
 def write_index(lake: Lake, prefix: str, hi_ms: int, seq: int, group: int, table: pa.Table) -> int:
     """Write ``table``'s keys as one index object per client-timestamp hour; returns objects written.
@@ -107,8 +115,9 @@ def write_index(lake: Lake, prefix: str, hi_ms: int, seq: int, group: int, table
         for hour in pc.unique(keyed.column("h")).to_pylist()
     ]
     with ThreadPoolExecutor(max_workers=LOAD_THREADS) as pool:
-        list(pool.map(lambda p: lake.put_table(plan.dedup_key(prefix, hi_ms, seq, group, p[0]), p[1]), parts))
+        list(pool.map(lambda p: lake.put_table(layout.dedup_key(prefix, hi_ms, seq, group, p[0]), p[1]), parts))
     return len(parts)
+
 
 def drop_seen(table: pa.Table, seen: pa.Array) -> tuple[pa.Table, int]:
     if table.num_rows == 0 or len(seen) == 0:
@@ -121,5 +130,6 @@ def drop_seen(table: pa.Table, seen: pa.Array) -> tuple[pa.Table, int]:
     kept = table.filter(pc.invert(pc.is_in(keys, value_set=hits)))
     return kept, table.num_rows - kept.num_rows
 
+
 def expired_index_keys(lake: Lake, prefix: str, older_than_ms: int) -> list[str]:
-    return [o["Key"] for o in lake.list(plan.dedup_prefix(prefix)) if plan.parse_dedup_key(o["Key"])[0] < older_than_ms]
+    return [o["Key"] for o in lake.list(layout.dedup_prefix(prefix)) if layout.parse_dedup_key(o["Key"])[0] < older_than_ms]

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 from chalicelib import clients
-from chalicelib.export import dedup, plan
-from chalicelib.export.lakeio import Lake
-from chalicelib.export.schema import TS
+from chalicelib.export import dedup
+from chalicelib.lake import layout
+from chalicelib.lake.parquetio import Lake
+from chalicelib.lake.schema import TS
 
 HOUR = 3_600_000
 T0 = 1_795_000_000_000 // HOUR * HOUR  # an hour boundary: 2026-11-18T...
@@ -34,7 +35,7 @@ def test_a_run_loads_only_the_hours_its_rows_touch(settings):
     # GIVEN run 1 exported events of two client hours, and a rare event from 3 days back
     written = dedup.write_index(lake, "lake", T0, 1, 0, rows(("a", "1", T0 + 5), ("a", "2", T0 + HOUR + 5), ("b", "3", T0 - 72 * HOUR)))
     assert written == 3
-    shards = sorted(o["Key"].split("/")[3] for o in lake.list(plan.dedup_prefix("lake")))
+    shards = sorted(o["Key"].split("/")[3] for o in lake.list(layout.dedup_prefix("lake")))
     assert shards == sorted(f"h={dedup.hours_of(rows(('x', 'x', t))).to_pylist()[0]}" for t in (T0, T0 + HOUR, T0 - 72 * HOUR))
     hour0 = dedup.hours_of(rows(("a", "1", T0 + 5))).to_pylist()[0]
     # WHEN run 2's rows all fall in the first hour THEN only that hour's keys are loaded
@@ -61,7 +62,7 @@ def test_the_window_and_the_sequence_still_bound_what_is_seen(settings):
 def test_flat_objects_written_before_the_sharding_are_still_read(settings):
     lake = Lake(clients.s3(settings), settings.bucket)
     dedup._CACHE.clear()
-    lake.put_table(plan.dedup_key("lake", T0, 1, 0), pa.table({"app_id": ["a"], "event_id": ["legacy"]}))
+    lake.put_table(layout.dedup_key("lake", T0, 1, 0), pa.table({"app_id": ["a"], "event_id": ["legacy"]}))
     dedup.write_index(lake, "lake", T0, 2, 0, rows(("a", "sharded", T0)))
     assert seen_set(lake, T0, 3, {"1999010100"}) == {"a/legacy"}
     hour = dedup.hours_of(rows(("a", "1", T0))).to_pylist()[0]
