@@ -40,6 +40,12 @@ BACKLOG_HOURS = 6
 MANIFEST = "bench-backlog.json"
 
 
+def lake_codec() -> str:
+    from bench.bench_transform import lake_codec as codec
+
+    return codec()
+
+
 def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
     """The straightforward path, as a first version would write it. Returns events written."""
     import boto3
@@ -49,11 +55,13 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
 
     from chalicelib import clients
     from chalicelib.export import plan
-    from chalicelib.lake.rows import EVENT_KEYS
+    from chalicelib.lake.rows import EVENT_KEYS, NAMES
     from chalicelib.lake.schema import EVENT_TIME_COLUMNS
 
     client = clients.dynamodb(settings)
     deserializer = TypeDeserializer()
+    long = {short: name for name, short in EVENT_KEYS.items()}
+    names = NAMES["events"]
     rows: list[dict[str, Any]] = []
     paginator = client.get_paginator("query")
     for key_range in plan.key_ranges("events", plan.Window(lo_ms, hi_ms), settings.write_shards):
@@ -66,11 +74,15 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
         for page in pages:
             for item in page["Items"]:
                 record = {name: deserializer.deserialize(value) for name, value in item.items()}
-                rows.append(json.loads(record["d"]))
+                d = record["d"]
+                if d.startswith("{"):  # an item written before the positional format
+                    rows.append({long[short]: value for short, value in json.loads(d).items()})
+                else:
+                    count, *values = json.loads("[" + d + "]")
+                    rows.append(dict(zip(names[:count], values)))
     if not rows:
         return 0
-    long = {short: name for name, short in EVENT_KEYS.items()}
-    df = pd.DataFrame(rows).rename(columns=long)
+    df = pd.DataFrame(rows)
     for column in EVENT_TIME_COLUMNS:
         if column in df:
             df[column] = pd.to_datetime(df[column], unit="ms", utc=True)
@@ -82,7 +94,7 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
         path=f"s3://{settings.bucket}/{prefix}/events/",
         dataset=True,
         partition_cols=["app_id", "dt"],
-        compression="zstd",
+        compression=lake_codec(),
         mode="append",
         boto3_session=session,
     )
@@ -142,6 +154,9 @@ def load_backlog(stack: Any, events: int, threads: int, seed: int = 1) -> tuple[
 def exporter(settings: Any, now_ms: int, **kw: Any) -> Any:
     from chalicelib import clients
     from chalicelib.export.run import Exporter
+    from chalicelib.lake import parquetio
+
+    parquetio.COMPRESSION = lake_codec()  # as on Lambda: no zstd there
 
     return Exporter(settings, clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000, **kw)
 

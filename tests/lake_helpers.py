@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 from chalicelib import clients
 from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import plan_batch
-from chalicelib.lake import layout
+from chalicelib.lake import layout, rows
 from chalicelib.settings import Settings
+from chalicelib.store import keys
 from chalicelib.store.events import put_items
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
@@ -34,10 +35,21 @@ def event(event_id: str | None = None, ts_ms: int | None = None, **fields: Any) 
     }
 
 
-def store(settings: Settings, events: Iterable[dict[str, Any]], received_ms: int, app_id: str = "app-a", request_id: str | None = None) -> int:
-    """Store a batch exactly as POST /v1/events would at ``received_ms``. Returns accepted count."""
+def store(
+    settings: Settings, events: Iterable[dict[str, Any]], received_ms: int, app_id: str = "app-a", request_id: str | None = None,
+    item_format: Literal["current", "object"] = "current",
+) -> int:
+    """Store a batch exactly as POST /v1/events would at ``received_ms``. Returns accepted count.
+
+    ``item_format="object"``: as the API wrote event items before the positional format
+    (docs/decisions/0012), i.e. items still in the table from the version before.
+    """
     facts = request_facts(app_id, received_ms, "81.2.69.142", {"user-agent": CHROME, "cloudfront-viewer-country": "de"})
     plan = plan_batch(list(events), facts, settings.with_(max_event_age_days=3650), request_id or uuid.uuid4().hex)
+    if item_format == "object":
+        for item in plan.items:
+            if item[keys.PK]["S"].startswith("e#"):
+                item[keys.DATA]["S"] = rows.encode_object(rows.decode_row(item[keys.DATA]["S"]))
     put_items(clients.dynamodb(settings), settings.table, plan.items, attempts=3)
     return plan.accepted
 

@@ -90,7 +90,8 @@ batch = st.lists(
     st.tuples(st.sampled_from(["app-a", "app-b"]), st.integers(0, 11), st.sampled_from([0, 0, 0, 1, 3])),  # app, id from a small pool, days late
     min_size=1, max_size=8,
 )
-history = st.lists(st.tuples(batch, st.integers(1, 30 * 60_000), st.booleans()), min_size=1, max_size=6)  # batch, gap to next, run after?
+# batch, gap to next, run after?, item format (the version before 0012 wrote objects; both stay in the table until TTL)
+history = st.lists(st.tuples(batch, st.integers(1, 30 * 60_000), st.booleans(), st.sampled_from(["current", "object"])), min_size=1, max_size=6)
 
 
 @hsettings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -107,14 +108,14 @@ def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stac
                 raise HardKill(point)
 
     first_sent: dict[tuple[str, int], int] = {}  # a retry resends the event as first sent: same timestamp
-    for events, gap, run_after in history:
+    for events, gap, run_after, item_format in history:
         by_app: dict[str, list] = {}
         for app, n, days_late in events:
             ts = first_sent.setdefault((app, n), clock.ms - days_late * DAY - 5000)
             by_app.setdefault(app, []).append(event(f"ev-{n}", ts))
         for app, evs in by_app.items():
             # a client batch may repeat an id (then it is rejected) or retry one sent earlier
-            store(s, evs, received_ms=clock.ms, app_id=app)
+            store(s, evs, received_ms=clock.ms, app_id=app, item_format=item_format)
         clock.ms += gap
         if run_after:
             try:
@@ -163,7 +164,7 @@ def test_two_runs_started_at_once_neither_duplicate_nor_lose(local_stack):
 def test_a_client_retry_a_day_later_is_dropped_and_the_first_copy_kept(local_stack):
     s = fresh_settings(local_stack)
     clock = Clock(T0)
-    store(s, [event("once", clock.ms - 1000, title="first")], received_ms=clock.ms)
+    store(s, [event("once", clock.ms - 1000, title="first")], received_ms=clock.ms, item_format="object")  # before the upgrade
     clock.ms += 60_000
     assert make_exporter(s, clock).run_once().events == 1
     clock.ms += 23 * HOUR
