@@ -187,7 +187,7 @@ def _run_exporter(stack: Any, settings: Any, events: int, skip_count: bool = Fal
     if skip_count:
         # What-if: no COUNT pass; every shard in one group (what run_once does anyway
         # when the window is under budget).
-        ex._plan_groups = lambda window: (window, [list(range(settings.write_shards))])
+        ex._plan_groups = lambda window: (window, [list(range(settings.write_shards))], None)
     counter = lb.QueryCounter().attach(ex.reader)
     servers = lb.ServerCpu(stack).start()
     cpu0 = time.process_time()

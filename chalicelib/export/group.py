@@ -49,12 +49,13 @@ class GroupExport:
     crash: Crash
     dedup_lookback_ms: int
 
-    def run(self, pending: Pending, group: int) -> GroupResult:
+    def run(self, pending: Pending, group: int, event_lines: list[str] | None = None) -> GroupResult:
+        """Export one group; ``event_lines``: its events as the coordinator's planning read them, if it did."""
         window = plan.Window(pending.lo_ms, pending.hi_ms)
         shards = pending.groups[group]
         prefix = self.settings.lake_prefix
         result = GroupResult()
-        events = transform.lines_to_table("events", self._read("events", window, shards))
+        events = transform.lines_to_table("events", self._read("events", window, shards) if event_lines is None else event_lines)
         raw_count = events.num_rows
         events = dedup.first_received(events)
         hours = set(dedup.hours_of(events).to_pylist())  # a retry has its first copy's client hour
