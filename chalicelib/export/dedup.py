@@ -17,6 +17,7 @@ as before, until they expire (96 h). Cost per event: docs/decisions/0012.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -54,17 +55,29 @@ def first_received(table: pa.Table) -> pa.Table:
 # Index objects of committed runs never change: a warm Lambda keeps the ones it has read.
 # (bucket, S3 key, ETag) -> that object's keys.
 _CACHE: dict[tuple[str, str, str], pa.Array] = {}
+HOUR_MS = 3_600_000
 NO_HOUR = "none"  # rows without a client timestamp (none since validation requires one)
 LOAD_THREADS = 8
 
 
-def hours_of(table: pa.Table) -> pa.Array:
-    """The client-timestamp hour of each row as YYYYMMDDHH (``none`` where null)."""
+def _hour_numbers(table: pa.Table) -> pa.ChunkedArray:
+    """Hours since the epoch of each row's client timestamp (null where it is null)."""
+    ms = table.column("client_timestamp").cast(pa.int64()).cast(pa.float64())
+    return pc.floor(pc.divide(ms, float(HOUR_MS))).cast(pa.int64())
+
+
+def hour_name(hour: int | None) -> str:
+    """YYYYMMDDHH (UTC) of an hour number, as in the index's folder names."""
+    if hour is None:
+        return NO_HOUR
+    return datetime.fromtimestamp(hour * 3600, tz=timezone.utc).strftime("%Y%m%d%H")
+
+
+def hours_of(table: pa.Table) -> list[str]:
+    """The client-timestamp hours (YYYYMMDDHH, or ``none``) the rows touch, each once."""
     if table.num_rows == 0:
-        return pa.array([], pa.string())
-    ts = table.column("client_timestamp")
-    hours = pc.strftime(pc.floor_temporal(ts, unit="hour"), format="%Y%m%d%H")
-    return pc.fill_null(hours, NO_HOUR).combine_chunks()
+        return []
+    return sorted(hour_name(h) for h in pc.unique(_hour_numbers(table)).to_pylist())
 
 
 def _wanted(objects: Iterable[dict[str, Any]], since_ms: int, before_seq: int) -> list[tuple[str, str]]:
@@ -109,10 +122,11 @@ def write_index(lake: Lake, prefix: str, hi_ms: int, seq: int, group: int, table
     """
     if table.num_rows == 0:
         return 0
-    keyed = table.select(["app_id", "event_id"]).append_column("h", hours_of(table))
+    keys = table.select(["app_id", "event_id"])
+    numbers = _hour_numbers(table)
     parts = [
-        (hour, keyed.filter(pc.equal(keyed.column("h"), hour)).drop_columns(["h"]))
-        for hour in pc.unique(keyed.column("h")).to_pylist()
+        (hour_name(h), keys.filter(pc.is_null(numbers) if h is None else pc.equal(numbers, h)))
+        for h in pc.unique(numbers).to_pylist()
     ]
     with ThreadPoolExecutor(max_workers=LOAD_THREADS) as pool:
         list(pool.map(lambda p: lake.put_table(layout.dedup_key(prefix, hi_ms, seq, group, p[0]), p[1]), parts))

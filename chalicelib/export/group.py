@@ -58,7 +58,7 @@ class GroupExport:
         events = transform.lines_to_table("events", self._read("events", window, shards) if event_lines is None else event_lines)
         raw_count = events.num_rows
         events = dedup.first_received(events)
-        hours = set(dedup.hours_of(events).to_pylist())  # a retry has its first copy's client hour
+        hours = dedup.hours_of(events)  # a retry has its first copy's client hour
         seen = dedup.load_seen(self.lake, prefix, window.lo_ms - self.dedup_lookback_ms, pending.seq, hours)
         events, _ = dedup.drop_seen(events, seen)
         result.events, result.duplicates = events.num_rows, raw_count - events.num_rows
