@@ -63,7 +63,9 @@ def build_items(events: int) -> list[dict[str, Any]]:
     settings = from_env({})
     lo, hi = lb.NOW_MS - 6 * lb.HOUR_MS, lb.NOW_MS - 60_000
     late = events // 10
-    return lb.make_items(events - late, settings, lo, hi, seed=11) + lb.make_items(late, settings, lo, hi, seed=12, event_lag_ms=lb.DAY_MS)
+    return lb.make_items(events - late, settings, lo, hi, seed=11) + lb.make_items(
+        late, settings, lo, hi, seed=12, event_lag_ms=lb.DAY_MS
+    )
 
 
 def export_path(items: Sequence[dict[str, Any]]) -> int:
@@ -71,7 +73,9 @@ def export_path(items: Sequence[dict[str, Any]]) -> int:
     from chalicelib.lake import parquetio, transform
 
     table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
-    return sum(len(parquetio.parquet_bytes(part)) for _, _, part in transform.split_partitions(transform.with_dt("events", table)))
+    return sum(
+        len(parquetio.parquet_bytes(part)) for _, _, part in transform.split_partitions(transform.with_dt("events", table))
+    )
 
 
 def naive_path(items: Sequence[dict[str, Any]]) -> int:
@@ -131,7 +135,13 @@ def stages(items: Sequence[dict[str, Any]]) -> dict[str, float]:
     t4 = clock()
     dedup.first_received(table)
     t5 = clock()
-    return {"extract_d": t1 - t0, "lines_to_table": t2 - t1, "with_dt+split": t3 - t2, "parquet_bytes": t4 - t3, "dedup.first_received (not timed above)": t5 - t4}
+    return {
+        "extract_d": t1 - t0,
+        "lines_to_table": t2 - t1,
+        "with_dt+split": t3 - t2,
+        "parquet_bytes": t4 - t3,
+        "dedup.first_received (not timed above)": t5 - t4,
+    }
 
 
 def _round(fn: Callable[[], Any]) -> tuple[float, float, Any]:

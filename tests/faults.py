@@ -22,9 +22,10 @@ from typing import Any, Iterator, Literal
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-Fault = Literal["throttle", "unprocessed"]
+Fault = Literal["throttle", "unprocessed", "refused"]
 THROTTLE: Fault = "throttle"  # ProvisionedThroughputExceededException: nothing written
 UNPROCESSED: Fault = "unprocessed"  # the first half written, the rest handed back in UnprocessedItems
+REFUSED: Fault = "refused"  # AccessDeniedException: a deployment fault no retry can fix
 
 
 class FlakyBatchWrites:
@@ -49,7 +50,15 @@ class FlakyBatchWrites:
             fault = self._script.pop(0) if self._script else None
         if fault == THROTTLE:
             raise ClientError(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                {
+                    "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                "BatchWriteItem",
+            )
+        if fault == REFUSED:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
                 "BatchWriteItem",
             )
         if fault == UNPROCESSED:

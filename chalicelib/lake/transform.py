@@ -8,7 +8,7 @@ to look up per field (docs/decisions/0012); boto3's TypeDeserializer would be ~1
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.errors import StorageRefused, StorageUnavailable, TerminalError, TransientError
 from chalicelib.store import retry
 from chalicelib.store.events import BATCH, put_items, write_chunk
 from chalicelib.store.raw import RawCallError
@@ -121,6 +121,15 @@ def test_error_triage(error: Exception, retryable: bool) -> None:
     assert retry.is_retryable(error) is retryable
 
 
+@pytest.mark.parametrize("error, retryable", ERRORS.values(), ids=ERRORS.keys())
+def test_storage_errors_take_the_kind_the_triage_decides(error: Exception, retryable: bool) -> None:
+    wrapped = retry.storage_error("writing x failed", error, retry_after_s=3)
+    assert isinstance(wrapped, TransientError if retryable else TerminalError)
+    assert isinstance(wrapped, StorageUnavailable if retryable else StorageRefused) and str(wrapped) == "writing x failed"
+    if retryable:
+        assert wrapped.retry_after_s == 3
+
+
 # -- write_chunk -------------------------------------------------------------------------------------
 
 
@@ -170,11 +179,12 @@ def test_non_retryable_error_fails_at_once(stubbed: tuple[Any, Wire]) -> None:
     stubber.add_error("ValidationException", message="Item size has exceeded the maximum allowed size")
     sleeps: list[float] = []
 
-    with pytest.raises(StorageUnavailable) as caught:
+    with pytest.raises(StorageRefused) as caught:
         write_chunk(client, TABLE, [item(0)], attempts=6, sleep=sleeps.append)
 
     assert sleeps == [] and isinstance(caught.value.__cause__, RawCallError)
     assert "ValidationException" in str(caught.value) and "Item size has exceeded" in str(caught.value)
+    assert isinstance(caught.value, TerminalError) and not isinstance(caught.value, TransientError)
 
 
 @pytest.mark.parametrize("answer", ["connection", "500", "throttling"])
@@ -214,7 +224,7 @@ def test_put_items_raises_when_any_parallel_chunk_fails(stubbed: tuple[Any, Wire
     stubber.add_response({})
     stubber.add_error("ResourceNotFoundException")
 
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageRefused):
         put_items(client, TABLE, items, attempts=1, sleep=lambda s: None, parallel=3)
 
 
