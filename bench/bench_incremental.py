@@ -35,7 +35,6 @@ STEP_MS = 10 * 60_000  # one run every 10 minutes of (fake) clock
 
 def _export_run(settings: Any, now_ms: int, calls: lb.CallCounter) -> dict[str, Any]:
     from bench.bench_readpath import exporter
-
     from chalicelib.export import dedup
 
     dedup._CACHE.clear()  # a cold process: Lambda cold starts are normal, nothing cached from the last run
@@ -47,8 +46,15 @@ def _export_run(settings: Any, now_ms: int, calls: lb.CallCounter) -> dict[str, 
         wall, report = lb.timed(ex.run_once)
     cpu = time.process_time() - cpu0
     boto = {k: v - before.get(k, 0) for k, v in calls.calls.items() if v - before.get(k, 0)}
-    return {"seconds": round(wall, 3), "python_cpu_s": round(cpu, 3), "events": report.events, "status": report.status,
-            **queries.as_dict(), "boto3_calls": boto, "phases": steps}
+    return {
+        "seconds": round(wall, 3),
+        "python_cpu_s": round(cpu, 3),
+        "events": report.events,
+        "status": report.status,
+        **queries.as_dict(),
+        "boto3_calls": boto,
+        "phases": steps,
+    }
 
 
 def _watermark(settings: Any) -> int | None:

@@ -132,9 +132,13 @@ def main() -> int:
     collected: list[dict[str, Any]] = []
     serialise = _batch_write_serialiser(settings.table)
 
-    runs = {"baseline": baseline, "ingest": run_ingest(collect), "ingest+boto": run_ingest(serialise),
-            "ingest+boto call": run_ingest(_batch_write_call(settings.table, raw=False)),
-            "ingest+raw call": run_ingest(_batch_write_call(settings.table, raw=True))}
+    runs = {
+        "baseline": baseline,
+        "ingest": run_ingest(collect),
+        "ingest+boto": run_ingest(serialise),
+        "ingest+boto call": run_ingest(_batch_write_call(settings.table, raw=False)),
+        "ingest+raw call": run_ingest(_batch_write_call(settings.table, raw=True)),
+    }
     wall: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _name, run in runs.items():  # warm: caches, lazy imports (ua-parser), allocator
@@ -152,16 +156,28 @@ def main() -> int:
     wall_median = {name: n_events / statistics.median(s) for name, s in wall.items()}
     wall_best = {name: n_events / min(s) for name, s in wall.items()}
     print(f"{BATCHES} requests x {BATCH} events, {len(USER_AGENTS)} user agents, {ROUNDS} rounds, {pinned}")
-    print(f"  events/s                            per CPU-s   wall median  wall best   ratio to baseline (CPU)")
-    for name, label in (("baseline", "baseline json.loads+json.dumps"), ("ingest", "ingest (parse -> items)"),
-                        ("ingest+boto", "ingest + BatchWriteItem serialised"),
-                        ("ingest+boto call", "ingest + boto3 batch_write_item"), ("ingest+raw call", "ingest + raw signed BatchWriteItem")):
-        print(f"  {label:<35} {rate[name]:>9,.0f}   {wall_median[name]:>11,.0f}  {wall_best[name]:>9,.0f}   {rate[name] / rate['baseline']:.2f} x")
-    print(f"  per request of {BATCH} events (CPU): ingest {1e6 * BATCH / rate['ingest']:.0f} us, "
-          f"with serialisation {1e6 * BATCH / rate['ingest+boto']:.0f} us, with the boto3 call {1e6 * BATCH / rate['ingest+boto call']:.0f} us, "
-          f"with the raw call {1e6 * BATCH / rate['ingest+raw call']:.0f} us")
-    print(f"  ingest + raw call / ingest + BatchWriteItem serialised: {rate['ingest+raw call'] / rate['ingest+boto']:.2f} x "
-          f"(goal of issue 15: >= 2 x); / ingest + boto3 call: {rate['ingest+raw call'] / rate['ingest+boto call']:.2f} x")
+    print("  events/s                            per CPU-s   wall median  wall best   ratio to baseline (CPU)")
+    for name, label in (
+        ("baseline", "baseline json.loads+json.dumps"),
+        ("ingest", "ingest (parse -> items)"),
+        ("ingest+boto", "ingest + BatchWriteItem serialised"),
+        ("ingest+boto call", "ingest + boto3 batch_write_item"),
+        ("ingest+raw call", "ingest + raw signed BatchWriteItem"),
+    ):
+        print(
+            f"  {label:<35} {rate[name]:>9,.0f}   {wall_median[name]:>11,.0f}  {wall_best[name]:>9,.0f}   "
+            f"{rate[name] / rate['baseline']:.2f} x"
+        )
+    print(
+        f"  per request of {BATCH} events (CPU): ingest {1e6 * BATCH / rate['ingest']:.0f} us, "
+        f"with serialisation {1e6 * BATCH / rate['ingest+boto']:.0f} us, "
+        f"with the boto3 call {1e6 * BATCH / rate['ingest+boto call']:.0f} us, "
+        f"with the raw call {1e6 * BATCH / rate['ingest+raw call']:.0f} us"
+    )
+    print(
+        f"  ingest + raw call / ingest + BatchWriteItem serialised: {rate['ingest+raw call'] / rate['ingest+boto']:.2f} x "
+        f"(goal of issue 15: >= 2 x); / ingest + boto3 call: {rate['ingest+raw call'] / rate['ingest+boto call']:.2f} x"
+    )
     met = rate["ingest"] >= GOAL_EVENTS_PER_S
     print(f"goal >= {GOAL_EVENTS_PER_S:,} events/s on one core (ingest, median per CPU-second): {'met' if met else 'MISSED'}")
     return 0 if met else 1
@@ -191,7 +207,9 @@ class _NoSocket:
     def send(self, request: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
-        response = AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}, None)
+        response = AWSResponse(
+            request.url, 200, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}, None
+        )
         response._content = b'{"UnprocessedItems":{}}'
         return response
 

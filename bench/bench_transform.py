@@ -174,8 +174,17 @@ def check_same_rows(items: Sequence[dict[str, Any]]) -> None:
     table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
     ours = table.select(["event_id", "event_time", "app_id"]).to_pandas().sort_values("event_id").reset_index(drop=True)
     rows = [decode_row(item["d"]["S"]) for item in items]
-    theirs = pd.DataFrame({"event_id": [r["event_id"] for r in rows], "event_time": pd.to_datetime([r["event_time"] for r in rows], unit="ms", utc=True),
-                           "app_id": [r["app_id"] for r in rows]}).sort_values("event_id").reset_index(drop=True)
+    theirs = (
+        pd.DataFrame(
+            {
+                "event_id": [r["event_id"] for r in rows],
+                "event_time": pd.to_datetime([r["event_time"] for r in rows], unit="ms", utc=True),
+                "app_id": [r["app_id"] for r in rows],
+            }
+        )
+        .sort_values("event_id")
+        .reset_index(drop=True)
+    )
     assert len(ours) == len(theirs) == len(items)
     assert (ours["event_id"] == theirs["event_id"]).all() and (ours["app_id"] == theirs["app_id"]).all()
     assert (ours["event_time"] == theirs["event_time"]).all()

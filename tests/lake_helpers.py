@@ -37,7 +37,11 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 def store(
-    settings: Settings, events: Iterable[dict[str, Any]], received_ms: int, app_id: str = "app-a", request_id: str | None = None,
+    settings: Settings,
+    events: Iterable[dict[str, Any]],
+    received_ms: int,
+    app_id: str = "app-a",
+    request_id: str | None = None,
     item_format: Literal["current", "object"] = "current",
 ) -> int:
     """Store a batch exactly as POST /v1/events would at ``received_ms``. Returns accepted count.

@@ -271,7 +271,11 @@ class Exporter:
     # -- one group: what a fan-out worker runs -----------------------------------------
     def run_group(self, pending: Pending, group: int) -> GroupResult:
         lines = None
-        if self._prefetched is not None and self._prefetched[:3] == (pending.seq, pending.lo_ms, pending.hi_ms) and len(pending.groups) == 1:
+        if (
+            self._prefetched is not None
+            and self._prefetched[:3] == (pending.seq, pending.lo_ms, pending.hi_ms)
+            and len(pending.groups) == 1
+        ):
             lines = self._prefetched[3]  # the settled window's items cannot have changed since
         self._prefetched = None
         return self.group.run(pending, group, lines)

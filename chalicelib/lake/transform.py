@@ -8,7 +8,7 @@ to look up per field (docs/decisions/0012); boto3's TypeDeserializer would be ~1
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence, cast
+from typing import Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,16 +41,17 @@ def lines_to_table(dataset: str, lines: Sequence[Line]) -> pa.Table:
         return schema.empty_table()
     if dataset not in POSITIONAL:
         return _objects(dataset, lines)
-    head: Line = f"{len(NAMES[dataset])},"
-    if isinstance(lines[0], bytes):
-        head = head.encode()
+    text_head = f"{len(NAMES[dataset])},"
+    head: Line = text_head.encode() if isinstance(lines[0], bytes) else text_head
     if all(line.startswith(head) for line in lines):  # type: ignore[arg-type]
         return _positional(dataset, len(NAMES[dataset]), lines)
     groups: dict[int, list[Line]] = {}
     for line in lines:
         count = -1 if is_object(line) else int(line[: line.index("," if isinstance(line, str) else b",")])  # type: ignore[arg-type]
         groups.setdefault(count, []).append(line)
-    tables = [_objects(dataset, group) if count < 0 else _positional(dataset, count, group) for count, group in sorted(groups.items())]
+    tables = [
+        _objects(dataset, group) if count < 0 else _positional(dataset, count, group) for count, group in sorted(groups.items())
+    ]
     return pa.concat_tables(tables)
 
 
@@ -61,7 +62,9 @@ def _positional(dataset: str, count: int, lines: Sequence[Line]) -> pa.Table:
     table = pcsv.read_csv(
         pa.BufferReader(_blob(lines)),
         read_options=pcsv.ReadOptions(
-            column_names=["_count", *known, *(f"_later_{i}" for i in range(len(known), count))], block_size=BLOCK, use_threads=False
+            column_names=["_count", *known, *(f"_later_{i}" for i in range(len(known), count))],
+            block_size=BLOCK,
+            use_threads=False,
         ),
         # A JSON string is a CSV field quoted with " whose " and \ are escaped by a backslash.
         parse_options=pcsv.ParseOptions(quote_char='"', double_quote=False, escape_char="\\", newlines_in_values=False),

@@ -79,7 +79,14 @@ class SigV4:
             signed["x-amz-security-token"] = token
         signed["x-amz-target"] = target
         names = ";".join(signed)  # already in sorted order
-        canonical = "POST\n/\n\n" + "".join(f"{k}:{v}\n" for k, v in signed.items()) + "\n" + names + "\n" + hashlib.sha256(body).hexdigest()
+        canonical = (
+            "POST\n/\n\n"
+            + "".join(f"{k}:{v}\n" for k, v in signed.items())
+            + "\n"
+            + names
+            + "\n"
+            + hashlib.sha256(body).hexdigest()
+        )
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
         to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
         signature = hmac.new(self._signing_key(secret, day), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -112,7 +119,12 @@ class RawDynamoDB:
         # Fetched per call: Lambda's credentials are temporary and botocore refreshes them.
         credentials = self._client._request_signer._credentials.get_frozen_credentials()
         headers = self._signer.headers(
-            _TARGET + operation, body, credentials.access_key, credentials.secret_key, credentials.token, datetime.now(timezone.utc)
+            _TARGET + operation,
+            body,
+            credentials.access_key,
+            credentials.secret_key,
+            credentials.token,
+            datetime.now(timezone.utc),
         )
         response = self._http.send(AWSPreparedRequest("POST", self._endpoint, headers, body, stream_output=False))
         if response.status_code == 200:

@@ -6,7 +6,8 @@ from typing import Any
 
 import boto3
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from chalicelib import clients
@@ -33,8 +34,11 @@ def stack_env(stack_env: dict[str, str]) -> dict[str, str]:
 def separate_client(api: Api) -> Any:
     """A client of its own for the pass-through writes, so hooks on the handler's client don't see them."""
     return boto3.session.Session().client(
-        "dynamodb", region_name=api.settings.region, endpoint_url=api.settings.dynamodb_endpoint,
-        aws_access_key_id="x", aws_secret_access_key="x",
+        "dynamodb",
+        region_name=api.settings.region,
+        endpoint_url=api.settings.dynamodb_endpoint,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
     )
 
 
@@ -115,7 +119,9 @@ def test_throttled_then_unprocessed_then_stored_answers_200_with_every_event(
     assert set(rows_by_id(api.settings)) == {e["event_id"] for e in sent}
 
 
-def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(api: Api, shop: AppWithKey, separate_client: Any) -> None:
+def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(
+    api: Api, shop: AppWithKey, separate_client: Any
+) -> None:
     # GIVEN a warm function: the key is resolved and cached
     assert api.post_events(batch(*events(1)), key=shop.key).status_code == 200
     before = set(rows_by_id(api.settings))

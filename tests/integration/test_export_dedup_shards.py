@@ -18,11 +18,13 @@ T0 = 1_795_000_000_000 // HOUR * HOUR  # an hour boundary: 2026-11-18T...
 
 def rows(*spec: tuple[str, str, int]) -> pa.Table:
     """(app_id, event_id, client timestamp ms) rows."""
-    return pa.table({
-        "app_id": [s[0] for s in spec],
-        "event_id": [s[1] for s in spec],
-        "client_timestamp": pa.array([s[2] for s in spec], pa.int64()).cast(TS),
-    })
+    return pa.table(
+        {
+            "app_id": [s[0] for s in spec],
+            "event_id": [s[1] for s in spec],
+            "client_timestamp": pa.array([s[2] for s in spec], pa.int64()).cast(TS),
+        }
+    )
 
 
 def seen_set(lake: Lake, since_ms: int, before_seq: int, hours) -> set[str]:
@@ -33,7 +35,9 @@ def test_a_run_loads_only_the_hours_its_rows_touch(settings):
     lake = Lake(clients.s3(settings), settings.bucket)
     dedup._CACHE.clear()
     # GIVEN run 1 exported events of two client hours, and a rare event from 3 days back
-    written = dedup.write_index(lake, "lake", T0, 1, 0, rows(("a", "1", T0 + 5), ("a", "2", T0 + HOUR + 5), ("b", "3", T0 - 72 * HOUR)))
+    written = dedup.write_index(
+        lake, "lake", T0, 1, 0, rows(("a", "1", T0 + 5), ("a", "2", T0 + HOUR + 5), ("b", "3", T0 - 72 * HOUR))
+    )
     assert written == 3
     shards = sorted(o["Key"].split("/")[3] for o in lake.list(layout.dedup_prefix("lake")))
     assert shards == sorted(f"h={dedup.hours_of(rows(('x', 'x', t)))[0]}" for t in (T0, T0 + HOUR, T0 - 72 * HOUR))

@@ -29,8 +29,16 @@ DAY = 24 * HOUR
 T0 = 1_795_000_000_000  # 2026-11-18T...
 LEASE_MS = 60_000
 CRASH_POINTS = [
-    "after_begin", "after_data_file", "after_files", "after_index", "after_mark_done", "before_commit", "after_commit",
-    "compact_after_intent", "compact_after_output", "compact_after_delete",
+    "after_begin",
+    "after_data_file",
+    "after_files",
+    "after_index",
+    "after_mark_done",
+    "before_commit",
+    "after_commit",
+    "compact_after_intent",
+    "compact_after_output",
+    "compact_after_delete",
 ]
 
 
@@ -106,7 +114,9 @@ batch = st.lists(
     max_size=8,
 )
 # batch, gap to next, run after?, item format (the version before 0012 wrote objects; both stay in the table until TTL)
-history = st.lists(st.tuples(batch, st.integers(1, 30 * 60_000), st.booleans(), st.sampled_from(["current", "object"])), min_size=1, max_size=6)
+history = st.lists(
+    st.tuples(batch, st.integers(1, 30 * 60_000), st.booleans(), st.sampled_from(["current", "object"])), min_size=1, max_size=6
+)
 
 
 @hsettings(

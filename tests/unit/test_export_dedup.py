@@ -11,12 +11,14 @@ from chalicelib.export import dedup
 
 @given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 6), st.integers(0, 50)), max_size=40))
 def test_first_received_keeps_exactly_the_earliest_copy_of_each_key(rows):
-    table = pa.table({
-        "app_id": [r[0] for r in rows],
-        "event_id": [f"e{r[1]}" for r in rows],
-        "received_at": pa.array([r[2] for r in rows], pa.int64()),
-        "n": list(range(len(rows))),
-    })
+    table = pa.table(
+        {
+            "app_id": [r[0] for r in rows],
+            "event_id": [f"e{r[1]}" for r in rows],
+            "received_at": pa.array([r[2] for r in rows], pa.int64()),
+            "n": list(range(len(rows))),
+        }
+    )
     out = dedup.first_received(table).to_pylist()
     expected = {}
     for _i, (app, eid, rec) in sorted(enumerate(rows), key=lambda x: (x[1][2], f"e{x[1][1]}", x[0])):

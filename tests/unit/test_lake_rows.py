@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.lake import rows
 from chalicelib.lake.columns import EVENT_COLUMNS
@@ -17,7 +18,9 @@ from chalicelib.lake.transform import conform, lines_to_table
 
 NAMES = [c.name for c in EVENT_COLUMNS]
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
-tricky = st.sampled_from(["", "null", "true", "0", '"', "\\", "\\n", "\\\\n", "a,b", '\\"', "\n", "\t", "\x00", "\x1f", "\r\n", "é€😀", "{\"k\":\"v\\n\"}"])
+tricky = st.sampled_from(
+    ["", "null", "true", "0", '"', "\\", "\\n", "\\\\n", "a,b", '\\"', "\n", "\t", "\x00", "\x1f", "\r\n", "é€😀", '{"k":"v\\n"}']
+)
 VALUES: dict[str, Any] = {
     "string": st.none() | tricky | text,
     "int32": st.none() | st.integers(-(2**31), 2**31 - 1),
@@ -41,7 +44,10 @@ def expected_table(row_list: list[dict[str, Any]]) -> pa.Table:
 def older_writer(row: dict[str, Any], count: int) -> str:
     """``d`` as a version that knew only the first ``count`` columns wrote it."""
     known = {n: row[n] for n in NAMES[:count]}
-    return rows.positional((count, *known.values())) or orjson.dumps({rows.EVENT_KEYS[k]: v for k, v in known.items() if v is not None}).decode()
+    return (
+        rows.positional((count, *known.values()))
+        or orjson.dumps({rows.EVENT_KEYS[k]: v for k, v in known.items() if v is not None}).decode()
+    )
 
 
 def newer_writer(row: dict[str, Any], extra: list[Any]) -> str:
@@ -94,7 +100,16 @@ def test_old_new_shorter_and_longer_rows_mixed_in_one_batch(mixed: list[tuple[di
 
 
 def test_rejected_events_stay_objects() -> None:
-    row = {"app_id": "a", "received_at": 1, "reason": "invalid", "error": "e\n", "event_index": 0, "event_id": None, "raw": "{\x00}", "user_agent": ""}
+    row = {
+        "app_id": "a",
+        "received_at": 1,
+        "reason": "invalid",
+        "error": "e\n",
+        "event_index": 0,
+        "event_id": None,
+        "raw": "{\x00}",
+        "user_agent": "",
+    }
     line = rows.encode_row(row, "rejected_events")
     assert rows.is_object(line) and rows.decode_row(line, "rejected_events") == row
     assert lines_to_table("rejected_events", [line]).to_pylist()[0]["raw"] == "{\x00}"

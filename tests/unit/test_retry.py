@@ -7,10 +7,9 @@ exact request checks.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
-
 import json
 import threading
+from typing import Any, Iterator
 
 import boto3
 import pytest
@@ -73,9 +72,7 @@ class Wire:
 
 @pytest.fixture
 def stubbed() -> Iterator[tuple[Any, Wire]]:
-    client = boto3.session.Session().client(
-        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    client = boto3.session.Session().client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     wire = Wire()
     client._endpoint.http_session = wire
     yield client, wire
