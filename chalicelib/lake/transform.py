@@ -124,6 +124,7 @@ def split_partitions(table: pa.Table) -> Iterator[tuple[str, str, pa.Table]]:
     if keys.num_rows == 1:
         yield keys.column("app_id")[0].as_py(), keys.column("dt")[0].as_py(), table.drop_columns(["dt"])
         return
+    rows = table.drop_columns(["dt"])  # filtered without the dt strings: one column less to copy
     for app_id, dt in zip(keys.column("app_id").to_pylist(), keys.column("dt").to_pylist()):
         mask = pc.and_(pc.equal(table.column("app_id"), app_id), pc.equal(table.column("dt"), dt))
-        yield app_id, dt, table.filter(mask).drop_columns(["dt"])
+        yield app_id, dt, rows.filter(mask)
