@@ -33,8 +33,8 @@ def _blob(lines: Sequence[Line]) -> bytes:
 def lines_to_table(dataset: str, lines: Sequence[Line]) -> pa.Table:
     """Parse ``d`` lines (one per item, either format, mixed in any order) into the dataset's lake schema.
 
-    Rows come out grouped by format and column count, each group in input order: the
-    usual batch is one group (every item written by the same version), read in one pass.
+    Rows come out in input order. The usual batch is one group (every item written by the
+    same version), read in one pass; a mixed one is read group by group and put back in order.
     """
     schema = SCHEMAS[dataset]
     if not lines:
@@ -45,14 +45,18 @@ def lines_to_table(dataset: str, lines: Sequence[Line]) -> pa.Table:
     head: Line = text_head.encode() if isinstance(lines[0], bytes) else text_head
     if all(line.startswith(head) for line in lines):  # type: ignore[arg-type]
         return _positional(dataset, len(NAMES[dataset]), lines)
-    groups: dict[int, list[Line]] = {}
-    for line in lines:
+    # Mixed formats or column counts (old items until their TTL, a row with a control character):
+    # one read per group, then back into input order.
+    groups: dict[int, tuple[list[Line], list[int]]] = {}
+    for i, line in enumerate(lines):
         count = -1 if is_object(line) else int(line[: line.index("," if isinstance(line, str) else b",")])  # type: ignore[arg-type]
-        groups.setdefault(count, []).append(line)
-    tables = [
-        _objects(dataset, group) if count < 0 else _positional(dataset, count, group) for count, group in sorted(groups.items())
-    ]
-    return pa.concat_tables(tables)
+        group_lines, positions = groups.setdefault(count, ([], []))
+        group_lines.append(line)
+        positions.append(i)
+    ordered = sorted(groups.items())
+    tables = [_objects(dataset, group) if count < 0 else _positional(dataset, count, group) for count, (group, _) in ordered]
+    positions = pa.array([i for _, (_, group_positions) in ordered for i in group_positions], pa.int64())
+    return pa.concat_tables(tables).take(pc.sort_indices(positions))
 
 
 def _positional(dataset: str, count: int, lines: Sequence[Line]) -> pa.Table:
