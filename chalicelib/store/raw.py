@@ -128,7 +128,11 @@ class RawDynamoDB:
         )
         response = self._http.send(AWSPreparedRequest("POST", self._endpoint, headers, body, stream_output=False))
         if response.status_code == 200:
-            parsed: dict[str, Any] = orjson.loads(response.content)
+            try:
+                parsed: dict[str, Any] = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                # A body cut short on the way: botocore raises a (retryable) BotoCoreError here.
+                raise RawCallError(502, "InvalidResponse", f"unparsable 200 body of {len(response.content)} bytes") from None
             return parsed
         try:
             error = orjson.loads(response.content or b"{}")

@@ -50,6 +50,9 @@ class Wire:
     def add_error(self, code: str, status: int = 400, message: str = "") -> None:
         self._answers.append((status, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}, None))
 
+    def add_body(self, raw: bytes) -> None:
+        self._answers.append((200, raw, None))  # type: ignore[arg-type]
+
     def add_exception(self, exc: Exception) -> None:
         self._answers.append((0, exc, None))
 
@@ -63,7 +66,7 @@ class Wire:
         if isinstance(body, Exception):
             raise body
         response = AWSResponse(request.url, status, {}, None)
-        response._content = json.dumps(body).encode()
+        response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
         return response
 
     def assert_no_pending_responses(self) -> None:
@@ -184,13 +187,15 @@ def test_non_retryable_error_fails_at_once(stubbed: tuple[Any, Wire]) -> None:
     assert isinstance(caught.value, TerminalError) and not isinstance(caught.value, TransientError)
 
 
-@pytest.mark.parametrize("answer", ["connection", "500", "throttling"])
+@pytest.mark.parametrize("answer", ["connection", "500", "throttling", "truncated"])
 def test_connection_failures_and_server_errors_are_retried(stubbed: tuple[Any, Wire], answer: str) -> None:
     client, stubber = stubbed
     if answer == "connection":
         stubber.add_exception(EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/"))
     elif answer == "500":
         stubber.add_error("InternalServerError", status=500)
+    elif answer == "truncated":
+        stubber.add_body(b'{"UnprocessedItems": {"events-ta')
     else:
         stubber.add_error("ThrottlingException")
     stubber.add_response({})
