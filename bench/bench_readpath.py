@@ -34,16 +34,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bench import _lakebench as lb
+from chalicelib.lake.codecs import LAKE_CODEC
 
 GOAL_RATIO = 3.0
 BACKLOG_HOURS = 6
 MANIFEST = "bench-backlog.json"
-
-
-def lake_codec() -> str:
-    from bench.bench_transform import lake_codec as codec
-
-    return codec()
 
 
 def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
@@ -98,7 +93,7 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
         path=f"s3://{settings.bucket}/{prefix}/events/",
         dataset=True,
         partition_cols=["app_id", "dt"],
-        compression=lake_codec(),
+        compression=LAKE_CODEC,  # what the layer can read (chalicelib/lake/codecs.py)
         mode="append",
         boto3_session=session,
     )
@@ -158,9 +153,6 @@ def load_backlog(stack: Any, events: int, threads: int, seed: int = 1) -> tuple[
 def exporter(settings: Any, now_ms: int, **kw: Any) -> Any:
     from chalicelib import clients
     from chalicelib.export.run import Exporter
-    from chalicelib.lake import parquetio
-
-    parquetio.COMPRESSION = lake_codec()  # as on Lambda: no zstd there
 
     return Exporter(settings, clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000, **kw)
 

@@ -1,4 +1,5 @@
-"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes (the lake's codec).
+"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes
+(the lake codec, chalicelib/lake/codecs.py).
 
 The items are built by ``plan_batch`` exactly as the API stores them, from realistic
 tracker events (web/tracker.js's fields: UUID ids, six user agents, URLs with UTM,
@@ -12,10 +13,11 @@ Timed, one round each, interleaved and alternating the order, so all share the m
 * the same path on the same events stored as the API wrote them before 0012 (``d`` as a
   short-keyed JSON object, pyarrow's JSON reader): the "before" of issue 15, same run;
 * the naive baseline: boto3 ``TypeDeserializer`` on each item → ``json.loads`` of ``d`` →
-  ``pandas.DataFrame`` (long names, UTC timestamps, ``dt``) → ``to_parquet`` per (app_id, dt);
+  ``pandas.DataFrame`` (long names, UTC timestamps, ``dt``) → ``to_parquet(<lake codec>)`` per
+  (app_id, dt);
 * ``lines_to_table`` alone (the floor of the export's path).
 
-Parquet is written with the lake's codec as Lambda runs it: snappy or gzip (the layout's
+Parquet is written with the lake's codec as Lambda runs it: snappy or gzip (the layer's
 pyarrow has no zstd). All paths run pinned to CPU 0 with pyarrow's pools at one thread.
 Judged on CPU time (events per CPU-second, ratios of CPU medians); wall figures printed too.
 
@@ -35,18 +37,10 @@ import time
 from typing import Any, Callable, Sequence
 
 from bench import _lakebench as lb
+from chalicelib.lake.codecs import LAKE_CODEC
 
 GOAL_EVENTS_PER_S = 300_000
 GOAL_RATIO = 4.0  # issue 15 (issue 5 asked for 3.0)
-
-
-def lake_codec() -> str:
-    """The codec the lake writes with on Lambda: the AWS SDK for pandas layer's pyarrow has
-    snappy and gzip, not zstd (DEVELOPERS.md). Taken from the lake package once it says so."""
-    from chalicelib.lake import parquetio
-
-    codec = str(parquetio.COMPRESSION)
-    return codec if codec in ("snappy", "gzip") else "snappy"
 
 
 def object_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,7 +99,7 @@ def naive_path(items: Sequence[dict[str, Any]]) -> int:
     total = 0
     for _, part in df.groupby(["app_id", "dt"], sort=True):
         sink = io.BytesIO()
-        part.drop(columns=["dt"]).to_parquet(sink, compression=lake_codec(), index=False)
+        part.drop(columns=["dt"]).to_parquet(sink, compression=LAKE_CODEC, index=False)
         total += len(sink.getvalue())
     return total
 
@@ -197,9 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     args = lb.parse_args(parser, argv, "transform")
 
-    from chalicelib.lake import parquetio
-
-    codec = parquetio.COMPRESSION = lake_codec()
+    codec = LAKE_CODEC
     items = build_items(args.events)
     before_items = object_items(items)
     lines = [item["d"]["S"] for item in items]

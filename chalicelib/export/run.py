@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 from chalicelib.errors import LeaseHeld
 from chalicelib.export import plan
+from chalicelib.export.budget import effective_budget
 from chalicelib.export.group import GroupExport, GroupResult
 from chalicelib.export.housekeeping import Housekeeping
 from chalicelib.export.reader import RawQuery
@@ -101,7 +102,7 @@ class Exporter:
         self.crash = crash
         self.metrics = metrics
         self.lease_ms = tuning.lease_ms
-        self.budget = tuning.budget or settings.export_budget_events
+        self.budget = tuning.budget or effective_budget(settings.export_budget_events, settings.lambda_memory_mb)
         self.max_groups = tuning.max_groups
         self.count_above_ms = tuning.count_above_ms
         self.group = GroupExport(settings, self.reader, self.lake, self.state, dynamodb, crash, tuning.dedup_lookback_ms)

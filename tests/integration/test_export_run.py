@@ -13,6 +13,7 @@ import pytest
 from chalicelib import clients
 from chalicelib.export import plan
 from chalicelib.export.run import Exporter, Tuning
+from chalicelib.lake.codecs import LAKE_CODEC
 from chalicelib.lake.schema import EVENTS
 from tests.lake_helpers import event, lake_files, read_lake, store
 
@@ -74,7 +75,7 @@ def test_the_files_carry_the_explicit_schema_and_every_enriched_value(settings):
     body = clients.s3(settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read()
     table = pq.read_table(io.BytesIO(body))
     assert table.schema.equals(EVENTS)
-    assert pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0).column(0).compression == LAKE_CODEC.upper()
     row = table.to_pylist()[0]
     assert row["event_time"] == datetime.fromtimestamp((NOW - 40_000 - 1000) / 1000, tz=timezone.utc)  # skew-corrected
     assert row["client_timestamp"] == datetime.fromtimestamp((NOW - 60_000) / 1000, tz=timezone.utc)
