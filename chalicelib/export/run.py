@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -36,6 +37,10 @@ Invoke = Callable[[dict[str, Any]], None]
 
 def _no_crash(point: str) -> None:
     return None
+
+
+class _OverBudget(Exception):
+    """Planning's read of a backlog came past the budget: count and split instead."""
 
 
 @dataclass
@@ -103,6 +108,8 @@ class Exporter:
         self.max_groups = tuning.max_groups
         self.count_above_ms = tuning.count_above_ms
         self.group = GroupExport(settings, self.reader, self.lake, self.state, dynamodb, crash, tuning.dedup_lookback_ms)
+        # (seq, window lo, window hi, the window's event lines) read while planning, for its one group
+        self._prefetched: tuple[int, int, int, list[str]] | None = None
         self.housekeeping = Housekeeping(settings, self.lake, dynamodb, crash, tuning.compact_min_files, tuning.dedup_lookback_ms)
 
     def now_ms(self) -> int:
@@ -152,8 +159,10 @@ class Exporter:
             state.watermark_ms, now, self.settings.settle_seconds * 1000, (self.settings.event_ttl_days + 1) * 86_400_000
         )
         if window is not None:
-            window, groups = self._plan_groups(window)
+            window, groups, lines = self._plan_groups(window)
             pending = Pending(state.seq + 1, window.lo_ms, window.hi_ms, groups, frozenset(), now)
+            if lines is not None:
+                self._prefetched = (pending.seq, window.lo_ms, window.hi_ms, lines)
             self.state.begin(self.owner, pending)
             self.crash("after_begin")
             report.seq, report.window_lo_ms, report.window_hi_ms, report.groups = (
@@ -227,34 +236,65 @@ class Exporter:
                 self.invoke({"seq": pending.seq, "group": g})
             return False
         for g in missing:
-            totals.add(self.group.run(pending, g))
+            totals.add(self.run_group(pending, g))
         self.crash("before_commit")
         self.state.commit(self.owner, pending)
         self.crash("after_commit")
         return True
 
-    def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]]]:
-        """Count the window per shard; shrink it while one shard alone is over budget.
+    def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]], list[str] | None]:
+        """The window's groups, and its event lines when planning had to read them anyway.
 
-        Counting reads the window once more (as many read units as the export itself), so a
-        window of the normal cadence is exported in one group without it; only a longer one
-        (a backlog after downtime, the first run) is counted and split.
+        A window of the normal cadence is one group, unread. A longer one (a backlog after
+        downtime, the first run) may hold more than one group can export: it is read, and if
+        the reads stay within the budget, that read is the plan (one group) and its lines are
+        exported as they are, so each item is read once. Only past the budget does it fall
+        back to counting per shard (a COUNT reads the window once more) and splitting.
         """
         shards = self.settings.write_shards
         if window.hi_ms - window.lo_ms <= self.count_above_ms:
-            return window, [list(range(shards))]
+            return window, [list(range(shards))], None
+        lines = self._read_within_budget(window)
+        if lines is not None:
+            return window, [list(range(shards))], lines
         for _ in range(40):
             ranges = plan.key_ranges("events", window, shards)
             counts = plan.shard_counts(ranges, self.reader.count_many(ranges), shards)
             step = plan.plan_groups(window, counts, self.budget, self.max_groups)
             if isinstance(step, plan.GroupPlan):
-                return step.window, step.groups
+                return step.window, step.groups, None
             window = step
-        return window, plan.assign_groups(counts, self.budget, self.max_groups)
+        return window, plan.assign_groups(counts, self.budget, self.max_groups), None
+
+    def _read_within_budget(self, window: plan.Window) -> list[str] | None:
+        """Every event line of ``window``, or None as soon as more than the budget came back."""
+        read = 0
+        lock = threading.Lock()
+
+        def on_page(items: int) -> None:
+            nonlocal read
+            with lock:
+                read += items
+                over = read > self.budget
+            if over:
+                raise _OverBudget  # every reader thread stops at its next page: memory stays ~budget
+
+        try:
+            return self.reader.read_many(plan.key_ranges("events", window, self.settings.write_shards), on_page=on_page)
+        except _OverBudget:
+            return None
 
     # -- one group: what a fan-out worker runs -----------------------------------------
     def run_group(self, pending: Pending, group: int) -> GroupResult:
-        return self.group.run(pending, group)
+        lines = None
+        if (
+            self._prefetched is not None
+            and self._prefetched[:3] == (pending.seq, pending.lo_ms, pending.hi_ms)
+            and len(pending.groups) == 1
+        ):
+            lines = self._prefetched[3]  # the settled window's items cannot have changed since
+        self._prefetched = None
+        return self.group.run(pending, group, lines)
 
     def run_worker(self, payload: dict[str, Any]) -> GroupResult | None:
         """Entry of the export_worker function: export one group of a pending run."""
