@@ -81,8 +81,10 @@ class Dataset:
         return found.text
 
     def parameters(self) -> list[str]:
-        """The :named parameters its SQL binds, in order of first use."""
-        return list(dict.fromkeys(name for _, _, name in placeholder_spans(self.sql())))
+        """The :named parameters its SQL binds, in order of first use, but those the engine fills in."""
+        from clickstream.lake.params import ENGINE_FILLED
+
+        return list(dict.fromkeys(name for _, _, name in placeholder_spans(self.sql()) if name not in ENGINE_FILLED))
 
 
 def placeholder_spans(sql: str) -> list[tuple[int, int, str]]:

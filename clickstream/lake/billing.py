@@ -24,8 +24,8 @@ from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from chalicelib.export.schema import SCHEMAS
 from clickstream.lake import translate
+from clickstream.lake.catalog import SCHEMAS
 
 PARTITION_COLUMNS = ("app_id", "dt")
 MB = 1 << 20

@@ -19,7 +19,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chalicelib.export.schema import SCHEMAS
 from clickstream.lake import catalog, translate
 from clickstream.lake.exceptions import LakeUnavailable, QueryError
 
@@ -47,7 +46,7 @@ def table_sql(root: Path, table: str) -> str:
     hundred milliseconds over a year of files). When all files carry the same columns, which
     is the rule, it reads only the files the partition filter keeps.
     """
-    schema = SCHEMAS[table]
+    schema = catalog.SCHEMAS[table]
     files = list((root / table).glob("app_id=*/dt=*/*.parquet"))
     if not files:
         columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
