@@ -17,8 +17,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from chalicelib.export.schema import EVENTS
-from chalicelib.export.transform import conform
+from chalicelib.lake.schema import EVENTS
+from chalicelib.lake.transform import conform
 from clickstream.lake import billing, catalog, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.exceptions import QueryError
