@@ -26,7 +26,7 @@ grow.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -260,3 +260,39 @@ def rolled_through(event_days: Iterable[str], rolled_days: Iterable[str]) -> str
             break
         last = day
     return last
+
+
+class DaySource(Protocol):
+    """Where a rebuild reads events from: the lake on S3 (the export) or a directory (tests)."""
+
+    def count(self, app_id: str, day: date) -> int:
+        """Rows in the day's events partition (Parquet metadata; no data read)."""
+        ...
+
+    def batches(self, app_id: str, day: date, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """The day's events, a bounded batch at a time, only ``columns``."""
+        ...
+
+
+def rebuild_day(source: DaySource, app_id: str, day: date, rows_per_slice: int = 2_000_000) -> dict[str, pa.Table]:
+    """The three rollup tables of ``day``, read from ``source`` one slice of visitors at a time:
+    at most about ``rows_per_slice`` events (plus one batch) are in memory at once."""
+    window = read_window(day)
+    parts = []
+    for lo, hi in visitor_slices(source.count(app_id, day), rows_per_slice):
+        chunks = []
+        for partition_day, since in window:
+            for batch in source.batches(app_id, partition_day, COLUMNS):
+                rows = in_slice(pa.Table.from_batches([batch]), lo, hi)
+                if since is not None:
+                    rows = rows.filter(pa.array(_ms(rows["event_time"]) >= int(since.timestamp() * 1000)))
+                if rows.num_rows:
+                    chunks.append(rows)
+        events = pa.concat_tables(chunks) if chunks else _empty_events()
+        parts.append(build_day(app_id, day, events))
+    return combine(parts)
+
+
+def _empty_events() -> pa.Table:
+    types = {"event_time": TS, "is_bot": pa.bool_()}
+    return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS]).empty_table()

@@ -19,8 +19,8 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from chalicelib.export import rollup
-from chalicelib.export.schema import SCHEMAS as EXPORTED
+from chalicelib.lake import rollup
+from chalicelib.lake.schema import SCHEMAS as EXPORTED
 from clickstream.lake.exceptions import QueryError
 from clickstream.target import ROOT
 

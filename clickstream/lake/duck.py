@@ -59,7 +59,7 @@ def table_sql(root: Path, table: str) -> str:
         f"read_parquet({_quote(str(root / table / layout.FILES_GLOB))}, hive_partitioning = true, "
         f"hive_types = {{'app_id': 'VARCHAR', 'dt': 'VARCHAR'}}, union_by_name = {'false' if uniform else 'true'})"
     )
-    return f"CREATE OR REPLACE VIEW {table} AS SELECT * REPLACE ({replace}) FROM {source}"
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT *{f' REPLACE ({replace})' if replace else ''} FROM {source}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from chalicelib import clients
 from chalicelib.settings import Settings
-from chalicelib.export import rollup
+from chalicelib.lake import rollup
 from clickstream.lake import translate
 from clickstream.lake.duck import DuckLake, Profile
 from clickstream.lake.exceptions import LakeUnavailable
