@@ -1,4 +1,5 @@
-"""After a run commits: compact closed days, expire the dedup index, apply app retention.
+"""After a run commits: compact closed days, expire the dedup index, apply app retention,
+rebuild the rollups of the days that changed (rollups.py).
 
 All three only delete or merge what committed runs wrote, under the export lease; each is
 safe to stop at any point and to repeat (compaction through its intent items, the others
@@ -12,7 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from chalicelib.export import compact, dedup, retention
+from datetime import date, timedelta
+
+from chalicelib.export import compact, dedup, retention, rollups
+from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store.apps import AppStore
@@ -34,6 +38,8 @@ class Housekeeping:
         return compact.resume(self.lake, self.table, self.settings, self.crash)
 
     def compact(self, now_ms: int) -> int:
+        # The partitions runs wrote change their days' rollups: noted before compaction forgets them.
+        rollups.note_exported(self.table, self.settings.table, compact.dirty_partitions(self.table, self.settings.table))
         return compact.compact_closed(self.lake, self.table, self.settings, now_ms, self.crash, self.compact_min_files)
 
     def expire_dedup_index(self, now_ms: int) -> None:
@@ -49,4 +55,11 @@ class Housekeeping:
         removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms)
         for r in removed:
             log.info(json.dumps({"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}))
-        return len(removed)
+        # The first day kept loses the 30 minutes before it: its sessions may start earlier now.
+        kept = {(r.app_id, date.fromisoformat(r.dt) + timedelta(days=1)) for r in removed if r.dataset == "events"}
+        rollups.mark(self.table, self.settings.table, kept - {(r.app_id, date.fromisoformat(r.dt)) for r in removed}, neighbours=False)
+        return sum(r.dataset in layout.DATASETS for r in removed)
+
+    def roll_up(self, now_ms: int) -> int:
+        """Rebuild the rollups of the changed days that are closed. Returns days written."""
+        return rollups.rebuild_due(self.lake, self.table, self.settings, now_ms, self.crash)
