@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from chalice.package import YAMLTemplateSerializer
 
+from chalicelib.lake import rollup
 from chalicelib.settings import ENV_VARS
 from deploy.cloudformation import change_set_parameters, retained_resources, with_code_uri
 from deploy.package import (
@@ -52,6 +53,16 @@ EVENT_COLUMNS = [
     "geo_accuracy:double", "properties:string", "context:string",
 ]
 REJECTED_COLUMNS = ["received_at:timestamp", "reason:string", "error:string", "event_index:int", "raw:string"]
+
+
+def _glue(schema: Any) -> list[str]:
+    """A rollup table's Arrow schema as Glue columns (app_id is the partition key)."""
+    import pyarrow as pa
+
+    def kind(t: Any) -> str:
+        return "timestamp" if pa.types.is_timestamp(t) else {pa.string(): "string", pa.float64(): "double", pa.int64(): "bigint", pa.bool_(): "boolean"}[t]
+
+    return [f"{f.name}:{kind(f.type)}" for f in schema if f.name != "app_id"]
 
 
 # ------------------------------------------------------------------ fixtures
@@ -180,6 +191,7 @@ def test_lake_bucket_is_private_encrypted_tls_only_and_archives(merge: dict[str,
 @pytest.mark.parametrize("logical,name,columns", [
     ("EventsGlueTable", "events", EVENT_COLUMNS),
     ("RejectedEventsGlueTable", "rejected_events", REJECTED_COLUMNS),
+    *[("".join(w.capitalize() for w in name.split("_")) + "GlueTable", name, _glue(schema)) for name, schema in rollup.SCHEMAS.items()],
 ])
 def test_lake_tables_project_their_partitions(merge: dict[str, Any], logical: str, name: str, columns: list[str]) -> None:
     t = props(merge, logical)["TableInput"]
