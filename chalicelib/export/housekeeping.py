@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
-
 from datetime import date, timedelta
+from typing import Any, Callable
 
 from chalicelib.export import compact, dedup, retention, rollups
 from chalicelib.lake import layout

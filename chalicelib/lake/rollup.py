@@ -166,7 +166,7 @@ def _sessions(app_id: str, day: date, events: pa.Table) -> pa.Table:
     # user_id: the session's greatest, as the sessions view's max(user_id).
     users = pa.table({"s": pa.array(session), "u": events["user_id"]}).group_by("s", use_threads=False).aggregate([("u", "max")])
     user = pa.nulls(len(starts), pa.string()).to_pylist()
-    for s, u in zip(users["s"].to_pylist(), users["u_max"].to_pylist()):
+    for s, u in zip(users["s"].to_pylist(), users["u_max"].to_pylist(), strict=True):
         user[s] = u
 
     keep = np.flatnonzero(wanted)
@@ -232,7 +232,7 @@ def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> list[tuple[st
         return [(None, None)]
     cuts = [f"{(i * 256) // n:02x}" for i in range(1, n)]
     bounds: list[str | None] = [None, *cuts, None]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def in_slice(events: pa.Table, lo: str | None, hi: str | None) -> pa.Table:

@@ -11,8 +11,8 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from chalicelib import clients
-from chalicelib.settings import Settings
 from chalicelib.lake import rollup
+from chalicelib.settings import Settings
 from clickstream.lake import translate
 from clickstream.lake.duck import DuckLake, Profile
 from clickstream.lake.exceptions import LakeUnavailable

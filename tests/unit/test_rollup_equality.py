@@ -14,7 +14,8 @@ from typing import Any, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.lake import rollup
 from chalicelib.lake.parquetio import parquet_bytes
@@ -158,7 +159,7 @@ def answers(duck: DuckLake, name: str, params: dict[str, Any]) -> list[dict[str,
 def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     if len(a) != len(b):
         return False
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if x.keys() != y.keys():
             return False
         for k in x:

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
@@ -36,7 +36,7 @@ def truth(active: dict[tuple[str, int, int], int]) -> dict[tuple[str, date], tup
     """Per (app, day with activity): dau, page views, wau, mau by their definitions, counted."""
     out = {}
     for app, _, day in active:
-        def seen(lo: int, hi: int) -> int:
+        def seen(lo: int, hi: int, app: str = app) -> int:
             return len({v for (a, v, d) in active if a == app and lo <= d <= hi})
 
         page_views = sum(pv for (a, _, d), pv in active.items() if a == app and d == day)
