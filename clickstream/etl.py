@@ -1,4 +1,4 @@
-"""`clickstream etl run|backfill|create-tables`: the export's command-line doors."""
+"""`clickstream etl run|backfill|rewrite-codec|create-tables`: the export's command-line doors."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def etl_run(stage: str | None, as_json: bool) -> None:
     click.echo(
         f"{report.status}{window}: {report.events} events ({report.duplicates_dropped} duplicates dropped), "
         f"{report.rejected} rejected, {report.files} files in {report.partitions} partitions, {report.bytes:,} bytes; "
-        f"lag {report.lag_s if report.lag_s is not None else '-'} s; {report.compacted_partitions} partitions compacted; {report.duration_s} s"
+        f"lag {report.lag_s if report.lag_s is not None else '-'} s; {report.compacted_partitions} partitions compacted; "
+        f"{report.duration_s} s"
     )
 
 
@@ -65,6 +66,26 @@ def etl_backfill(since: str, until: str, stage: str | None) -> None:
     with click.progressbar(length=len(hours(lo, hi)), label="re-exporting hours") as bar:
         report = backfill(exporter(settings, invoke=None), lo, hi, progress=bar.update)
     click.echo(f"backfilled {report.events} events and {report.rejected} rejected into {report.partitions} partitions")
+
+
+@etl.command("rewrite-codec")
+@click.option("--stage", default=None)
+@click.option("--dry-run", is_flag=True, help="List the files that need it, change nothing.")
+def etl_rewrite_codec(stage: str | None, dry_run: bool) -> None:
+    """Rewrite lake files in a codec the Lambda layer cannot read (zstd, lz4, brotli) as snappy.
+
+    Needed once for a lake written before the codec rule (docs/deploy.md); holds the export lease.
+    """
+    from chalicelib.export.handlers import exporter
+    from clickstream.recode import LAKE_CODEC, rewrite_unreadable
+
+    settings = settings_for(stage)
+    ex = exporter(settings, invoke=None)
+    with ex.exclusive():
+        report = rewrite_unreadable(ex.lake, settings.lake_prefix, dry_run=dry_run, progress=lambda key: click.echo(f"  {key}"))
+    verb = "would rewrite" if dry_run else "rewrote"
+    found = ", ".join(f"{codec} {n}" for codec, n in sorted(report.codecs_found.items())) or "none"
+    click.echo(f"{verb} {len(report.rewritten)} of {report.scanned} files as {LAKE_CODEC} (codecs found: {found})")
 
 
 def ddl_statements(settings_bucket: str, prefix: str, database: str) -> list[tuple[str, str]]:
@@ -99,5 +120,3 @@ def etl_create_tables(stage: str | None, workgroup: str | None) -> None:
     for name, sql in view_statements():  # in dependency order
         run_ddl(sql, settings, workgroup or f"clickstream-{stage}")
         click.echo(f"applied view {name}")
-
-

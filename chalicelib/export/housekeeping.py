@@ -53,10 +53,15 @@ class Housekeeping:
         apps = [(a.app_id, a.retention_days) for a in AppStore(self.table, self.settings.table, cache_seconds=0).list_apps()]
         removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms)
         for r in removed:
-            log.info(json.dumps({"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}))
+            log.info(
+                json.dumps(
+                    {"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}
+                )
+            )
         # The first day kept loses the 30 minutes before it: its sessions may start earlier now.
         kept = {(r.app_id, date.fromisoformat(r.dt) + timedelta(days=1)) for r in removed if r.dataset == "events"}
-        rollups.mark(self.table, self.settings.table, kept - {(r.app_id, date.fromisoformat(r.dt)) for r in removed}, neighbours=False)
+        gone = {(r.app_id, date.fromisoformat(r.dt)) for r in removed}
+        rollups.mark(self.table, self.settings.table, kept - gone, neighbours=False)
         return sum(r.dataset in layout.DATASETS for r in removed)
 
     def roll_up(self, now_ms: int) -> int:

@@ -30,7 +30,6 @@ import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import clients
-from chalicelib.errors import StorageUnavailable
 from chalicelib.export import rollups
 from chalicelib.export.run import Exporter
 from chalicelib.export.session import Session
@@ -38,7 +37,7 @@ from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.rows import decode_row
 from chalicelib.settings import Settings
-from chalicelib.store import keys
+from chalicelib.store import keys, retry
 from chalicelib.store.events import delete_keys
 from clickstream.admin.ledger import Ledger, LedgerEntry, now_ms
 
@@ -62,7 +61,9 @@ class Subject:
         except (TypeError, ValueError):
             return False  # truncated raw text: match on the whole JSON only
         events = raw.get("events", [raw]) if isinstance(raw, dict) else raw if isinstance(raw, list) else []
-        return any(isinstance(e, dict) and e.get(self.kind) == self.value for e in events) or (isinstance(raw, dict) and raw.get(self.kind) == self.value)
+        return any(isinstance(e, dict) and e.get(self.kind) == self.value for e in events) or (
+            isinstance(raw, dict) and raw.get(self.kind) == self.value
+        )
 
 
 # -- the store ---------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def _scan_items(client: Any, table: str, needle: str, segments: int = 4) -> Iter
             try:
                 page = client.scan(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise StorageUnavailable(f"scanning {table} for erasure failed: {exc}") from exc
+                raise retry.storage_error(f"scanning {table} for erasure failed: {exc}", exc) from exc
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 break
@@ -154,18 +155,25 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
 def erase_rollups(session: Session, app_id: str, rewritten: list[str], crash: Callable[[str], None]) -> int:
     """Rebuild the rollups of the days whose events files were rewritten (they hold anonymous_id
     and user_id too), now, under the same lease. Returns the days rebuilt."""
-    days = {date.fromisoformat(layout.partition_of(k)[1]) for k in rewritten if k.startswith(layout.dataset_prefix(session.settings.lake_prefix, "events"))}
+    events = layout.dataset_prefix(session.settings.lake_prefix, "events")
+    days = {date.fromisoformat(layout.partition_of(k)[1]) for k in rewritten if k.startswith(events)}
     rollups.mark(session.table, session.settings.table, [(app_id, d) for d in days])
     return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), crash)
 
 
-def erase(exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0) -> LedgerEntry:
+def erase(
+    exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0
+) -> LedgerEntry:
     ledger = Ledger(clients.dynamodb(exporter.settings), exporter.settings.table)
-    entry = LedgerEntry(ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms())
+    entry = LedgerEntry(
+        ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms()
+    )
     with exporter.exclusive(wait_s=wait_s) as session:
         entry.store_rows_removed, entry.store_rejected_removed = erase_store(session.table, session.settings.table, subject)
         crash("erase_after_store")
-        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(session, subject, entry.request_id, crash)
+        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(
+            session, subject, entry.request_id, crash
+        )
         erase_rollups(session, subject.app_id, entry.files_rewritten, crash)
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
@@ -206,5 +214,3 @@ def _plain(value: Any) -> Any:
 
 def dumps(record: dict[str, Any]) -> str:
     return orjson.dumps(record, default=str).decode()
-
-

@@ -90,7 +90,8 @@ def test_idle_floor_matches_hand_computation_and_the_goal() -> None:
         + 730 * 2 * 2 / 1000 * 0.005  # Athena result files
         + 730 * 2 * 10 * 2**20 / TIB * 5  # dashboard queries billed the 10 MB minimum
         + RUNS * 1500 / GIB * (0.50 + 30 / DAYS_PER_MONTH * 0.03)  # export logs
-        + 1 * 0.30 + 5 * 0.10 + RUNS / 1000 * 0.01  # one custom metric (ExportLagSeconds), alarms, PutMetricData
+        + 1 * 0.30 + 6 * 0.10 + RUNS / 1000 * 0.01  # one custom metric (ExportLagSeconds), alarms, PutMetricData
+        + 1.00  # the alarm topic's customer managed KMS key
     )
     assert floor == pytest.approx(by_hand)
     assert floor <= TABLE["goals"]["idle_floor_per_month"]
