@@ -71,8 +71,14 @@ def build(root: Path, days: list[date]) -> dict:
             (folder / rollup.FILE_NAME).write_bytes(body)
             puts += 1
             written += len(body)
-    return {"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0, "lists": source.lists,
-            "gets": source.gets, "puts": puts, "bytes": written}
+    return {
+        "cpu_s": time.process_time() - cpu0,
+        "wall_s": time.perf_counter() - wall0,
+        "lists": source.lists,
+        "gets": source.gets,
+        "puts": puts,
+        "bytes": written,
+    }
 
 
 def params(name: str, lo: date, hi: date, through: str) -> dict:
@@ -119,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     events = sum(pq.ParquetFile(f).metadata.num_rows for f in root.glob("events/*/*/*.parquet"))
     cost = build(root, closed)
     per_m = 1_000_000 / events
-    print(f"rollups of {len(closed)} days ({events:,} events in the lake): {cost['cpu_s']:.1f} CPU s, {cost['wall_s']:.1f} s wall; "
-          f"{cost['cpu_s'] * per_m:.2f} CPU s and {(cost['lists'] + cost['gets'] + cost['puts']) * per_m:.1f} S3 requests per million events")
+    requests = cost["lists"] + cost["gets"] + cost["puts"]
+    print(
+        f"rollups of {len(closed)} days ({events:,} events in the lake): {cost['cpu_s']:.1f} CPU s, {cost['wall_s']:.1f} s wall; "
+        f"{cost['cpu_s'] * per_m:.2f} CPU s and {requests * per_m:.1f} S3 requests per million events"
+    )
     lake = directory_lake(root)
     through = lake.rolled_through(APP) or NOTHING_ROLLED
     lo, hi = first, LAST_DAY
@@ -144,18 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     uptime_after = os.popen("uptime").read().strip()
     rows = []
     for n in query_names():
-        rows.append(f"| `{n}` | {raw_m[n] * 1000:,.0f} | {mod_m[n] * 1000:,.0f} | {raw_m[n] / max(mod_m[n], 1e-9):.1f}x | "
-                    f"{bills[n][0] / 2**20:,.1f} | {bills[n][1] / 2**20:,.1f} |")
+        rows.append(
+            f"| `{n}` | {raw_m[n] * 1000:,.0f} | {mod_m[n] * 1000:,.0f} | {raw_m[n] / max(mod_m[n], 1e-9):.1f}x | "
+            f"{bills[n][0] / 2**20:,.1f} | {bills[n][1] / 2**20:,.1f} |"
+        )
         print(rows[-1])
     raw_total, mod_total = sum(b[0] for b in bills.values()), sum(b[1] for b in bills.values())
-    summary = (f"page (16 panels, 30 days, median of {args.repeat}): today's path {statistics.median(raw_pages):.2f} s, modeled "
-               f"{statistics.median(mod_pages):.2f} s ({statistics.median(raw_pages) / statistics.median(mod_pages):.1f}x); Athena scan "
-               f"{raw_total / 2**20:,.1f} MiB -> {mod_total / 2**20:,.1f} MiB ({100 * mod_total / raw_total:.0f} %)")
+    summary = (
+        f"page (16 panels, 30 days, median of {args.repeat}): today's path {statistics.median(raw_pages):.2f} s, modeled "
+        f"{statistics.median(mod_pages):.2f} s ({statistics.median(raw_pages) / statistics.median(mod_pages):.1f}x); Athena scan "
+        f"{raw_total / 2**20:,.1f} MiB -> {mod_total / 2**20:,.1f} MiB ({100 * mod_total / raw_total:.0f} %)"
+    )
     print(summary)
     if not args.no_doc:
         section = [
-            MARK, "",
-            f"Command: `.venv/bin/python -m bench.bench_rollups --events {args.events} --days {args.days} --repeat {args.repeat}`  ",
+            MARK,
+            "",
+            "Command: `.venv/bin/python -m bench.bench_rollups "
+            f"--events {args.events} --days {args.days} --repeat {args.repeat}`  ",
             f"Machine: {machine()}  ",
             f"Load before: `{uptime_before}`  ",
             f"Load after: `{uptime_after}`",

@@ -51,10 +51,17 @@ def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
 
 def mark(client: Any, table: str, days: Iterable[tuple[str, date]], neighbours: bool = True) -> None:
     """Add (app, day) and, by default, its neighbours (``rollup.affected_days``) to the dirty set."""
-    entries = sorted({f"{app}/{d.isoformat()}" for app, day in days for d in (rollup.affected_days([day]) if neighbours else [day])})
+    entries = sorted(
+        {f"{app}/{d.isoformat()}" for app, day in days for d in (rollup.affected_days([day]) if neighbours else [day])}
+    )
     if entries:
-        _ddb(client.update_item, TableName=table, Key=keys.ROLLUP_DIRTY_KEY, UpdateExpression="ADD days :d",
-             ExpressionAttributeValues={":d": {"SS": entries}})
+        _ddb(
+            client.update_item,
+            TableName=table,
+            Key=keys.ROLLUP_DIRTY_KEY,
+            UpdateExpression="ADD days :d",
+            ExpressionAttributeValues={":d": {"SS": entries}},
+        )
 
 
 def dirty(client: Any, table: str) -> list[tuple[str, date]]:
@@ -67,8 +74,13 @@ def dirty(client: Any, table: str) -> list[tuple[str, date]]:
 
 
 def _clean(client: Any, table: str, app: str, day: date) -> None:
-    _ddb(client.update_item, TableName=table, Key=keys.ROLLUP_DIRTY_KEY, UpdateExpression="DELETE days :d",
-         ExpressionAttributeValues={":d": {"SS": [f"{app}/{day.isoformat()}"]}})
+    _ddb(
+        client.update_item,
+        TableName=table,
+        Key=keys.ROLLUP_DIRTY_KEY,
+        UpdateExpression="DELETE days :d",
+        ExpressionAttributeValues={":d": {"SS": [f"{app}/{day.isoformat()}"]}},
+    )
 
 
 def note_exported(client: Any, table: str, partitions: Iterable[str]) -> None:
@@ -113,8 +125,9 @@ class S3Days:
                 yield batch
 
 
-def rebuild_due(lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None],
-                rows_per_slice: int = 2_000_000) -> int:
+def rebuild_due(
+    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = 2_000_000
+) -> int:
     """Rebuild every dirty day that is rollable now. Returns how many days were written."""
     today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
     source = S3Days(lake, settings.lake_prefix)

@@ -39,42 +39,64 @@ FILE_NAME = "rollup.parquet"  # one per partition: a rebuild overwrites it, neve
 TS = pa.timestamp("ms", tz="UTC")
 # The events columns a rebuild reads.
 COLUMNS = (
-    "event_id", "event_time", "event_type", "anonymous_id", "user_id", "path", "referrer_host", "utm_source",
-    "utm_medium", "utm_campaign", "country", "device_type", "browser", "os", "is_bot", "bot_reason",
+    "event_id",
+    "event_time",
+    "event_type",
+    "anonymous_id",
+    "user_id",
+    "path",
+    "referrer_host",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "country",
+    "device_type",
+    "browser",
+    "os",
+    "is_bot",
+    "bot_reason",
 )
 
-SESSIONS = pa.schema([
-    ("app_id", pa.string()),
-    ("session_id", pa.string()),
-    ("anonymous_id", pa.string()),
-    ("user_id", pa.string()),
-    ("session_start", TS),
-    ("session_end", TS),
-    ("duration_s", pa.float64()),
-    ("event_count", pa.int64()),
-    ("page_views", pa.int64()),
-    ("is_bounce", pa.bool_()),
-    ("entry_path", pa.string()),
-    ("exit_path", pa.string()),
-    ("referrer_host", pa.string()),
-    ("utm_source", pa.string()),
-    ("utm_medium", pa.string()),
-    ("utm_campaign", pa.string()),
-    ("country", pa.string()),
-    ("device_type", pa.string()),
-    ("browser", pa.string()),
-    ("os", pa.string()),
-    ("is_bot", pa.bool_()),
-])
+SESSIONS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("session_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("user_id", pa.string()),
+        ("session_start", TS),
+        ("session_end", TS),
+        ("duration_s", pa.float64()),
+        ("event_count", pa.int64()),
+        ("page_views", pa.int64()),
+        ("is_bounce", pa.bool_()),
+        ("entry_path", pa.string()),
+        ("exit_path", pa.string()),
+        ("referrer_host", pa.string()),
+        ("utm_source", pa.string()),
+        ("utm_medium", pa.string()),
+        ("utm_campaign", pa.string()),
+        ("country", pa.string()),
+        ("device_type", pa.string()),
+        ("browser", pa.string()),
+        ("os", pa.string()),
+        ("is_bot", pa.bool_()),
+    ]
+)
 VISITOR_DIMENSIONS = ("is_bot", "bot_reason", "browser", "device_type", "os", "country")
 VISITOR_DAYS = pa.schema(
     [("app_id", pa.string()), ("anonymous_id", pa.string())]
     + [(d, pa.bool_() if d == "is_bot" else pa.string()) for d in VISITOR_DIMENSIONS]
     + [("events", pa.int64()), ("page_views", pa.int64())]
 )
-PAGE_DAYS = pa.schema([
-    ("app_id", pa.string()), ("path", pa.string()), ("anonymous_id", pa.string()), ("is_bot", pa.bool_()), ("page_views", pa.int64()),
-])
+PAGE_DAYS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("path", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("page_views", pa.int64()),
+    ]
+)
 SCHEMAS = {"rollup_sessions": SESSIONS, "rollup_visitor_days": VISITOR_DAYS, "rollup_page_days": PAGE_DAYS}
 
 
@@ -84,7 +106,11 @@ def day_start(day: date) -> datetime:
 
 def read_window(day: date) -> tuple[tuple[date, datetime | None], ...]:
     """(partition day, earliest event_time wanted or None for all) that a rebuild of ``day`` reads."""
-    return ((day - timedelta(days=1), day_start(day) - timedelta(milliseconds=GAP_MS)), (day, None), (day + timedelta(days=1), None))
+    return (
+        (day - timedelta(days=1), day_start(day) - timedelta(milliseconds=GAP_MS)),
+        (day, None),
+        (day + timedelta(days=1), None),
+    )
 
 
 def affected_days(changed: Iterable[date]) -> set[date]:
@@ -204,7 +230,9 @@ def _visitor_days(app_id: str, day: date, events: pa.Table) -> pa.Table:
     rows = rows.append_column("page_view", pc.cast(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False), pa.int64()))
     keys = ["anonymous_id", *VISITOR_DIMENSIONS]
     grouped = rows.group_by(keys, use_threads=False).aggregate([("event_id", "count"), ("page_view", "sum")])
-    grouped = grouped.rename_columns([{"event_id_count": "events", "page_view_sum": "page_views"}.get(c, c) for c in grouped.column_names])
+    grouped = grouped.rename_columns(
+        [{"event_id_count": "events", "page_view_sum": "page_views"}.get(c, c) for c in grouped.column_names]
+    )
     grouped = grouped.append_column("app_id", pa.array([app_id] * grouped.num_rows, pa.string()))
     return grouped.select(VISITOR_DAYS.names).cast(VISITOR_DAYS).sort_by([(k, "ascending") for k in keys])
 

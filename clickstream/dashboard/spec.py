@@ -93,8 +93,11 @@ def placeholder_spans(sql: str) -> list[tuple[int, int, str]]:
     from sqlglot.tokens import TokenType
 
     tokens = Athena().tokenize(sql)
-    return [(colon.start, name.end, name.text) for colon, name in zip(tokens, tokens[1:])
-            if colon.token_type == TokenType.COLON and name.start == colon.end + 1 and name.text.isidentifier()]
+    return [
+        (colon.start, name.end, name.text)
+        for colon, name in zip(tokens, tokens[1:])
+        if colon.token_type == TokenType.COLON and name.start == colon.end + 1 and name.text.isidentifier()
+    ]
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,16 @@ from clickstream.lake.local import LocalLake, directory_lake, local_lake
 Engine = Literal["duckdb", "athena"]
 
 __all__ = [
-    "Engine", "LakeUnavailable", "LocalLake", "ParamError", "QueryError",
-    "directory_lake", "local_lake", "prepare", "query_names", "run_query",
+    "Engine",
+    "LakeUnavailable",
+    "LocalLake",
+    "ParamError",
+    "QueryError",
+    "directory_lake",
+    "local_lake",
+    "prepare",
+    "query_names",
+    "run_query",
 ]
 
 

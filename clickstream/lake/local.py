@@ -68,7 +68,9 @@ class LocalLake:
         """The last day the local copy's rollups cover for ``app_id`` (rollup.rolled_through)."""
 
         def days(table: str) -> list[str]:
-            return [p.name.split("=", 1)[1] for p in (self.root / table / f"app_id={app_id}").glob("dt=*") if any(p.glob("*.parquet"))]
+            return [
+                p.name.split("=", 1)[1] for p in (self.root / table / f"app_id={app_id}").glob("dt=*") if any(p.glob("*.parquet"))
+            ]
 
         return rollup.rolled_through(days("events"), days("rollup_sessions"))
 

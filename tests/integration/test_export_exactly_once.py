@@ -17,7 +17,6 @@ from collections import Counter
 from datetime import date
 
 import pyarrow.parquet as pq
-
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -37,8 +36,18 @@ DAY = 24 * HOUR
 T0 = 1_795_000_000_000  # 2026-11-18T...
 LEASE_MS = 60_000
 CRASH_POINTS = [
-    "after_begin", "after_data_file", "after_files", "after_index", "after_mark_done", "before_commit", "after_commit",
-    "compact_after_intent", "compact_after_output", "compact_after_delete", "rollup_after_write", "rollup_after_clean",
+    "after_begin",
+    "after_data_file",
+    "after_files",
+    "after_index",
+    "after_mark_done",
+    "before_commit",
+    "after_commit",
+    "compact_after_intent",
+    "compact_after_output",
+    "compact_after_delete",
+    "rollup_after_write",
+    "rollup_after_clean",
 ]
 
 
@@ -99,7 +108,9 @@ def drain(s, clock):
 def assert_rollups_match_events(s):
     """Each rolled-up day has exactly one file per rollup table, equal to a rebuild from the events."""
     s3 = clients.s3(s)
-    listed = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.bucket) for o in page.get("Contents", [])]
+    listed = [
+        o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.bucket) for o in page.get("Contents", [])
+    ]
     source = rollups.S3Days(Lake(s3, s.bucket), s.lake_prefix)
     event_days = {layout.partition_of(k) for k in listed if k.startswith(layout.dataset_prefix(s.lake_prefix, "events"))}
     assert event_days

@@ -33,6 +33,7 @@ DAY = 86_400_000
 
 def canon(rows: list[dict[str, Any]]) -> list[tuple]:
     """Rows as sorted tuples; floats to 9 decimals, so order and rounding noise do not matter."""
+
     def value(v: Any) -> Any:
         return round(v, 9) if isinstance(v, float) and not math.isnan(v) else v
 

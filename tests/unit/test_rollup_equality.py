@@ -51,8 +51,11 @@ class Lake:
             if rows:
                 folder.mkdir(parents=True, exist_ok=True)
                 table = pa.Table.from_pylist(rows)
-                table = table.set_column(table.schema.get_field_index("event_time"), "event_time",
-                                         table["event_time"].cast(pa.timestamp("ms", tz="UTC")))
+                table = table.set_column(
+                    table.schema.get_field_index("event_time"),
+                    "event_time",
+                    table["event_time"].cast(pa.timestamp("ms", tz="UTC")),
+                )
                 (folder / "part-1.parquet").write_bytes(parquet_bytes(conform(table, EVENTS)))
 
     # rollup.DaySource over the directory
@@ -99,16 +102,26 @@ def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, 
                 t += timedelta(seconds=draw(st.sampled_from(GAPS_S)))
             counter[0] += 1
             kind = draw(st.sampled_from(["page_view", "page_view", "click", "identify"]))
-            out.append({
-                "event_id": f"e{counter[0]:05d}", "app_id": APP, "anonymous_id": f"v{visitor}", "event_time": t,
-                "event_type": kind, "event_name": kind if kind != "click" else "CLICK",
-                "path": draw(st.sampled_from(["/", "/b", None])) if kind != "identify" else None,
-                "referrer_host": source if i == 0 else None, "utm_source": "mail" if source and i == 0 else None,
-                "user_id": draw(st.sampled_from([None, "u1", "u2"])),
-                "browser": "Crawler" if bot else ["Firefox", "Chrome"][visitor % 2], "os": "Linux",
-                "device_type": "bot" if bot else "desktop", "country": ["DE", "FR", None][visitor % 3],
-                "is_bot": bot, "bot_reason": "known_crawler" if bot else None,
-            })
+            out.append(
+                {
+                    "event_id": f"e{counter[0]:05d}",
+                    "app_id": APP,
+                    "anonymous_id": f"v{visitor}",
+                    "event_time": t,
+                    "event_type": kind,
+                    "event_name": kind if kind != "click" else "CLICK",
+                    "path": draw(st.sampled_from(["/", "/b", None])) if kind != "identify" else None,
+                    "referrer_host": source if i == 0 else None,
+                    "utm_source": "mail" if source and i == 0 else None,
+                    "user_id": draw(st.sampled_from([None, "u1", "u2"])),
+                    "browser": "Crawler" if bot else ["Firefox", "Chrome"][visitor % 2],
+                    "os": "Linux",
+                    "device_type": "bot" if bot else "desktop",
+                    "country": ["DE", "FR", None][visitor % 3],
+                    "is_bot": bot,
+                    "bot_reason": "known_crawler" if bot else None,
+                }
+            )
     return out
 
 
@@ -172,13 +185,27 @@ def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
 
 
 def test_the_rollups_cover_the_panels_that_are_expensive():
-    assert set(PANELS) >= {"overview", "daily_metrics", "entry_pages", "exit_pages", "referrers", "utm_campaigns", "top_pages",
-                           "browsers", "devices", "operating_systems", "countries", "bot_traffic"}
+    assert set(PANELS) >= {
+        "overview",
+        "daily_metrics",
+        "entry_pages",
+        "exit_pages",
+        "referrers",
+        "utm_campaigns",
+        "top_pages",
+        "browsers",
+        "devices",
+        "operating_systems",
+        "countries",
+        "bot_traffic",
+    }
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories())
-def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(tmp_path_factory: pytest.TempPathFactory, history: dict[str, Any]):
+def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(
+    tmp_path_factory: pytest.TempPathFactory, history: dict[str, Any]
+):
     # GIVEN a lake rolled up through some day, then changed by late events, erasure and retention,
     # each followed by the rebuild of the days it affects
     lake = Lake(tmp_path_factory.mktemp("lake"), list(history["events"]))
@@ -187,8 +214,11 @@ def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(tmp_path_fac
     for change in history["changes"]:
         changed = apply(lake, change)
         lake.write_events(changed)
-        rolled = {DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)
-                  if (lake.root / "rollup_sessions" / f"app_id={APP}" / f"dt={DAY0 + timedelta(days=k)}").is_dir()}
+        rolled = {
+            DAY0 + timedelta(days=k)
+            for k in range(-1, DAYS + 1)
+            if (lake.root / "rollup_sessions" / f"app_id={APP}" / f"dt={DAY0 + timedelta(days=k)}").is_dir()
+        }
         lake.roll(rollup.affected_days(changed) & rolled, history["slice_rows"])
     duck = DuckLake(lake.root)
     through = lake.rolled_through()
@@ -204,11 +234,21 @@ def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(tmp_path_fac
 
 
 def test_a_rebuild_is_deterministic_and_slices_do_not_change_it(tmp_path: Path):
-    lake = Lake(tmp_path, [
-        {"event_id": f"e{i}", "app_id": APP, "anonymous_id": f"{i % 16:x}{i}", "event_type": "page_view", "path": "/",
-         "event_time": datetime(2026, 11, 2, tzinfo=timezone.utc) + timedelta(minutes=7 * i), "is_bot": False}
-        for i in range(300)
-    ])
+    lake = Lake(
+        tmp_path,
+        [
+            {
+                "event_id": f"e{i}",
+                "app_id": APP,
+                "anonymous_id": f"{i % 16:x}{i}",
+                "event_type": "page_view",
+                "path": "/",
+                "event_time": datetime(2026, 11, 2, tzinfo=timezone.utc) + timedelta(minutes=7 * i),
+                "is_bot": False,
+            }
+            for i in range(300)
+        ],
+    )
     lake.write_events(lake.days())
     whole = rollup.rebuild_day(lake, APP, date(2026, 11, 2))
     sliced = rollup.rebuild_day(lake, APP, date(2026, 11, 2), rows_per_slice=20)
