@@ -36,5 +36,5 @@ TBLPROPERTIES (
   'projection.dt.interval' = '1',
   'projection.dt.interval.unit' = 'DAYS',
   'storage.location.template' = '${LAKE}/rollup_sessions/app_id=${app_id}/dt=${dt}/',
-  'parquet.compression' = 'ZSTD'
+  'parquet.compression' = 'SNAPPY'
 )

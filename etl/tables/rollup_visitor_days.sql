@@ -25,5 +25,5 @@ TBLPROPERTIES (
   'projection.dt.interval' = '1',
   'projection.dt.interval.unit' = 'DAYS',
   'storage.location.template' = '${LAKE}/rollup_visitor_days/app_id=${app_id}/dt=${dt}/',
-  'parquet.compression' = 'ZSTD'
+  'parquet.compression' = 'SNAPPY'
 )
