@@ -126,18 +126,28 @@ def _listing() -> str:
 
 @click.command("query")
 @click.argument("sql", required=False)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="json: an array of row objects.")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="json: an array of row objects."
+)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind :NAME (repeatable). steps=a,b,c for funnels.")
 @click.option("--stage", default=None, help="A deployed stage: run on Athena. Default: the local stack, on DuckDB.")
-@click.option("--engine", type=click.Choice(["duckdb", "athena"]), default=None,
-              help="Override the engine (duckdb with --stage: a local copy of that stage's lake).")
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "athena"]),
+    default=None,
+    help="Override the engine (duckdb with --stage: a local copy of that stage's lake).",
+)
 @click.option("--list", "list_queries", is_flag=True, help="List the named queries, their parameters and the views.")
-@click.option("--print", "print_sql", is_flag=True,
-              help="Print the SQL (etl/blocks expanded) for the Athena console instead of running it; with every "
-                   "--param given, the values are filled in as literals, else `?` stands for each, in order.")
-def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None, engine: str | None, list_queries: bool,
-          print_sql: bool) -> None:
+@click.option(
+    "--print",
+    "print_sql",
+    is_flag=True,
+    help="Print the SQL (etl/blocks expanded) for the Athena console instead of running it; with every "
+    "--param given, the values are filled in as literals, else `?` stands for each, in order.",
+)
+def query(
+    sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None, engine: str | None, list_queries: bool, print_sql: bool
+) -> None:
     """Run SQL, or a named query from etl/queries, against the lake.
 
     \b

@@ -1,4 +1,5 @@
-"""After a run commits: compact closed days, expire the dedup index, apply app retention.
+"""After a run commits: compact closed days, expire the dedup index, apply app retention,
+rebuild the rollups of the days that changed (rollups.py).
 
 All three only delete or merge what committed runs wrote, under the export lease; each is
 safe to stop at any point and to repeat (compaction through its intent items, the others
@@ -10,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Callable
 
-from chalicelib.export import compact, dedup, retention
+from chalicelib.export import compact, dedup, retention, rollups
+from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store.apps import AppStore
@@ -34,6 +37,8 @@ class Housekeeping:
         return compact.resume(self.lake, self.table, self.settings, self.crash)
 
     def compact(self, now_ms: int) -> int:
+        # The partitions runs wrote change their days' rollups: noted before compaction forgets them.
+        rollups.note_exported(self.table, self.settings.table, compact.dirty_partitions(self.table, self.settings.table))
         return compact.compact_closed(self.lake, self.table, self.settings, now_ms, self.crash, self.compact_min_files)
 
     def expire_dedup_index(self, now_ms: int) -> None:
@@ -53,4 +58,12 @@ class Housekeeping:
                     {"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}
                 )
             )
-        return len(removed)
+        # The first day kept loses the 30 minutes before it: its sessions may start earlier now.
+        kept = {(r.app_id, date.fromisoformat(r.dt) + timedelta(days=1)) for r in removed if r.dataset == "events"}
+        gone = {(r.app_id, date.fromisoformat(r.dt)) for r in removed}
+        rollups.mark(self.table, self.settings.table, kept - gone, neighbours=False)
+        return sum(r.dataset in layout.DATASETS for r in removed)
+
+    def roll_up(self, now_ms: int) -> int:
+        """Rebuild the rollups of the changed days that are closed. Returns days written."""
+        return rollups.rebuild_due(self.lake, self.table, self.settings, now_ms, self.crash)

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.lake import layout
+from chalicelib.lake import layout, rollup
 from chalicelib.lake.parquetio import Lake
 from chalicelib.store import keys, retry
 
@@ -49,7 +49,7 @@ def apply(lake: Lake, prefix: str, apps: list[tuple[str, int | None]], now_ms: i
         if not days:
             continue
         cutoff = cutoff_day(now_ms, days)
-        for dataset in layout.DATASETS:
+        for dataset in (*layout.DATASETS, *rollup.SCHEMAS):
             for part in expired_partitions(lake, prefix, app_id, dataset, cutoff):
                 keys = [o["Key"] for o in lake.list(part)]
                 lake.delete(keys)

@@ -57,7 +57,8 @@ class RunReport:
     partitions: int = 0
     bytes: int = 0
     compacted_partitions: int = 0
-    retention_removed: int = 0  # partitions removed by app retention (once a day)
+    retention_removed: int = 0
+    rolled_up_days: int = 0  # days whose rollup tables were (re)written  # partitions removed by app retention (once a day)
     duration_s: float = 0.0
     lag_s: float | None = None
     lease_owner: str | None = None  # skipped: who holds the lease, and until when
@@ -183,6 +184,7 @@ class Exporter:
             report.compacted_partitions = self.housekeeping.compact(self.now_ms())
             self.housekeeping.expire_dedup_index(self.now_ms())
             report.retention_removed = self.housekeeping.apply_retention(self.now_ms())
+            report.rolled_up_days = self.housekeeping.roll_up(self.now_ms())
         report.events, report.duplicates_dropped, report.rejected = totals.events, totals.duplicates, totals.rejected
         report.files, report.bytes, report.partitions = totals.files, totals.bytes, len(totals.partitions)
         watermark = state.watermark_ms

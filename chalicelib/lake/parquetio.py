@@ -55,6 +55,12 @@ class Lake:
         except (ClientError, BotoCoreError) as exc:
             raise retry.storage_error(f"writing s3://{self.bucket}/{key} failed: {exc}", exc) from exc
 
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"reading s3://{self.bucket}/{key} failed: {exc}") from exc
+
     def read_table(self, key: str) -> pa.Table:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -96,6 +96,7 @@ EXPORT_STATE_KEY: Key = {PK: {"S": "export#lake"}, SK: {"S": "state"}}  # checkp
 DIRTY_PARTITIONS_KEY: Key = {PK: {"S": "export#dirty"}, SK: {"S": "partitions"}}  # lake partitions to compact
 COMPACTION_PK = "export#compaction"  # one intent item per partition being merged
 RETENTION_DAY_KEY: Key = {PK: {"S": "export#retention"}, SK: {"S": "last-day"}}
+ROLLUP_DIRTY_KEY: Key = {PK: {"S": "export#rollup"}, SK: {"S": "dirty-days"}}  # (app, day)s whose rollups to rebuild
 SALTS_PK = "salts"  # one daily salt per UTC day (cookieless ids)
 LEDGER_SECRET_KEY: Key = {PK: {"S": "privacy"}, SK: {"S": "ledger-key"}}
 LEDGER_PK = "privacy#ledger"

@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Callable, Iterator, Literal
 
 import orjson
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import clients
+from chalicelib.export import rollups
 from chalicelib.export.run import Exporter
 from chalicelib.export.session import Session
 from chalicelib.lake import layout
@@ -150,6 +152,15 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     return removed["events"], removed["rejected_events"], rewritten
 
 
+def erase_rollups(session: Session, app_id: str, rewritten: list[str], crash: Callable[[str], None]) -> int:
+    """Rebuild the rollups of the days whose events files were rewritten (they hold anonymous_id
+    and user_id too), now, under the same lease. Returns the days rebuilt."""
+    events = layout.dataset_prefix(session.settings.lake_prefix, "events")
+    days = {date.fromisoformat(layout.partition_of(k)[1]) for k in rewritten if k.startswith(events)}
+    rollups.mark(session.table, session.settings.table, [(app_id, d) for d in days])
+    return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), crash)
+
+
 def erase(
     exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0
 ) -> LedgerEntry:
@@ -163,6 +174,7 @@ def erase(
         entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(
             session, subject, entry.request_id, crash
         )
+        erase_rollups(session, subject.app_id, entry.files_rewritten, crash)
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
     return entry

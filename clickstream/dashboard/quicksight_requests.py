@@ -25,6 +25,7 @@ import sqlglot
 from sqlglot import exp
 
 from clickstream.dashboard.spec import SQL_DIALECT, Dataset, Field, Panel, Parameter, Spec, placeholder_spans
+from clickstream.lake.params import DEFAULTS, ENGINE_FILLED, athena_literal
 
 SHEET_ID = "overview"
 # Fixed dataset-level defaults: only used when QuickSight previews a dataset alone (the
@@ -119,8 +120,8 @@ _SQL_FOR = {
 
 
 def placeholders(sql: str) -> list[str]:
-    """The :named parameters a query binds, in order of first use."""
-    return list(dict.fromkeys(name for _, _, name in placeholder_spans(sql)))
+    """The :named parameters a query binds, in order of first use (not those the engine fills in)."""
+    return list(dict.fromkeys(name for _, _, name in placeholder_spans(sql) if name not in ENGINE_FILLED))
 
 
 def athena_sql(sql: str, spec: Spec, database: str) -> str:
@@ -135,6 +136,10 @@ def athena_sql(sql: str, spec: Spec, database: str) -> str:
         if not t.db and t.name and t.name not in ctes
     ]
     for start, end, name in placeholder_spans(sql):
+        if name == "rolled_through":
+            # Not yet a QuickSight parameter: raw events for every day (the default), the same answers.
+            edits.append((start, end, athena_literal(DEFAULTS[name])))
+            continue
         param = spec.parameter(name)
         edits.append((start, end, _SQL_FOR[param.type].format(qs_name(param.name))))
     for start, end, text in sorted(edits, reverse=True):

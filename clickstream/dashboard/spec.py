@@ -91,8 +91,10 @@ class Dataset:
         return found.text
 
     def parameters(self) -> list[str]:
-        """The :named parameters its SQL binds, in order of first use."""
-        return list(dict.fromkeys(name for _, _, name in placeholder_spans(self.sql())))
+        """The :named parameters its SQL binds, in order of first use, but those the engine fills in."""
+        from clickstream.lake.params import ENGINE_FILLED
+
+        return list(dict.fromkeys(name for _, _, name in placeholder_spans(self.sql()) if name not in ENGINE_FILLED))
 
 
 def placeholder_spans(sql: str) -> list[tuple[int, int, str]]:
@@ -101,8 +103,11 @@ def placeholder_spans(sql: str) -> list[tuple[int, int, str]]:
     from sqlglot.tokens import TokenType
 
     tokens = Athena().tokenize(sql)
-    return [(colon.start, name.end, name.text) for colon, name in zip(tokens, tokens[1:])
-            if colon.token_type == TokenType.COLON and name.start == colon.end + 1 and name.text.isidentifier()]
+    return [
+        (colon.start, name.end, name.text)
+        for colon, name in zip(tokens, tokens[1:])
+        if colon.token_type == TokenType.COLON and name.start == colon.end + 1 and name.text.isidentifier()
+    ]
 
 
 @dataclass(frozen=True)

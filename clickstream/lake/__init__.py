@@ -28,8 +28,16 @@ from clickstream.lake.local import LocalLake, directory_lake, local_lake
 Engine = Literal["duckdb", "athena"]
 
 __all__ = [
-    "Engine", "LakeUnavailable", "LocalLake", "ParamError", "QueryError",
-    "directory_lake", "local_lake", "prepare", "query_names", "run_query",
+    "Engine",
+    "LakeUnavailable",
+    "LocalLake",
+    "ParamError",
+    "QueryError",
+    "directory_lake",
+    "local_lake",
+    "prepare",
+    "query_names",
+    "run_query",
 ]
 
 
@@ -59,10 +67,15 @@ def run_query(
     DuckDB re-lists S3 at most every ``max_age_s`` seconds (a dashboard's panels share one
     sync); pass ``lake`` to query a given LocalLake (tests, the benchmark).
     """
+    if engine not in ("duckdb", "athena"):
+        raise QueryError(f"engine {engine!r}: expected duckdb or athena")
     sql, values = prepare(sql_or_name, params)
     if engine == "athena":
+        # Without a rolled_through from the caller Athena reads raw events (the default).
         return athena.run(sql, values, settings)
-    if engine != "duckdb":
-        raise QueryError(f"engine {engine!r}: expected duckdb or athena")
     target = lake or local_lake(settings, cache_dir)
+    if "rolled_through" in values and "rolled_through" not in (params or {}):
+        # The engine's part of the contract: the last day the rollups cover, from the lake itself.
+        target.sync(max_age_s)
+        values["rolled_through"] = target.rolled_through(values["app_id"]) or values["rolled_through"]
     return target.query(sql, values, max_age_s=max_age_s)

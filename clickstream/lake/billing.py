@@ -25,8 +25,8 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from chalicelib.lake import layout
-from chalicelib.lake.schema import SCHEMAS
 from clickstream.lake import translate
+from clickstream.lake.catalog import SCHEMAS
 
 PARTITION_COLUMNS = ("app_id", "dt")
 MB = 1 << 20

@@ -19,6 +19,8 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from chalicelib.lake import rollup
+from chalicelib.lake.schema import SCHEMAS as EXPORTED
 from clickstream.lake.exceptions import QueryError
 from clickstream.target import ROOT
 
@@ -26,7 +28,9 @@ ETL_DIR = ROOT / "etl"
 VIEWS_DIR = ETL_DIR / "views"
 QUERIES_DIR = ETL_DIR / "queries"
 BLOCKS_DIR = ETL_DIR / "blocks"
-TABLES = ("events", "rejected_events")
+# The lake's tables: what the export writes, then the rollups its housekeeping derives.
+SCHEMAS = {**EXPORTED, **rollup.SCHEMAS}
+TABLES = tuple(SCHEMAS)
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _INCLUDE = re.compile(r"^[ \t]*--[ \t]*@include[ \t]+(\S+)[ \t]*$", re.MULTILINE)
 

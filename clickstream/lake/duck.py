@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chalicelib.lake import layout
-from chalicelib.lake.schema import SCHEMAS
 from clickstream.lake import catalog, translate
 from clickstream.lake.exceptions import LakeUnavailable, QueryError
 
@@ -48,7 +47,7 @@ def table_sql(root: Path, table: str) -> str:
     hundred milliseconds over a year of files). When all files carry the same columns, which
     is the rule, it reads only the files the partition filter keeps.
     """
-    schema = SCHEMAS[table]
+    schema = catalog.SCHEMAS[table]
     files = list((root / table).glob(layout.FILES_GLOB))
     if not files:
         columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
@@ -60,7 +59,7 @@ def table_sql(root: Path, table: str) -> str:
         f"read_parquet({_quote(str(root / table / layout.FILES_GLOB))}, hive_partitioning = true, "
         f"hive_types = {{'app_id': 'VARCHAR', 'dt': 'VARCHAR'}}, union_by_name = {'false' if uniform else 'true'})"
     )
-    return f"CREATE OR REPLACE VIEW {table} AS SELECT * REPLACE ({replace}) FROM {source}"
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT *{f' REPLACE ({replace})' if replace else ''} FROM {source}"
 
 
 @dataclass(frozen=True)

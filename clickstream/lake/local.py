@@ -11,9 +11,9 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from chalicelib import clients
+from chalicelib.lake import rollup
 from chalicelib.settings import Settings
-from clickstream.lake import accelerate, translate
-from clickstream.lake.accelerate import SessionTable
+from clickstream.lake import translate
 from clickstream.lake.duck import DuckLake, Profile
 from clickstream.lake.exceptions import LakeUnavailable
 from clickstream.lake.mirror import Mirror, SyncReport
@@ -23,15 +23,13 @@ from clickstream.target import local_value
 class LocalLake:
     """DuckDB over a directory, kept in step with S3 by a mirror (none for a plain directory).
 
-    ``accelerate`` (the default) answers session queries from the session_events view
-    materialised once per lake change (clickstream.lake.accelerate); False runs every query
-    exactly as Athena would.
+    Every query runs exactly as Athena runs it; nothing is materialised after a lake change.
+    Session panels are fast because the ETL rolled the closed days up (``rolled_through``).
     """
 
-    def __init__(self, duck: DuckLake, mirror: Mirror | None = None, accelerate: bool = True) -> None:
+    def __init__(self, duck: DuckLake, mirror: Mirror | None = None) -> None:
         self.duck = duck
         self.mirror = mirror
-        self.sessions = SessionTable(duck) if accelerate else None
         self._synced_at: float | None = None
         self._lock = threading.Lock()
 
@@ -50,8 +48,6 @@ class LocalLake:
             report = self.mirror.sync()
             if report.changed or first:
                 self.duck.refresh()
-                if self.sessions is not None:
-                    self.sessions.invalidate(None if first else report.apps)
             self._synced_at = time.monotonic()
             return report
 
@@ -59,11 +55,6 @@ class LocalLake:
         """Run Athena SQL (with bound parameters) on the local copy."""
         self.sync(max_age_s)
         duck_sql = translate.to_duckdb(sql)
-        if self.sessions is not None:
-            faster = accelerate.rewrite(duck_sql)
-            if faster is not None:
-                self.sessions.ensure()
-                duck_sql = faster
         try:
             return self.duck.execute(duck_sql, params)
         except LakeUnavailable:
@@ -73,8 +64,18 @@ class LocalLake:
             self.sync(0.0)
             return self.duck.execute(duck_sql, params)
 
+    def rolled_through(self, app_id: str) -> str | None:
+        """The last day the local copy's rollups cover for ``app_id`` (rollup.rolled_through)."""
+
+        def days(table: str) -> list[str]:
+            return [
+                p.name.split("=", 1)[1] for p in (self.root / table / f"app_id={app_id}").glob("dt=*") if any(p.glob("*.parquet"))
+            ]
+
+        return rollup.rolled_through(days("events"), days("rollup_sessions"))
+
     def profile(self, sql: str, params: Mapping[str, Any]) -> tuple[pa.Table, Profile]:
-        """Run as Athena would (no acceleration) and report the files each scan read."""
+        """Run as Athena would and report the files each scan read."""
         self.sync(0.0)
         return self.duck.profile(translate.to_duckdb(sql), params)
 
@@ -92,6 +93,6 @@ def local_lake(settings: Settings, cache_dir: Path | None = None) -> LocalLake:
     return LocalLake(DuckLake(root), mirror)
 
 
-def directory_lake(root: Path, threads: int | None = None, accelerate: bool = True) -> LocalLake:
+def directory_lake(root: Path, threads: int | None = None) -> LocalLake:
     """DuckDB over a directory already in the lake's layout (the benchmark's generated lake)."""
-    return LocalLake(DuckLake(root, threads=threads), accelerate=accelerate)
+    return LocalLake(DuckLake(root, threads=threads))

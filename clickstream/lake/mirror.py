@@ -56,7 +56,7 @@ class Mirror:
             try:
                 for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                     for obj in page.get("Contents", []):
-                        rest = obj["Key"][len(prefix):]
+                        rest = obj["Key"][len(prefix) :]
                         if layout.PARTITION_FILE.fullmatch(rest):
                             out[f"{table}/{rest}"] = (obj["Key"], obj["ETag"].strip('"'), int(obj["Size"]))
             except (ClientError, BotoCoreError) as exc:

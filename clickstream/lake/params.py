@@ -23,8 +23,14 @@ TYPES: dict[str, ParamType] = {
     "date_to": "date",
     "include_bots": "boolean",
     "steps": "steps",
+    "rolled_through": "date",
 }
-DEFAULTS: dict[str, Any] = {"include_bots": False}
+# rolled_through: the last day the rollup tables hold (etl/blocks/session_rows.sql). The engine
+# fills it in from the lake; this default (nothing rolled up) reads raw events only.
+NOTHING_ROLLED = "0001-01-01"
+DEFAULTS: dict[str, Any] = {"include_bots": False, "rolled_through": NOTHING_ROLLED}
+# Parameters the engine supplies (not a filter of the dashboard spec).
+ENGINE_FILLED = ("rolled_through",)
 MAX_STEPS = 10  # etl/queries/funnel.sql unnests sequence(1, 10)
 # chalicelib.store.apps accepts the same app ids; anything else cannot be in the lake.
 _APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")

@@ -1,10 +1,15 @@
 -- Bot traffic: what the other panels leave out by default, per bot_reason (known_crawler,
 -- user_agent_contains:<word>, missing_user_agent) and browser.
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive).
--- Reads exactly the range's partitions.
-SELECT bot_reason, browser, count(*) AS events, count_if(event_type = 'page_view') AS page_views, count(DISTINCT anonymous_id) AS visitors
-FROM events
-WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND coalesce(is_bot, false)
+-- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
+-- from the rollup tables, later days from raw events: the answer is the raw events' either way
+-- (docs/lake.md, *The modeled lake*).
+WITH
+-- @include visitor_rows
+SELECT bot_reason, browser, CAST(sum(events) AS bigint) AS events, CAST(sum(page_views) AS bigint) AS page_views,
+       count(DISTINCT anonymous_id) AS visitors
+FROM visitor_rows
+WHERE is_bot
 GROUP BY bot_reason, browser
 ORDER BY events DESC, bot_reason, browser
 LIMIT 100

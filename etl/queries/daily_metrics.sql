@@ -5,29 +5,39 @@
 -- before the range (anonymous_id, event_type and is_bot only); the running-sum rule is
 -- etl/blocks/active_users.sql, shared with the daily_metrics view.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
--- the UTC day they start on. Reads the range's partitions, the last 30 minutes of the day
--- before and the day after; the session CTEs come from
--- etl/blocks/ (`clickstream query --print NAME` shows them expanded).
+-- the UTC day they start on: etl/blocks/session_rows.sql (`clickstream query --print NAME`
+-- shows it expanded).
+-- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
+-- from the rollup tables, later days from raw events: the answer is the raw events' either way
+-- (docs/lake.md, *The modeled lake*).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 WITH
--- @include range_sessions
-,
--- @include visits
+-- @include session_rows
 ,
 active AS (
+  SELECT app_id, CAST(dt AS date) AS day, anonymous_id, sum(page_views) AS page_views
+  FROM rollup_visitor_days
+  WHERE app_id = :app_id
+    AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
+    AND dt <= :rolled_through
+    AND (:include_bots OR NOT is_bot)
+  GROUP BY app_id, CAST(dt AS date), anonymous_id
+  UNION ALL
   SELECT app_id, CAST(dt AS date) AS day, anonymous_id, count_if(event_type = 'page_view') AS page_views
   FROM events
   WHERE app_id = :app_id
     AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
+    AND dt > :rolled_through
     AND (:include_bots OR NOT coalesce(is_bot, false))
+    AND event_type NOT IN ('identify', 'group', 'alias')
   GROUP BY app_id, CAST(dt AS date), anonymous_id
 ),
 -- @include active_users
 ,
 day_sessions AS (
   SELECT CAST(session_start AS date) AS day, count(*) AS sessions, count_if(is_bounce) AS bounces, avg(duration_s) AS avg_duration_s
-  FROM visits
-  WHERE starts_in_range AND (:include_bots OR NOT is_bot)
+  FROM session_rows
+  WHERE :include_bots OR NOT is_bot
   GROUP BY CAST(session_start AS date)
 )
 SELECT

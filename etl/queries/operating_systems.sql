@@ -1,13 +1,17 @@
 -- Operating systems: visitors, page views and events per OS family (ua-parser; NULL when unknown).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
--- Reads exactly the range's partitions.
+-- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
+-- from the rollup tables, later days from raw events: the answer is the raw events' either way
+-- (docs/lake.md, *The modeled lake*).
+WITH
+-- @include visitor_rows
 SELECT
   os,
   count(DISTINCT anonymous_id) AS visitors,
-  count_if(event_type = 'page_view') AS page_views,
-  count(*) AS events
-FROM events
-WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false))
+  CAST(sum(page_views) AS bigint) AS page_views,
+  CAST(sum(events) AS bigint) AS events
+FROM visitor_rows
+WHERE :include_bots OR NOT is_bot
 GROUP BY os
 ORDER BY visitors DESC, events DESC, os
 LIMIT 100

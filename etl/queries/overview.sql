@@ -1,21 +1,34 @@
 -- Overview: the headline numbers of the range, one row. visitors: distinct anonymous_ids with an
--- event in the range; page_views and events: in the range; sessions, bounce_rate (share of
+-- event in the range; page_views and events: in the range (people only: events not from a bot); sessions, bounce_rate (share of
 -- sessions with a single event) and avg_session_duration_s: sessions that started in the range.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
--- the UTC day they start on. Reads the range's partitions, the last 30 minutes of the day
--- before and the day after; the session CTEs come from
--- etl/blocks/ (`clickstream query --print NAME` shows them expanded).
+-- the UTC day they start on: etl/blocks/session_rows.sql (`clickstream query --print NAME`
+-- shows it expanded).
+-- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
+-- from the rollup tables, later days from raw events: the answer is the raw events' either way
+-- (docs/lake.md, *The modeled lake*).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 WITH
--- @include range_sessions
+-- @include session_rows
 ,
--- @include visits
-SELECT
-  count(DISTINCT CASE WHEN range_events > 0 THEN anonymous_id END) AS visitors,
-  count_if(starts_in_range) AS sessions,
-  CAST(coalesce(sum(range_page_views), 0) AS bigint) AS page_views,
-  CAST(coalesce(sum(range_events), 0) AS bigint) AS events,
-  CAST(count_if(starts_in_range AND is_bounce) AS double) / nullif(count_if(starts_in_range), 0) AS bounce_rate,
-  avg(CASE WHEN starts_in_range THEN duration_s END) AS avg_session_duration_s
-FROM visits
-WHERE :include_bots OR NOT is_bot
+-- @include visitor_rows
+,
+activity AS (
+  SELECT
+    count(DISTINCT anonymous_id) AS visitors,
+    CAST(coalesce(sum(page_views), 0) AS bigint) AS page_views,
+    CAST(coalesce(sum(events), 0) AS bigint) AS events
+  FROM visitor_rows
+  WHERE :include_bots OR NOT is_bot
+),
+started AS (
+  SELECT
+    count(*) AS sessions,
+    CAST(count_if(is_bounce) AS double) / nullif(count(*), 0) AS bounce_rate,
+    avg(duration_s) AS avg_session_duration_s
+  FROM session_rows
+  WHERE :include_bots OR NOT is_bot
+)
+SELECT a.visitors, s.sessions, a.page_views, a.events, s.bounce_rate, s.avg_session_duration_s
+FROM activity a
+CROSS JOIN started s

@@ -1,10 +1,20 @@
 -- Top pages: page views and visitors per path.
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
--- Reads exactly the range's partitions.
-SELECT path, count(*) AS page_views, count(DISTINCT anonymous_id) AS visitors
-FROM events
-WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND event_type = 'page_view'
-  AND (:include_bots OR NOT coalesce(is_bot, false))
+-- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
+-- from the rollup tables, later days from raw events: the answer is the raw events' either way
+-- (docs/lake.md, *The modeled lake*).
+WITH page_rows AS (
+  SELECT path, anonymous_id, is_bot, page_views
+  FROM rollup_page_days
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+  UNION ALL
+  SELECT path, anonymous_id, coalesce(is_bot, false) AS is_bot, 1 AS page_views
+  FROM events
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through AND event_type = 'page_view'
+)
+SELECT path, CAST(sum(page_views) AS bigint) AS page_views, count(DISTINCT anonymous_id) AS visitors
+FROM page_rows
+WHERE :include_bots OR NOT is_bot
 GROUP BY path
 ORDER BY page_views DESC, path
 LIMIT 100

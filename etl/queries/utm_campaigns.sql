@@ -1,14 +1,14 @@
 -- UTM campaigns: sessions per (utm_source, utm_medium, utm_campaign) of the session's first
 -- event, for sessions that carry at least a source or a campaign.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
--- the UTC day they start on. Reads the range's partitions, the last 30 minutes of the day
--- before and the day after; the session CTEs come from
--- etl/blocks/ (`clickstream query --print NAME` shows them expanded).
+-- the UTC day they start on: etl/blocks/session_rows.sql (`clickstream query --print NAME`
+-- shows it expanded).
+-- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
+-- from the rollup tables, later days from raw events: the answer is the raw events' either way
+-- (docs/lake.md, *The modeled lake*).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 WITH
--- @include range_sessions
-,
--- @include visits
+-- @include session_rows
 SELECT
   utm_source,
   utm_medium,
@@ -16,8 +16,8 @@ SELECT
   count(*) AS sessions,
   count(DISTINCT anonymous_id) AS visitors,
   CAST(count_if(is_bounce) AS double) / count(*) AS bounce_rate
-FROM visits
-WHERE starts_in_range AND (utm_source IS NOT NULL OR utm_campaign IS NOT NULL) AND (:include_bots OR NOT is_bot)
+FROM session_rows
+WHERE (utm_source IS NOT NULL OR utm_campaign IS NOT NULL) AND (:include_bots OR NOT is_bot)
 GROUP BY utm_source, utm_medium, utm_campaign
 ORDER BY sessions DESC, utm_source, utm_medium, utm_campaign
 LIMIT 100

@@ -4,21 +4,28 @@ Each hypothesis example gets a fresh table and bucket on the local stack and pla
 random history: client batches with retried and duplicated event_ids and late events,
 export runs between them, and a hard kill (no cleanup, lease left held) at one step of
 one run or compaction. Then runs continue until everything is committed, and the lake
-must hold every accepted event exactly once with the values of its first received copy.
+must hold every accepted event exactly once with the values of its first received copy, and
+once the days have closed, one rollup file per table and day equal to a rebuild from the events.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 import uuid
 from collections import Counter
+from datetime import date
 
+import pyarrow.parquet as pq
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from chalicelib import clients
+from chalicelib.export import rollups
 from chalicelib.export.run import Exporter, Tuning
+from chalicelib.lake import layout, rollup
+from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.transform import lines_to_table
 from chalicelib.settings import from_env
 from clickstream.admin.tables import ensure_bucket, ensure_table
@@ -39,6 +46,8 @@ CRASH_POINTS = [
     "compact_after_intent",
     "compact_after_output",
     "compact_after_delete",
+    "rollup_after_write",
+    "rollup_after_clean",
 ]
 
 
@@ -94,6 +103,24 @@ def drain(s, clock):
         report = make_exporter(s, clock).run_once()
         assert report.status in ("exported", "idle"), report
         clock.ms += 20_000
+
+
+def assert_rollups_match_events(s):
+    """Each rolled-up day has exactly one file per rollup table, equal to a rebuild from the events."""
+    s3 = clients.s3(s)
+    listed = [
+        o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.bucket) for o in page.get("Contents", [])
+    ]
+    source = rollups.S3Days(Lake(s3, s.bucket), s.lake_prefix)
+    event_days = {layout.partition_of(k) for k in listed if k.startswith(layout.dataset_prefix(s.lake_prefix, "events"))}
+    assert event_days
+    for app, dt in event_days:
+        expected = rollup.rebuild_day(source, app, date.fromisoformat(dt))
+        for name in rollup.SCHEMAS:
+            files = [k for k in listed if k.startswith(layout.partition_prefix(s.lake_prefix, name, app, dt))]
+            assert files == [layout.partition_prefix(s.lake_prefix, name, app, dt) + rollup.FILE_NAME], (name, app, dt)
+            body = s3.get_object(Bucket=s.bucket, Key=files[0])["Body"].read()
+            assert pq.read_table(io.BytesIO(body)).equals(expected[name]), (name, app, dt)
 
 
 def assert_exactly_once(s):
@@ -161,6 +188,10 @@ def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stac
                 clock.ms += LEASE_MS + 1
     drain(s, clock)
     assert_exactly_once(s)
+    # two days on, every day is closed: the rollups are those of the events, one file each
+    clock.ms += 2 * DAY
+    make_exporter(s, clock).run_once()
+    assert_rollups_match_events(s)
 
 
 def test_two_runs_started_at_once_neither_duplicate_nor_lose(local_stack):

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from chalice.package import YAMLTemplateSerializer
 
+from chalicelib.lake import rollup
 from chalicelib.settings import ENV_VARS
 from deploy.cloudformation import change_set_parameters, retained_resources, with_code_uri
 from deploy.package import (
@@ -43,16 +44,61 @@ FROM_TEMPLATE = {  # deploy-time names: must be references to the stack, never l
     "CLICKSTREAM_EXPORT_WORKER_FUNCTION": {"Fn::Sub": "${AWS::StackName}-export-worker"},
 }
 EVENT_COLUMNS = [
-    "event_id:string", "event_type:string", "event_name:string", "event_time:timestamp", "received_at:timestamp",
-    "client_timestamp:timestamp", "sent_at:timestamp", "anonymous_id:string", "user_id:string", "session_id:string",
-    "url:string", "path:string", "referrer:string", "referrer_host:string", "title:string", "utm_source:string",
-    "utm_medium:string", "utm_campaign:string", "utm_term:string", "utm_content:string", "ip:string",
-    "user_agent:string", "browser:string", "browser_version:string", "os:string", "os_version:string",
-    "device_type:string", "is_bot:boolean", "bot_reason:string", "country:string", "locale:string",
-    "timezone:string", "screen_width:int", "screen_height:int", "geo_lat:double", "geo_lon:double",
-    "geo_accuracy:double", "properties:string", "context:string",
+    "event_id:string",
+    "event_type:string",
+    "event_name:string",
+    "event_time:timestamp",
+    "received_at:timestamp",
+    "client_timestamp:timestamp",
+    "sent_at:timestamp",
+    "anonymous_id:string",
+    "user_id:string",
+    "session_id:string",
+    "url:string",
+    "path:string",
+    "referrer:string",
+    "referrer_host:string",
+    "title:string",
+    "utm_source:string",
+    "utm_medium:string",
+    "utm_campaign:string",
+    "utm_term:string",
+    "utm_content:string",
+    "ip:string",
+    "user_agent:string",
+    "browser:string",
+    "browser_version:string",
+    "os:string",
+    "os_version:string",
+    "device_type:string",
+    "is_bot:boolean",
+    "bot_reason:string",
+    "country:string",
+    "locale:string",
+    "timezone:string",
+    "screen_width:int",
+    "screen_height:int",
+    "geo_lat:double",
+    "geo_lon:double",
+    "geo_accuracy:double",
+    "properties:string",
+    "context:string",
 ]
 REJECTED_COLUMNS = ["received_at:timestamp", "reason:string", "error:string", "event_index:int", "raw:string"]
+
+
+def _glue(schema: Any) -> list[str]:
+    """A rollup table's Arrow schema as Glue columns (app_id is the partition key)."""
+    import pyarrow as pa
+
+    def kind(t: Any) -> str:
+        return (
+            "timestamp"
+            if pa.types.is_timestamp(t)
+            else {pa.string(): "string", pa.float64(): "double", pa.int64(): "bigint", pa.bool_(): "boolean"}[t]
+        )
+
+    return [f"{f.name}:{kind(f.type)}" for f in schema if f.name != "app_id"]
 
 
 # ------------------------------------------------------------------ fixtures
@@ -108,8 +154,10 @@ def test_every_setting_a_function_reads_is_provided(packaged: dict[str, Any], fu
     if function != "api_handler":
         reads |= EXPORT_EXTRAS
     missing = sorted(reads - set(provided))
-    assert not missing, (f"{function} reads {missing} but the template does not set them: add them to "
-                         ".chalice/config.json environment_variables or deploy/resources.yaml")
+    assert not missing, (
+        f"{function} reads {missing} but the template does not set them: add them to "
+        ".chalice/config.json environment_variables or deploy/resources.yaml"
+    )
     assert not LOCAL_ONLY & set(provided), "local endpoints must never reach AWS"
     for var, value in FROM_TEMPLATE.items():
         assert provided.get(var) == value, f"{function}: {var} must come from the stack, got {provided.get(var)!r}"
@@ -171,17 +219,25 @@ def test_lake_bucket_is_private_encrypted_tls_only_and_archives(merge: dict[str,
     rules = {r["Id"]: r for r in p["LifecycleConfiguration"]["Rules"]}
     assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
     for rule in ("archive-events", "archive-rejected-events"):
-        assert rules[rule]["Transitions"] == [{"StorageClass": {"Ref": "ArchiveStorageClass"},
-                                               "TransitionInDays": {"Ref": "ArchiveAfterDays"}}]
+        assert rules[rule]["Transitions"] == [
+            {"StorageClass": {"Ref": "ArchiveStorageClass"}, "TransitionInDays": {"Ref": "ArchiveAfterDays"}}
+        ]
     assert merge["Parameters"]["ArchiveAfterDays"]["Default"] == 90
     [deny] = props(merge, "LakeBucketPolicy")["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-@pytest.mark.parametrize("logical,name,columns", [
-    ("EventsGlueTable", "events", EVENT_COLUMNS),
-    ("RejectedEventsGlueTable", "rejected_events", REJECTED_COLUMNS),
-])
+@pytest.mark.parametrize(
+    "logical,name,columns",
+    [
+        ("EventsGlueTable", "events", EVENT_COLUMNS),
+        ("RejectedEventsGlueTable", "rejected_events", REJECTED_COLUMNS),
+        *[
+            ("".join(w.capitalize() for w in name.split("_")) + "GlueTable", name, _glue(schema))
+            for name, schema in rollup.SCHEMAS.items()
+        ],
+    ],
+)
 def test_lake_tables_project_their_partitions(merge: dict[str, Any], logical: str, name: str, columns: list[str]) -> None:
     t = props(merge, logical)["TableInput"]
     assert t["Name"] == name
@@ -194,7 +250,8 @@ def test_lake_tables_project_their_partitions(merge: dict[str, Any], logical: st
     assert params["projection.app_id.type"] == "injected"
     assert params["projection.dt.type"] == "date" and params["projection.dt.format"] == "yyyy-MM-dd"
     assert params["storage.location.template"] == {
-        "Fn::Sub": f"s3://${{LakeBucket}}/${{LakePrefix}}/{name}/app_id=${{!app_id}}/dt=${{!dt}}/"}
+        "Fn::Sub": f"s3://${{LakeBucket}}/${{LakePrefix}}/{name}/app_id=${{!app_id}}/dt=${{!dt}}/"
+    }
 
 
 def test_athena_workgroup_caps_scans_and_keeps_results_in_the_bucket(merge: dict[str, Any]) -> None:
@@ -215,8 +272,12 @@ def test_alarms_watch_export_lag_api_5xx_rate_and_export_errors(merge: dict[str,
 
     assert metric_names("Api5xxRateAlarm") == {"5XXError", "Count"}
     assert metric_names("ExportErrorsAlarm") == {"Errors"}
-    functions = {d["Value"]["Ref"] for m in props(merge, "ExportErrorsAlarm")["Metrics"] if "MetricStat" in m
-                 for d in m["MetricStat"]["Metric"]["Dimensions"]}
+    functions = {
+        d["Value"]["Ref"]
+        for m in props(merge, "ExportErrorsAlarm")["Metrics"]
+        if "MetricStat" in m
+        for d in m["MetricStat"]["Metric"]["Dimensions"]
+    }
     assert functions == {"ExportEvents", "ExportWorker"}
 
 
@@ -252,8 +313,10 @@ def test_stack_outputs_are_what_the_cli_reads(merge: dict[str, Any]) -> None:
 def test_change_set_keeps_previous_values_of_parameters_not_given() -> None:
     declared = {"PandasLayerArn": {}, "AlarmEmail": {"Default": ""}, "LakePrefix": {"Default": "lake"}}
     params = change_set_parameters(declared, {"PandasLayerArn": "arn:x"}, previous={"AlarmEmail"})
-    assert params == [{"ParameterKey": "AlarmEmail", "UsePreviousValue": True},
-                      {"ParameterKey": "PandasLayerArn", "ParameterValue": "arn:x"}]
+    assert params == [
+        {"ParameterKey": "AlarmEmail", "UsePreviousValue": True},
+        {"ParameterKey": "PandasLayerArn", "ParameterValue": "arn:x"},
+    ]
 
 
 def test_change_set_rejects_unknown_parameters() -> None:
@@ -341,33 +404,50 @@ def test_first_deploy_creates_bucket_uploads_and_executes_a_create_change_set(tm
     fake = type("Session", (), {"region_name": "eu-west-1", "client": lambda self, name: clients[name]})()
     zip_path = tmp_path / "deployment.zip"
     zip_path.write_bytes(b"code")
-    template = {"Parameters": {"PandasLayerArn": {}, "LakePrefix": {"Default": "lake"}},
-                "Resources": {"APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "./deployment.zip"}}}}
+    template = {
+        "Parameters": {"PandasLayerArn": {}, "LakePrefix": {"Default": "lake"}},
+        "Resources": {"APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "./deployment.zip"}}},
+    }
     now = datetime.now(UTC)
-    stack = {"StackName": "clickstream-prod", "CreationTime": now, "StackStatus": "CREATE_COMPLETE",
-             "Outputs": [{"OutputKey": "EventsTableName", "OutputValue": "t"}]}
+    stack = {
+        "StackName": "clickstream-prod",
+        "CreationTime": now,
+        "StackStatus": "CREATE_COMPLETE",
+        "Outputs": [{"OutputKey": "EventsTableName", "OutputValue": "t"}],
+    }
 
     with Stubber(clients["s3"]) as s3, Stubber(clients["cloudformation"]) as cfn:
         s3.add_client_error("head_bucket", "404", http_status_code=404)
-        s3.add_response("create_bucket", {}, {"Bucket": "artifacts",
-                                              "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}})
+        s3.add_response(
+            "create_bucket", {}, {"Bucket": "artifacts", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}
+        )
         s3.add_response("put_public_access_block", {}, {"Bucket": "artifacts", "PublicAccessBlockConfiguration": ANY})
         s3.add_response("put_bucket_policy", {}, {"Bucket": "artifacts", "Policy": ANY})
         for _ in ("zip", "template"):
             s3.add_client_error("head_object", "404", http_status_code=404)
             s3.add_response("put_object", {}, {"Bucket": "artifacts", "Key": ANY, "Body": ANY})
         cfn.add_client_error("describe_stacks", "ValidationError", "Stack with id clickstream-prod does not exist")
-        cfn.add_response("create_change_set", {"Id": "cs-1"}, {
-            "StackName": "clickstream-prod", "ChangeSetName": ANY, "ChangeSetType": "CREATE", "TemplateURL": ANY,
-            "Parameters": [{"ParameterKey": "PandasLayerArn", "ParameterValue": "arn:layer"}],
-            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"], "Tags": [{"Key": "stage", "Value": "prod"}]})
+        cfn.add_response(
+            "create_change_set",
+            {"Id": "cs-1"},
+            {
+                "StackName": "clickstream-prod",
+                "ChangeSetName": ANY,
+                "ChangeSetType": "CREATE",
+                "TemplateURL": ANY,
+                "Parameters": [{"ParameterKey": "PandasLayerArn", "ParameterValue": "arn:layer"}],
+                "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+                "Tags": [{"Key": "stage", "Value": "prod"}],
+            },
+        )
         cfn.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"}, {"ChangeSetName": "cs-1"})
         cfn.add_response("describe_change_set", {"Changes": []}, {"ChangeSetName": "cs-1"})
         cfn.add_response("execute_change_set", {}, {"ChangeSetName": "cs-1"})
         cfn.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "clickstream-prod"})
         cfn.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "clickstream-prod"})
         outputs = Stack(fake, "clickstream-prod", echo=lambda _: None).deploy(
-            template, zip_path, "artifacts", {"PandasLayerArn": "arn:layer"}, {"stage": "prod"})
+            template, zip_path, "artifacts", {"PandasLayerArn": "arn:layer"}, {"stage": "prod"}
+        )
         s3.assert_no_pending_responses()
         cfn.assert_no_pending_responses()
     assert outputs == {"EventsTableName": "t"}

@@ -37,7 +37,7 @@ def truth(active: dict[tuple[str, int, int], int]) -> dict[tuple[str, date], tup
     out = {}
     for app, _, day in active:
 
-        def seen(lo: int, hi: int) -> int:
+        def seen(lo: int, hi: int, app: str = app) -> int:
             return len({v for (a, v, d) in active if a == app and lo <= d <= hi})
 
         page_views = sum(pv for (a, _, d), pv in active.items() if a == app and d == day)
@@ -121,7 +121,7 @@ def test_print_shows_the_expanded_sql_with_the_parameters_athena_asks_for():
     assert result.exit_code == 0, result.output
     first, rest = result.output.split("\n", 1)
     assert first == "-- execution parameters, in order: " + ", ".join(translate.to_qmark(catalog.query_file("overview").text)[1])  # type: ignore[union-attr]
-    assert "@include" not in rest and "-- etl/blocks/range_sessions.sql" in rest and "ordered AS (" in rest
+    assert "@include" not in rest and "-- etl/blocks/session_rows.sql" in rest and "ordered AS (" in rest
     assert translate.parameter_names(rest) == [] and rest.count("?") >= 9
 
 

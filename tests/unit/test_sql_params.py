@@ -127,8 +127,10 @@ def test_athena_gets_qmark_sql_and_execution_parameters():
     assert table.to_pylist() == [{"path": "/demo", "page_views": 3}]
     (call,) = calls
     assert call["paramstyle"] == "qmark" and call["database"] == "clickstream_prod" and call["workgroup"] == "clickstream-prod"
-    assert call["params"] == ["'demo'", "'2026-11-01'", "'2026-11-07'", "false"]
-    assert "demo" not in call["sql"] and call["sql"].count("?") == 4
+    # the rollup scan, then the raw scan after :rolled_through (default: nothing rolled up), then the filter
+    scan = ["'demo'", "'2026-11-01'", "'2026-11-07'", "'0001-01-01'"]
+    assert call["params"] == [*scan, *scan, "false"]
+    assert "demo" not in call["sql"] and call["sql"].count("?") == 9
 
 
 def test_athena_failures_keep_their_kind():

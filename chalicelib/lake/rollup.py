@@ -1,0 +1,326 @@
+"""The modeled lake: derived tables built from one closed day's events, pure (no I/O).
+
+Three tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
+with a fixed name, rebuilt whole (docs/lake.md has their columns):
+
+* ``rollup_sessions``: one row per session that starts on ``dt``, by the session rule of
+  etl/blocks/sessionize.sql (a gap of 30 minutes or more starts a new session; ties in
+  event_time ordered by event_id). Built from the day's events, the last 30 minutes of the day
+  before (does the day's first event continue a session?) and the day after (sessions running
+  past midnight): the rows etl/blocks/range_sessions.sql gives for the range [dt, dt].
+* ``rollup_visitor_days``: per visitor and day, events and page views by the dimensions the
+  panels group on (bot flag and reason, browser, device type, OS, country).
+* ``rollup_page_days``: per page, visitor and day, page views.
+
+Only user actions count: identify, group and alias messages are no page view, no event and
+no session activity (NOT_ACTIONS). Sessions are per visitor, so a day too large for memory is
+built in slices of visitors (``build_day`` on each slice's rows, then concatenated): a visitor's
+rows never span two slices (``visitor_slices``).
+
+Which days to rebuild: a day's sessions read the day before (30 minutes) and the day after,
+so a change to day X changes the rollups of X - 1, X and X + 1 (``affected_days``). A day is
+rolled up once the day after it is closed (``rollable``): before that its sessions may still
+grow.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+GAP_MS = 30 * 60 * 1000
+NOT_ACTIONS = ("identify", "group", "alias")
+FILE_NAME = "rollup.parquet"  # one per partition: a rebuild overwrites it, never adds a copy
+
+TS = pa.timestamp("ms", tz="UTC")
+# The events columns a rebuild reads.
+COLUMNS = (
+    "event_id",
+    "event_time",
+    "event_type",
+    "anonymous_id",
+    "user_id",
+    "path",
+    "referrer_host",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "country",
+    "device_type",
+    "browser",
+    "os",
+    "is_bot",
+    "bot_reason",
+)
+
+SESSIONS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("session_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("user_id", pa.string()),
+        ("session_start", TS),
+        ("session_end", TS),
+        ("duration_s", pa.float64()),
+        ("event_count", pa.int64()),
+        ("page_views", pa.int64()),
+        ("is_bounce", pa.bool_()),
+        ("entry_path", pa.string()),
+        ("exit_path", pa.string()),
+        ("referrer_host", pa.string()),
+        ("utm_source", pa.string()),
+        ("utm_medium", pa.string()),
+        ("utm_campaign", pa.string()),
+        ("country", pa.string()),
+        ("device_type", pa.string()),
+        ("browser", pa.string()),
+        ("os", pa.string()),
+        ("is_bot", pa.bool_()),
+    ]
+)
+VISITOR_DIMENSIONS = ("is_bot", "bot_reason", "browser", "device_type", "os", "country")
+VISITOR_DAYS = pa.schema(
+    [("app_id", pa.string()), ("anonymous_id", pa.string())]
+    + [(d, pa.bool_() if d == "is_bot" else pa.string()) for d in VISITOR_DIMENSIONS]
+    + [("events", pa.int64()), ("page_views", pa.int64())]
+)
+PAGE_DAYS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("path", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("page_views", pa.int64()),
+    ]
+)
+SCHEMAS = {"rollup_sessions": SESSIONS, "rollup_visitor_days": VISITOR_DAYS, "rollup_page_days": PAGE_DAYS}
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=timezone.utc)
+
+
+def read_window(day: date) -> tuple[tuple[date, datetime | None], ...]:
+    """(partition day, earliest event_time wanted or None for all) that a rebuild of ``day`` reads."""
+    return (
+        (day - timedelta(days=1), day_start(day) - timedelta(milliseconds=GAP_MS)),
+        (day, None),
+        (day + timedelta(days=1), None),
+    )
+
+
+def affected_days(changed: Iterable[date]) -> set[date]:
+    """The days whose rollups a change to ``changed`` days' events can alter."""
+    return {d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}
+
+
+def rollable(day: date, today: date) -> bool:
+    """A day is rolled up once the day after it is over (UTC): its sessions are complete."""
+    return day + timedelta(days=1) < today
+
+
+def _ms(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return pc.cast(pc.cast(column, TS), pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+def user_actions(events: pa.Table) -> pa.Table:
+    keep = pc.invert(pc.fill_null(pc.is_in(events["event_type"], pa.array(NOT_ACTIONS)), False))
+    return events.filter(keep)
+
+
+def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
+    """The three rollup tables of ``day`` from the events of its read window (``read_window``;
+    extra rows outside it are ignored). Deterministic: the same events give the same rows in
+    the same order."""
+    lo = day_start(day) - timedelta(milliseconds=GAP_MS)
+    events = user_actions(events.select(list(COLUMNS)))
+    t = _ms(events["event_time"])
+    keep = (t >= int(lo.timestamp() * 1000)) & (t < int((day_start(day) + timedelta(days=2)).timestamp() * 1000))
+    events = events.filter(pa.array(keep))
+    events = events.sort_by([("anonymous_id", "ascending"), ("event_time", "ascending"), ("event_id", "ascending")])
+    return {
+        "rollup_sessions": _sessions(app_id, day, events),
+        "rollup_visitor_days": _visitor_days(app_id, day, events),
+        "rollup_page_days": _page_days(app_id, day, events),
+    }
+
+
+def _on_day(events: pa.Table, day: date) -> pa.Table:
+    t = _ms(events["event_time"])
+    start = int(day_start(day).timestamp() * 1000)
+    return events.filter(pa.array((t >= start) & (t < start + 86_400_000)))
+
+
+def _sessions(app_id: str, day: date, events: pa.Table) -> pa.Table:
+    n = events.num_rows
+    if n == 0:
+        return _empty(SESSIONS)
+    t = _ms(events["event_time"])
+    visitor = events["anonymous_id"].to_numpy(zero_copy_only=False)
+    new_visitor = np.ones(n, dtype=bool)
+    new_visitor[1:] = visitor[1:] != visitor[:-1]
+    gap = np.ones(n, dtype=bool)
+    gap[1:] = (t[1:] - t[:-1]) >= GAP_MS
+    start = new_visitor | gap
+    session = np.cumsum(start) - 1  # 0, 1, ... in row order; rows of a session are adjacent
+    starts = np.flatnonzero(start)
+    ends = np.append(starts[1:], n) - 1
+    day_lo = int(day_start(day).timestamp() * 1000)
+    wanted = (t[starts] >= day_lo) & (t[starts] < day_lo + 86_400_000)
+
+    is_page = pc.fill_null(pc.equal(events["event_type"], "page_view"), False).to_numpy(zero_copy_only=False)
+    is_bot = pc.fill_null(events["is_bot"], False).to_numpy(zero_copy_only=False)
+    has_path = pc.is_valid(events["path"]).to_numpy(zero_copy_only=False)
+    counts = np.bincount(session, minlength=len(starts))
+    page_views = np.bincount(session, weights=is_page, minlength=len(starts)).astype(np.int64)
+    bots = np.bincount(session, weights=is_bot, minlength=len(starts)) > 0
+    # Entry and exit: the first and last page view with a path (min_by / max_by over seq).
+    candidates = np.flatnonzero(is_page & has_path)
+    entry = np.full(len(starts), n)
+    exit_ = np.full(len(starts), -1)
+    np.minimum.at(entry, session[candidates], candidates)
+    np.maximum.at(exit_, session[candidates], candidates)
+    entry[entry == n] = -1
+    # user_id: the session's greatest, as the sessions view's max(user_id).
+    users = pa.table({"s": pa.array(session), "u": events["user_id"]}).group_by("s", use_threads=False).aggregate([("u", "max")])
+    user = pa.nulls(len(starts), pa.string()).to_pylist()
+    for s, u in zip(users["s"].to_pylist(), users["u_max"].to_pylist(), strict=True):
+        user[s] = u
+
+    keep = np.flatnonzero(wanted)
+    first = pa.array(starts[keep])
+
+    def at(rows: np.ndarray, column: str) -> pa.Array:
+        values = events[column].take(pa.array(np.where(rows < 0, 0, rows))).combine_chunks()
+        return pc.if_else(pa.array(rows >= 0), values, pa.nulls(len(rows), values.type))
+
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "app_id": pa.array([app_id] * len(keep), pa.string()),
+        "session_id": events["event_id"].take(first),
+        "anonymous_id": events["anonymous_id"].take(first),
+        "user_id": pa.array([user[s] for s in keep], pa.string()),
+        "session_start": pa.array(t[starts[keep]], pa.int64()).cast(TS),
+        "session_end": pa.array(t[ends[keep]], pa.int64()).cast(TS),
+        "duration_s": pa.array((t[ends[keep]] - t[starts[keep]]) / 1000.0, pa.float64()),
+        "event_count": pa.array(counts[keep], pa.int64()),
+        "page_views": pa.array(page_views[keep], pa.int64()),
+        "is_bounce": pa.array(counts[keep] == 1),
+        "entry_path": at(entry[keep], "path"),
+        "exit_path": at(exit_[keep], "path"),
+        "is_bot": pa.array(bots[keep]),
+    }
+    for column in ("referrer_host", "utm_source", "utm_medium", "utm_campaign", "country", "device_type", "browser", "os"):
+        columns[column] = events[column].take(first)
+    return pa.table([columns[f.name] for f in SESSIONS], schema=SESSIONS)
+
+
+def _visitor_days(app_id: str, day: date, events: pa.Table) -> pa.Table:
+    rows = _on_day(events, day)
+    if rows.num_rows == 0:
+        return _empty(VISITOR_DAYS)
+    rows = rows.set_column(rows.schema.get_field_index("is_bot"), "is_bot", pc.fill_null(rows["is_bot"], False))
+    rows = rows.append_column("page_view", pc.cast(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False), pa.int64()))
+    keys = ["anonymous_id", *VISITOR_DIMENSIONS]
+    grouped = rows.group_by(keys, use_threads=False).aggregate([("event_id", "count"), ("page_view", "sum")])
+    grouped = grouped.rename_columns(
+        [{"event_id_count": "events", "page_view_sum": "page_views"}.get(c, c) for c in grouped.column_names]
+    )
+    grouped = grouped.append_column("app_id", pa.array([app_id] * grouped.num_rows, pa.string()))
+    return grouped.select(VISITOR_DAYS.names).cast(VISITOR_DAYS).sort_by([(k, "ascending") for k in keys])
+
+
+def _page_days(app_id: str, day: date, events: pa.Table) -> pa.Table:
+    rows = _on_day(events, day)
+    rows = rows.filter(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False))
+    if rows.num_rows == 0:
+        return _empty(PAGE_DAYS)
+    rows = rows.set_column(rows.schema.get_field_index("is_bot"), "is_bot", pc.fill_null(rows["is_bot"], False))
+    keys = ["path", "anonymous_id", "is_bot"]
+    grouped = rows.group_by(keys, use_threads=False).aggregate([("event_id", "count")])
+    grouped = grouped.rename_columns([{"event_id_count": "page_views"}.get(c, c) for c in grouped.column_names])
+    grouped = grouped.append_column("app_id", pa.array([app_id] * grouped.num_rows, pa.string()))
+    return grouped.select(PAGE_DAYS.names).cast(PAGE_DAYS).sort_by([(k, "ascending") for k in keys])
+
+
+def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> list[tuple[str | None, str | None]]:
+    """Half-open ranges [lo, hi) of anonymous_id (None: unbounded) that split a day of ``count``
+    rows into slices of about ``rows_per_slice``, assuming ids spread evenly over their first
+    hexadecimal digit (the tracker's are UUIDs; other ids are still covered, only less evenly).
+    Every id falls in exactly one range."""
+    n = max(1, min(256, -(-count // max(1, rows_per_slice))))
+    if n == 1:
+        return [(None, None)]
+    cuts = [f"{(i * 256) // n:02x}" for i in range(1, n)]
+    bounds: list[str | None] = [None, *cuts, None]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def in_slice(events: pa.Table, lo: str | None, hi: str | None) -> pa.Table:
+    mask = pa.array([True] * events.num_rows)
+    ids = events["anonymous_id"]
+    if lo is not None:
+        mask = pc.and_(mask, pc.fill_null(pc.greater_equal(ids, lo), False))
+    if hi is not None:
+        mask = pc.and_(mask, pc.fill_null(pc.less(ids, hi), False))
+    return events.filter(mask)
+
+
+def combine(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """The slices' tables as one per rollup table (slices are disjoint in visitors)."""
+    return {name: pa.concat_tables([p[name] for p in parts]) if parts else _empty(schema) for name, schema in SCHEMAS.items()}
+
+
+def rolled_through(event_days: Iterable[str], rolled_days: Iterable[str]) -> str | None:
+    """The last day D (YYYY-MM-DD) such that every day up to D with events is rolled up, or None.
+    Panels read the rollups up to D and raw events after it (the :rolled_through parameter)."""
+    rolled = set(rolled_days)
+    last = None
+    for day in sorted(set(event_days) | rolled):
+        if day not in rolled:
+            break
+        last = day
+    return last
+
+
+class DaySource(Protocol):
+    """Where a rebuild reads events from: the lake on S3 (the export) or a directory (tests)."""
+
+    def count(self, app_id: str, day: date) -> int:
+        """Rows in the day's events partition (Parquet metadata; no data read)."""
+        ...
+
+    def batches(self, app_id: str, day: date, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """The day's events, a bounded batch at a time, only ``columns``."""
+        ...
+
+
+def rebuild_day(source: DaySource, app_id: str, day: date, rows_per_slice: int = 2_000_000) -> dict[str, pa.Table]:
+    """The three rollup tables of ``day``, read from ``source`` one slice of visitors at a time:
+    at most about ``rows_per_slice`` events (plus one batch) are in memory at once."""
+    window = read_window(day)
+    parts = []
+    for lo, hi in visitor_slices(source.count(app_id, day), rows_per_slice):
+        chunks = []
+        for partition_day, since in window:
+            for batch in source.batches(app_id, partition_day, COLUMNS):
+                rows = in_slice(pa.Table.from_batches([batch]), lo, hi)
+                if since is not None:
+                    rows = rows.filter(pa.array(_ms(rows["event_time"]) >= int(since.timestamp() * 1000)))
+                if rows.num_rows:
+                    chunks.append(rows)
+        events = pa.concat_tables(chunks) if chunks else _empty_events()
+        parts.append(build_day(app_id, day, events))
+    return combine(parts)
+
+
+def _empty_events() -> pa.Table:
+    types = {"event_time": TS, "is_bot": pa.bool_()}
+    return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS]).empty_table()

@@ -1,0 +1,30 @@
+-- The sessions the rollups do not hold yet: those starting in the range after the last
+-- rolled-up day (:rolled_through), from raw events, exactly as range_sessions.sql would number
+-- them for the range (rolled_through, date_to]: that range's events (in_range), the last 30
+-- minutes of the day before it, and the day after it. With nothing rolled up (rolled_through
+-- before date_from) this is range_sessions.sql; with everything rolled up it reads nothing.
+-- Only user actions: identify, group and alias messages are no session activity.
+-- Parameters: :app_id, :date_from, :date_to, :rolled_through.
+scoped AS (
+  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
+         utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, true AS in_range
+  FROM events
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
+    AND event_type NOT IN ('identify', 'group', 'alias')
+  UNION ALL
+  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
+         utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
+  FROM events
+  WHERE app_id = :app_id AND :date_to > :rolled_through
+    AND dt = greatest(date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d'), :rolled_through)
+    AND event_time >= date_add('minute', 1410, CAST(CAST(dt AS date) AS timestamp))
+    AND event_type NOT IN ('identify', 'group', 'alias')
+  UNION ALL
+  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
+         utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
+  FROM events
+  WHERE app_id = :app_id AND :date_to > :rolled_through
+    AND dt = date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')
+    AND event_type NOT IN ('identify', 'group', 'alias')
+),
+-- @include sessionize
