@@ -10,7 +10,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import http
+from chalicelib import http, http_segment
 
 app = Chalice(app_name="clickstream")
 app.log.setLevel("INFO")
@@ -26,6 +26,25 @@ def post_events():
 @app.route("/v1/events", methods=["OPTIONS"])
 def preflight_events():
     return http.preflight(app.current_request)
+
+
+# Segment's tracking API (docs/segment.md): batches, one message per type, analytics.js's short paths.
+SEGMENT_ROUTES = ("batch", "import", "b", "track", "page", "screen", "identify", "group", "alias", "t", "p", "s", "i", "g", "a")
+
+
+def _segment_routes(route: str) -> None:
+    def post() -> object:
+        return http_segment.post(app.current_request, route)
+
+    def preflight() -> object:
+        return http_segment.preflight(app.current_request)
+
+    app.route(f"/v1/{route}", methods=["POST"], content_types=["application/json", "text/plain"], name=f"segment_{route}")(post)
+    app.route(f"/v1/{route}", methods=["OPTIONS"], name=f"segment_{route}_preflight")(preflight)
+
+
+for _route in SEGMENT_ROUTES:
+    _segment_routes(_route)
 
 
 @app.route("/v1/health", methods=["GET"])

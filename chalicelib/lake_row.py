@@ -22,6 +22,7 @@ EVENT_KEYS: dict[str, str] = {
     "device_type": "dv", "is_bot": "bt", "bot_reason": "br", "country": "c", "locale": "lo", "timezone": "tz",
     "screen_width": "sw", "screen_height": "sh", "geo_lat": "gy", "geo_lon": "gx", "geo_accuracy": "ga",
     "properties": "P", "context": "X",
+    "traits": "tr", "group_id": "g", "previous_id": "pv",
 }
 REJECTED_KEYS: dict[str, str] = {
     "app_id": "a", "received_at": "R", "reason": "rs", "error": "er", "event_index": "ix",

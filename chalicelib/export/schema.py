@@ -54,6 +54,9 @@ EVENTS_JSON = pa.schema(
         ("geo_accuracy", pa.float64()),
         ("properties", pa.string()),
         ("context", pa.string()),
+        ("traits", pa.string()),
+        ("group_id", pa.string()),
+        ("previous_id", pa.string()),
     ]
 )
 
