@@ -380,7 +380,8 @@ class ServerCpu:
 @contextlib.contextmanager
 def phases(exporter: Any) -> Iterator[dict[str, dict[str, float]]]:
     """Wall and CPU seconds of each step of ``run_once``: the reader's calls and the export modules'."""
-    from chalicelib.export import dedup, lakeio, transform
+    from chalicelib.export import dedup
+    from chalicelib.lake import parquetio, transform
 
     totals: dict[str, dict[str, float]] = {}
     patched: list[tuple[Any, str, Any]] = []
@@ -408,7 +409,7 @@ def phases(exporter: Any) -> Iterator[dict[str, dict[str, float]]]:
     wrap(dedup, "first_received", "dedup.first_received")
     wrap(dedup, "load_seen", "dedup.load_seen")
     wrap(dedup, "drop_seen", "dedup.drop_seen")
-    wrap(lakeio, "parquet_bytes", "lakeio.parquet_bytes")
+    wrap(parquetio, "parquet_bytes", "parquetio.parquet_bytes")
     wrap(exporter.lake, "put_bytes", "lake.put_bytes (S3 PUT)")
     try:
         yield totals

@@ -3,8 +3,8 @@ the bytes Athena would bill per panel for one day and for 30 days.
 
     .venv/bin/python -m bench.bench_dashboard_queries [--events 10000000] [--days 365] [--stress-days 30] [--regenerate]
 
-The lake is generated directly as the export writes it (chalicelib.export.schema.EVENTS,
-zstd Parquet through chalicelib.export.lakeio, events/app_id=<app>/dt=<day>/*.parquet),
+The lake is generated directly as the export writes it (chalicelib.lake.schema.EVENTS,
+zstd Parquet through chalicelib.lake.parquetio, events/app_id=<app>/dt=<day>/*.parquet),
 not through the API, into bench/results/lake-<events>-<days>d/ (kept between runs). Sessions follow the
 tracker's shape: visitors who come back, 30-minute sessions of page views and the demo's
 custom events, campaigns, referrers, bots. Results go to docs/performance-dashboard.md.
@@ -26,9 +26,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from chalicelib.export.lakeio import parquet_bytes
-from chalicelib.export.schema import EVENTS
-from chalicelib.export.transform import conform
+from chalicelib.lake.parquetio import parquet_bytes
+from chalicelib.lake.schema import EVENTS
+from chalicelib.lake.transform import conform
 from clickstream.lake import billing, directory_lake, prepare, query_names
 from clickstream.traffic import BOTS, HUMANS, PAGES, PLACES
 
@@ -282,8 +282,8 @@ def write_doc(shapes: list[dict], args: argparse.Namespace) -> None:
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ",
         f"Machine: {machine()}",
         "",
-        "Each lake is generated as the export writes it (schema `chalicelib.export.schema.EVENTS`, zstd Parquet "
-        "through `chalicelib.export.lakeio`, one compacted file per app and day), with the traffic generator's agents, "
+        "Each lake is generated as the export writes it (schema `chalicelib.lake.schema.EVENTS`, zstd Parquet "
+        "through `chalicelib.lake.parquetio`, one compacted file per app and day), with the traffic generator's agents, "
         "places, pages, campaigns and custom events; sessions of about six events, a third of them from returning "
         "visitors. Every panel is its file in `etl/queries/`, run through `clickstream.lake.run_query`'s local engine "
         "exactly as the dashboard and `clickstream query` run it: Athena SQL translated by sqlglot, parameters bound, "

@@ -49,8 +49,8 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
 
     from chalicelib import clients
     from chalicelib.export import plan
-    from chalicelib.lake_row import EVENT_KEYS
-    from chalicelib.export.schema import EVENT_TIME_COLUMNS
+    from chalicelib.lake.rows import EVENT_KEYS
+    from chalicelib.lake.schema import EVENT_TIME_COLUMNS
 
     client = clients.dynamodb(settings)
     deserializer = TypeDeserializer()
@@ -149,12 +149,11 @@ def exporter(settings: Any, now_ms: int, **kw: Any) -> Any:
 def _reset_export(settings: Any) -> list[dict[str, Any]]:
     """Forget the export's checkpoint and dirty-partition list (what-if runs only); returns them."""
     from chalicelib import clients
-    from chalicelib.export.compact import DIRTY_KEY
-    from chalicelib.export.state import STATE_KEY
+    from chalicelib.store import keys
 
     client = clients.dynamodb(settings)
     saved = []
-    for key in (STATE_KEY, DIRTY_KEY):
+    for key in (keys.EXPORT_STATE_KEY, keys.DIRTY_PARTITIONS_KEY):
         saved.append(client.get_item(TableName=settings.table, Key=key, ConsistentRead=True).get("Item"))
         client.delete_item(TableName=settings.table, Key=key)
     return [item for item in saved if item]

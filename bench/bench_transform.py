@@ -9,7 +9,7 @@ the machine's noise:
 
 * the export's path: ``d`` of each item → ``transform.lines_to_table`` (pyarrow's JSON
   reader against the explicit schema) → ``with_dt`` → ``split_partitions`` →
-  ``lakeio.parquet_bytes`` per (app_id, dt);
+  ``parquetio.parquet_bytes`` per (app_id, dt);
 * the naive baseline: boto3 ``TypeDeserializer`` on each item → ``json.loads`` of ``d`` →
   ``pandas.DataFrame`` (long names, UTC timestamps, ``dt``) → ``to_parquet(zstd)`` per
   (app_id, dt).
@@ -51,10 +51,10 @@ def build_items(events: int) -> list[dict[str, Any]]:
 
 def export_path(items: Sequence[dict[str, Any]]) -> int:
     """What ``Exporter.run_group`` does between the Query and the PUT (without dedup). Returns bytes."""
-    from chalicelib.export import lakeio, transform
+    from chalicelib.lake import parquetio, transform
 
     table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
-    return sum(len(lakeio.parquet_bytes(part)) for _, _, part in transform.split_partitions(transform.with_dt("events", table)))
+    return sum(len(parquetio.parquet_bytes(part)) for _, _, part in transform.split_partitions(transform.with_dt("events", table)))
 
 
 def naive_path(items: Sequence[dict[str, Any]]) -> int:
@@ -62,8 +62,8 @@ def naive_path(items: Sequence[dict[str, Any]]) -> int:
     import pandas as pd
     from boto3.dynamodb.types import TypeDeserializer
 
-    from chalicelib.export.schema import EVENT_TIME_COLUMNS
-    from chalicelib.lake_row import EVENT_KEYS
+    from chalicelib.lake.schema import EVENT_TIME_COLUMNS
+    from chalicelib.lake.rows import EVENT_KEYS
 
     deserializer = TypeDeserializer()
     rows = []
@@ -86,7 +86,7 @@ def json_reader_only(lines: Sequence[str]) -> int:
     """pyarrow's JSON reader on the joined lines, nothing else: the floor of the export's path."""
     import pyarrow.json as pj
 
-    from chalicelib.export.schema import JSON_SCHEMAS
+    from chalicelib.lake.schema import JSON_SCHEMAS
 
     blob = "\n".join(lines).encode()
     table = pj.read_json(
@@ -99,7 +99,8 @@ def json_reader_only(lines: Sequence[str]) -> int:
 
 def stages(items: Sequence[dict[str, Any]]) -> dict[str, float]:
     """CPU seconds of each step of the export's path, plus dedup, on one round."""
-    from chalicelib.export import dedup, lakeio, transform
+    from chalicelib.export import dedup
+    from chalicelib.lake import parquetio, transform
 
     clock = time.process_time
     t0 = clock()
@@ -110,7 +111,7 @@ def stages(items: Sequence[dict[str, Any]]) -> dict[str, float]:
     parts = list(transform.split_partitions(transform.with_dt("events", table)))
     t3 = clock()
     for _, _, part in parts:
-        lakeio.parquet_bytes(part)
+        parquetio.parquet_bytes(part)
     t4 = clock()
     dedup.first_received(table)
     t5 = clock()
@@ -141,7 +142,7 @@ def check_same_rows(items: Sequence[dict[str, Any]]) -> None:
     """Both paths keep every event with the same ids and times (types differ: pandas has no int32 with nulls)."""
     import pandas as pd
 
-    from chalicelib.export import transform
+    from chalicelib.lake import transform
 
     table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
     ours = table.select(["event_id", "event_time", "app_id"]).to_pandas().sort_values("event_id").reset_index(drop=True)

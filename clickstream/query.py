@@ -55,6 +55,28 @@ def render(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
     return "\n".join(lines)
 
 
+def printable(sql_or_name: str, given: dict[str, str]) -> str:
+    """The Athena SQL of a query, ready for the console. With no values: Athena's `?` form and,
+    above it, the execution parameters to enter in order (a name used twice is asked twice).
+    With values for all parameters: checked like a run's, filled in as Trino literals."""
+    from clickstream.lake import catalog, params as params_mod, translate
+
+    text, _ = catalog.resolve(sql_or_name)
+    names = translate.parameter_names(text)
+    if not given:
+        qmark, order = translate.to_qmark(text)
+        head = f"-- execution parameters, in order: {', '.join(order)}\n" if order else ""
+        return head + qmark.strip()
+    values = params_mod.bind(names, given)
+    out, last = [], 0
+    for start, end, name in translate.placeholders(text):
+        out.append(text[last:start])
+        out.append(params_mod.athena_literal(values[name]))
+        last = end + 1
+    out.append(text[last:])
+    return "".join(out).strip()
+
+
 def _listing() -> str:
     from clickstream.lake import catalog, translate
 
@@ -76,13 +98,18 @@ def _listing() -> str:
 @click.option("--engine", type=click.Choice(["duckdb", "athena"]), default=None,
               help="Override the engine (duckdb with --stage: a local copy of that stage's lake).")
 @click.option("--list", "list_queries", is_flag=True, help="List the named queries, their parameters and the views.")
-def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None, engine: str | None, list_queries: bool) -> None:
+@click.option("--print", "print_sql", is_flag=True,
+              help="Print the SQL (etl/blocks expanded) for the Athena console instead of running it; with every "
+                   "--param given, the values are filled in as literals, else `?` stands for each, in order.")
+def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None, engine: str | None, list_queries: bool,
+          print_sql: bool) -> None:
     """Run SQL, or a named query from etl/queries, against the lake.
 
     \b
     clickstream query "SELECT dt, count(*) FROM events WHERE app_id = 'demo' GROUP BY dt"
     clickstream query top_pages --param app_id=demo --param date_from=2026-11-01 --param date_to=2026-11-07
     clickstream query funnel --param app_id=demo ... --param steps=/demo,LIKE_WOOD,CLICK_LANG --format json
+    clickstream query overview --print --param app_id=demo --param date_from=2026-11-01 --param date_to=2026-11-07
 
     The SQL is Athena's (Trino's) dialect; locally sqlglot translates it for DuckDB. Tables:
     events, rejected_events (filter app_id = '...'); views: see --list and docs/lake.md.
@@ -92,6 +119,15 @@ def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None,
         return
     if not sql:
         raise click.UsageError("give SQL or a query name (see --list)")
+    if print_sql:
+        try:
+            from clickstream.lake.params import parse_pairs
+
+            click.echo(printable(sql, parse_pairs(params)))
+        except ClickstreamError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        return
     try:
         from clickstream.lake import params as params_mod, run_query
         from clickstream.target import settings_for

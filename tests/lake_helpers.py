@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from chalicelib import clients
 from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import plan_batch
+from chalicelib.lake import layout
 from chalicelib.settings import Settings
 from chalicelib.store.events import put_items
 
@@ -44,7 +45,7 @@ def store(settings: Settings, events: Iterable[dict[str, Any]], received_ms: int
 def lake_files(settings: Settings, dataset: str = "events") -> list[str]:
     s3 = clients.s3(settings)
     keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=f"{settings.lake_prefix}/{dataset}/"):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=layout.dataset_prefix(settings.lake_prefix, dataset)):
         keys.extend(o["Key"] for o in page.get("Contents", []))
     return sorted(keys)
 
@@ -55,7 +56,7 @@ def read_lake(settings: Settings, dataset: str = "events") -> pa.Table:
     for key in lake_files(settings, dataset):
         body = s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
         table = pq.read_table(io.BytesIO(body))
-        dt = key.split("/dt=")[1].split("/")[0]
+        dt = layout.partition_of(key)[1]
         tables.append(table.append_column("dt", pa.array([dt] * table.num_rows)))
     if not tables:
         return pa.table({})

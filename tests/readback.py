@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import clients
-from chalicelib.lake_row import decode_row
+from chalicelib.lake.rows import decode_row
 from chalicelib.settings import Settings
 from chalicelib.store import keys
 

@@ -16,12 +16,11 @@ from chalicelib.collect import limits
 from chalicelib.collect.enrich import RequestFacts, check_event_time, enrich, event_time_ms
 from chalicelib.collect.validate import InvalidEvent, validate_event
 from chalicelib.errors import TerminalError
-from chalicelib.lake_row import encode_row
+from chalicelib.lake.rows import encode_row
 from chalicelib.privacy import cookieless
 from chalicelib.settings import Settings
-from chalicelib.store import keys
-
-Item = dict[str, Any]
+from chalicelib.store import items, keys
+from chalicelib.store.items import Item
 
 
 class MalformedBody(TerminalError):
@@ -87,12 +86,9 @@ def rejected_item(facts: RequestFacts, request_id: str, index: int, code: str, e
         "user_agent": facts.user_agent,
     }
     ref = f"{request_id}-{index}"
-    return {
-        keys.PK: {"S": keys.partition_key("rejected_events", facts.received_ms, keys.shard_of(ref, settings.write_shards))},
-        keys.SK: {"S": keys.sort_key(facts.received_ms, facts.app_id, ref)},
-        keys.DATA: {"S": encode_row(row, "rejected_events")},
-        keys.TTL_ATTR: {"N": str(facts.received_ms // 1000 + settings.event_ttl_days * 86400)},
-    }
+    partition = keys.partition_key("rejected_events", facts.received_ms, keys.shard_of(ref, settings.write_shards))
+    expires = str(facts.received_ms // 1000 + settings.event_ttl_days * 86400)
+    return items.row_item(partition, facts.received_ms, facts.app_id, ref, encode_row(row, "rejected_events"), expires)
 
 
 # A second contract's hook: one input message -> (our event dict, the facts of its visitor).
@@ -158,14 +154,7 @@ def plan_batch(
         row = enrich(event, event_facts, event_ms)
         shard = keys.shard_of(event.event_id, settings.write_shards)
         partition = partitions.get(shard) or partitions.setdefault(shard, keys.partition_key("events", facts.received_ms, shard))
-        plan.items.append(
-            {
-                keys.PK: {"S": partition},
-                keys.SK: {"S": keys.sort_key(facts.received_ms, facts.app_id, event.event_id)},
-                keys.DATA: {"S": encode_row(row)},
-                keys.TTL_ATTR: {"N": expires},
-            }
-        )
+        plan.items.append(items.row_item(partition, facts.received_ms, facts.app_id, event.event_id, encode_row(row), expires))
         plan.accepted += 1
     return plan
 

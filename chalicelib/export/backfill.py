@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from chalicelib.export import compact, dedup, plan, transform
+from chalicelib.export import compact, dedup, plan
+from chalicelib.lake import layout, transform
 from chalicelib.export.run import Exporter
 
 HOUR_MS = 3_600_000
@@ -51,15 +52,15 @@ def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callabl
                 else:
                     report.rejected += table.num_rows
                 for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
-                    staged = f"{s.lake_prefix.strip('/')}/_state/staging/{uuid.uuid4().hex}.parquet"
+                    staged = layout.staging_key(s.lake_prefix, uuid.uuid4().hex)
                     exporter.lake.put_table(staged, part)
-                    prefix = plan.partition_prefix(s.lake_prefix, dataset, app_id, dt)
+                    prefix = layout.partition_prefix(s.lake_prefix, dataset, app_id, dt)
                     existing = [o["Key"] for o in exporter.lake.list(prefix) if o["Key"].endswith(".parquet")]
                     compact.merge_into(exporter.lake, exporter.state_client(), s, prefix, existing + [staged], exporter.crash)
                     report.partitions += 1
                 if dataset == "events" and table.num_rows:
                     # Later retries of backfilled events are dropped like any other's.
-                    key = plan.dedup_key(s.lake_prefix, window.hi_ms, state.seq, 999)
+                    key = layout.dedup_key(s.lake_prefix, window.hi_ms, state.seq, 999)
                     exporter.lake.put_table(key, dedup.index_table(table))
             exporter.state.renew(exporter.owner, exporter.now_ms(), exporter.lease_ms)
             progress(1)

@@ -26,13 +26,13 @@ import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
-from chalicelib.export import dedup, plan, transform
-from chalicelib.export.lakeio import Lake
-from chalicelib.export.schema import SCHEMAS
+from chalicelib.export import dedup
+from chalicelib.lake import layout, transform
+from chalicelib.lake.parquetio import Lake
+from chalicelib.lake.schema import SCHEMAS
 from chalicelib.settings import Settings
+from chalicelib.store import keys
 
-INTENT_PK = "export#compaction"
-DIRTY_KEY = {"pk": {"S": "export#dirty"}, "sk": {"S": "partitions"}}
 
 
 def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
@@ -45,16 +45,16 @@ def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
 def mark_dirty(client: Any, table: str, partitions: set[str]) -> None:
     """Remember partitions that got new files, so compaction never lists the whole lake."""
     if partitions:
-        _ddb(client.update_item, TableName=table, Key=DIRTY_KEY, UpdateExpression="ADD parts :p", ExpressionAttributeValues={":p": {"SS": sorted(partitions)}})
+        _ddb(client.update_item, TableName=table, Key=keys.DIRTY_PARTITIONS_KEY, UpdateExpression="ADD parts :p", ExpressionAttributeValues={":p": {"SS": sorted(partitions)}})
 
 
 def dirty_partitions(client: Any, table: str) -> list[str]:
-    item = _ddb(client.get_item, TableName=table, Key=DIRTY_KEY, ConsistentRead=True).get("Item", {})
+    item = _ddb(client.get_item, TableName=table, Key=keys.DIRTY_PARTITIONS_KEY, ConsistentRead=True).get("Item", {})
     return sorted(item.get("parts", {}).get("SS", []))
 
 
 def _clean(client: Any, table: str, partition: str) -> None:
-    _ddb(client.update_item, TableName=table, Key=DIRTY_KEY, UpdateExpression="DELETE parts :p", ExpressionAttributeValues={":p": {"SS": [partition]}})
+    _ddb(client.update_item, TableName=table, Key=keys.DIRTY_PARTITIONS_KEY, UpdateExpression="DELETE parts :p", ExpressionAttributeValues={":p": {"SS": [partition]}})
 
 
 def dedup_keys(dataset: str, table: pa.Table) -> Any:
@@ -82,8 +82,8 @@ def _output_key(partition_prefix: str, inputs: list[str]) -> str:
 
 
 def _dataset_of(partition_prefix: str, prefix: str) -> str:
-    for dataset in plan.DATASETS:
-        if partition_prefix.startswith(plan.dataset_prefix(prefix, dataset)):
+    for dataset in layout.DATASETS:
+        if partition_prefix.startswith(layout.dataset_prefix(prefix, dataset)):
             return dataset
     raise ValueError(f"{partition_prefix!r} is not under a dataset of the lake prefix {prefix!r}")
 
@@ -94,7 +94,7 @@ def merge_into(lake: Lake, client: Any, settings: Settings, partition_prefix: st
     _ddb(
         client.put_item,
         TableName=settings.table,
-        Item={"pk": {"S": INTENT_PK}, "sk": {"S": partition_prefix}, "inputs": {"S": json.dumps(sorted(inputs))}, "output": {"S": output}},
+        Item={**keys.compaction_intent_key(partition_prefix), "inputs": {"S": json.dumps(sorted(inputs))}, "output": {"S": output}},
     )
     crash("compact_after_intent")
     _complete(lake, client, settings, partition_prefix, sorted(inputs), output, crash)
@@ -111,7 +111,7 @@ def _complete(lake: Lake, client: Any, settings: Settings, partition_prefix: str
     if to_delete:
         lake.delete(to_delete)
     crash("compact_after_delete")
-    _ddb(client.delete_item, TableName=settings.table, Key={"pk": {"S": INTENT_PK}, "sk": {"S": partition_prefix}})
+    _ddb(client.delete_item, TableName=settings.table, Key=keys.compaction_intent_key(partition_prefix))
 
 
 def resume(lake: Lake, client: Any, settings: Settings, crash: Callable[[str], None]) -> int:
@@ -119,12 +119,11 @@ def resume(lake: Lake, client: Any, settings: Settings, crash: Callable[[str], N
     resp = _ddb(
         client.query,
         TableName=settings.table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": INTENT_PK}},
+        **keys.partition_query(keys.COMPACTION_PK),
         ConsistentRead=True,
     )
     for item in resp.get("Items", []):
-        _complete(lake, client, settings, item["sk"]["S"], json.loads(item["inputs"]["S"]), item["output"]["S"], crash)
+        _complete(lake, client, settings, keys.sort_value(item), json.loads(item["inputs"]["S"]), item["output"]["S"], crash)
     return len(resp.get("Items", []))
 
 
@@ -136,7 +135,7 @@ def compact_closed(lake: Lake, client: Any, settings: Settings, now_ms: int, cra
         dataset, app_id, dt = partition.split("/")
         if datetime.strptime(dt, "%Y-%m-%d").date() >= today:
             continue
-        prefix = plan.partition_prefix(settings.lake_prefix, dataset, app_id, dt)
+        prefix = layout.partition_prefix(settings.lake_prefix, dataset, app_id, dt)
         files = sorted(o["Key"] for o in lake.list(prefix) if o["Key"].endswith(".parquet"))
         if len(files) >= min_files:
             merge_into(lake, client, settings, prefix, files, crash)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chalicelib.export import plan
-from chalicelib.export.lakeio import Lake
+from chalicelib.lake import layout
+from chalicelib.lake.parquetio import Lake
 
 SEP = "\x1f"
 
@@ -51,8 +51,8 @@ _CACHE: dict[tuple[str, str], pa.Array] = {}
 def load_seen(lake: Lake, prefix: str, since_ms: int, before_seq: int) -> pa.Array:
     """Keys exported by committed runs whose window ended at or after ``since_ms``."""
     wanted = []
-    for obj in lake.list(plan.dedup_prefix(prefix)):
-        hi_ms, seq, _group = plan.parse_dedup_key(obj["Key"])
+    for obj in lake.list(layout.dedup_prefix(prefix)):
+        hi_ms, seq, _group = layout.parse_dedup_key(obj["Key"])
         if hi_ms >= since_ms and seq < before_seq:
             wanted.append((obj["Key"], obj.get("ETag", "")))
     for stale in set(_CACHE) - set(wanted):
@@ -82,4 +82,4 @@ def index_table(table: pa.Table) -> pa.Table:
 
 
 def expired_index_keys(lake: Lake, prefix: str, older_than_ms: int) -> list[str]:
-    return [o["Key"] for o in lake.list(plan.dedup_prefix(prefix)) if plan.parse_dedup_key(o["Key"])[0] < older_than_ms]
+    return [o["Key"] for o in lake.list(layout.dedup_prefix(prefix)) if layout.parse_dedup_key(o["Key"])[0] < older_than_ms]

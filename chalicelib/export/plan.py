@@ -60,31 +60,3 @@ def assign_groups(shard_counts: Sequence[int], budget: int, max_groups: int) -> 
         groups[target].append(shard)
         loads[target] += shard_counts[shard]
     return [sorted(g) for g in groups if g]
-
-
-def data_key(prefix: str, dataset: str, app_id: str, dt: str, seq: int, group: int) -> str:
-    """Deterministic: a rerun of run ``seq`` overwrites its own files instead of adding copies."""
-    return f"{dataset_prefix(prefix, dataset)}app_id={app_id}/dt={dt}/part-{seq:010d}-{group:03d}.parquet"
-
-
-def dataset_prefix(prefix: str, dataset: str) -> str:
-    return f"{prefix.strip('/')}/{dataset}/" if prefix.strip("/") else f"{dataset}/"
-
-
-def partition_prefix(prefix: str, dataset: str, app_id: str, dt: str) -> str:
-    return f"{dataset_prefix(prefix, dataset)}app_id={app_id}/dt={dt}/"
-
-
-def dedup_prefix(prefix: str) -> str:
-    return f"{prefix.strip('/')}/_state/dedup/" if prefix.strip("/") else "_state/dedup/"
-
-
-def dedup_key(prefix: str, hi_ms: int, seq: int, group: int) -> str:
-    return f"{dedup_prefix(prefix)}{hi_ms:013d}-{seq:010d}-{group:03d}.parquet"
-
-
-def parse_dedup_key(key: str) -> tuple[int, int, int]:
-    """(hi_ms, seq, group) from a dedup index object key."""
-    name = key.rsplit("/", 1)[-1].removesuffix(".parquet")
-    hi, seq, group = name.split("-")
-    return int(hi), int(seq), int(group)

@@ -76,12 +76,7 @@ class RawQuery:
     def _range(self, key_range: KeyRange) -> dict[str, Any]:
         return {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": key_range.pk},
-                ":lo": {"S": key_range.sk_from},
-                ":hi": {"S": key_range.sk_to},
-            },
+            **keys.range_query(key_range.pk, key_range.sk_from, key_range.sk_to),
         }
 
     def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> list[str]:

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
 from chalicelib.errors import LeaseHeld
-from chalicelib.export import compact, dedup, plan, transform
-from chalicelib.export.lakeio import Lake
+from chalicelib.export import compact, dedup, plan
+from chalicelib.lake import layout, transform
+from chalicelib.lake.parquetio import Lake
 from chalicelib.export.reader import RawQuery
 from chalicelib.export.state import ExportState, Pending, StateStore
 from chalicelib.privacy import retention
@@ -255,14 +256,14 @@ class Exporter:
         result.rejected = rejected.num_rows
         for dataset, table in (("events", events), ("rejected_events", rejected)):
             for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
-                key = plan.data_key(prefix, dataset, app_id, dt, pending.seq, group)
+                key = layout.data_key(prefix, dataset, app_id, dt, pending.seq, group)
                 result.bytes += self.lake.put_table(key, part)
                 result.files += 1
                 result.partitions.add(f"{dataset}/{app_id}/{dt}")
                 self.crash("after_data_file")
         self.crash("after_files")
         compact.mark_dirty(self.state_client(), self.settings.table, result.partitions)
-        self.lake.put_table(plan.dedup_key(prefix, pending.hi_ms, pending.seq, group), dedup.index_table(events))
+        self.lake.put_table(layout.dedup_key(prefix, pending.hi_ms, pending.seq, group), dedup.index_table(events))
         self.crash("after_index")
         self.state.mark_done(pending.seq, group)
         self.crash("after_mark_done")

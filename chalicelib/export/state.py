@@ -27,7 +27,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.errors import LeaseHeld, StorageUnavailable, TransientError
 from chalicelib.store import keys
 
-STATE_KEY = {keys.PK: {"S": "export#lake"}, keys.SK: {"S": "state"}}
 
 
 @dataclass(frozen=True)
@@ -84,13 +83,13 @@ class StateStore:
 
     def _update(self, **kwargs: Any) -> dict[str, Any]:
         try:
-            return self._client.update_item(TableName=self._table, Key=STATE_KEY, ReturnValues="ALL_NEW", **kwargs)
+            return self._client.update_item(TableName=self._table, Key=keys.EXPORT_STATE_KEY, ReturnValues="ALL_NEW", **kwargs)
         except BotoCoreError as exc:
             raise StorageUnavailable(f"export state in {self._table} unreachable: {exc}") from exc
 
     def read(self) -> ExportState:
         try:
-            item = self._client.get_item(TableName=self._table, Key=STATE_KEY, ConsistentRead=True).get("Item", {})
+            item = self._client.get_item(TableName=self._table, Key=keys.EXPORT_STATE_KEY, ConsistentRead=True).get("Item", {})
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"export state in {self._table} unreachable: {exc}") from exc
         return _state_from(item)

@@ -23,9 +23,8 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
-from chalicelib.store import random_secret
+from chalicelib.store import keys, random_secret
 
-SALT_PK = "salts"
 PREFIX = "ck-"
 KEEP_DAYS = 2
 
@@ -67,7 +66,7 @@ class SaltStore:
         return salt
 
     def _load_or_create(self, day: str) -> bytes:
-        key = {"pk": {"S": SALT_PK}, "sk": {"S": day}}
+        key = keys.salt_key(day)
         expires = int((datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=KEEP_DAYS)).timestamp())
         try:
             salt, created = random_secret.get_or_create(self._client, self._table, key, "salt", {"expires_at": {"N": str(expires)}})
@@ -83,9 +82,8 @@ class SaltStore:
         oldest_live = (datetime.fromisoformat(today) - timedelta(days=KEEP_DAYS - 1)).date().isoformat()
         resp = self._client.query(
             TableName=self._table,
-            KeyConditionExpression="pk = :pk AND sk < :day",
-            ExpressionAttributeValues={":pk": {"S": SALT_PK}, ":day": {"S": oldest_live}},
-            ProjectionExpression="pk, sk",
+            **keys.partition_query(keys.SALTS_PK, sk_below=oldest_live),
+            ProjectionExpression=keys.KEY_PROJECTION,
         )
         for item in resp.get("Items", []):
-            self._client.delete_item(TableName=self._table, Key={"pk": item["pk"], "sk": item["sk"]})
+            self._client.delete_item(TableName=self._table, Key=keys.key_of(item))

@@ -29,10 +29,11 @@ import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
-from chalicelib.export import plan
+from chalicelib.lake import layout
 from chalicelib.export.run import Exporter
-from chalicelib.lake_row import decode_row
+from chalicelib.lake.rows import decode_row
 from chalicelib.privacy.ledger import Ledger, LedgerEntry, now_ms
+from chalicelib.store import keys
 from chalicelib.store.events import delete_keys
 
 Kind = Literal["user_id", "anonymous_id"]
@@ -66,9 +67,7 @@ def _scan_items(client: Any, table: str, needle: str, segments: int = 4) -> Iter
             "TableName": table,
             "Segment": segment,
             "TotalSegments": segments,
-            "FilterExpression": "(begins_with(pk, :e) OR begins_with(pk, :r)) AND contains(d, :needle)",
-            "ExpressionAttributeValues": {":e": {"S": "e#"}, ":r": {"S": "r#"}, ":needle": {"S": needle}},
-            "ProjectionExpression": "pk, sk, d",
+            **keys.stored_rows_scan(needle),
             "ConsistentRead": True,
         }
         while True:
@@ -87,15 +86,15 @@ def erase_store(client: Any, table: str, subject: Subject) -> tuple[int, int]:
     needle = json.dumps(subject.value)[1:-1]  # the value as it appears inside JSON text
     events, rejected, doomed = 0, 0, []
     for item in _scan_items(client, table, needle):
-        dataset = "events" if item["pk"]["S"].startswith("e#") else "rejected_events"
-        row = decode_row(item["d"]["S"], dataset)
+        dataset = keys.dataset_of(item)
+        row = decode_row(item[keys.DATA]["S"], dataset)
         if dataset == "events" and subject.matches_event(row):
             events += 1
         elif dataset == "rejected_events" and subject.matches_rejected(row):
             rejected += 1
         else:
             continue
-        doomed.append({"pk": item["pk"], "sk": item["sk"]})
+        doomed.append(keys.key_of(item))
     delete_keys(client, table, doomed)
     return events, rejected
 
@@ -123,8 +122,8 @@ def erase_lake(exporter: Exporter, subject: Subject, request_id: str, crash: Cal
     lake, prefix = exporter.lake, exporter.settings.lake_prefix
     removed = {"events": 0, "rejected_events": 0}
     rewritten: list[str] = []
-    for dataset in plan.DATASETS:
-        app_prefix = f"{plan.dataset_prefix(prefix, dataset)}app_id={subject.app_id}/"
+    for dataset in layout.DATASETS:
+        app_prefix = layout.app_prefix(prefix, dataset, subject.app_id)
         for obj in list(lake.list(app_prefix)):
             key = obj["Key"]
             if not key.endswith(".parquet"):
@@ -164,8 +163,8 @@ def export_subject(exporter: Exporter, subject: Subject) -> Iterator[dict[str, A
     """Everything held about the subject: lake rows, raw items not yet exported, rejected events."""
     lake, prefix = exporter.lake, exporter.settings.lake_prefix
     seen: set[str] = set()
-    for dataset in plan.DATASETS:
-        app_prefix = f"{plan.dataset_prefix(prefix, dataset)}app_id={subject.app_id}/"
+    for dataset in layout.DATASETS:
+        app_prefix = layout.app_prefix(prefix, dataset, subject.app_id)
         for obj in lake.list(app_prefix):
             if not obj["Key"].endswith(".parquet"):
                 continue
@@ -176,8 +175,8 @@ def export_subject(exporter: Exporter, subject: Subject) -> Iterator[dict[str, A
                 yield {"source": f"lake/{dataset}", **{k: _plain(v) for k, v in row.items()}}
     needle = json.dumps(subject.value)[1:-1]
     for item in _scan_items(exporter.state_client(), exporter.settings.table, needle):
-        dataset = "events" if item["pk"]["S"].startswith("e#") else "rejected_events"
-        row = decode_row(item["d"]["S"], dataset)
+        dataset = keys.dataset_of(item)
+        row = decode_row(item[keys.DATA]["S"], dataset)
         if dataset == "events" and subject.matches_event(row) and row["event_id"] not in seen:
             yield {"source": "store/events (not yet exported)", **row}
         elif dataset == "rejected_events" and subject.matches_rejected(row):

@@ -17,10 +17,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
-from chalicelib.store import random_secret
+from chalicelib.store import keys, random_secret
 
-KEY_ITEM = {"pk": {"S": "privacy"}, "sk": {"S": "ledger-key"}}
-LEDGER_PK = "privacy#ledger"
 
 
 @dataclass
@@ -46,7 +44,7 @@ class Ledger:
 
     def _key(self) -> bytes:
         try:
-            return random_secret.get_or_create(self._client, self._table, KEY_ITEM, "secret")[0]
+            return random_secret.get_or_create(self._client, self._table, keys.LEDGER_SECRET_KEY, "secret")[0]
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"privacy ledger key unreadable: {exc}") from exc
 
@@ -55,8 +53,7 @@ class Ledger:
 
     def record(self, entry: LedgerEntry) -> None:
         item = {
-            "pk": {"S": LEDGER_PK},
-            "sk": {"S": f"{entry.started_at:013d}#{entry.request_id[:16]}"},
+            **keys.ledger_entry_key(entry.started_at, entry.request_id),
             "entry": {"S": json.dumps(asdict(entry), sort_keys=True)},
         }
         try:
@@ -66,7 +63,7 @@ class Ledger:
 
     def entries(self) -> list[LedgerEntry]:
         out: list[LedgerEntry] = []
-        kwargs: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": LEDGER_PK}}}
+        kwargs: dict[str, Any] = {"TableName": self._table, **keys.partition_query(keys.LEDGER_PK)}
         while True:
             try:
                 resp = self._client.query(**kwargs)

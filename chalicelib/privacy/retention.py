@@ -14,10 +14,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
-from chalicelib.export import plan
-from chalicelib.export.lakeio import Lake
+from chalicelib.lake import layout
+from chalicelib.lake.parquetio import Lake
+from chalicelib.store import keys
 
-DAY_KEY = {"pk": {"S": "export#retention"}, "sk": {"S": "last-day"}}
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,11 @@ def cutoff_day(now_ms: int, retention_days: int) -> str:
 
 
 def expired_partitions(lake: Lake, prefix: str, app_id: str, dataset: str, cutoff: str) -> list[str]:
-    base = f"{plan.dataset_prefix(prefix, dataset)}app_id={app_id}/"
+    base = layout.app_prefix(prefix, dataset, app_id)
     out = []
     for entry in lake.list(base, delimiter="/"):
         part = entry.get("Prefix", "")
-        dt = part[len(base):].removeprefix("dt=").rstrip("/")
+        dt = layout.partition_of(part)[1] if part.startswith(base + "dt=") else ""
         if dt and dt < cutoff:
             out.append(part)
     return sorted(out)
@@ -51,11 +51,11 @@ def apply(lake: Lake, prefix: str, apps: list[tuple[str, int | None]], now_ms: i
         if not days:
             continue
         cutoff = cutoff_day(now_ms, days)
-        for dataset in plan.DATASETS:
+        for dataset in layout.DATASETS:
             for part in expired_partitions(lake, prefix, app_id, dataset, cutoff):
                 keys = [o["Key"] for o in lake.list(part)]
                 lake.delete(keys)
-                removed.append(Removed(app_id, dataset, part.rstrip("/").rsplit("dt=", 1)[1], len(keys)))
+                removed.append(Removed(app_id, dataset, layout.partition_of(part)[1], len(keys)))
     return removed
 
 
@@ -65,8 +65,8 @@ def due_today(client: Any, table: str, now_ms: int) -> bool:
     try:
         client.put_item(
             TableName=table,
-            Item={**DAY_KEY, "day": {"S": today}},
-            ConditionExpression="attribute_not_exists(pk) OR #d < :today",
+            Item={**keys.RETENTION_DAY_KEY, "day": {"S": today}},
+            ConditionExpression=f"{keys.ITEM_ABSENT} OR #d < :today",
             ExpressionAttributeNames={"#d": "day"},
             ExpressionAttributeValues={":today": {"S": today}},
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime, timezone
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 Dataset = Literal["events", "rejected_events"]
 
@@ -83,5 +83,72 @@ def origin_key(origin: str, app_id: str) -> dict[str, dict[str, str]]:
     return {PK: {"S": f"origin#{origin}"}, SK: {"S": app_id}}
 
 
-def export_state_key(dataset: Dataset) -> dict[str, dict[str, str]]:
-    return {PK: {"S": f"export#{dataset}"}, SK: {"S": "state"}}
+# Small items beside the events, each in a partition of its own. Every key of the table is
+# spelled in this module and nowhere else (tests/unit/test_boundaries.py checks it).
+Key = dict[str, dict[str, str]]
+
+EXPORT_STATE_KEY: Key = {PK: {"S": "export#lake"}, SK: {"S": "state"}}  # checkpoint and lease
+DIRTY_PARTITIONS_KEY: Key = {PK: {"S": "export#dirty"}, SK: {"S": "partitions"}}  # lake partitions to compact
+COMPACTION_PK = "export#compaction"  # one intent item per partition being merged
+RETENTION_DAY_KEY: Key = {PK: {"S": "export#retention"}, SK: {"S": "last-day"}}
+SALTS_PK = "salts"  # one daily salt per UTC day (cookieless ids)
+LEDGER_SECRET_KEY: Key = {PK: {"S": "privacy"}, SK: {"S": "ledger-key"}}
+LEDGER_PK = "privacy#ledger"
+
+# Conditions and projections that name the key attributes.
+ITEM_ABSENT = f"attribute_not_exists({PK})"
+KEY_PROJECTION = f"{PK}, {SK}"
+
+
+def compaction_intent_key(partition_prefix: str) -> Key:
+    return {PK: {"S": COMPACTION_PK}, SK: {"S": partition_prefix}}
+
+
+def salt_key(day: str) -> Key:
+    return {PK: {"S": SALTS_PK}, SK: {"S": day}}
+
+
+def ledger_entry_key(started_at_ms: int, request_id: str) -> Key:
+    return {PK: {"S": LEDGER_PK}, SK: {"S": f"{started_at_ms:013d}#{request_id[:16]}"}}
+
+
+def key_of(item: dict[str, Any]) -> dict[str, Any]:
+    """The key attributes of a full item, e.g. to delete it."""
+    return {PK: item[PK], SK: item[SK]}
+
+
+def sort_value(item: dict[str, Any]) -> str:
+    return str(item[SK]["S"])
+
+
+def dataset_of(item: dict[str, Any]) -> Dataset:
+    """Which dataset an event or rejected-event item belongs to, from its partition key."""
+    return "events" if item[PK]["S"].startswith(f"{_DATASET_PREFIX['events']}#") else "rejected_events"
+
+
+def partition_query(pk: str, sk_below: str | None = None) -> dict[str, Any]:
+    """Query arguments for the items of one partition (optionally with sort key < ``sk_below``)."""
+    if sk_below is None:
+        return {"KeyConditionExpression": f"{PK} = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}}
+    return {
+        "KeyConditionExpression": f"{PK} = :pk AND {SK} < :below",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":below": {"S": sk_below}},
+    }
+
+
+def range_query(pk: str, lo: str, hi: str) -> dict[str, Any]:
+    """Query arguments for the items of one partition with lo <= sort key <= hi."""
+    return {
+        "KeyConditionExpression": f"{PK} = :pk AND {SK} BETWEEN :lo AND :hi",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":lo": {"S": lo}, ":hi": {"S": hi}},
+    }
+
+
+def stored_rows_scan(needle: str) -> dict[str, Any]:
+    """Scan arguments for event and rejected-event items whose ``d`` contains ``needle``."""
+    e, r = _DATASET_PREFIX["events"], _DATASET_PREFIX["rejected_events"]
+    return {
+        "FilterExpression": f"(begins_with({PK}, :e) OR begins_with({PK}, :r)) AND contains({DATA}, :needle)",
+        "ExpressionAttributeValues": {":e": {"S": f"{e}#"}, ":r": {"S": f"{r}#"}, ":needle": {"S": needle}},
+        "ProjectionExpression": f"{PK}, {SK}, {DATA}",
+    }

@@ -11,6 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.store import keys
+
 
 def get_or_create(client: Any, table: str, key: dict[str, Any], attr: str, extra: dict[str, Any] | None = None) -> tuple[bytes, bool]:
     """(the 32-byte secret, whether this call created it). Boto errors propagate to the caller to wrap."""
@@ -22,7 +24,7 @@ def get_or_create(client: Any, table: str, key: dict[str, Any], attr: str, extra
         client.put_item(
             TableName=table,
             Item={**key, attr: {"S": secret.hex()}, **(extra or {})},
-            ConditionExpression="attribute_not_exists(pk)",
+            ConditionExpression=keys.ITEM_ABSENT,
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

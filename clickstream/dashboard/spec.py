@@ -72,8 +72,13 @@ class Dataset:
     columns: dict[str, ColumnType]
 
     def sql(self) -> str:
-        """The SQL both engines run, with :named parameters still unbound."""
-        return (QUERIES_DIR / f"{self.name}.sql").read_text()
+        """The SQL both engines run (etl/blocks expanded), with :named parameters still unbound."""
+        from clickstream.lake import catalog
+
+        found = catalog.query_file(self.name)
+        if found is None:
+            raise ConfigError(f"dataset {self.name!r}: no etl/queries/{self.name}.sql")
+        return found.text
 
     def parameters(self) -> list[str]:
         """The :named parameters its SQL binds, in order of first use."""

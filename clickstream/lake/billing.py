@@ -24,7 +24,8 @@ from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from chalicelib.export.schema import SCHEMAS
+from chalicelib.lake import layout
+from chalicelib.lake.schema import SCHEMAS
 from clickstream.lake import translate
 
 PARTITION_COLUMNS = ("app_id", "dt")
@@ -93,8 +94,8 @@ def _chunk_sizes(path: str, mtime_ns: int) -> dict[str, int]:
 
 def _partitions(root: Path, table: str) -> list[tuple[str, str]]:
     out = []
-    for part in sorted((root / table).glob("app_id=*/dt=*")):
-        out.append((part.parent.name.split("=", 1)[1], part.name.split("=", 1)[1]))
+    for part in sorted((root / table).glob(layout.PARTITIONS_GLOB)):
+        out.append(layout.partition_of(f"{part.parent.name}/{part.name}/"))
     return out
 
 
@@ -112,7 +113,7 @@ def estimate(root: Path, sql: str, params: Mapping[str, Any]) -> Bill:
         query = translate.to_duckdb(f"SELECT app_id, dt FROM parts WHERE {where}")
         needed = {n: params[n] for n in translate.parameter_names(where)}
         for app_id, dt in con.sql(query, params=needed).fetchall():
-            for path in sorted((root / spec.table / f"app_id={app_id}" / f"dt={dt}").glob("*.parquet")):
+            for path in sorted((root / spec.table / layout.partition_path(app_id, dt)).glob("*.parquet")):
                 sizes = _chunk_sizes(str(path), path.stat().st_mtime_ns)
                 total += sum(sizes.get(c, 0) for c in spec.columns)
                 files += 1

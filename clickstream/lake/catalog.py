@@ -1,6 +1,12 @@
 """The lake's SQL files: etl/views/<name>.sql (one CREATE OR REPLACE VIEW each) and
 etl/queries/<panel>.sql (one SELECT each, with named parameters). Athena SQL is the source;
 clickstream.lake.translate makes the DuckDB form.
+
+SQL used by more than one file is written once, in etl/blocks/<name>.sql: a comma-separated
+list of CTEs. A file takes it with a line of its own, ``-- @include <name>``, inside its WITH
+clause; the loader replaces that line with the block (blocks may include blocks). Every
+reader goes through here (DuckDB, Athena, the QuickSight datasets), so the expanded text is
+the only SQL any engine sees; ``clickstream query --print NAME`` shows it.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from clickstream.target import ROOT
 ETL_DIR = ROOT / "etl"
 VIEWS_DIR = ETL_DIR / "views"
 QUERIES_DIR = ETL_DIR / "queries"
+BLOCKS_DIR = ETL_DIR / "blocks"
 TABLES = ("events", "rejected_events")
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_INCLUDE = re.compile(r"^[ \t]*--[ \t]*@include[ \t]+(\S+)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -30,8 +38,28 @@ class SqlFile:
     text: str
 
 
+def block_names() -> list[str]:
+    return sorted(p.stem for p in BLOCKS_DIR.glob("*.sql"))
+
+
+def expand(text: str, *, origin: str = "the SQL", _stack: tuple[str, ...] = ()) -> str:
+    """``text`` with every ``-- @include <name>`` line replaced by etl/blocks/<name>.sql, recursively."""
+
+    def block(match: re.Match[str]) -> str:
+        name = match.group(1)
+        path = BLOCKS_DIR / f"{name}.sql"
+        if not _NAME.fullmatch(name) or not path.is_file():
+            raise QueryError(f"{origin} includes {name!r}, which is not in etl/blocks; known: {', '.join(block_names())}")
+        if name in _stack:
+            raise QueryError(f"etl/blocks include each other in a cycle: {' -> '.join(_stack + (name,))}")
+        body = expand(path.read_text(), origin=f"etl/blocks/{name}.sql", _stack=_stack + (name,))
+        return f"-- etl/blocks/{name}.sql\n{body.strip()}"
+
+    return _INCLUDE.sub(block, text)
+
+
 def _read(path: Path) -> SqlFile:
-    return SqlFile(path.stem, path, path.read_text())
+    return SqlFile(path.stem, path, expand(path.read_text(), origin=f"{path.parent.name}/{path.name}"))
 
 
 def query_names() -> list[str]:

@@ -19,7 +19,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chalicelib.export.schema import SCHEMAS
+from chalicelib.lake import layout
+from chalicelib.lake.schema import SCHEMAS
 from clickstream.lake import catalog, translate
 from clickstream.lake.exceptions import LakeUnavailable, QueryError
 
@@ -48,7 +49,7 @@ def table_sql(root: Path, table: str) -> str:
     is the rule, it reads only the files the partition filter keeps.
     """
     schema = SCHEMAS[table]
-    files = list((root / table).glob("app_id=*/dt=*/*.parquet"))
+    files = list((root / table).glob(layout.FILES_GLOB))
     if not files:
         columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
         return f"CREATE OR REPLACE VIEW {table} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS dt WHERE false"
@@ -56,7 +57,7 @@ def table_sql(root: Path, table: str) -> str:
     times = [f.name for f in schema if pa.types.is_timestamp(f.type)]
     replace = ", ".join(f"CAST({name} AS TIMESTAMP) AS {name}" for name in times)
     source = (
-        f"read_parquet({_quote(str(root / table / 'app_id=*' / 'dt=*' / '*.parquet'))}, hive_partitioning = true, "
+        f"read_parquet({_quote(str(root / table / layout.FILES_GLOB))}, hive_partitioning = true, "
         f"hive_types = {{'app_id': 'VARCHAR', 'dt': 'VARCHAR'}}, union_by_name = {'false' if uniform else 'true'})"
     )
     return f"CREATE OR REPLACE VIEW {table} AS SELECT * REPLACE ({replace}) FROM {source}"

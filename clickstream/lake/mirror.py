@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,11 +20,11 @@ from typing import Any, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.lake import layout
 from clickstream.lake.catalog import TABLES
 from clickstream.lake.exceptions import LakeUnavailable
 
 MANIFEST = ".mirror.json"
-_PARTITION_FILE = re.compile(r"app_id=[^/]+/dt=[^/]+/[^/]+\.parquet")
 
 
 @dataclass(frozen=True)
@@ -42,11 +41,6 @@ class SyncReport:
         return bool(self.downloaded or self.deleted)
 
 
-def table_prefix(lake_prefix: str, table: str) -> str:
-    prefix = lake_prefix.strip("/")
-    return f"{prefix}/{table}/" if prefix else f"{table}/"
-
-
 class Mirror:
     def __init__(self, s3: Any, bucket: str, lake_prefix: str, root: Path) -> None:
         self.s3 = s3
@@ -58,12 +52,12 @@ class Mirror:
         """local relative path -> (key, ETag, size) for every data file of both tables."""
         out: dict[str, tuple[str, str, int]] = {}
         for table in TABLES:
-            prefix = table_prefix(self.lake_prefix, table)
+            prefix = layout.dataset_prefix(self.lake_prefix, table)
             try:
                 for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                     for obj in page.get("Contents", []):
                         rest = obj["Key"][len(prefix):]
-                        if _PARTITION_FILE.fullmatch(rest):
+                        if layout.PARTITION_FILE.fullmatch(rest):
                             out[f"{table}/{rest}"] = (obj["Key"], obj["ETag"].strip('"'), int(obj["Size"]))
             except (ClientError, BotoCoreError) as exc:
                 message = f"listing s3://{self.bucket}/{prefix} failed: {exc}; the local copy was not updated"

@@ -21,7 +21,7 @@ from sqlglot.tokens import TokenType
 from clickstream.lake.exceptions import QueryError
 
 
-def _placeholders(sql: str) -> list[tuple[int, int, str]]:
+def placeholders(sql: str) -> list[tuple[int, int, str]]:
     """(start, end inclusive, name) of every ``:name`` outside string literals and comments."""
     try:
         tokens = Athena().tokenize(sql)
@@ -36,13 +36,13 @@ def _placeholders(sql: str) -> list[tuple[int, int, str]]:
 
 def parameter_names(sql: str) -> list[str]:
     """The distinct ``:name`` parameters of ``sql``, in order of first appearance."""
-    return list(dict.fromkeys(name for _, _, name in _placeholders(sql)))
+    return list(dict.fromkeys(name for _, _, name in placeholders(sql)))
 
 
 def to_qmark(sql: str) -> tuple[str, list[str]]:
     """Athena's form: ``?`` for each ``:name``, and the names in the order their values are sent."""
     out, names, last = [], [], 0
-    for start, end, name in _placeholders(sql):
+    for start, end, name in placeholders(sql):
         out.append(sql[last:start])
         out.append("?")
         names.append(name)

@@ -7,46 +7,11 @@
 -- parameters in WHERE clauses only.)
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
 -- the UTC day they start on. Reads the range's partitions, the last 30 minutes of the day
--- before and the day after; the CTEs up to `visits` are the same in every session query
--- (tests/unit/test_sql_files.py keeps them identical).
+-- before and the day after; the session CTEs come from
+-- etl/blocks/ (`clickstream query --print NAME` shows them expanded).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :steps (array of strings), :include_bots (boolean).
-WITH scoped AS (
-  -- The range's events (in_range), plus the 30 minutes before it (does the first event of the
-  -- range continue an earlier session?) and the day after it (sessions running past midnight).
-  SELECT event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
-         utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, true AS in_range
-  FROM events
-  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to
-  UNION ALL
-  SELECT event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
-         utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
-  FROM events
-  WHERE app_id = :app_id
-    AND dt = date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
-    AND event_time >= date_add('minute', -30, CAST(CAST(:date_from AS date) AS timestamp))
-  UNION ALL
-  SELECT event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
-         utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
-  FROM events
-  WHERE app_id = :app_id AND dt = date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')
-),
-ordered AS (
-  SELECT
-    *,
-    lag(event_time) OVER (PARTITION BY anonymous_id ORDER BY event_time, event_id) AS prev_time,
-    row_number() OVER (PARTITION BY anonymous_id ORDER BY event_time, event_id) AS seq
-  FROM scoped
-),
-flagged AS (
-  SELECT
-    *,
-    CASE WHEN prev_time IS NULL OR date_diff('millisecond', prev_time, event_time) >= 1800000 THEN 1 ELSE 0 END AS is_session_start
-  FROM ordered
-),
-numbered AS (
-  SELECT *, sum(is_session_start) OVER (PARTITION BY anonymous_id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS session_no
-  FROM flagged
-)
+WITH
+-- @include range_sessions
 ,
 tagged AS (
   SELECT

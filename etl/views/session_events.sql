@@ -1,31 +1,17 @@
 -- Every event with the session it belongs to, computed from event_time (never the client's
--- session_id): per (app_id, anonymous_id), an event 30 minutes or more after the previous one
--- starts a new session (the tracker's rule, web/tracker.js). Ties in event_time are ordered
--- by event_id, so every engine numbers them the same way.
+-- session_id) by the session rule in etl/blocks/sessionize.sql: per (app_id, anonymous_id), an
+-- event 30 minutes or more after the previous one starts a new session.
 -- The base of `sessions`, and of funnels over whole sessions in QuickSight.
 -- Reads the app's whole history: filter app_id; for dashboards use etl/queries (bounded).
 CREATE OR REPLACE VIEW session_events AS
-WITH ordered AS (
+WITH scoped AS (
   SELECT
     app_id, dt, event_id, event_time, event_type, event_name, anonymous_id, user_id, url, path,
     referrer_host, utm_source, utm_medium, utm_campaign, country, device_type, browser, os,
-    coalesce(is_bot, false) AS is_bot, geo_lat, geo_lon, properties,
-    lag(event_time) OVER (PARTITION BY app_id, anonymous_id ORDER BY event_time, event_id) AS prev_time,
-    row_number() OVER (PARTITION BY app_id, anonymous_id ORDER BY event_time, event_id) AS seq
+    coalesce(is_bot, false) AS is_bot, geo_lat, geo_lon, properties
   FROM events
 ),
-flagged AS (
-  SELECT
-    *,
-    CASE WHEN prev_time IS NULL OR date_diff('millisecond', prev_time, event_time) >= 1800000 THEN 1 ELSE 0 END AS is_session_start
-  FROM ordered
-),
-numbered AS (
-  SELECT
-    *,
-    sum(is_session_start) OVER (PARTITION BY app_id, anonymous_id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS session_no
-  FROM flagged
-)
+-- @include sessionize
 SELECT
   app_id, dt, event_id, event_time, event_type, event_name, anonymous_id, user_id, url, path,
   referrer_host, utm_source, utm_medium, utm_campaign, country, device_type, browser, os, is_bot,

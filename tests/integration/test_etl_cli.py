@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from chalicelib import clients
-from chalicelib.export.schema import EVENTS, REJECTED
+from chalicelib.lake.schema import EVENTS, REJECTED
 from clickstream.athena import run_ddl
 from clickstream.cli import main
 from clickstream.etl import ddl_statements

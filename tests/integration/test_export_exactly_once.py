@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings as hsettings, strateg
 
 from chalicelib import clients
 from chalicelib.export.run import Exporter
-from chalicelib.export.transform import lines_to_table
+from chalicelib.lake.transform import lines_to_table
 from chalicelib.settings import from_env
 from chalicelib.store.schema import ensure_bucket, ensure_table
 from tests.lake_helpers import event, read_lake, store

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib import clients
 from chalicelib.export.run import Exporter
-from chalicelib.export.schema import EVENTS
+from chalicelib.lake.schema import EVENTS
 from tests.lake_helpers import event, lake_files, read_lake, store
 
 DAY = 86_400_000

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from chalicelib import clients
-from chalicelib.privacy.cookieless import SALT_PK, SaltStore, derive
+from chalicelib.privacy.cookieless import SaltStore, derive
+from chalicelib.store import keys
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -27,7 +28,7 @@ def visitor(store, event_ms, ip="81.2.69.142"):
 
 def salts_in_table(settings):
     items = clients.dynamodb(settings).query(
-        TableName=settings.table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": SALT_PK}}
+        TableName=settings.table, **keys.partition_query(keys.SALTS_PK)
     )["Items"]
     return {i["sk"]["S"]: i["salt"]["S"] for i in items}
 

@@ -17,10 +17,10 @@ import pytest
 from chalicelib import clients
 from chalicelib.settings import Settings, from_env
 from chalicelib.store.schema import ensure_bucket, ensure_table
-from chalicelib.export.lakeio import parquet_bytes
+from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.export.run import Exporter
-from chalicelib.export.schema import EVENTS
-from chalicelib.export.transform import conform
+from chalicelib.lake.schema import EVENTS
+from chalicelib.lake.transform import conform
 from clickstream.lake import LocalLake, billing, prepare
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.mirror import Mirror

@@ -7,6 +7,7 @@ be bounded so a day reads a day; execution parameters (``?``) may only appear in
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,16 +17,26 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from chalicelib.export.schema import EVENTS
-from chalicelib.export.transform import conform
+from chalicelib.lake.schema import EVENTS
+from chalicelib.lake.transform import conform
 from clickstream.lake import billing, catalog, translate
 from clickstream.lake.duck import DuckLake
+from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import bind
 
 VIEWS = sorted(catalog.VIEWS_DIR.glob("*.sql"))
 QUERIES = sorted(catalog.QUERIES_DIR.glob("*.sql"))
 SESSION_CTES = ("scoped", "ordered", "flagged", "numbered", "visits")
+# The CTEs each block defines (range_sessions defines `scoped`, the input of sessionize that
+# session_events defines too: its text, the 30-minute margin, is checked instead).
+BLOCK_CTES = {"sessionize": ("ordered", "flagged", "numbered"), "range_sessions": (), "visits": ("visits",),
+              "active_users": ("runs", "shifted", "daily")}
 SAMPLE = {"app_id": "demo", "date_from": "2026-11-02", "date_to": "2026-11-03", "steps": ["/demo", "LIKE_WOOD"], "include_bots": False}
+
+
+def _sql(path: Path) -> str:
+    """The file as every engine sees it: etl/blocks expanded."""
+    return catalog.expand(path.read_text(), origin=path.name)
 
 
 def test_the_dashboard_contract_is_there():
@@ -37,22 +48,22 @@ def test_the_dashboard_contract_is_there():
 
 @pytest.mark.parametrize("path", VIEWS + QUERIES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_parses_as_one_trino_statement(path: Path):
-    statements = [s for s in sqlglot.parse(path.read_text(), read="trino") if s is not None]
+    statements = [s for s in sqlglot.parse(_sql(path), read="trino") if s is not None]
     assert len(statements) == 1
-    assert translate.to_duckdb(path.read_text())
+    assert translate.to_duckdb(_sql(path))
 
 
 @pytest.mark.parametrize("path", VIEWS, ids=lambda p: p.name)
 def test_a_view_file_replaces_the_view_it_is_named_after(path: Path):
-    create = sqlglot.parse_one(path.read_text(), read="trino")
+    create = sqlglot.parse_one(_sql(path), read="trino")
     assert isinstance(create, exp.Create) and create.kind == "VIEW" and create.args.get("replace")
     assert create.this.name == path.stem
-    assert translate.parameter_names(path.read_text()) == []
+    assert translate.parameter_names(_sql(path)) == []
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
 def test_a_query_is_one_select_with_contract_parameters(path: Path):
-    text = path.read_text()
+    text = _sql(path)
     assert isinstance(sqlglot.parse_one(text, read="trino"), exp.Query)
     assert set(translate.parameter_names(text)) <= {"app_id", "date_from", "date_to", "include_bots", "steps"}
     assert {"app_id", "date_from", "date_to"} <= set(translate.parameter_names(text))
@@ -60,7 +71,7 @@ def test_a_query_is_one_select_with_contract_parameters(path: Path):
 
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
 def test_every_scan_names_the_app_by_equality_and_bounds_dt(path: Path):
-    scans = billing.scans(path.read_text())
+    scans = billing.scans(_sql(path))
     assert scans
     for scan in scans:
         conjuncts = scan.partition_filter or ""
@@ -71,15 +82,16 @@ def test_every_scan_names_the_app_by_equality_and_bounds_dt(path: Path):
 
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
 def test_parameters_appear_only_in_where_clauses(path: Path):
-    assert translate.placeholders_outside_where(path.read_text()) == []
+    assert translate.placeholders_outside_where(_sql(path)) == []
 
 
 def _ctes(path: Path) -> dict[str, str]:
-    tree = sqlglot.parse_one(path.read_text(), read="trino")
+    tree = sqlglot.parse_one(_sql(path), read="trino")
     return {cte.alias: cte.this.sql("trino", comments=False) for cte in tree.find_all(exp.CTE)}
 
 
 def test_the_session_block_is_the_same_in_every_session_query():
+    # clickstream.lake.accelerate recognises the block by comparing it with overview.sql's.
     canonical = _ctes(catalog.QUERIES_DIR / "overview.sql")
     users = [p for p in QUERIES if "scoped" in _ctes(p)]
     assert {p.stem for p in users} >= {"overview", "daily_metrics", "entry_pages", "exit_pages", "referrers", "utm_campaigns", "funnel"}
@@ -88,6 +100,50 @@ def test_the_session_block_is_the_same_in_every_session_query():
         for name in SESSION_CTES:
             if name in ctes:
                 assert ctes[name] == canonical[name], f"{path.name}: CTE {name} differs from overview.sql's"
+
+
+@pytest.mark.parametrize("block", sorted(BLOCK_CTES))
+def test_a_block_is_written_once(block: str):
+    """Its CTEs are defined in etl/blocks/<block>.sql and in no other file under etl/."""
+    for path in sorted(catalog.ETL_DIR.glob("*/*.sql")):
+        raw = path.read_text()
+        for cte in BLOCK_CTES[block]:
+            defines = re.search(rf"(^|[\s,(]){cte} AS \(", raw, re.IGNORECASE) is not None
+            assert defines == (path == catalog.BLOCKS_DIR / f"{block}.sql"), f"{path}: CTE {cte}"
+        if block == "range_sessions":
+            margin = "date_add('minute', -30" in raw
+            assert margin == (path == catalog.BLOCKS_DIR / "range_sessions.sql"), f"{path}: the 30-minute margin"
+
+
+def test_the_blocks_are_used_where_the_rules_apply():
+    includes = {p: set(re.findall(r"@include (\w+)", p.read_text())) for p in VIEWS + QUERIES}
+    assert includes[catalog.VIEWS_DIR / "session_events.sql"] == {"sessionize"}
+    assert includes[catalog.VIEWS_DIR / "daily_metrics.sql"] == {"active_users"}
+    assert includes[catalog.QUERIES_DIR / "daily_metrics.sql"] == {"range_sessions", "visits", "active_users"}
+    assert includes[catalog.QUERIES_DIR / "funnel.sql"] == {"range_sessions"}
+    for name in ("overview", "entry_pages", "exit_pages", "referrers", "utm_campaigns"):
+        assert includes[catalog.QUERIES_DIR / f"{name}.sql"] == {"range_sessions", "visits"}
+
+
+def test_an_unknown_block_is_named_in_the_error():
+    with pytest.raises(QueryError, match=r"top_pages.sql includes 'nope', which is not in etl/blocks; known: active_users"):
+        catalog.expand("WITH\n-- @include nope\nSELECT 1", origin="top_pages.sql")
+
+
+def test_blocks_that_include_each_other_fail_with_the_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "a.sql").write_text("a AS (SELECT 1),\n-- @include b\n")
+    (tmp_path / "b.sql").write_text("b AS (SELECT 2),\n  --  @include a  \n")
+    monkeypatch.setattr(catalog, "BLOCKS_DIR", tmp_path)
+    with pytest.raises(QueryError, match="a cycle: a -> b -> a"):
+        catalog.expand("WITH\n-- @include a\nSELECT 1")
+
+
+def test_nested_blocks_expand_in_place_and_other_comments_stay():
+    text = catalog.expand("-- @include is a directive only on a line of its own\nWITH\n-- @include range_sessions\nSELECT * FROM numbered")
+    assert text.startswith("-- @include is a directive")
+    assert "-- etl/blocks/range_sessions.sql\n" in text and "-- etl/blocks/sessionize.sql\n" in text
+    assert "@include range_sessions" not in text and "@include sessionize" not in text
+    assert text.index("scoped AS (") < text.index("ordered AS (") < text.index("numbered AS (") < text.index("SELECT * FROM numbered")
 
 
 def _write_day(root: Path, app: str, day: datetime, n: int) -> None:
@@ -126,7 +182,7 @@ def test_every_view_runs_on_duckdb(small_lake: DuckLake, path: Path):
 
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
 def test_every_query_runs_on_duckdb_with_bound_parameters(small_lake: DuckLake, path: Path):
-    text = path.read_text()
+    text = _sql(path)
     duck = translate.to_duckdb(text)
     assert ":app_id" not in duck and "$app_id" in duck
     rows = small_lake.execute(duck, bind(translate.parameter_names(text), {k: v for k, v in SAMPLE.items() if k in translate.parameter_names(text)}))
@@ -137,7 +193,7 @@ def test_every_query_runs_on_duckdb_with_bound_parameters(small_lake: DuckLake, 
 def test_divisions_are_in_double(path: Path):
     # Trino divides integers as integers and 1.0 is a DECIMAL; DuckDB divides both as doubles.
     # Casting the dividend to double makes both engines agree.
-    tree = sqlglot.parse_one(path.read_text(), read="trino")
+    tree = sqlglot.parse_one(_sql(path), read="trino")
     for div in tree.find_all(exp.Div):
         assert isinstance(div.this, exp.Cast) and div.this.to.this == exp.DataType.Type.DOUBLE, div.sql("trino")
     assert not any(isinstance(lit, exp.Literal) and not lit.is_string and "." in lit.this for lit in tree.find_all(exp.Literal))

@@ -12,10 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from chalicelib.export.schema import JSON_SCHEMAS, PARTITION_TIME, SCHEMAS, TS
-from chalicelib.lake_row import KEYS
-
-_LONG = {dataset: {v: k for k, v in keys.items()} for dataset, keys in KEYS.items()}
+from chalicelib.lake.rows import LONG
+from chalicelib.lake.schema import JSON_SCHEMAS, PARTITION_TIME, SCHEMAS, TS
 
 
 def lines_to_table(dataset: str, lines: Sequence[bytes | str]) -> pa.Table:
@@ -36,7 +34,7 @@ def lines_to_table(dataset: str, lines: Sequence[bytes | str]) -> pa.Table:
         read_options=pj.ReadOptions(block_size=4 << 20, use_threads=False),
         parse_options=pj.ParseOptions(explicit_schema=JSON_SCHEMAS[dataset], unexpected_field_behavior="ignore"),
     )
-    return conform(table.rename_columns([_LONG[dataset][name] for name in table.column_names]), schema)
+    return conform(table.rename_columns([LONG[dataset][name] for name in table.column_names]), schema)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
