@@ -67,7 +67,7 @@ BOTS: tuple[tuple[Agent, int], ...] = (
     (Agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", None, "bot", "known_crawler"), 3),
     (Agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bingbot", None, "bot", "known_crawler"), 1),
     (Agent("curl/8.5.0", "curl", None, "bot", "user_agent_contains:curl"), 1),
-    (Agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36", "HeadlessChrome", "Linux", "bot", "user_agent_contains:headless"), 1),
+    (Agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36", "HeadlessChrome", "Linux", "bot", "user_agent_contains:headlesschrome"), 1),
 )
 
 
