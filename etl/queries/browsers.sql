@@ -7,7 +7,7 @@ SELECT
   count_if(event_type = 'page_view') AS page_views,
   count(*) AS events
 FROM events
-WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false))
+WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false)) AND event_type NOT IN ('identify', 'group', 'alias')
 GROUP BY browser
 ORDER BY visitors DESC, events DESC, browser
 LIMIT 100

@@ -19,7 +19,7 @@ active AS (
   FROM events
   WHERE app_id = :app_id
     AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
-    AND (:include_bots OR NOT coalesce(is_bot, false))
+    AND (:include_bots OR NOT coalesce(is_bot, false)) AND event_type NOT IN ('identify', 'group', 'alias')
   GROUP BY app_id, CAST(dt AS date), anonymous_id
 ),
 -- @include active_users
