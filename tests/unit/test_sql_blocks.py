@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from chalicelib.export.schema import EVENTS
-from chalicelib.export.transform import conform
+from chalicelib.lake.schema import EVENTS
+from chalicelib.lake.transform import conform
 from clickstream.lake import catalog, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import bind
