@@ -102,6 +102,9 @@ def test_segment_analytics_python_sends_every_kind_of_message(server: tuple[str,
     assert (page["path"], page["utm_source"], page["event_name"]) == ("/docs", "sdk", "Getting started")
     alias = next(r for r in found if r["event_type"] == "alias")
     assert alias["previous_id"] == "anon-1"
+    # The users view: each user_id's latest traits.
+    [user] = _query("SELECT user_id, traits FROM users WHERE app_id = 'sdks'")
+    assert (user["user_id"], json.loads(user["traits"])) == ("user-1", {"email": "ada@example.com", "plan": "pro"})
 
 
 def test_rudder_sdk_python_sends_gzip_by_default(server: tuple[str, str, Settings]) -> None:
