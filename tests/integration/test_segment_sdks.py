@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -149,3 +150,27 @@ def test_segment_analytics_node_sends_every_kind_of_message(server: tuple[str, s
     assert result["errors"] == []
     _export_and_check(settings, result["ids"])
 
+
+
+IMPORT_SCRIPT = r"""
+const { Analytics } = require('@segment/analytics-node')
+const [host, writeKey, timestamp] = process.argv.slice(1)
+const analytics = new Analytics({ writeKey, host, path: '/v1/import', maxRetries: 1 })
+const errors = []
+analytics.on('error', (e) => errors.push(String(e && (e.reason || e.message || e.code))))
+analytics.track({ userId: 'user-1', event: 'Order Completed', timestamp: new Date(timestamp), messageId: 'import-old-1' })
+analytics.closeAndFlush({ timeout: 20000 }).then(() => console.log(JSON.stringify({ errors })))
+"""
+
+
+def test_history_through_v1_import_lands_in_its_own_day(server: tuple[str, str, Settings]) -> None:
+    url, key, settings = server
+    old = datetime.now(timezone.utc) - timedelta(days=40)
+
+    done = subprocess.run(["node", "-e", IMPORT_SCRIPT, url, key, old.isoformat()], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["errors"] == []
+    Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: time.time() + 1).run_once()
+    [row] = _query("SELECT event_id, dt, event_time, received_at FROM events WHERE app_id = 'sdks'")
+    assert (row["event_id"], row["dt"]) == ("import-old-1", old.strftime("%Y-%m-%d"))
