@@ -19,7 +19,7 @@ from chalice import Response
 
 from chalicelib import clients, http, services
 from chalicelib.collect import segment
-from chalicelib.collect.enrich import RequestFacts, message_facts, request_facts
+from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import MalformedBody, PayloadTooLarge, plan_batch, rejected_item
 from chalicelib.errors import StorageUnavailable, UnknownKey
 from chalicelib.http import _cors_headers, _json, _lower, origin_allowed
@@ -82,7 +82,7 @@ def post(request: Any, route: str) -> Response:
         return _answer(403, {"accepted": 0, "rejected": [], "error": f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"}, {})
     source_ip = (context.get("identity") or {}).get("sourceIp")
     facts = request_facts(app.app_id, received_ms, source_ip, headers, app.ip_mode)  # type: ignore[arg-type]
-    adapt = _adapter(facts, app.ip_mode)
+    adapt = segment.adapter(facts, app.ip_mode)  # type: ignore[arg-type]
     max_age_ms = import_max_age_ms(app, settings.import_max_age_days) if route in IMPORT_ROUTES else None
     plan = plan_batch(body.messages, facts, settings, request_id, adapt=adapt,
                       event_types=segment.SEGMENT_EVENT_TYPES, max_age_ms=max_age_ms)
@@ -97,22 +97,6 @@ def post(request: Any, route: str) -> Response:
     if not plan.accepted:
         answer["error"] = "every message was invalid; nothing was stored"
     return _answer(status, answer, cors)
-
-
-def _adapter(facts: RequestFacts, ip_mode: str) -> Any:
-    """Translate each message; facts are shared between messages from the same device."""
-    cache: dict[tuple[Any, ...], RequestFacts] = {}
-
-    def adapt(message: Any) -> tuple[dict[str, Any], RequestFacts]:
-        translated = segment.translate(message, facts.received_ms)
-        key = (translated.user_agent, translated.ip, translated.os, translated.os_version, translated.device_type)
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = message_facts(facts, translated.user_agent, translated.ip, ip_mode,  # type: ignore[arg-type]
-                                               translated.os, translated.os_version, translated.device_type)  # type: ignore[arg-type]
-        return translated.event, found
-
-    return adapt
 
 
 def _malformed(request: Any, headers: dict[str, str], query: dict[str, str], exc: Exception,

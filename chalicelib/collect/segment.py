@@ -25,11 +25,12 @@ import math
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
 from chalicelib.collect import limits
+from chalicelib.collect.enrich import IpMode, RequestFacts, message_facts
 from chalicelib.collect.ingest import MalformedBody, PayloadTooLarge
 from chalicelib.collect.validate import InvalidEvent
 
@@ -362,3 +363,20 @@ def translate(message: Any, received_ms: int) -> Translated:
         os_version=_text(os_info.get("version")),
         device_type="mobile" if isinstance(device_kind, str) and device_kind.lower() in ("ios", "android") else None,
     )
+
+
+def adapter(facts: RequestFacts, ip_mode: IpMode) -> Callable[[Any], tuple[dict[str, Any], RequestFacts]]:
+    """``plan_batch``'s hook for this contract: translate each message and give it its own
+    visitor facts, shared between the messages of one device (one user agent, IP, OS)."""
+    cache: dict[tuple[Any, ...], RequestFacts] = {}
+
+    def adapt(message: Any) -> tuple[dict[str, Any], RequestFacts]:
+        translated = translate(message, facts.received_ms)
+        key = (translated.user_agent, translated.ip, translated.os, translated.os_version, translated.device_type)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = message_facts(facts, translated.user_agent, translated.ip, ip_mode, translated.os,
+                                               translated.os_version, translated.device_type)  # type: ignore[arg-type]
+        return translated.event, found
+
+    return adapt
