@@ -25,7 +25,7 @@ import math
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import orjson
 
@@ -80,8 +80,7 @@ class SegmentBody:
     write_key: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Translated:
+class Translated(NamedTuple):  # a NamedTuple: built once per message, 3x cheaper than a frozen dataclass
     """One message as our event (the ``/v1/events`` shape plus Segment's extra fields) and the
     visitor facts the message itself carries."""
 
@@ -217,6 +216,8 @@ def _content_id(message: dict[str, Any]) -> str:
 
 def _identity(message: dict[str, Any], field: str) -> str | None:
     value = message.get(field)
+    if value.__class__ is str and value:  # the common case, checked first
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -234,46 +235,66 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _size(value: Any) -> int | None:
     """A screen side as our integer, or None: mobile SDKs send doubles (390.0)."""
+    if value.__class__ is int:
+        return value if 0 <= value <= 100_000 else None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     size = int(value)
     return size if 0 <= size <= 100_000 else None
 
 
-def _our_context(context: dict[str, Any]) -> dict[str, Any] | None:
-    """Locale, timezone and screen where our columns want them; every other key (app, device,
-    os, library, network, traits, ...) kept as is for the lake's ``context`` JSON."""
-    out: dict[str, Any] = {k: v for k, v in context.items() if k not in _CONTEXT_TAKEN}
-    for key in ("locale", "timezone"):
-        value = context.get(key)
-        if isinstance(value, str) and 0 < len(value) <= limits.MAX_SHORT:
+_EMPTY: dict[str, Any] = {}
+
+
+def _our_context(context: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(context for our columns and the lake's ``context`` JSON, the keys taken out of it).
+
+    Locale, timezone and screen go where our columns want them; every other key (app, device,
+    os, library, network, traits, ...) is kept as is. One pass over the keys."""
+    out: dict[str, Any] = {}
+    taken: dict[str, Any] = {}
+    for key, value in context.items():
+        if key not in _CONTEXT_TAKEN:
             out[key] = value
-    screen = context.get("screen")
-    if isinstance(screen, dict):
-        sides = {side: _size(screen.get(side)) for side in ("width", "height")}
-        if any(v is not None for v in sides.values()):
-            out["screen"] = {k: v for k, v in sides.items() if v is not None}
-        extra = {k: v for k, v in screen.items() if k not in ("width", "height")}
-        if extra:  # density and the like: kept under a name our screen columns do not claim
-            out["screen_extra"] = extra
-    return out or None
+        elif key == "locale" or key == "timezone":
+            if value.__class__ is str and 0 < len(value) <= limits.MAX_SHORT:
+                out[key] = value
+        elif key == "screen":
+            if value.__class__ is dict:
+                sides = {}
+                for side, size in value.items():
+                    if side == "width" or side == "height":
+                        if (size := _size(size)) is not None:
+                            sides[side] = size
+                    else:  # density and the like: kept under a name our screen columns do not claim
+                        out.setdefault("screen_extra", {})[side] = size
+                if sides:
+                    out["screen"] = sides
+        else:  # page, userAgent, ip, campaign, geo
+            taken[key] = value
+    return out or None, taken
 
 
-def _page_url(properties: dict[str, Any], page: dict[str, Any]) -> str | None:
-    url = _text(properties.get("url")) or _text(page.get("url"))
-    if url is None:
-        path = _text(properties.get("path")) or _text(page.get("path"))
-        url = path  # a path alone stands for the URL; its path column is the same
-    search = _text(properties.get("search")) or _text(page.get("search"))
-    if url and search and "?" not in url:
-        url = url + (search if search.startswith("?") else "?" + search)
-    return url
+def _page_text(own: dict[str, Any], page: dict[str, Any], key: str) -> str | None:
+    value = own.get(key)
+    if value.__class__ is str and value:
+        return value
+    value = page.get(key)
+    return value if value.__class__ is str and value else None
+
+
+def _page_fields(own: dict[str, Any], page: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(url, referrer, title): ``own`` (a page message's properties) first, then context.page.
+    A path alone stands for the URL (its path column is the same); ``search`` completes a URL
+    without a query string (analytics.js's canonical URL drops it)."""
+    url = _page_text(own, page, "url") or _page_text(own, page, "path")
+    if url and "?" not in url:
+        search = _page_text(own, page, "search")
+        if search:
+            url = url + (search if search.startswith("?") else "?" + search)
+    return url, _page_text(own, page, "referrer"), _page_text(own, page, "title")
 
 
 def _campaign(context: dict[str, Any]) -> dict[str, str] | None:
@@ -289,81 +310,89 @@ def translate(message: Any, received_ms: int) -> Translated:
     cannot be one. Field checks beyond the shape (lengths, times) are validate_event's."""
     if not isinstance(message, dict):
         raise InvalidEvent("message", f"must be an object, got {type(message).__name__}")
-    kind = message.get("type")
-    if not isinstance(kind, str) or kind.lower() not in EVENT_TYPE:
-        raise InvalidEvent("type", f"{str(kind)[:40]!r} is not one of {', '.join(EVENT_TYPE)}", code="invalid")
-    kind = kind.lower()
+    get = message.get
+    kind = get("type")
+    event_type = EVENT_TYPE.get(kind) if kind.__class__ is str else None
+    if event_type is None:
+        if isinstance(kind, str) and kind.lower() in EVENT_TYPE:
+            kind = kind.lower()
+            event_type = EVENT_TYPE[kind]
+        else:
+            raise InvalidEvent("type", f"{str(kind)[:40]!r} is not one of {', '.join(EVENT_TYPE)}", code="invalid")
     anonymous_id = _identity(message, "anonymousId")
     user_id = _identity(message, "userId")
     if anonymous_id is None and user_id is None:
         raise InvalidEvent("anonymousId", "or userId is required", code="missing")
-    context = _dict(message.get("context"))
-    properties = _dict(message.get("properties"))
-    page = _dict(context.get("page"))
+    context = get("context")
+    ours, taken = _our_context(context) if context.__class__ is dict and context else (None, _EMPTY)
+    properties = get("properties")
+    if properties.__class__ is not dict:
+        properties = _EMPTY
+    page = taken.get("page")
+    if page.__class__ is not dict:
+        page = _EMPTY
 
     event_name: Any = None
     if kind == "track":
-        event_name = message.get("event")
+        event_name = get("event")
         if event_name is None or event_name == "":
             raise InvalidEvent("event", "is required for a track message", code="missing")
-    elif kind in ("page", "screen"):
-        event_name = _text(message.get("name")) or _text(properties.get("name"))
+    elif kind == "page" or kind == "screen":
+        event_name = _text(get("name")) or _text(properties.get("name"))
     # Page fields: a page message's properties first, then context.page (analytics.js fills it
     # on every message); other types only from context.page.
-    own = properties if kind == "page" else {}
-    url = _page_url(own, page)
-    referrer = _text(own.get("referrer")) or _text(page.get("referrer"))
-    title = _text(own.get("title")) or _text(page.get("title"))
     if kind == "page":
+        url, referrer, title = _page_fields(properties, page)
         properties = {k: v for k, v in properties.items() if k not in _PAGE_FIELDS}
+    else:
+        url, referrer, title = _page_fields(_EMPTY, page) if page else (None, None, None)
 
-    timestamp = message.get("originalTimestamp")
+    timestamp = get("originalTimestamp")
     if timestamp is None:
-        timestamp = message.get("timestamp")
+        timestamp = get("timestamp")
     event: dict[str, Any] = {
-        "event_id": event_id_for(message.get("messageId")) or _content_id(message),
-        "event_type": EVENT_TYPE[kind],
+        "event_id": event_id_for(get("messageId")) or _content_id(message),
+        "event_type": event_type,
         "event_name": event_name,
         "timestamp": received_ms if timestamp is None else timestamp,
-        "sent_at": message.get("sentAt"),
+        "sent_at": get("sentAt"),
         "anonymous_id": anonymous_id,
         "user_id": user_id,
         "url": url,
         "referrer": referrer,
         "title": title,
         "properties": properties or None,
-        "context": _our_context(context),
-        "campaign": _campaign(context),
+        "context": ours,
     }
-    if kind in ("identify", "group"):
-        traits = message.get("traits")
-        if traits is None and kind == "identify":
-            traits = context.get("traits")
+    if "campaign" in taken:
+        event["campaign"] = _campaign(taken)
+    if kind == "identify" or kind == "group":
+        traits = get("traits")
+        if traits is None and kind == "identify" and ours:
+            traits = ours.get("traits")
         event["traits"] = traits if isinstance(traits, dict) and traits else None
-    if kind == "group":
-        event["group_id"] = _identity(message, "groupId")
-        if event["group_id"] is None:
-            raise InvalidEvent("groupId", "is required for a group message", code="missing")
-    if kind == "alias":
+        if kind == "group":
+            event["group_id"] = _identity(message, "groupId")
+            if event["group_id"] is None:
+                raise InvalidEvent("groupId", "is required for a group message", code="missing")
+    elif kind == "alias":
         event["previous_id"] = _identity(message, "previousId")
         if event["previous_id"] is None:
             raise InvalidEvent("previousId", "is required for an alias message", code="missing")
         if user_id is None:
             raise InvalidEvent("userId", "is required for an alias message", code="missing")
 
-    user_agent = _text(context.get("userAgent"))
-    os_info = _dict(context.get("os"))
-    device = _dict(context.get("device"))
-    device_kind = device.get("type")
+    os_info = ours.get("os") if ours else None
+    device = ours.get("device") if ours else None
+    device_kind = device.get("type") if device.__class__ is dict else None
     return Translated(
         event=event,
-        user_agent=user_agent,
-        ip=_text(context.get("ip")),
-        os=_text(os_info.get("name")),
-        os_version=_text(os_info.get("version")),
+        user_agent=_text(taken.get("userAgent")),
+        ip=_text(taken.get("ip")),
+        os=_text(os_info.get("name")) if os_info.__class__ is dict else None,
+        os_version=_text(os_info.get("version")) if os_info.__class__ is dict else None,
         device_type="mobile" if isinstance(device_kind, str) and device_kind.lower() in ("ios", "android") else None,
     )
-
 
 def adapter(facts: RequestFacts, ip_mode: IpMode) -> Callable[[Any], tuple[dict[str, Any], RequestFacts]]:
     """``plan_batch``'s hook for this contract: translate each message and give it its own

@@ -156,7 +156,7 @@ def validate_event(event: Any, event_types: frozenset[str] = limits.EVENT_TYPES,
     if properties is not None and not isinstance(properties, dict):
         raise InvalidEvent("properties", f"must be an object, got {type(properties).__name__}")
     extras: dict[str, Any] = {}
-    if segment:
+    if segment and ("traits" in event or "group_id" in event or "previous_id" in event or "campaign" in event):
         traits = event.get("traits")
         if traits is not None and not isinstance(traits, dict):
             raise InvalidEvent("traits", f"must be an object, got {type(traits).__name__}")
