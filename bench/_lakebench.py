@@ -42,7 +42,7 @@ from chalicelib.collect.enrich import request_facts  # noqa: E402
 from chalicelib.collect.ingest import plan_batch  # noqa: E402
 from chalicelib.settings import Settings, from_env  # noqa: E402
 from chalicelib.store.events import write_chunk  # noqa: E402
-from chalicelib.store.schema import ensure_bucket, ensure_table  # noqa: E402
+from clickstream.admin.tables import ensure_bucket, ensure_table  # noqa: E402
 
 Item = dict[str, Any]
 HOUR_MS = 3_600_000

@@ -24,7 +24,7 @@ from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalic
 from chalicelib import clients
 from chalicelib.settings import Settings, from_env
 from chalicelib.store.apps import AppStore
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.localstack import LocalStack
 from clickstream.target import ROOT, local_env, local_value
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import click
 
@@ -56,8 +55,8 @@ def etl_run(stage: str | None, as_json: bool) -> None:
 @click.option("--stage", default=None)
 def etl_backfill(since: str, until: str, stage: str | None) -> None:
     """Re-export a received-time window idempotently (items still in the table only)."""
-    from chalicelib.export.backfill import backfill, hours
     from chalicelib.export.handlers import exporter
+    from clickstream.admin.backfill import backfill, hours
 
     lo, hi = _parse_time(since), _parse_time(until)
     if hi <= lo:

@@ -12,7 +12,7 @@ from clickstream.target import settings_for
 
 
 def _subject(app: str, user_id: str | None, anonymous_id: str | None):
-    from chalicelib.privacy.erasure import Subject
+    from clickstream.admin.erasure import Subject
 
     if bool(user_id) == bool(anonymous_id):
         raise click.UsageError("give exactly one of --user-id or --anonymous-id")
@@ -36,7 +36,7 @@ def delete(app_id: str, user_id: str | None, anonymous_id: str | None, actor: st
     Idempotent and crash-safe: rerun it after any failure. Events that arrive after it are kept.
     """
     from chalicelib.export.handlers import exporter
-    from chalicelib.privacy.erasure import erase
+    from clickstream.admin.erasure import erase
 
     entry = erase(exporter(settings_for(stage), invoke=None), _subject(app_id, user_id, anonymous_id), actor or getpass.getuser())
     click.echo(
@@ -54,11 +54,10 @@ def delete(app_id: str, user_id: str | None, anonymous_id: str | None, actor: st
 @click.option("--stage", default=None)
 def export(app_id: str, user_id: str | None, anonymous_id: str | None, out, stage: str | None) -> None:
     """Write everything held about the person as JSON lines (lake, store, rejected events)."""
-    from chalicelib.export.handlers import exporter
-    from chalicelib.privacy.erasure import dumps, export_subject
+    from clickstream.admin.erasure import dumps, export_subject
 
     count = 0
-    for record in export_subject(exporter(settings_for(stage), invoke=None), _subject(app_id, user_id, anonymous_id)):
+    for record in export_subject(settings_for(stage), _subject(app_id, user_id, anonymous_id)):
         out.write(dumps(record) + "\n")
         count += 1
     click.echo(f"{count} records", err=True)
@@ -71,7 +70,7 @@ def ledger(stage: str | None) -> None:
     from dataclasses import asdict
 
     from chalicelib import clients
-    from chalicelib.privacy.ledger import Ledger
+    from clickstream.admin.ledger import Ledger
 
     settings = settings_for(stage)
     for entry in Ledger(clients.dynamodb(settings), settings.table).entries():

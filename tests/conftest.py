@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings as hypothesis_settings
 
 from chalicelib import clients
 from chalicelib.settings import Settings, from_env
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.localstack import LocalStack, free_port
 
 # CI machines are shared and noisy: a per-example time limit only makes property tests flaky.

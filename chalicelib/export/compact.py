@@ -34,7 +34,6 @@ from chalicelib.settings import Settings
 from chalicelib.store import keys
 
 
-
 def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return call(**kwargs)

@@ -35,13 +35,39 @@ def next_window(watermark_ms: int | None, now_ms: int, settle_ms: int, first_loo
 
 
 def key_ranges(dataset: keys.Dataset, window: Window, shards: int, only: Sequence[int] | None = None) -> list[KeyRange]:
-    wanted = None if only is None else {keys.partition_key(dataset, 0, s).rsplit("#", 1)[1] for s in only}
+    wanted = None if only is None else set(only)
     lo, hi = keys.sort_key_bound(window.lo_ms), keys.sort_key_bound(window.hi_ms)
     return [
         KeyRange(pk, lo, hi)
         for pk in keys.partitions_between(dataset, window.lo_ms, window.hi_ms, shards)
-        if wanted is None or pk.rsplit("#", 1)[1] in wanted
+        if wanted is None or keys.shard_of_partition(pk) in wanted
     ]
+
+
+def shard_counts(ranges: Sequence[KeyRange], counts: Sequence[int], shards: int) -> list[int]:
+    """Items per shard, summed over the hours of the window, from the counts of ``ranges``."""
+    out = [0] * shards
+    for key_range, n in zip(ranges, counts):
+        out[keys.shard_of_partition(key_range.pk)] += n
+    return out
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    window: Window
+    groups: list[list[int]]
+
+
+def plan_groups(window: Window, counts: Sequence[int], budget: int, max_groups: int) -> GroupPlan | Window:
+    """Groups for ``window`` given its per-shard counts, or the half window to count next.
+
+    A shard is never split, so while one shard alone is over budget the window shrinks (its
+    lower end stays: the watermark only moves forward); a window of one millisecond is
+    exported as it is.
+    """
+    if max(counts, default=0) <= budget or window.hi_ms - window.lo_ms <= 1:
+        return GroupPlan(window, assign_groups(counts, budget, max_groups))
+    return Window(window.lo_ms, window.lo_ms + (window.hi_ms - window.lo_ms) // 2)
 
 
 def assign_groups(shard_counts: Sequence[int], budget: int, max_groups: int) -> list[list[int]]:

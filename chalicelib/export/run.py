@@ -1,6 +1,10 @@
-"""One export pass: lease → finish or redo a pending run → plan the next window → export →
-commit → compact closed days → release. Every door (the schedule, `clickstream etl run`,
-the local scheduler) calls ``Exporter.run_once``.
+"""The coordinator of one export pass: lease → finish or redo a pending run → plan the next
+window → export its groups (inline or fanned out) → commit → housekeeping → release.
+
+Every door (the schedule, `clickstream etl run`, the local scheduler) calls
+``Exporter.run_once``; the worker function calls ``Exporter.run_worker``. What one group
+does is in group.py, what follows a commit in housekeeping.py; work that needs the lake
+without a run (backfill, erasure) gets a ``Session`` from ``Exporter.exclusive``.
 """
 
 from __future__ import annotations
@@ -10,18 +14,18 @@ import logging
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
 from chalicelib.errors import LeaseHeld
-from chalicelib.export import compact, dedup, plan
-from chalicelib.lake import layout, transform
-from chalicelib.lake.parquetio import Lake
+from chalicelib.export import plan
+from chalicelib.export.group import GroupExport, GroupResult
+from chalicelib.export.housekeeping import Housekeeping
 from chalicelib.export.reader import RawQuery
+from chalicelib.export.session import Session
 from chalicelib.export.state import ExportState, Pending, StateStore
-from chalicelib.privacy import retention
+from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
-from chalicelib.store.apps import AppStore
 
 log = logging.getLogger("clickstream.export")
 
@@ -31,24 +35,6 @@ Invoke = Callable[[dict[str, Any]], None]
 
 def _no_crash(point: str) -> None:
     return None
-
-
-@dataclass
-class GroupResult:
-    events: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    files: int = 0
-    bytes: int = 0
-    partitions: set[str] = field(default_factory=set)
-
-    def add(self, other: "GroupResult") -> None:
-        self.events += other.events
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.files += other.files
-        self.bytes += other.bytes
-        self.partitions |= other.partitions
 
 
 @dataclass
@@ -73,6 +59,18 @@ class RunReport:
         return json.dumps({"msg": "export run", **asdict(self)}, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """The export's knobs; the defaults are what production runs."""
+
+    lease_ms: int = 16 * 60_000  # longer than the export function's timeout (15 min)
+    budget: int | None = None  # items per group; None: settings.export_budget_events
+    max_groups: int = 64
+    compact_min_files: int = 2
+    dedup_lookback_ms: int = 48 * 3_600_000
+    count_above_ms: int = 15 * 60_000  # windows longer than this are counted and split
+
+
 class Exporter:
     def __init__(
         self,
@@ -83,30 +81,26 @@ class Exporter:
         invoke: Invoke | None = None,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
-        lease_ms: int = 16 * 60_000,
-        budget: int | None = None,
-        max_groups: int = 64,
         crash: Crash = _no_crash,
-        compact_min_files: int = 2,
         metrics: Callable[[str, float], None] | None = None,
-        dedup_lookback_ms: int = 48 * 3_600_000,
-        count_above_ms: int = 15 * 60_000,
+        tuning: Tuning = Tuning(),
     ) -> None:
         self.settings = settings
+        self._table = dynamodb
         self.state = StateStore(dynamodb, settings.table)
         self.reader = RawQuery(dynamodb, settings.table)
         self.lake = Lake(s3, settings.bucket)
         self.invoke = invoke
         self.clock = clock
         self.owner = owner or f"export-{uuid.uuid4().hex[:12]}"
-        self.lease_ms = lease_ms
-        self.budget = budget or settings.export_budget_events
-        self.max_groups = max_groups
         self.crash = crash
-        self.compact_min_files = compact_min_files
         self.metrics = metrics
-        self.dedup_lookback_ms = dedup_lookback_ms
-        self.count_above_ms = count_above_ms
+        self.lease_ms = tuning.lease_ms
+        self.budget = tuning.budget or settings.export_budget_events
+        self.max_groups = tuning.max_groups
+        self.count_above_ms = tuning.count_above_ms
+        self.group = GroupExport(settings, self.reader, self.lake, self.state, dynamodb, crash, tuning.dedup_lookback_ms)
+        self.housekeeping = Housekeeping(settings, self.lake, dynamodb, crash, tuning.compact_min_files, tuning.dedup_lookback_ms)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -135,7 +129,7 @@ class Exporter:
         return report
 
     def _run_locked(self, state: ExportState) -> RunReport:
-        compact.resume(self.lake, self.state_client(), self.settings, self.crash)
+        self.housekeeping.resume()
         totals = GroupResult()
         report = RunReport(status="idle")
         if state.pending is not None:
@@ -163,11 +157,9 @@ class Exporter:
                 state = ExportState(pending.hi_ms, pending.seq, None)
                 report.status = "exported"
         if report.status in ("exported", "idle"):
-            report.compacted_partitions = compact.compact_closed(
-                self.lake, self.state_client(), self.settings, self.now_ms(), self.crash, self.compact_min_files
-            )
-            self._expire_dedup_index()
-            report.retention_removed = self._apply_retention()
+            report.compacted_partitions = self.housekeeping.compact(self.now_ms())
+            self.housekeeping.expire_dedup_index(self.now_ms())
+            report.retention_removed = self.housekeeping.apply_retention(self.now_ms())
         report.events, report.duplicates_dropped, report.rejected = totals.events, totals.duplicates, totals.rejected
         report.files, report.bytes, report.partitions = totals.files, totals.bytes, len(totals.partitions)
         watermark = state.watermark_ms
@@ -175,7 +167,7 @@ class Exporter:
         return report
 
     @contextmanager
-    def exclusive(self, wait_s: float = 0.0, poll_s: float = 0.1) -> Iterator[ExportState]:
+    def exclusive(self, wait_s: float = 0.0, poll_s: float = 0.1) -> Iterator[Session]:
         """Hold the export lease for other work on the lake (erasure, backfill), pending run finished.
 
         While it is held no export can run, so nothing can write rows behind this work's back.
@@ -192,14 +184,14 @@ class Exporter:
         try:
             if state.pending is not None and self._finish(state.pending, GroupResult()):
                 state = ExportState(state.pending.hi_ms, state.pending.seq, None)
-            yield state
+            yield Session(self.settings, self.lake, self.reader, self._table, state.seq, self.crash, self._renew)
         except Exception:
             self.state.release(self.owner)
             raise
         self.state.release(self.owner)
 
-    def state_client(self) -> Any:
-        return self.state._client
+    def _renew(self) -> None:
+        self.state.renew(self.owner, self.now_ms(), self.lease_ms)
 
     def _finish(self, pending: Pending, totals: GroupResult) -> bool:
         """Run the groups not yet done (inline, or re-invoke stalled workers), then commit."""
@@ -212,7 +204,7 @@ class Exporter:
                 self.invoke({"seq": pending.seq, "group": g})
             return False
         for g in missing:
-            totals.add(self.run_group(pending, g))
+            totals.add(self.group.run(pending, g))
         self.crash("before_commit")
         self.state.commit(self.owner, pending)
         self.crash("after_commit")
@@ -229,45 +221,17 @@ class Exporter:
         if window.hi_ms - window.lo_ms <= self.count_above_ms:
             return window, [list(range(shards))]
         for _ in range(40):
-            counts = [0] * shards
             ranges = plan.key_ranges("events", window, shards)
-            for key_range, n in zip(ranges, self.reader.count_many(ranges)):
-                counts[int(key_range.pk.rsplit("#", 1)[1], 16)] += n
-            if max(counts) <= self.budget or window.hi_ms - window.lo_ms <= 1:
-                return window, plan.assign_groups(counts, self.budget, self.max_groups)
-            window = plan.Window(window.lo_ms, window.lo_ms + (window.hi_ms - window.lo_ms) // 2)
+            counts = plan.shard_counts(ranges, self.reader.count_many(ranges), shards)
+            step = plan.plan_groups(window, counts, self.budget, self.max_groups)
+            if isinstance(step, plan.GroupPlan):
+                return step.window, step.groups
+            window = step
         return window, plan.assign_groups(counts, self.budget, self.max_groups)
 
     # -- one group: what a fan-out worker runs -----------------------------------------
     def run_group(self, pending: Pending, group: int) -> GroupResult:
-        window = plan.Window(pending.lo_ms, pending.hi_ms)
-        shards = pending.groups[group]
-        prefix = self.settings.lake_prefix
-        result = GroupResult()
-        events = transform.lines_to_table("events", self.reader.read_many(plan.key_ranges("events", window, self.settings.write_shards, shards)))
-        raw_count = events.num_rows
-        events = dedup.first_received(events)
-        seen = dedup.load_seen(self.lake, prefix, window.lo_ms - self.dedup_lookback_ms, pending.seq)
-        events, _ = dedup.drop_seen(events, seen)
-        result.events, result.duplicates = events.num_rows, raw_count - events.num_rows
-        rejected = transform.lines_to_table(
-            "rejected_events", self.reader.read_many(plan.key_ranges("rejected_events", window, self.settings.write_shards, shards))
-        )
-        result.rejected = rejected.num_rows
-        for dataset, table in (("events", events), ("rejected_events", rejected)):
-            for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
-                key = layout.data_key(prefix, dataset, app_id, dt, pending.seq, group)
-                result.bytes += self.lake.put_table(key, part)
-                result.files += 1
-                result.partitions.add(f"{dataset}/{app_id}/{dt}")
-                self.crash("after_data_file")
-        self.crash("after_files")
-        compact.mark_dirty(self.state_client(), self.settings.table, result.partitions)
-        self.lake.put_table(layout.dedup_key(prefix, pending.hi_ms, pending.seq, group), dedup.index_table(events))
-        self.crash("after_index")
-        self.state.mark_done(pending.seq, group)
-        self.crash("after_mark_done")
-        return result
+        return self.group.run(pending, group)
 
     def run_worker(self, payload: dict[str, Any]) -> GroupResult | None:
         """Entry of the export_worker function: export one group of a pending run."""
@@ -276,20 +240,3 @@ class Exporter:
         if pending is None or pending.seq != int(payload["seq"]) or int(payload["group"]) in pending.done:
             return None  # committed or done already: a duplicate delivery
         return self.run_group(pending, int(payload["group"]))
-
-    def _apply_retention(self) -> int:
-        now = self.now_ms()
-        client = self.state_client()
-        if not retention.due_today(client, self.settings.table, now):
-            return 0
-        apps = [(a.app_id, a.retention_days) for a in AppStore(client, self.settings.table, cache_seconds=0).list_apps()]
-        removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now)
-        for r in removed:
-            log.info(json.dumps({"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}))
-        return len(removed)
-
-    def _expire_dedup_index(self) -> None:
-        old = dedup.expired_index_keys(self.lake, self.settings.lake_prefix, self.now_ms() - 2 * self.dedup_lookback_ms)
-        if old:
-            self.lake.delete(old)
-

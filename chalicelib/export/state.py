@@ -28,7 +28,6 @@ from chalicelib.errors import LeaseHeld, StorageUnavailable, TransientError
 from chalicelib.store import keys
 
 
-
 @dataclass(frozen=True)
 class Pending:
     seq: int

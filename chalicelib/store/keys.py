@@ -41,6 +41,11 @@ def partition_key(dataset: Dataset, received_ms: int, shard: int) -> str:
     return f"{_DATASET_PREFIX[dataset]}#{hour_bucket(received_ms)}#{shard:02x}"
 
 
+def shard_of_partition(pk: str) -> int:
+    """The shard number of an event partition key (the inverse of ``partition_key``'s last part)."""
+    return int(pk.rsplit("#", 1)[1], 16)
+
+
 def sort_key(received_ms: int, app_id: str, event_id: str) -> str:
     return f"{received_ms:013d}#{app_id}#{event_id}"
 

@@ -36,7 +36,7 @@ def main() -> None:
                            "CLICKSTREAM_WRITE_SHARDS": "1"})  # the export's reads per shard dominate the set-up time
         from chalicelib import clients
         from chalicelib.settings import from_env
-        from chalicelib.store.schema import ensure_bucket, ensure_table
+        from clickstream.admin.tables import ensure_bucket, ensure_table
         from clickstream import devextras
         from clickstream.dashboard.spec import load
         from clickstream.devserver import serve

@@ -17,7 +17,7 @@ from app import app as chalice_app
 from chalicelib import clients, services
 from chalicelib.settings import get_settings
 from chalicelib.store.apps import AppStore
-from chalicelib.store.schema import ensure_table
+from clickstream.admin.tables import ensure_table
 from clickstream.target import ROOT
 from tests.apiclient import SHOP_ORIGIN, Api, AppWithKey
 

@@ -17,7 +17,7 @@ from chalicelib import clients
 from chalicelib.errors import UnknownKey
 from chalicelib.settings import Settings, from_env
 from chalicelib.store.apps import AppStore
-from chalicelib.store.schema import ensure_table
+from clickstream.admin.tables import ensure_table
 from clickstream.cli import main
 from clickstream.target import ROOT
 from tests.readback import scan_all

@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib import clients
 from chalicelib.settings import Settings, from_env
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.localstack import LocalStack
 from clickstream.dashboard.pages import lake_runner, pages
 from clickstream.dashboard.spec import load

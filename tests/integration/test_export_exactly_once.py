@@ -13,13 +13,15 @@ import threading
 import uuid
 from collections import Counter
 
-from hypothesis import HealthCheck, Phase, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from chalicelib import clients
-from chalicelib.export.run import Exporter
+from chalicelib.export.run import Exporter, Tuning
 from chalicelib.lake.transform import lines_to_table
 from chalicelib.settings import from_env
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from tests.lake_helpers import event, read_lake, store
 
 HOUR = 3_600_000
@@ -52,8 +54,8 @@ class Clock:
         return self.ms / 1000
 
 
-def make_exporter(s, clock, crash=lambda p: None, **kw):
-    return Exporter(s, clients.dynamodb(s), clients.s3(s), clock=clock, lease_ms=LEASE_MS, crash=crash, **kw)
+def make_exporter(s, clock, crash=lambda p: None, budget=None, **kw):
+    return Exporter(s, clients.dynamodb(s), clients.s3(s), clock=clock, crash=crash, tuning=Tuning(lease_ms=LEASE_MS, budget=budget), **kw)
 
 
 def expected_rows(s):

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from chalicelib import clients
-from chalicelib.export.run import Exporter
-from chalicelib.privacy.erasure import Subject, erase, export_subject
-from chalicelib.privacy.ledger import Ledger
+from chalicelib.export.run import Exporter, Tuning
+from clickstream.admin.erasure import Subject, erase, export_subject
+from clickstream.admin.ledger import Ledger
 from tests.lake_helpers import event, read_lake, store
 
 NOW = int(time.time() * 1000)
@@ -22,7 +22,7 @@ class HardKill(BaseException):
 
 def exporter(settings, now_ms=None):
     clock = (lambda: now_ms / 1000) if now_ms else time.time
-    return Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=clock, lease_ms=2_000)
+    return Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=clock, tuning=Tuning(lease_ms=2_000))
 
 
 def people_history(settings):
@@ -133,7 +133,7 @@ def test_erasing_by_anonymous_id_and_twice_is_idempotent(settings):
 
 def test_the_subject_export_lists_everything_held(settings):
     people_history(settings)
-    records = list(export_subject(exporter(settings), Subject("shop", "user_id", "u-alice")))
+    records = list(export_subject(settings, Subject("shop", "user_id", "u-alice")))
     sources = sorted({r["source"] for r in records})
     assert sources == ["lake/events", "lake/rejected_events", "store/events (not yet exported)", "store/rejected_events"]
     assert sorted(r["event_id"] for r in records if "rejected" not in r["source"]) == ["a-late", "a-unexported", "a0", "a1", "a2"]

@@ -73,7 +73,7 @@ def test_salts_are_random_kept_48h_then_gone_so_nothing_stored_recomputes_an_id(
 
 def test_two_tables_get_unrelated_salts_for_the_same_day(settings, local_stack):
     from chalicelib.settings import from_env
-    from chalicelib.store.schema import ensure_table
+    from clickstream.admin.tables import ensure_table
 
     other = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": settings.table + "-b"})
     ensure_table(clients.dynamodb(other), other.table)

@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib import clients
 from chalicelib.settings import Settings, from_env
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.export.run import Exporter
 from chalicelib.lake.schema import EVENTS

@@ -19,7 +19,7 @@ import pytest
 from chalicelib import clients
 from chalicelib.export.run import Exporter
 from chalicelib.settings import from_env
-from chalicelib.store.schema import ensure_bucket, ensure_table
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.lake import LocalLake, run_query
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.mirror import Mirror

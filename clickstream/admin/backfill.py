@@ -5,7 +5,7 @@ For when files were lost or a column was added: every item still in the table (T
 its partition with the compaction protocol (staged under ``_state/``, merged with the
 partition's files, deduplicated by (app_id, event_id), inputs deleted). Running it twice
 changes nothing the second time. It holds the export lease (``Exporter.exclusive``, which
-finishes a pending run first), so it never races a run.
+finishes a pending run first) and works through the ``Session`` it yields, so it never races a run.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from chalicelib.export import compact, dedup, plan
-from chalicelib.lake import layout, transform
 from chalicelib.export.run import Exporter
+from chalicelib.lake import layout, transform
 
 HOUR_MS = 3_600_000
 
@@ -39,12 +39,12 @@ def hours(since_ms: int, until_ms: int) -> list[plan.Window]:
 
 
 def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callable[[int], None] = lambda n: None) -> BackfillReport:
-    s = exporter.settings
     report = BackfillReport()
-    with exporter.exclusive() as state:
+    with exporter.exclusive() as session:
+        s = session.settings
         for window in hours(since_ms, until_ms):
             for dataset in plan.DATASETS:
-                lines = exporter.reader.read_many(plan.key_ranges(dataset, window, s.write_shards))
+                lines = session.reader.read_many(plan.key_ranges(dataset, window, s.write_shards))
                 table = transform.lines_to_table(dataset, lines)
                 if dataset == "events":
                     table = dedup.first_received(table)
@@ -53,15 +53,15 @@ def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callabl
                     report.rejected += table.num_rows
                 for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
                     staged = layout.staging_key(s.lake_prefix, uuid.uuid4().hex)
-                    exporter.lake.put_table(staged, part)
+                    session.lake.put_table(staged, part)
                     prefix = layout.partition_prefix(s.lake_prefix, dataset, app_id, dt)
-                    existing = [o["Key"] for o in exporter.lake.list(prefix) if o["Key"].endswith(".parquet")]
-                    compact.merge_into(exporter.lake, exporter.state_client(), s, prefix, existing + [staged], exporter.crash)
+                    existing = [o["Key"] for o in session.lake.list(prefix) if o["Key"].endswith(".parquet")]
+                    compact.merge_into(session.lake, session.table, s, prefix, existing + [staged], session.crash)
                     report.partitions += 1
                 if dataset == "events" and table.num_rows:
                     # Later retries of backfilled events are dropped like any other's.
-                    key = layout.dedup_key(s.lake_prefix, window.hi_ms, state.seq, 999)
-                    exporter.lake.put_table(key, dedup.index_table(table))
-            exporter.state.renew(exporter.owner, exporter.now_ms(), exporter.lease_ms)
+                    key = layout.dedup_key(s.lake_prefix, window.hi_ms, session.seq, 999)
+                    session.lake.put_table(key, dedup.index_table(table))
+            session.renew()
             progress(1)
     return report

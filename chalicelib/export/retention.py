@@ -1,6 +1,6 @@
 """Per-app retention of the lake: partitions older than the app's retention are removed.
 
-Applied once per UTC day by the export run (it already holds the lease and the lake
+Applied once per UTC day by the export run's housekeeping (it already holds the lease and the lake
 permissions). Raw items in DynamoDB expire on their own TTL (7 days), so an app's effective
 minimum retention in the store is that TTL.
 """
@@ -17,7 +17,6 @@ from chalicelib.errors import StorageUnavailable
 from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
 from chalicelib.store import keys
-
 
 
 @dataclass(frozen=True)

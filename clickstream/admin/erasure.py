@@ -28,13 +28,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import clients
 from chalicelib.errors import StorageUnavailable
-from chalicelib.lake import layout
 from chalicelib.export.run import Exporter
+from chalicelib.export.session import Session
+from chalicelib.lake import layout
+from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.rows import decode_row
-from chalicelib.privacy.ledger import Ledger, LedgerEntry, now_ms
+from chalicelib.settings import Settings
 from chalicelib.store import keys
 from chalicelib.store.events import delete_keys
+from clickstream.admin.ledger import Ledger, LedgerEntry, now_ms
 
 Kind = Literal["user_id", "anonymous_id"]
 
@@ -117,9 +121,9 @@ def _rewritten_key(key: str, request_id: str) -> str:
     return f"{_ERASURE_TAG.sub('', key.removesuffix('.parquet'))}-e{tag}.parquet"
 
 
-def erase_lake(exporter: Exporter, subject: Subject, request_id: str, crash: Callable[[str], None]) -> tuple[int, int, list[str]]:
+def erase_lake(session: Session, subject: Subject, request_id: str, crash: Callable[[str], None]) -> tuple[int, int, list[str]]:
     """Rewrite the app's files that hold subject rows. Returns (events, rejected, files rewritten)."""
-    lake, prefix = exporter.lake, exporter.settings.lake_prefix
+    lake, prefix = session.lake, session.settings.lake_prefix
     removed = {"events": 0, "rejected_events": 0}
     rewritten: list[str] = []
     for dataset in layout.DATASETS:
@@ -146,22 +150,24 @@ def erase_lake(exporter: Exporter, subject: Subject, request_id: str, crash: Cal
 
 
 def erase(exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0) -> LedgerEntry:
-    client, table = exporter.state_client(), exporter.settings.table
-    ledger = Ledger(client, table)
+    ledger = Ledger(clients.dynamodb(exporter.settings), exporter.settings.table)
     entry = LedgerEntry(ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms())
-    with exporter.exclusive(wait_s=wait_s):
-        entry.store_rows_removed, entry.store_rejected_removed = erase_store(client, table, subject)
+    with exporter.exclusive(wait_s=wait_s) as session:
+        entry.store_rows_removed, entry.store_rejected_removed = erase_store(session.table, session.settings.table, subject)
         crash("erase_after_store")
-        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(exporter, subject, entry.request_id, crash)
+        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(session, subject, entry.request_id, crash)
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
     return entry
 
 
 # -- the subject's data export ---------------------------------------------------------
-def export_subject(exporter: Exporter, subject: Subject) -> Iterator[dict[str, Any]]:
-    """Everything held about the subject: lake rows, raw items not yet exported, rejected events."""
-    lake, prefix = exporter.lake, exporter.settings.lake_prefix
+def export_subject(settings: Settings, subject: Subject) -> Iterator[dict[str, Any]]:
+    """Everything held about the subject: lake rows, raw items not yet exported, rejected events.
+
+    A read: it takes no lease, so an export running meanwhile may add rows it does not see.
+    """
+    lake, prefix = Lake(clients.s3(settings), settings.bucket), settings.lake_prefix
     seen: set[str] = set()
     for dataset in layout.DATASETS:
         app_prefix = layout.app_prefix(prefix, dataset, subject.app_id)
@@ -174,7 +180,7 @@ def export_subject(exporter: Exporter, subject: Subject) -> Iterator[dict[str, A
                     seen.add(row["event_id"])
                 yield {"source": f"lake/{dataset}", **{k: _plain(v) for k, v in row.items()}}
     needle = json.dumps(subject.value)[1:-1]
-    for item in _scan_items(exporter.state_client(), exporter.settings.table, needle):
+    for item in _scan_items(clients.dynamodb(settings), settings.table, needle):
         dataset = keys.dataset_of(item)
         row = decode_row(item[keys.DATA]["S"], dataset)
         if dataset == "events" and subject.matches_event(row) and row["event_id"] not in seen:

@@ -20,7 +20,6 @@ from chalicelib.errors import StorageUnavailable
 from chalicelib.store import keys, random_secret
 
 
-
 @dataclass
 class LedgerEntry:
     request_id: str

@@ -1,0 +1,52 @@
+"""After a run commits: compact closed days, expire the dedup index, apply app retention.
+
+All three only delete or merge what committed runs wrote, under the export lease; each is
+safe to stop at any point and to repeat (compaction through its intent items, the others
+because deleting what is already gone changes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from chalicelib.export import compact, dedup, retention
+from chalicelib.lake.parquetio import Lake
+from chalicelib.settings import Settings
+from chalicelib.store.apps import AppStore
+
+log = logging.getLogger("clickstream.export")
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    settings: Settings
+    lake: Lake
+    table: Any  # the DynamoDB client
+    crash: Callable[[str], None]
+    compact_min_files: int
+    dedup_lookback_ms: int
+
+    def resume(self) -> int:
+        """Complete compactions a crashed run left half done. Returns how many."""
+        return compact.resume(self.lake, self.table, self.settings, self.crash)
+
+    def compact(self, now_ms: int) -> int:
+        return compact.compact_closed(self.lake, self.table, self.settings, now_ms, self.crash, self.compact_min_files)
+
+    def expire_dedup_index(self, now_ms: int) -> None:
+        old = dedup.expired_index_keys(self.lake, self.settings.lake_prefix, now_ms - 2 * self.dedup_lookback_ms)
+        if old:
+            self.lake.delete(old)
+
+    def apply_retention(self, now_ms: int) -> int:
+        """Partitions removed by the apps' retention; does the work once per UTC day."""
+        if not retention.due_today(self.table, self.settings.table, now_ms):
+            return 0
+        apps = [(a.app_id, a.retention_days) for a in AppStore(self.table, self.settings.table, cache_seconds=0).list_apps()]
+        removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms)
+        for r in removed:
+            log.info(json.dumps({"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}))
+        return len(removed)
