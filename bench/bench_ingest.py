@@ -93,15 +93,16 @@ def make_requests(now_ms: int, seed: int = 7) -> list[tuple[bytes, dict[str, str
 
 def as_segment(event: dict[str, Any], user_agent: str) -> dict[str, Any]:
     """The same event as analytics.js would send it: page or track, page fields in context.page."""
-    page = {"url": event["url"], "path": event["url"].split("?")[0].split("example", 1)[1], "referrer": event.get("referrer") or "",
-            "title": event["title"], "search": ""}
+    path = event["url"].split("?")[0].split("example", 1)[1]
+    page = {"url": event["url"], "path": path, "referrer": event.get("referrer") or "", "title": event["title"], "search": ""}
     message: dict[str, Any] = {
         "type": "page" if event["event_type"] == "page_view" else "track",
         "messageId": event["event_id"],
         "anonymousId": event["anonymous_id"],
         "timestamp": event["timestamp"],
         "sentAt": event["sent_at"],
-        "context": {**event["context"], "page": page, "userAgent": user_agent, "library": {"name": "analytics.js", "version": "next-1.84.0"}},
+        "context": {**event["context"], "page": page, "userAgent": user_agent,
+                    "library": {"name": "analytics.js", "version": "next-1.84.0"}},
         "integrations": {},
     }
     if message["type"] == "page":

@@ -79,7 +79,8 @@ def post(request: Any, route: str) -> Response:
     except StorageUnavailable as exc:
         return _answer(503, {"error": str(exc)}, {**cors, "Retry-After": "2"})
     if origin and not origin_allowed(app, origin):
-        return _answer(403, {"accepted": 0, "rejected": [], "error": f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"}, {})
+        refused = f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"
+        return _answer(403, {"accepted": 0, "rejected": [], "error": refused}, {})
     source_ip = (context.get("identity") or {}).get("sourceIp")
     facts = request_facts(app.app_id, received_ms, source_ip, headers, app.ip_mode)  # type: ignore[arg-type]
     adapt = segment.adapter(facts, app.ip_mode)  # type: ignore[arg-type]
@@ -90,8 +91,9 @@ def post(request: Any, route: str) -> Response:
         put_items(clients.dynamodb(settings), settings.table, plan.items, attempts=settings.storage_attempts)
     except StorageUnavailable as exc:
         log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app.app_id, "error": str(exc)}).decode())
-        return _answer(503, {"error": "storage is unavailable; nothing was stored, retry the same messages", "retry_after_s": exc.retry_after_s},
-                       {**cors, "Retry-After": str(exc.retry_after_s)})
+        unavailable = {"error": "storage is unavailable; nothing was stored, retry the same messages",
+                       "retry_after_s": exc.retry_after_s}
+        return _answer(503, unavailable, {**cors, "Retry-After": str(exc.retry_after_s)})
     status = 200 if plan.accepted else 400
     answer: dict[str, Any] = {"accepted": plan.accepted, "rejected": plan.rejected}
     if not plan.accepted:

@@ -24,8 +24,9 @@ import hashlib
 import math
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -142,7 +143,9 @@ def _merge_context(outer: Any, inner: Any) -> Any:
     return {**outer, **inner}
 
 
-def parse_body(raw: bytes | str | None, path_type: str | None, limit: int = MAX_BODY_BYTES, max_messages: int = MAX_MESSAGES) -> SegmentBody:
+def parse_body(
+    raw: bytes | str | None, path_type: str | None, limit: int = MAX_BODY_BYTES, max_messages: int = MAX_MESSAGES
+) -> SegmentBody:
     """Messages of a request. ``path_type``: the type a single-message route gives its message
     (``/v1/track`` → ``track``), or None for the batch routes.
 

@@ -35,6 +35,7 @@ def gz(payload: Any) -> bytes:
 
 
 # id -> (method, path, headers, body, status, request valid per the spec; None: not checked, a gzip body)
+# fmt: off
 CALLS: dict[str, tuple[str, str, dict[str, str], Any, int, bool | None]] = {
     "batch-basic-200": ("POST", "/v1/batch", BASIC, lambda: {"batch": [msg(), msg("page")], "sentAt": iso(now_ms())}, 200, True),
     "batch-key-in-body-200": ("POST", "/v1/batch", JSON, lambda: {"batch": [msg("identify", traits={"plan": "pro"})], "writeKey": "KEY"}, 200, True),

@@ -11,7 +11,7 @@ import base64
 import gzip
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,14 @@ CASES = [(path.stem, i, request) for path in sorted(FIXTURES.glob("*.json")) for
 
 
 def _fill(text: str, key: str) -> str:
-    now = datetime.fromtimestamp(time.time() - 2, tz=timezone.utc)
+    now = datetime.fromtimestamp(time.time() - 2, tz=UTC)
     kotlin = now.strftime("%Y-%m-%dT%H:%M:%S.") + str(now.microsecond // 1000) + "Z"
     return (text.replace("WRITE_KEY", key).replace("${NOW}", now.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
             .replace("${NOW_KOTLIN}", kotlin))
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return body["batch"] if "batch" in body else [body]
+    return body.get("batch", [body])
 
 
 @pytest.mark.parametrize("sdk, index, recorded", CASES, ids=[f"{sdk}-{i}-{r['path']}" for sdk, i, r in CASES])

@@ -3,7 +3,7 @@ no answer of any view or named query, except the ``users`` view they exist for."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from clickstream.lake import catalog, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import bind
 
-START = datetime(2026, 11, 1, 23, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, 23, 0, tzinfo=UTC)
 PARAMS = {"app_id": "demo", "date_from": "2026-11-02", "date_to": "2026-11-03", "steps": ["/demo", "LIKE_WOOD"], "include_bots": False}
 NON_ACTIONS = ("identify", "group", "alias")
 
