@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-python test-node bench clean-data help
+.PHONY: run test lint test-python test-node bench clean-data help
 
 help:
 	@echo "make run    start the local stack, API, demo, dashboard and export scheduler on http://127.0.0.1:$${CLICKSTREAM_PORT:-8000}"
@@ -31,7 +31,11 @@ $(NODE_STAMP): package.json package-lock.json
 run: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/clickstream dev
 
-test: $(PY_STAMP) $(NODE_STAMP)
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(PY_STAMP) $(NODE_STAMP) lint
 	node web/size-check.mjs
 	node --test web/test/*.test.mjs tests/e2e/*.test.mjs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

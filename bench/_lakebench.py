@@ -54,7 +54,8 @@ NOW_MS = int(datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc).timestamp() * 10
 APPS = ("shop", "blog", "docs")
 AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/"
+    "15E148 Safari/604.1",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
     "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
@@ -74,7 +75,12 @@ UTMS = (
     "?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=espresso+machine&utm_content=ad-variant-b",
     "?utm_source=twitter&utm_medium=social&utm_campaign=launch",
 )
-REFERRERS = (None, "https://www.google.com/search?q=best+espresso+machine", "https://news.ycombinator.com/item?id=38000000", "https://t.co/abc123")
+REFERRERS = (
+    None,
+    "https://www.google.com/search?q=best+espresso+machine",
+    "https://news.ycombinator.com/item?id=38000000",
+    "https://t.co/abc123",
+)
 EVENT_TYPES = ("page_view", "page_view", "page_view", "click", "scroll", "conversion", "custom")
 LOCALES = (("de-DE", "Europe/Berlin"), ("en-US", "America/New_York"), ("en-GB", "Europe/London"), ("fr-FR", "Europe/Paris"))
 SCREENS = ((1920, 1080), (390, 844), (1440, 900), (820, 1180))
@@ -89,7 +95,9 @@ def _event(rng: random.Random, sent_ms: int, visitor: int, lag_ms: int = 0) -> d
     event: dict[str, Any] = {
         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "event_type": event_type,
-        "event_name": {"click": "add_to_cart", "custom": "newsletter_signup", "conversion": "purchase"}.get(event_type, event_type),
+        "event_name": {"click": "add_to_cart", "custom": "newsletter_signup", "conversion": "purchase"}.get(
+            event_type, event_type
+        ),
         "timestamp": sent_ms - lag_ms - rng.randint(0, 5_000),
         "sent_at": sent_ms,
         "anonymous_id": str(uuid.UUID(int=random.Random(visitor).getrandbits(128), version=4)),
@@ -99,7 +107,9 @@ def _event(rng: random.Random, sent_ms: int, visitor: int, lag_ms: int = 0) -> d
         "title": title,
         "properties": {"sku": f"TW-{rng.randint(100, 999)}", "price": round(rng.uniform(5, 900), 2), "qty": rng.randint(1, 3)}
         if event_type in ("click", "conversion")
-        else {"scroll_depth": rng.choice((25, 50, 75, 100))} if event_type == "scroll" else {"section": path.split("/")[1] or "home"},
+        else {"scroll_depth": rng.choice((25, 50, 75, 100))}
+        if event_type == "scroll"
+        else {"section": path.split("/")[1] or "home"},
         "context": {"locale": locale, "timezone": tz, "screen": {"width": width, "height": height}},
     }
     if visitor % 4 == 0:
@@ -314,8 +324,13 @@ class QueryCounter:
         return self
 
     def as_dict(self) -> dict[str, int]:
-        return {"query_requests": self.requests, "count_requests": self.count_requests, "items_read": self.items,
-                "items_counted": self.counted, "items_scanned": self.scanned}
+        return {
+            "query_requests": self.requests,
+            "count_requests": self.count_requests,
+            "items_read": self.items,
+            "items_counted": self.counted,
+            "items_scanned": self.scanned,
+        }
 
 
 @dataclass

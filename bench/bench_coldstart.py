@@ -83,10 +83,16 @@ def main() -> int:
 
     bytecode = "off (compiled from source each run)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
     print(f"python -X importtime, {RUNS} runs each after a warm-up, start-up imports excluded; bytecode cache {bytecode}")
-    print(f"  import boto3, chalice   median {median['floor']:6.1f} ms   best {best['floor']:6.1f} ms   cpu {cpu_ms['floor']:6.1f} ms")
+    print(
+        f"  import boto3, chalice   median {median['floor']:6.1f} ms   best {best['floor']:6.1f} ms   cpu "
+        f"{cpu_ms['floor']:6.1f} ms"
+    )
     print(f"  import app              median {median['app']:6.1f} ms   best {best['app']:6.1f} ms   cpu {cpu_ms['app']:6.1f} ms")
-    print(f"  ratio app / floor       median {ratio:6.2f} x    best {best['app'] / best['floor']:6.2f} x    cpu {cpu_ms['app'] / cpu_ms['floor']:6.2f} x"
-          f"   (limit {MAX_RATIO} x on the medians)")
+    print(
+        f"  ratio app / floor       median {ratio:6.2f} x    best {best['app'] / best['floor']:6.2f} x    cpu "
+        f"{cpu_ms['app'] / cpu_ms['floor']:6.2f} x"
+        f"   (limit {MAX_RATIO} x on the medians)"
+    )
     print(f"  app imports {len(imported)} modules; our own (app, chalicelib) and orjson: {ours:.1f} ms of it (median, self time)")
     print(f"  pandas/pyarrow/awswrangler imported: {', '.join(heavy) if heavy else 'none'}")
     met = not heavy and ratio <= MAX_RATIO

@@ -46,7 +46,9 @@ def _choice(rng: np.random.Generator, weighted: tuple, size: int) -> np.ndarray:
     return rng.choice(len(weighted), size=size, p=weights / weights.sum())
 
 
-def _day_table(rng: np.random.Generator, day: date, n_events: int, visitors: int, visitor_agent: np.ndarray, visitor_place: np.ndarray) -> pa.Table:
+def _day_table(
+    rng: np.random.Generator, day: date, n_events: int, visitors: int, visitor_agent: np.ndarray, visitor_place: np.ndarray
+) -> pa.Table:
     """About n_events events of one UTC day, in sessions of a pool of returning visitors."""
     mean_len = 6.0
     lengths = np.minimum(rng.geometric(1 / mean_len, int(n_events / mean_len * 1.3) + 10), 60)
@@ -81,7 +83,9 @@ def _day_table(rng: np.random.Generator, day: date, n_events: int, visitors: int
     campaign = rng.choice(4, n_sessions, p=[0.7, 0.15, 0.1, 0.05])[session_of]
     utm = [None, ("newsletter", "email", "spring-sale"), ("twitter", "social", "launch"), ("google", "cpc", "woods")]
     entry = pos == 0
-    referrers = np.array([None, "www.google.com", "duckduckgo.com", "news.ycombinator.com", "t.co"], dtype=object)[rng.choice(5, total, p=[0.4, 0.35, 0.1, 0.1, 0.05])]
+    referrers = np.array([None, "www.google.com", "duckduckgo.com", "news.ycombinator.com", "t.co"], dtype=object)[
+        rng.choice(5, total, p=[0.4, 0.35, 0.1, 0.1, 0.05])
+    ]
     places = [p for p, _ in PLACES]
     place_ix = visitor_place[visitor]
     geo = kind == 4
@@ -95,35 +99,47 @@ def _day_table(rng: np.random.Generator, day: date, n_events: int, visitors: int
         url[mask] = url[mask] + f"?utm_source={utm[c][0]}&utm_medium={utm[c][1]}&utm_campaign={utm[c][2]}"
     ids = rng.integers(0, 2**63, (total, 2), dtype=np.int64)
     event_id = np.char.add(np.char.mod("%016x", ids[:, 0]), np.char.mod("%08x", ids[:, 1] & 0xFFFFFFFF))
-    table = pa.table({
-        "event_id": pa.array(event_id.astype(str)),
-        "app_id": pa.array([APP] * total),
-        "event_type": pa.array(np.where(kind == 0, "page_view", "click").astype(str)),
-        "event_name": pa.array(names.astype(str)),
-        "event_time": pa.array(event_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        "received_at": pa.array(event_ms + 3_000, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        "client_timestamp": pa.array(event_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        "anonymous_id": pa.array(np.char.mod("%016x", visitor.astype(np.int64) * 2654435761 % 2**48).astype(str)),
-        "session_id": pa.array(np.char.mod("s%x", session_of + day.toordinal() * 10**6).astype(str)),
-        "url": pa.array(url, pa.string()),
-        "path": pa.array(paths.astype(str)),
-        "referrer_host": pa.array(np.where(entry, referrers, "touchwood.example"), pa.string()),
-        "utm_source": pa.array(utm_source, pa.string()),
-        "utm_medium": pa.array(utm_medium, pa.string()),
-        "utm_campaign": pa.array(utm_campaign, pa.string()),
-        "user_agent": pa.array([agents[i].user_agent for i in agent_ix]),
-        "browser": pa.array([agents[i].browser for i in agent_ix], pa.string()),
-        "os": pa.array([agents[i].os for i in agent_ix], pa.string()),
-        "device_type": pa.array([agents[i].device_type for i in agent_ix]),
-        "is_bot": pa.array(is_bot),
-        "bot_reason": pa.array([agents[i].bot_reason for i in agent_ix], pa.string()),
-        "country": pa.array([places[i].country for i in place_ix]),
-        "locale": pa.array([places[i].locale for i in place_ix]),
-        "timezone": pa.array([places[i].timezone for i in place_ix]),
-        "geo_lat": pa.array(np.where(geo, np.array([p.lat for p in places])[place_ix] + rng.uniform(-0.03, 0.03, total), np.nan), pa.float64(), from_pandas=True),
-        "geo_lon": pa.array(np.where(geo, np.array([p.lon for p in places])[place_ix] + rng.uniform(-0.03, 0.03, total), np.nan), pa.float64(), from_pandas=True),
-        "properties": pa.array(np.where(kind == 1, '{"item_index":"3"}', np.where(kind == 3, '{"lang":"fr"}', None)), pa.string()),
-    })
+    table = pa.table(
+        {
+            "event_id": pa.array(event_id.astype(str)),
+            "app_id": pa.array([APP] * total),
+            "event_type": pa.array(np.where(kind == 0, "page_view", "click").astype(str)),
+            "event_name": pa.array(names.astype(str)),
+            "event_time": pa.array(event_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "received_at": pa.array(event_ms + 3_000, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "client_timestamp": pa.array(event_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "anonymous_id": pa.array(np.char.mod("%016x", visitor.astype(np.int64) * 2654435761 % 2**48).astype(str)),
+            "session_id": pa.array(np.char.mod("s%x", session_of + day.toordinal() * 10**6).astype(str)),
+            "url": pa.array(url, pa.string()),
+            "path": pa.array(paths.astype(str)),
+            "referrer_host": pa.array(np.where(entry, referrers, "touchwood.example"), pa.string()),
+            "utm_source": pa.array(utm_source, pa.string()),
+            "utm_medium": pa.array(utm_medium, pa.string()),
+            "utm_campaign": pa.array(utm_campaign, pa.string()),
+            "user_agent": pa.array([agents[i].user_agent for i in agent_ix]),
+            "browser": pa.array([agents[i].browser for i in agent_ix], pa.string()),
+            "os": pa.array([agents[i].os for i in agent_ix], pa.string()),
+            "device_type": pa.array([agents[i].device_type for i in agent_ix]),
+            "is_bot": pa.array(is_bot),
+            "bot_reason": pa.array([agents[i].bot_reason for i in agent_ix], pa.string()),
+            "country": pa.array([places[i].country for i in place_ix]),
+            "locale": pa.array([places[i].locale for i in place_ix]),
+            "timezone": pa.array([places[i].timezone for i in place_ix]),
+            "geo_lat": pa.array(
+                np.where(geo, np.array([p.lat for p in places])[place_ix] + rng.uniform(-0.03, 0.03, total), np.nan),
+                pa.float64(),
+                from_pandas=True,
+            ),
+            "geo_lon": pa.array(
+                np.where(geo, np.array([p.lon for p in places])[place_ix] + rng.uniform(-0.03, 0.03, total), np.nan),
+                pa.float64(),
+                from_pandas=True,
+            ),
+            "properties": pa.array(
+                np.where(kind == 1, '{"item_index":"3"}', np.where(kind == 3, '{"lang":"fr"}', None)), pa.string()
+            ),
+        }
+    )
     order = np.argsort(event_ms, kind="stable")
     return conform(table.take(order), EVENTS)
 
@@ -189,8 +205,10 @@ def machine() -> str:
         mem = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")) / 2**20
     except (OSError, StopIteration):
         mem = float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, pyarrow {pa.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, pyarrow {pa.__version__}"
+    )
 
 
 def mb(n: int) -> str:
@@ -208,32 +226,60 @@ def run_shape(events: int, days: int, repeat: int, regenerate: bool) -> dict:
     files = sorted(root.glob("events/*/*/*.parquet"))
     lake = directory_lake(root)
     total = lake.query("SELECT count(*) AS n FROM events", {}).to_pylist()[0]["n"]
-    print(f"\nlake: {total:,} events over {days} days in {len(files)} files, {mb(sum(f.stat().st_size for f in files))} MiB"
-          + (f" (generated in {generated_s:.0f} s)" if generated_s else ""))
+    print(
+        f"\nlake: {total:,} events over {days} days in {len(files)} files, {mb(sum(f.stat().st_size for f in files))} MiB"
+        + (f" (generated in {generated_s:.0f} s)" if generated_s else "")
+    )
     # The first session query after the lake changes materialises session_events (once).
     started = time.perf_counter()
     lake.query(*prepare("overview", panel_params("overview", LAST_DAY, LAST_DAY)))
     first = time.perf_counter() - started
     build = lake.sessions.build_seconds if lake.sessions else None
     print(f"first session query after a change: {first:.1f} s, of which materialising session_events {build:.1f} s")
-    shape = {"events": total, "days": days, "files": len(files), "bytes": sum(f.stat().st_size for f in files),
-             "build_s": build, "first_s": first, "ranges": {}, "load": [load()]}
+    shape = {
+        "events": total,
+        "days": days,
+        "files": len(files),
+        "bytes": sum(f.stat().st_size for f in files),
+        "build_s": build,
+        "first_s": first,
+        "ranges": {},
+        "load": [load()],
+    }
     for label, span in (("1 day", 1), ("30 days", 30)):
         lo, hi = LAST_DAY - timedelta(days=span - 1), LAST_DAY
         medians, pages, rows = time_panels(lake, lo, hi, repeat)
         bills = {n: billing.estimate(root, *prepare(n, panel_params(n, lo, hi))) for n in medians}
-        shape["ranges"][label] = {"lo": lo, "hi": hi, "medians": medians, "pages": pages, "rows": rows, "bills": bills,
-                                  "events": lake.query(f"SELECT count(*) AS n FROM events WHERE app_id = '{APP}' AND dt BETWEEN '{lo}' AND '{hi}'", {}).to_pylist()[0]["n"]}
-        print(f"{label} ({lo} to {hi}, {shape['ranges'][label]['events']:,} events): page {statistics.median(pages):.2f} s (runs: {', '.join(f'{p:.2f}' for p in pages)})")
+        shape["ranges"][label] = {
+            "lo": lo,
+            "hi": hi,
+            "medians": medians,
+            "pages": pages,
+            "rows": rows,
+            "bills": bills,
+            "events": lake.query(
+                f"SELECT count(*) AS n FROM events WHERE app_id = '{APP}' AND dt BETWEEN '{lo}' AND '{hi}'", {}
+            ).to_pylist()[0]["n"],
+        }
+        print(
+            f"{label} ({lo} to {hi}, {shape['ranges'][label]['events']:,} events): page {statistics.median(pages):.2f} s "
+            f"(runs: {', '.join(f'{p:.2f}' for p in pages)})"
+        )
         for name, seconds in medians.items():
             flag = "" if seconds < PANEL_BUDGET_S else "  OVER BUDGET"
-            print(f"  {name:<18} {seconds * 1000:7.0f} ms  {rows[name]:>5} rows  scans {mb(bills[name].scanned_bytes):>7} MiB  bills {mb(bills[name].billed_bytes):>7} MiB{flag}")
+            print(
+                f"  {name:<18} {seconds * 1000:7.0f} ms  {rows[name]:>5} rows  scans {mb(bills[name].scanned_bytes):>7} MiB  "
+                f"bills {mb(bills[name].billed_bytes):>7} MiB{flag}"
+            )
     shape["load"].append(load())
     return shape
 
 
 def within_budget(shape: dict) -> bool:
-    return all(max(r["medians"].values()) < PANEL_BUDGET_S and statistics.median(r["pages"]) < PAGE_BUDGET_S for r in shape["ranges"].values())
+    return all(
+        max(r["medians"].values()) < PANEL_BUDGET_S and statistics.median(r["pages"]) < PAGE_BUDGET_S
+        for r in shape["ranges"].values()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,17 +306,25 @@ def main(argv: list[str] | None = None) -> int:
 def _table(shape: dict) -> list[str]:
     labels = list(shape["ranges"])
     r = shape["ranges"]
-    head = ["| panel | " + " | ".join(f"DuckDB, {l}" for l in labels) + " | " + " | ".join(f"Athena scans, {l}" for l in labels)
-            + " | " + " | ".join(f"Athena bills, {l}" for l in labels) + " |", "| --- |" + " ---: |" * (3 * len(labels))]
+    head = [
+        "| panel | "
+        + " | ".join(f"DuckDB, {label}" for label in labels)
+        + " | "
+        + " | ".join(f"Athena scans, {label}" for label in labels)
+        + " | "
+        + " | ".join(f"Athena bills, {label}" for label in labels)
+        + " |",
+        "| --- |" + " ---: |" * (3 * len(labels)),
+    ]
     rows = []
     for name in r[labels[0]]["medians"]:
-        cells = [f"{r[l]['medians'][name] * 1000:,.0f} ms" for l in labels]
-        cells += [f"{mb(r[l]['bills'][name].scanned_bytes)} MiB" for l in labels]
-        cells += [f"{mb(r[l]['bills'][name].billed_bytes)} MiB" for l in labels]
+        cells = [f"{r[label]['medians'][name] * 1000:,.0f} ms" for label in labels]
+        cells += [f"{mb(r[label]['bills'][name].scanned_bytes)} MiB" for label in labels]
+        cells += [f"{mb(r[label]['bills'][name].billed_bytes)} MiB" for label in labels]
         rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
-    total = [f"**{statistics.median(r[l]['pages']):.2f} s**" for l in labels]
-    total += [f"**{mb(sum(b.scanned_bytes for b in r[l]['bills'].values()))} MiB**" for l in labels]
-    total += [f"**{mb(sum(b.billed_bytes for b in r[l]['bills'].values()))} MiB**" for l in labels]
+    total = [f"**{statistics.median(r[label]['pages']):.2f} s**" for label in labels]
+    total += [f"**{mb(sum(b.scanned_bytes for b in r[label]['bills'].values()))} MiB**" for label in labels]
+    total += [f"**{mb(sum(b.billed_bytes for b in r[label]['bills'].values()))} MiB**" for label in labels]
     return head + rows + ["| whole page (16 panels) | " + " | ".join(total) + " |"]
 
 
@@ -278,7 +332,8 @@ def write_doc(shapes: list[dict], args: argparse.Namespace) -> None:
     lines = [
         "# Dashboard queries: DuckDB time and Athena bytes",
         "",
-        f"Command: `.venv/bin/python -m bench.bench_dashboard_queries --events {args.events} --days {args.days} --stress-days {args.stress_days} --repeat {args.repeat}`  ",
+        f"Command: `.venv/bin/python -m bench.bench_dashboard_queries --events {args.events} --days {args.days} --stress-days "
+        f"{args.stress_days} --repeat {args.repeat}`  ",
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ",
         f"Machine: {machine()}",
         "",
@@ -302,19 +357,25 @@ def write_doc(shapes: list[dict], args: argparse.Namespace) -> None:
             "",
             f"## {title}: {shape['events']:,} events over {shape['days']} days ({shape['events'] // shape['days']:,} a day)",
             "",
-            f"{shape['files']} files, {mb(shape['bytes'])} MiB. Ranges: " + "; ".join(
-                f"{l}: {r['lo']} to {r['hi']}, {r['events']:,} events" for l, r in shape["ranges"].items())
+            f"{shape['files']} files, {mb(shape['bytes'])} MiB. Ranges: "
+            + "; ".join(f"{label}: {r['lo']} to {r['hi']}, {r['events']:,} events" for label, r in shape["ranges"].items())
             + f". Load average during the run (1/5/15 min): {' then '.join(shape['load'])} (other jobs shared the 2 cores).",
             "",
             f"After the lake changes, the first session query materialises `session_events`: {shape['build_s']:.1f} s "
-            f"for {shape['events']:,} events (the first query took {shape['first_s']:.1f} s); every query after that is in the table.",
+            f"for {shape['events']:,} events (the first query took {shape['first_s']:.1f} s); every query after that is in the "
+            f"table.",
             "",
         ]
         lines += _table(shape)
-        worst = {l: max(r["medians"].items(), key=lambda kv: kv[1]) for l, r in shape["ranges"].items()}
-        lines += ["", f"Budget (every panel < {PANEL_BUDGET_S:.0f} s, page < {PAGE_BUDGET_S:.0f} s): "
-                  + ("**met**" if within_budget(shape) else "**not met**") + ". Slowest panel: "
-                  + "; ".join(f"{l}: `{n}` {t * 1000:,.0f} ms" for l, (n, t) in worst.items()) + "."]
+        worst = {label: max(r["medians"].items(), key=lambda kv: kv[1]) for label, r in shape["ranges"].items()}
+        lines += [
+            "",
+            f"Budget (every panel < {PANEL_BUDGET_S:.0f} s, page < {PAGE_BUDGET_S:.0f} s): "
+            + ("**met**" if within_budget(shape) else "**not met**")
+            + ". Slowest panel: "
+            + "; ".join(f"{label}: `{n}` {t * 1000:,.0f} ms" for label, (n, t) in worst.items())
+            + ".",
+        ]
     lines += [
         "",
         "## Reading the figures",
@@ -335,10 +396,12 @@ def write_doc(shapes: list[dict], args: argparse.Namespace) -> None:
         over = [n for n, t in month["medians"].items() if t >= PANEL_BUDGET_S]
         lines.append(
             f"- The stress case puts {month['events']:,} events in one 30-day range. A day of it holds the budget; the month "
-            f"takes {statistics.median(month['pages']):.1f} s a page" + (f" ({', '.join(f'`{n}`' for n in over)} over 1 s)" if over else "")
+            f"takes {statistics.median(month['pages']):.1f} s a page"
+            + (f" ({', '.join(f'`{n}`' for n in over)} over 1 s)" if over else "")
             + ": every panel then aggregates ten million rows (the funnel also orders each session's matches). Holding the "
             "budget there needs pre-aggregation by day (visitors per day and dimension, sessions per day), a derived table "
-            "this lake does not have yet.")
+            "this lake does not have yet."
+        )
     lines.append("- The materialisation is paid once per change of an app's files, by the first session query after it.")
     DOC.write_text("\n".join(lines) + "\n")
 

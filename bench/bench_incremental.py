@@ -86,7 +86,7 @@ def measure(stack: Any, history: Any, backlog_events: int, new: int = 10_000, re
     seed = start // 1000
     for rep in range(repeats):
         run_at = start + (rep + 1) * STEP_MS
-        for name, settings in (("history", history), ("fresh", fresh)):
+        for _name, settings in (("history", history), ("fresh", fresh)):
             lb.load(settings, _new_items(settings, new, run_at, seed=seed + rep))
         lb.wait_idle(stack.procs[0].pid)
         order = ("history", "fresh") if rep % 2 == 0 else ("fresh", "history")
@@ -95,7 +95,10 @@ def measure(stack: Any, history: Any, backlog_events: int, new: int = 10_000, re
             run = _export_run(settings, run_at, calls)
             assert run["status"] == "exported" and run["events"] == new, run
             runs[name].append(run)
-        print(f"  repeat {rep + 1}: history {runs['history'][-1]['seconds']:.2f}s, fresh {runs['fresh'][-1]['seconds']:.2f}s", flush=True)
+        print(
+            f"  repeat {rep + 1}: history {runs['history'][-1]['seconds']:.2f}s, fresh {runs['fresh'][-1]['seconds']:.2f}s",
+            flush=True,
+        )
 
     # For scale: the same events as a table's first-ever export (an 8-day lookback window).
     first = lb.stack_settings(stack)

@@ -45,7 +45,8 @@ ROUNDS = 9
 
 USER_AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/"
+    "15E148 Safari/604.1",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
     "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
@@ -162,6 +163,7 @@ def main() -> int:
                 facts = request_facts("shop", now_ms, f"203.0.113.{i % 200}", headers)
                 result = ingest(body, facts, settings, f"req-{i}", store)
                 assert result.accepted == BATCH, result.rejected
+
         return run
 
     def run_segment() -> None:
@@ -182,7 +184,7 @@ def main() -> int:
     runs = {"baseline": baseline, "ingest": run_ingest(collect), "ingest+boto": run_ingest(serialise), "segment": run_segment}
     wall: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
-    for name, run in runs.items():  # warm: caches, lazy imports (ua-parser), allocator
+    for _name, run in runs.items():  # warm: caches, lazy imports (ua-parser), allocator
         run()
     for _ in range(ROUNDS):
         for name, run in runs.items():
@@ -197,15 +199,26 @@ def main() -> int:
     wall_median = {name: n_events / statistics.median(s) for name, s in wall.items()}
     wall_best = {name: n_events / min(s) for name, s in wall.items()}
     print(f"{BATCHES} requests x {BATCH} events, {len(USER_AGENTS)} user agents, {ROUNDS} rounds, {pinned}")
-    print(f"  events/s                            per CPU-s   wall median  wall best   ratio to baseline (CPU)")
-    for name, label in (("baseline", "baseline json.loads+json.dumps"), ("ingest", "ingest (parse -> items)"),
-                        ("ingest+boto", "ingest + BatchWriteItem serialised"), ("segment", "Segment batch (parse -> items)")):
-        print(f"  {label:<35} {rate[name]:>9,.0f}   {wall_median[name]:>11,.0f}  {wall_best[name]:>9,.0f}   {rate[name] / rate['baseline']:.2f} x")
-    print(f"  per request of {BATCH} events (CPU): ingest {1e6 * BATCH / rate['ingest']:.0f} us, "
-          f"with serialisation {1e6 * BATCH / rate['ingest+boto']:.0f} us")
+    print("  events/s                            per CPU-s   wall median  wall best   ratio to baseline (CPU)")
+    for name, label in (
+        ("baseline", "baseline json.loads+json.dumps"),
+        ("ingest", "ingest (parse -> items)"),
+        ("ingest+boto", "ingest + BatchWriteItem serialised"),
+        ("segment", "Segment batch (parse -> items)"),
+    ):
+        print(
+            f"  {label:<35} {rate[name]:>9,.0f}   {wall_median[name]:>11,.0f}  {wall_best[name]:>9,.0f}   "
+            f"{rate[name] / rate['baseline']:.2f} x"
+        )
+    print(
+        f"  per request of {BATCH} events (CPU): ingest {1e6 * BATCH / rate['ingest']:.0f} us, "
+        f"with serialisation {1e6 * BATCH / rate['ingest+boto']:.0f} us"
+    )
     segment_ratio = rate["ingest"] / rate["segment"]
-    print(f"  Segment batch: {segment_ratio:.2f} x the CPU time per event of /v1/events "
-          f"(bodies {sum(map(len, (b for b, _ in segment_requests))) / sum(map(len, bodies)):.2f} x the bytes)")
+    print(
+        f"  Segment batch: {segment_ratio:.2f} x the CPU time per event of /v1/events "
+        f"(bodies {sum(map(len, (b for b, _ in segment_requests))) / sum(map(len, bodies)):.2f} x the bytes)"
+    )
     met = rate["ingest"] >= GOAL_EVENTS_PER_S
     print(f"goal >= {GOAL_EVENTS_PER_S:,} events/s on one core (ingest, median per CPU-second): {'met' if met else 'MISSED'}")
     segment_met = segment_ratio <= GOAL_SEGMENT_RATIO

@@ -42,9 +42,9 @@ MANIFEST = "bench-backlog.json"
 
 def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
     """The straightforward path, as a first version would write it. Returns events written."""
+    import awswrangler as wr
     import boto3
     import pandas as pd
-    import awswrangler as wr
     from boto3.dynamodb.types import TypeDeserializer
 
     from chalicelib import clients
@@ -60,7 +60,11 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
         pages = paginator.paginate(
             TableName=settings.table,
             KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={":pk": {"S": key_range.pk}, ":lo": {"S": key_range.sk_from}, ":hi": {"S": key_range.sk_to}},
+            ExpressionAttributeValues={
+                ":pk": {"S": key_range.pk},
+                ":lo": {"S": key_range.sk_from},
+                ":hi": {"S": key_range.sk_to},
+            },
             ConsistentRead=True,
         )
         for page in pages:
@@ -215,8 +219,16 @@ def measure(stack: Any, events: int, threads: int, skip_naive: bool = False, wha
         cpu_s = time.process_time() - cpu0
         server = servers.stop()
         rows, objects, size = lake_rows(settings, "naive/")
-        out["naive"] = {"seconds": round(naive_s, 2), "events_per_s": round(naive_events / naive_s), "python_cpu_s": round(cpu_s, 2),
-                        **server, "events": naive_events, "files": objects, "parquet_bytes": size, "rows_in_files": rows}
+        out["naive"] = {
+            "seconds": round(naive_s, 2),
+            "events_per_s": round(naive_events / naive_s),
+            "python_cpu_s": round(cpu_s, 2),
+            **server,
+            "events": naive_events,
+            "files": objects,
+            "parquet_bytes": size,
+            "rows_in_files": rows,
+        }
         lb.wait_idle(dyn_pid)
 
     print("Exporter.run_once ...", flush=True)
@@ -244,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16, help="loader threads (BatchWriteItem)")
     parser.add_argument("--incremental", action="store_true", help="then run bench_incremental on the same table")
     parser.add_argument("--skip-naive", action="store_true", help="only the exporter (e.g. to profile it)")
-    parser.add_argument("--what-if", action="store_true", help="also time run_once with its COUNT pass skipped (not shipped code)")
+    parser.add_argument(
+        "--what-if", action="store_true", help="also time run_once with its COUNT pass skipped (not shipped code)"
+    )
     parser.add_argument("--data-dir", help="keep the stack's data here (default: a temporary dir under /tmp, removed)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = lb.parse_args(parser, argv, "readpath")

@@ -46,7 +46,9 @@ def build_items(events: int) -> list[dict[str, Any]]:
     settings = from_env({})
     lo, hi = lb.NOW_MS - 6 * lb.HOUR_MS, lb.NOW_MS - 60_000
     late = events // 10
-    return lb.make_items(events - late, settings, lo, hi, seed=11) + lb.make_items(late, settings, lo, hi, seed=12, event_lag_ms=lb.DAY_MS)
+    return lb.make_items(events - late, settings, lo, hi, seed=11) + lb.make_items(
+        late, settings, lo, hi, seed=12, event_lag_ms=lb.DAY_MS
+    )
 
 
 def export_path(items: Sequence[dict[str, Any]]) -> int:
@@ -54,7 +56,9 @@ def export_path(items: Sequence[dict[str, Any]]) -> int:
     from chalicelib.lake import parquetio, transform
 
     table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
-    return sum(len(parquetio.parquet_bytes(part)) for _, _, part in transform.split_partitions(transform.with_dt("events", table)))
+    return sum(
+        len(parquetio.parquet_bytes(part)) for _, _, part in transform.split_partitions(transform.with_dt("events", table))
+    )
 
 
 def naive_path(items: Sequence[dict[str, Any]]) -> int:
@@ -62,8 +66,8 @@ def naive_path(items: Sequence[dict[str, Any]]) -> int:
     import pandas as pd
     from boto3.dynamodb.types import TypeDeserializer
 
-    from chalicelib.lake.schema import EVENT_TIME_COLUMNS
     from chalicelib.lake.rows import EVENT_KEYS
+    from chalicelib.lake.schema import EVENT_TIME_COLUMNS
 
     deserializer = TypeDeserializer()
     rows = []
@@ -115,7 +119,13 @@ def stages(items: Sequence[dict[str, Any]]) -> dict[str, float]:
     t4 = clock()
     dedup.first_received(table)
     t5 = clock()
-    return {"extract_d": t1 - t0, "lines_to_table": t2 - t1, "with_dt+split": t3 - t2, "parquet_bytes": t4 - t3, "dedup.first_received (not timed above)": t5 - t4}
+    return {
+        "extract_d": t1 - t0,
+        "lines_to_table": t2 - t1,
+        "with_dt+split": t3 - t2,
+        "parquet_bytes": t4 - t3,
+        "dedup.first_received (not timed above)": t5 - t4,
+    }
 
 
 def _round(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -147,8 +157,17 @@ def check_same_rows(items: Sequence[dict[str, Any]]) -> None:
     table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
     ours = table.select(["event_id", "event_time", "app_id"]).to_pandas().sort_values("event_id").reset_index(drop=True)
     rows = [json.loads(item["d"]["S"]) for item in items]
-    theirs = pd.DataFrame({"event_id": [r["i"] for r in rows], "event_time": pd.to_datetime([r["T"] for r in rows], unit="ms", utc=True),
-                           "app_id": [r["a"] for r in rows]}).sort_values("event_id").reset_index(drop=True)
+    theirs = (
+        pd.DataFrame(
+            {
+                "event_id": [r["i"] for r in rows],
+                "event_time": pd.to_datetime([r["T"] for r in rows], unit="ms", utc=True),
+                "app_id": [r["a"] for r in rows],
+            }
+        )
+        .sort_values("event_id")
+        .reset_index(drop=True)
+    )
     assert len(ours) == len(theirs) == len(items)
     assert (ours["event_id"] == theirs["event_id"]).all() and (ours["app_id"] == theirs["app_id"]).all()
     assert (ours["event_time"] == theirs["event_time"]).all()
@@ -168,7 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runs: dict[str, list[tuple[float, float]]] = {"export": [], "naive": [], "json_reader_only": []}
     sizes: dict[str, int] = {}
-    paths = {"export": lambda: export_path(items), "naive": lambda: naive_path(items), "json_reader_only": lambda: json_reader_only(lines)}
+    paths = {
+        "export": lambda: export_path(items),
+        "naive": lambda: naive_path(items),
+        "json_reader_only": lambda: json_reader_only(lines),
+    }
     export_path(items[:1000])  # import and warm both paths outside the timing
     naive_path(items[:1000])
     for r in range(args.rounds):

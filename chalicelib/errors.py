@@ -27,6 +27,11 @@ class StorageUnavailable(TransientError):
         self.retry_after_s = retry_after_s
 
 
+class StorageRefused(TerminalError):
+    """DynamoDB or S3 refused a request that a retry would not change: access denied, a missing
+    table or bucket, an invalid item. Someone has to fix the deployment or the data."""
+
+
 class ConfigError(TerminalError):
     """A setting is missing or malformed."""
 

@@ -17,12 +17,23 @@ from chalice import Response
 from chalicelib import clients, services
 from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import MalformedBody, PayloadTooLarge, ingest
-from chalicelib.errors import StorageUnavailable, UnknownKey
+from chalicelib.errors import ClickstreamError, TerminalError, TransientError, UnknownKey
 from chalicelib.settings import get_settings
 from chalicelib.store.apps import App
 from chalicelib.store.events import put_items
 
 log = logging.getLogger("clickstream.api")
+
+# The one place an error kind becomes a status code; the first class that matches wins.
+# Client faults are 4xx and final; a transient fault is 503 (resend after Retry-After);
+# any other terminal fault is ours (a refused write, a missing table): 500, nothing stored.
+STATUS: tuple[tuple[type[ClickstreamError], int], ...] = (
+    (UnknownKey, 401),
+    (PayloadTooLarge, 413),
+    (MalformedBody, 400),
+    (TransientError, 503),
+    (TerminalError, 500),
+)
 
 ALLOW_HEADERS = "Content-Type, X-Api-Key"
 ALLOW_METHODS = "POST, OPTIONS"
@@ -47,6 +58,28 @@ def _cors_headers(origin: str | None, allowed: bool) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After"}
 
 
+def status_of(exc: ClickstreamError) -> int:
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
+
+
+def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None) -> Response:
+    """The answer for a request that stored nothing, by the kind of ``exc``."""
+    status = status_of(exc)
+    if status == 503:
+        retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
+        body: dict[str, Any] = {
+            "error": "storage is unavailable; nothing was stored, retry the same events",
+            "retry_after_s": retry_after,
+        }
+        return _json(503, body, {**cors, "Retry-After": str(retry_after)})
+    if status == 500:
+        log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
+        return _json(500, {"error": "the service cannot store events right now (see its logs); nothing was stored"}, cors)
+    if status == 401:
+        return _json(401, {"error": str(exc)}, cors)
+    return _json(status, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
+
+
 def origin_allowed(app: App, origin: str | None) -> bool:
     """An app without an allow-list accepts every origin; with one, only those listed."""
     return not app.origins or (origin or "").lower().rstrip("/") in app.origins
@@ -63,11 +96,14 @@ def post_events(request: Any) -> Response:
     except UnknownKey as exc:
         # CORS headers on a 401 let a browser tracker read the status and stop retrying;
         # no app is known, so nothing about any app's allow-list is revealed.
-        return _json(401, {"error": str(exc)}, _cors_headers(origin, True))
-    except StorageUnavailable as exc:
-        return _json(503, {"error": str(exc)}, {"Retry-After": "2"})
+        return _refused(exc, _cors_headers(origin, True))
+    except ClickstreamError as exc:
+        return _refused(exc, {}, retry_after_s=2)
     if origin and not origin_allowed(app, origin):
-        return _json(403, {"accepted": 0, "rejected": [], "error": f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"})
+        return _json(
+            403,
+            {"accepted": 0, "rejected": [], "error": f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"},
+        )
     cors = _cors_headers(origin, True)
     context = request.context or {}
     source_ip = (context.get("identity") or {}).get("sourceIp")
@@ -79,13 +115,10 @@ def post_events(request: Any) -> Response:
 
     try:
         result = ingest(request.raw_body, facts, settings, request_id, store, services.salt_store(settings).salt_for)
-    except PayloadTooLarge as exc:
-        return _json(413, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
-    except MalformedBody as exc:
-        return _json(400, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
-    except StorageUnavailable as exc:
-        log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app.app_id, "error": str(exc)}).decode())
-        return _json(503, {"error": "storage is unavailable; nothing was stored, retry the same events", "retry_after_s": exc.retry_after_s}, {**cors, "Retry-After": str(exc.retry_after_s)})
+    except ClickstreamError as exc:
+        if isinstance(exc, TransientError):
+            log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app.app_id, "error": str(exc)}).decode())
+        return _refused(exc, cors)
     return _json(result.status, result.body(), cors)
 
 
@@ -103,7 +136,7 @@ def preflight(request: Any) -> Response:
                 allowed = origin_allowed(store.resolve(key), origin)
             else:
                 allowed = store.origin_known(origin) or store.origin_known("*")
-        except (UnknownKey, StorageUnavailable):
+        except ClickstreamError:
             allowed = False
     if not allowed:
         return Response(body="", status_code=204, headers={})
@@ -124,5 +157,9 @@ def health() -> Response:
     try:
         clients.dynamodb(settings).describe_table(TableName=settings.table)
     except (ClientError, BotoCoreError) as exc:
-        return _json(503, {"status": "unavailable", "error": f"table {settings.table} is not reachable: {exc.__class__.__name__}"}, {"Retry-After": "5"})
+        return _json(
+            503,
+            {"status": "unavailable", "error": f"table {settings.table} is not reachable: {exc.__class__.__name__}"},
+            {"Retry-After": "5"},
+        )
     return _json(200, {"status": "ok", "table": settings.table, "stage": settings.stage})

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from chalicelib import clients
-from chalicelib.settings import Settings, get_settings
 from chalicelib.privacy.cookieless import SaltStore
+from chalicelib.settings import Settings, get_settings
 from chalicelib.store.apps import AppStore
 
 

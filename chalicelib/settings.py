@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
-from typing import Mapping
+from typing import Any, Mapping
 
 from chalicelib.errors import ConfigError
 
@@ -66,7 +66,7 @@ class Settings:
     def is_local(self) -> bool:
         return bool(self.dynamodb_endpoint or self.s3_endpoint)
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 

@@ -56,7 +56,11 @@ def apps_create(name: str, origins: tuple[str, ...], app_id: str | None, ip_mode
     """Create an app and print its id and a new write key (shown only once)."""
     app, key = _store(settings_for(stage)).create_app(name, origins, app_id=app_id, ip_mode=ip_mode)
     if as_json:
-        click.echo(json.dumps({"app_id": app.app_id, "write_key": key, "name": app.name, "origins": list(app.origins), "ip_mode": app.ip_mode}))
+        click.echo(
+            json.dumps(
+                {"app_id": app.app_id, "write_key": key, "name": app.name, "origins": list(app.origins), "ip_mode": app.ip_mode}
+            )
+        )
     else:
         click.echo(f"app_id:    {app.app_id}\nwrite_key: {key}\n(the key is stored hashed; this is the only time it is shown)")
 
@@ -68,14 +72,31 @@ def apps_list(as_json: bool, stage: str | None) -> None:
     """List apps, their origins and their keys (by prefix)."""
     rows = _store(settings_for(stage)).list_apps()
     if as_json:
-        click.echo(json.dumps([{"app_id": a.app_id, "name": a.name, "origins": list(a.origins), "ip_mode": a.ip_mode, "created_at": a.created_at, "keys": list(a.keys)} for a in rows]))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "app_id": a.app_id,
+                        "name": a.name,
+                        "origins": list(a.origins),
+                        "ip_mode": a.ip_mode,
+                        "created_at": a.created_at,
+                        "keys": list(a.keys),
+                    }
+                    for a in rows
+                ]
+            )
+        )
         return
     if not rows:
         click.echo("no apps yet: clickstream apps create NAME --origin https://your.site")
     for a in rows:
         created = datetime.fromtimestamp(a.created_at / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
         live = [k["prefix"] + "…" for k in a.keys if not k["revoked"]]
-        click.echo(f"{a.app_id:<28} {a.name:<20} created {created}  origins: {', '.join(a.origins) or 'any'}  keys: {', '.join(live) or 'none'}")
+        click.echo(
+            f"{a.app_id:<28} {a.name:<20} created {created}  origins: {', '.join(a.origins) or 'any'}  keys: "
+            f"{', '.join(live) or 'none'}"
+        )
 
 
 @apps.command("set")
@@ -86,7 +107,9 @@ def apps_list(as_json: bool, stage: str | None) -> None:
 @stage_option
 def apps_set(app_id: str, ip_mode: str | None, retention_days: int | None, keep_forever: bool, stage: str | None) -> None:
     """Change an app's IP handling or lake retention."""
-    app = _store(settings_for(stage)).update_app(app_id, ip_mode=ip_mode, retention_days=retention_days, keep_forever=keep_forever)
+    app = _store(settings_for(stage)).update_app(
+        app_id, ip_mode=ip_mode, retention_days=retention_days, keep_forever=keep_forever
+    )
     retention = f"{app.retention_days} days" if app.retention_days else "forever"
     click.echo(f"{app.app_id}: ip {app.ip_mode}, lake retention {retention}")
 

@@ -30,7 +30,10 @@ def start_background(settings: Settings, stop: threading.Event) -> threading.Thr
             try:
                 report = export.run_once()
                 if report.events or report.rejected or report.compacted_partitions:
-                    print(f"export: {report.events} events, {report.rejected} rejected, {report.files} files, lag {report.lag_s} s", flush=True)
+                    print(
+                        f"export: {report.events} events, {report.rejected} rejected, {report.files} files, lag {report.lag_s} s",
+                        flush=True,
+                    )
             except Exception as exc:  # keep the scheduler alive, like the next EventBridge tick would
                 print(f"export failed (the next run retries): {exc}", flush=True)
 

@@ -45,7 +45,8 @@ def etl_run(stage: str | None, as_json: bool) -> None:
     click.echo(
         f"{report.status}{window}: {report.events} events ({report.duplicates_dropped} duplicates dropped), "
         f"{report.rejected} rejected, {report.files} files in {report.partitions} partitions, {report.bytes:,} bytes; "
-        f"lag {report.lag_s if report.lag_s is not None else '-'} s; {report.compacted_partitions} partitions compacted; {report.duration_s} s"
+        f"lag {report.lag_s if report.lag_s is not None else '-'} s; {report.compacted_partitions} partitions compacted; "
+        f"{report.duration_s} s"
     )
 
 
@@ -99,5 +100,3 @@ def etl_create_tables(stage: str | None, workgroup: str | None) -> None:
     for name, sql in view_statements():  # in dependency order
         run_ddl(sql, settings, workgroup or f"clickstream-{stage}")
         click.echo(f"applied view {name}")
-
-

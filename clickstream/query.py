@@ -59,7 +59,8 @@ def printable(sql_or_name: str, given: dict[str, str]) -> str:
     """The Athena SQL of a query, ready for the console. With no values: Athena's `?` form and,
     above it, the execution parameters to enter in order (a name used twice is asked twice).
     With values for all parameters: checked like a run's, filled in as Trino literals."""
-    from clickstream.lake import catalog, params as params_mod, translate
+    from clickstream.lake import catalog, translate
+    from clickstream.lake import params as params_mod
 
     text, _ = catalog.resolve(sql_or_name)
     names = translate.parameter_names(text)
@@ -129,7 +130,8 @@ def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None,
             sys.exit(2)
         return
     try:
-        from clickstream.lake import params as params_mod, run_query
+        from clickstream.lake import params as params_mod
+        from clickstream.lake import run_query
         from clickstream.target import settings_for
 
         local = not stage or stage == "local"

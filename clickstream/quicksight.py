@@ -159,8 +159,16 @@ class Deployer:
         found = self._describe("describe_dashboard_definition", DashboardId=rid)
         body = {"DashboardId": rid, "Name": name, "Definition": definition, "DashboardPublishOptions": PUBLISH_OPTIONS}
         if found is None:  # version 1 is published on creation
-            out = self._change("dashboard", rid, "created", "create_dashboard", **body, VersionDescription="clickstream quicksight deploy",
-                               Permissions=qs.permissions(self.principal, "dashboard"), Tags=self._tags(names))
+            out = self._change(
+                "dashboard",
+                rid,
+                "created",
+                "create_dashboard",
+                **body,
+                VersionDescription="clickstream quicksight deploy",
+                Permissions=qs.permissions(self.principal, "dashboard"),
+                Tags=self._tags(names),
+            )
             self._wait("describe_dashboard", "Dashboard", DashboardId=rid, VersionNumber=_version(out, 1))
             return
         # Described without a version number, a dashboard is its published version. So a run that
@@ -169,16 +177,26 @@ class Deployer:
         #   run 1: update -> v7 built -> (crash)            published: v6
         #   run 2: describe v6 != spec -> update -> v8 -> publish v8
         if differs({"Name": name, "Definition": definition, "DashboardPublishOptions": PUBLISH_OPTIONS}, found):
-            out = self._change("dashboard", rid, "updated", "update_dashboard", **body, VersionDescription="clickstream quicksight deploy")
+            out = self._change(
+                "dashboard", rid, "updated", "update_dashboard", **body, VersionDescription="clickstream quicksight deploy"
+            )
             if not self.dry_run:
                 version = _version(out, 0)
                 self._wait("describe_dashboard", "Dashboard", DashboardId=rid, VersionNumber=version)
-                self._change("dashboard", rid, f"published version {version}", "update_dashboard_published_version",
-                             DashboardId=rid, VersionNumber=version)
+                self._change(
+                    "dashboard",
+                    rid,
+                    f"published version {version}",
+                    "update_dashboard_published_version",
+                    DashboardId=rid,
+                    VersionNumber=version,
+                )
         self._grant("dashboard", rid, "describe_dashboard_permissions", "update_dashboard_permissions", "DashboardId")
 
     # ------------------------------------------------------------ all of it
-    def deploy(self, spec: Spec, stage: str, workgroup: str, database: str, default_app: str | None = None) -> list[tuple[str, str, str]]:
+    def deploy(
+        self, spec: Spec, stage: str, workgroup: str, database: str, default_app: str | None = None
+    ) -> list[tuple[str, str, str]]:
         names = qs.Names(spec.id, stage)
         source_arn = self.data_source(names, workgroup)
         arns = {d.name: self.data_set(spec, d.name, names, source_arn, database) for d in spec.used_datasets()}
@@ -206,14 +224,23 @@ def quicksight() -> None:
 
 @quicksight.command("deploy")
 @click.option("--stage", required=True, help="The deployed stage whose Glue database and Athena workgroup the datasets read.")
-@click.option("--principal", required=True, help="ARN of the QuickSight user or group that gets owner access to everything created.")
+@click.option(
+    "--principal", required=True, help="ARN of the QuickSight user or group that gets owner access to everything created."
+)
 @click.option("--region", default=None, help="QuickSight region (default: the stage's region, AWS_REGION).")
 @click.option("--workgroup", default=None, help="Athena workgroup (default: clickstream-<stage>).")
 @click.option("--default-app", default=None, help="The app the dashboard opens on (default: the spec's default).")
 @click.option("--dry-run", is_flag=True, help="Describe and compare only; print what would change.")
 @click.pass_obj
-def deploy(obj: dict[str, Any] | None, stage: str, principal: str, region: str | None, workgroup: str | None,
-           default_app: str | None, dry_run: bool) -> None:
+def deploy(
+    obj: dict[str, Any] | None,
+    stage: str,
+    principal: str,
+    region: str | None,
+    workgroup: str | None,
+    default_app: str | None,
+    dry_run: bool,
+) -> None:
     """Create or update the Athena data source, one dataset per panel query, the analysis and the
     published dashboard, and grant PRINCIPAL access. Re-running it changes nothing."""
     from clickstream.target import settings_for

@@ -53,21 +53,108 @@ class Agent:
 
 
 HUMANS: tuple[tuple[Agent, int], ...] = (
-    (Agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Chrome", "Windows", "desktop"), 8),
-    (Agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80", "Edge", "Windows", "desktop"), 2),
-    (Agent("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15", "Safari", "Mac OS X", "desktop"), 3),
+    (
+        Agent(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+            "Chrome",
+            "Windows",
+            "desktop",
+        ),
+        8,
+    ),
+    (
+        Agent(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 "
+            "Edg/124.0.2478.80",
+            "Edge",
+            "Windows",
+            "desktop",
+        ),
+        2,
+    ),
+    (
+        Agent(
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/"
+            "605.1.15",
+            "Safari",
+            "Mac OS X",
+            "desktop",
+        ),
+        3,
+    ),
     (Agent("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", "Firefox", "Ubuntu", "desktop"), 1),
-    (Agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", "Mobile Safari", "iOS", "mobile"), 6),
-    (Agent("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36", "Chrome Mobile", "Android", "mobile"), 5),
-    (Agent("Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36", "Samsung Internet", "Android", "mobile"), 2),
-    (Agent("Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", "Mobile Safari", "iOS", "tablet"), 2),
-    (Agent("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Chrome", "Android", "tablet"), 1),
+    (
+        Agent(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
+            "Mobile/15E148 Safari/604.1",
+            "Mobile Safari",
+            "iOS",
+            "mobile",
+        ),
+        6,
+    ),
+    (
+        Agent(
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile "
+            "Safari/537.36",
+            "Chrome Mobile",
+            "Android",
+            "mobile",
+        ),
+        5,
+    ),
+    (
+        Agent(
+            "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/"
+            "117.0.0.0 Mobile Safari/537.36",
+            "Samsung Internet",
+            "Android",
+            "mobile",
+        ),
+        2,
+    ),
+    (
+        Agent(
+            "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 "
+            "Safari/604.1",
+            "Mobile Safari",
+            "iOS",
+            "tablet",
+        ),
+        2,
+    ),
+    (
+        Agent(
+            "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+            "Chrome",
+            "Android",
+            "tablet",
+        ),
+        1,
+    ),
 )
 BOTS: tuple[tuple[Agent, int], ...] = (
-    (Agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", None, "bot", "known_crawler"), 3),
-    (Agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bingbot", None, "bot", "known_crawler"), 1),
+    (
+        Agent(
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", None, "bot", "known_crawler"
+        ),
+        3,
+    ),
+    (
+        Agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bingbot", None, "bot", "known_crawler"),
+        1,
+    ),
     (Agent("curl/8.5.0", "curl", None, "bot", "user_agent_contains:curl"), 1),
-    (Agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36", "HeadlessChrome", "Linux", "bot", "user_agent_contains:headlesschrome"), 1),
+    (
+        Agent(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36",
+            "HeadlessChrome",
+            "Linux",
+            "bot",
+            "user_agent_contains:headlesschrome",
+        ),
+        1,
+    ),
 )
 
 
@@ -83,17 +170,42 @@ class Place:
 
 
 PLACES: tuple[tuple[Place, int], ...] = (
-    (Place("DE", 52.5, 13.4, "Europe/Berlin", "de-DE"), 4), (Place("US", 40.7, -74.0, "America/New_York", "en-US"), 5),
-    (Place("GB", 51.5, -0.1, "Europe/London", "en-GB"), 3), (Place("FR", 48.9, 2.3, "Europe/Paris", "fr-FR"), 2),
-    (Place("HK", 22.3, 114.2, "Asia/Hong_Kong", "zh-HK"), 2), (Place("JP", 35.7, 139.7, "Asia/Tokyo", "ja-JP"), 1),
+    (Place("DE", 52.5, 13.4, "Europe/Berlin", "de-DE"), 4),
+    (Place("US", 40.7, -74.0, "America/New_York", "en-US"), 5),
+    (Place("GB", 51.5, -0.1, "Europe/London", "en-GB"), 3),
+    (Place("FR", 48.9, 2.3, "Europe/Paris", "fr-FR"), 2),
+    (Place("HK", 22.3, 114.2, "Asia/Hong_Kong", "zh-HK"), 2),
+    (Place("JP", 35.7, 139.7, "Asia/Tokyo", "ja-JP"), 1),
     (Place("BR", -23.6, -46.6, "America/Sao_Paulo", "pt-BR"), 1),
 )
 PAGES = (("/demo", 6), ("/demo/about", 2), ("/demo/woods/oak", 2), ("/demo/woods/teak", 1), ("/demo/contact", 1))
-REFERRERS = ((None, 5), ("https://www.google.com/", 4), ("https://duckduckgo.com/", 1), ("https://news.ycombinator.com/item?id=4242", 1), ("https://t.co/woods", 1))
-CAMPAIGNS = ((None, 6), (("newsletter", "email", "spring-sale"), 2), (("twitter", "social", "launch"), 1), (("google", "cpc", "woods"), 1))
+REFERRERS = (
+    (None, 5),
+    ("https://www.google.com/", 4),
+    ("https://duckduckgo.com/", 1),
+    ("https://news.ycombinator.com/item?id=4242", 1),
+    ("https://t.co/woods", 1),
+)
+CAMPAIGNS = (
+    (None, 6),
+    (("newsletter", "email", "spring-sale"), 2),
+    (("twitter", "social", "launch"), 1),
+    (("google", "cpc", "woods"), 1),
+)
 LANGS = ("en", "zh-HK", "fr")
 # Each visitor's first session plays one of these in turn, so every case is in every run.
-SCENARIOS = ("midnight", "gap_under", "gap_exact", "gap_over", "late", "funnel_full", "funnel_like", "funnel_entry", "funnel_reversed", "bounce")
+SCENARIOS = (
+    "midnight",
+    "gap_under",
+    "gap_exact",
+    "gap_over",
+    "late",
+    "funnel_full",
+    "funnel_like",
+    "funnel_entry",
+    "funnel_reversed",
+    "bounce",
+)
 FUNNEL = ("/demo", "LIKE_WOOD", "CLICK_LANG")
 
 
@@ -200,8 +312,16 @@ class _Planner:
         return f"{self.rng.getrandbits(96):024x}"
 
     def _event(
-        self, v: Visitor, t: int, etype: str, name: str, path: str, referrer: str | None,
-        campaign: tuple | None, client_session: str | None, props: dict | None = None,
+        self,
+        v: Visitor,
+        t: int,
+        etype: str,
+        name: str,
+        path: str,
+        referrer: str | None,
+        campaign: tuple | None,
+        client_session: str | None,
+        props: dict | None = None,
     ) -> Event:
         query = "" if not campaign else f"?utm_source={campaign[0]}&utm_medium={campaign[1]}&utm_campaign={campaign[2]}"
         url = f"{self.site}{path}{query}"
@@ -211,8 +331,14 @@ class _Planner:
             jitter = lambda: round(self.rng.uniform(-0.03, 0.03), 4)  # noqa: E731 - stays inside the 0.1-degree cell
             context["geo"] = {"lat": round(v.place.lat + jitter(), 4), "lon": round(v.place.lon + jitter(), 4), "accuracy": 30}
         body: dict[str, Any] = {
-            "event_id": self._id(), "event_type": etype, "event_name": name, "timestamp": t,
-            "anonymous_id": v.anonymous_id, "url": url, "title": f"Touchwood {path}", "context": context,
+            "event_id": self._id(),
+            "event_type": etype,
+            "event_name": name,
+            "timestamp": t,
+            "anonymous_id": v.anonymous_id,
+            "url": url,
+            "title": f"Touchwood {path}",
+            "context": context,
         }
         if referrer:
             body["referrer"] = referrer
@@ -229,8 +355,14 @@ class _Planner:
         rng = self.rng
         if v.agent.is_bot:
             return [] if v.agent.browser == "curl" else ["page"] * rng.randint(2, 9)
-        fixed = {"bounce": [], "funnel_full": ["LIKE_WOOD", "page", "CLICK_LANG"], "funnel_like": ["LIKE_WOOD", "UNLIKE_WOOD"],
-                 "funnel_entry": ["page"], "funnel_reversed": ["CLICK_LANG", "LIKE_WOOD"], "midnight": ["page", "LIKE_WOOD", "page", "CLICK_LANG", "page"]}
+        fixed = {
+            "bounce": [],
+            "funnel_full": ["LIKE_WOOD", "page", "CLICK_LANG"],
+            "funnel_like": ["LIKE_WOOD", "UNLIKE_WOOD"],
+            "funnel_entry": ["page"],
+            "funnel_reversed": ["CLICK_LANG", "LIKE_WOOD"],
+            "midnight": ["page", "LIKE_WOOD", "page", "CLICK_LANG", "page"],
+        }
         if scenario in fixed:
             return fixed[scenario]
         kinds = (("page", 5), ("LIKE_WOOD", 3), ("UNLIKE_WOOD", 1), ("CLICK_LANG", 2), ("GEO_LOC", 2 if v.shares_geo else 0))
@@ -275,7 +407,7 @@ class _Planner:
         cursor: int | None = None  # end of the visitor's last session
         for d in visit_days:
             day0 = self.start_ms + d * DAY_MS
-            for n in range(2 if rng.random() < 0.2 else 1):
+            for _n in range(2 if rng.random() < 0.2 else 1):
                 scenario = forced if forced and not v.sessions else "normal"
                 if scenario == "midnight":
                     begin = day0 + DAY_MS - rng.randint(6, 9) * MIN_MS
@@ -300,7 +432,14 @@ class _Planner:
 
 
 def generate(
-    users: int = 60, days: int = 7, *, end_ms: int | None = None, seed: int = 7, site: str = SITE, app_id: str = "demo", bots: int | None = None,
+    users: int = 60,
+    days: int = 7,
+    *,
+    end_ms: int | None = None,
+    seed: int = 7,
+    site: str = SITE,
+    app_id: str = "demo",
+    bots: int | None = None,
 ) -> Traffic:
     """Plan ``users`` human visitors (plus bots) over ``days`` UTC days ending at ``end_ms``."""
     rng = random.Random(seed)
@@ -406,9 +545,19 @@ def _demo_key() -> str | None:
 
 @click.command("demo-traffic")
 @click.option("--users", default=200, show_default=True, help="Human visitors (bots and second devices come on top).")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(1, MAX_DAYS), help="UTC days ending today (the API keeps events up to 7 days old).")
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, MAX_DAYS),
+    help="UTC days ending today (the API keeps events up to 7 days old).",
+)
 @click.option("--endpoint", default=None, help="The API (default: the local one, http://127.0.0.1:$CLICKSTREAM_PORT).")
-@click.option("--key", default=None, help="A write key (default: the demo app's, saved by `make run` in $CLICKSTREAM_DATA_DIR/demo-app.json).")
+@click.option(
+    "--key",
+    default=None,
+    help="A write key (default: the demo app's, saved by `make run` in $CLICKSTREAM_DATA_DIR/demo-app.json).",
+)
 @click.option("--seed", default=None, type=int, help="Plan the same traffic again (default: new traffic each run).")
 def demo_traffic(users: int, days: int, endpoint: str | None, key: str | None, seed: int | None) -> None:
     """Send realistic traffic to the demo app, so the dashboards have something to show."""
@@ -427,4 +576,7 @@ def demo_traffic(users: int, days: int, endpoint: str | None, key: str | None, s
         f"({sum(v.agent.is_bot for v in traffic.visitors)} bots), {len(sessions)} sessions, "
         f"{date.fromisoformat(traffic.days[0]):%b %d} to {date.fromisoformat(traffic.days[-1]):%b %d} UTC"
     )
-    click.echo(f"the export runs every minute; then: clickstream query overview --param app_id=demo --param date_from={traffic.days[0]} --param date_to={traffic.days[-1]}")
+    click.echo(
+        f"the export runs every minute; then: clickstream query overview --param app_id=demo --param "
+        f"date_from={traffic.days[0]} --param date_to={traffic.days[-1]}"
+    )

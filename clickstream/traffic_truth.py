@@ -28,7 +28,9 @@ def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None)
 
 
-def _group(items: Iterable[Any], keys: dict[str, Callable[[Any], Any]], metrics: dict[str, Callable[[list[Any]], Any]]) -> list[Row]:
+def _group(
+    items: Iterable[Any], keys: dict[str, Callable[[Any], Any]], metrics: dict[str, Callable[[list[Any]], Any]]
+) -> list[Row]:
     groups: dict[tuple, list[Any]] = defaultdict(list)
     for item in items:
         groups[tuple(f(item) for f in keys.values())].append(item)
@@ -61,15 +63,34 @@ class Truth:
         rows = []
         for s in self.sessions:
             first, pages, agent = s.events[0], s.page_view_events, s.visitor.agent
-            rows.append({
-                "app_id": self.traffic.app_id, "session_id": first.body["event_id"], "anonymous_id": s.visitor.anonymous_id,
-                "user_id": s.visitor.user_id, "session_start": _ts(s.start_ms), "session_end": _ts(s.end_ms),
-                "duration_s": (s.end_ms - s.start_ms) / 1000, "event_count": len(s.events), "page_views": len(pages),
-                "is_bounce": s.is_bounce, "entry_url": pages[0].url, "exit_url": pages[-1].url, "utm_source": first.utm[0],
-                "referrer_host": first.referrer_host, "country": s.visitor.place.country, "device_type": agent.device_type,
-                "browser": agent.browser, "os": agent.os, "is_bot": agent.is_bot, "entry_path": pages[0].path,
-                "exit_path": pages[-1].path, "utm_medium": first.utm[1], "utm_campaign": first.utm[2], "dt": s.dt,
-            })
+            rows.append(
+                {
+                    "app_id": self.traffic.app_id,
+                    "session_id": first.body["event_id"],
+                    "anonymous_id": s.visitor.anonymous_id,
+                    "user_id": s.visitor.user_id,
+                    "session_start": _ts(s.start_ms),
+                    "session_end": _ts(s.end_ms),
+                    "duration_s": (s.end_ms - s.start_ms) / 1000,
+                    "event_count": len(s.events),
+                    "page_views": len(pages),
+                    "is_bounce": s.is_bounce,
+                    "entry_url": pages[0].url,
+                    "exit_url": pages[-1].url,
+                    "utm_source": first.utm[0],
+                    "referrer_host": first.referrer_host,
+                    "country": s.visitor.place.country,
+                    "device_type": agent.device_type,
+                    "browser": agent.browser,
+                    "os": agent.os,
+                    "is_bot": agent.is_bot,
+                    "entry_path": pages[0].path,
+                    "exit_path": pages[-1].path,
+                    "utm_medium": first.utm[1],
+                    "utm_campaign": first.utm[2],
+                    "dt": s.dt,
+                }
+            )
         return rows
 
     def session_of_event(self) -> dict[str, str]:
@@ -80,9 +101,14 @@ class Truth:
         views = [(e, s) for e, s in self.events(lo, hi, include_bots) if e.event_type == "page_view"]
         return _group(views, {"path": lambda p: p[0].path}, {"page_views": len, "visitors": _visitors})
 
-    def _dimension(self, column: str, key: Callable[[tuple[Event, Session]], Any], lo: str, hi: str, include_bots: bool) -> list[Row]:
-        return _group(self.events(lo, hi, include_bots), {column: key}, {
-            "visitors": _visitors, "page_views": lambda g: sum(e.event_type == "page_view" for e, _ in g), "events": len})
+    def _dimension(
+        self, column: str, key: Callable[[tuple[Event, Session]], Any], lo: str, hi: str, include_bots: bool
+    ) -> list[Row]:
+        return _group(
+            self.events(lo, hi, include_bots),
+            {column: key},
+            {"visitors": _visitors, "page_views": lambda g: sum(e.event_type == "page_view" for e, _ in g), "events": len},
+        )
 
     def devices(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
         return self._dimension("device_type", lambda p: p[1].visitor.agent.device_type, lo, hi, include_bots)
@@ -99,41 +125,67 @@ class Truth:
     def geo_grid(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
         located = [(e, s) for e, s in self.events(lo, hi, include_bots) if e.geo]
         place = lambda p: p[1].visitor.place  # noqa: E731 - every position is inside its city's cell
-        return _group(located, {"lat_cell": lambda p: place(p).lat, "lon_cell": lambda p: place(p).lon}, {"events": len, "visitors": _visitors})
+        return _group(
+            located,
+            {"lat_cell": lambda p: place(p).lat, "lon_cell": lambda p: place(p).lon},
+            {"events": len, "visitors": _visitors},
+        )
 
     def custom_events(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
         custom = [(e, s) for e, s in self.events(lo, hi, include_bots) if e.event_type != "page_view"]
-        return _group(custom, {"event_type": lambda p: p[0].event_type, "event_name": lambda p: p[0].event_name}, {"events": len, "visitors": _visitors})
+        return _group(
+            custom,
+            {"event_type": lambda p: p[0].event_type, "event_name": lambda p: p[0].event_name},
+            {"events": len, "visitors": _visitors},
+        )
 
     def bot_traffic(self, lo: str, hi: str) -> list[Row]:
         bots = [(e, s) for e, s in self.events(lo, hi, True) if s.visitor.agent.is_bot]
-        return _group(bots, {"bot_reason": lambda p: p[1].visitor.agent.bot_reason, "browser": lambda p: p[1].visitor.agent.browser}, {
-            "events": len, "page_views": lambda g: sum(e.event_type == "page_view" for e, _ in g), "visitors": _visitors})
+        return _group(
+            bots,
+            {"bot_reason": lambda p: p[1].visitor.agent.bot_reason, "browser": lambda p: p[1].visitor.agent.browser},
+            {"events": len, "page_views": lambda g: sum(e.event_type == "page_view" for e, _ in g), "visitors": _visitors},
+        )
 
     # -- session panels -----------------------------------------------------------------
     def overview(self, lo: str, hi: str, include_bots: bool = False) -> Row:
         events, sessions = self.events(lo, hi, include_bots), self.sessions_in(lo, hi, include_bots)
         return {
-            "visitors": _visitors(events), "sessions": len(sessions),
-            "page_views": sum(e.event_type == "page_view" for e, _ in events), "events": len(events),
+            "visitors": _visitors(events),
+            "sessions": len(sessions),
+            "page_views": sum(e.event_type == "page_view" for e, _ in events),
+            "events": len(events),
             "bounce_rate": _ratio(sum(s.is_bounce for s in sessions), len(sessions)),
             "avg_session_duration_s": mean((s.end_ms - s.start_ms) / 1000 for s in sessions) if sessions else None,
         }
 
     def entry_pages(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
-        return _group(self.sessions_in(lo, hi, include_bots), {"path": lambda s: s.page_view_events[0].path}, {
-            "entries": len, "visitors": lambda g: len({s.visitor.anonymous_id for s in g}),
-            "bounces": lambda g: sum(s.is_bounce for s in g), "bounce_rate": lambda g: sum(s.is_bounce for s in g) / len(g)})
+        return _group(
+            self.sessions_in(lo, hi, include_bots),
+            {"path": lambda s: s.page_view_events[0].path},
+            {
+                "entries": len,
+                "visitors": lambda g: len({s.visitor.anonymous_id for s in g}),
+                "bounces": lambda g: sum(s.is_bounce for s in g),
+                "bounce_rate": lambda g: sum(s.is_bounce for s in g) / len(g),
+            },
+        )
 
     def exit_pages(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
-        return _group(self.sessions_in(lo, hi, include_bots), {"path": lambda s: s.page_view_events[-1].path}, {
-            "exits": len, "visitors": lambda g: len({s.visitor.anonymous_id for s in g})})
+        return _group(
+            self.sessions_in(lo, hi, include_bots),
+            {"path": lambda s: s.page_view_events[-1].path},
+            {"exits": len, "visitors": lambda g: len({s.visitor.anonymous_id for s in g})},
+        )
 
     def _by_session(self, keys: dict[str, Callable[[Session], Any]], sessions: list[Session], bounce_rate: bool) -> list[Row]:
         def bounces(g: list[Session]) -> int:
             return sum(s.is_bounce for s in g)
 
-        metrics: dict[str, Callable[[list[Session]], Any]] = {"sessions": len, "visitors": lambda g: len({s.visitor.anonymous_id for s in g})}
+        metrics: dict[str, Callable[[list[Session]], Any]] = {
+            "sessions": len,
+            "visitors": lambda g: len({s.visitor.anonymous_id for s in g}),
+        }
         if bounce_rate:
             metrics["bounce_rate"] = lambda g: bounces(g) / len(g)
         else:
@@ -141,7 +193,9 @@ class Truth:
         return _group(sessions, keys, metrics)
 
     def referrers(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
-        return self._by_session({"referrer_host": lambda s: s.events[0].referrer_host}, self.sessions_in(lo, hi, include_bots), True)
+        return self._by_session(
+            {"referrer_host": lambda s: s.events[0].referrer_host}, self.sessions_in(lo, hi, include_bots), True
+        )
 
     def utm_campaigns(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
         tagged = [s for s in self.sessions_in(lo, hi, include_bots) if s.events[0].utm[0] or s.events[0].utm[2]]
@@ -159,12 +213,18 @@ class Truth:
         for dt in sorted(d for d in active if lo <= d <= hi):
             day = date.fromisoformat(dt)
             started = self.sessions_in(dt, dt, include_bots)
-            rows.append({
-                "day": day, "dau": len(active[dt]), "wau": window(day, 7), "mau": window(day, 30), "sessions": len(started),
-                "page_views": sum(e.event_type == "page_view" for e, _ in self.events(dt, dt, include_bots)),
-                "bounce_rate": _ratio(sum(s.is_bounce for s in started), len(started)),
-                "avg_session_duration_s": mean((s.end_ms - s.start_ms) / 1000 for s in started) if started else None,
-            })
+            rows.append(
+                {
+                    "day": day,
+                    "dau": len(active[dt]),
+                    "wau": window(day, 7),
+                    "mau": window(day, 30),
+                    "sessions": len(started),
+                    "page_views": sum(e.event_type == "page_view" for e, _ in self.events(dt, dt, include_bots)),
+                    "bounce_rate": _ratio(sum(s.is_bounce for s in started), len(started)),
+                    "avg_session_duration_s": mean((s.end_ms - s.start_ms) / 1000 for s in started) if started else None,
+                }
+            )
         return rows
 
     def funnel(self, steps: Sequence[str], lo: str, hi: str, include_bots: bool = False) -> list[Row]:
@@ -177,8 +237,15 @@ class Truth:
                     reached += 1
             depths.append(reached)
         counts = [sum(d >= k for d in depths) for k in range(1, len(steps) + 1)]
-        return [{"step": k + 1, "sessions": n, "conversion": _ratio(n, counts[0]), "step_conversion": _ratio(n, counts[k - 1]) if k else None}
-                for k, n in enumerate(counts)]
+        return [
+            {
+                "step": k + 1,
+                "sessions": n,
+                "conversion": _ratio(n, counts[0]),
+                "step_conversion": _ratio(n, counts[k - 1]) if k else None,
+            }
+            for k, n in enumerate(counts)
+        ]
 
     def retention(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
         weeks: dict[str, set[date]] = defaultdict(set)
@@ -189,8 +256,16 @@ class Truth:
         for seen in weeks.values():
             for week in seen:
                 cells[(min(seen), week)] += 1
-        return [{"cohort_week": c, "week_offset": (w - c).days // 7, "cohort_users": cells[(c, c)], "active_users": n, "retention": n / cells[(c, c)]}
-                for (c, w), n in sorted(cells.items())]
+        return [
+            {
+                "cohort_week": c,
+                "week_offset": (w - c).days // 7,
+                "cohort_users": cells[(c, c)],
+                "active_users": n,
+                "retention": n / cells[(c, c)],
+            }
+            for (c, w), n in sorted(cells.items())
+        ]
 
     # -- per-day views ---------------------------------------------------------------------
     def per_day(self, method: str, drop: tuple[str, ...] = (), **kwargs: Any) -> list[Row]:
@@ -203,14 +278,30 @@ class Truth:
 
     def traffic_sources(self) -> list[Row]:
         keys = {"referrer_host": lambda s: s.events[0].referrer_host, **_utm_keys()}
-        return [{"app_id": self.traffic.app_id, "dt": dt, **row}
-                for dt in self.traffic.days for row in self._by_session(keys, self.sessions_in(dt, dt), False)]
+        return [
+            {"app_id": self.traffic.app_id, "dt": dt, **row}
+            for dt in self.traffic.days
+            for row in self._by_session(keys, self.sessions_in(dt, dt), False)
+        ]
 
     def technology(self) -> list[Row]:
         out = []
         for dt in self.traffic.days:
             agent = lambda p: p[1].visitor.agent  # noqa: E731
-            out += [{"app_id": self.traffic.app_id, "dt": dt, **row} for row in _group(self.events(dt, dt), {
-                "device_type": lambda p: agent(p).device_type, "browser": lambda p: agent(p).browser, "os": lambda p: agent(p).os}, {
-                "visitors": _visitors, "events": len, "page_views": lambda g: sum(e.event_type == "page_view" for e, _ in g)})]
+            out += [
+                {"app_id": self.traffic.app_id, "dt": dt, **row}
+                for row in _group(
+                    self.events(dt, dt),
+                    {
+                        "device_type": lambda p: agent(p).device_type,
+                        "browser": lambda p: agent(p).browser,
+                        "os": lambda p: agent(p).os,
+                    },
+                    {
+                        "visitors": _visitors,
+                        "events": len,
+                        "page_views": lambda g: sum(e.event_type == "page_view" for e, _ in g),
+                    },
+                )
+            ]
         return out

@@ -95,7 +95,8 @@ def stage_schedule_minutes(stage: str, app_dir: Path = APP_DIR) -> str:
     the EventBridge rule of each stage gets its own rate.
     """
     config = json.loads((app_dir / ".chalice" / "config.json").read_text())
-    merged = {**config.get("environment_variables", {}), **config.get("stages", {}).get(stage, {}).get("environment_variables", {})}
+    stage_env = config.get("stages", {}).get(stage, {}).get("environment_variables", {})
+    merged = {**config.get("environment_variables", {}), **stage_env}
     return str(merged.get("CLICKSTREAM_EXPORT_SCHEDULE_MINUTES", "5"))
 
 

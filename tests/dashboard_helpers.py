@@ -68,7 +68,9 @@ def assert_same_panels(got: dict[str, Any], want: dict[str, Any], rel: float = 1
         g, w = got[pid], want[pid]
         assert "error" not in g, f"{pid}: {g.get('error')}"
         assert g["columns"] == w["columns"], pid
-        assert len(g["rows"]) == len(w["rows"]), f"{pid}: {len(g['rows'])} rows, expected {len(w['rows'])}: {g['rows']} vs {w['rows']}"
+        assert len(g["rows"]) == len(w["rows"]), (
+            f"{pid}: {len(g['rows'])} rows, expected {len(w['rows'])}: {g['rows']} vs {w['rows']}"
+        )
         for gr, wr in zip(g["rows"], w["rows"]):
             for gv, wv in zip(gr, wr):
                 if isinstance(wv, float) and isinstance(gv, (int, float)):

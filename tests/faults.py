@@ -41,7 +41,10 @@ class FlakyBatchWrites:
             fault = self._script.pop(0) if self._script else None
         if fault == THROTTLE:
             raise ClientError(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                {
+                    "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
                 "BatchWriteItem",
             )
         if fault == UNPROCESSED:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import uuid
 from typing import Any, Iterable
 
@@ -16,25 +15,29 @@ from chalicelib.collect.ingest import plan_batch
 from chalicelib.lake import layout
 from chalicelib.settings import Settings
 from chalicelib.store.events import put_items
+from tests.factories import clicked
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 
 
-def event(event_id: str | None = None, ts_ms: int | None = None, **fields: Any) -> dict[str, Any]:
+event = clicked  # the one event factory (tests/factories.py), preset for the export tests
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment that points the ``clickstream`` CLI at ``settings``' table and bucket."""
     return {
-        "event_id": event_id or uuid.uuid4().hex,
-        "event_type": "click",
-        "event_name": "LIKE_WOOD",
-        "timestamp": ts_ms if ts_ms is not None else int(time.time() * 1000),
-        "anonymous_id": "anon-1",
-        "session_id": "s-1",
-        "url": "https://shop.example.com/wood?utm_source=news&utm_campaign=spring",
-        "properties": {"item_index": "3"},
-        **fields,
+        "CLICKSTREAM_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
+        "CLICKSTREAM_S3_ENDPOINT": settings.s3_endpoint,
+        "CLICKSTREAM_TABLE": settings.table,
+        "CLICKSTREAM_BUCKET": settings.bucket,
+        "CLICKSTREAM_SETTLE_SECONDS": "0",
+        "CLICKSTREAM_WRITE_SHARDS": str(settings.write_shards),
     }
 
 
-def store(settings: Settings, events: Iterable[dict[str, Any]], received_ms: int, app_id: str = "app-a", request_id: str | None = None) -> int:
+def store(
+    settings: Settings, events: Iterable[dict[str, Any]], received_ms: int, app_id: str = "app-a", request_id: str | None = None
+) -> int:
     """Store a batch exactly as POST /v1/events would at ``received_ms``. Returns accepted count."""
     facts = request_facts(app_id, received_ms, "81.2.69.142", {"user-agent": CHROME, "cloudfront-viewer-country": "de"})
     plan = plan_batch(list(events), facts, settings.with_(max_event_age_days=3650), request_id or uuid.uuid4().hex)
@@ -45,7 +48,9 @@ def store(settings: Settings, events: Iterable[dict[str, Any]], received_ms: int
 def lake_files(settings: Settings, dataset: str = "events") -> list[str]:
     s3 = clients.s3(settings)
     keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=layout.dataset_prefix(settings.lake_prefix, dataset)):
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=settings.bucket, Prefix=layout.dataset_prefix(settings.lake_prefix, dataset)
+    ):
         keys.extend(o["Key"] for o in page.get("Contents", []))
     return sorted(keys)
 

@@ -140,15 +140,25 @@ def event_time_ms(event: ValidEvent, received_ms: int) -> int:
 
 def check_event_time(event_ms: int, received_ms: int, max_age_ms: int, max_future_ms: int) -> None:
     if event_ms > received_ms + max_future_ms:
-        raise InvalidEvent("timestamp", f"is {(event_ms - received_ms) / 3_600_000:.1f} h in the future; the limit is {max_future_ms / 3_600_000:.0f} h", code="out_of_range")
+        raise InvalidEvent(
+            "timestamp",
+            f"is {(event_ms - received_ms) / 3_600_000:.1f} h in the future; the limit is {max_future_ms / 3_600_000:.0f} h",
+            code="out_of_range",
+        )
     if event_ms < received_ms - max_age_ms:
-        raise InvalidEvent("timestamp", f"is {(received_ms - event_ms) / 86_400_000:.1f} days old; the limit is {max_age_ms / 86_400_000:.0f} days", code="out_of_range")
+        raise InvalidEvent(
+            "timestamp",
+            f"is {(received_ms - event_ms) / 86_400_000:.1f} days old; the limit is {max_age_ms / 86_400_000:.0f} days",
+            code="out_of_range",
+        )
 
 
 # Context keys that become columns of their own, with the sub-keys the columns hold.
 _CONTEXT_COLUMNS: dict[str, frozenset[str] | None] = {
-    "locale": None, "timezone": None,
-    "screen": frozenset({"width", "height"}), "geo": frozenset({"lat", "lon", "accuracy"}),
+    "locale": None,
+    "timezone": None,
+    "screen": frozenset({"width", "height"}),
+    "geo": frozenset({"lat", "lon", "accuracy"}),
 }
 
 
@@ -170,6 +180,10 @@ def _json_text(value: dict[str, Any] | None) -> str | None:
     return orjson.dumps(value).decode() if value else None
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def enrich(event: ValidEvent, facts: RequestFacts, event_ms: int) -> dict[str, Any]:
     """The lake row for one event: every column the export writes, JSON-ready.
 
@@ -181,8 +195,7 @@ def enrich(event: ValidEvent, facts: RequestFacts, event_ms: int) -> dict[str, A
     if event.campaign:  # Segment's context.campaign fills the UTM fields the URL lacks
         utm = tuple(u if u is not None else event.campaign.get(f) for u, f in zip(utm, UTM_FIELDS))
     context = event.context or {}
-    screen = context.get("screen") if isinstance(context.get("screen"), dict) else {}
-    geo = context.get("geo") if isinstance(context.get("geo"), dict) else {}
+    screen, geo = _object(context.get("screen")), _object(context.get("geo"))
     agent = facts.agent
     return {
         "event_id": event.event_id,

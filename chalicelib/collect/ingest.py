@@ -58,7 +58,9 @@ def parse_body(raw: bytes | str | None) -> list[Any]:
     if not events:
         raise MalformedBody("events: must hold at least one event")
     if len(events) > limits.MAX_EVENTS_PER_REQUEST:
-        raise PayloadTooLarge(f"events: {len(events)} events, the limit is {limits.MAX_EVENTS_PER_REQUEST} per request; nothing was stored")
+        raise PayloadTooLarge(
+            f"events: {len(events)} events, the limit is {limits.MAX_EVENTS_PER_REQUEST} per request; nothing was stored"
+        )
     return events
 
 
@@ -139,13 +141,17 @@ def plan_batch(
                 translated, event_facts = adapt(raw)
                 event = validate_event(translated, event_types, segment=True)
             if event.event_id in seen:
-                raise InvalidEvent("event_id", f"duplicates the event at index {seen[event.event_id]} of this request", code="duplicate")
+                raise InvalidEvent(
+                    "event_id", f"duplicates the event at index {seen[event.event_id]} of this request", code="duplicate"
+                )
             event_ms = event_time_ms(event, facts.received_ms)
             check_event_time(event_ms, facts.received_ms, max_age_ms, max_future_ms)
             if event.anonymous_id is None and not (segment and event.user_id):
                 if visitor_salt is None:
                     raise InvalidEvent("anonymous_id", "is required", code="missing")
-                event = replace(event, anonymous_id=cookieless.derive(visitor_salt(event_ms), facts.app_id, facts.source_ip, facts.user_agent))
+                event = replace(
+                    event, anonymous_id=cookieless.derive(visitor_salt(event_ms), facts.app_id, facts.source_ip, facts.user_agent)
+                )
         except InvalidEvent as exc:
             plan.rejected.append({"index": index, "error": str(exc)})
             plan.items.append(rejected_item(facts, request_id, index, exc.code, str(exc), raw, settings))

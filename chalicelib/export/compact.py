@@ -25,26 +25,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
 from chalicelib.export import dedup
 from chalicelib.lake import layout, transform
 from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.schema import SCHEMAS
 from chalicelib.settings import Settings
-from chalicelib.store import keys
+from chalicelib.store import keys, retry
 
 
 def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return call(**kwargs)
     except (ClientError, BotoCoreError) as exc:
-        raise StorageUnavailable(f"compaction state: {exc}") from exc
+        raise retry.storage_error(f"compaction state: {exc}", exc) from exc
 
 
 def mark_dirty(client: Any, table: str, partitions: set[str]) -> None:
     """Remember partitions that got new files, so compaction never lists the whole lake."""
     if partitions:
-        _ddb(client.update_item, TableName=table, Key=keys.DIRTY_PARTITIONS_KEY, UpdateExpression="ADD parts :p", ExpressionAttributeValues={":p": {"SS": sorted(partitions)}})
+        _ddb(
+            client.update_item,
+            TableName=table,
+            Key=keys.DIRTY_PARTITIONS_KEY,
+            UpdateExpression="ADD parts :p",
+            ExpressionAttributeValues={":p": {"SS": sorted(partitions)}},
+        )
 
 
 def dirty_partitions(client: Any, table: str) -> list[str]:
@@ -53,7 +58,13 @@ def dirty_partitions(client: Any, table: str) -> list[str]:
 
 
 def _clean(client: Any, table: str, partition: str) -> None:
-    _ddb(client.update_item, TableName=table, Key=keys.DIRTY_PARTITIONS_KEY, UpdateExpression="DELETE parts :p", ExpressionAttributeValues={":p": {"SS": [partition]}})
+    _ddb(
+        client.update_item,
+        TableName=table,
+        Key=keys.DIRTY_PARTITIONS_KEY,
+        UpdateExpression="DELETE parts :p",
+        ExpressionAttributeValues={":p": {"SS": [partition]}},
+    )
 
 
 def dedup_keys(dataset: str, table: pa.Table) -> Any:
@@ -87,20 +98,34 @@ def _dataset_of(partition_prefix: str, prefix: str) -> str:
     raise ValueError(f"{partition_prefix!r} is not under a dataset of the lake prefix {prefix!r}")
 
 
-def merge_into(lake: Lake, client: Any, settings: Settings, partition_prefix: str, inputs: list[str], crash: Callable[[str], None]) -> str:
+def merge_into(
+    lake: Lake, client: Any, settings: Settings, partition_prefix: str, inputs: list[str], crash: Callable[[str], None]
+) -> str:
     """Run the intent protocol for ``inputs`` → one output in ``partition_prefix``."""
     output = _output_key(partition_prefix, inputs)
     _ddb(
         client.put_item,
         TableName=settings.table,
-        Item={**keys.compaction_intent_key(partition_prefix), "inputs": {"S": json.dumps(sorted(inputs))}, "output": {"S": output}},
+        Item={
+            **keys.compaction_intent_key(partition_prefix),
+            "inputs": {"S": json.dumps(sorted(inputs))},
+            "output": {"S": output},
+        },
     )
     crash("compact_after_intent")
     _complete(lake, client, settings, partition_prefix, sorted(inputs), output, crash)
     return output
 
 
-def _complete(lake: Lake, client: Any, settings: Settings, partition_prefix: str, inputs: list[str], output: str, crash: Callable[[str], None]) -> None:
+def _complete(
+    lake: Lake,
+    client: Any,
+    settings: Settings,
+    partition_prefix: str,
+    inputs: list[str],
+    output: str,
+    crash: Callable[[str], None],
+) -> None:
     dataset = _dataset_of(partition_prefix, settings.lake_prefix)
     if not lake.exists(output):
         present = [k for k in inputs if lake.exists(k)]
@@ -126,7 +151,9 @@ def resume(lake: Lake, client: Any, settings: Settings, crash: Callable[[str], N
     return len(resp.get("Items", []))
 
 
-def compact_closed(lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], min_files: int = 2) -> int:
+def compact_closed(
+    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], min_files: int = 2
+) -> int:
     """Merge the files of each dirty partition whose day (UTC) is over. Returns partitions merged."""
     today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
     merged_count = 0
@@ -141,4 +168,3 @@ def compact_closed(lake: Lake, client: Any, settings: Settings, now_ms: int, cra
             merged_count += 1
         _clean(client, settings.table, partition)
     return merged_count
-

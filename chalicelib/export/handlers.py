@@ -1,4 +1,12 @@
-"""The export's Lambda entry points, wired to AWS (or the local stack) from the settings."""
+"""The export's Lambda entry points, wired to AWS (or the local stack) from the settings.
+
+Both are invoked asynchronously (EventBridge, the coordinator's fan-out), and Lambda retries
+an async invocation that raises. That is right for a transient error and wrong for a
+terminal one (a missing table, a refused write: the retry fails the same way), so a
+``TerminalError`` is logged and returned instead of raised. Nothing is lost by not
+retrying: the pending run stays in the checkpoint, the next scheduled run finishes it
+once the fault is fixed, and the export-lag alarm fires meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib import clients
+from chalicelib.errors import TerminalError
 from chalicelib.export.run import Exporter, RunReport
 from chalicelib.settings import Settings, get_settings
 
@@ -38,7 +47,9 @@ def _metrics(settings: Settings, client: Any = None) -> Any:
         client = boto3.client("cloudwatch", region_name=settings.region)
 
     def put(name: str, value: float) -> None:
-        client.put_metric_data(Namespace=settings.metrics_namespace, MetricData=[{"MetricName": name, "Value": value, "Unit": "Seconds"}])
+        client.put_metric_data(
+            Namespace=settings.metrics_namespace, MetricData=[{"MetricName": name, "Value": value, "Unit": "Seconds"}]
+        )
 
     return put
 
@@ -49,13 +60,25 @@ def exporter(settings: Settings | None = None, **overrides: Any) -> Exporter:
     return Exporter(settings, clients.dynamodb(settings), clients.s3(settings), **kwargs)
 
 
-def scheduled() -> dict[str, Any]:
-    report: RunReport = exporter().run_once()
+def _failed(what: str, exc: TerminalError, **payload: Any) -> dict[str, Any]:
+    line = {"msg": f"{what} failed; not retried (a terminal error)", "kind": type(exc).__name__, "error": str(exc), **payload}
+    log.error(json.dumps(line))
+    return {"status": "failed", "error": str(exc), **payload}
+
+
+def scheduled(settings: Settings | None = None) -> dict[str, Any]:
+    try:
+        report: RunReport = exporter(settings).run_once()
+    except TerminalError as exc:
+        return _failed("export run", exc)
     return asdict(report)
 
 
-def worker(event: dict[str, Any]) -> dict[str, Any]:
-    result = exporter().run_worker(event)
+def worker(event: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
+    try:
+        result = exporter(settings).run_worker(event)
+    except TerminalError as exc:
+        return _failed("export group", exc, **event)
     if result is None:
         return {"status": "duplicate_delivery", **event}
     return {"status": "done", "events": result.events, "files": result.files, "bytes": result.bytes, **event}

@@ -48,5 +48,9 @@ class Housekeeping:
         apps = [(a.app_id, a.retention_days) for a in AppStore(self.table, self.settings.table, cache_seconds=0).list_apps()]
         removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms)
         for r in removed:
-            log.info(json.dumps({"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}))
+            log.info(
+                json.dumps(
+                    {"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}
+                )
+            )
         return len(removed)

@@ -20,7 +20,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError
 
-from chalicelib.errors import StorageUnavailable, TerminalError
+from chalicelib.errors import StorageRefused, StorageUnavailable
 from chalicelib.store import keys
 from chalicelib.store.retry import RETRYABLE_CODES
 
@@ -69,7 +69,7 @@ class RawQuery:
                 code = str(error.get("__type", "")).rsplit("#", 1)[-1]
                 last = f"{response.status_code} {code}: {error.get('message') or error.get('Message')}"
                 if response.status_code < 500 and code not in RETRYABLE_CODES:
-                    raise TerminalError(f"DynamoDB Query on {self._table} failed: {last}")
+                    raise StorageRefused(f"DynamoDB Query on {self._table} failed: {last}; a retry will not help")
             self._sleep(random.random() * min(2.0, 0.05 * 2**attempt))
         raise StorageUnavailable(f"DynamoDB Query on {self._table} kept failing after {self._attempts} attempts: {last}")
 

@@ -13,10 +13,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
 from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
-from chalicelib.store import keys
+from chalicelib.store import keys, retry
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,6 @@ def due_today(client: Any, table: str, now_ms: int) -> bool:
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
-        raise StorageUnavailable(f"retention bookkeeping failed: {exc}") from exc
+        raise retry.storage_error(f"retention bookkeeping failed: {exc}", exc) from exc
     except BotoCoreError as exc:
-        raise StorageUnavailable(f"retention bookkeeping failed: {exc}") from exc
+        raise retry.storage_error(f"retention bookkeeping failed: {exc}", exc) from exc

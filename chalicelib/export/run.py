@@ -141,13 +141,20 @@ class Exporter:
             state = ExportState(state.pending.hi_ms, state.pending.seq, None)
             report.status = "exported"
         now = self.now_ms()
-        window = plan.next_window(state.watermark_ms, now, self.settings.settle_seconds * 1000, (self.settings.event_ttl_days + 1) * 86_400_000)
+        window = plan.next_window(
+            state.watermark_ms, now, self.settings.settle_seconds * 1000, (self.settings.event_ttl_days + 1) * 86_400_000
+        )
         if window is not None:
             window, groups = self._plan_groups(window)
             pending = Pending(state.seq + 1, window.lo_ms, window.hi_ms, groups, frozenset(), now)
             self.state.begin(self.owner, pending)
             self.crash("after_begin")
-            report.seq, report.window_lo_ms, report.window_hi_ms, report.groups = pending.seq, window.lo_ms, window.hi_ms, len(groups)
+            report.seq, report.window_lo_ms, report.window_hi_ms, report.groups = (
+                pending.seq,
+                window.lo_ms,
+                window.hi_ms,
+                len(groups),
+            )
             if self.invoke is not None and len(groups) > 1:
                 for g in range(len(groups)):
                     self.invoke({"seq": pending.seq, "group": g})

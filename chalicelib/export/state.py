@@ -24,8 +24,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import LeaseHeld, StorageUnavailable, TransientError
-from chalicelib.store import keys
+from chalicelib.errors import LeaseHeld, TransientError
+from chalicelib.store import keys, retry
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,13 @@ class StateStore:
         try:
             return self._client.update_item(TableName=self._table, Key=keys.EXPORT_STATE_KEY, ReturnValues="ALL_NEW", **kwargs)
         except BotoCoreError as exc:
-            raise StorageUnavailable(f"export state in {self._table} unreachable: {exc}") from exc
+            raise retry.storage_error(f"export state in {self._table} unreachable: {exc}", exc) from exc
 
     def read(self) -> ExportState:
         try:
             item = self._client.get_item(TableName=self._table, Key=keys.EXPORT_STATE_KEY, ConsistentRead=True).get("Item", {})
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"export state in {self._table} unreachable: {exc}") from exc
+            raise retry.storage_error(f"export state in {self._table} unreachable: {exc}", exc) from exc
         return _state_from(item)
 
     def acquire(self, owner: str, now_ms: int, lease_ms: int) -> ExportState:
@@ -99,12 +99,16 @@ class StateStore:
             resp = self._update(
                 UpdateExpression="SET lease_owner = :me, lease_until = :until",
                 ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :me",
-                ExpressionAttributeValues={":me": {"S": owner}, ":until": {"N": str(now_ms + lease_ms)}, ":now": {"N": str(now_ms)}},
+                ExpressionAttributeValues={
+                    ":me": {"S": owner},
+                    ":until": {"N": str(now_ms + lease_ms)},
+                    ":now": {"N": str(now_ms)},
+                },
             )
         except ClientError as exc:
             if _failed_condition(exc):
                 raise LeaseHeld("another export run holds the lease; this run exits without exporting") from exc
-            raise StorageUnavailable(f"export state in {self._table}: {exc}") from exc
+            raise retry.storage_error(f"export state in {self._table}: {exc}", exc) from exc
         return _state_from(resp["Attributes"])
 
     def renew(self, owner: str, now_ms: int, lease_ms: int) -> None:
@@ -141,8 +145,10 @@ class StateStore:
             )
         except ClientError as exc:
             if _failed_condition(exc):
-                raise LeaseLost(f"run {seq} is no longer pending; group {group}'s files are redundant copies of committed ones") from exc
-            raise StorageUnavailable(f"export state in {self._table}: {exc}") from exc
+                raise LeaseLost(
+                    f"run {seq} is no longer pending; group {group}'s files are redundant copies of committed ones"
+                ) from exc
+            raise retry.storage_error(f"export state in {self._table}: {exc}", exc) from exc
 
     def commit(self, owner: str, pending: Pending) -> None:
         """Move the watermark to the window's end, once every group of the run is durable."""
@@ -156,8 +162,12 @@ class StateStore:
     def _owned_update(self, owner: str, expression: str, values: dict[str, Any], extra_condition: str | None = None) -> None:
         condition = "lease_owner = :me" + (f" AND {extra_condition}" if extra_condition else "")
         try:
-            self._update(UpdateExpression=expression, ConditionExpression=condition, ExpressionAttributeValues={":me": {"S": owner}, **values})
+            self._update(
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":me": {"S": owner}, **values},
+            )
         except ClientError as exc:
             if _failed_condition(exc):
                 raise LeaseLost(f"the export lease is no longer held by {owner}; nothing was committed") from exc
-            raise StorageUnavailable(f"export state in {self._table}: {exc}") from exc
+            raise retry.storage_error(f"export state in {self._table}: {exc}", exc) from exc

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
+from chalicelib.store import retry
 
 COMPRESSION = "zstd"
 # Unique per row: a dictionary page would only be written and then abandoned.
@@ -48,13 +49,13 @@ class Lake:
             # One PUT is atomic: readers see the whole object or none of it, never a torn file.
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"writing s3://{self.bucket}/{key} failed: {exc}") from exc
+            raise retry.storage_error(f"writing s3://{self.bucket}/{key} failed: {exc}", exc) from exc
 
     def read_table(self, key: str) -> pa.Table:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"reading s3://{self.bucket}/{key} failed: {exc}") from exc
+            raise retry.storage_error(f"reading s3://{self.bucket}/{key} failed: {exc}", exc) from exc
         return pq.read_table(io.BytesIO(body))
 
     def exists(self, key: str) -> bool:
@@ -63,7 +64,7 @@ class Lake:
         try:
             resp = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"checking s3://{self.bucket}/{key} failed: {exc}") from exc
+            raise retry.storage_error(f"checking s3://{self.bucket}/{key} failed: {exc}", exc) from exc
         return any(o["Key"] == key for o in resp.get("Contents", []))
 
     def list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
@@ -76,14 +77,16 @@ class Lake:
                     yield from ({"Prefix": p["Prefix"]} for p in page.get("CommonPrefixes", []))
                 yield from page.get("Contents", [])
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"listing s3://{self.bucket}/{prefix} failed: {exc}") from exc
+            raise retry.storage_error(f"listing s3://{self.bucket}/{prefix} failed: {exc}", exc) from exc
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]
             try:
-                resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+                resp = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+                )
             except (ClientError, BotoCoreError) as exc:
-                raise StorageUnavailable(f"deleting {len(chunk)} objects in s3://{self.bucket} failed: {exc}") from exc
+                raise retry.storage_error(f"deleting {len(chunk)} objects in s3://{self.bucket} failed: {exc}", exc) from exc
             if resp.get("Errors"):
                 raise StorageUnavailable(f"deleting objects in s3://{self.bucket} failed: {resp['Errors'][:3]}")

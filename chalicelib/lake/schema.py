@@ -12,7 +12,14 @@ from chalicelib.lake.rows import EVENT_KEYS, REJECTED_KEYS
 
 TS = pa.timestamp("ms", tz="UTC")
 
-_ARROW = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(), "time": pa.int64()}
+_ARROW = {
+    "string": pa.string(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "time": pa.int64(),
+}
 
 
 def _json(columns: tuple[Column, ...]) -> pa.Schema:

@@ -6,7 +6,7 @@ thousands of events a second); boto3's TypeDeserializer would be ~100× slower.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,9 +22,9 @@ def lines_to_table(dataset: str, lines: Sequence[bytes | str]) -> pa.Table:
     if not lines:
         return schema.empty_table()
     if isinstance(lines[0], str):
-        blob = "\n".join(lines).encode("utf-8")  # one encode of the whole: cheaper than one per line
+        blob = "\n".join(cast("Sequence[str]", lines)).encode("utf-8")  # one encode of the whole: cheaper than one per line
     else:
-        blob = b"\n".join(lines)
+        blob = b"\n".join(cast("Sequence[bytes]", lines))
     table = pj.read_json(
         # In place: through a BytesIO pyarrow copied each block out via Python, which cost
         # ~5% of the parse warm and 10-30% in a fresh process (bench/bench_transform.py).

@@ -22,8 +22,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
-from chalicelib.store import keys, random_secret
+from chalicelib.store import keys, random_secret, retry
 
 PREFIX = "ck-"
 KEEP_DAYS = 2
@@ -69,12 +68,14 @@ class SaltStore:
         key = keys.salt_key(day)
         expires = int((datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=KEEP_DAYS)).timestamp())
         try:
-            salt, created = random_secret.get_or_create(self._client, self._table, key, "salt", {"expires_at": {"N": str(expires)}})
+            salt, created = random_secret.get_or_create(
+                self._client, self._table, key, "salt", {"expires_at": {"N": str(expires)}}
+            )
             if created:
                 self._forget_old()
             return salt
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"daily salt unavailable: {exc.__class__.__name__}") from exc
+            raise retry.storage_error(f"daily salt unavailable: {exc.__class__.__name__}", exc) from exc
 
     def _forget_old(self) -> None:
         """Delete salts older than yesterday (TTL would too, within ~48 h; this is immediate)."""

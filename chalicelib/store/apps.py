@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable, TerminalError, UnknownKey
-from chalicelib.store import keys
+from chalicelib.errors import StorageRefused, StorageUnavailable, TerminalError, UnknownKey
+from chalicelib.store import keys, retry
 
 KEY_PREFIX = "cs_"
 _APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
@@ -47,8 +47,8 @@ def slug(name: str) -> str:
     return base
 
 
-def _wrap(exc: Exception, what: str) -> StorageUnavailable:
-    return StorageUnavailable(f"DynamoDB failed while {what}: {exc}")
+def _wrap(exc: Exception, what: str) -> StorageUnavailable | StorageRefused:
+    return retry.storage_error(f"DynamoDB failed while {what}: {exc}", exc)
 
 
 class AppStore:
@@ -151,7 +151,9 @@ class AppStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- writes ------------------------------------------------------------
-    def create_app(self, name: str, origins: list[str] | tuple[str, ...] = (), app_id: str | None = None, ip_mode: str = "anonymize") -> tuple[App, str]:
+    def create_app(
+        self, name: str, origins: list[str] | tuple[str, ...] = (), app_id: str | None = None, ip_mode: str = "anonymize"
+    ) -> tuple[App, str]:
         """Create an app and its first write key; returns (app, key in clear, shown once)."""
         if not name.strip():
             raise TerminalError("app name must not be empty")
@@ -162,7 +164,7 @@ class AppStore:
         if not _APP_ID.fullmatch(app_id):
             raise TerminalError(f"app id {app_id!r} must be lower-case letters, digits and dashes (max 48)")
         now = int(time.time() * 1000)
-        item = {
+        item: dict[str, Any] = {
             **keys.app_key(app_id),
             "app_id": {"S": app_id},
             "name": {"S": name.strip()[:200]},
@@ -185,7 +187,9 @@ class AppStore:
         write_key = self.add_key(app_id)
         return App(app_id, name.strip(), clean_origins, ip_mode, now), write_key
 
-    def update_app(self, app_id: str, ip_mode: str | None = None, retention_days: int | None = None, keep_forever: bool = False) -> App:
+    def update_app(
+        self, app_id: str, ip_mode: str | None = None, retention_days: int | None = None, keep_forever: bool = False
+    ) -> App:
         """Change an app's IP handling or lake retention (retention_days ≥ 1, or keep forever)."""
         sets, removes, values = [], [], {}
         if ip_mode is not None:
@@ -206,8 +210,12 @@ class AppStore:
         try:
             kwargs = {"ExpressionAttributeValues": values} if values else {}
             resp = self._client.update_item(
-                TableName=self._table, Key=keys.app_key(app_id), UpdateExpression=expression.strip(),
-                ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_NEW", **kwargs,
+                TableName=self._table,
+                Key=keys.app_key(app_id),
+                UpdateExpression=expression.strip(),
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_NEW",
+                **kwargs,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.errors import StorageRefused, StorageUnavailable
 from chalicelib.store import retry
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,19 @@ def write_chunk(
     _batch_write(client, table, [{"PutRequest": {"Item": item}} for item in chunk], attempts, sleep, "nothing was acknowledged")
 
 
-def delete_keys(client: Any, table: str, item_keys: Sequence[Item], attempts: int = 8, sleep: Callable[[float], None] = retry.sleep) -> None:
+def delete_keys(
+    client: Any, table: str, item_keys: Sequence[Item], attempts: int = 8, sleep: Callable[[float], None] = retry.sleep
+) -> None:
     """Delete every key, 25 per BatchWriteItem, with the same retries as writes."""
     for chunk in _chunks(item_keys):
-        _batch_write(client, table, [{"DeleteRequest": {"Key": key}} for key in chunk], attempts, sleep, "some items may remain; run it again")
+        _batch_write(
+            client,
+            table,
+            [{"DeleteRequest": {"Key": key}} for key in chunk],
+            attempts,
+            sleep,
+            "some items may remain; run it again",
+        )
 
 
 def _batch_write(
@@ -58,7 +67,7 @@ def _batch_write(
             response = client.batch_write_item(RequestItems={table: pending})
         except (ClientError, BotoCoreError) as exc:
             if not retry.is_retryable(exc):
-                raise StorageUnavailable(f"DynamoDB refused the write to {table}: {exc}; {consequence}") from exc
+                raise StorageRefused(f"DynamoDB refused the write to {table}: {exc}; {consequence}") from exc
             last_error = str(exc)
         else:
             pending = response.get("UnprocessedItems", {}).get(table, [])

@@ -14,7 +14,9 @@ from botocore.exceptions import ClientError
 from chalicelib.store import keys
 
 
-def get_or_create(client: Any, table: str, key: dict[str, Any], attr: str, extra: dict[str, Any] | None = None) -> tuple[bytes, bool]:
+def get_or_create(
+    client: Any, table: str, key: dict[str, Any], attr: str, extra: dict[str, Any] | None = None
+) -> tuple[bytes, bool]:
     """(the 32-byte secret, whether this call created it). Boto errors propagate to the caller to wrap."""
     item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
     if item:

@@ -38,7 +38,9 @@ def hours(since_ms: int, until_ms: int) -> list[plan.Window]:
     return pieces
 
 
-def backfill(exporter: Exporter, since_ms: int, until_ms: int, progress: Callable[[int], None] = lambda n: None) -> BackfillReport:
+def backfill(
+    exporter: Exporter, since_ms: int, until_ms: int, progress: Callable[[int], None] = lambda n: None
+) -> BackfillReport:
     report = BackfillReport()
     with exporter.exclusive() as session:
         s = session.settings

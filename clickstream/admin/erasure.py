@@ -29,14 +29,13 @@ import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import clients
-from chalicelib.errors import StorageUnavailable
 from chalicelib.export.run import Exporter
 from chalicelib.export.session import Session
 from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.rows import decode_row
 from chalicelib.settings import Settings
-from chalicelib.store import keys
+from chalicelib.store import keys, retry
 from chalicelib.store.events import delete_keys
 from clickstream.admin.ledger import Ledger, LedgerEntry, now_ms
 
@@ -60,7 +59,9 @@ class Subject:
         except (TypeError, ValueError):
             return False  # truncated raw text: match on the whole JSON only
         events = raw.get("events", [raw]) if isinstance(raw, dict) else raw if isinstance(raw, list) else []
-        return any(isinstance(e, dict) and e.get(self.kind) == self.value for e in events) or (isinstance(raw, dict) and raw.get(self.kind) == self.value)
+        return any(isinstance(e, dict) and e.get(self.kind) == self.value for e in events) or (
+            isinstance(raw, dict) and raw.get(self.kind) == self.value
+        )
 
 
 # -- the store ---------------------------------------------------------------------------
@@ -78,7 +79,7 @@ def _scan_items(client: Any, table: str, needle: str, segments: int = 4) -> Iter
             try:
                 page = client.scan(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise StorageUnavailable(f"scanning {table} for erasure failed: {exc}") from exc
+                raise retry.storage_error(f"scanning {table} for erasure failed: {exc}", exc) from exc
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 break
@@ -149,13 +150,19 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     return removed["events"], removed["rejected_events"], rewritten
 
 
-def erase(exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0) -> LedgerEntry:
+def erase(
+    exporter: Exporter, subject: Subject, actor: str, crash: Callable[[str], None] = lambda p: None, wait_s: float = 900.0
+) -> LedgerEntry:
     ledger = Ledger(clients.dynamodb(exporter.settings), exporter.settings.table)
-    entry = LedgerEntry(ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms())
+    entry = LedgerEntry(
+        ledger.request_id(subject.app_id, subject.kind, subject.value), subject.app_id, subject.kind, actor, now_ms()
+    )
     with exporter.exclusive(wait_s=wait_s) as session:
         entry.store_rows_removed, entry.store_rejected_removed = erase_store(session.table, session.settings.table, subject)
         crash("erase_after_store")
-        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(session, subject, entry.request_id, crash)
+        entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(
+            session, subject, entry.request_id, crash
+        )
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
     return entry
@@ -195,5 +202,3 @@ def _plain(value: Any) -> Any:
 
 def dumps(record: dict[str, Any]) -> str:
     return orjson.dumps(record, default=str).decode()
-
-

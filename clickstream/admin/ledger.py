@@ -16,8 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
-from chalicelib.store import keys, random_secret
+from chalicelib.store import keys, random_secret, retry
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Ledger:
         try:
             return random_secret.get_or_create(self._client, self._table, keys.LEDGER_SECRET_KEY, "secret")[0]
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"privacy ledger key unreadable: {exc}") from exc
+            raise retry.storage_error(f"privacy ledger key unreadable: {exc}", exc) from exc
 
     def request_id(self, app_id: str, kind: str, value: str) -> str:
         return hmac.new(self._key(), f"{app_id}\x1f{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
@@ -58,7 +57,7 @@ class Ledger:
         try:
             self._client.put_item(TableName=self._table, Item=item)
         except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"privacy ledger write failed: {exc}") from exc
+            raise retry.storage_error(f"privacy ledger write failed: {exc}", exc) from exc
 
     def entries(self) -> list[LedgerEntry]:
         out: list[LedgerEntry] = []
@@ -67,7 +66,7 @@ class Ledger:
             try:
                 resp = self._client.query(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise StorageUnavailable(f"privacy ledger unreadable: {exc}") from exc
+                raise retry.storage_error(f"privacy ledger unreadable: {exc}", exc) from exc
             out.extend(LedgerEntry(**json.loads(i["entry"]["S"])) for i in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 return out

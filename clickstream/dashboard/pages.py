@@ -50,7 +50,9 @@ def lake_apps(settings: Settings, cache_dir: Path | None = None) -> Apps:
     def apps() -> list[str]:
         from clickstream.lake import run_query
 
-        table = run_query("SELECT DISTINCT app_id FROM events ORDER BY app_id", {}, settings=settings, engine="duckdb", cache_dir=cache_dir)
+        table = run_query(
+            "SELECT DISTINCT app_id FROM events ORDER BY app_id", {}, settings=settings, engine="duckdb", cache_dir=cache_dir
+        )
         return [str(a) for a in table.column("app_id").to_pylist()]
 
     return apps
@@ -58,6 +60,7 @@ def lake_apps(settings: Settings, cache_dir: Path | None = None) -> Apps:
 
 def lake_coverage(settings: Settings, cache_dir: Path | None = None) -> Coverage:
     """Which days hold data for an app, and its retention: retention removes old days."""
+
     def coverage(app_id: str) -> dict[str, Any]:
         from chalicelib import clients
         from chalicelib.store.apps import AppStore
@@ -65,7 +68,10 @@ def lake_coverage(settings: Settings, cache_dir: Path | None = None) -> Coverage
 
         table = run_query(
             "SELECT min(dt) AS first_day, max(dt) AS last_day FROM events WHERE app_id = :app_id",
-            {"app_id": app_id}, settings=settings, engine="duckdb", cache_dir=cache_dir,
+            {"app_id": app_id},
+            settings=settings,
+            engine="duckdb",
+            cache_dir=cache_dir,
         )
         row = table.to_pylist()[0] if table.num_rows else {}
         app = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).get_app(app_id)
@@ -80,6 +86,7 @@ def lake_coverage(settings: Settings, cache_dir: Path | None = None) -> Coverage
 
 def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Runner:
     """The panel SQL on DuckDB over the lake, through the lake module's run_query."""
+
     def run(dataset: Dataset, params: Mapping[str, Any]) -> Any:
         from clickstream.lake import run_query  # imported late: the page loads even while the lake is unreachable
 
@@ -124,21 +131,32 @@ def handlers(
     def dashboard(method: str, path: str, query: str) -> Response:
         if path.startswith("/dashboard/api/"):
             return api(path, query)
-        rel = path[len("/dashboard"):].strip("/")
+        rel = path[len("/dashboard") :].strip("/")
         if rel in ("", "index.html"):
             rel = "index.html"
         elif not rel.startswith("static/"):
             return 404, {"Content-Type": "text/plain"}, b"not found"
         else:
-            rel = rel[len("static/"):]
+            rel = rel[len("static/") :]
         target = (STATIC / rel).resolve()
         if STATIC.resolve() not in target.parents or not target.is_file():
             return 404, {"Content-Type": "text/plain"}, b"not found"
-        return 200, {"Content-Type": TYPES.get(target.suffix, "application/octet-stream"), "Cache-Control": "no-store"}, target.read_bytes()
+        return (
+            200,
+            {"Content-Type": TYPES.get(target.suffix, "application/octet-stream"), "Cache-Control": "no-store"},
+            target.read_bytes(),
+        )
 
     return {"/dashboard": dashboard}
 
 
-def pages(settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None) -> dict[str, Callable[[str, str, str], Response]]:
+def pages(
+    settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None
+) -> dict[str, Callable[[str, str, str], Response]]:
     """The /dashboard pages of `make run`: the spec's panels over the local lake, on DuckDB."""
-    return handlers(spec or load(), lake_runner(settings, cache_dir), lake_apps(settings, cache_dir), coverage=lake_coverage(settings, cache_dir))
+    return handlers(
+        spec or load(),
+        lake_runner(settings, cache_dir),
+        lake_apps(settings, cache_dir),
+        coverage=lake_coverage(settings, cache_dir),
+    )

@@ -35,16 +35,45 @@ QS_COLUMN_TYPES = {"string": "STRING", "integer": "INTEGER", "decimal": "DECIMAL
 NUMERIC_AGGS = {"sum": "SUM", "avg": "AVERAGE", "min": "MIN", "max": "MAX", "count": "COUNT", "distinct_count": "DISTINCT_COUNT"}
 
 OWNER_ACTIONS = {
-    "data_source": ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource",
-                    "quicksight:UpdateDataSource", "quicksight:DeleteDataSource", "quicksight:UpdateDataSourcePermissions"],
-    "data_set": ["quicksight:DescribeDataSet", "quicksight:DescribeDataSetPermissions", "quicksight:PassDataSet",
-                 "quicksight:DescribeIngestion", "quicksight:ListIngestions", "quicksight:UpdateDataSet", "quicksight:DeleteDataSet",
-                 "quicksight:CreateIngestion", "quicksight:CancelIngestion", "quicksight:UpdateDataSetPermissions"],
-    "analysis": ["quicksight:RestoreAnalysis", "quicksight:UpdateAnalysisPermissions", "quicksight:DeleteAnalysis",
-                 "quicksight:DescribeAnalysisPermissions", "quicksight:QueryAnalysis", "quicksight:DescribeAnalysis", "quicksight:UpdateAnalysis"],
-    "dashboard": ["quicksight:DescribeDashboard", "quicksight:ListDashboardVersions", "quicksight:UpdateDashboardPermissions",
-                  "quicksight:QueryDashboard", "quicksight:UpdateDashboard", "quicksight:DeleteDashboard",
-                  "quicksight:DescribeDashboardPermissions", "quicksight:UpdateDashboardPublishedVersion"],
+    "data_source": [
+        "quicksight:DescribeDataSource",
+        "quicksight:DescribeDataSourcePermissions",
+        "quicksight:PassDataSource",
+        "quicksight:UpdateDataSource",
+        "quicksight:DeleteDataSource",
+        "quicksight:UpdateDataSourcePermissions",
+    ],
+    "data_set": [
+        "quicksight:DescribeDataSet",
+        "quicksight:DescribeDataSetPermissions",
+        "quicksight:PassDataSet",
+        "quicksight:DescribeIngestion",
+        "quicksight:ListIngestions",
+        "quicksight:UpdateDataSet",
+        "quicksight:DeleteDataSet",
+        "quicksight:CreateIngestion",
+        "quicksight:CancelIngestion",
+        "quicksight:UpdateDataSetPermissions",
+    ],
+    "analysis": [
+        "quicksight:RestoreAnalysis",
+        "quicksight:UpdateAnalysisPermissions",
+        "quicksight:DeleteAnalysis",
+        "quicksight:DescribeAnalysisPermissions",
+        "quicksight:QueryAnalysis",
+        "quicksight:DescribeAnalysis",
+        "quicksight:UpdateAnalysis",
+    ],
+    "dashboard": [
+        "quicksight:DescribeDashboard",
+        "quicksight:ListDashboardVersions",
+        "quicksight:UpdateDashboardPermissions",
+        "quicksight:QueryDashboard",
+        "quicksight:UpdateDashboard",
+        "quicksight:DeleteDashboard",
+        "quicksight:DescribeDashboardPermissions",
+        "quicksight:UpdateDashboardPublishedVersion",
+    ],
 }
 
 
@@ -100,13 +129,16 @@ def athena_sql(sql: str, spec: Spec, database: str) -> str:
     written the QuickSight way. Edits are made in the text, so comments and layout survive."""
     tree = sqlglot.parse_one(sql, read=SQL_DIALECT)
     ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
-    edits = [(t.this.meta["start"], t.this.meta["start"] - 1, f"{database}.") for t in tree.find_all(exp.Table)
-             if not t.db and t.name and t.name not in ctes]
+    edits = [
+        (t.this.meta["start"], t.this.meta["start"] - 1, f"{database}.")
+        for t in tree.find_all(exp.Table)
+        if not t.db and t.name and t.name not in ctes
+    ]
     for start, end, name in placeholder_spans(sql):
         param = spec.parameter(name)
         edits.append((start, end, _SQL_FOR[param.type].format(qs_name(param.name))))
     for start, end, text in sorted(edits, reverse=True):
-        sql = sql[:start] + text + sql[end + 1:]
+        sql = sql[:start] + text + sql[end + 1 :]
     return sql
 
 
@@ -114,18 +146,40 @@ def _dataset_parameter(p: Parameter) -> dict[str, Any]:
     name = qs_name(p.name)
     base = {"Id": name, "Name": name}
     if p.type == "date":
-        return {"DateTimeDatasetParameter": {**base, "ValueType": "SINGLE_VALUED", "TimeGranularity": "DAY",
-                                             "DefaultValues": {"StaticValues": [DATASET_DATE_DEFAULT]}}}
+        return {
+            "DateTimeDatasetParameter": {
+                **base,
+                "ValueType": "SINGLE_VALUED",
+                "TimeGranularity": "DAY",
+                "DefaultValues": {"StaticValues": [DATASET_DATE_DEFAULT]},
+            }
+        }
     if p.type == "boolean":
-        return {"IntegerDatasetParameter": {**base, "ValueType": "SINGLE_VALUED", "DefaultValues": {"StaticValues": [int(bool(p.default))]}}}
+        return {
+            "IntegerDatasetParameter": {
+                **base,
+                "ValueType": "SINGLE_VALUED",
+                "DefaultValues": {"StaticValues": [int(bool(p.default))]},
+            }
+        }
     multi = p.type == "string_list"
     values = list(p.default) if multi else [str(p.default)]
-    return {"StringDatasetParameter": {**base, "ValueType": "MULTI_VALUED" if multi else "SINGLE_VALUED", "DefaultValues": {"StaticValues": values}}}
+    return {
+        "StringDatasetParameter": {
+            **base,
+            "ValueType": "MULTI_VALUED" if multi else "SINGLE_VALUED",
+            "DefaultValues": {"StaticValues": values},
+        }
+    }
 
 
 def data_source_request(names: Names, workgroup: str) -> dict[str, Any]:
-    return {"DataSourceId": names.data_source, "Name": f"Clickstream lake ({names.stage})", "Type": "ATHENA",
-            "DataSourceParameters": {"AthenaParameters": {"WorkGroup": workgroup}}}
+    return {
+        "DataSourceId": names.data_source,
+        "Name": f"Clickstream lake ({names.stage})",
+        "Type": "ATHENA",
+        "DataSourceParameters": {"AthenaParameters": {"WorkGroup": workgroup}},
+    }
 
 
 def geo_roles(spec: Spec, dataset: str) -> dict[str, str]:
@@ -144,10 +198,16 @@ def data_set_request(spec: Spec, dataset: Dataset, names: Names, data_source_arn
     request: dict[str, Any] = {
         "DataSetId": names.data_set(dataset.name),
         "Name": f"Clickstream {dataset.name.replace('_', ' ')} ({names.stage})",
-        "PhysicalTableMap": {"sql": {"CustomSql": {
-            "DataSourceArn": data_source_arn, "Name": dataset.name, "SqlQuery": athena_sql(sql, spec, database),
-            "Columns": [{"Name": c, "Type": QS_COLUMN_TYPES[t]} for c, t in dataset.columns.items()],
-        }}},
+        "PhysicalTableMap": {
+            "sql": {
+                "CustomSql": {
+                    "DataSourceArn": data_source_arn,
+                    "Name": dataset.name,
+                    "SqlQuery": athena_sql(sql, spec, database),
+                    "Columns": [{"Name": c, "Type": QS_COLUMN_TYPES[t]} for c, t in dataset.columns.items()],
+                }
+            }
+        },
         "ImportMode": "DIRECT_QUERY",  # dataset parameters need direct query; Athena bills per query
     }
     if used:
@@ -155,7 +215,9 @@ def data_set_request(spec: Spec, dataset: Dataset, names: Names, data_source_arn
     roles = geo_roles(spec, dataset.name)
     if roles:
         tags = [{"TagColumnOperation": {"ColumnName": c, "Tags": [{"ColumnGeographicRole": r}]}} for c, r in roles.items()]
-        request["LogicalTableMap"] = {"main": {"Alias": dataset.name, "Source": {"PhysicalTableId": "sql"}, "DataTransforms": tags}}
+        request["LogicalTableMap"] = {
+            "main": {"Alias": dataset.name, "Source": {"PhysicalTableId": "sql"}, "DataTransforms": tags}
+        }
     return request
 
 
@@ -177,7 +239,9 @@ def _fid(panel: Panel, f: Field) -> str:
 def _number_format(fmt: str) -> dict[str, Any] | None:
     sep = {"ThousandsSeparator": {"Symbol": "COMMA", "Visibility": "VISIBLE"}, "DecimalSeparator": "DOT"}
     if fmt == "percent":
-        return {"FormatConfiguration": {"PercentageDisplayFormatConfiguration": {"DecimalPlacesConfiguration": {"DecimalPlaces": 1}}}}
+        return {
+            "FormatConfiguration": {"PercentageDisplayFormatConfiguration": {"DecimalPlacesConfiguration": {"DecimalPlaces": 1}}}
+        }
     places = {"integer": 0, "duration": 0, "decimal": 2}.get(fmt)
     if places is None:
         return None
@@ -218,8 +282,11 @@ def _sort(spec: Spec, panel: Panel) -> list[dict[str, Any]]:
         if f.column == s.column and (s.agg == "none" or f.agg == s.agg):
             return [{"FieldSort": {"FieldId": _fid(panel, f), "Direction": direction}}]
     ctype = spec.datasets[panel.dataset].columns[s.column]
-    agg = {"NumericalAggregationFunction": {"SimpleNumericalAggregation": NUMERIC_AGGS[s.agg]}} if ctype in ("integer", "decimal") \
+    agg = (
+        {"NumericalAggregationFunction": {"SimpleNumericalAggregation": NUMERIC_AGGS[s.agg]}}
+        if ctype in ("integer", "decimal")
         else {"CategoricalAggregationFunction": NUMERIC_AGGS[s.agg]}
+    )
     return [{"ColumnSort": {"SortBy": _col(panel, s.column), "Direction": direction, "AggregationFunction": agg}}]
 
 
@@ -234,8 +301,10 @@ def _limit(panel: Panel) -> dict[str, Any]:
 def visual(spec: Spec, panel: Panel) -> dict[str, Any]:
     dims = [dimension(spec, panel, f) for f in panel.dimensions]
     values = [measure(spec, panel, f) for f in panel.measures]
-    head: dict[str, Any] = {"VisualId": panel.id.replace("_", "-"),
-                            "Title": {"Visibility": "VISIBLE", "FormatText": {"PlainText": panel.title}}}
+    head: dict[str, Any] = {
+        "VisualId": panel.id.replace("_", "-"),
+        "Title": {"Visibility": "VISIBLE", "FormatText": {"PlainText": panel.title}},
+    }
     if panel.description:
         head["Subtitle"] = {"Visibility": "VISIBLE", "FormatText": {"PlainText": panel.description}}
     sort, limit = _sort(spec, panel), _limit(panel)
@@ -244,41 +313,66 @@ def visual(spec: Spec, panel: Panel) -> dict[str, Any]:
     if panel.visual == "kpi":
         return {"KPIVisual": {**head, "ChartConfiguration": {"FieldWells": {"Values": values}}}}
     if panel.visual == "line":
-        conf = {"FieldWells": {"LineChartAggregatedFieldWells": {"Category": dims, "Values": values}},
-                "XAxisLabelOptions": _label(dim_label), "PrimaryYAxisLabelOptions": _label(panel.measures[0].label if len(values) == 1 else "count"),
-                "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"}}
+        conf = {
+            "FieldWells": {"LineChartAggregatedFieldWells": {"Category": dims, "Values": values}},
+            "XAxisLabelOptions": _label(dim_label),
+            "PrimaryYAxisLabelOptions": _label(panel.measures[0].label if len(values) == 1 else "count"),
+            "Legend": {"Visibility": "VISIBLE", "Position": "BOTTOM"},
+        }
         return {"LineChartVisual": {**head, "ChartConfiguration": conf}}
     if panel.visual == "bar":
-        conf = {"FieldWells": {"BarChartAggregatedFieldWells": {"Category": dims, "Values": values}}, "Orientation": "HORIZONTAL",
-                "CategoryLabelOptions": _label(dim_label), "ValueLabelOptions": _label(value_label),
-                "DataLabels": {"Visibility": "VISIBLE"}}
+        conf = {
+            "FieldWells": {"BarChartAggregatedFieldWells": {"Category": dims, "Values": values}},
+            "Orientation": "HORIZONTAL",
+            "CategoryLabelOptions": _label(dim_label),
+            "ValueLabelOptions": _label(value_label),
+            "DataLabels": {"Visibility": "VISIBLE"},
+        }
         if sort or limit:
             conf["SortConfiguration"] = {k: v for k, v in (("CategorySort", sort), ("CategoryItemsLimit", limit)) if v}
         return {"BarChartVisual": {**head, "ChartConfiguration": conf}}
     if panel.visual == "table":
-        conf = {"FieldWells": {"TableAggregatedFieldWells": {"GroupBy": dims, "Values": values}},
-                "FieldOptions": {"SelectedFieldOptions": [{"FieldId": _fid(panel, f), "CustomLabel": f.label}
-                                                          for f in (*panel.dimensions, *panel.measures)]}}
+        conf = {
+            "FieldWells": {"TableAggregatedFieldWells": {"GroupBy": dims, "Values": values}},
+            "FieldOptions": {
+                "SelectedFieldOptions": [
+                    {"FieldId": _fid(panel, f), "CustomLabel": f.label} for f in (*panel.dimensions, *panel.measures)
+                ]
+            },
+        }
         if sort:
             conf["SortConfiguration"] = {"RowSort": sort}
         return {"TableVisual": {**head, "ChartConfiguration": conf}}
     if panel.visual == "funnel":
-        conf = {"FieldWells": {"FunnelChartAggregatedFieldWells": {"Category": dims, "Values": values}},
-                "CategoryLabelOptions": _label(dim_label), "ValueLabelOptions": _label(value_label),
-                "DataLabelOptions": {"Visibility": "VISIBLE", "CategoryLabelVisibility": "VISIBLE", "MeasureLabelVisibility": "VISIBLE"}}
+        conf = {
+            "FieldWells": {"FunnelChartAggregatedFieldWells": {"Category": dims, "Values": values}},
+            "CategoryLabelOptions": _label(dim_label),
+            "ValueLabelOptions": _label(value_label),
+            "DataLabelOptions": {
+                "Visibility": "VISIBLE",
+                "CategoryLabelVisibility": "VISIBLE",
+                "MeasureLabelVisibility": "VISIBLE",
+            },
+        }
         if sort or limit:
             conf["SortConfiguration"] = {k: v for k, v in (("CategorySort", sort), ("CategoryItemsLimit", limit)) if v}
         return {"FunnelChartVisual": {**head, "ChartConfiguration": conf}}
     if panel.visual == "heatmap":
-        conf = {"FieldWells": {"HeatMapAggregatedFieldWells": {"Rows": dims[:1], "Columns": dims[1:], "Values": values}},
-                "RowLabelOptions": _label(dim_label), "ColumnLabelOptions": _label(panel.dimensions[1].label),
-                "DataLabels": {"Visibility": "VISIBLE"}}
+        conf = {
+            "FieldWells": {"HeatMapAggregatedFieldWells": {"Rows": dims[:1], "Columns": dims[1:], "Values": values}},
+            "RowLabelOptions": _label(dim_label),
+            "ColumnLabelOptions": _label(panel.dimensions[1].label),
+            "DataLabels": {"Visibility": "VISIBLE"},
+        }
         if sort:
             conf["SortConfiguration"] = {"HeatMapRowSort": sort}
         return {"HeatMapVisual": {**head, "ChartConfiguration": conf}}
     if panel.visual == "geo":
-        conf = {"FieldWells": {"GeospatialMapAggregatedFieldWells": {"Geospatial": dims, "Values": values}},
-                "Legend": {"Visibility": "VISIBLE"}, "PointStyleOptions": {"SelectedPointStyle": "POINT"}}
+        conf = {
+            "FieldWells": {"GeospatialMapAggregatedFieldWells": {"Geospatial": dims, "Values": values}},
+            "Legend": {"Visibility": "VISIBLE"},
+            "PointStyleOptions": {"SelectedPointStyle": "POINT"},
+        }
         return {"GeospatialMapVisual": {**head, "ChartConfiguration": conf}}
     raise ValueError(panel.visual)  # spec.parse rejects unknown visuals first
 
@@ -291,15 +385,33 @@ def parameter_declaration(p: Parameter, mapped: list[str], default_app: str | No
     name = qs_name(p.name)
     maps = [{"DataSetIdentifier": d, "DataSetParameterName": name} for d in mapped]
     if p.type == "date":
-        return {"DateTimeParameterDeclaration": {"Name": name, "TimeGranularity": "DAY", "MappedDataSetParameters": maps,
-                                                 "DefaultValues": {"RollingDate": {"Expression": _rolling(p.default)}}}}
+        return {
+            "DateTimeParameterDeclaration": {
+                "Name": name,
+                "TimeGranularity": "DAY",
+                "MappedDataSetParameters": maps,
+                "DefaultValues": {"RollingDate": {"Expression": _rolling(p.default)}},
+            }
+        }
     if p.type == "boolean":
-        return {"IntegerParameterDeclaration": {"Name": name, "ParameterValueType": "SINGLE_VALUED", "MappedDataSetParameters": maps,
-                                                "DefaultValues": {"StaticValues": [int(bool(p.default))]}}}
+        return {
+            "IntegerParameterDeclaration": {
+                "Name": name,
+                "ParameterValueType": "SINGLE_VALUED",
+                "MappedDataSetParameters": maps,
+                "DefaultValues": {"StaticValues": [int(bool(p.default))]},
+            }
+        }
     multi = p.type == "string_list"
     default = list(p.default) if multi else [default_app if p.name == "app_id" and default_app else str(p.default)]
-    return {"StringParameterDeclaration": {"Name": name, "ParameterValueType": "MULTI_VALUED" if multi else "SINGLE_VALUED",
-                                           "MappedDataSetParameters": maps, "DefaultValues": {"StaticValues": default}}}
+    return {
+        "StringParameterDeclaration": {
+            "Name": name,
+            "ParameterValueType": "MULTI_VALUED" if multi else "SINGLE_VALUED",
+            "MappedDataSetParameters": maps,
+            "DefaultValues": {"StaticValues": default},
+        }
+    }
 
 
 def parameter_control(p: Parameter) -> dict[str, Any]:
@@ -317,27 +429,44 @@ def parameter_control(p: Parameter) -> dict[str, Any]:
 
 def layout(spec: Spec) -> dict[str, Any]:
     """The spec's 12-column grid on QuickSight's 36-column one."""
-    elements = [{"ElementId": p.id.replace("_", "-"), "ElementType": "VISUAL", "ColumnSpan": p.width * 3, "RowSpan": p.height * 2}
-                for p in spec.panels]
+    elements = [
+        {"ElementId": p.id.replace("_", "-"), "ElementType": "VISUAL", "ColumnSpan": p.width * 3, "RowSpan": p.height * 2}
+        for p in spec.panels
+    ]
     return {"Configuration": {"GridLayout": {"Elements": elements}}}
 
 
 def definition(spec: Spec, data_set_arns: dict[str, str], default_app: str | None = None) -> dict[str, Any]:
     """The analysis (and dashboard) definition: one sheet, the spec's panels in order."""
     used = {d.name: placeholders(d.sql()) for d in spec.used_datasets()}
-    declarations = [parameter_declaration(p, [d for d, names in used.items() if p.name in names], default_app)
-                    for p in spec.parameters if any(p.name in names for names in used.values())]
+    declarations = [
+        parameter_declaration(p, [d for d, names in used.items() if p.name in names], default_app)
+        for p in spec.parameters
+        if any(p.name in names for names in used.values())
+    ]
     declared = {p.name for p in spec.parameters if any(p.name in names for names in used.values())}
     return {
         "DataSetIdentifierDeclarations": [{"Identifier": name, "DataSetArn": data_set_arns[name]} for name in used],
         "ParameterDeclarations": declarations,
-        "Sheets": [{
-            "SheetId": SHEET_ID,
-            "Name": spec.title,
-            "ParameterControls": [parameter_control(p) for p in spec.parameters if p.name in declared],
-            "Visuals": [visual(spec, p) for p in spec.panels],
-            "Layouts": [layout(spec)],
-        }],
-        "AnalysisDefaults": {"DefaultNewSheetConfiguration": {"InteractiveLayoutConfiguration": {"Grid": {"CanvasSizeOptions": {
-            "ScreenCanvasSizeOptions": {"ResizeOption": "FIXED", "OptimizedViewPortWidth": "1600px"}}}}, "SheetContentType": "INTERACTIVE"}},
+        "Sheets": [
+            {
+                "SheetId": SHEET_ID,
+                "Name": spec.title,
+                "ParameterControls": [parameter_control(p) for p in spec.parameters if p.name in declared],
+                "Visuals": [visual(spec, p) for p in spec.panels],
+                "Layouts": [layout(spec)],
+            }
+        ],
+        "AnalysisDefaults": {
+            "DefaultNewSheetConfiguration": {
+                "InteractiveLayoutConfiguration": {
+                    "Grid": {
+                        "CanvasSizeOptions": {
+                            "ScreenCanvasSizeOptions": {"ResizeOption": "FIXED", "OptimizedViewPortWidth": "1600px"}
+                        }
+                    }
+                },
+                "SheetContentType": "INTERACTIVE",
+            }
+        },
     }

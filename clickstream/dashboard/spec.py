@@ -193,13 +193,25 @@ def _panel(raw: dict[str, Any], datasets: dict[str, Dataset], params: list[Param
             raise ConfigError(f"{where}: labels {f.labels!r} is not a string_list parameter")
     for m in measures:  # what QuickSight can aggregate: numbers any way, other types only by counting
         ctype = dataset.columns[m.column]
-        if m.agg in ("sum", "avg") and ctype not in ("integer", "decimal") or m.agg in ("min", "max") and ctype in ("string", "boolean"):
+        summed = m.agg in ("sum", "avg") and ctype not in ("integer", "decimal")
+        if summed or m.agg in ("min", "max") and ctype in ("string", "boolean"):
             raise ConfigError(f"{where}: cannot {m.agg} the {ctype} column {m.column!r} (declare it integer, or count it)")
     width, height = int(raw.get("width", 6)), int(raw.get("height", 4))
     if not (1 <= width <= 12 and 1 <= height <= 12):
         raise ConfigError(f"{where}: width is 1-12 columns, height 1-12 rows")
-    return Panel(pid, raw.get("title", pid), visual, dataset.name, dims, measures, width, height, sort,
-                 raw.get("limit"), raw.get("description", ""))
+    return Panel(
+        pid,
+        raw.get("title", pid),
+        visual,
+        dataset.name,
+        dims,
+        measures,
+        width,
+        height,
+        sort,
+        raw.get("limit"),
+        raw.get("description", ""),
+    )
 
 
 def parse(raw: dict[str, Any]) -> Spec:
@@ -212,7 +224,9 @@ def parse(raw: dict[str, Any]) -> Spec:
     for name, d in raw.get("datasets", {}).items():
         bad = {c: t for c, t in d.get("columns", {}).items() if t not in COLUMN_TYPES}
         if not ID.match(name) or not d.get("columns") or bad:
-            raise ConfigError(f"dataset {name!r}: a lower_snake_case query name, and columns mapped to one of {COLUMN_TYPES} (bad: {bad})")
+            raise ConfigError(
+                f"dataset {name!r}: a lower_snake_case query name, and columns mapped to one of {COLUMN_TYPES} (bad: {bad})"
+            )
         datasets[name] = Dataset(name, dict(d["columns"]))
     panels = tuple(_panel(p, datasets, params) for p in raw.get("panels", []))
     ids = [p.id for p in panels]

@@ -20,7 +20,8 @@ from typing import Any, Literal, Mapping
 import pyarrow as pa
 
 from chalicelib.settings import Settings
-from clickstream.lake import athena, catalog, params as params_mod, translate
+from clickstream.lake import athena, catalog, translate
+from clickstream.lake import params as params_mod
 from clickstream.lake.exceptions import LakeUnavailable, ParamError, QueryError
 from clickstream.lake.local import LocalLake, directory_lake, local_lake
 

@@ -36,8 +36,8 @@ def main() -> None:
                            "CLICKSTREAM_WRITE_SHARDS": "1"})  # the export's reads per shard dominate the set-up time
         from chalicelib import clients
         from chalicelib.settings import from_env
-        from clickstream.admin.tables import ensure_bucket, ensure_table
         from clickstream import devextras
+        from clickstream.admin.tables import ensure_bucket, ensure_table
         from clickstream.dashboard.spec import load
         from clickstream.devserver import serve
         from tests.dashboard_helpers import expected_panels, filters, lake_with_traffic

@@ -19,7 +19,9 @@ from tests.readback import rows, rows_by_id
     ],
     ids=["missing", "empty", "unknown"],
 )
-def test_request_without_a_valid_key_answers_401_and_stores_nothing(api: Api, shop: AppWithKey, key: str | None, error: str) -> None:
+def test_request_without_a_valid_key_answers_401_and_stores_nothing(
+    api: Api, shop: AppWithKey, key: str | None, error: str
+) -> None:
     response = api.post_events(batch(event()), key=key)
 
     assert response.status_code == 401

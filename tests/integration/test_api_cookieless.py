@@ -16,8 +16,16 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.
 
 
 def post(client, key, ua, **fields):
-    body = {"event_id": uuid.uuid4().hex, "event_type": "page_view", "timestamp": int(time.time() * 1000), "url": "https://a.example/", **fields}
-    return client.http.post(f"/v1/events?key={key}", headers={"Content-Type": "text/plain", "User-Agent": ua}, body=json.dumps(body))
+    body = {
+        "event_id": uuid.uuid4().hex,
+        "event_type": "page_view",
+        "timestamp": int(time.time() * 1000),
+        "url": "https://a.example/",
+        **fields,
+    }
+    return client.http.post(
+        f"/v1/events?key={key}", headers={"Content-Type": "text/plain", "User-Agent": ua}, body=json.dumps(body)
+    )
 
 
 def stored_rows(settings):

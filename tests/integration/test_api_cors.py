@@ -10,7 +10,12 @@ from tests.apiclient import SHOP_ORIGIN, Api, AppWithKey
 from tests.factories import batch, body, event
 from tests.readback import rows, rows_by_id
 
-CORS_HEADERS = {"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age"}
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Max-Age",
+}
 
 
 def cors_of(response: HTTPResponse) -> set[str]:
@@ -80,7 +85,11 @@ def test_rejected_batch_from_an_allowed_origin_is_readable_by_the_page(api: Api,
 def preflight(api: Api, origin: str, query: str = "") -> HTTPResponse:
     return api.http.options(
         "/v1/events" + query,
-        headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-api-key"},
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-api-key",
+        },
     )
 
 
@@ -90,7 +99,10 @@ def test_preflight_with_the_apps_key_and_an_allowed_origin_is_answered(api: Api,
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
     assert response.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
-    assert {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")} == {"content-type", "x-api-key"}
+    assert {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")} == {
+        "content-type",
+        "x-api-key",
+    }
     assert response.headers["Access-Control-Max-Age"] == "86400"
 
 
@@ -114,7 +126,9 @@ def test_preflight_with_a_revoked_key_gets_no_cors_headers(api: Api, shop: AppWi
     assert cors_of(preflight(api, SHOP_ORIGIN, f"?key={shop.key}")) == set()
 
 
-def test_preflight_is_answered_for_any_origin_once_an_app_has_no_allow_list(api: Api, shop: AppWithKey, open_app: AppWithKey) -> None:
+def test_preflight_is_answered_for_any_origin_once_an_app_has_no_allow_list(
+    api: Api, shop: AppWithKey, open_app: AppWithKey
+) -> None:
     response = preflight(api, "https://anywhere.example")
 
     assert response.headers["Access-Control-Allow-Origin"] == "https://anywhere.example"
@@ -128,9 +142,7 @@ def test_send_beacon_text_plain_with_key_in_the_query_is_stored(api: Api, shop: 
     # GIVEN what navigator.sendBeacon(url + "?key=...", JSON.stringify(body)) sends from the shop
     sent = event(event_type="scroll")
 
-    response = api.post_events(
-        batch(sent), query=f"?key={shop.key}", content_type=content_type, headers={"Origin": SHOP_ORIGIN}
-    )
+    response = api.post_events(batch(sent), query=f"?key={shop.key}", content_type=content_type, headers={"Origin": SHOP_ORIGIN})
 
     assert response.status_code == 200 and response.json_body == {"accepted": 1, "rejected": []}
     assert response.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
@@ -143,9 +155,13 @@ def test_body_without_content_type_is_read_as_json(api: Api, shop: AppWithKey) -
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("content_type", ["application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", ["application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"]
+)
 def test_other_content_types_answer_415(api: Api, shop: AppWithKey, content_type: str) -> None:
-    response = api.http.post("/v1/events", headers={"Content-Type": content_type, "X-Api-Key": shop.key}, body=body(batch(event())))
+    response = api.http.post(
+        "/v1/events", headers={"Content-Type": content_type, "X-Api-Key": shop.key}, body=body(batch(event()))
+    )
 
     assert response.status_code == 415
     assert rows(api.settings) == []

@@ -45,8 +45,10 @@ def dumps(value: Any) -> bytes:
 
 
 def nested(depth: int) -> bytes:
-    return b'{"events": [{"event_id": "deep", "event_type": "click", "anonymous_id": "a", "timestamp": %d, "properties": {"x": %s%s}}]}' % (
-        now_ms(), b"[" * depth, b"]" * depth)
+    return (
+        b'{"events": [{"event_id": "deep", "event_type": "click", "anonymous_id": "a", '
+        b'"timestamp": %d, "properties": {"x": %s%s}}]}' % (now_ms(), b"[" * depth, b"]" * depth)
+    )
 
 
 bodies = st.one_of(
@@ -58,22 +60,38 @@ bodies = st.one_of(
     st.integers(1, 1_100).map(nested),
     st.integers(1, 1_100).map(lambda d: b"[" * d + b"]" * d),
     st.integers(32_000, 33_500).map(lambda n: dumps({"events": [event(title="t", properties={"p": "x" * n})]})),
-    st.sampled_from([
-        b'{"event_id": "\xed\xa0\x80", "event_type": "click"}',  # a surrogate encoded as UTF-8 bytes
-        b'{"events": [{"event_id": "e1", "title": "\\ud800"}]}',  # a lone surrogate escaped
-        b'{"events": [{"event_id": "e1", "title": "\\udfff\\ud800"}]}',
-        b'"\\ud83d"',
-        b"\xef\xbb\xbf{}",  # a byte order mark
-        b"1e400",
-        b'{"events": [' + b"{}," * 600 + b"{}]}",
-        dumps({"events": [event(title="x" * 3_000) for _ in range(400)]}),  # over 1 MiB
-    ]),
+    st.sampled_from(
+        [
+            b'{"event_id": "\xed\xa0\x80", "event_type": "click"}',  # a surrogate encoded as UTF-8 bytes
+            b'{"events": [{"event_id": "e1", "title": "\\ud800"}]}',  # a lone surrogate escaped
+            b'{"events": [{"event_id": "e1", "title": "\\udfff\\ud800"}]}',
+            b'"\\ud83d"',
+            b"\xef\xbb\xbf{}",  # a byte order mark
+            b"1e400",
+            b'{"events": [' + b"{}," * 600 + b"{}]}",
+            dumps({"events": [event(title="x" * 3_000) for _ in range(400)]}),  # over 1 MiB
+        ]
+    ),
 )
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
 # Mostly what browsers send, so most examples get past the key, origin and media type checks.
-content_types = st.none() | st.just("application/json") | st.just("text/plain;charset=UTF-8") | st.sampled_from([
-    "text/plain", "application/json; charset=utf-8", "application/xml", "*/*", "", "text/plain, application/json", "TEXT/PLAIN",
-]) | header_text
+content_types = (
+    st.none()
+    | st.just("application/json")
+    | st.just("text/plain;charset=UTF-8")
+    | st.sampled_from(
+        [
+            "text/plain",
+            "application/json; charset=utf-8",
+            "application/xml",
+            "*/*",
+            "",
+            "text/plain, application/json",
+            "TEXT/PLAIN",
+        ]
+    )
+    | header_text
+)
 origins = st.none() | st.just(SHOP_ORIGIN) | st.sampled_from(["https://evil.example", "null", ""]) | header_text
 
 
@@ -87,13 +105,26 @@ origins = st.none() | st.just(SHOP_ORIGIN) | st.sampled_from(["https://evil.exam
     country=st.none() | header_text,
 )
 def test_no_body_or_header_set_yields_a_500(
-    api: Api, shop: AppWithKey, raw: bytes, content_type: str | None, key_in: str, origin: str | None,
-    user_agent: str | None, country: str | None,
+    api: Api,
+    shop: AppWithKey,
+    raw: bytes,
+    content_type: str | None,
+    key_in: str,
+    origin: str | None,
+    user_agent: str | None,
+    country: str | None,
 ) -> None:
-    headers = {name: value for name, value in {
-        "Content-Type": content_type, "Origin": origin, "User-Agent": user_agent, "CloudFront-Viewer-Country": country,
-        "X-Api-Key": {"header": shop.key, "both": shop.key, "wrong": "cs_" + "x" * 30}.get(key_in),
-    }.items() if value is not None}
+    headers = {
+        name: value
+        for name, value in {
+            "Content-Type": content_type,
+            "Origin": origin,
+            "User-Agent": user_agent,
+            "CloudFront-Viewer-Country": country,
+            "X-Api-Key": {"header": shop.key, "both": shop.key, "wrong": "cs_" + "x" * 30}.get(key_in),
+        }.items()
+        if value is not None
+    }
     query = f"?key={shop.key}" if key_in in ("query", "both") else ""
 
     response = api.http.post("/v1/events" + query, headers=headers, body=raw)

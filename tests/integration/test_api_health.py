@@ -24,7 +24,10 @@ def test_health_is_503_when_the_table_does_not_exist(api: Api, monkeypatch: pyte
     response = api.http.get("/v1/health")
 
     assert response.status_code == 503
-    assert response.json_body == {"status": "unavailable", "error": "table no-such-table is not reachable: ResourceNotFoundException"}
+    assert response.json_body == {
+        "status": "unavailable",
+        "error": "table no-such-table is not reachable: ResourceNotFoundException",
+    }
     assert response.headers["Retry-After"] == "5"
 
 
@@ -39,7 +42,9 @@ def test_health_is_503_when_nothing_listens_on_the_endpoint(api: Api, monkeypatc
     assert time.monotonic() - started < 10  # botocore's own retries are bounded
 
 
-def test_events_answer_503_with_retry_after_when_the_key_cannot_be_checked(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_events_answer_503_with_retry_after_when_the_key_cannot_be_checked(
+    api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN a valid key, but DynamoDB is gone
     reconfigure(monkeypatch, CLICKSTREAM_DYNAMODB_ENDPOINT=f"http://127.0.0.1:{free_port()}")
 
@@ -51,9 +56,11 @@ def test_events_answer_503_with_retry_after_when_the_key_cannot_be_checked(api: 
     assert "accepted" not in response.json_body
 
 
-def test_events_answer_503_when_the_table_is_missing(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_events_answer_500_when_the_table_is_missing(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing table is a deployment fault a retry will not fix (docs/decisions/0007): 500, not 503."""
     reconfigure(monkeypatch, CLICKSTREAM_TABLE="no-such-table")
 
     response = api.post_events(batch(event()), key=shop.key)
 
-    assert response.status_code == 503 and "Retry-After" in response.headers
+    assert response.status_code == 500 and "Retry-After" not in response.headers
+    assert "nothing was stored" in response.json_body["error"]

@@ -10,7 +10,7 @@ from chalice.local import LambdaContext
 
 from app import app as chalice_app
 from tests.apiclient import Api, AppWithKey
-from tests.factories import ABSENT, USER_AGENTS, batch, event, events, now_ms
+from tests.factories import USER_AGENTS, batch, event, events, now_ms
 from tests.readback import rows, rows_by_id, stored
 
 
@@ -168,7 +168,10 @@ def test_duplicate_event_id_in_one_request_is_rejected(api: Api, shop: AppWithKe
     response = api.post_events(batch(first, dict(first)), key=shop.key)
 
     assert response.status_code == 200
-    assert response.json_body == {"accepted": 1, "rejected": [{"index": 1, "error": "event_id: duplicates the event at index 0 of this request"}]}
+    assert response.json_body == {
+        "accepted": 1,
+        "rejected": [{"index": 1, "error": "event_id: duplicates the event at index 0 of this request"}],
+    }
 
 
 def test_event_over_32_kib_is_rejected_and_kept_truncated_to_8_kib(api: Api, shop: AppWithKey) -> None:
@@ -248,12 +251,20 @@ def proxy_event(body: bytes, headers: dict[str, str], source_ip: str, request_id
 
 
 @pytest.mark.parametrize("base64", [False, True], ids=["text-body", "base64-body"])
-def test_lambda_entry_point_with_an_api_gateway_event_from_ipv6_behind_cloudfront(api: Api, shop: AppWithKey, base64: bool) -> None:
+def test_lambda_entry_point_with_an_api_gateway_event_from_ipv6_behind_cloudfront(
+    api: Api, shop: AppWithKey, base64: bool
+) -> None:
     # GIVEN the event API Gateway hands the function for a browser on IPv6 in Brazil
     good, bad = event(), event(event_type="hover")
-    headers = {"Content-Type": "application/json", "X-Api-Key": shop.key, "User-Agent": USER_AGENTS["safari_iphone"],
-               "CloudFront-Viewer-Country": "BR"}
-    proxy = proxy_event(json.dumps(batch(good, bad)).encode(), headers, "2804:14c:65a1:4444:9d3c:1a2b:3c4d:5e6f", "req-abc", base64)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Api-Key": shop.key,
+        "User-Agent": USER_AGENTS["safari_iphone"],
+        "CloudFront-Viewer-Country": "BR",
+    }
+    proxy = proxy_event(
+        json.dumps(batch(good, bad)).encode(), headers, "2804:14c:65a1:4444:9d3c:1a2b:3c4d:5e6f", "req-abc", base64
+    )
 
     # WHEN Lambda calls the handler
     answer = chalice_app(proxy, LambdaContext("api_handler", 512))

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import boto3
 import pytest
 import yaml
 from openapi_core import OpenAPI
@@ -18,12 +19,14 @@ from openapi_core.exceptions import OpenAPIError
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.exceptions import RequestValidationError
 
+from chalicelib import clients
 from chalicelib.collect import limits
 from chalicelib.collect.validate import InvalidEvent, validate_event
-from chalicelib.settings import ENV_VARS
+from chalicelib.settings import ENV_VARS, get_settings
 from clickstream.target import ROOT
 from tests.apiclient import SHOP_ORIGIN, Api, AppWithKey, reconfigure
-from tests.factories import ABSENT, USER_AGENTS, batch, body, event, events, iso, now_ms
+from tests.factories import USER_AGENTS, batch, body, event, events, iso, now_ms
+from tests.faults import THROTTLE, FlakyBatchWrites, inject
 
 SPEC_PATH = ROOT / "docs" / "openapi.yaml"
 HOST = "http://127.0.0.1:8000"
@@ -63,23 +66,58 @@ KEY = {**JSON, "X-Api-Key": "KEY"}
 CALLS: dict[str, tuple[str, str, dict[str, str], Any, int, bool]] = {
     "batch-200": ("POST", "/v1/events", KEY, lambda: batch(*events(3)), 200, True),
     "single-event-200": ("POST", "/v1/events", KEY, lambda: event(event_type="custom", event_name="signup"), 200, True),
-    "iso-and-nulls-200": ("POST", "/v1/events", KEY, lambda: batch(event(timestamp=iso(now_ms() - 5_000, "+05:30"), sent_at=None, user_id=None, context=None)), 200, True),
+    "iso-and-nulls-200": (
+        "POST",
+        "/v1/events",
+        KEY,
+        lambda: batch(event(timestamp=iso(now_ms() - 5_000, "+05:30"), sent_at=None, user_id=None, context=None)),
+        200,
+        True,
+    ),
     "allowed-origin-200": ("POST", "/v1/events", {**KEY, "Origin": SHOP_ORIGIN}, lambda: batch(event()), 200, True),
-    "beacon-200": ("POST", "/v1/events?key=KEY", {"Content-Type": "text/plain;charset=UTF-8", "Origin": SHOP_ORIGIN}, lambda: batch(event()), 200, True),
+    "beacon-200": (
+        "POST",
+        "/v1/events?key=KEY",
+        {"Content-Type": "text/plain;charset=UTF-8", "Origin": SHOP_ORIGIN},
+        lambda: batch(event()),
+        200,
+        True,
+    ),
     "partial-200": ("POST", "/v1/events", KEY, lambda: batch(event(), event(event_type="hover")), 200, False),
     "all-rejected-400": ("POST", "/v1/events", KEY, lambda: batch(event(event_type="hover"), event(timestamp=1)), 400, False),
     "custom-without-name-400": ("POST", "/v1/events", KEY, lambda: event(event_type="custom"), 400, False),
     "malformed-400": ("POST", "/v1/events", KEY, lambda: b'{"events": [', 400, False),
     "empty-events-400": ("POST", "/v1/events", KEY, lambda: {"events": []}, 400, False),
     "missing-key-401": ("POST", "/v1/events", JSON, lambda: batch(event()), 401, False),
-    "unknown-key-from-a-page-401": ("POST", "/v1/events", {**JSON, "X-Api-Key": "cs_unknown", "Origin": SHOP_ORIGIN}, lambda: batch(event()), 401, True),
+    "unknown-key-from-a-page-401": (
+        "POST",
+        "/v1/events",
+        {**JSON, "X-Api-Key": "cs_unknown", "Origin": SHOP_ORIGIN},
+        lambda: batch(event()),
+        401,
+        True,
+    ),
     "unknown-key-401": ("POST", "/v1/events", {**JSON, "X-Api-Key": "cs_unknown"}, lambda: batch(event()), 401, True),
     "other-origin-403": ("POST", "/v1/events", {**KEY, "Origin": "https://evil.example"}, lambda: batch(event()), 403, True),
     "501-events-413": ("POST", "/v1/events", KEY, lambda: batch(*events(501)), 413, False),
     "over-1-MiB-413": ("POST", "/v1/events", KEY, lambda: batch(*events(40, properties={"p": "x" * 30_000})), 413, True),
     "xml-415": ("POST", "/v1/events", {**KEY, "Content-Type": "application/xml"}, lambda: b"<events/>", 415, False),
-    "preflight-allowed-204": ("OPTIONS", "/v1/events?key=KEY", {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"}, lambda: b"", 204, True),
-    "preflight-denied-204": ("OPTIONS", "/v1/events", {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, lambda: b"", 204, True),
+    "preflight-allowed-204": (
+        "OPTIONS",
+        "/v1/events?key=KEY",
+        {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"},
+        lambda: b"",
+        204,
+        True,
+    ),
+    "preflight-denied-204": (
+        "OPTIONS",
+        "/v1/events",
+        {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        lambda: b"",
+        204,
+        True,
+    ),
     "health-200": ("GET", "/v1/health", {}, lambda: b"", 200, True),
 }
 
@@ -100,6 +138,23 @@ def test_real_answers_match_the_spec(
 
 
 def test_storage_unavailable_answers_match_the_spec(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Throttled on every attempt: a 503 with Retry-After, as documented."""
+    reconfigure(monkeypatch, CLICKSTREAM_STORAGE_ATTEMPTS="2")
+    data = body(batch(event()))
+    headers = {**KEY, "X-Api-Key": shop.key, "Origin": SHOP_ORIGIN}
+    flaky = FlakyBatchWrites(boto3.session.Session().client(
+        "dynamodb", region_name=api.settings.region, endpoint_url=api.settings.dynamodb_endpoint,
+        aws_access_key_id="x", aws_secret_access_key="x",
+    ), [THROTTLE] * 2)
+
+    with inject(clients.dynamodb(get_settings()), flaky):
+        post = api.http.post("/v1/events", headers=headers, body=data)
+
+    assert post.status_code == 503 and post.headers["Retry-After"]
+    validate("POST", "/v1/events", headers, data, post, request_valid=True)
+
+
+def test_storage_refused_answers_match_the_spec(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
     reconfigure(monkeypatch, CLICKSTREAM_TABLE="no-such-table")
     data = body(batch(event()))
     headers = {**KEY, "X-Api-Key": shop.key}
@@ -107,7 +162,7 @@ def test_storage_unavailable_answers_match_the_spec(api: Api, shop: AppWithKey, 
     post = api.http.post("/v1/events", headers=headers, body=data)
     health = api.http.get("/v1/health")
 
-    assert (post.status_code, health.status_code) == (503, 503)
+    assert (post.status_code, health.status_code) == (500, 503)  # a missing table: refused for good; health: not ready
     validate("POST", "/v1/events", headers, data, post, request_valid=True)
     validate("GET", "/v1/health", {}, b"", health, request_valid=True)
 
@@ -162,7 +217,9 @@ def test_spec_limits_equal_the_constants_in_limits_py() -> None:
 
 def _accepts(**overrides: Any) -> bool:
     try:
-        validate_event({"event_id": "e1", "event_type": "page_view", "timestamp": 1_700_000_000_000, "anonymous_id": "a", **overrides})
+        validate_event(
+            {"event_id": "e1", "event_type": "page_view", "timestamp": 1_700_000_000_000, "anonymous_id": "a", **overrides}
+        )
         return True
     except InvalidEvent:
         return False
@@ -176,7 +233,9 @@ def test_spec_bounds_are_the_bounds_validation_enforces() -> None:
     assert _accepts(timestamp=epoch["minimum"]) and not _accepts(timestamp=epoch["minimum"] - 1)
     assert _accepts(timestamp=epoch["maximum"]) and not _accepts(timestamp=epoch["maximum"] + 1)
     screen = schemas()["Context"]["properties"]["screen"]["properties"]["width"]
-    assert _accepts(context={"screen": {"width": screen["maximum"]}}) and not _accepts(context={"screen": {"width": screen["maximum"] + 1}})
+    assert _accepts(context={"screen": {"width": screen["maximum"]}}) and not _accepts(
+        context={"screen": {"width": screen["maximum"] + 1}}
+    )
     assert not _accepts(context={"screen": {"width": screen["minimum"] - 1}})
     geo = schemas()["Context"]["properties"]["geo"]["properties"]
     for name, other in (("lat", "lon"), ("lon", "lat")):

@@ -7,7 +7,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from chalicelib import clients
@@ -102,7 +103,9 @@ def test_ingest_never_returns_a_result_when_a_chunk_stays_unstored(api: Api) -> 
 # -- through the API: the handler's own client ------------------------------------------------------
 
 
-def test_throttled_then_unprocessed_then_stored_answers_200_with_every_event(api: Api, shop: AppWithKey, separate_client: Any) -> None:
+def test_throttled_then_unprocessed_then_stored_answers_200_with_every_event(
+    api: Api, shop: AppWithKey, separate_client: Any
+) -> None:
     sent = events(20)
     flaky = FlakyBatchWrites(separate_client, [THROTTLE, UNPROCESSED])
 
@@ -131,11 +134,34 @@ def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(a
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
-    assert response.json_body == {"error": "storage is unavailable; nothing was stored, retry the same events", "retry_after_s": 2}
+    assert response.json_body == {
+        "error": "storage is unavailable; nothing was stored, retry the same events",
+        "retry_after_s": 2,
+    }
     assert set(rows_by_id(api.settings)) == before
 
 
-def test_persistent_unprocessed_items_answer_503_even_though_part_was_written(api: Api, shop: AppWithKey, separate_client: Any) -> None:
+def test_a_write_dynamodb_refuses_for_good_answers_500_at_once_and_stores_nothing(api: Api, shop: AppWithKey) -> None:
+    # GIVEN a warm function whose table refuses writes (a deployment fault, not a client's)
+    assert api.post_events(batch(*events(1)), key=shop.key).status_code == 200
+    before = set(rows_by_id(api.settings))
+    with Stubber(clients.dynamodb(api.settings)) as stubber:
+        stubber.add_client_error("batch_write_item", "AccessDeniedException", http_status_code=400)
+
+        # WHEN a batch arrives
+        response = api.post_events(batch(*events(3)), key=shop.key, headers={"Origin": "https://shop.example"})
+
+        # THEN it was tried once (a retry would be refused too), and the client is told nothing was stored
+        stubber.assert_no_pending_responses()
+    assert response.status_code == 500 and "Retry-After" not in response.headers
+    assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "nothing was stored" in response.json_body["error"]
+    assert set(rows_by_id(api.settings)) == before
+
+
+def test_persistent_unprocessed_items_answer_503_even_though_part_was_written(
+    api: Api, shop: AppWithKey, separate_client: Any
+) -> None:
     flaky = FlakyBatchWrites(separate_client, [UNPROCESSED] * ATTEMPTS)
 
     with inject(clients.dynamodb(api.settings), flaky):
@@ -151,7 +177,9 @@ faults = st.lists(st.sampled_from([THROTTLE, UNPROCESSED, None]), max_size=8)
 
 @hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(script=faults, n=st.integers(1, 60))
-def test_a_200_always_means_every_accepted_event_is_stored(api: Api, shop: AppWithKey, separate_client: Any, script: list, n: int) -> None:
+def test_a_200_always_means_every_accepted_event_is_stored(
+    api: Api, shop: AppWithKey, separate_client: Any, script: list, n: int
+) -> None:
     sent = events(n)
     flaky = FlakyBatchWrites(separate_client, script)
 

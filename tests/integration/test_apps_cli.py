@@ -22,7 +22,6 @@ from clickstream.cli import main
 from clickstream.target import ROOT
 from tests.readback import scan_all
 
-
 Cli = Callable[..., Result]
 
 
@@ -155,7 +154,9 @@ def test_the_installed_command_works_end_to_end(stack_env: dict[str, str], table
     command = Path(sys.executable).parent / "clickstream"
     env = {**os.environ, **stack_env}
 
-    created = subprocess.run([str(command), "apps", "create", "Shop", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    created = subprocess.run(
+        [str(command), "apps", "create", "Shop", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
     assert created.returncode == 0, created.stderr
     app_id = json.loads(created.stdout)["app_id"]

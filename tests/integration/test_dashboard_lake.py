@@ -18,9 +18,9 @@ import pytest
 from chalicelib import clients
 from chalicelib.settings import Settings, from_env
 from clickstream.admin.tables import ensure_bucket, ensure_table
-from clickstream.localstack import LocalStack
 from clickstream.dashboard.pages import lake_runner, pages
 from clickstream.dashboard.spec import load
+from clickstream.localstack import LocalStack
 from clickstream.traffic import Traffic
 from tests.dashboard_helpers import ARROW, assert_same_panels, expected_panels, filters, lake_with_traffic
 
@@ -29,7 +29,9 @@ from tests.dashboard_helpers import ARROW, assert_same_panels, expected_panels, 
 def lake(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Traffic, Path]:
     """One exported lake for the module (storing and exporting it is most of the time here)."""
     name = f"t-{uuid.uuid4().hex[:10]}"
-    settings = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name, "CLICKSTREAM_WRITE_SHARDS": "1"})
+    settings = from_env(
+        {**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name, "CLICKSTREAM_WRITE_SHARDS": "1"}
+    )
     ensure_table(clients.dynamodb(settings), settings.table)
     ensure_bucket(clients.s3(settings), settings.bucket)
     return settings, lake_with_traffic(settings), tmp_path_factory.mktemp("lake-cache")
@@ -37,7 +39,9 @@ def lake(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> t
 
 def api(lake: tuple[Settings, Traffic, Path], path: str, params: dict) -> tuple[int, dict]:
     settings, _, cache = lake
-    query = urlencode({k: ",".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else v for k, v in params.items()})
+    query = urlencode(
+        {k: ",".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}
+    )
     status, _, body = pages(settings, cache_dir=cache)["/dashboard"]("GET", path, query)
     return status, json.loads(body)
 
@@ -62,11 +66,18 @@ def test_the_app_filter_lists_the_lake_apps_and_another_app_is_empty(lake):
 def test_each_query_returns_the_types_the_quicksight_datasets_declare(lake):
     settings, traffic, cache = lake
     run = lake_runner(settings, cache)
-    compatible = {"integer": (pa.int64(), pa.int32()), "decimal": (pa.float64(),), "string": (pa.string(), pa.large_string()),
-                  "date": (pa.date32(),), "boolean": (pa.bool_(),)}
+    compatible = {
+        "integer": (pa.int64(), pa.int32()),
+        "decimal": (pa.float64(),),
+        "string": (pa.string(), pa.large_string()),
+        "date": (pa.date32(),),
+        "boolean": (pa.bool_(),),
+    }
     for dataset in load().used_datasets():
         table = run(dataset, filters(traffic))
         assert table.column_names == list(dataset.columns), dataset.name
         for column, declared in dataset.columns.items():
-            assert table.schema.field(column).type in compatible[declared], f"{dataset.name}.{column}: {table.schema.field(column).type} is not {declared}"
+            assert table.schema.field(column).type in compatible[declared], (
+                f"{dataset.name}.{column}: {table.schema.field(column).type} is not {declared}"
+            )
         assert ARROW[declared] in compatible[declared]

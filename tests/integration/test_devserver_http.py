@@ -54,7 +54,9 @@ class DevServer:
         return json.loads((self.data_dir / "demo-app.json").read_text())["write_key"]
 
     def start(self) -> "DevServer":
-        self.proc = subprocess.Popen([str(COMMAND), "dev"], env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [str(COMMAND), "dev"], env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         wait_for_port(self.port, timeout_s=60, proc=self.proc)
         return self
 
@@ -110,8 +112,10 @@ def test_events_sent_over_http_are_stored_and_survive_a_restart(server: DevServe
     fetched, beaconed = events(3), event(event_type="scroll")
     first = post(server, batch(*fetched), Origin=server.url)
     second = requests.post(
-        f"{server.url}/v1/events?key={server.key}", data=json.dumps(batch(beaconed)),
-        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": server.url, "User-Agent": USER_AGENTS["safari_iphone"]}, timeout=30,
+        f"{server.url}/v1/events?key={server.key}",
+        data=json.dumps(batch(beaconed)),
+        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": server.url, "User-Agent": USER_AGENTS["safari_iphone"]},
+        timeout=30,
     )
 
     # THEN both are acknowledged to the page and stored, enriched, in dynalite
@@ -152,13 +156,22 @@ def test_api_answers_over_http(server: DevServer) -> None:
     try:
         preflight = requests.options(
             f"{server.url}/v1/events?key={server.key}",
-            headers={"Origin": server.url, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+            headers={
+                "Origin": server.url,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
             timeout=30,
         )
         denied = post(server, batch(event()), Origin="https://evil.example")
         unknown = post(server, batch(event()), **{"X-Api-Key": "cs_unknown"})
         too_big = post(server, batch(*events(40, properties={"p": "x" * 30_000})))
-        xml = requests.post(f"{server.url}/v1/events", data=b"<e/>", headers={"Content-Type": "application/xml", "X-Api-Key": server.key}, timeout=30)
+        xml = requests.post(
+            f"{server.url}/v1/events",
+            data=b"<e/>",
+            headers={"Content-Type": "application/xml", "X-Api-Key": server.key},
+            timeout=30,
+        )
         partial = post(server, batch(event(), event(timestamp="not a time")))
     finally:
         server.stop()

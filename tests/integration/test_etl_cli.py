@@ -14,18 +14,7 @@ from chalicelib.lake.schema import EVENTS, REJECTED
 from clickstream.athena import run_ddl
 from clickstream.cli import main
 from clickstream.etl import ddl_statements
-from tests.lake_helpers import event, lake_files, read_lake, store
-
-
-def cli_env(settings):
-    return {
-        "CLICKSTREAM_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
-        "CLICKSTREAM_S3_ENDPOINT": settings.s3_endpoint,
-        "CLICKSTREAM_TABLE": settings.table,
-        "CLICKSTREAM_BUCKET": settings.bucket,
-        "CLICKSTREAM_SETTLE_SECONDS": "0",
-        "CLICKSTREAM_WRITE_SHARDS": str(settings.write_shards),
-    }
+from tests.lake_helpers import cli_env, event, lake_files, read_lake, store
 
 
 def test_etl_run_exports_and_prints_what_it_did(settings):
@@ -72,7 +61,14 @@ def _ddl_columns(sql: str) -> dict[str, str]:
 
 
 def test_table_ddl_matches_the_arrow_schema_the_export_writes():
-    types = {"timestamp[ms, tz=UTC]": "timestamp", "string": "string", "int32": "int", "int64": "bigint", "double": "double", "bool": "boolean"}
+    types = {
+        "timestamp[ms, tz=UTC]": "timestamp",
+        "string": "string",
+        "int32": "int",
+        "int64": "bigint",
+        "double": "double",
+        "bool": "boolean",
+    }
     for name, schema in (("events.sql", EVENTS), ("rejected_events.sql", REJECTED)):
         sql = dict(ddl_statements("bucket", "lake", "db"))[name]
         expected = {f.name: types[str(f.type)] for f in schema if f.name != "app_id"}

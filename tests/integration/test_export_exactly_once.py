@@ -40,7 +40,15 @@ class HardKill(BaseException):
 
 def fresh_settings(local_stack):
     name = f"x-{uuid.uuid4().hex[:10]}"
-    s = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name, "CLICKSTREAM_WRITE_SHARDS": "2", "CLICKSTREAM_SETTLE_SECONDS": "10"})
+    s = from_env(
+        {
+            **local_stack.env(),
+            "CLICKSTREAM_TABLE": name,
+            "CLICKSTREAM_BUCKET": name,
+            "CLICKSTREAM_WRITE_SHARDS": "2",
+            "CLICKSTREAM_SETTLE_SECONDS": "10",
+        }
+    )
     ensure_table(clients.dynamodb(s), s.table)
     ensure_bucket(clients.s3(s), s.bucket)
     return s
@@ -55,7 +63,9 @@ class Clock:
 
 
 def make_exporter(s, clock, crash=lambda p: None, budget=None, **kw):
-    return Exporter(s, clients.dynamodb(s), clients.s3(s), clock=clock, crash=crash, tuning=Tuning(lease_ms=LEASE_MS, budget=budget), **kw)
+    return Exporter(
+        s, clients.dynamodb(s), clients.s3(s), clock=clock, crash=crash, tuning=Tuning(lease_ms=LEASE_MS, budget=budget), **kw
+    )
 
 
 def expected_rows(s):
@@ -89,13 +99,23 @@ def assert_exactly_once(s):
 
 
 batch = st.lists(
-    st.tuples(st.sampled_from(["app-a", "app-b"]), st.integers(0, 11), st.sampled_from([0, 0, 0, 1, 3])),  # app, id from a small pool, days late
-    min_size=1, max_size=8,
+    st.tuples(
+        st.sampled_from(["app-a", "app-b"]), st.integers(0, 11), st.sampled_from([0, 0, 0, 1, 3])
+    ),  # app, id from a small pool, days late
+    min_size=1,
+    max_size=8,
 )
-history = st.lists(st.tuples(batch, st.integers(1, 30 * 60_000), st.booleans()), min_size=1, max_size=6)  # batch, gap to next, run after?
+history = st.lists(
+    st.tuples(batch, st.integers(1, 30 * 60_000), st.booleans()), min_size=1, max_size=6
+)  # batch, gap to next, run after?
 
 
-@hsettings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@hsettings(
+    max_examples=25,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(history=history, crash_point=st.sampled_from(CRASH_POINTS), crash_nth=st.integers(1, 2))
 def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stack, history, crash_point, crash_nth):
     s = fresh_settings(local_stack)

@@ -20,7 +20,9 @@ NOW = int(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def exporter(settings, now_ms, **kw):
-    return Exporter(settings.with_(settle_seconds=30), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000, **kw)
+    return Exporter(
+        settings.with_(settle_seconds=30), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000, **kw
+    )
 
 
 def test_a_run_exports_every_settled_event_once_into_hive_partitions(settings):
@@ -36,7 +38,10 @@ def test_a_run_exports_every_settled_event_once_into_hive_partitions(settings):
     # THEN the settled events are in the lake, each once, in their app/day partitions
     assert report.status == "exported" and report.events == 3
     files = lake_files(settings)
-    assert [f.split("/events/")[1].rsplit("/", 1)[0] for f in files] == ["app_id=app-a/dt=2026-11-20", "app_id=app-b/dt=2026-11-18"]
+    assert [f.split("/events/")[1].rsplit("/", 1)[0] for f in files] == [
+        "app_id=app-a/dt=2026-11-20",
+        "app_id=app-b/dt=2026-11-18",
+    ]
     lake = read_lake(settings)
     assert sorted(lake.column("event_id").to_pylist()) == ["e1", "e2", "late"]
     # AND the fresh one follows on the next run, once the settle delay has passed
@@ -46,7 +51,23 @@ def test_a_run_exports_every_settled_event_once_into_hive_partitions(settings):
 
 
 def test_the_files_carry_the_explicit_schema_and_every_enriched_value(settings):
-    store(settings, [event("e1", NOW - 60_000, sent_at=NOW - 59_000, user_id="u-9", context={"locale": "de-DE", "screen": {"width": 390, "height": 844}, "geo": {"lat": 52.5, "lon": 13.4, "accuracy": 20}})], received_ms=NOW - 40_000)
+    store(
+        settings,
+        [
+            event(
+                "e1",
+                NOW - 60_000,
+                sent_at=NOW - 59_000,
+                user_id="u-9",
+                context={
+                    "locale": "de-DE",
+                    "screen": {"width": 390, "height": 844},
+                    "geo": {"lat": 52.5, "lon": 13.4, "accuracy": 20},
+                },
+            )
+        ],
+        received_ms=NOW - 40_000,
+    )
     exporter(settings, NOW).run_once()
     (key,) = lake_files(settings)
     body = clients.s3(settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read()
@@ -57,7 +78,13 @@ def test_the_files_carry_the_explicit_schema_and_every_enriched_value(settings):
     assert row["event_time"] == datetime.fromtimestamp((NOW - 40_000 - 1000) / 1000, tz=timezone.utc)  # skew-corrected
     assert row["client_timestamp"] == datetime.fromtimestamp((NOW - 60_000) / 1000, tz=timezone.utc)
     assert row["received_at"] == datetime.fromtimestamp((NOW - 40_000) / 1000, tz=timezone.utc)
-    assert (row["ip"], row["country"], row["browser"], row["os"], row["device_type"]) == ("81.2.69.0", "DE", "Chrome", "Windows", "desktop")
+    assert (row["ip"], row["country"], row["browser"], row["os"], row["device_type"]) == (
+        "81.2.69.0",
+        "DE",
+        "Chrome",
+        "Windows",
+        "desktop",
+    )
     assert (row["utm_source"], row["utm_campaign"], row["path"], row["user_id"]) == ("news", "spring", "/wood", "u-9")
     assert (row["screen_width"], row["geo_lat"], row["locale"]) == (390, 52.5, "de-DE")
     assert row["properties"] == '{"item_index":"3"}'
@@ -71,13 +98,18 @@ def test_duckdb_reads_the_lake_with_hive_partitions(settings, tmp_path):
     local.parent.mkdir(parents=True)
     local.write_bytes(clients.s3(settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read())
     rows = duckdb.sql(
-        f"select app_id, dt, count(*) n, min(event_name) from read_parquet('{tmp_path}/**/*.parquet', hive_partitioning=true) group by all"
+        f"select app_id, dt, count(*) n, min(event_name) from read_parquet('{tmp_path}/**/*.parquet', hive_partitioning=true) "
+        f"group by all"
     ).fetchall()
     assert rows == [("app-a", "2026-11-20", 5, "LIKE_WOOD")] or rows == [("app-a", datetime(2026, 11, 20).date(), 5, "LIKE_WOOD")]
 
 
 def test_rejected_events_reach_their_own_dataset(settings):
-    store(settings, [event("ok", NOW - 60_000), {"event_id": "bad", "event_type": "nope", "timestamp": NOW}], received_ms=NOW - 40_000)
+    store(
+        settings,
+        [event("ok", NOW - 60_000), {"event_id": "bad", "event_type": "nope", "timestamp": NOW}],
+        received_ms=NOW - 40_000,
+    )
     report = exporter(settings, NOW).run_once()
     assert (report.events, report.rejected) == (1, 1)
     rejected = read_lake(settings, "rejected_events").to_pylist()

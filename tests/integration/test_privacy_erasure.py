@@ -22,19 +22,45 @@ class HardKill(BaseException):
 
 def exporter(settings, now_ms=None):
     clock = (lambda: now_ms / 1000) if now_ms else time.time
-    return Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=clock, tuning=Tuning(lease_ms=2_000))
+    return Exporter(
+        settings.with_(settle_seconds=0),
+        clients.dynamodb(settings),
+        clients.s3(settings),
+        clock=clock,
+        tuning=Tuning(lease_ms=2_000),
+    )
 
 
 def people_history(settings):
     """Alice (u-alice) and Bob, exported over two runs, plus Alice's events not yet exported."""
-    store(settings, [event(f"a{i}", NOW - 90_000, user_id="u-alice", anonymous_id="anon-a") for i in range(3)]
-          + [event(f"b{i}", NOW - 90_000, user_id="u-bob", anonymous_id="anon-b") for i in range(3)], received_ms=NOW - 80_000, app_id="shop")
+    store(
+        settings,
+        [event(f"a{i}", NOW - 90_000, user_id="u-alice", anonymous_id="anon-a") for i in range(3)]
+        + [event(f"b{i}", NOW - 90_000, user_id="u-bob", anonymous_id="anon-b") for i in range(3)],
+        received_ms=NOW - 80_000,
+        app_id="shop",
+    )
     store(settings, [event("other-app", NOW - 90_000, user_id="u-alice")], received_ms=NOW - 80_000, app_id="blog")
     exporter(settings, NOW - 60_000).run_once()
-    store(settings, [event("a-late", NOW - 50_000, user_id="u-alice"), event("b-late", NOW - 50_000, user_id="u-bob")], received_ms=NOW - 40_000, app_id="shop")
+    store(
+        settings,
+        [event("a-late", NOW - 50_000, user_id="u-alice"), event("b-late", NOW - 50_000, user_id="u-bob")],
+        received_ms=NOW - 40_000,
+        app_id="shop",
+    )
     # a rejected event each of Alice's and Bob's
-    store(settings, [{"event_id": "bad", "event_type": "nope", "timestamp": NOW, "user_id": "u-alice"}], received_ms=NOW - 40_000, app_id="shop")
-    store(settings, [{"event_id": "bad", "event_type": "nope", "timestamp": NOW, "user_id": "u-bob"}], received_ms=NOW - 40_000, app_id="shop")
+    store(
+        settings,
+        [{"event_id": "bad", "event_type": "nope", "timestamp": NOW, "user_id": "u-alice"}],
+        received_ms=NOW - 40_000,
+        app_id="shop",
+    )
+    store(
+        settings,
+        [{"event_id": "bad", "event_type": "nope", "timestamp": NOW, "user_id": "u-bob"}],
+        received_ms=NOW - 40_000,
+        app_id="shop",
+    )
     exporter(settings, NOW - 30_000).run_once()
     # and Alice's events still only in the store
     store(settings, [event("a-unexported", NOW - 15_000, user_id="u-alice")], received_ms=NOW - 10_000, app_id="shop")
@@ -57,7 +83,12 @@ def test_erasure_removes_the_person_everywhere_and_nothing_else(settings):
     # THEN none of her rows remain in the lake, the store or rejected_events, of that app
     after = rows_by_id(settings)
     assert [k for k, r in after.items() if r["user_id"] == "u-alice" and k[0] == "shop"] == []
-    assert (entry.lake_rows_removed, entry.store_rows_removed, entry.store_rejected_removed, entry.lake_rejected_removed) == (4, 5, 1, 1)
+    assert (entry.lake_rows_removed, entry.store_rows_removed, entry.store_rejected_removed, entry.lake_rejected_removed) == (
+        4,
+        5,
+        1,
+        1,
+    )
     rejected = read_lake(settings, "rejected_events").to_pylist()
     assert len(rejected) == 1 and "u-bob" in rejected[0]["raw"]
     # AND every other row is unchanged, value for value (Bob's, and Alice's in another app)
@@ -143,7 +174,7 @@ def test_the_cli_deletes_exports_and_shows_the_ledger(settings, tmp_path):
     from click.testing import CliRunner
 
     from clickstream.cli import main
-    from tests.integration.test_etl_cli import cli_env
+    from tests.lake_helpers import cli_env
 
     people_history(settings)
     runner, env = CliRunner(), cli_env(settings)

@@ -13,15 +13,16 @@ from chalicelib import clients
 from chalicelib.export.run import Exporter
 from chalicelib.store.apps import AppStore
 from clickstream.cli import main
-from tests.integration.test_etl_cli import cli_env
-from tests.lake_helpers import event, lake_files, store
+from tests.lake_helpers import cli_env, event, lake_files, store
 
 DAY = 86_400_000
 NOW = int(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def run(settings, now_ms):
-    return Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000).run_once()
+    return Exporter(
+        settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000
+    ).run_once()
 
 
 def test_retention_removes_only_old_partitions_of_the_app_that_asked_once_a_day(settings):
@@ -56,7 +57,11 @@ def test_ip_modes_drop_keep_and_anonymize(use_settings):
         apps.update_app(f"ip-{mode}", ip_mode=mode)
         with Client(app_module.app) as client:
             body = json.dumps(event(uuid.uuid4().hex))
-            r = client.http.post("/v1/events", headers={"Content-Type": "application/json", "X-Api-Key": key, "User-Agent": "Mozilla/5.0 Firefox/120.0"}, body=body)
+            r = client.http.post(
+                "/v1/events",
+                headers={"Content-Type": "application/json", "X-Api-Key": key, "User-Agent": "Mozilla/5.0 Firefox/120.0"},
+                body=body,
+            )
             assert r.status_code == 200, r.body
     items = clients.dynamodb(use_settings).scan(TableName=use_settings.table)["Items"]
     for item in items:

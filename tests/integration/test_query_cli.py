@@ -44,8 +44,18 @@ def cli_env(settings: Settings, stack_env: dict[str, str], tmp_path: Path, monke
 
 @pytest.fixture
 def exported(cli_env: Settings) -> Settings:
-    store(cli_env, [event(f"e{i}", NOW - 3_600_000 + i * 60_000, event_type="page_view", url=f"https://shop.example/p{i % 2}") for i in range(5)], received_ms=NOW - 1_800_000, app_id="demo")
-    Exporter(cli_env.with_(settle_seconds=30), clients.dynamodb(cli_env), clients.s3(cli_env), clock=lambda: NOW / 1000).run_once()
+    store(
+        cli_env,
+        [
+            event(f"e{i}", NOW - 3_600_000 + i * 60_000, event_type="page_view", url=f"https://shop.example/p{i % 2}")
+            for i in range(5)
+        ],
+        received_ms=NOW - 1_800_000,
+        app_id="demo",
+    )
+    Exporter(
+        cli_env.with_(settle_seconds=30), clients.dynamodb(cli_env), clients.s3(cli_env), clock=lambda: NOW / 1000
+    ).run_once()
     return cli_env
 
 
@@ -55,15 +65,22 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_json_prints_an_array_of_row_objects(exported):
-    code, out, _ = run("SELECT path, count(*) AS views FROM events WHERE app_id = 'demo' GROUP BY path ORDER BY path", "--format", "json")
+    code, out, _ = run(
+        "SELECT path, count(*) AS views FROM events WHERE app_id = 'demo' GROUP BY path ORDER BY path", "--format", "json"
+    )
     assert code == 0
     assert json.loads(out) == [{"path": "/p0", "views": 3}, {"path": "/p1", "views": 2}]
 
 
 def test_a_named_query_with_parameters_as_csv(exported):
-    code, out, _ = run("top_pages", "--param", "app_id=demo", "--param", f"date_from={DAY}", "--param", f"date_to={DAY}", "--format", "csv")
+    code, out, _ = run(
+        "top_pages", "--param", "app_id=demo", "--param", f"date_from={DAY}", "--param", f"date_to={DAY}", "--format", "csv"
+    )
     assert code == 0
-    assert list(csv.DictReader(io.StringIO(out))) == [{"path": "/p0", "page_views": "3", "visitors": "1"}, {"path": "/p1", "page_views": "2", "visitors": "1"}]
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {"path": "/p0", "page_views": "3", "visitors": "1"},
+        {"path": "/p1", "page_views": "2", "visitors": "1"},
+    ]
 
 
 def test_table_output_and_views(exported):
@@ -75,7 +92,12 @@ def test_table_output_and_views(exported):
 
 
 def test_trino_sql_is_translated_for_duckdb(exported):
-    code, out, _ = run("SELECT date_format(min(event_time), '%Y-%m-%d %H:%i') AS first, count_if(path = '/p0') AS p0 FROM events WHERE app_id = 'demo'", "--format", "json")
+    code, out, _ = run(
+        "SELECT date_format(min(event_time), '%Y-%m-%d %H:%i') AS first, count_if(path = '/p0') AS p0 FROM events WHERE app_id "
+        "= 'demo'",
+        "--format",
+        "json",
+    )
     assert code == 0 and json.loads(out) == [{"first": "2026-11-20 11:00", "p0": 3}]
 
 
@@ -128,8 +150,12 @@ def test_demo_traffic_fills_the_demo_app_through_the_api(api_server, cli_env, tm
     assert result.exit_code == 0, result.output
     sent = int(re.match(r"sent (\d+) events", result.stdout).group(1))
     # THEN after an export every event is in the lake, with the bots flagged
-    Exporter(cli_env.with_(settle_seconds=0), clients.dynamodb(cli_env), clients.s3(cli_env), clock=lambda: time.time() + 1).run_once()
-    code, out, _ = run("SELECT count(*) AS events, count_if(is_bot) AS bot_events FROM events WHERE app_id = 'demo'", "--format", "json")
+    Exporter(
+        cli_env.with_(settle_seconds=0), clients.dynamodb(cli_env), clients.s3(cli_env), clock=lambda: time.time() + 1
+    ).run_once()
+    code, out, _ = run(
+        "SELECT count(*) AS events, count_if(is_bot) AS bot_events FROM events WHERE app_id = 'demo'", "--format", "json"
+    )
     (row,) = json.loads(out)
     assert code == 0 and row["events"] == sent and row["bot_events"] > 0
 

@@ -15,12 +15,12 @@ import pyarrow as pa
 import pytest
 
 from chalicelib import clients
-from chalicelib.settings import Settings, from_env
-from clickstream.admin.tables import ensure_bucket, ensure_table
-from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.export.run import Exporter
+from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
+from chalicelib.settings import Settings, from_env
+from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.lake import LocalLake, billing, prepare
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.mirror import Mirror
@@ -32,7 +32,9 @@ DAYS = [(datetime(2026, 11, 20, tzinfo=timezone.utc) - timedelta(days=k)).strfti
 
 
 def export(settings, now_ms: int) -> None:
-    Exporter(settings.with_(settle_seconds=30), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000).run_once()
+    Exporter(
+        settings.with_(settle_seconds=30), clients.dynamodb(settings), clients.s3(settings), clock=lambda: now_ms / 1000
+    ).run_once()
 
 
 _ticks = itertools.count(1)
@@ -49,7 +51,13 @@ def arrive_and_export(settings, app_id: str, events: list) -> None:
 def settings(local_stack) -> Settings:
     """One exported lake for the module; tests that change it use apps of their own."""
     name = f"t-{uuid.uuid4().hex[:10]}"
-    env = {**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name, "CLICKSTREAM_WRITE_SHARDS": "2", "CLICKSTREAM_EVENT_TTL_DAYS": "5"}
+    env = {
+        **local_stack.env(),
+        "CLICKSTREAM_TABLE": name,
+        "CLICKSTREAM_BUCKET": name,
+        "CLICKSTREAM_WRITE_SHARDS": "2",
+        "CLICKSTREAM_EVENT_TTL_DAYS": "5",
+    }
     settings = from_env(env)
     ensure_table(clients.dynamodb(settings), settings.table)
     ensure_bucket(clients.s3(settings), settings.bucket)
@@ -57,8 +65,15 @@ def settings(local_stack) -> Settings:
     for k, day in enumerate(range(5, 0, -1)):
         at = NOW - day * DAY + 3_600_000 * (k + 1)
         for app in ("app-a", "app-b"):
-            store(settings, [event(f"{app}-{k}-{i}", at + i * 60_000, event_type="page_view", url=f"https://shop.example/p{i % 3}") for i in range(6)],
-                  received_ms=at + 400_000, app_id=app)
+            store(
+                settings,
+                [
+                    event(f"{app}-{k}-{i}", at + i * 60_000, event_type="page_view", url=f"https://shop.example/p{i % 3}")
+                    for i in range(6)
+                ],
+                received_ms=at + 400_000,
+                app_id=app,
+            )
     export(settings, NOW)
     return settings
 
@@ -126,7 +141,9 @@ def test_materialised_sessions_are_rebuilt_for_the_changed_app_only(settings, la
     day = DAYS[1]
     lake.query(*prepare("overview", {"app_id": "app-a", "date_from": day, "date_to": day}))
     assert lake.sessions is not None and lake.sessions.fresh
-    arrive_and_export(settings, "app-s", [event(f"s-{i}", NOW - 4 * DAY + 3_600_000 + i * 60_000, event_type="page_view") for i in range(2)])
+    arrive_and_export(
+        settings, "app-s", [event(f"s-{i}", NOW - 4 * DAY + 3_600_000 + i * 60_000, event_type="page_view") for i in range(2)]
+    )
     lake.sync()
     assert lake.sessions.stale == {"app-s"}
     (row,) = lake.query(*prepare("overview", {"app_id": "app-s", "date_from": day, "date_to": day})).to_pylist()
@@ -135,8 +152,17 @@ def test_materialised_sessions_are_rebuilt_for_the_changed_app_only(settings, la
 
 def test_an_object_rewritten_in_place_is_fetched_again(settings, lake):
     def put(event_id: str) -> None:
-        table = conform(pa.table({"event_id": [event_id], "app_id": ["app-w"], "event_type": ["page_view"],
-                                  "event_time": pa.array([datetime.fromisoformat(f"{DAYS[0]}T10:00:00+00:00")], pa.timestamp("ms", tz="UTC"))}), EVENTS)
+        table = conform(
+            pa.table(
+                {
+                    "event_id": [event_id],
+                    "app_id": ["app-w"],
+                    "event_type": ["page_view"],
+                    "event_time": pa.array([datetime.fromisoformat(f"{DAYS[0]}T10:00:00+00:00")], pa.timestamp("ms", tz="UTC")),
+                }
+            ),
+            EVENTS,
+        )
         key = f"{settings.lake_prefix}/events/app_id=app-w/dt={DAYS[0]}/part-1.parquet"
         clients.s3(settings).put_object(Bucket=settings.bucket, Key=key, Body=parquet_bytes(table))
 

@@ -41,7 +41,9 @@ def canon(rows: list[dict[str, Any]]) -> list[tuple]:
 @pytest.fixture(scope="module")
 def world(local_stack, tmp_path_factory) -> Iterator[tuple[Truth, dict[str, LocalLake], Any]]:
     name = f"t-{uuid.uuid4().hex[:10]}"
-    settings = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name, "CLICKSTREAM_WRITE_SHARDS": "2"})
+    settings = from_env(
+        {**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name, "CLICKSTREAM_WRITE_SHARDS": "2"}
+    )
     ensure_table(clients.dynamodb(settings), settings.table)
     ensure_bucket(clients.s3(settings), settings.bucket)
     # GIVEN a week of demo traffic and some of another app, stored as the API stores it
@@ -51,7 +53,9 @@ def world(local_stack, tmp_path_factory) -> Iterator[tuple[Truth, dict[str, Loca
     send(other, store_sender(settings, "shop"))
     # WHEN two export runs (three days apart) write the lake, and the local engine mirrors it
     for now_ms in (NOW - 3 * DAY, NOW):
-        report = Exporter(settings.with_(settle_seconds=30), clients.dynamodb(settings), clients.s3(settings), clock=lambda t=now_ms: t / 1000).run_once()
+        report = Exporter(
+            settings.with_(settle_seconds=30), clients.dynamodb(settings), clients.s3(settings), clock=lambda t=now_ms: t / 1000
+        ).run_once()
         assert report.status == "exported"
     root = tmp_path_factory.mktemp("lake-cache")
     lake = LocalLake(DuckLake(root), Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, root))
@@ -76,6 +80,7 @@ def span(world) -> dict[str, str]:
 
 # -- the plan covers what the SQL must get right -------------------------------------------
 
+
 def test_the_plan_has_every_hard_case(world):
     truth = world[0]
     scenarios = {s.scenario for s in truth.sessions}
@@ -87,6 +92,7 @@ def test_the_plan_has_every_hard_case(world):
 
 # -- views ---------------------------------------------------------------------------------
 
+
 def test_sessions_view_matches_the_planned_sessions_exactly(world):
     got = q(world, "SELECT * FROM sessions WHERE app_id = 'demo'")
     assert canon(got) == canon(world[0].session_rows())
@@ -94,7 +100,11 @@ def test_sessions_view_matches_the_planned_sessions_exactly(world):
 
 def test_sessions_ignore_the_client_session_id(world):
     # The generator's client sends one session_id per visitor and day; the 30-minute rule splits them.
-    rows = q(world, "SELECT count(DISTINCT session_id) AS client, count(*) AS events FROM events WHERE app_id = 'demo' AND event_type IS NOT NULL")
+    rows = q(
+        world,
+        "SELECT count(DISTINCT session_id) AS client, count(*) AS events FROM events WHERE app_id = 'demo' AND event_type IS "
+        "NOT NULL",
+    )
     assert rows[0]["client"] < len(world[0].sessions)
 
 
@@ -141,8 +151,20 @@ def test_bot_traffic_and_source_and_technology_views(world):
 
 # -- panel queries ----------------------------------------------------------------------------
 
-RANGE_PANELS = ["top_pages", "entry_pages", "exit_pages", "referrers", "utm_campaigns", "devices", "browsers",
-                "operating_systems", "countries", "geo_grid", "custom_events", "retention"]
+RANGE_PANELS = [
+    "top_pages",
+    "entry_pages",
+    "exit_pages",
+    "referrers",
+    "utm_campaigns",
+    "devices",
+    "browsers",
+    "operating_systems",
+    "countries",
+    "geo_grid",
+    "custom_events",
+    "retention",
+]
 
 
 @HOW
@@ -154,7 +176,9 @@ def test_panel_over_the_whole_week(world, panel, include_bots, how):
 
 
 @HOW
-@pytest.mark.parametrize("panel", ["overview", "daily_metrics", "entry_pages", "exit_pages", "utm_campaigns", "top_pages", "referrers"])
+@pytest.mark.parametrize(
+    "panel", ["overview", "daily_metrics", "entry_pages", "exit_pages", "utm_campaigns", "top_pages", "referrers"]
+)
 def test_panel_for_each_single_day(world, panel, how):
     # One-day ranges are where midnight and the 30-minute look-back matter.
     truth = world[0]

@@ -44,16 +44,37 @@ def spec() -> Spec:
 
 
 def test_panels_aggregate_like_quicksight_field_wells():
-    spec = parse({
-        "datasets": {"pages": {"columns": {"path": "string", "views": "integer", "visitor": "string"}}},
-        "panels": [
-            {"id": "top", "visual": "bar", "dataset": "pages", "limit": 2, "sort": {"column": "views"},
-             "dimensions": ["path"], "measures": [{"column": "views", "agg": "sum"}]},
-            {"id": "people", "visual": "kpi", "dataset": "pages", "measures": [{"column": "visitor", "agg": "distinct_count"}]},
-            {"id": "avg", "visual": "kpi", "dataset": "pages", "measures": [{"column": "views", "agg": "avg", "format": "decimal"}]},
-        ],
-    })
-    table = pa.table({"path": ["/a", "/b", "/a", "/c", "/c", "/c"], "views": [1, 5, 2, 1, 1, 1], "visitor": ["x", "y", "x", "z", "z", None]})
+    spec = parse(
+        {
+            "datasets": {"pages": {"columns": {"path": "string", "views": "integer", "visitor": "string"}}},
+            "panels": [
+                {
+                    "id": "top",
+                    "visual": "bar",
+                    "dataset": "pages",
+                    "limit": 2,
+                    "sort": {"column": "views"},
+                    "dimensions": ["path"],
+                    "measures": [{"column": "views", "agg": "sum"}],
+                },
+                {
+                    "id": "people",
+                    "visual": "kpi",
+                    "dataset": "pages",
+                    "measures": [{"column": "visitor", "agg": "distinct_count"}],
+                },
+                {
+                    "id": "avg",
+                    "visual": "kpi",
+                    "dataset": "pages",
+                    "measures": [{"column": "views", "agg": "avg", "format": "decimal"}],
+                },
+            ],
+        }
+    )
+    table = pa.table(
+        {"path": ["/a", "/b", "/a", "/c", "/c", "/c"], "views": [1, 5, 2, 1, 1, 1], "visitor": ["x", "y", "x", "z", "z", None]}
+    )
     out = panels.compute(spec, {}, lambda d, p: table)
     assert out["top"] == {"columns": ["path", "views"], "rows": [["/b", 5], ["/a", 3]]}  # sorted, limited
     assert out["people"]["rows"] == [[3]]
@@ -62,10 +83,17 @@ def test_panels_aggregate_like_quicksight_field_wells():
 
 def test_the_api_runs_each_dataset_once_and_a_failing_dataset_blanks_only_its_panels(spec):
     runner = Runner({"overview": pa.table({c: [1] for c in spec.datasets["overview"].columns})})
-    status, _, body = get(handlers(spec, runner, lambda: [], today=lambda: TODAY), "/dashboard/api/panels?app_id=shop&include_bots=true")
+    status, _, body = get(
+        handlers(spec, runner, lambda: [], today=lambda: TODAY), "/dashboard/api/panels?app_id=shop&include_bots=true"
+    )
     assert status == 200
-    assert body["params"] == {"app_id": "shop", "date_from": "2025-03-01", "date_to": "2025-03-28", "include_bots": True,
-                              "steps": ["/demo", "LIKE_WOOD", "CLICK_LANG"]}
+    assert body["params"] == {
+        "app_id": "shop",
+        "date_from": "2025-03-01",
+        "date_to": "2025-03-28",
+        "include_bots": True,
+        "steps": ["/demo", "LIKE_WOOD", "CLICK_LANG"],
+    }
     assert sorted(n for n, _ in runner.calls) == sorted(d.name for d in spec.used_datasets())
     # every other dataset is down: their panels say so, the overview's KPIs still show
     kpis = {p.id for p in spec.panels if p.dataset == "overview"}
@@ -74,12 +102,15 @@ def test_the_api_runs_each_dataset_once_and_a_failing_dataset_blanks_only_its_pa
     assert set(body["panels"]) == {p.id for p in spec.panels}
 
 
-@pytest.mark.parametrize("query, message", [
-    ("date_from=2025-13-01", "date_from='2025-13-01' is not a valid date"),
-    ("date_from=2025-03-10&date_to=2025-03-01", "date_from is after date_to"),
-    ("app_id=../etc", "is not an app id"),
-    ("include_bots=maybe", "is not a valid boolean"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("date_from=2025-13-01", "date_from='2025-13-01' is not a valid date"),
+        ("date_from=2025-03-10&date_to=2025-03-01", "date_from is after date_to"),
+        ("app_id=../etc", "is not an app id"),
+        ("include_bots=maybe", "is not a valid boolean"),
+    ],
+)
 def test_bad_filters_are_a_400_naming_the_filter(spec, query, message):
     status, _, body = get(handlers(spec, Runner({}), lambda: []), f"/dashboard/api/panels?{query}")
     assert status == 400 and message in body["error"]
@@ -117,6 +148,8 @@ def test_the_panels_answer_says_which_days_hold_data_and_the_retention() -> None
         seen.append(app_id)
         return {"first_day": "2026-10-01", "last_day": "2026-11-20", "retention_days": 90}
 
-    status, _, body = get(handlers(spec, Runner({}), lambda: [], today=lambda: TODAY, coverage=coverage), "/dashboard/api/panels?app_id=shop")
+    status, _, body = get(
+        handlers(spec, Runner({}), lambda: [], today=lambda: TODAY, coverage=coverage), "/dashboard/api/panels?app_id=shop"
+    )
     assert status == 200 and seen == ["shop"]
     assert body["coverage"] == {"first_day": "2026-10-01", "last_day": "2026-11-20", "retention_days": 90}

@@ -150,11 +150,23 @@ def test_keep_and_drop_modes(address: ipaddress.IPv4Address | ipaddress.IPv6Addr
 
 # id -> (url, path, (utm_source, utm_medium, utm_campaign, utm_term, utm_content))
 URLS: dict[str, tuple[str | None, str | None, tuple[str | None, ...]]] = {
-    "all-five": ("https://s.example/p?utm_source=a&utm_medium=b&utm_campaign=c&utm_term=d&utm_content=e", "/p", ("a", "b", "c", "d", "e")),
-    "percent-encoded": ("https://s.example/p?utm_source=spring%20sale&utm_campaign=%F0%9F%9A%80", "/p", ("spring sale", None, "🚀", None, None)),
+    "all-five": (
+        "https://s.example/p?utm_source=a&utm_medium=b&utm_campaign=c&utm_term=d&utm_content=e",
+        "/p",
+        ("a", "b", "c", "d", "e"),
+    ),
+    "percent-encoded": (
+        "https://s.example/p?utm_source=spring%20sale&utm_campaign=%F0%9F%9A%80",
+        "/p",
+        ("spring sale", None, "🚀", None, None),
+    ),
     "plus-is-space": ("https://s.example/p?utm_medium=paid+social", "/p", (None, "paid social", None, None, None)),
     "bad-percent-escape-kept": ("https://s.example/p?utm_source=%ZZ", "/p", ("%ZZ", None, None, None, None)),
-    "repeated-key-first-wins": ("https://s.example/p?utm_source=first&utm_source=second", "/p", ("first", None, None, None, None)),
+    "repeated-key-first-wins": (
+        "https://s.example/p?utm_source=first&utm_source=second",
+        "/p",
+        ("first", None, None, None, None),
+    ),
     "blank-value-is-none": ("https://s.example/p?utm_source=&utm_medium=m", "/p", (None, "m", None, None, None)),
     "key-is-case-sensitive": ("https://s.example/p?UTM_SOURCE=a", "/p", (None, None, None, None, None)),
     "over-256-truncated": ("https://s.example/p?utm_content=" + "c" * 300, "/p", (None, None, None, None, "c" * 256)),
@@ -229,7 +241,13 @@ def test_enrich_writes_properties_and_context_as_compact_json_and_flattens_conte
 
     assert json.loads(row["properties"]) == {"é": [1, 2]} and row["properties"] == '{"é":[1,2]}'
     assert row["context"] is None  # every key it held has a column of its own
-    assert (row["locale"], row["timezone"], row["geo_lat"], row["geo_lon"], row["geo_accuracy"]) == ("fr-CA", None, 45.5, -73.6, None)
+    assert (row["locale"], row["timezone"], row["geo_lat"], row["geo_lon"], row["geo_accuracy"]) == (
+        "fr-CA",
+        None,
+        45.5,
+        -73.6,
+        None,
+    )
     assert (row["screen_width"], row["screen_height"]) == (None, None)
     assert (row["ip"], row["device_type"], row["event_time"]) == ("2001:db8::", "mobile", RECEIVED - 10)
 
@@ -247,7 +265,11 @@ def test_enrich_leaves_empty_properties_and_context_out() -> None:
     [
         pytest.param({"locale": "en", "timezone": "UTC", "screen": {"width": 1, "height": 2}}, None, id="all-in-columns"),
         pytest.param({"locale": "en", "campaign_page": "x"}, {"campaign_page": "x"}, id="other-keys-kept"),
-        pytest.param({"screen": {"width": 1, "height": 2, "density": 2}}, {"screen": {"width": 1, "height": 2, "density": 2}}, id="extra-subkey-keeps-whole"),
+        pytest.param(
+            {"screen": {"width": 1, "height": 2, "density": 2}},
+            {"screen": {"width": 1, "height": 2, "density": 2}},
+            id="extra-subkey-keeps-whole",
+        ),
         pytest.param({"geo": {"lat": 1.0, "lon": 2.0}}, None, id="geo-in-columns"),
     ],
 )

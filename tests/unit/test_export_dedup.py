@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.export import dedup
 
@@ -18,7 +19,7 @@ def test_first_received_keeps_exactly_the_earliest_copy_of_each_key(rows):
     })
     out = dedup.first_received(table).to_pylist()
     expected = {}
-    for i, (app, eid, rec) in sorted(enumerate(rows), key=lambda x: (x[1][2], f"e{x[1][1]}", x[0])):
+    for _i, (app, eid, rec) in sorted(enumerate(rows), key=lambda x: (x[1][2], f"e{x[1][1]}", x[0])):
         expected.setdefault((app, f"e{eid}"), rec)
     assert {(r["app_id"], r["event_id"]): r["received_at"] for r in out} == expected
     assert len(out) == len(expected)

@@ -22,7 +22,9 @@ shard_counts = st.integers(1, 16)
 
 @no_deadline
 @given(epoch_ms, st.integers(0, 30 * HOUR), shard_counts, st.data())
-def test_partitions_between_cover_every_item_in_range_and_nothing_outside(lo: int, span: int, shards: int, data: st.DataObject) -> None:
+def test_partitions_between_cover_every_item_in_range_and_nothing_outside(
+    lo: int, span: int, shards: int, data: st.DataObject
+) -> None:
     hi = lo + span
     partitions = list(keys.partitions_between("events", lo, hi, shards))
     # every (hour, shard) an item received in (lo, hi] can land in is listed, exactly once

@@ -21,7 +21,14 @@ from clickstream.dashboard.spec import Spec, load
 from clickstream.quicksight import Deployer
 
 REGION = "us-east-1"
-MOTO_OPS = {"create_data_source", "describe_data_source", "update_data_source", "create_data_set", "create_dashboard", "describe_dashboard"}
+MOTO_OPS = {
+    "create_data_source",
+    "describe_data_source",
+    "update_data_source",
+    "create_data_set",
+    "create_dashboard",
+    "describe_dashboard",
+}
 NAMES = qs.Names("clickstream", "prod")
 
 
@@ -74,19 +81,44 @@ def test_first_deploy_leaves_the_data_source_datasets_and_dashboard_in_moto(aws)
     spec: Spec = load()
     key = {"AwsAccountId": account}
     for d in spec.used_datasets():
-        stub.add_client_error("describe_data_set", "ResourceNotFoundException", http_status_code=404,
-                              expected_params={**key, "DataSetId": NAMES.data_set(d.name)})
-    stub.add_client_error("describe_analysis_definition", "ResourceNotFoundException", http_status_code=404,
-                          expected_params={**key, "AnalysisId": NAMES.analysis})
+        stub.add_client_error(
+            "describe_data_set",
+            "ResourceNotFoundException",
+            http_status_code=404,
+            expected_params={**key, "DataSetId": NAMES.data_set(d.name)},
+        )
+    stub.add_client_error(
+        "describe_analysis_definition",
+        "ResourceNotFoundException",
+        http_status_code=404,
+        expected_params={**key, "AnalysisId": NAMES.analysis},
+    )
     moto_arns = {d.name: f"arn:aws:quicksight:{REGION}:{account}:data-set/{NAMES.data_set(d.name)}" for d in spec.used_datasets()}
-    stub.add_response("create_analysis", {"Status": 202, "AnalysisId": NAMES.analysis},
-                      {**key, "AnalysisId": NAMES.analysis, "Name": "Clickstream (prod)", "Definition": qs.definition(spec, moto_arns),
-                       "Permissions": qs.permissions(principal(account), "analysis"), "Tags": [{"Key": "clickstream:stage", "Value": "prod"}]})
-    stub.add_response("describe_analysis", {"Status": 200, "Analysis": {"Status": "CREATION_SUCCESSFUL"}}, {**key, "AnalysisId": NAMES.analysis})
-    stub.add_client_error("describe_dashboard_definition", "ResourceNotFoundException", http_status_code=404,
-                          expected_params={**key, "DashboardId": NAMES.dashboard})
+    stub.add_response(
+        "create_analysis",
+        {"Status": 202, "AnalysisId": NAMES.analysis},
+        {
+            **key,
+            "AnalysisId": NAMES.analysis,
+            "Name": "Clickstream (prod)",
+            "Definition": qs.definition(spec, moto_arns),
+            "Permissions": qs.permissions(principal(account), "analysis"),
+            "Tags": [{"Key": "clickstream:stage", "Value": "prod"}],
+        },
+    )
+    stub.add_response(
+        "describe_analysis", {"Status": 200, "Analysis": {"Status": "CREATION_SUCCESSFUL"}}, {**key, "AnalysisId": NAMES.analysis}
+    )
+    stub.add_client_error(
+        "describe_dashboard_definition",
+        "ResourceNotFoundException",
+        http_status_code=404,
+        expected_params={**key, "DashboardId": NAMES.dashboard},
+    )
 
-    changes = Deployer(client, account, principal(account), REGION, sleep=lambda s: None).deploy(spec, "prod", "clickstream-prod", "clickstream_prod")
+    changes = Deployer(client, account, principal(account), REGION, sleep=lambda s: None).deploy(
+        spec, "prod", "clickstream-prod", "clickstream_prod"
+    )
 
     backend = quicksight_backends[account][REGION]
     assert set(backend.data_sources) == {NAMES.data_source}

@@ -33,23 +33,48 @@ def data_sets(spec: Spec) -> dict[str, dict[str, Any]]:
 
 
 def definition(spec: Spec) -> dict[str, Any]:
-    return qs.definition(spec, {n: f"arn:aws:quicksight:us-east-1:{ACCOUNT}:dataset/{r['DataSetId']}" for n, r in data_sets(spec).items()})
+    return qs.definition(
+        spec, {n: f"arn:aws:quicksight:us-east-1:{ACCOUNT}:dataset/{r['DataSetId']}" for n, r in data_sets(spec).items()}
+    )
 
 
 def test_every_request_fits_the_service_model_including_enums_and_patterns(spec):
     requests = [("CreateDataSource", qs.data_source_request(NAMES, "clickstream-prod"))]
     requests += [("CreateDataSet", r) for r in data_sets(spec).values()]
     requests += [("UpdateDataSet", r) for r in data_sets(spec).values()]
-    requests += [(op, {"AnalysisId" if "Analysis" in op else "DashboardId": "clickstream-prod", "Name": "Clickstream (prod)",
-                       "Definition": definition(spec)}) for op in ("CreateAnalysis", "UpdateAnalysis", "CreateDashboard", "UpdateDashboard")]
-    requests += [("UpdateDashboardPermissions", {"DashboardId": "d", "GrantPermissions": qs.permissions("arn:aws:quicksight:us-east-1:1:user/default/a", "dashboard")})]
+    requests += [
+        (
+            op,
+            {
+                "AnalysisId" if "Analysis" in op else "DashboardId": "clickstream-prod",
+                "Name": "Clickstream (prod)",
+                "Definition": definition(spec),
+            },
+        )
+        for op in ("CreateAnalysis", "UpdateAnalysis", "CreateDashboard", "UpdateDashboard")
+    ]
+    requests += [
+        (
+            "UpdateDashboardPermissions",
+            {
+                "DashboardId": "d",
+                "GrantPermissions": qs.permissions("arn:aws:quicksight:us-east-1:1:user/default/a", "dashboard"),
+            },
+        )
+    ]
     for operation, params in requests:
         assert strict_errors(operation, {"AwsAccountId": ACCOUNT, **params}) == [], operation
 
 
 def test_the_strict_check_catches_what_botocore_lets_through():
-    bad = {"AwsAccountId": ACCOUNT, "DataSetId": "x", "Name": "x", "PhysicalTableMap": {}, "ImportMode": "DIRECT",
-           "DatasetParameters": [{"StringDatasetParameter": {"Id": "app_id", "Name": "app_id", "ValueType": "SINGLE_VALUED"}}]}
+    bad = {
+        "AwsAccountId": ACCOUNT,
+        "DataSetId": "x",
+        "Name": "x",
+        "PhysicalTableMap": {},
+        "ImportMode": "DIRECT",
+        "DatasetParameters": [{"StringDatasetParameter": {"Id": "app_id", "Name": "app_id", "ValueType": "SINGLE_VALUED"}}],
+    }
     errors = "\n".join(strict_errors("CreateDataSet", bad))
     assert "'DIRECT' not in" in errors and "'app_id' does not match" in errors
 
@@ -75,7 +100,9 @@ def test_each_filter_is_one_analysis_parameter_mapped_to_the_datasets_that_use_i
     for declaration in d["ParameterDeclarations"]:
         body = next(iter(declaration.values()))
         mapped = {m["DataSetIdentifier"] for m in body["MappedDataSetParameters"]}
-        users = {n for n, r in requests.items() if f"<<${body['Name']}>>" in r["PhysicalTableMap"]["sql"]["CustomSql"]["SqlQuery"]}
+        users = {
+            n for n, r in requests.items() if f"<<${body['Name']}>>" in r["PhysicalTableMap"]["sql"]["CustomSql"]["SqlQuery"]
+        }
         assert mapped == users and mapped, body["Name"]
     controls = {next(iter(c.values()))["SourceParameterName"] for c in d["Sheets"][0]["ParameterControls"]}
     assert controls == {next(iter(x.values()))["Name"] for x in d["ParameterDeclarations"]}
@@ -90,8 +117,12 @@ def test_every_panel_is_one_visual_placed_on_the_grid(spec):
 
 
 def test_geo_columns_are_tagged_for_the_map(spec):
-    tagged = {op["TagColumnOperation"]["ColumnName"]: op["TagColumnOperation"]["Tags"][0]["ColumnGeographicRole"]
-              for r in data_sets(spec).values() for t in r.get("LogicalTableMap", {}).values() for op in t["DataTransforms"]}
+    tagged = {
+        op["TagColumnOperation"]["ColumnName"]: op["TagColumnOperation"]["Tags"][0]["ColumnGeographicRole"]
+        for r in data_sets(spec).values()
+        for t in r.get("LogicalTableMap", {}).values()
+        for op in t["DataTransforms"]
+    }
     geo = next(p for p in spec.panels if p.visual == "geo")
     assert tagged == {geo.dimensions[0].column: "LATITUDE", geo.dimensions[1].column: "LONGITUDE"}
 
@@ -101,15 +132,20 @@ def test_redeploying_builds_identical_requests(spec):
     assert data_sets(spec) == data_sets(load.__wrapped__())
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"visual": "pie"}, "visual 'pie'"),
-    ({"dataset": "nope"}, "dataset 'nope'"),
-    ({"measures": [{"column": "nope"}]}, "column 'nope'"),
-    ({"measures": [{"column": "path", "agg": "sum"}]}, "cannot sum the string column 'path'"),
-    ({"dimensions": []}, "a bar takes 1-1 dimensions"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"visual": "pie"}, "visual 'pie'"),
+        ({"dataset": "nope"}, "dataset 'nope'"),
+        ({"measures": [{"column": "nope"}]}, "column 'nope'"),
+        ({"measures": [{"column": "path", "agg": "sum"}]}, "cannot sum the string column 'path'"),
+        ({"dimensions": []}, "a bar takes 1-1 dimensions"),
+    ],
+)
 def test_spec_mistakes_fail_at_load_with_the_panel_named(change, message):
-    raw = {"datasets": {"top": {"query": "top", "columns": {"path": "string", "views": "integer"}}},
-           "panels": [{"id": "top", "visual": "bar", "dataset": "top", "dimensions": ["path"], "measures": ["views"], **change}]}
+    raw = {
+        "datasets": {"top": {"query": "top", "columns": {"path": "string", "views": "integer"}}},
+        "panels": [{"id": "top", "visual": "bar", "dataset": "top", "dimensions": ["path"], "measures": ["views"], **change}],
+    }
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse(raw)

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.errors import StorageRefused, StorageUnavailable, TerminalError, TransientError
 from chalicelib.store import retry
 from chalicelib.store.events import BATCH, put_items, write_chunk
 
@@ -76,6 +76,15 @@ def test_error_triage(error: Exception, retryable: bool) -> None:
     assert retry.is_retryable(error) is retryable
 
 
+@pytest.mark.parametrize("error, retryable", ERRORS.values(), ids=ERRORS.keys())
+def test_storage_errors_take_the_kind_the_triage_decides(error: Exception, retryable: bool) -> None:
+    wrapped = retry.storage_error("writing x failed", error, retry_after_s=3)
+    assert isinstance(wrapped, TransientError if retryable else TerminalError)
+    assert isinstance(wrapped, StorageUnavailable if retryable else StorageRefused) and str(wrapped) == "writing x failed"
+    if retryable:
+        assert wrapped.retry_after_s == 3
+
+
 # -- write_chunk -------------------------------------------------------------------------------------
 
 
@@ -95,8 +104,12 @@ def test_throttled_write_is_retried_with_the_same_items_until_it_succeeds(stubbe
 def test_only_unprocessed_items_are_sent_again(stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
     items = [item(n) for n in range(4)]
-    stubber.add_response("batch_write_item", {"UnprocessedItems": {TABLE: puts(items[2:])}}, {"RequestItems": {TABLE: puts(items)}})
-    stubber.add_response("batch_write_item", {"UnprocessedItems": {TABLE: puts(items[3:])}}, {"RequestItems": {TABLE: puts(items[2:])}})
+    stubber.add_response(
+        "batch_write_item", {"UnprocessedItems": {TABLE: puts(items[2:])}}, {"RequestItems": {TABLE: puts(items)}}
+    )
+    stubber.add_response(
+        "batch_write_item", {"UnprocessedItems": {TABLE: puts(items[3:])}}, {"RequestItems": {TABLE: puts(items[2:])}}
+    )
     stubber.add_response("batch_write_item", {}, {"RequestItems": {TABLE: puts(items[3:])}})
 
     write_chunk(client, TABLE, items, attempts=3, sleep=lambda s: None)
@@ -125,10 +138,11 @@ def test_non_retryable_error_fails_at_once(stubbed: tuple[Any, Stubber]) -> None
     stubber.add_client_error("batch_write_item", "ValidationException", "Item size has exceeded the maximum allowed size")
     sleeps: list[float] = []
 
-    with pytest.raises(StorageUnavailable) as caught:
+    with pytest.raises(StorageRefused) as caught:
         write_chunk(client, TABLE, [item(0)], attempts=6, sleep=sleeps.append)
 
     assert sleeps == [] and isinstance(caught.value.__cause__, ClientError)
+    assert isinstance(caught.value, TerminalError) and not isinstance(caught.value, TransientError)
 
 
 # -- put_items -----------------------------------------------------------------------------------------
@@ -151,7 +165,7 @@ def test_put_items_raises_when_any_parallel_chunk_fails(stubbed: tuple[Any, Stub
     stubber.add_response("batch_write_item", {})
     stubber.add_client_error("batch_write_item", "ResourceNotFoundException")
 
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageRefused):
         put_items(client, TABLE, items, attempts=1, sleep=lambda s: None, parallel=3)
 
 

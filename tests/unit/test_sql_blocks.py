@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
@@ -36,6 +36,7 @@ def truth(active: dict[tuple[str, int, int], int]) -> dict[tuple[str, date], tup
     """Per (app, day with activity): dau, page views, wau, mau by their definitions, counted."""
     out = {}
     for app, _, day in active:
+
         def seen(lo: int, hi: int) -> int:
             return len({v for (a, v, d) in active if a == app and lo <= d <= hi})
 
@@ -47,12 +48,14 @@ def truth(active: dict[tuple[str, int, int], int]) -> dict[tuple[str, date], tup
 @settings(max_examples=150, deadline=None)
 @given(activity)
 def test_the_active_user_block_counts_distinct_visitors_in_each_window(active):
-    table = pa.table({
-        "app_id": [a for a, _, _ in active],
-        "anonymous_id": [f"v{v}" for _, v, _ in active],
-        "day": pa.array([DAY0 + timedelta(days=d) for _, _, d in active], pa.date32()),
-        "page_views": pa.array(list(active.values()), pa.int64()),
-    })
+    table = pa.table(
+        {
+            "app_id": [a for a, _, _ in active],
+            "anonymous_id": [f"v{v}" for _, v, _ in active],
+            "day": pa.array([DAY0 + timedelta(days=d) for _, _, d in active], pa.date32()),
+            "page_views": pa.array(list(active.values()), pa.int64()),
+        }
+    )
     con = duckdb.connect()
     con.register("active", table)
     rows = con.sql(translate.to_duckdb(catalog.expand(BLOCK_ONLY))).fetchall()
@@ -67,17 +70,25 @@ def _lake(root: Path, active: dict[tuple[str, int, int], int]) -> DuckLake:
     for (app, v, d), pv in active.items():
         t = datetime.combine(DAY0 + timedelta(days=d), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=v)
         for i in range(pv + 1):
-            by_day.setdefault((app, d), []).append({
-                "event_id": f"{app}-{v}-{d}-{i}", "app_id": app, "anonymous_id": f"v{v}",
-                "event_type": "page_view" if i else "click", "event_name": "page_view" if i else "CLICK",
-                "event_time": t + timedelta(minutes=i), "path": "/p", "is_bot": app == "b" and v % 2 == 1,
-            })
+            by_day.setdefault((app, d), []).append(
+                {
+                    "event_id": f"{app}-{v}-{d}-{i}",
+                    "app_id": app,
+                    "anonymous_id": f"v{v}",
+                    "event_type": "page_view" if i else "click",
+                    "event_name": "page_view" if i else "CLICK",
+                    "event_time": t + timedelta(minutes=i),
+                    "path": "/p",
+                    "is_bot": app == "b" and v % 2 == 1,
+                }
+            )
     for (app, d), rows in by_day.items():
         target = root / "events" / f"app_id={app}" / f"dt={DAY0 + timedelta(days=d)}"
         target.mkdir(parents=True)
         table = pa.Table.from_pylist(rows)
-        table = table.set_column(table.schema.get_field_index("event_time"), "event_time",
-                                 table["event_time"].cast(pa.timestamp("ms", tz="UTC")))
+        table = table.set_column(
+            table.schema.get_field_index("event_time"), "event_time", table["event_time"].cast(pa.timestamp("ms", tz="UTC"))
+        )
         pq.write_table(conform(table, EVENTS), target / "part-1.parquet")
     return DuckLake(root)
 
@@ -88,8 +99,10 @@ def test_the_daily_metrics_view_and_query_agree_with_the_truth(tmp_path_factory,
     lake = _lake(tmp_path_factory.mktemp("lake"), active)
     people = {k: pv for k, pv in active.items() if not (k[0] == "b" and k[1] % 2 == 1)}
     expected = truth(people)
-    view = {(r["app_id"], r["day"]): (r["dau"], r["page_views"], r["wau"], r["mau"])
-            for r in lake.execute("SELECT * FROM daily_metrics").to_pylist()}
+    view = {
+        (r["app_id"], r["day"]): (r["dau"], r["page_views"], r["wau"], r["mau"])
+        for r in lake.execute("SELECT * FROM daily_metrics").to_pylist()
+    }
     assert view == expected
 
     first, length = span
@@ -126,5 +139,17 @@ def test_print_with_values_fills_in_literals_that_give_the_bound_answer(tmp_path
 
 
 def test_print_checks_the_values_like_a_run():
-    result = CliRunner().invoke(query, ["overview", "--print", "--param", "app_id=Not An App", "--param", "date_from=2026-09-01", "--param", "date_to=2026-09-02"])
+    result = CliRunner().invoke(
+        query,
+        [
+            "overview",
+            "--print",
+            "--param",
+            "app_id=Not An App",
+            "--param",
+            "date_from=2026-09-01",
+            "--param",
+            "date_to=2026-09-02",
+        ],
+    )
     assert result.exit_code == 2 and "app id" in result.output

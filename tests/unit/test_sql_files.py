@@ -29,9 +29,19 @@ QUERIES = sorted(catalog.QUERIES_DIR.glob("*.sql"))
 SESSION_CTES = ("scoped", "ordered", "flagged", "numbered", "visits")
 # The CTEs each block defines (range_sessions defines `scoped`, the input of sessionize that
 # session_events defines too: its text, the 30-minute margin, is checked instead).
-BLOCK_CTES = {"sessionize": ("ordered", "flagged", "numbered"), "range_sessions": (), "visits": ("visits",),
-              "active_users": ("runs", "shifted", "daily")}
-SAMPLE = {"app_id": "demo", "date_from": "2026-11-02", "date_to": "2026-11-03", "steps": ["/demo", "LIKE_WOOD"], "include_bots": False}
+BLOCK_CTES = {
+    "sessionize": ("ordered", "flagged", "numbered"),
+    "range_sessions": (),
+    "visits": ("visits",),
+    "active_users": ("runs", "shifted", "daily"),
+}
+SAMPLE = {
+    "app_id": "demo",
+    "date_from": "2026-11-02",
+    "date_to": "2026-11-03",
+    "steps": ["/demo", "LIKE_WOOD"],
+    "include_bots": False,
+}
 
 
 def _sql(path: Path) -> str:
@@ -41,9 +51,23 @@ def _sql(path: Path) -> str:
 
 def test_the_dashboard_contract_is_there():
     assert {p.stem for p in VIEWS} >= {"sessions", "daily_metrics", "retention", "session_events"}
-    assert {p.stem for p in QUERIES} >= {"overview", "daily_metrics", "top_pages", "entry_pages", "exit_pages", "referrers",
-                                         "utm_campaigns", "devices", "browsers", "operating_systems", "countries", "geo_grid",
-                                         "custom_events", "funnel", "retention"}
+    assert {p.stem for p in QUERIES} >= {
+        "overview",
+        "daily_metrics",
+        "top_pages",
+        "entry_pages",
+        "exit_pages",
+        "referrers",
+        "utm_campaigns",
+        "devices",
+        "browsers",
+        "operating_systems",
+        "countries",
+        "geo_grid",
+        "custom_events",
+        "funnel",
+        "retention",
+    }
 
 
 @pytest.mark.parametrize("path", VIEWS + QUERIES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -94,7 +118,15 @@ def test_the_session_block_is_the_same_in_every_session_query():
     # clickstream.lake.accelerate recognises the block by comparing it with overview.sql's.
     canonical = _ctes(catalog.QUERIES_DIR / "overview.sql")
     users = [p for p in QUERIES if "scoped" in _ctes(p)]
-    assert {p.stem for p in users} >= {"overview", "daily_metrics", "entry_pages", "exit_pages", "referrers", "utm_campaigns", "funnel"}
+    assert {p.stem for p in users} >= {
+        "overview",
+        "daily_metrics",
+        "entry_pages",
+        "exit_pages",
+        "referrers",
+        "utm_campaigns",
+        "funnel",
+    }
     for path in users:
         ctes = _ctes(path)
         for name in SESSION_CTES:
@@ -139,29 +171,38 @@ def test_blocks_that_include_each_other_fail_with_the_cycle(tmp_path: Path, monk
 
 
 def test_nested_blocks_expand_in_place_and_other_comments_stay():
-    text = catalog.expand("-- @include is a directive only on a line of its own\nWITH\n-- @include range_sessions\nSELECT * FROM numbered")
+    text = catalog.expand(
+        "-- @include is a directive only on a line of its own\nWITH\n-- @include range_sessions\nSELECT * FROM numbered"
+    )
     assert text.startswith("-- @include is a directive")
     assert "-- etl/blocks/range_sessions.sql\n" in text and "-- etl/blocks/sessionize.sql\n" in text
     assert "@include range_sessions" not in text and "@include sessionize" not in text
-    assert text.index("scoped AS (") < text.index("ordered AS (") < text.index("numbered AS (") < text.index("SELECT * FROM numbered")
+    assert (
+        text.index("scoped AS (")
+        < text.index("ordered AS (")
+        < text.index("numbered AS (")
+        < text.index("SELECT * FROM numbered")
+    )
 
 
 def _write_day(root: Path, app: str, day: datetime, n: int) -> None:
     times = [day + timedelta(minutes=7 * i) for i in range(n)]
-    table = pa.table({
-        "event_id": [f"{app}-{day:%d}-{i}" for i in range(n)],
-        "app_id": [app] * n,
-        "event_type": ["page_view" if i % 3 else "click" for i in range(n)],
-        "event_name": ["page_view" if i % 3 else "LIKE_WOOD" for i in range(n)],
-        "event_time": pa.array(times, pa.timestamp("ms", tz="UTC")),
-        "anonymous_id": [f"v{i % 4}" for i in range(n)],
-        "user_id": ["u-1" if i == 0 else None for i in range(n)],
-        "path": ["/demo", "/demo/about"] * (n // 2) + ["/demo"] * (n % 2),
-        "is_bot": [i % 4 == 3 for i in range(n)],
-        "utm_source": ["newsletter" if i == 0 else None for i in range(n)],
-        "geo_lat": [52.51] * n,
-        "geo_lon": [13.41] * n,
-    })
+    table = pa.table(
+        {
+            "event_id": [f"{app}-{day:%d}-{i}" for i in range(n)],
+            "app_id": [app] * n,
+            "event_type": ["page_view" if i % 3 else "click" for i in range(n)],
+            "event_name": ["page_view" if i % 3 else "LIKE_WOOD" for i in range(n)],
+            "event_time": pa.array(times, pa.timestamp("ms", tz="UTC")),
+            "anonymous_id": [f"v{i % 4}" for i in range(n)],
+            "user_id": ["u-1" if i == 0 else None for i in range(n)],
+            "path": ["/demo", "/demo/about"] * (n // 2) + ["/demo"] * (n % 2),
+            "is_bot": [i % 4 == 3 for i in range(n)],
+            "utm_source": ["newsletter" if i == 0 else None for i in range(n)],
+            "geo_lat": [52.51] * n,
+            "geo_lon": [13.41] * n,
+        }
+    )
     target = root / "events" / f"app_id={app}" / f"dt={day:%Y-%m-%d}"
     target.mkdir(parents=True)
     pq.write_table(conform(table, EVENTS), target / "part-1.parquet")
@@ -186,7 +227,9 @@ def test_every_query_runs_on_duckdb_with_bound_parameters(small_lake: DuckLake, 
     text = _sql(path)
     duck = translate.to_duckdb(text)
     assert ":app_id" not in duck and "$app_id" in duck
-    rows = small_lake.execute(duck, bind(translate.parameter_names(text), {k: v for k, v in SAMPLE.items() if k in translate.parameter_names(text)}))
+    rows = small_lake.execute(
+        duck, bind(translate.parameter_names(text), {k: v for k, v in SAMPLE.items() if k in translate.parameter_names(text)})
+    )
     assert rows.num_rows >= 1
 
 

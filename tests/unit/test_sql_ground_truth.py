@@ -26,7 +26,12 @@ def traffic():
 @pytest.mark.parametrize("agent", [a for a, _ in HUMANS + BOTS], ids=lambda a: f"{a.browser}/{a.os}/{a.device_type}")
 def test_each_user_agent_parses_as_the_generator_says(agent):
     parsed = parse_agent(agent.user_agent)
-    assert (parsed.browser, parsed.os, parsed.device_type, parsed.bot_reason) == (agent.browser, agent.os, agent.device_type, agent.bot_reason)
+    assert (parsed.browser, parsed.os, parsed.device_type, parsed.bot_reason) == (
+        agent.browser,
+        agent.os,
+        agent.device_type,
+        agent.bot_reason,
+    )
 
 
 def test_the_planned_sessions_are_what_the_30_minute_rule_gives(traffic):
@@ -43,12 +48,19 @@ def test_the_planned_sessions_are_what_the_30_minute_rule_gives(traffic):
 
 def test_every_hard_case_is_planned(traffic):
     assert {s.scenario for s in traffic.sessions} >= set(SCENARIOS) - {"midnight"} | {"normal"}
-    gaps = {b.time_ms - a.time_ms for v in traffic.visitors for s, t in zip(v.sessions, v.sessions[1:]) for a, b in [(s.events[-1], t.events[0])]}
+    gaps = {
+        b.time_ms - a.time_ms
+        for v in traffic.visitors
+        for s, t in zip(v.sessions, v.sessions[1:])
+        for a, b in [(s.events[-1], t.events[0])]
+    }
     assert GAP_MS in gaps and GAP_MS + 60_000 in gaps, "a session exactly 30:00 and one 31:00 after the last"
     inner = {b.time_ms - a.time_ms for s in traffic.sessions for a, b in zip(s.events, s.events[1:])}
     assert GAP_MS - 1_000 in inner, "29:59 inside a session"
     assert any(e.received_ms - e.time_ms > 2 * DAY_MS for e in traffic.events), "late events"
-    assert any(s.visitor.user_id and sum(v.user_id == s.visitor.user_id for v in traffic.visitors) > 1 for s in traffic.sessions), "a user on two devices"
+    assert any(
+        s.visitor.user_id and sum(v.user_id == s.visitor.user_id for v in traffic.visitors) > 1 for s in traffic.sessions
+    ), "a user on two devices"
 
 
 def test_the_plan_is_reproducible_from_its_seed(traffic):
@@ -61,7 +73,9 @@ def test_the_api_accepts_every_batch_at_its_received_time(traffic):
     settings = from_env({})
     for batch in traffic.batches:
         assert batch.received_ms <= END and all(e["timestamp"] <= batch.received_ms for e in batch.events)
-        facts = request_facts("demo", batch.received_ms, batch.ip, {"user-agent": batch.user_agent, "cloudfront-viewer-country": batch.country})
+        facts = request_facts(
+            "demo", batch.received_ms, batch.ip, {"user-agent": batch.user_agent, "cloudfront-viewer-country": batch.country}
+        )
         assert plan_batch(batch.events, facts, settings, "r").rejected == []
 
 

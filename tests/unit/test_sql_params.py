@@ -39,10 +39,17 @@ def test_the_duckdb_form_names_its_parameters():
 
 
 def test_bind_converts_the_contract_types_and_applies_defaults():
-    values = bind(["app_id", "date_from", "date_to", "include_bots", "steps"],
-                  {"app_id": "demo", "date_from": date(2026, 11, 1), "date_to": "2026-11-07", "steps": "/demo, LIKE_WOOD,CLICK_LANG"})
-    assert values == {"app_id": "demo", "date_from": "2026-11-01", "date_to": "2026-11-07", "include_bots": False,
-                      "steps": ["/demo", "LIKE_WOOD", "CLICK_LANG"]}
+    values = bind(
+        ["app_id", "date_from", "date_to", "include_bots", "steps"],
+        {"app_id": "demo", "date_from": date(2026, 11, 1), "date_to": "2026-11-07", "steps": "/demo, LIKE_WOOD,CLICK_LANG"},
+    )
+    assert values == {
+        "app_id": "demo",
+        "date_from": "2026-11-01",
+        "date_to": "2026-11-07",
+        "include_bots": False,
+        "steps": ["/demo", "LIKE_WOOD", "CLICK_LANG"],
+    }
     assert bind(["include_bots"], {"include_bots": "yes"}) == {"include_bots": True}
     assert bind(["steps"], {"steps": '["a,b", "c"]'}) == {"steps": ["a,b", "c"]}
 

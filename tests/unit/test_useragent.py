@@ -17,14 +17,35 @@ AGENTS: dict[str, tuple[str | None, str | None, str | None, str, bool, str | Non
     "firefox-android-phone": (USER_AGENTS["firefox_android_phone"], "Firefox Mobile", "Android", "mobile", False, None),
     "firefox-android-tablet": (USER_AGENTS["firefox_android_tablet"], "Firefox Mobile", "Android", "tablet", False, None),
     "chrome-android-tablet-no-mobile-token": (USER_AGENTS["chrome_android_tablet"], "Chrome", "Android", "tablet", False, None),
-    "chrome-android-cubot-phone-is-not-a-bot": (USER_AGENTS["chrome_android_cubot"], "Chrome Mobile", "Android", "mobile", False, None),
+    "chrome-android-cubot-phone-is-not-a-bot": (
+        USER_AGENTS["chrome_android_cubot"],
+        "Chrome Mobile",
+        "Android",
+        "mobile",
+        False,
+        None,
+    ),
     "googlebot": (USER_AGENTS["googlebot"], "Googlebot", None, "bot", True, "known_crawler"),
     "googlebot-smartphone": (USER_AGENTS["googlebot_smartphone"], "Googlebot", "Android", "bot", True, "known_crawler"),
     "bingbot": (USER_AGENTS["bingbot"], "bingbot", None, "bot", True, "known_crawler"),
     "curl": (USER_AGENTS["curl"], "curl", None, "bot", True, "user_agent_contains:curl"),
-    "python-requests": (USER_AGENTS["python_requests"], "Python Requests", None, "bot", True, "user_agent_contains:python-requests"),
+    "python-requests": (
+        USER_AGENTS["python_requests"],
+        "Python Requests",
+        None,
+        "bot",
+        True,
+        "user_agent_contains:python-requests",
+    ),
     "headless-chrome": (USER_AGENTS["headless_chrome"], "HeadlessChrome", "Linux", "bot", True, "user_agent_contains:headlesschrome"),
-    "ahrefs-bot-slash": ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "AhrefsBot", None, "bot", True, "known_crawler"),
+    "ahrefs-bot-slash": (
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "AhrefsBot",
+        None,
+        "bot",
+        True,
+        "known_crawler",
+    ),
     "unknown-tool-bot-word": ("acme-uptime-checker 1.0", None, None, "bot", True, "user_agent_contains:uptime"),
     # From the maintained crawler list (crawler-user-agents), not uap-core's Spider family:
     "go-http-client": ("Go-http-client/1.1", "Go-http-client", None, "bot", True, "user_agent_contains:go-http-client"),
@@ -51,7 +72,13 @@ def test_user_agent_is_parsed_and_bots_are_flagged(
 ) -> None:
     agent = parse_agent(user_agent)
 
-    assert (agent.browser, agent.os, agent.device_type, agent.is_bot, agent.bot_reason) == (browser, os, device_type, is_bot, bot_reason)
+    assert (agent.browser, agent.os, agent.device_type, agent.is_bot, agent.bot_reason) == (
+        browser,
+        os,
+        device_type,
+        is_bot,
+        bot_reason,
+    )
 
 
 def test_versions_are_major_dot_minor() -> None:

@@ -39,7 +39,11 @@ ACCEPTED: dict[str, tuple[dict[str, Any], str, Any]] = {
     "anonymous_id-null": (minimal(anonymous_id=None), "anonymous_id", None),
     "anonymous_id-empty": (minimal(anonymous_id=""), "anonymous_id", None),
     "url-4096-chars": (minimal(url="https://x.example/" + "p" * 4078), "url", "https://x.example/" + "p" * 4078),
-    "properties-unicode-keys": (minimal(properties={"🔑": "värde", "מפתח": [1, None]}), "properties", {"🔑": "värde", "מפתח": [1, None]}),
+    "properties-unicode-keys": (
+        minimal(properties={"🔑": "värde", "מפתח": [1, None]}),
+        "properties",
+        {"🔑": "värde", "מפתח": [1, None]},
+    ),
     "properties-empty-object": (minimal(properties={}), "properties", None),
     "user_id-null": (minimal(user_id=None), "user_id", None),
     "user_id-empty-string": (minimal(user_id=""), "user_id", None),
@@ -59,8 +63,16 @@ ACCEPTED: dict[str, tuple[dict[str, Any], str, Any]] = {
     "timestamp-iso-microseconds": (minimal(timestamp="2023-11-14T22:13:20.999999+00:00"), "timestamp_ms", TS + 999),
     "sent_at-epoch-ms": (minimal(sent_at=TS + 5), "sent_at_ms", TS + 5),
     "context-locale-64": (minimal(context={"locale": "l" * 64}), "context", {"locale": "l" * 64}),
-    "context-screen-bounds": (minimal(context={"screen": {"width": 0, "height": 100_000}}), "context", {"screen": {"width": 0, "height": 100_000}}),
-    "context-geo-bounds": (minimal(context={"geo": {"lat": -90, "lon": 180.0, "accuracy": 0}}), "context", {"geo": {"lat": -90, "lon": 180.0, "accuracy": 0}}),
+    "context-screen-bounds": (
+        minimal(context={"screen": {"width": 0, "height": 100_000}}),
+        "context",
+        {"screen": {"width": 0, "height": 100_000}},
+    ),
+    "context-geo-bounds": (
+        minimal(context={"geo": {"lat": -90, "lon": 180.0, "accuracy": 0}}),
+        "context",
+        {"geo": {"lat": -90, "lon": 180.0, "accuracy": 0}},
+    ),
     "context-extra-keys-kept": (minimal(context={"campaign": {"a": 1}}), "context", {"campaign": {"a": 1}}),
 }
 
@@ -127,14 +139,34 @@ REJECTED: dict[str, tuple[Any, str, str, str]] = {
     "context-screen-list": (minimal(context={"screen": [1, 2]}), "context.screen", "invalid", "{width, height}"),
     "context-screen-width-bool": (minimal(context={"screen": {"width": True}}), "context.screen.width", "invalid", "integer"),
     "context-screen-width-float": (minimal(context={"screen": {"width": 1.5}}), "context.screen.width", "invalid", "integer"),
-    "context-screen-width-negative": (minimal(context={"screen": {"width": -1}}), "context.screen.width", "invalid", "between 0 and 100000"),
-    "context-screen-height-100001": (minimal(context={"screen": {"height": 100_001}}), "context.screen.height", "invalid", "between 0 and 100000"),
+    "context-screen-width-negative": (
+        minimal(context={"screen": {"width": -1}}),
+        "context.screen.width",
+        "invalid",
+        "between 0 and 100000",
+    ),
+    "context-screen-height-100001": (
+        minimal(context={"screen": {"height": 100_001}}),
+        "context.screen.height",
+        "invalid",
+        "between 0 and 100000",
+    ),
     "context-geo-list": (minimal(context={"geo": [52, 13]}), "context.geo", "invalid", "{lat, lon, accuracy}"),
     "context-geo-without-lon": (minimal(context={"geo": {"lat": 52}}), "context.geo", "invalid", "needs both lat and lon"),
     "context-geo-lat-91": (minimal(context={"geo": {"lat": 91, "lon": 0}}), "context.geo.lat", "invalid", "outside -90..90"),
-    "context-geo-lon-string": (minimal(context={"geo": {"lat": 0, "lon": "13"}}), "context.geo.lon", "invalid", "must be a number"),
+    "context-geo-lon-string": (
+        minimal(context={"geo": {"lat": 0, "lon": "13"}}),
+        "context.geo.lon",
+        "invalid",
+        "must be a number",
+    ),
     "context-geo-lat-bool": (minimal(context={"geo": {"lat": True, "lon": 0}}), "context.geo.lat", "invalid", "must be a number"),
-    "context-geo-accuracy-negative": (minimal(context={"geo": {"lat": 0, "lon": 0, "accuracy": -1}}), "context.geo.accuracy", "invalid", "outside"),
+    "context-geo-accuracy-negative": (
+        minimal(context={"geo": {"lat": 0, "lon": 0, "accuracy": -1}}),
+        "context.geo.accuracy",
+        "invalid",
+        "outside",
+    ),
 }
 
 
