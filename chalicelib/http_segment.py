@@ -85,14 +85,17 @@ def post(request: Any, route: str) -> Response:
     facts = request_facts(app.app_id, received_ms, source_ip, headers, app.ip_mode)  # type: ignore[arg-type]
     adapt = segment.adapter(facts, app.ip_mode)  # type: ignore[arg-type]
     max_age_ms = import_max_age_ms(app, settings.import_max_age_days) if route in IMPORT_ROUTES else None
-    plan = plan_batch(body.messages, facts, settings, request_id, adapt=adapt,
-                      event_types=segment.SEGMENT_EVENT_TYPES, max_age_ms=max_age_ms)
+    plan = plan_batch(
+        body.messages, facts, settings, request_id, adapt=adapt, event_types=segment.SEGMENT_EVENT_TYPES, max_age_ms=max_age_ms
+    )
     try:
         put_items(clients.dynamodb(settings), settings.table, plan.items, attempts=settings.storage_attempts)
     except StorageUnavailable as exc:
         log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app.app_id, "error": str(exc)}).decode())
-        unavailable = {"error": "storage is unavailable; nothing was stored, retry the same messages",
-                       "retry_after_s": exc.retry_after_s}
+        unavailable = {
+            "error": "storage is unavailable; nothing was stored, retry the same messages",
+            "retry_after_s": exc.retry_after_s,
+        }
         return _answer(503, unavailable, {**cors, "Retry-After": str(exc.retry_after_s)})
     status = 200 if plan.accepted else 400
     answer: dict[str, Any] = {"accepted": plan.accepted, "rejected": plan.rejected}
@@ -101,8 +104,15 @@ def post(request: Any, route: str) -> Response:
     return _answer(status, answer, cors)
 
 
-def _malformed(request: Any, headers: dict[str, str], query: dict[str, str], exc: Exception,
-               received_ms: int, request_id: str, cors: dict[str, str]) -> Response:
+def _malformed(
+    request: Any,
+    headers: dict[str, str],
+    query: dict[str, str],
+    exc: Exception,
+    received_ms: int,
+    request_id: str,
+    cors: dict[str, str],
+) -> Response:
     settings = get_settings()
     key = write_key_of(headers, query, None)
     if key:
@@ -111,9 +121,12 @@ def _malformed(request: Any, headers: dict[str, str], query: dict[str, str], exc
             facts = request_facts(app.app_id, received_ms, None, headers, app.ip_mode)  # type: ignore[arg-type]
             raw = request.raw_body or b""
             text = raw[:8192].decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)[:8192]
-            put_items(clients.dynamodb(settings), settings.table,
-                      [rejected_item(facts, request_id, -1, "malformed_body", str(exc), text, settings)],
-                      attempts=settings.storage_attempts)
+            put_items(
+                clients.dynamodb(settings),
+                settings.table,
+                [rejected_item(facts, request_id, -1, "malformed_body", str(exc), text, settings)],
+                attempts=settings.storage_attempts,
+            )
         except UnknownKey as unknown:
             return _answer(401, {"error": str(unknown)}, cors)
         except StorageUnavailable:

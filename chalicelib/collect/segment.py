@@ -33,6 +33,7 @@ import orjson
 from chalicelib.collect import limits
 from chalicelib.collect.enrich import IpMode, RequestFacts, message_facts
 from chalicelib.collect.ingest import MalformedBody, PayloadTooLarge
+from chalicelib.collect.useragent import DeviceType
 from chalicelib.collect.validate import InvalidEvent
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -58,12 +59,18 @@ NON_ACTION_TYPES = frozenset({"identify", "group", "alias"})
 
 # Route suffix -> message type; analytics.js uses the one-letter forms.
 PATH_TYPES = {
-    "track": "track", "t": "track",
-    "page": "page", "p": "page",
-    "screen": "screen", "s": "screen",
-    "identify": "identify", "i": "identify",
-    "group": "group", "g": "group",
-    "alias": "alias", "a": "alias",
+    "track": "track",
+    "t": "track",
+    "page": "page",
+    "p": "page",
+    "screen": "screen",
+    "s": "screen",
+    "identify": "identify",
+    "i": "identify",
+    "group": "group",
+    "g": "group",
+    "alias": "alias",
+    "a": "alias",
 }
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -71,8 +78,13 @@ _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONTEXT_TAKEN = frozenset({"page", "userAgent", "ip", "campaign", "locale", "timezone", "screen", "geo"})
 # Page properties that become columns of their own.
 _PAGE_FIELDS = ("url", "path", "referrer", "title", "search")
-_CAMPAIGN = (("utm_source", "source"), ("utm_medium", "medium"), ("utm_campaign", "name"),
-             ("utm_term", "term"), ("utm_content", "content"))
+_CAMPAIGN = (
+    ("utm_source", "source"),
+    ("utm_medium", "medium"),
+    ("utm_campaign", "name"),
+    ("utm_term", "term"),
+    ("utm_content", "content"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +102,7 @@ class Translated(NamedTuple):  # a NamedTuple: built once per message, 3x cheape
     ip: str | None
     os: str | None
     os_version: str | None
-    device_type: str | None
+    device_type: DeviceType | None
 
 
 # ---------------------------------------------------------------- body
@@ -125,7 +137,7 @@ def decode_body(raw: bytes | str | None, limit: int = MAX_BODY_BYTES) -> bytes:
     without it, a gzip body arrives as bytes (chalice decodes ``isBase64Encoded`` bodies).
     """
     if raw is None or len(raw) == 0:
-        raise MalformedBody("body: is empty; send a Segment message or {\"batch\": [...]}")
+        raise MalformedBody('body: is empty; send a Segment message or {"batch": [...]}')
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     if data[:2] == GZIP_MAGIC:
         return decompress(data, limit)
@@ -397,6 +409,7 @@ def translate(message: Any, received_ms: int) -> Translated:
         device_type="mobile" if isinstance(device_kind, str) and device_kind.lower() in ("ios", "android") else None,
     )
 
+
 def adapter(facts: RequestFacts, ip_mode: IpMode) -> Callable[[Any], tuple[dict[str, Any], RequestFacts]]:
     """``plan_batch``'s hook for this contract: translate each message and give it its own
     visitor facts, shared between the messages of one device (one user agent, IP, OS)."""
@@ -407,8 +420,9 @@ def adapter(facts: RequestFacts, ip_mode: IpMode) -> Callable[[Any], tuple[dict[
         key = (translated.user_agent, translated.ip, translated.os, translated.os_version, translated.device_type)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = message_facts(facts, translated.user_agent, translated.ip, ip_mode, translated.os,
-                                               translated.os_version, translated.device_type)  # type: ignore[arg-type]
+            found = cache[key] = message_facts(
+                facts, translated.user_agent, translated.ip, ip_mode, translated.os, translated.os_version, translated.device_type
+            )
         return translated.event, found
 
     return adapt

@@ -25,8 +25,16 @@ BASIC = {**JSON, "Authorization": "BASIC"}
 
 
 def msg(kind: str = "track", **fields: Any) -> dict[str, Any]:
-    base = {"type": kind, "messageId": str(uuid.uuid4()), "anonymousId": "a-1", "userId": "u-1", "event": "Signed Up",
-            "groupId": "g-1", "previousId": "p-1", "timestamp": iso(now_ms() - 1_000)}
+    base = {
+        "type": kind,
+        "messageId": str(uuid.uuid4()),
+        "anonymousId": "a-1",
+        "userId": "u-1",
+        "event": "Signed Up",
+        "groupId": "g-1",
+        "previousId": "p-1",
+        "timestamp": iso(now_ms() - 1_000),
+    }
     return {**base, **fields}
 
 
@@ -35,30 +43,72 @@ def gz(payload: Any) -> bytes:
 
 
 # id -> (method, path, headers, body, status, request valid per the spec; None: not checked, a gzip body)
-# fmt: off
 CALLS: dict[str, tuple[str, str, dict[str, str], Any, int, bool | None]] = {
     "batch-basic-200": ("POST", "/v1/batch", BASIC, lambda: {"batch": [msg(), msg("page")], "sentAt": iso(now_ms())}, 200, True),
-    "batch-key-in-body-200": ("POST", "/v1/batch", JSON, lambda: {"batch": [msg("identify", traits={"plan": "pro"})], "writeKey": "KEY"}, 200, True),
+    "batch-key-in-body-200": (
+        "POST",
+        "/v1/batch",
+        JSON,
+        lambda: {"batch": [msg("identify", traits={"plan": "pro"})], "writeKey": "KEY"},
+        200,
+        True,
+    ),
     "import-200": ("POST", "/v1/import", BASIC, lambda: {"batch": [msg(timestamp=iso(now_ms() - 30 * 86_400_000))]}, 200, True),
-    "b-text-plain-200": ("POST", "/v1/b", {"Content-Type": "text/plain", "Origin": SHOP_ORIGIN}, lambda: {"batch": [msg("group")], "writeKey": "KEY"}, 200, True),
-    "t-text-plain-200": ("POST", "/v1/t", {"Content-Type": "text/plain", "Origin": SHOP_ORIGIN, "Authorization": "BASIC", "X-Retry-Count": "0"},
-                         lambda: {**msg(), "writeKey": "KEY"}, 200, True),
+    "b-text-plain-200": (
+        "POST",
+        "/v1/b",
+        {"Content-Type": "text/plain", "Origin": SHOP_ORIGIN},
+        lambda: {"batch": [msg("group")], "writeKey": "KEY"},
+        200,
+        True,
+    ),
+    "t-text-plain-200": (
+        "POST",
+        "/v1/t",
+        {"Content-Type": "text/plain", "Origin": SHOP_ORIGIN, "Authorization": "BASIC", "X-Retry-Count": "0"},
+        lambda: {**msg(), "writeKey": "KEY"},
+        200,
+        True,
+    ),
     "alias-200": ("POST", "/v1/alias", BASIC, lambda: msg("alias"), 200, True),
     "gzip-200": ("POST", "/v1/batch", {**BASIC, "Content-Encoding": "gzip"}, lambda: gz({"batch": [msg()]}), 200, None),
     "partial-200": ("POST", "/v1/batch", BASIC, lambda: {"batch": [msg(), msg(event=None)]}, 200, False),
     "all-invalid-400": ("POST", "/v1/batch", BASIC, lambda: {"batch": [msg("hover")]}, 400, False),
     "malformed-400": ("POST", "/v1/batch", BASIC, lambda: b'{"batch": [', 400, False),
     "empty-batch-400": ("POST", "/v1/batch", BASIC, lambda: {"batch": []}, 400, False),
-    "wrong-key-401": ("POST", "/v1/batch", {**JSON, "Authorization": "Basic " + base64.b64encode(b"cs_wrong:").decode()}, lambda: {"batch": [msg()]}, 401, True),
-    "other-origin-403": ("POST", "/v1/t", {"Content-Type": "text/plain", "Origin": "https://evil.example"}, lambda: {**msg(), "writeKey": "KEY"}, 403, True),
+    "wrong-key-401": (
+        "POST",
+        "/v1/batch",
+        {**JSON, "Authorization": "Basic " + base64.b64encode(b"cs_wrong:").decode()},
+        lambda: {"batch": [msg()]},
+        401,
+        True,
+    ),
+    "other-origin-403": (
+        "POST",
+        "/v1/t",
+        {"Content-Type": "text/plain", "Origin": "https://evil.example"},
+        lambda: {**msg(), "writeKey": "KEY"},
+        403,
+        True,
+    ),
     "too-many-413": ("POST", "/v1/batch", BASIC, lambda: {"batch": [{"type": "track"}] * (segment.MAX_MESSAGES + 1)}, 413, False),
     "xml-415": ("POST", "/v1/batch", {**BASIC, "Content-Type": "application/xml"}, lambda: b"<batch/>", 415, False),
-    "preflight-204": ("OPTIONS", "/v1/t", {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"}, lambda: b"", 204, True),
+    "preflight-204": (
+        "OPTIONS",
+        "/v1/t",
+        {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"},
+        lambda: b"",
+        204,
+        True,
+    ),
 }
 
 
 def _validate(method: str, path: str, headers: dict[str, str], data: bytes, response: Any, request_valid: bool | None) -> None:
-    request = MockRequest(HOST, method, path, headers=headers, data=data, content_type=headers.get("Content-Type", "application/json").lower())
+    request = MockRequest(
+        HOST, method, path, headers=headers, data=data, content_type=headers.get("Content-Type", "application/json").lower()
+    )
     content_type = response.headers.get("Content-Type", "application/json" if response.body else "")
     openapi().validate_response(request, MockResponse(response.body, response.status_code, response.headers, content_type))
     if request_valid:
@@ -69,8 +119,16 @@ def _validate(method: str, path: str, headers: dict[str, str], data: bytes, resp
 
 
 @pytest.mark.parametrize("method, path, headers, make_body, status, request_valid", CALLS.values(), ids=CALLS.keys())
-def test_real_answers_match_the_spec(api: Api, shop: AppWithKey, method: str, path: str, headers: dict[str, str], make_body: Any,
-                                     status: int, request_valid: bool | None) -> None:
+def test_real_answers_match_the_spec(
+    api: Api,
+    shop: AppWithKey,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    make_body: Any,
+    status: int,
+    request_valid: bool | None,
+) -> None:
     basic = "Basic " + base64.b64encode(f"{shop.key}:".encode()).decode()
     headers = {name: basic if value == "BASIC" else value for name, value in headers.items()}
     payload = make_body()
@@ -97,7 +155,11 @@ def test_every_segment_route_is_documented_and_the_limits_agree() -> None:
     paths = spec()["paths"]
     assert {f"/v1/{route}" for route in SEGMENT_ROUTES} <= set(paths)
     batch = spec()["components"]["pathItems"]["SegmentBatch"]["post"]
-    assert batch["x-limits"] == {"max_body_bytes": segment.MAX_BODY_BYTES, "max_messages": segment.MAX_MESSAGES,
-                                 "max_message_bytes": 32768, "import_max_age_days": 730}
+    assert batch["x-limits"] == {
+        "max_body_bytes": segment.MAX_BODY_BYTES,
+        "max_messages": segment.MAX_MESSAGES,
+        "max_message_bytes": 32768,
+        "import_max_age_days": 730,
+    }
     assert spec()["components"]["schemas"]["SegmentBatch"]["properties"]["batch"]["maxItems"] == segment.MAX_MESSAGES
     assert set(spec()["components"]["schemas"]["SegmentMessage"]["properties"]["type"]["enum"]) == set(segment.EVENT_TYPE)

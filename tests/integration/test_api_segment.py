@@ -29,8 +29,13 @@ def basic(key: str) -> str:
 
 
 def message(kind: str = "track", **fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"type": kind, "messageId": str(uuid.uuid4()), "anonymousId": "anon-1",
-                            "timestamp": iso(now_ms() - 2_000), "context": {"library": {"name": "analytics-python", "version": "2.4.0"}}}
+    base: dict[str, Any] = {
+        "type": kind,
+        "messageId": str(uuid.uuid4()),
+        "anonymousId": "anon-1",
+        "timestamp": iso(now_ms() - 2_000),
+        "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
+    }
     if kind == "track":
         base["event"] = "Order Completed"
         base["properties"] = {"revenue": 42.5}
@@ -38,8 +43,16 @@ def message(kind: str = "track", **fields: Any) -> dict[str, Any]:
     return base
 
 
-def post(api: Api, path: str, payload: Any, *, key: str | None = None, headers: dict[str, str] | None = None,
-         raw: bytes | None = None, content_type: str = "application/json") -> Any:
+def post(
+    api: Api,
+    path: str,
+    payload: Any,
+    *,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+) -> Any:
     sent = {"Content-Type": content_type, "User-Agent": SERVER_UA}
     if key:
         sent["Authorization"] = basic(key)
@@ -49,9 +62,14 @@ def post(api: Api, path: str, payload: Any, *, key: str | None = None, headers: 
 
 
 def test_a_batch_with_basic_auth_is_stored_once_per_message_with_messageid_as_event_id(api: Api, shop: AppWithKey) -> None:
-    sent = [message("track"), message("page", name="Home", properties={"url": "https://shop.example/?utm_source=x", "title": "Home"}),
-            message("screen", name="Cart"), message("identify", userId="u-1", traits={"plan": "pro"}),
-            message("group", userId="u-1", groupId="g-1", traits={"name": "Acme"}), message("alias", userId="u-1", previousId="anon-1")]
+    sent = [
+        message("track"),
+        message("page", name="Home", properties={"url": "https://shop.example/?utm_source=x", "title": "Home"}),
+        message("screen", name="Cart"),
+        message("identify", userId="u-1", traits={"plan": "pro"}),
+        message("group", userId="u-1", groupId="g-1", traits={"name": "Acme"}),
+        message("alias", userId="u-1", previousId="anon-1"),
+    ]
 
     response = post(api, "/v1/batch", {"batch": sent, "sentAt": iso(now_ms())}, key=shop.key)
 
@@ -74,13 +92,26 @@ def test_a_batch_with_basic_auth_is_stored_once_per_message_with_messageid_as_ev
     assert json.loads(track["context"]) == {"library": {"name": "analytics-python", "version": "2.4.0"}}
 
 
-@pytest.mark.parametrize("route, kind, event_type", [
-    ("track", "track", "custom"), ("t", "track", "custom"), ("page", "page", "page_view"), ("p", "page", "page_view"),
-    ("screen", "screen", "screen_view"), ("s", "screen", "screen_view"), ("identify", "identify", "identify"),
-    ("i", "identify", "identify"), ("group", "group", "group"), ("g", "group", "group"), ("alias", "alias", "alias"),
-    ("a", "alias", "alias"),
-])
-def test_single_message_routes_take_the_type_from_the_path(api: Api, shop: AppWithKey, route: str, kind: str, event_type: str) -> None:
+@pytest.mark.parametrize(
+    "route, kind, event_type",
+    [
+        ("track", "track", "custom"),
+        ("t", "track", "custom"),
+        ("page", "page", "page_view"),
+        ("p", "page", "page_view"),
+        ("screen", "screen", "screen_view"),
+        ("s", "screen", "screen_view"),
+        ("identify", "identify", "identify"),
+        ("i", "identify", "identify"),
+        ("group", "group", "group"),
+        ("g", "group", "group"),
+        ("alias", "alias", "alias"),
+        ("a", "alias", "alias"),
+    ],
+)
+def test_single_message_routes_take_the_type_from_the_path(
+    api: Api, shop: AppWithKey, route: str, kind: str, event_type: str
+) -> None:
     sent = message(kind, userId="u-9", groupId="g-9", previousId="old-9", writeKey=shop.key)
     sent.pop("type")
 
@@ -91,18 +122,36 @@ def test_single_message_routes_take_the_type_from_the_path(api: Api, shop: AppWi
 
 
 def test_analytics_js_context_gives_the_visitor_its_user_agent_ip_page_and_campaign(api: Api, shop: AppWithKey) -> None:
-    sent = message("track", context={
-        "userAgent": USER_AGENTS["safari_iphone"], "ip": "198.51.100.77", "locale": "de-DE", "timezone": "Europe/Berlin",
-        "page": {"url": "https://shop.example/cart", "referrer": "https://www.google.com/", "title": "Cart", "path": "/cart"},
-        "campaign": {"name": "spring", "source": "newsletter", "medium": "email"},
-        "library": {"name": "analytics.js", "version": "next-1.84.0"}})
+    sent = message(
+        "track",
+        context={
+            "userAgent": USER_AGENTS["safari_iphone"],
+            "ip": "198.51.100.77",
+            "locale": "de-DE",
+            "timezone": "Europe/Berlin",
+            "page": {"url": "https://shop.example/cart", "referrer": "https://www.google.com/", "title": "Cart", "path": "/cart"},
+            "campaign": {"name": "spring", "source": "newsletter", "medium": "email"},
+            "library": {"name": "analytics.js", "version": "next-1.84.0"},
+        },
+    )
 
-    response = post(api, "/v1/t", {**sent, "writeKey": shop.key}, content_type="text/plain", headers={"User-Agent": USER_AGENTS["chrome_windows"]})
+    response = post(
+        api,
+        "/v1/t",
+        {**sent, "writeKey": shop.key},
+        content_type="text/plain",
+        headers={"User-Agent": USER_AGENTS["chrome_windows"]},
+    )
 
     assert response.status_code == 200, response.body
     row = rows_by_id(api.settings)[sent["messageId"]]
     assert (row["browser"], row["os"], row["device_type"], row["ip"]) == ("Mobile Safari", "iOS", "mobile", "198.51.100.0")
-    assert (row["url"], row["path"], row["referrer_host"], row["title"]) == ("https://shop.example/cart", "/cart", "www.google.com", "Cart")
+    assert (row["url"], row["path"], row["referrer_host"], row["title"]) == (
+        "https://shop.example/cart",
+        "/cart",
+        "www.google.com",
+        "Cart",
+    )
     assert (row["utm_source"], row["utm_medium"], row["utm_campaign"]) == ("newsletter", "email", "spring")
     assert (row["locale"], row["timezone"]) == ("de-DE", "Europe/Berlin")
 
@@ -169,10 +218,18 @@ def test_a_gzip_bomb_is_refused_413_without_inflating_it(api: Api, shop: AppWith
     assert rows(api.settings) == []
 
 
-@pytest.mark.parametrize("raw, status", [
-    (b'{"batch": [', 400), (b"[]", 400), (b'{"batch": []}', 400), (b'{"batch": {}}', 400),
-    (gzip.compress(b"not json", mtime=0), 400), (gzip.compress(b'{"batch": []}', mtime=0)[:-6], 400),
-], ids=["truncated-json", "array", "empty-batch", "batch-not-array", "gzip-not-json", "gzip-truncated"])
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        (b'{"batch": [', 400),
+        (b"[]", 400),
+        (b'{"batch": []}', 400),
+        (b'{"batch": {}}', 400),
+        (gzip.compress(b"not json", mtime=0), 400),
+        (gzip.compress(b'{"batch": []}', mtime=0)[:-6], 400),
+    ],
+    ids=["truncated-json", "array", "empty-batch", "batch-not-array", "gzip-not-json", "gzip-truncated"],
+)
 def test_malformed_bodies_are_400(api: Api, shop: AppWithKey, raw: bytes, status: int) -> None:
     response = post(api, "/v1/batch", None, raw=raw, key=shop.key)
 
@@ -263,9 +320,18 @@ def test_a_retry_with_a_long_message_id_gets_the_same_event_id(api: Api, shop: A
 
 
 def test_preflight_on_short_paths_allows_analytics_js_headers(api: Api, shop: AppWithKey) -> None:
-    response = api.http.request("OPTIONS", "/v1/t", headers={"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST",
-                                                             "Access-Control-Request-Headers": "authorization,x-retry-count,content-type"})
-    denied = api.http.request("OPTIONS", "/v1/t", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    response = api.http.request(
+        "OPTIONS",
+        "/v1/t",
+        headers={
+            "Origin": SHOP_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,x-retry-count,content-type",
+        },
+    )
+    denied = api.http.request(
+        "OPTIONS", "/v1/t", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
 
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
@@ -275,7 +341,9 @@ def test_preflight_on_short_paths_allows_analytics_js_headers(api: Api, shop: Ap
 
 
 def test_an_origin_outside_the_allow_list_is_403(api: Api, shop: AppWithKey) -> None:
-    response = post(api, "/v1/t", {**message(), "writeKey": shop.key}, content_type="text/plain", headers={"Origin": "https://evil.example"})
+    response = post(
+        api, "/v1/t", {**message(), "writeKey": shop.key}, content_type="text/plain", headers={"Origin": "https://evil.example"}
+    )
 
     assert response.status_code == 403
     assert rows(api.settings) == []

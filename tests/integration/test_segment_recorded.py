@@ -21,14 +21,21 @@ from tests.apiclient import Api, AppWithKey
 from tests.readback import rows_by_id
 
 FIXTURES = Path(__file__).parent / "segment_requests"
-CASES = [(path.stem, i, request) for path in sorted(FIXTURES.glob("*.json")) for i, request in enumerate(json.loads(path.read_text())["requests"])]
+CASES = [
+    (path.stem, i, request)
+    for path in sorted(FIXTURES.glob("*.json"))
+    for i, request in enumerate(json.loads(path.read_text())["requests"])
+]
 
 
 def _fill(text: str, key: str) -> str:
     now = datetime.fromtimestamp(time.time() - 2, tz=UTC)
     kotlin = now.strftime("%Y-%m-%dT%H:%M:%S.") + str(now.microsecond // 1000) + "Z"
-    return (text.replace("WRITE_KEY", key).replace("${NOW}", now.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-            .replace("${NOW_KOTLIN}", kotlin))
+    return (
+        text.replace("WRITE_KEY", key)
+        .replace("${NOW}", now.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        .replace("${NOW_KOTLIN}", kotlin)
+    )
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -36,13 +43,17 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("sdk, index, recorded", CASES, ids=[f"{sdk}-{i}-{r['path']}" for sdk, i, r in CASES])
-def test_recorded_requests_are_stored_as_their_sdk_meant(api: Api, shop: AppWithKey, sdk: str, index: int, recorded: dict[str, Any]) -> None:
+def test_recorded_requests_are_stored_as_their_sdk_meant(
+    api: Api, shop: AppWithKey, sdk: str, index: int, recorded: dict[str, Any]
+) -> None:
     body = json.loads(_fill(json.dumps(recorded["body"]), shop.key))
     data = json.dumps(body).encode()
     if recorded.get("gzip"):
         data = gzip.compress(data)
-    headers = {name: ("Basic " + base64.b64encode(f"{shop.key}:".encode()).decode() if value == "BASIC" else value)
-               for name, value in recorded["headers"].items()}
+    headers = {
+        name: ("Basic " + base64.b64encode(f"{shop.key}:".encode()).decode() if value == "BASIC" else value)
+        for name, value in recorded["headers"].items()
+    }
 
     response = api.http.post(recorded["path"], headers=headers, body=data)
 

@@ -32,7 +32,9 @@ TRACKS = 36  # "a batch of dozens of tracks"
 
 
 @pytest.fixture
-def server(settings: Settings, stack_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, Settings]]:
+def server(
+    settings: Settings, stack_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str, Settings]]:
     """`make run`'s server (clickstream.devserver.serve) on a free port, and a key of a fresh app."""
     from app import app as chalice_app
     from clickstream.devserver import serve
@@ -60,7 +62,13 @@ def _python_sdk(client: Any, prefix: str) -> list[str]:
     client.identify("user-1", {"email": "ada@example.com", "plan": "pro"}, message_id=ids[0])
     client.group("user-1", "acme", {"name": "Acme Inc."}, message_id=ids[1])
     client.alias("anon-1", "user-1", message_id=ids[2])
-    client.page("user-1", "Docs", "Getting started", {"url": "https://shop.example/docs?utm_source=sdk", "title": "Docs"}, message_id=ids[3])
+    client.page(
+        "user-1",
+        "Docs",
+        "Getting started",
+        {"url": "https://shop.example/docs?utm_source=sdk", "title": "Docs"},
+        message_id=ids[3],
+    )
     client.screen("user-1", "Checkout", "Cart", {"items": 2}, message_id=ids[4])
     for i in range(TRACKS):
         ids.append(f"{prefix}-track-{i}-{uuid.uuid4().hex[:8]}")
@@ -77,9 +85,13 @@ def _query(sql: str) -> list[dict[str, Any]]:
 
 
 def _export_and_check(settings: Settings, ids: list[str]) -> list[dict[str, Any]]:
-    Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: time.time() + 1).run_once()
-    found = _query("SELECT event_id, event_type, event_name, user_id, group_id, previous_id, traits, path, utm_source, is_bot "
-                   "FROM events WHERE app_id = 'sdks' ORDER BY event_id")
+    Exporter(
+        settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: time.time() + 1
+    ).run_once()
+    found = _query(
+        "SELECT event_id, event_type, event_name, user_id, group_id, previous_id, traits, path, utm_source, is_bot "
+        "FROM events WHERE app_id = 'sdks' ORDER BY event_id"
+    )
     assert sorted(r["event_id"] for r in found) == sorted(ids)  # each message once, messageId as event_id
     by_type = {r["event_type"] for r in found}
     assert by_type == {"identify", "group", "alias", "page_view", "screen_view", "custom"}
@@ -136,7 +148,9 @@ analytics.group({ userId: 'user-1', groupId: 'acme', traits: { name: 'Acme' }, m
 analytics.alias({ userId: 'user-1', previousId: 'anon-1', messageId: id('alias') })
 analytics.page({ userId: 'user-1', name: 'Home', properties: { url: 'https://shop.example/' }, messageId: id('page') })
 analytics.screen({ userId: 'user-1', name: 'Cart', messageId: id('screen') })
-for (let i = 0; i < Number(tracks); i++) analytics.track({ anonymousId: 'anon-1', event: 'Item Viewed', properties: { i }, messageId: id('track') })
+for (let i = 0; i < Number(tracks); i++) {
+  analytics.track({ anonymousId: 'anon-1', event: 'Item Viewed', properties: { i }, messageId: id('track') })
+}
 analytics.closeAndFlush({ timeout: 20000 }).then(() => { console.log(JSON.stringify({ ids, errors })) })
 """
 
@@ -144,13 +158,19 @@ analytics.closeAndFlush({ timeout: 20000 }).then(() => { console.log(JSON.string
 def test_segment_analytics_node_sends_every_kind_of_message(server: tuple[str, str, Settings]) -> None:
     url, key, settings = server
 
-    done = subprocess.run(["node", "-e", NODE_SCRIPT, url, key, "node", str(TRACKS)], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["node", "-e", NODE_SCRIPT, url, key, "node", str(TRACKS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["errors"] == []
     _export_and_check(settings, result["ids"])
-
 
 
 IMPORT_SCRIPT = r"""
@@ -168,10 +188,19 @@ def test_history_through_v1_import_lands_in_its_own_day(server: tuple[str, str, 
     url, key, settings = server
     old = datetime.now(UTC) - timedelta(days=40)
 
-    done = subprocess.run(["node", "-e", IMPORT_SCRIPT, url, key, old.isoformat()], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["node", "-e", IMPORT_SCRIPT, url, key, old.isoformat()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["errors"] == []
-    Exporter(settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: time.time() + 1).run_once()
+    Exporter(
+        settings.with_(settle_seconds=0), clients.dynamodb(settings), clients.s3(settings), clock=lambda: time.time() + 1
+    ).run_once()
     [row] = _query("SELECT event_id, dt, event_time, received_at FROM events WHERE app_id = 'sdks'")
     assert (row["event_id"], row["dt"]) == ("import-old-1", old.strftime("%Y-%m-%d"))

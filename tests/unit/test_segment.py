@@ -19,14 +19,26 @@ from chalicelib.collect.validate import InvalidEvent, validate_event
 NOW = 1_795_000_000_000
 
 ids = st.text(min_size=1, max_size=200)
-json_scalars = st.none() | st.booleans() | st.integers(-10**9, 10**9) | st.text(max_size=20)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+json_scalars = st.none() | st.booleans() | st.integers(-(10**9), 10**9) | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 kinds = st.sampled_from(sorted(segment.EVENT_TYPE))
 
 
 def message(kind: str = "track", **fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"type": kind, "messageId": "m-1", "anonymousId": "a-1", "userId": "u-1", "event": "Signed Up",
-                            "groupId": "g-1", "previousId": "p-1", "timestamp": "2026-11-20T10:00:00.123456+00:00"}
+    base: dict[str, Any] = {
+        "type": kind,
+        "messageId": "m-1",
+        "anonymousId": "a-1",
+        "userId": "u-1",
+        "event": "Signed Up",
+        "groupId": "g-1",
+        "previousId": "p-1",
+        "timestamp": "2026-11-20T10:00:00.123456+00:00",
+    }
     base.update(fields)
     return base
 
@@ -59,8 +71,28 @@ def test_a_message_without_message_id_gets_a_content_hash_identical_on_retry() -
 
 
 # ---------------------------------------------------------------- every message validates or is refused clearly
-@given(kinds, st.dictionaries(st.sampled_from(["anonymousId", "userId", "event", "name", "groupId", "previousId", "properties",
-                                               "context", "traits", "timestamp", "sentAt", "messageId"]), json_values))
+@given(
+    kinds,
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "anonymousId",
+                "userId",
+                "event",
+                "name",
+                "groupId",
+                "previousId",
+                "properties",
+                "context",
+                "traits",
+                "timestamp",
+                "sentAt",
+                "messageId",
+            ]
+        ),
+        json_values,
+    ),
+)
 def test_any_message_translates_to_a_valid_event_or_a_field_error(kind: str, fields: dict[str, Any]) -> None:
     try:
         event = segment.translate({"type": kind, **fields}, NOW).event
@@ -69,7 +101,7 @@ def test_any_message_translates_to_a_valid_event_or_a_field_error(kind: str, fie
         assert ": " in str(exc)
 
 
-@given(kinds, st.one_of(st.text(min_size=1, max_size=30), st.integers(-10**12, 10**12)))
+@given(kinds, st.one_of(st.text(min_size=1, max_size=30), st.integers(-(10**12), 10**12)))
 def test_types_map_and_identities_become_strings(kind: str, user_id: Any) -> None:
     event = segment.translate(message(kind, userId=user_id), NOW).event
     valid = validate_event(event, segment.SEGMENT_EVENT_TYPES, segment=True)
@@ -78,19 +110,28 @@ def test_types_map_and_identities_become_strings(kind: str, user_id: Any) -> Non
     assert valid.user_id == str(user_id)
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"anonymousId": None, "userId": None}, "anonymousId"),
-    ({"event": None}, "event"),
-    ({"type": "hover"}, "type"),
-    ({"userId": True}, "userId"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"anonymousId": None, "userId": None}, "anonymousId"),
+        ({"event": None}, "event"),
+        ({"type": "hover"}, "type"),
+        ({"userId": True}, "userId"),
+    ],
+)
 def test_refusals_name_the_segment_field(fields: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidEvent, match=f"^{field}"):
         segment.translate(message("track", **fields), NOW)
 
 
-@pytest.mark.parametrize("kind, fields, field", [("group", {"groupId": None}, "groupId"), ("alias", {"previousId": None}, "previousId"),
-                                                 ("alias", {"userId": None}, "userId")])
+@pytest.mark.parametrize(
+    "kind, fields, field",
+    [
+        ("group", {"groupId": None}, "groupId"),
+        ("alias", {"previousId": None}, "previousId"),
+        ("alias", {"userId": None}, "userId"),
+    ],
+)
 def test_group_and_alias_need_their_ids(kind: str, fields: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidEvent, match=f"^{field}"):
         segment.translate(message(kind, **fields), NOW)
@@ -106,26 +147,58 @@ def test_original_timestamp_wins_over_timestamp_and_missing_means_received() -> 
 
 
 def test_page_fields_from_properties_then_context_page_and_search_completes_the_url() -> None:
-    from_props = segment.translate(message("page", properties={"url": "https://a.example/x", "search": "?utm_source=s", "title": "T", "price": 1},
-                                           context={"page": {"url": "https://b.example/", "referrer": "https://r.example/"}}), NOW).event
+    from_props = segment.translate(
+        message(
+            "page",
+            properties={"url": "https://a.example/x", "search": "?utm_source=s", "title": "T", "price": 1},
+            context={"page": {"url": "https://b.example/", "referrer": "https://r.example/"}},
+        ),
+        NOW,
+    ).event
     from_context = segment.translate(message("track", context={"page": {"path": "/only-path", "title": "P"}}), NOW).event
 
-    assert (from_props["url"], from_props["title"], from_props["referrer"]) == ("https://a.example/x?utm_source=s", "T", "https://r.example/")
+    assert (from_props["url"], from_props["title"], from_props["referrer"]) == (
+        "https://a.example/x?utm_source=s",
+        "T",
+        "https://r.example/",
+    )
     assert from_props["properties"] == {"price": 1}  # the page fields are columns now
     assert (from_context["url"], from_context["title"]) == ("/only-path", "P")
 
 
 def test_context_keeps_app_device_os_library_and_hands_columns_their_parts() -> None:
-    context = {"app": {"name": "Shop", "version": "1.2"}, "device": {"type": "ios", "model": "iPhone15,2"}, "os": {"name": "iOS", "version": "17.1"},
-               "library": {"name": "analytics-swift", "version": "1.5.0"}, "screen": {"width": 390.0, "height": 844.0, "density": 3},
-               "locale": "en-US", "timezone": "Europe/Paris", "ip": "203.0.113.9", "userAgent": "X", "campaign": {"name": "c"}}
+    context = {
+        "app": {"name": "Shop", "version": "1.2"},
+        "device": {"type": "ios", "model": "iPhone15,2"},
+        "os": {"name": "iOS", "version": "17.1"},
+        "library": {"name": "analytics-swift", "version": "1.5.0"},
+        "screen": {"width": 390.0, "height": 844.0, "density": 3},
+        "locale": "en-US",
+        "timezone": "Europe/Paris",
+        "ip": "203.0.113.9",
+        "userAgent": "X",
+        "campaign": {"name": "c"},
+    }
 
     translated = segment.translate(message("screen", context=context), NOW)
 
-    assert translated.event["context"] == {"app": context["app"], "device": context["device"], "os": context["os"], "library": context["library"],
-                                           "screen": {"width": 390, "height": 844}, "screen_extra": {"density": 3},
-                                           "locale": "en-US", "timezone": "Europe/Paris"}
-    assert (translated.ip, translated.user_agent, translated.os, translated.os_version, translated.device_type) == ("203.0.113.9", "X", "iOS", "17.1", "mobile")
+    assert translated.event["context"] == {
+        "app": context["app"],
+        "device": context["device"],
+        "os": context["os"],
+        "library": context["library"],
+        "screen": {"width": 390, "height": 844},
+        "screen_extra": {"density": 3},
+        "locale": "en-US",
+        "timezone": "Europe/Paris",
+    }
+    assert (translated.ip, translated.user_agent, translated.os, translated.os_version, translated.device_type) == (
+        "203.0.113.9",
+        "X",
+        "iOS",
+        "17.1",
+        "mobile",
+    )
     assert translated.event["campaign"] == {"utm_campaign": "c"}
 
 
@@ -136,9 +209,18 @@ def test_identify_traits_fall_back_to_context_traits() -> None:
 
 
 # ---------------------------------------------------------------- bodies
-@given(st.lists(st.dictionaries(st.sampled_from(["type", "event", "context", "sentAt", "integrations"]), json_values), min_size=1, max_size=5),
-       st.dictionaries(st.sampled_from(["ip", "library"]), st.text(max_size=5), max_size=2), st.booleans())
-def test_batch_level_context_and_sent_at_apply_under_each_messages_own(messages: list[dict[str, Any]], shared: dict[str, Any], gz: bool) -> None:
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["type", "event", "context", "sentAt", "integrations"]), json_values),
+        min_size=1,
+        max_size=5,
+    ),
+    st.dictionaries(st.sampled_from(["ip", "library"]), st.text(max_size=5), max_size=2),
+    st.booleans(),
+)
+def test_batch_level_context_and_sent_at_apply_under_each_messages_own(
+    messages: list[dict[str, Any]], shared: dict[str, Any], gz: bool
+) -> None:
     raw = orjson.dumps({"batch": messages, "context": shared, "sentAt": "2026-11-20T10:00:00Z"})
 
     body = segment.parse_body(gzip.compress(raw) if gz else raw, None)
@@ -189,12 +271,18 @@ def test_malformed_bodies(raw: bytes) -> None:
         segment.parse_body(raw, None)
 
 
-@pytest.mark.parametrize("header, user", [
-    ("Basic " + base64.b64encode(b"key:").decode(), "key"),
-    ("Basic " + base64.b64encode(b"key").decode(), "key"),
-    ("basic " + base64.b64encode(b"key:").decode().rstrip("="), "key"),
-    ("Bearer abc", None), ("Basic", None), ("Basic ###", None), (None, None),
-    ("Basic " + base64.b64encode(b":").decode(), None),
-])
+@pytest.mark.parametrize(
+    "header, user",
+    [
+        ("Basic " + base64.b64encode(b"key:").decode(), "key"),
+        ("Basic " + base64.b64encode(b"key").decode(), "key"),
+        ("basic " + base64.b64encode(b"key:").decode().rstrip("="), "key"),
+        ("Bearer abc", None),
+        ("Basic", None),
+        ("Basic ###", None),
+        (None, None),
+        ("Basic " + base64.b64encode(b":").decode(), None),
+    ],
+)
 def test_basic_auth_user(header: str | None, user: str | None) -> None:
     assert segment.basic_auth_user(header) == user

@@ -18,7 +18,13 @@ from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import bind
 
 START = datetime(2026, 11, 1, 23, 0, tzinfo=UTC)
-PARAMS = {"app_id": "demo", "date_from": "2026-11-02", "date_to": "2026-11-03", "steps": ["/demo", "LIKE_WOOD"], "include_bots": False}
+PARAMS = {
+    "app_id": "demo",
+    "date_from": "2026-11-02",
+    "date_to": "2026-11-03",
+    "steps": ["/demo", "LIKE_WOOD"],
+    "include_bots": False,
+}
 NON_ACTIONS = ("identify", "group", "alias")
 
 
@@ -26,20 +32,47 @@ def _day(d: int, with_non_actions: bool) -> pa.Table:
     day = START + timedelta(days=d)
     rows: list[dict[str, Any]] = []
     for i in range(12):
-        rows.append({"event_id": f"e-{d}-{i}", "event_type": "page_view" if i % 3 else "custom", "event_name": None if i % 3 else "LIKE_WOOD",
-                     "event_time": day + timedelta(minutes=7 * i), "anonymous_id": f"v{i % 4}", "user_id": "u-1" if i % 4 == 0 else None,
-                     "path": "/demo" if i % 2 else "/demo/about", "is_bot": i % 5 == 4, "utm_source": "newsletter" if i == 0 else None,
-                     "country": "DE", "device_type": "desktop", "browser": "Chrome", "os": "Windows", "geo_lat": 52.5, "geo_lon": 13.4,
-                     "traits": None, "group_id": None, "previous_id": None})
+        rows.append(
+            {
+                "event_id": f"e-{d}-{i}",
+                "event_type": "page_view" if i % 3 else "custom",
+                "event_name": None if i % 3 else "LIKE_WOOD",
+                "event_time": day + timedelta(minutes=7 * i),
+                "anonymous_id": f"v{i % 4}",
+                "user_id": "u-1" if i % 4 == 0 else None,
+                "path": "/demo" if i % 2 else "/demo/about",
+                "is_bot": i % 5 == 4,
+                "utm_source": "newsletter" if i == 0 else None,
+                "country": "DE",
+                "device_type": "desktop",
+                "browser": "Chrome",
+                "os": "Windows",
+                "geo_lat": 52.5,
+                "geo_lon": 13.4,
+                "traits": None,
+                "group_id": None,
+                "previous_id": None,
+            }
+        )
         if with_non_actions:
             # Each visitor identifies, joins a group and is aliased between (and long after) its page views:
             # counted, they would add events, split bounces and open new sessions.
             base = rows[-1]
             for j, kind in enumerate(NON_ACTIONS):
-                rows.append({**base, "event_id": f"n-{d}-{i}-{kind}", "event_type": kind, "event_name": None,
-                             "event_time": day + timedelta(minutes=7 * i + 1 + j + (45 if i == 11 else 0)), "path": None,
-                             "user_id": "u-1", "traits": '{"plan": "pro"}' if kind != "alias" else None,
-                             "group_id": "g-1" if kind == "group" else None, "previous_id": f"v{i % 4}" if kind == "alias" else None})
+                rows.append(
+                    {
+                        **base,
+                        "event_id": f"n-{d}-{i}-{kind}",
+                        "event_type": kind,
+                        "event_name": None,
+                        "event_time": day + timedelta(minutes=7 * i + 1 + j + (45 if i == 11 else 0)),
+                        "path": None,
+                        "user_id": "u-1",
+                        "traits": '{"plan": "pro"}' if kind != "alias" else None,
+                        "group_id": "g-1" if kind == "group" else None,
+                        "previous_id": f"v{i % 4}" if kind == "alias" else None,
+                    }
+                )
     table = pa.Table.from_pylist([{**r, "app_id": "demo", "event_time": r["event_time"]} for r in rows])
     return conform(table, EVENTS)
 
