@@ -21,7 +21,7 @@ from chalicelib import clients, http, services
 from chalicelib.collect import segment
 from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import MalformedBody, PayloadTooLarge, plan_batch, rejected_item
-from chalicelib.errors import StorageUnavailable, UnknownKey
+from chalicelib.errors import ClickstreamError, TransientError, UnknownKey
 from chalicelib.http import _cors_headers, _json, _lower, origin_allowed
 from chalicelib.settings import get_settings
 from chalicelib.store.apps import App
@@ -46,6 +46,25 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> Respo
     return _json(status, {"success": status == 200, **body}, headers)
 
 
+def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None) -> Response:
+    """A request that stored nothing, answered by the kind of ``exc`` (chalicelib.http.STATUS,
+    the one table), in Segment's shape."""
+    status = http.status_of(exc)
+    if status == 503:
+        retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
+        body: dict[str, Any] = {
+            "error": "storage is unavailable; nothing was stored, retry the same messages",
+            "retry_after_s": retry_after,
+        }
+        return _answer(503, body, {**cors, "Retry-After": str(retry_after)})
+    if status == 500:
+        log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
+        return _answer(500, {"error": "the service cannot store messages right now (see its logs); nothing was stored"}, cors)
+    if status == 401:
+        return _answer(401, {"error": str(exc)}, cors)
+    return _answer(status, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
+
+
 def import_max_age_ms(app: App, import_days: int) -> int:
     """How old an imported message may be: the deployment's bound, and never older than the
     app's retention, which would delete it at the next retention run anyway."""
@@ -67,7 +86,7 @@ def post(request: Any, route: str) -> Response:
     try:
         body = segment.parse_body(request.raw_body, path_type)
     except PayloadTooLarge as exc:
-        return _answer(413, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
+        return _refused(exc, cors)
     except MalformedBody as exc:
         # No key can be read from a body that does not parse: nothing to attribute it to
         # unless a header names the app, in which case the record goes to its rejected events.
@@ -75,9 +94,9 @@ def post(request: Any, route: str) -> Response:
     try:
         app = services.app_store(settings).resolve(write_key_of(headers, query, body.write_key))
     except UnknownKey as exc:
-        return _answer(401, {"error": str(exc)}, cors)
-    except StorageUnavailable as exc:
-        return _answer(503, {"error": str(exc)}, {**cors, "Retry-After": "2"})
+        return _refused(exc, cors)
+    except ClickstreamError as exc:
+        return _refused(exc, {}, retry_after_s=2)
     if origin and not origin_allowed(app, origin):
         refused = f"origin {origin} is not allowed for app {app.app_id}; nothing was stored"
         return _answer(403, {"accepted": 0, "rejected": [], "error": refused}, {})
@@ -90,13 +109,10 @@ def post(request: Any, route: str) -> Response:
     )
     try:
         put_items(clients.dynamodb(settings), settings.table, plan.items, attempts=settings.storage_attempts)
-    except StorageUnavailable as exc:
-        log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app.app_id, "error": str(exc)}).decode())
-        unavailable = {
-            "error": "storage is unavailable; nothing was stored, retry the same messages",
-            "retry_after_s": exc.retry_after_s,
-        }
-        return _answer(503, unavailable, {**cors, "Retry-After": str(exc.retry_after_s)})
+    except ClickstreamError as exc:
+        if isinstance(exc, TransientError):
+            log.warning(orjson.dumps({"msg": "storage unavailable", "app_id": app.app_id, "error": str(exc)}).decode())
+        return _refused(exc, cors)
     status = 200 if plan.accepted else 400
     answer: dict[str, Any] = {"accepted": plan.accepted, "rejected": plan.rejected}
     if not plan.accepted:
@@ -128,8 +144,8 @@ def _malformed(
                 attempts=settings.storage_attempts,
             )
         except UnknownKey as unknown:
-            return _answer(401, {"error": str(unknown)}, cors)
-        except StorageUnavailable:
+            return _refused(unknown, cors)
+        except ClickstreamError:
             pass  # the 400 stands: a retry of a malformed body cannot succeed
     return _answer(400, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
 

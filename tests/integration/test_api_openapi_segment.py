@@ -8,17 +8,34 @@ import base64
 import gzip
 import json
 import uuid
+from functools import lru_cache
 from typing import Any
 
 import pytest
+import yaml
+from botocore.stub import Stubber
+from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.exceptions import RequestValidationError
 
 from app import SEGMENT_ROUTES
+from chalicelib import clients
 from chalicelib.collect import segment
+from clickstream.target import ROOT
 from tests.apiclient import SHOP_ORIGIN, Api, AppWithKey, reconfigure
 from tests.factories import iso, now_ms
-from tests.integration.test_api_openapi import HOST, openapi, spec
+
+HOST = "http://127.0.0.1:8000"
+
+
+@lru_cache(maxsize=1)
+def spec() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+
+
+@lru_cache(maxsize=1)
+def openapi() -> OpenAPI:
+    return OpenAPI.from_dict(spec())
 
 JSON = {"Content-Type": "application/json", "User-Agent": "analytics-node-next/3.1.0"}
 BASIC = {**JSON, "Authorization": "BASIC"}
@@ -140,15 +157,23 @@ def test_real_answers_match_the_spec(
     _validate(method, path, headers, data, response, request_valid)
 
 
-def test_storage_unavailable_answer_matches_the_spec(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
-    reconfigure(monkeypatch, CLICKSTREAM_TABLE="no-such-table")
+def test_storage_answers_match_the_spec(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
     headers = {**JSON, "X-Api-Key": shop.key}
     data = json.dumps({"batch": [msg()]}).encode()
+    assert api.http.post("/v1/batch", headers=headers, body=data).status_code == 200  # warm: the key is cached
+    # Throttled on every attempt: 503 with Retry-After.
+    with Stubber(clients.dynamodb(api.settings)) as stubber:
+        for _ in range(api.settings.storage_attempts):
+            stubber.add_client_error("batch_write_item", "ProvisionedThroughputExceededException", http_status_code=400)
+        throttled = api.http.post("/v1/batch", headers=headers, body=data)
+    # A missing table: refused for good, 500 (chalicelib.http.STATUS, as for /v1/events).
+    reconfigure(monkeypatch, CLICKSTREAM_TABLE="no-such-table")
+    refused = api.http.post("/v1/batch", headers=headers, body=data)
 
-    response = api.http.post("/v1/batch", headers=headers, body=data)
-
-    assert response.status_code == 503
-    _validate("POST", "/v1/batch", headers, data, response, True)
+    assert (throttled.status_code, refused.status_code) == (503, 500)
+    assert throttled.headers["Retry-After"]
+    _validate("POST", "/v1/batch", headers, data, throttled, True)
+    _validate("POST", "/v1/batch", headers, data, refused, True)
 
 
 def test_every_segment_route_is_documented_and_the_limits_agree() -> None:
