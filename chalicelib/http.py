@@ -25,15 +25,18 @@ from chalicelib.store.events import put_items
 log = logging.getLogger("clickstream.api")
 
 # The one place an error kind becomes a status code; the first class that matches wins.
-# Client faults are 4xx and final; a transient fault is 503 (resend after Retry-After);
-# any other terminal fault is ours (a refused write, a missing table): 500, nothing stored.
+# Client faults are 4xx and final. Every fault of ours is 503 with Retry-After, never 500:
+# a transient one (throttling, storage down) after a short wait; a terminal one (a refused
+# write, a missing table: a deployment fault we do not retry here) after REFUSED_RETRY_AFTER_S,
+# so trackers and SDKs keep the events queued until the operator has fixed the deployment.
 STATUS: tuple[tuple[type[ClickstreamError], int], ...] = (
     (UnknownKey, 401),
     (PayloadTooLarge, 413),
     (MalformedBody, 400),
     (TransientError, 503),
-    (TerminalError, 500),
+    (TerminalError, 503),
 )
+REFUSED_RETRY_AFTER_S = 60
 
 ALLOW_HEADERS = "Content-Type, X-Api-Key"
 ALLOW_METHODS = "POST, OPTIONS"
@@ -59,22 +62,21 @@ def _cors_headers(origin: str | None, allowed: bool) -> dict[str, str]:
 
 
 def status_of(exc: ClickstreamError) -> int:
-    return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 503)
 
 
 def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None) -> Response:
     """The answer for a request that stored nothing, by the kind of ``exc``."""
     status = status_of(exc)
     if status == 503:
-        retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
-        body: dict[str, Any] = {
-            "error": "storage is unavailable; nothing was stored, retry the same events",
-            "retry_after_s": retry_after,
-        }
-        return _json(503, body, {**cors, "Retry-After": str(retry_after)})
-    if status == 500:
-        log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
-        return _json(500, {"error": "the service cannot store events right now (see its logs); nothing was stored"}, cors)
+        if isinstance(exc, TransientError):
+            retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
+            error = "storage is unavailable; nothing was stored, retry the same events"
+        else:
+            log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
+            retry_after = REFUSED_RETRY_AFTER_S
+            error = "the service cannot store events now (a deployment fault, see the logs); nothing was stored, retry later"
+        return _json(503, {"error": error, "retry_after_s": retry_after}, {**cors, "Retry-After": str(retry_after)})
     if status == 401:
         return _json(401, {"error": str(exc)}, cors)
     return _json(status, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)

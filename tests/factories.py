@@ -114,21 +114,21 @@ def event(**overrides: Any) -> dict[str, Any]:
 def clicked(event_id: str | None = None, ts_ms: int | None = None, **overrides: Any) -> dict[str, Any]:
     """The export tests' event: a click with a given id and client time, no sent_at (so the
     event time is ``ts_ms`` exactly) and only the fields the lake tests read back."""
-    return event(
-        event_id=event_id or uuid.uuid4().hex,
-        event_type="click",
-        event_name="LIKE_WOOD",
-        timestamp=ts_ms if ts_ms is not None else now_ms(),
-        sent_at=ABSENT,
-        anonymous_id="anon-1",
-        session_id="s-1",
-        url="https://shop.example.com/wood?utm_source=news&utm_campaign=spring",
-        referrer=ABSENT,
-        title=ABSENT,
-        properties={"item_index": "3"},
-        context=ABSENT,
-        **overrides,
-    )
+    preset: dict[str, Any] = {
+        "event_id": event_id or uuid.uuid4().hex,
+        "event_type": "click",
+        "event_name": "LIKE_WOOD",
+        "timestamp": ts_ms if ts_ms is not None else now_ms(),
+        "sent_at": ABSENT,
+        "anonymous_id": "anon-1",
+        "session_id": "s-1",
+        "url": "https://shop.example.com/wood?utm_source=news&utm_campaign=spring",
+        "referrer": ABSENT,
+        "title": ABSENT,
+        "properties": {"item_index": "3"},
+        "context": ABSENT,
+    }
+    return event(**{**preset, **overrides})
 
 
 def events(n: int, **overrides: Any) -> list[dict[str, Any]]:

@@ -56,11 +56,11 @@ def test_events_answer_503_with_retry_after_when_the_key_cannot_be_checked(
     assert "accepted" not in response.json_body
 
 
-def test_events_answer_500_when_the_table_is_missing(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A missing table is a deployment fault a retry will not fix (docs/decisions/0007): 500, not 503."""
+def test_a_missing_table_answers_503_retry_later(api: Api, shop: AppWithKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing table is a deployment fault: not retried here, never a 500; clients resend after a minute (0007)."""
     reconfigure(monkeypatch, CLICKSTREAM_TABLE="no-such-table")
 
     response = api.post_events(batch(event()), key=shop.key)
 
-    assert response.status_code == 500 and "Retry-After" not in response.headers
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
     assert "nothing was stored" in response.json_body["error"]

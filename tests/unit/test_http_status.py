@@ -17,9 +17,9 @@ from chalicelib.http import STATUS, status_of
         (MalformedBody("m"), 400),
         (StorageUnavailable("s"), 503),
         (LeaseHeld("l"), 503),
-        (StorageRefused("r"), 500),
-        (ConfigError("c"), 500),
-        (ClickstreamError("neither kind"), 500),
+        (StorageRefused("r"), 503),
+        (ConfigError("c"), 503),
+        (ClickstreamError("neither kind"), 503),
     ],
 )
 def test_each_kind_has_its_status(error: ClickstreamError, status: int) -> None:
