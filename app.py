@@ -11,6 +11,7 @@ import os
 from chalice import Chalice, Rate
 
 from chalicelib import http, http_segment
+from chalicelib.live import view as live_view
 
 app = Chalice(app_name="clickstream")
 app.log.setLevel("INFO")
@@ -45,6 +46,14 @@ def _segment_routes(route: str) -> None:
 
 for _route in SEGMENT_ROUTES:
     _segment_routes(_route)
+@app.route("/v1/live", methods=["GET"])
+def live():
+    return live_view.get_live(app.current_request)
+
+
+@app.route("/v1/live", methods=["OPTIONS"])
+def preflight_live():
+    return live_view.preflight(app.current_request)
 
 
 @app.route("/v1/health", methods=["GET"])

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bench import _lakebench as lb
+from chalicelib.lake.codecs import LAKE_CODEC
 
 GOAL_RATIO = 3.0
 BACKLOG_HOURS = 6
@@ -49,11 +50,13 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
 
     from chalicelib import clients
     from chalicelib.export import plan
-    from chalicelib.lake.rows import EVENT_KEYS
+    from chalicelib.lake.rows import EVENT_KEYS, NAMES
     from chalicelib.lake.schema import EVENT_TIME_COLUMNS
 
     client = clients.dynamodb(settings)
     deserializer = TypeDeserializer()
+    long = {short: name for name, short in EVENT_KEYS.items()}
+    names = NAMES["events"]
     rows: list[dict[str, Any]] = []
     paginator = client.get_paginator("query")
     for key_range in plan.key_ranges("events", plan.Window(lo_ms, hi_ms), settings.write_shards):
@@ -70,11 +73,15 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
         for page in pages:
             for item in page["Items"]:
                 record = {name: deserializer.deserialize(value) for name, value in item.items()}
-                rows.append(json.loads(record["d"]))
+                d = record["d"]
+                if d.startswith("{"):  # an item written before the positional format
+                    rows.append({long[short]: value for short, value in json.loads(d).items()})
+                else:
+                    count, *values = json.loads("[" + d + "]")
+                    rows.append(dict(zip(names[:count], values)))
     if not rows:
         return 0
-    long = {short: name for name, short in EVENT_KEYS.items()}
-    df = pd.DataFrame(rows).rename(columns=long)
+    df = pd.DataFrame(rows)
     for column in EVENT_TIME_COLUMNS:
         if column in df:
             df[column] = pd.to_datetime(df[column], unit="ms", utc=True)
@@ -86,7 +93,7 @@ def naive_export(settings: Any, lo_ms: int, hi_ms: int, prefix: str) -> int:
         path=f"s3://{settings.bucket}/{prefix}/events/",
         dataset=True,
         partition_cols=["app_id", "dt"],
-        compression="zstd",
+        compression=LAKE_CODEC,  # what the layer can read (chalicelib/lake/codecs.py)
         mode="append",
         boto3_session=session,
     )
@@ -176,7 +183,7 @@ def _run_exporter(stack: Any, settings: Any, events: int, skip_count: bool = Fal
     if skip_count:
         # What-if: no COUNT pass; every shard in one group (what run_once does anyway
         # when the window is under budget).
-        ex._plan_groups = lambda window: (window, [list(range(settings.write_shards))])
+        ex._plan_groups = lambda window: (window, [list(range(settings.write_shards))], None)
     counter = lb.QueryCounter().attach(ex.reader)
     servers = lb.ServerCpu(stack).start()
     cpu0 = time.process_time()

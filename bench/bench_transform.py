@@ -1,27 +1,30 @@
-"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes (zstd).
+"""Transform on one core: DynamoDB items (as the low-level client returns them) → Parquet bytes
+(the lake codec, chalicelib/lake/codecs.py).
 
 The items are built by ``plan_batch`` exactly as the API stores them, from realistic
 tracker events (web/tracker.js's fields: UUID ids, six user agents, URLs with UTM,
 properties, context), three apps, some events a day late (two ``dt`` partitions).
 
-Timed, one round each, interleaved and alternating which goes first, so both share
-the machine's noise:
+Timed, one round each, interleaved and alternating the order, so all share the machine's noise:
 
-* the export's path: ``d`` of each item → ``transform.lines_to_table`` (pyarrow's JSON
-  reader against the explicit schema) → ``with_dt`` → ``split_partitions`` →
+* the export's path: ``d`` of each item → ``transform.lines_to_table`` (positional lines
+  through pyarrow's CSV reader) → ``with_dt`` → ``split_partitions`` →
   ``parquetio.parquet_bytes`` per (app_id, dt);
+* the same path on the same events stored as the API wrote them before 0012 (``d`` as a
+  short-keyed JSON object, pyarrow's JSON reader): the "before" of issue 15, same run;
 * the naive baseline: boto3 ``TypeDeserializer`` on each item → ``json.loads`` of ``d`` →
-  ``pandas.DataFrame`` (long names, UTC timestamps, ``dt``) → ``to_parquet(zstd)`` per
-  (app_id, dt).
+  ``pandas.DataFrame`` (long names, UTC timestamps, ``dt``) → ``to_parquet(<lake codec>)`` per
+  (app_id, dt);
+* ``lines_to_table`` alone (the floor of the export's path).
 
-Both run pinned to CPU 0 with pyarrow's pools at one thread. Figures are per round:
-the best round (least disturbed) and the median; the ratio is the robust figure.
+Parquet is written with the lake's codec as Lambda runs it: snappy or gzip (the layer's
+pyarrow has no zstd). All paths run pinned to CPU 0 with pyarrow's pools at one thread.
+Judged on CPU time (events per CPU-second, ratios of CPU medians); wall figures printed too.
 
-Also reported: the pyarrow JSON reader alone (the floor of the export's path), the
-stage split, what ``dedup.first_received`` adds, the DynamoDB item size and write units
-per event, and Parquet bytes per event.
+Also reported: the stage split, what ``dedup.first_received`` adds, the DynamoDB item size
+and write units per event in both formats, and Parquet bytes per event.
 
-Goals (issue): ≥ 300,000 events/s, and ≥ 3× the naive baseline.
+Goals (issue 15): ≥ 300,000 events per CPU-second, and ≥ 4× the naive baseline.
 """
 
 from __future__ import annotations
@@ -34,9 +37,17 @@ import time
 from typing import Any, Callable, Sequence
 
 from bench import _lakebench as lb
+from chalicelib.lake.codecs import LAKE_CODEC
 
 GOAL_EVENTS_PER_S = 300_000
-GOAL_RATIO = 3.0
+GOAL_RATIO = 4.0  # issue 15 (issue 5 asked for 3.0)
+
+
+def object_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same items with ``d`` in the object format the API wrote before 0012 (the "before" path)."""
+    from chalicelib.lake import rows
+
+    return [{**item, "d": {"S": rows.encode_object(rows.decode_row(item["d"]["S"]))}} for item in items]
 
 
 def build_items(events: int) -> list[dict[str, Any]]:
@@ -66,39 +77,38 @@ def naive_path(items: Sequence[dict[str, Any]]) -> int:
     import pandas as pd
     from boto3.dynamodb.types import TypeDeserializer
 
-    from chalicelib.lake.rows import EVENT_KEYS
+    from chalicelib.lake.rows import EVENT_KEYS, NAMES
     from chalicelib.lake.schema import EVENT_TIME_COLUMNS
 
     deserializer = TypeDeserializer()
+    names = NAMES["events"]
+    long = {short: name for name, short in EVENT_KEYS.items()}
     rows = []
     for item in items:
         record = {name: deserializer.deserialize(value) for name, value in item.items()}
-        rows.append(json.loads(record["d"]))
-    df = pd.DataFrame(rows).rename(columns={short: name for name, short in EVENT_KEYS.items()})
+        d = record["d"]
+        if d.startswith("{"):  # an item written before the positional format
+            rows.append({long[short]: value for short, value in json.loads(d).items()})
+        else:
+            count, *values = json.loads("[" + d + "]")
+            rows.append(dict(zip(names[:count], values)))
+    df = pd.DataFrame(rows)
     for column in EVENT_TIME_COLUMNS:
         df[column] = pd.to_datetime(df[column], unit="ms", utc=True)
     df["dt"] = df["event_time"].dt.strftime("%Y-%m-%d")
     total = 0
     for _, part in df.groupby(["app_id", "dt"], sort=True):
         sink = io.BytesIO()
-        part.drop(columns=["dt"]).to_parquet(sink, compression="zstd", index=False)
+        part.drop(columns=["dt"]).to_parquet(sink, compression=LAKE_CODEC, index=False)
         total += len(sink.getvalue())
     return total
 
 
-def json_reader_only(lines: Sequence[str]) -> int:
-    """pyarrow's JSON reader on the joined lines, nothing else: the floor of the export's path."""
-    import pyarrow.json as pj
+def reader_only(lines: Sequence[str]) -> int:
+    """``lines_to_table`` alone (join, parse, conform): the floor of the export's path."""
+    from chalicelib.lake import transform
 
-    from chalicelib.lake.schema import JSON_SCHEMAS
-
-    blob = "\n".join(lines).encode()
-    table = pj.read_json(
-        io.BytesIO(blob),
-        read_options=pj.ReadOptions(block_size=4 << 20, use_threads=False),
-        parse_options=pj.ParseOptions(explicit_schema=JSON_SCHEMAS["events"], unexpected_field_behavior="ignore"),
-    )
-    return table.num_rows
+    return int(transform.lines_to_table("events", lines).num_rows)
 
 
 def stages(items: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -153,16 +163,17 @@ def check_same_rows(items: Sequence[dict[str, Any]]) -> None:
     import pandas as pd
 
     from chalicelib.lake import transform
+    from chalicelib.lake.rows import decode_row
 
     table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
     ours = table.select(["event_id", "event_time", "app_id"]).to_pandas().sort_values("event_id").reset_index(drop=True)
-    rows = [json.loads(item["d"]["S"]) for item in items]
+    rows = [decode_row(item["d"]["S"]) for item in items]
     theirs = (
         pd.DataFrame(
             {
-                "event_id": [r["i"] for r in rows],
-                "event_time": pd.to_datetime([r["T"] for r in rows], unit="ms", utc=True),
-                "app_id": [r["a"] for r in rows],
+                "event_id": [r["event_id"] for r in rows],
+                "event_time": pd.to_datetime([r["event_time"] for r in rows], unit="ms", utc=True),
+                "app_id": [r["app_id"] for r in rows],
             }
         )
         .sort_values("event_id")
@@ -180,28 +191,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     args = lb.parse_args(parser, argv, "transform")
 
+    codec = LAKE_CODEC
     items = build_items(args.events)
+    before_items = object_items(items)
     lines = [item["d"]["S"] for item in items]
     check_same_rows(items)
+    check_same_rows(before_items)
     lb.pin_one_core(0)
 
-    runs: dict[str, list[tuple[float, float]]] = {"export": [], "naive": [], "json_reader_only": []}
-    sizes: dict[str, int] = {}
     paths = {
         "export": lambda: export_path(items),
+        "export_object_items": lambda: export_path(before_items),
         "naive": lambda: naive_path(items),
-        "json_reader_only": lambda: json_reader_only(lines),
+        "reader_only": lambda: reader_only(lines),
     }
-    export_path(items[:1000])  # import and warm both paths outside the timing
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
+    sizes: dict[str, int] = {}
+    export_path(items[:1000])  # import and warm the paths outside the timing
+    export_path(before_items[:1000])
     naive_path(items[:1000])
     for r in range(args.rounds):
-        order = ["export", "naive", "json_reader_only"] if r % 2 == 0 else ["naive", "export", "json_reader_only"]
+        order = list(paths) if r % 2 == 0 else ["naive", "export_object_items", "export", "reader_only"]
         for name in order:
             wall, cpu, result = _round(paths[name])
             runs[name].append((wall, cpu))
-            if name != "json_reader_only":
+            if name != "reader_only":
                 sizes[name] = result
-        print(f"  round {r + 1}: " + ", ".join(f"{n} {args.events / runs[n][-1][0]:,.0f}/s" for n in runs), flush=True)
+        print(f"  round {r + 1} (CPU): " + ", ".join(f"{n} {args.events / runs[n][-1][1]:,.0f}/s" for n in runs), flush=True)
 
     def rate(name: str) -> dict[str, Any]:
         walls, cpus = [w for w, _ in runs[name]], [c for _, c in runs[name]]
@@ -209,28 +225,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             "events_per_s_best": round(args.events / min(walls)),
             "events_per_s_median": round(args.events / statistics.median(walls)),
             "events_per_s_cpu_best": round(args.events / min(cpus)),
+            "events_per_s_cpu_median": round(args.events / statistics.median(cpus)),
             **lb.summary(walls),
         }
 
     ratios = [n[0] / e[0] for e, n in zip(runs["export"], runs["naive"])]
+    cpu_ratios = [n[1] / e[1] for e, n in zip(runs["export"], runs["naive"])]
+    before_ratios = [b[1] / e[1] for e, b in zip(runs["export"], runs["export_object_items"])]
     export = rate("export")
     result: dict[str, Any] = {
         "benchmark": "transform",
         "machine": lb.machine(),
         "command": lb.command("transform", argv),
         "events_per_round": args.events,
+        "codec": codec,
         "export": export,
+        "export_object_items": rate("export_object_items"),
         "naive": rate("naive"),
-        "json_reader_only": rate("json_reader_only"),
+        "reader_only": rate("reader_only"),
         "ratio_best": round(min(n for n, _ in runs["naive"]) / min(e for e, _ in runs["export"]), 2),
         "ratio_median_of_rounds": round(statistics.median(ratios), 2),
+        "ratio_cpu_median_of_rounds": round(statistics.median(cpu_ratios), 2),
+        "speedup_over_object_items_cpu_median": round(statistics.median(before_ratios), 2),
         "stages_cpu_s": {k: round(v, 3) for k, v in stages(items).items()},
         "parquet_bytes_per_event": round(sizes["export"] / args.events, 1),
+        "object_items": item_costs(before_items),
         "naive_parquet_bytes_per_event": round(sizes["naive"] / args.events, 1),
         **item_costs(items),
     }
-    result["goal_events_per_s_met"] = export["events_per_s_best"] >= GOAL_EVENTS_PER_S
-    result["goal_ratio_met"] = result["ratio_median_of_rounds"] >= GOAL_RATIO
+    # Judged per CPU-second (issue 15): on 2 cores shared by many jobs, wall time measures the neighbours.
+    result["goal_events_per_s_met"] = export["events_per_s_cpu_median"] >= GOAL_EVENTS_PER_S
+    result["goal_ratio_met"] = result["ratio_cpu_median_of_rounds"] >= GOAL_RATIO
     lb.emit(result, args.json)
     return 0 if result["goal_events_per_s_met"] and result["goal_ratio_met"] else 1
 

@@ -71,7 +71,9 @@ def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | N
     if status == 503:
         if isinstance(exc, TransientError):
             retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
-            error = "storage is unavailable; nothing was stored, retry the same events"
+            # "acknowledged", not "stored": a write that became durable too late (WriteTooLate) is stored
+            # but not acknowledged; the retry is kept once by the export's dedup.
+            error = "storage is unavailable; nothing was acknowledged, retry the same events"
         else:
             log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
             retry_after = REFUSED_RETRY_AFTER_S
@@ -100,7 +102,9 @@ def post_events(request: Any) -> Response:
         # no app is known, so nothing about any app's allow-list is revealed.
         return _refused(exc, _cors_headers(origin, True))
     except ClickstreamError as exc:
-        return _refused(exc, {}, retry_after_s=2)
+        # Like every 503: readable by the page (CORS, Retry-After); the cause goes to the log only.
+        log.warning(orjson.dumps({"msg": "key lookup failed", "error": str(exc)}).decode())
+        return _refused(exc, _cors_headers(origin, True), retry_after_s=2)
     if origin and not origin_allowed(app, origin):
         return _json(
             403,

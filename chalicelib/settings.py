@@ -34,9 +34,12 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "storage_attempts": ("CLICKSTREAM_STORAGE_ATTEMPTS", "6"),
     "key_cache_seconds": ("CLICKSTREAM_KEY_CACHE_SECONDS", "60"),
     "settle_seconds": ("CLICKSTREAM_SETTLE_SECONDS", "30"),
-    "export_budget_events": ("CLICKSTREAM_EXPORT_BUDGET_EVENTS", "2000000"),
+    "export_budget_events": ("CLICKSTREAM_EXPORT_BUDGET_EVENTS", "600000"),
     "export_worker_function": ("CLICKSTREAM_EXPORT_WORKER_FUNCTION", ""),
     "metrics_namespace": ("CLICKSTREAM_METRICS_NAMESPACE", "Clickstream"),
+    # Set by Lambda itself; 0 outside Lambda. Caps the export budget (chalicelib/export/budget.py).
+    "lambda_memory_mb": ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "0"),
+    "live_cache_seconds": ("CLICKSTREAM_LIVE_CACHE_SECONDS", "5"),
 }
 
 
@@ -61,6 +64,8 @@ class Settings:
     export_budget_events: int
     export_worker_function: str
     metrics_namespace: str
+    lambda_memory_mb: int
+    live_cache_seconds: int
 
     @property
     def is_local(self) -> bool:

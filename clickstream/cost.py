@@ -199,8 +199,10 @@ def estimate(inputs: Inputs, table: Mapping[str, Any]) -> Estimate:
     add("CloudWatch", f"log storage ({a['log_retention_days']}-day retention)", stored_gib, "GiB-month",
         p["cloudwatch_logs_storage_per_gb_month"])
     add("CloudWatch", "custom metric ExportLagSeconds", a["custom_metrics"], "metrics", p["cloudwatch_custom_metric_per_month"])
-    add("CloudWatch", "alarms (export lag, API 5xx rate, export errors)", a["alarm_metrics"], "alarm metrics",
+    add("CloudWatch", "alarms (export lag, API 5xx, export errors, worker failures)", a["alarm_metrics"], "alarm metrics",
         p["cloudwatch_alarm_metric_per_month"])
+    # CloudWatch can publish to an encrypted topic only with a customer managed key (deploy/resources.yaml).
+    add("CloudWatch", "KMS key of the alarm topic", 1, "keys", p["kms_customer_key_per_month"])
     add("CloudWatch", "PutMetricData", runs * a["put_metric_data_per_run"] / 1000, "1,000 requests",
         p["cloudwatch_put_metric_data_per_1000"])
 

@@ -21,11 +21,16 @@ def pages(settings: Settings) -> dict[str, Any]:
 
 
 def start_background(settings: Settings, stop: threading.Event) -> threading.Thread:
-    """The local stand-in for the EventBridge schedule: one export pass a minute."""
+    """The local stand-in for the EventBridge schedule: one export pass a minute.
+
+    The thread dies with the process; ``release_lease(thread)`` on the way out frees the
+    export lease a run of it may hold (its window is pending, so the next run finishes it).
+    """
     from chalicelib.export.handlers import exporter
 
+    export = exporter(settings, invoke=None)
+
     def loop() -> None:
-        export = exporter(settings, invoke=None)
         while not stop.wait(EVERY_S):
             try:
                 report = export.run_once()
@@ -38,5 +43,17 @@ def start_background(settings: Settings, stop: threading.Event) -> threading.Thr
                 print(f"export failed (the next run retries): {exc}", flush=True)
 
     thread = threading.Thread(target=loop, name="export-scheduler", daemon=True)
+    thread.exporter = export  # type: ignore[attr-defined]
     thread.start()
     return thread
+
+
+def release_lease(thread: threading.Thread | None) -> None:
+    """Free the lease if the scheduler holds it (a conditional write on its own owner id: a no-op otherwise)."""
+    export = getattr(thread, "exporter", None)
+    if export is None:
+        return
+    try:
+        export.state.release(export.owner)
+    except Exception as exc:  # storage already gone: the lease expires on its own
+        log.warning("export lease not released: %s", exc)

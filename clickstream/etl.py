@@ -1,8 +1,10 @@
-"""`clickstream etl run|backfill|create-tables`: the export's command-line doors."""
+"""`clickstream etl run|backfill|rewrite-codec|create-tables`: the export's command-line doors."""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
 from datetime import datetime, timezone
 
 import click
@@ -35,9 +37,23 @@ def etl_run(stage: str | None, as_json: bool) -> None:
     from chalicelib.export.handlers import exporter
 
     settings = settings_for(stage)
-    report = exporter(settings, invoke=None).run_once()
+    try:
+        report = exporter(settings, invoke=None).run_once()
+    except KeyboardInterrupt:
+        click.echo("interrupted: the export lease is released; the next run finishes the window this one began", err=True)
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps(report.__dict__))
+        return
+    if report.status == "skipped":
+        until = report.lease_until_ms
+        when = "(lease just freed)"
+        if until:
+            left_s = max(0, round(until / 1000 - time.time()))
+            when = f"until {datetime.fromtimestamp(until / 1000, tz=timezone.utc):%Y-%m-%d %H:%M:%S}Z ({left_s} s from now)"
+        click.echo(
+            f"skipped: another export run ({report.lease_owner or 'unknown'}) holds the lease {when}; nothing was exported"
+        )
         return
     window = ""
     if report.window_hi_ms:
@@ -68,6 +84,26 @@ def etl_backfill(since: str, until: str, stage: str | None) -> None:
     click.echo(f"backfilled {report.events} events and {report.rejected} rejected into {report.partitions} partitions")
 
 
+@etl.command("rewrite-codec")
+@click.option("--stage", default=None)
+@click.option("--dry-run", is_flag=True, help="List the files that need it, change nothing.")
+def etl_rewrite_codec(stage: str | None, dry_run: bool) -> None:
+    """Rewrite lake files in a codec the Lambda layer cannot read (zstd, lz4, brotli) as snappy.
+
+    Needed once for a lake written before the codec rule (docs/deploy.md); holds the export lease.
+    """
+    from chalicelib.export.handlers import exporter
+    from clickstream.recode import LAKE_CODEC, rewrite_unreadable
+
+    settings = settings_for(stage)
+    ex = exporter(settings, invoke=None)
+    with ex.exclusive():
+        report = rewrite_unreadable(ex.lake, settings.lake_prefix, dry_run=dry_run, progress=lambda key: click.echo(f"  {key}"))
+    verb = "would rewrite" if dry_run else "rewrote"
+    found = ", ".join(f"{codec} {n}" for codec, n in sorted(report.codecs_found.items())) or "none"
+    click.echo(f"{verb} {len(report.rewritten)} of {report.scanned} files as {LAKE_CODEC} (codecs found: {found})")
+
+
 def ddl_statements(settings_bucket: str, prefix: str, database: str) -> list[tuple[str, str]]:
     """(file name, SQL) for every table DDL in etl/tables, with the lake location filled in."""
     out = []
@@ -82,7 +118,12 @@ def ddl_statements(settings_bucket: str, prefix: str, database: str) -> list[tup
 @click.option("--stage", default=None, help="A deployed stage: runs the DDL on Athena. Default: print it.")
 @click.option("--workgroup", default=None, help="Athena workgroup (default: clickstream-<stage>).")
 def etl_create_tables(stage: str | None, workgroup: str | None) -> None:
-    """Apply etl/tables/*.sql (partition projection: no crawler, no MSCK REPAIR)."""
+    """The lake's Athena tables (etl/tables/*.sql, partition projection: no crawler, no MSCK REPAIR) and views.
+
+    Locally (no --stage) it prints the DDL and creates nothing: DuckDB reads the lake's Hive
+    layout directly, so `clickstream query` needs no tables. With --stage it applies the
+    tables and then the views on Athena, in that stage's workgroup.
+    """
     settings = settings_for(stage)
     statements = ddl_statements(settings.bucket, settings.lake_prefix, settings.glue_database)
     if not stage or stage == "local":

@@ -25,9 +25,11 @@ def privacy() -> None:
 
 
 @privacy.command("delete")
-@click.option("--app", "app_id", required=True)
-@click.option("--user-id", default=None)
-@click.option("--anonymous-id", default=None)
+@click.option("--app", "app_id", required=True, help="The app id (clickstream apps list).")
+@click.option("--user-id", default=None, help="The person's user_id; one of --user-id or --anonymous-id is required.")
+@click.option(
+    "--anonymous-id", default=None, help="The person's anonymous_id (a browser); one of --user-id or --anonymous-id is required."
+)
 @click.option("--actor", default=None, help="Who asked (recorded in the ledger); default: the OS user.")
 @click.option("--stage", default=None)
 def delete(app_id: str, user_id: str | None, anonymous_id: str | None, actor: str | None, stage: str | None) -> None:
@@ -47,9 +49,11 @@ def delete(app_id: str, user_id: str | None, anonymous_id: str | None, actor: st
 
 
 @privacy.command("export")
-@click.option("--app", "app_id", required=True)
-@click.option("--user-id", default=None)
-@click.option("--anonymous-id", default=None)
+@click.option("--app", "app_id", required=True, help="The app id (clickstream apps list).")
+@click.option("--user-id", default=None, help="The person's user_id; one of --user-id or --anonymous-id is required.")
+@click.option(
+    "--anonymous-id", default=None, help="The person's anonymous_id (a browser); one of --user-id or --anonymous-id is required."
+)
 @click.option("--out", type=click.File("w"), default="-", help="JSON lines file (default: stdout).")
 @click.option("--stage", default=None)
 def export(app_id: str, user_id: str | None, anonymous_id: str | None, out, stage: str | None) -> None:

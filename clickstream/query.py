@@ -36,6 +36,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _is_rate(column: str) -> bool:
+    return "rate" in column or "conversion" in column or column.endswith(("_share", "_ratio"))
+
+
+def _duration(seconds: float) -> str:
+    if abs(seconds) < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    if abs(whole) < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def _for_people(column: str, value: Any) -> str:
+    """A table cell: rates as percentages, durations in minutes, other decimals rounded (csv/json stay exact)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if _is_rate(column) and isinstance(value, float):
+        return f"{value * 100:.1f} %"
+    if column.endswith("_s") or "duration" in column:
+        return _duration(float(value))
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.3g}"
+    return str(value)
+
+
+def with_step_names(rows: list[dict[str, Any]], columns: list[str], steps: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Funnel rows with the name of their step (Athena cannot select a parameter, so the CLI adds it)."""
+    names = [s.strip() for s in steps.split(",")]
+    at = columns.index("step") + 1 if "step" in columns else 0
+    named = [{**r, "step_name": names[int(r["step"]) - 1] if 0 < int(r.get("step") or 0) <= len(names) else None} for r in rows]
+    return named, [*columns[:at], "step_name", *columns[at:]]
+
+
 def render(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
     rows = [{c: _plain(r[c]) for c in columns} for r in rows]
     if fmt == "json":
@@ -46,7 +80,7 @@ def render(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
         writer.writerow(columns)
         writer.writerows(["" if r[c] is None else r[c] for c in columns] for r in rows)
         return out.getvalue().rstrip("\n")
-    cells = [["NULL" if r[c] is None else str(r[c]) for c in columns] for r in rows]
+    cells = [["NULL" if r[c] is None else _for_people(c, r[c]) for c in columns] for r in rows]
     cells = [[v if len(v) <= MAX_CELL else v[: MAX_CELL - 1] + "…" for v in row] for row in cells]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
@@ -137,10 +171,38 @@ def query(sql: str | None, fmt: str, params: tuple[str, ...], stage: str | None,
         local = not stage or stage == "local"
         chosen = engine or ("duckdb" if local else "athena")
         values = params_mod.parse_pairs(params)
-        table = run_query(sql, values, settings=settings_for(stage), engine=chosen)  # type: ignore[arg-type]
+        settings = settings_for(stage)
+        table = run_query(sql, values, settings=settings, engine=chosen)  # type: ignore[arg-type]
+        if "app_id" in values and _unknown_app(values["app_id"], settings, chosen):
+            click.echo(
+                f"error: no app {values['app_id']!r}: it is not in the app list and the lake holds no events for it "
+                "(`clickstream apps list` shows the apps)", err=True,
+            )
+            sys.exit(2)
     except ClickstreamError as exc:
         # The same one-line message and exit code as the `clickstream` group gives, also when
         # this command runs on its own.
-        click.echo(f"error: {exc}", err=True)
+        from clickstream.cli import local_stack_down
+
+        click.echo(f"error: {local_stack_down(exc) or exc}", err=True)
         sys.exit(2)
-    click.echo(render(table.to_pylist(), table.column_names, fmt))
+    rows, columns = table.to_pylist(), table.column_names
+    if sql == "funnel" and values.get("steps") and "step" in columns:
+        rows, columns = with_step_names(rows, columns, values["steps"])
+    click.echo(render(rows, columns, fmt))
+
+
+def _unknown_app(app_id: str, settings: Any, engine: str) -> bool:
+    """Neither an app record nor an event in the lake: a typo, not an app without traffic."""
+    from chalicelib import clients
+    from chalicelib.store.apps import AppStore
+    from clickstream.lake import run_query
+
+    try:
+        if AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).get_app(app_id) is not None:
+            return False
+    except ClickstreamError:
+        pass  # no access to the app list (a stage's table): the lake decides
+    sql = "SELECT count(*) AS n FROM events WHERE app_id = :app_id"
+    found = run_query(sql, {"app_id": app_id}, settings=settings, engine=engine)  # type: ignore[arg-type]
+    return not found.to_pylist()[0]["n"]

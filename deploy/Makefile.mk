@@ -3,7 +3,7 @@
 #
 #   include deploy/Makefile.mk
 #
-#   make package STAGE=prod   offline: build/prod/sam.yaml + deployment.zip, cfn-lint
+#   make package STAGE=prod   offline: build/prod/sam.yaml + deployment.zip for the pinned runtime (python3.13), cfn-lint
 #   make deploy  STAGE=prod   package, upload, CloudFormation change set, execute
 #   make destroy STAGE=prod   delete the stack; the table and the lake bucket are kept
 #

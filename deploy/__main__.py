@@ -15,7 +15,9 @@ from deploy.package import (
     Package,
     chalice_package,
     layer_arn,
+    layer_pin,
     lint,
+    runtimes,
     summarize_zip,
 )
 
@@ -35,10 +37,17 @@ def build(stage: str, region: str) -> Package:
         raise DeployError("cfn-lint rejects the packaged template:\n  " + "\n  ".join(findings))
     click.echo(f"{package.template_path.relative_to(APP_DIR)}: cfn-lint clean")
     click.echo(summarize_zip(package.zip_path).describe())
+    pin = layer_pin()
+    found = runtimes(package.template())
+    if set(found.values()) != {pin.runtime}:
+        raise DeployError(f"the packaged functions have runtimes {found}, not {pin.runtime}")
+    arn = pin.arns.get(region, "(none pinned: pass --pandas-layer-arn)")
+    click.echo(f"runtime {pin.runtime} on {', '.join(sorted(found))} (built from Python {sys.version.split()[0]}); "
+               f"layer for {region}: {arn} (awswrangler {pin.awswrangler}, pyarrow {pin.pyarrow})")
     return package
 
 
-def session(region: str | None):  # noqa: ANN201 - boto3 session
+def session(region: str | None):
     import boto3
 
     s = boto3.session.Session(region_name=region)
@@ -89,7 +98,7 @@ def deploy_cmd(stage: str, region: str | None, artifact_bucket: str | None, pand
     stack = Stack(s, stack_name(stage), echo=click.echo)
     parameters = parse_params(params)
     parameters["PandasLayerArn"] = pandas_layer_arn or layer_arn(s.region_name)
-    stack.check_layer(parameters["PandasLayerArn"])
+    stack.check_layer(parameters["PandasLayerArn"], layer_pin().runtime)
     if alarm_email is not None:
         parameters["AlarmEmail"] = alarm_email
     outputs = stack.deploy(

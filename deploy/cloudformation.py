@@ -11,8 +11,9 @@ import copy
 import hashlib
 import json
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError, WaiterError
@@ -213,10 +214,15 @@ class Stack:
         except WaiterError as exc:
             raise DeployError(f"{self.name} was not deleted: {self._first_failure()}") from exc
 
-    def check_layer(self, arn: str) -> None:
+    def check_layer(self, arn: str, runtime: str | None = None) -> None:
+        """The layer exists, is readable from this account and (if it says) supports ``runtime``."""
         try:
-            self.session.client("lambda").get_layer_version_by_arn(Arn=arn)
+            layer = self.session.client("lambda").get_layer_version_by_arn(Arn=arn)
         except ClientError as exc:
             raise DeployError(f"layer {arn} is not usable from this account/region ({exc}); "
                               "pin another version in deploy/pandas-layers.json or pass "
                               "--pandas-layer-arn") from exc
+        compatible = layer.get("CompatibleRuntimes") or []
+        if runtime and compatible and runtime not in compatible:
+            raise DeployError(f"layer {arn} is built for {compatible}, not {runtime}: the export could not import "
+                              "pyarrow; pin the layer for this runtime in deploy/pandas-layers.json")

@@ -8,6 +8,8 @@ SQL's answer with an independent one.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
 import pyarrow as pa
@@ -22,8 +24,9 @@ from clickstream.traffic_truth import Truth
 ARROW = {"string": pa.string(), "integer": pa.int64(), "decimal": pa.float64(), "date": pa.date32(), "boolean": pa.bool_()}
 
 
-def lake_with_traffic(settings: Settings, app_id: str = "shop", users: int = 30, days: int = 7, seed: int = 11) -> Traffic:
-    traffic = generate(users, days=days, seed=seed, app_id=app_id)
+def lake_with_traffic(settings: Settings, app_id: str = "shop", users: int = 30, days: int = 7, seed: int = 11,
+                      end_ms: int | None = None) -> Traffic:
+    traffic = generate(users, days=days, seed=seed, app_id=app_id, end_ms=end_ms)
     send(traffic, store_sender(settings, app_id))
     export = exporter(settings, invoke=None)
     for _ in range(10):  # one pass exports it all; the loop only guards against a budget-limited pass
@@ -38,12 +41,42 @@ def filters(traffic: Traffic, include_bots: bool = False) -> dict[str, Any]:
             "include_bots": include_bots, "steps": list(FUNNEL)}
 
 
+def until(traffic: Traffic, cut_ms: int) -> Traffic:
+    """The traffic as the lake holds it at ``cut_ms``: only the events that happened before."""
+    visitors = []
+    for v in traffic.visitors:
+        sessions = [replace(s, events=kept) for s in v.sessions if (kept := [e for e in s.events if e.time_ms < cut_ms])]
+        visitors.append(replace(v, sessions=sessions))
+    for v in visitors:
+        for s in v.sessions:
+            s.visitor = v
+    return replace(traffic, visitors=visitors)
+
+
+def overview_compare(traffic: Traffic, p: Mapping[str, Any]) -> dict[str, Any]:
+    """The overview of the range and of the previous one (clickstream.dashboard.scope.compare_sql)."""
+    lo, hi = date.fromisoformat(str(p["date_from"])), date.fromisoformat(str(p["date_to"]))
+    now = p.get("now") or datetime.now(timezone.utc)
+    days = (hi - lo).days + 1
+    running = hi >= now.date()
+    now_ms = int(now.timestamp() * 1000)
+    cur = Truth(until(traffic, now_ms) if running else traffic).overview(str(lo), str(hi), bool(p["include_bots"]))
+    prev_traffic = until(traffic, now_ms - days * 86_400_000) if running else traffic
+    prev = Truth(prev_traffic).overview(str(lo - timedelta(days=days)), str(lo - timedelta(days=1)), bool(p["include_bots"]))
+    for row in (cur, prev):
+        row["views_per_session"] = row["page_views"] / row["sessions"] if row["sessions"] else None
+    return {**cur, **{f"prev_{k}": v for k, v in prev.items()}}
+
+
 def truth_runner(traffic: Traffic) -> panels.Runner:
-    truth = Truth(traffic)
+    whole = Truth(traffic)
 
     def run(dataset: Dataset, p: Mapping[str, Any]) -> pa.Table:
         lo, hi, bots = str(p["date_from"]), str(p["date_to"]), bool(p["include_bots"])
-        if dataset.name == "overview":
+        truth = whole if p.get("until") is None else Truth(until(traffic, int(p["until"].timestamp() * 1000)))
+        if dataset.name == "overview_compare":
+            rows = [overview_compare(traffic, p)]
+        elif dataset.name == "overview":
             rows = [truth.overview(lo, hi, bots)]
         elif dataset.name == "daily_metrics":
             rows = truth.daily(lo, hi, bots)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 from chalicelib import clients
 from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import plan_batch
-from chalicelib.lake import layout
+from chalicelib.lake import layout, rows
 from chalicelib.settings import Settings
+from chalicelib.store import keys
 from chalicelib.store.events import put_items
 from tests.factories import clicked
 
@@ -36,11 +37,24 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 def store(
-    settings: Settings, events: Iterable[dict[str, Any]], received_ms: int, app_id: str = "app-a", request_id: str | None = None
+    settings: Settings,
+    events: Iterable[dict[str, Any]],
+    received_ms: int,
+    app_id: str = "app-a",
+    request_id: str | None = None,
+    item_format: Literal["current", "object"] = "current",
 ) -> int:
-    """Store a batch exactly as POST /v1/events would at ``received_ms``. Returns accepted count."""
+    """Store a batch exactly as POST /v1/events would at ``received_ms``. Returns accepted count.
+
+    ``item_format="object"``: as the API wrote event items before the positional format
+    (docs/decisions/0012), i.e. items still in the table from the version before.
+    """
     facts = request_facts(app_id, received_ms, "81.2.69.142", {"user-agent": CHROME, "cloudfront-viewer-country": "de"})
     plan = plan_batch(list(events), facts, settings.with_(max_event_age_days=3650), request_id or uuid.uuid4().hex)
+    if item_format == "object":
+        for item in plan.items:
+            if item[keys.PK]["S"].startswith("e#"):
+                item[keys.DATA]["S"] = rows.encode_object(rows.decode_row(item[keys.DATA]["S"]))
     put_items(clients.dynamodb(settings), settings.table, plan.items, attempts=3)
     return plan.accepted
 

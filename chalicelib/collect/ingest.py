@@ -7,6 +7,7 @@ one I/O step, the durable write, and decides the status code.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -15,12 +16,20 @@ import orjson
 from chalicelib.collect import limits
 from chalicelib.collect.enrich import RequestFacts, check_event_time, enrich, event_time_ms
 from chalicelib.collect.validate import InvalidEvent, validate_event
-from chalicelib.errors import TerminalError
+from chalicelib.errors import StorageUnavailable, TerminalError
 from chalicelib.lake.rows import encode_row
 from chalicelib.privacy import cookieless
 from chalicelib.settings import Settings
 from chalicelib.store import items, keys
 from chalicelib.store.items import Item
+
+# Room for the API function's clock and the export's to disagree (both hosts are NTP-synced;
+# Amazon Time Sync keeps EC2/Lambda hosts well under a millisecond apart).
+ACK_MARGIN_MS = 5_000
+
+
+def _clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class MalformedBody(TerminalError):
@@ -29,6 +38,15 @@ class MalformedBody(TerminalError):
 
 class PayloadTooLarge(TerminalError):
     """More than 500 events or 1 MiB in one request."""
+
+
+class WriteTooLate(StorageUnavailable):
+    """The write became durable too long after ``received_at`` to be acknowledged.
+
+    The items may sit behind a watermark an export has already committed, so they may never
+    reach the lake; a 503 makes the client send the batch again with a new ``received_at``,
+    and the export's dedup keeps each event_id once if both copies reach the lake.
+    """
 
 
 @dataclass
@@ -182,11 +200,25 @@ def ingest(
     request_id: str,
     store: Callable[[list[Item]], None],
     visitor_salt: Callable[[int], bytes] | None = None,
+    clock: Callable[[], int] = _clock_ms,
 ) -> IngestResult:
     """Store every valid event (and a record of each rejected one) before answering.
 
     ``store`` raises ``StorageUnavailable`` if it cannot make every item durable; it
     propagates so the API answers 503 and the client retries the batch.
+
+    The acknowledgement deadline, by construction rather than by the function's timeout::
+
+        r = received_at      w = the write is durable (<= the clock read after store())
+        export: plans at t, window (lo, t - settle], reads at t' >= t
+        the export misses the item only if  r <= t - settle  and  w > t'
+                                      hence  w - r > settle
+        so we answer 200 only if  clock() - r <= settle - margin  (<= settle even when the
+        export's clock runs up to the margin ahead), else 503 (``WriteTooLate``); the margin
+        is ACK_MARGIN_MS, or half the settle delay if that is shorter.
+
+    A stalled process (SIGSTOP, a GC pause, a slow retry loop) can delay the answer, never
+    turn a write the export may have skipped into a 200.
     """
     try:
         events = parse_body(raw_body)
@@ -195,7 +227,30 @@ def ingest(
         raise
     plan = plan_batch(events, facts, settings, request_id, visitor_salt)
     store(plan.items)
+    _check_ack_deadline(facts.received_ms, clock(), settings.settle_seconds * 1000)
     return IngestResult(200 if plan.accepted else 400, plan.accepted, plan.rejected)
+
+
+def ack_deadline_ms(settle_ms: int) -> int | None:
+    """How long after ``received_at`` a write may become durable and still be acknowledged.
+
+    None when the settle delay is 0: a configuration for tests that export only after every
+    write has finished; with no delay, no deadline could protect a write in flight.
+    """
+    if settle_ms <= 0:
+        return None
+    return settle_ms - min(ACK_MARGIN_MS, settle_ms // 2)
+
+
+def _check_ack_deadline(received_ms: int, durable_ms: int, settle_ms: int) -> None:
+    took_ms = durable_ms - received_ms
+    deadline_ms = ack_deadline_ms(settle_ms)
+    if deadline_ms is not None and took_ms > deadline_ms:
+        raise WriteTooLate(
+            f"the write took {took_ms / 1000:.1f} s, longer than the {deadline_ms / 1000:g} s "
+            "an acknowledged write may take; it is not acknowledged, retry the same events",
+            retry_after_s=1,
+        )
 
 
 def _body_text(raw: bytes | str | None) -> str:

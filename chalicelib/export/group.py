@@ -49,15 +49,17 @@ class GroupExport:
     crash: Crash
     dedup_lookback_ms: int
 
-    def run(self, pending: Pending, group: int) -> GroupResult:
+    def run(self, pending: Pending, group: int, event_lines: list[str] | None = None) -> GroupResult:
+        """Export one group; ``event_lines``: its events as the coordinator's planning read them, if it did."""
         window = plan.Window(pending.lo_ms, pending.hi_ms)
         shards = pending.groups[group]
         prefix = self.settings.lake_prefix
         result = GroupResult()
-        events = transform.lines_to_table("events", self._read("events", window, shards))
+        events = transform.lines_to_table("events", self._read("events", window, shards) if event_lines is None else event_lines)
         raw_count = events.num_rows
         events = dedup.first_received(events)
-        seen = dedup.load_seen(self.lake, prefix, window.lo_ms - self.dedup_lookback_ms, pending.seq)
+        hours = dedup.hours_of(events)  # a retry has its first copy's client hour
+        seen = dedup.load_seen(self.lake, prefix, window.lo_ms - self.dedup_lookback_ms, pending.seq, hours)
         events, _ = dedup.drop_seen(events, seen)
         result.events, result.duplicates = events.num_rows, raw_count - events.num_rows
         rejected = transform.lines_to_table("rejected_events", self._read("rejected_events", window, shards))
@@ -71,7 +73,7 @@ class GroupExport:
                 self.crash("after_data_file")
         self.crash("after_files")
         compact.mark_dirty(self.table, self.settings.table, result.partitions)
-        self.lake.put_table(layout.dedup_key(prefix, pending.hi_ms, pending.seq, group), dedup.index_table(events))
+        dedup.write_index(self.lake, prefix, pending.hi_ms, pending.seq, group, events)
         self.crash("after_index")
         self.state.mark_done(pending.seq, group)
         self.crash("after_mark_done")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 from chalicelib.errors import LeaseHeld
 from chalicelib.export import plan
+from chalicelib.export.budget import effective_budget
 from chalicelib.export.group import GroupExport, GroupResult
 from chalicelib.export.housekeeping import Housekeeping
 from chalicelib.export.reader import RawQuery
@@ -35,6 +37,10 @@ Invoke = Callable[[dict[str, Any]], None]
 
 def _no_crash(point: str) -> None:
     return None
+
+
+class _OverBudget(Exception):
+    """Planning's read of a backlog came past the budget: count and split instead."""
 
 
 @dataclass
@@ -54,6 +60,8 @@ class RunReport:
     retention_removed: int = 0  # partitions removed by app retention (once a day)
     duration_s: float = 0.0
     lag_s: float | None = None
+    lease_owner: str | None = None  # skipped: who holds the lease, and until when
+    lease_until_ms: int | None = None
 
     def log_line(self) -> str:
         return json.dumps({"msg": "export run", **asdict(self)}, sort_keys=True)
@@ -96,10 +104,12 @@ class Exporter:
         self.crash = crash
         self.metrics = metrics
         self.lease_ms = tuning.lease_ms
-        self.budget = tuning.budget or settings.export_budget_events
+        self.budget = tuning.budget or effective_budget(settings.export_budget_events, settings.lambda_memory_mb)
         self.max_groups = tuning.max_groups
         self.count_above_ms = tuning.count_above_ms
         self.group = GroupExport(settings, self.reader, self.lake, self.state, dynamodb, crash, tuning.dedup_lookback_ms)
+        # (seq, window lo, window hi, the window's event lines) read while planning, for its one group
+        self._prefetched: tuple[int, int, int, list[str]] | None = None
         self.housekeeping = Housekeeping(settings, self.lake, dynamodb, crash, tuning.compact_min_files, tuning.dedup_lookback_ms)
 
     def now_ms(self) -> int:
@@ -111,15 +121,19 @@ class Exporter:
         try:
             state = self.state.acquire(self.owner, self.now_ms(), self.lease_ms)
         except LeaseHeld:
-            report = RunReport(status="skipped")
+            owner, until = self.state.lease()
+            report = RunReport(status="skipped", lease_owner=owner, lease_until_ms=until)
             log.info(report.log_line())
             return report
         try:
             report = self._run_locked(state)
-        except Exception:
-            # A failure we see: free the lease so the next run retries at once. A hard kill
-            # (timeout, OOM) never gets here; the lease then expires after ``lease_ms``.
-            self.state.release(self.owner)
+        except BaseException:
+            # Any end we see (an error, a storage timeout, Ctrl-C, SIGTERM turned into
+            # KeyboardInterrupt by the CLI) frees the lease so the next run starts at once.
+            # The window begun is recorded as pending, so that run redoes it: still exactly once.
+            # A hard kill (Lambda timeout, OOM, SIGKILL) never gets here; the lease then expires
+            # after ``lease_ms``.
+            self._release_after_failure()
             raise
         self.state.release(self.owner)
         report.duration_s = round(time.monotonic() - started, 3)
@@ -145,8 +159,10 @@ class Exporter:
             state.watermark_ms, now, self.settings.settle_seconds * 1000, (self.settings.event_ttl_days + 1) * 86_400_000
         )
         if window is not None:
-            window, groups = self._plan_groups(window)
+            window, groups, lines = self._plan_groups(window)
             pending = Pending(state.seq + 1, window.lo_ms, window.hi_ms, groups, frozenset(), now)
+            if lines is not None:
+                self._prefetched = (pending.seq, window.lo_ms, window.hi_ms, lines)
             self.state.begin(self.owner, pending)
             self.crash("after_begin")
             report.seq, report.window_lo_ms, report.window_hi_ms, report.groups = (
@@ -192,10 +208,19 @@ class Exporter:
             if state.pending is not None and self._finish(state.pending, GroupResult()):
                 state = ExportState(state.pending.hi_ms, state.pending.seq, None)
             yield Session(self.settings, self.lake, self.reader, self._table, state.seq, self.crash, self._renew)
-        except Exception:
-            self.state.release(self.owner)
+        except BaseException:
+            self._release_after_failure()
             raise
         self.state.release(self.owner)
+
+    def _release_after_failure(self) -> None:
+        """Release without hiding the failure that got us here (if storage is down, the lease expires)."""
+        try:
+            self.state.release(self.owner)
+        except Exception as exc:
+            log.warning(
+                json.dumps({"msg": "export lease not released; it expires on its own", "owner": self.owner, "error": str(exc)})
+            )
 
     def _renew(self) -> None:
         self.state.renew(self.owner, self.now_ms(), self.lease_ms)
@@ -211,34 +236,65 @@ class Exporter:
                 self.invoke({"seq": pending.seq, "group": g})
             return False
         for g in missing:
-            totals.add(self.group.run(pending, g))
+            totals.add(self.run_group(pending, g))
         self.crash("before_commit")
         self.state.commit(self.owner, pending)
         self.crash("after_commit")
         return True
 
-    def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]]]:
-        """Count the window per shard; shrink it while one shard alone is over budget.
+    def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]], list[str] | None]:
+        """The window's groups, and its event lines when planning had to read them anyway.
 
-        Counting reads the window once more (as many read units as the export itself), so a
-        window of the normal cadence is exported in one group without it; only a longer one
-        (a backlog after downtime, the first run) is counted and split.
+        A window of the normal cadence is one group, unread. A longer one (a backlog after
+        downtime, the first run) may hold more than one group can export: it is read, and if
+        the reads stay within the budget, that read is the plan (one group) and its lines are
+        exported as they are, so each item is read once. Only past the budget does it fall
+        back to counting per shard (a COUNT reads the window once more) and splitting.
         """
         shards = self.settings.write_shards
         if window.hi_ms - window.lo_ms <= self.count_above_ms:
-            return window, [list(range(shards))]
+            return window, [list(range(shards))], None
+        lines = self._read_within_budget(window)
+        if lines is not None:
+            return window, [list(range(shards))], lines
         for _ in range(40):
             ranges = plan.key_ranges("events", window, shards)
             counts = plan.shard_counts(ranges, self.reader.count_many(ranges), shards)
             step = plan.plan_groups(window, counts, self.budget, self.max_groups)
             if isinstance(step, plan.GroupPlan):
-                return step.window, step.groups
+                return step.window, step.groups, None
             window = step
-        return window, plan.assign_groups(counts, self.budget, self.max_groups)
+        return window, plan.assign_groups(counts, self.budget, self.max_groups), None
+
+    def _read_within_budget(self, window: plan.Window) -> list[str] | None:
+        """Every event line of ``window``, or None as soon as more than the budget came back."""
+        read = 0
+        lock = threading.Lock()
+
+        def on_page(items: int) -> None:
+            nonlocal read
+            with lock:
+                read += items
+                over = read > self.budget
+            if over:
+                raise _OverBudget  # every reader thread stops at its next page: memory stays ~budget
+
+        try:
+            return self.reader.read_many(plan.key_ranges("events", window, self.settings.write_shards), on_page=on_page)
+        except _OverBudget:
+            return None
 
     # -- one group: what a fan-out worker runs -----------------------------------------
     def run_group(self, pending: Pending, group: int) -> GroupResult:
-        return self.group.run(pending, group)
+        lines = None
+        if (
+            self._prefetched is not None
+            and self._prefetched[:3] == (pending.seq, pending.lo_ms, pending.hi_ms)
+            and len(pending.groups) == 1
+        ):
+            lines = self._prefetched[3]  # the settled window's items cannot have changed since
+        self._prefetched = None
+        return self.group.run(pending, group, lines)
 
     def run_worker(self, payload: dict[str, Any]) -> GroupResult | None:
         """Entry of the export_worker function: export one group of a pending run."""

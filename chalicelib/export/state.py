@@ -93,6 +93,15 @@ class StateStore:
             raise retry.storage_error(f"export state in {self._table} unreachable: {exc}", exc) from exc
         return _state_from(item)
 
+    def lease(self) -> tuple[str | None, int | None]:
+        """Who holds the lease and until when (epoch ms), as last written; (None, None) if free."""
+        try:
+            item = self._client.get_item(TableName=self._table, Key=keys.EXPORT_STATE_KEY, ConsistentRead=True).get("Item", {})
+        except (ClientError, BotoCoreError) as exc:
+            raise retry.storage_error(f"export state in {self._table} unreachable: {exc}", exc) from exc
+        until = item.get("lease_until", {}).get("N")
+        return item.get("lease_owner", {}).get("S"), int(until) if until else None
+
     def acquire(self, owner: str, now_ms: int, lease_ms: int) -> ExportState:
         """Take the lease if it is free, expired, or already ours; else ``LeaseHeld``."""
         try:

@@ -64,12 +64,19 @@ def dedup_prefix(prefix: str) -> str:
     return f"{state_prefix(prefix)}dedup/"
 
 
-def dedup_key(prefix: str, hi_ms: int, seq: int, group: int) -> str:
-    return f"{dedup_prefix(prefix)}{hi_ms:013d}-{seq:010d}-{group:03d}.parquet"
+def dedup_hour_prefix(prefix: str, hour: str) -> str:
+    """Where the index objects of one client-timestamp hour live (``hour``: YYYYMMDDHH, or ``none``)."""
+    return f"{dedup_prefix(prefix)}h={hour}/"
+
+
+def dedup_key(prefix: str, hi_ms: int, seq: int, group: int, hour: str | None = None) -> str:
+    """An index object's key; without ``hour``, the flat layout written before the index was sharded."""
+    folder = dedup_prefix(prefix) if hour is None else dedup_hour_prefix(prefix, hour)
+    return f"{folder}{hi_ms:013d}-{seq:010d}-{group:03d}.parquet"
 
 
 def parse_dedup_key(key: str) -> tuple[int, int, int]:
-    """(hi_ms, seq, group) from a dedup index object key."""
+    """(hi_ms, seq, group) from a dedup index object key, flat or sharded by hour."""
     name = key.rsplit("/", 1)[-1].removesuffix(".parquet")
     hi, seq, group = name.split("-")
     return int(hi), int(seq), int(group)

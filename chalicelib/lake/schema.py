@@ -51,6 +51,11 @@ EVENTS = _lake(EVENTS_JSON, EVENT_TIME_COLUMNS)
 REJECTED = _lake(REJECTED_JSON, _times(REJECTED_COLUMNS))
 
 SCHEMAS = {"events": EVENTS, "rejected_events": REJECTED}
+# Each column's type in an item (times as int64 ms), by long name: what the positional reader converts to.
+JSON_TYPES = {
+    "events": dict(zip(EVENTS_JSON.names, EVENTS_JSON.types)),
+    "rejected_events": dict(zip(REJECTED_JSON.names, REJECTED_JSON.types)),
+}
 JSON_SCHEMAS = {"events": _short(EVENTS_JSON, EVENT_KEYS), "rejected_events": _short(REJECTED_JSON, REJECTED_KEYS)}
 # The column whose UTC date is the dt partition.
 PARTITION_TIME = {"events": "event_time", "rejected_events": "received_at"}

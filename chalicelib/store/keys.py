@@ -100,6 +100,36 @@ SALTS_PK = "salts"  # one daily salt per UTC day (cookieless ids)
 LEDGER_SECRET_KEY: Key = {PK: {"S": "privacy"}, SK: {"S": "ledger-key"}}
 LEDGER_PK = "privacy#ledger"
 
+READ_KEYS_PK = "readkeys"  # read keys (Bearer, GET /v1/live) by SHA-256; write keys stay under KEYS_PK
+LIVE_PK_PREFIX = "live#"  # live#<app_id>: one summary item per settled minute of received time
+
+
+def read_key_key(key_hash: str) -> Key:
+    return {PK: {"S": READ_KEYS_PK}, SK: {"S": key_hash}}
+
+
+def live_pk(app_id: str) -> str:
+    return f"{LIVE_PK_PREFIX}{app_id}"
+
+
+def minute_sk(minute_ms: int) -> str:
+    return f"m#{minute_ms:013d}"
+
+
+def minute_of(item: dict[str, Any]) -> int:
+    """The minute (epoch ms) a live summary item is for."""
+    return int(item[SK]["S"][2:])
+
+
+def live_minute_key(app_id: str, minute_ms: int) -> Key:
+    return {PK: {"S": live_pk(app_id)}, SK: {"S": minute_sk(minute_ms)}}
+
+
+def app_of_event(item: dict[str, Any]) -> str:
+    """The app of an event item, from its sort key (``<13 digits>#<app_id>#<event_id>``)."""
+    return str(item[SK]["S"]).split("#", 2)[1]
+
+
 # Conditions and projections that name the key attributes.
 ITEM_ABSENT = f"attribute_not_exists({PK})"
 KEY_PROJECTION = f"{PK}, {SK}"

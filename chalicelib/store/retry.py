@@ -28,7 +28,6 @@ RETRYABLE_CODES = frozenset(
         "SlowDown",
         "InternalError",  # S3's 500
         "RequestTimeout",  # S3: the upload was too slow
-
         "503",
         "500",
     }
@@ -36,6 +35,8 @@ RETRYABLE_CODES = frozenset(
 
 
 def is_retryable(exc: BaseException) -> bool:
+    if isinstance(getattr(exc, "retryable", None), bool):  # store.raw.RawCallError: classified where raised
+        return bool(exc.retryable)  # type: ignore[attr-defined]
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "") in RETRYABLE_CODES
     return isinstance(exc, BotoCoreError)  # connection refused, timeouts, broken responses

@@ -62,8 +62,7 @@ def backfill(
                     report.partitions += 1
                 if dataset == "events" and table.num_rows:
                     # Later retries of backfilled events are dropped like any other's.
-                    key = layout.dedup_key(s.lake_prefix, window.hi_ms, session.seq, 999)
-                    session.lake.put_table(key, dedup.index_table(table))
+                    dedup.write_index(session.lake, s.lake_prefix, window.hi_ms, session.seq, 999, table)
             session.renew()
             progress(1)
     return report

@@ -14,14 +14,17 @@ from urllib.parse import parse_qsl
 
 from chalicelib.errors import ClickstreamError, ConfigError
 from chalicelib.settings import Settings
-from clickstream.dashboard import panels
+from clickstream.dashboard import main as main_block
+from clickstream.dashboard import panels, scope
 from clickstream.dashboard.spec import Dataset, Spec, load, parse_params
 
 STATIC = Path(__file__).parent / "static"
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
+         ".json": "application/json", ".png": "image/png"}
 Response = tuple[int, dict[str, str], bytes]
 Apps = Callable[[], list[str]]
 Coverage = Callable[[str], dict[str, Any]]  # app_id -> {first_day, last_day, retention_days}
+Live = Callable[[str], dict[str, Any]]  # app_id -> the live view (chalicelib.live), read from DynamoDB
 
 
 def _json(status: int, body: Any) -> Response:
@@ -75,31 +78,122 @@ def lake_coverage(settings: Settings, cache_dir: Path | None = None) -> Coverage
         )
         row = table.to_pylist()[0] if table.num_rows else {}
         app = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).get_app(app_id)
+        from clickstream.devextras import EVERY_S
+
         return {
             "first_day": str(row["first_day"]) if row.get("first_day") else None,
             "last_day": str(row["last_day"]) if row.get("last_day") else None,
             "retention_days": app.retention_days if app else None,
+            "waiting_events": waiting_events(settings, app_id),
+            "settle_s": settings.settle_seconds,
+            "export_every_s": int(EVERY_S),
         }
 
     return coverage
 
 
-def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Runner:
-    """The panel SQL on DuckDB over the lake, through the lake module's run_query."""
+def waiting_events(settings: Settings, app_id: str, now_ms: int | None = None) -> int:
+    """The app's events in DynamoDB that no committed export has reached yet (received after the watermark).
 
+    Reads only the keys of the hours since the watermark: a few small queries on a laptop.
+    """
+    import time
+
+    from chalicelib import clients
+    from chalicelib.export import plan
+    from chalicelib.export.state import StateStore
+    from chalicelib.store import keys
+
+    client = clients.dynamodb(settings)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    watermark = StateStore(client, settings.table).read().watermark_ms
+    lo = watermark if watermark is not None else now_ms - (settings.event_ttl_days + 1) * 86_400_000
+    infix = f"#{app_id}#"
+    count = 0
+    for key_range in plan.key_ranges("events", plan.Window(lo, now_ms + 60_000), settings.write_shards):
+        kwargs = {
+            "TableName": settings.table,
+            **keys.range_query(key_range.pk, key_range.sk_from, key_range.sk_to),
+            "ProjectionExpression": keys.SK,
+        }
+        while True:
+            resp = client.query(**kwargs)
+            # sort key: <13-digit ms>#<app_id>#<event_id>
+            count += sum(1 for item in resp.get("Items", []) if item[keys.SK]["S"][13 : 13 + len(infix)] == infix)
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return count
+
+
+def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Runner:
+    """The panel SQL on DuckDB over the lake, through the lake module's run_query.
+
+    With filters (``params["filters"]``) or a cut-off (``params["until"]``) the dataset's SQL is
+    narrowed by clickstream.dashboard.scope first; otherwise it runs as written.
+    """
     def run(dataset: Dataset, params: Mapping[str, Any]) -> Any:
         from clickstream.lake import run_query  # imported late: the page loads even while the lake is unreachable
 
+        filters, until = params.get("filters") or {}, params.get("until")
+        if dataset.compare and not filters:
+            return compare_locally(dataset, params, run)
         needed = {name: params[name] for name in dataset.parameters()}  # run_query refuses parameters a query does not take
-        return run_query(dataset.name, needed, settings=settings, engine="duckdb", cache_dir=cache_dir)
+        if not filters and until is None and not dataset.compare:
+            return run_query(dataset.name, needed, settings=settings, engine="duckdb", cache_dir=cache_dir)
+        extra = scope.bound(filters, until)
+        if dataset.compare:  # the page's own "now" rather than DuckDB's clock: one instant per request
+            extra["now"] = scope.bound({}, params.get("now") or datetime.now(timezone.utc))["until"]
+        sql = scope.scoped_sql(dataset.sql(scope.LOCAL_NOW_SQL), filters, until is not None)
+        return run_query(sql, {**needed, **extra}, settings=settings, engine="duckdb", cache_dir=cache_dir)
 
     return run
 
 
+def compare_locally(dataset: Dataset, params: Mapping[str, Any], run: panels.Runner) -> Any:
+    """A ``compare`` dataset as two runs of its base (each served from DuckDB's materialised
+    sessions when nothing cuts it) joined by the same select list the one-statement SQL uses.
+
+    Same answer as ``dataset.sql()`` (tests/integration/test_dashboard_lake.py runs both); that
+    one statement is what QuickSight runs, but on DuckDB it cannot use the session cache.
+    """
+    import duckdb
+
+    base = Dataset(str(dataset.compare), {c: dataset.columns[c] for c in dataset.base_columns})
+    day = lambda v: v if isinstance(v, date) else date.fromisoformat(str(v))  # noqa: E731
+    per = scope.periods(day(params["date_from"]), day(params["date_to"]), params.get("now") or datetime.now(timezone.utc))
+    cur = run(base, {**params, "until": per.until})
+    prev = run(base, {**params, "date_from": per.prev_from, "date_to": per.prev_to, "until": per.prev_until})
+    con = duckdb.connect()
+    try:
+        con.register("cur", cur)
+        con.register("prev", prev)
+        return con.sql(f"SELECT {scope.compare_select(list(dataset.base_columns))} FROM cur CROSS JOIN prev").to_arrow_table()
+    finally:
+        con.close()
+
+
+def dynamodb_live(settings: Settings) -> Live:
+    """The live view straight from DynamoDB: the same code GET /v1/live runs, minus the read key
+    (the local dashboard is served only on the laptop, like the rest of /dashboard)."""
+    def live(app_id: str) -> dict[str, Any]:
+        import time
+
+        from chalicelib import clients
+        from chalicelib.live.service import snapshot
+
+        body, usage = snapshot(clients.dynamodb(settings), settings, app_id, int(time.time() * 1000))
+        return {**body, "app_id": app_id, "cost": usage.as_dict(), "cached": False}
+
+    return live
+
+
 def handlers(
-    spec: Spec, run: panels.Runner, apps: Apps, today: Callable[[], date] | None = None, coverage: Coverage | None = None
+    spec: Spec, run: panels.Runner, apps: Apps, today: Callable[[], date] | None = None, coverage: Coverage | None = None,
+    live: Live | None = None, now: Callable[[], datetime] | None = None,
 ) -> dict[str, Callable[[str, str, str], Response]]:
-    today = today or (lambda: datetime.now(timezone.utc).date())
+    now = now or (lambda: datetime.now(timezone.utc))
+    today = today or (lambda: now().date())  # type: ignore[misc]
 
     def api(path: str, query: str) -> Response:
         if path == "/dashboard/api/spec":
@@ -109,17 +203,36 @@ def handlers(
                 return _json(200, {"apps": apps()})
             except Exception as exc:
                 return _json(503, {"error": f"cannot list the lake's apps: {exc}"})
-        if path == "/dashboard/api/panels":
+        if path == "/dashboard/api/live":
+            app_id = dict(parse_qsl(query)).get("app_id", "")
+            if live is None:
+                return _json(404, {"error": "no live view here"})
             try:
-                params = parse_params(spec, dict(parse_qsl(query)), today())
+                parse_params(spec, {"app_id": app_id}, today())
+                return _json(200, live(app_id))
             except ConfigError as exc:
                 return _json(400, {"error": str(exc)})
-            try:
-                data = panels.compute(spec, params, run)
             except ClickstreamError as exc:
                 return _json(503, {"error": str(exc)})
+        if path == "/dashboard/api/panels":
+            raw = dict(parse_qsl(query))
+            try:
+                params = parse_params(spec, raw, today())
+            except ConfigError as exc:
+                return _json(400, {"error": str(exc)})
+            filters = scope.clean_filters(raw)
+            scoped = main_block.memoized(run)
+            at = now()  # one instant for every block of this answer
+            try:
+                data = panels.compute(spec, {**params, "filters": filters, "now": at}, scoped)
+            except ClickstreamError as exc:
+                return _json(503, {"error": str(exc)})
+            try:
+                top = main_block.compute(spec, {**params, "filters": filters}, scoped, at)
+            except Exception as exc:  # the panels below are still worth showing
+                top = {"error": str(exc)}
             shown = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
-            body: dict[str, Any] = {"params": shown, "panels": data}
+            body: dict[str, Any] = {"params": shown, "filters": filters, "panels": data, "main": top}
             if coverage is not None:
                 try:
                     body["coverage"] = coverage(str(params["app_id"]))
@@ -150,13 +263,8 @@ def handlers(
     return {"/dashboard": dashboard}
 
 
-def pages(
-    settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None
-) -> dict[str, Callable[[str, str, str], Response]]:
+def pages(settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None,
+          now: Callable[[], datetime] | None = None) -> dict[str, Callable[[str, str, str], Response]]:
     """The /dashboard pages of `make run`: the spec's panels over the local lake, on DuckDB."""
-    return handlers(
-        spec or load(),
-        lake_runner(settings, cache_dir),
-        lake_apps(settings, cache_dir),
-        coverage=lake_coverage(settings, cache_dir),
-    )
+    return handlers(spec or load(), lake_runner(settings, cache_dir), lake_apps(settings, cache_dir),
+                    coverage=lake_coverage(settings, cache_dir), live=dynamodb_live(settings), now=now)

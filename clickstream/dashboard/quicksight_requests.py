@@ -189,6 +189,8 @@ def geo_roles(spec: Spec, dataset: str) -> dict[str, str]:
         if p.visual == "geo" and p.dataset == dataset:
             roles[p.dimensions[0].column] = "LATITUDE"
             roles[p.dimensions[1].column] = "LONGITUDE"
+        if p.visual == "filled_map" and p.dataset == dataset:
+            roles[p.dimensions[0].column] = "COUNTRY"  # ISO 3166 alpha-2, as CloudFront sends it
     return roles
 
 
@@ -311,7 +313,18 @@ def visual(spec: Spec, panel: Panel) -> dict[str, Any]:
     dim_label = panel.dimensions[0].label if panel.dimensions else ""
     value_label = panel.measures[0].label if panel.measures else ""
     if panel.visual == "kpi":
-        return {"KPIVisual": {**head, "ChartConfiguration": {"FieldWells": {"Values": values}}}}
+        conf: dict[str, Any] = {"FieldWells": {"Values": values}}
+        if panel.target:
+            # The previous period as the target: QuickSight shows the value and its change
+            # (percent, or for rates the difference, i.e. percentage points).
+            conf["FieldWells"]["TargetValues"] = [measure(spec, panel, panel.target)]
+            conf["KPIOptions"] = {
+                "Comparison": {"ComparisonMethod": "DIFFERENCE" if panel.comparison == "points" else "PERCENT_DIFFERENCE"},
+                "PrimaryValueDisplayType": "ACTUAL",
+                "SecondaryValue": {"Visibility": "VISIBLE"},
+                "TrendArrows": {"Visibility": "VISIBLE"},
+            }
+        return {"KPIVisual": {**head, "ChartConfiguration": conf}}
     if panel.visual == "line":
         conf = {
             "FieldWells": {"LineChartAggregatedFieldWells": {"Category": dims, "Values": values}},
@@ -374,6 +387,39 @@ def visual(spec: Spec, panel: Panel) -> dict[str, Any]:
             "PointStyleOptions": {"SelectedPointStyle": "POINT"},
         }
         return {"GeospatialMapVisual": {**head, "ChartConfiguration": conf}}
+    if panel.visual == "filled_map":
+        conf = {
+            "FieldWells": {"FilledMapAggregatedFieldWells": {"Geospatial": dims, "Values": values}},
+            "Legend": {"Visibility": "VISIBLE"},
+        }
+        return {
+            "FilledMapVisual": {
+                **head,
+                "ChartConfiguration": conf,
+                "ConditionalFormatting": {
+                    "ConditionalFormattingOptions": [
+                        {
+                            "Shape": {
+                                "FieldId": _fid(panel, panel.measures[0]),
+                                "Format": {
+                                    "BackgroundColor": {
+                                        "Gradient": {
+                                            "Expression": f"SUM({{{panel.measures[0].column}}})",
+                                            "Color": {
+                                                "Stops": [
+                                                    {"GradientOffset": 0, "Color": "#E0E7FF"},
+                                                    {"GradientOffset": 100, "Color": "#4F46E5"},
+                                                ]
+                                            },
+                                        }
+                                    }
+                                },
+                            }
+                        }
+                    ]
+                },
+            }
+        }
     raise ValueError(panel.visual)  # spec.parse rejects unknown visuals first
 
 

@@ -29,7 +29,7 @@ QUERIES_DIR = ROOT / "etl" / "queries"
 ParamType = Literal["string", "date", "boolean", "string_list"]
 ColumnType = Literal["string", "integer", "decimal", "date", "boolean"]
 Agg = Literal["sum", "count", "distinct_count", "avg", "min", "max", "none"]
-Visual = Literal["kpi", "line", "bar", "table", "funnel", "heatmap", "geo"]
+Visual = Literal["kpi", "line", "bar", "table", "funnel", "heatmap", "geo", "filled_map"]
 Format = Literal["integer", "decimal", "percent", "duration", "text", "date"]
 
 PARAM_TYPES = ("string", "date", "boolean", "string_list")
@@ -45,9 +45,12 @@ VISUALS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "funnel": ((1, 1), (1, 1)),
     "heatmap": ((2, 2), (1, 1)),
     "geo": ((2, 2), (1, 1)),  # latitude, longitude
+    "filled_map": ((1, 1), (1, 1)),  # ISO country code
 }
-ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")  # the app ids chalicelib.store.apps hands out
+ID = re.compile(r"[a-z][a-z0-9_]{0,40}")  # used with fullmatch
+APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")  # the app ids chalicelib.store.apps hands out (fullmatch)
+# Dates a filter may take: the lake's partitions are days of epoch time; beyond 2100 is a typo.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -70,14 +73,21 @@ class Parameter:
 class Dataset:
     name: str  # the query: etl/queries/<name>.sql
     columns: dict[str, ColumnType]
+    compare: str | None = None  # instead of a file: this query beside its previous period (scope.compare_sql)
+    base_columns: tuple[str, ...] = ()
 
-    def sql(self) -> str:
+    def sql(self, now_sql: str | None = None) -> str:
         """The SQL both engines run (etl/blocks expanded), with :named parameters still unbound."""
         from clickstream.lake import catalog
 
-        found = catalog.query_file(self.name)
+        name = self.compare or self.name
+        found = catalog.query_file(name)
         if found is None:
-            raise ConfigError(f"dataset {self.name!r}: no etl/queries/{self.name}.sql")
+            raise ConfigError(f"dataset {self.name!r}: no etl/queries/{name}.sql")
+        if self.compare:
+            from clickstream.dashboard import scope
+
+            return scope.compare_sql(found.text, list(self.base_columns), now_sql or scope.NOW_SQL)
         return found.text
 
     def parameters(self) -> list[str]:
@@ -124,6 +134,8 @@ class Panel:
     sort: Sort | None = None
     limit: int | None = None
     description: str = ""
+    target: Field | None = None  # kpi: the previous period's value, compared with the measure
+    comparison: Literal["percent", "points"] = "percent"  # points: a rate's difference (pp)
 
 
 @dataclass(frozen=True)
@@ -165,7 +177,7 @@ def _field(raw: Any, where: str, measure: bool) -> Field:
 def _panel(raw: dict[str, Any], datasets: dict[str, Dataset], params: list[Parameter]) -> Panel:
     pid = raw.get("id", "?")
     where = f"panel {pid!r}"
-    if not ID.match(str(pid)):
+    if not ID.fullmatch(str(pid)):
         raise ConfigError(f"{where}: ids are lower_snake_case (they become QuickSight visual ids)")
     visual = raw.get("visual")
     if visual not in VISUALS:
@@ -196,34 +208,40 @@ def _panel(raw: dict[str, Any], datasets: dict[str, Dataset], params: list[Param
         summed = m.agg in ("sum", "avg") and ctype not in ("integer", "decimal")
         if summed or m.agg in ("min", "max") and ctype in ("string", "boolean"):
             raise ConfigError(f"{where}: cannot {m.agg} the {ctype} column {m.column!r} (declare it integer, or count it)")
+    target = _field(raw["target"], where, True) if "target" in raw else None
+    if target and (visual != "kpi" or target.column not in dataset.columns):
+        raise ConfigError(f"{where}: a target is a kpi's column of its dataset")
+    comparison = raw.get("comparison", "percent")
+    if comparison not in ("percent", "points"):
+        raise ConfigError(f"{where}: comparison is percent or points")
     width, height = int(raw.get("width", 6)), int(raw.get("height", 4))
     if not (1 <= width <= 12 and 1 <= height <= 12):
         raise ConfigError(f"{where}: width is 1-12 columns, height 1-12 rows")
-    return Panel(
-        pid,
-        raw.get("title", pid),
-        visual,
-        dataset.name,
-        dims,
-        measures,
-        width,
-        height,
-        sort,
-        raw.get("limit"),
-        raw.get("description", ""),
-    )
+    return Panel(pid, raw.get("title", pid), visual, dataset.name, dims, measures, width, height, sort,
+                 raw.get("limit"), raw.get("description", ""), target, comparison)
 
 
 def parse(raw: dict[str, Any]) -> Spec:
     params = []
     for p in raw.get("parameters", []):
-        if p.get("type") not in PARAM_TYPES or not ID.match(p.get("name", "")):
+        if p.get("type") not in PARAM_TYPES or not ID.fullmatch(p.get("name", "")):
             raise ConfigError(f"parameter {p.get('name')!r}: needs a lower_snake_case name and a type in {PARAM_TYPES}")
         params.append(Parameter(p["name"], p.get("label", p["name"]), p["type"], p.get("default"), tuple(p.get("choices", ()))))
     datasets: dict[str, Dataset] = {}
     for name, d in raw.get("datasets", {}).items():
+        if "compare" in d:  # derived: the base's columns, then prev_<column> for the previous period
+            base = datasets.get(d["compare"])
+            if base is None or not ID.match(name):
+                raise ConfigError(f"dataset {name!r}: compare names a dataset declared above it, not {d['compare']!r}")
+            from clickstream.dashboard.scope import DERIVED, _uses
+
+            ratios: dict[str, ColumnType] = {n: "decimal" for n, e in DERIVED.items() if all(c in base.columns for c in _uses(e))}
+            own: dict[str, ColumnType] = {**base.columns, **ratios}
+            cols: dict[str, ColumnType] = {**own, **{f"prev_{c}": t for c, t in own.items()}}
+            datasets[name] = Dataset(name, cols, base.name, tuple(base.columns))
+            continue
         bad = {c: t for c, t in d.get("columns", {}).items() if t not in COLUMN_TYPES}
-        if not ID.match(name) or not d.get("columns") or bad:
+        if not ID.fullmatch(name) or not d.get("columns") or bad:
             raise ConfigError(
                 f"dataset {name!r}: a lower_snake_case query name, and columns mapped to one of {COLUMN_TYPES} (bad: {bad})"
             )
@@ -251,7 +269,13 @@ def parse_params(spec: Spec, query: Mapping[str, str], today: date) -> dict[str,
             continue
         try:
             if p.type == "date":
-                values[p.name] = date.fromisoformat(text)
+                day = date.fromisoformat(text)
+                if not FIRST_DAY <= day <= LAST_DAY:
+                    raise ConfigError(
+                        f"{p.name}={text} is outside {FIRST_DAY}..{LAST_DAY}, the days the lake can hold; "
+                        "choose a date in that range"
+                    )
+                values[p.name] = day
             elif p.type == "boolean":
                 if text.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(text)
@@ -262,7 +286,7 @@ def parse_params(spec: Spec, query: Mapping[str, str], today: date) -> dict[str,
                 values[p.name] = text
         except ValueError:
             raise ConfigError(f"{p.name}={text!r} is not a valid {p.type}") from None
-    if "app_id" in values and not APP_ID.match(str(values["app_id"])):
+    if "app_id" in values and not APP_ID.fullmatch(str(values["app_id"])):
         raise ConfigError(f"app_id={values['app_id']!r} is not an app id")
     if "date_from" in values and "date_to" in values and values["date_from"] > values["date_to"]:
         raise ConfigError("date_from is after date_to")

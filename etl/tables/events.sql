@@ -1,5 +1,5 @@
 -- Every accepted event, once (docs/decisions/0003-export-exactly-once.md).
--- Written by the export as zstd Parquet in Hive partitions app_id=<app>/dt=<YYYY-MM-DD UTC>.
+-- Written by the export as snappy Parquet (chalicelib/lake/codecs.py) in Hive partitions app_id=<app>/dt=<YYYY-MM-DD UTC>.
 -- Partition projection: no crawler, no MSCK REPAIR. app_id is injected, so a query names
 -- the app(s) it reads: WHERE app_id = 'demo' (or IN (...)).
 CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`events` (
@@ -58,5 +58,5 @@ TBLPROPERTIES (
   'projection.dt.interval' = '1',
   'projection.dt.interval.unit' = 'DAYS',
   'storage.location.template' = '${LAKE}/events/app_id=${app_id}/dt=${dt}/',
-  'parquet.compression' = 'ZSTD'
+  'parquet.compression' = 'SNAPPY'
 )

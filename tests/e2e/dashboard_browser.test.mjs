@@ -3,14 +3,17 @@
 //   node --test tests/e2e/dashboard_browser.test.mjs
 //
 // tests/e2e/dashboard_server.py stores planned traffic (clickstream.traffic), exports it and
-// serves /dashboard the way `make run` does; it prints the URL and, per panel, the rows the
-// traffic plan says each filter setting must show. This test reads every panel back from the
-// page (the drawn text and each mark's data-value), toggles a filter, and saves a screenshot
-// in test-output/dashboard_browser/. Skipped without Chromium (CHROMIUM_PATH, default
-// /usr/bin/chromium) or without the project's virtualenv.
+// serves /dashboard the way `make run` does; it prints the URL, a write key and a read key, and
+// what the traffic plan says each panel, tile and list must show. This test opens the page as a
+// share link (the read key in the URL fragment, so the live view reads GET /v1/live), posts
+// events and sees them live, reads every panel back from the page (drawn text and data-value),
+// checks each tile's change against its own arithmetic, switches the graph, clicks a country,
+// and saves screenshots at desktop and phone width in test-output/dashboard_browser/.
+// Skipped without Chromium (CHROMIUM_PATH, default /usr/bin/chromium) or the project's virtualenv.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +28,7 @@ const skip = !existsSync(CHROMIUM) ? `Chromium not found at ${CHROMIUM}` : !exis
 function startServer() {
   const proc = spawn(PYTHON, ['-m', 'tests.e2e.dashboard_server'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('dashboard_server did not start within 120 s')), 120_000);
+    const timer = setTimeout(() => reject(new Error('dashboard_server did not start within 180 s')), 180_000);
     proc.on('exit', (code) => reject(new Error(`dashboard_server exited with ${code}`)));
     createInterface({ input: proc.stdout }).once('line', (line) => {
       clearTimeout(timer);
@@ -34,7 +37,7 @@ function startServer() {
   });
 }
 
-// What a person sees: the page's own formats (dashboard.js), restated.
+// What a person sees: the page's own formats (dashboard.js, home.js), restated.
 function shown(value, format) {
   if (value === null || value === undefined) return '–';
   if (format === 'percent') return `${(value * 100).toFixed(1)}%`;
@@ -45,7 +48,7 @@ function shown(value, format) {
   return new Intl.NumberFormat('en-US', { maximumFractionDigits: format === 'decimal' ? 2 : 0 }).format(value);
 }
 
-/** Every panel as drawn: state, and rows rebuilt from the marks' data attributes and texts. */
+/** Every panel of the grid as drawn: state, and rows rebuilt from the marks' data attributes and texts. */
 const readPanels = (page, panels) => page.evaluate((panels) => {
   const num = (v) => (v === '' || v === 'null' || v === undefined ? null : Number(v));
   const out = {};
@@ -53,11 +56,6 @@ const readPanels = (page, panels) => page.evaluate((panels) => {
     const all = (sel) => [...card.querySelectorAll(sel)];
     const panel = { state: card.dataset.state, visual: card.dataset.visual, rows: [], texts: [] };
     switch (card.dataset.visual) {
-      case 'kpi': {
-        const v = card.querySelector('.kpi-value');
-        if (v) { panel.rows = [[num(v.dataset.value)]]; panel.texts = [v.textContent]; }
-        break;
-      }
       case 'bar':
       case 'funnel':
         for (const g of all('g.bar, g.step')) {
@@ -73,7 +71,6 @@ const readPanels = (page, panels) => page.evaluate((panels) => {
       }
       case 'table':
         panel.rows = all('tbody tr').map((tr) => [...tr.cells].map((td) => td.dataset.value));
-        panel.texts = all('tbody tr').map((tr) => [...tr.cells].map((td) => td.textContent));
         break;
       case 'heatmap':
         panel.rows = all('g.cell').map((g) => [g.dataset.row, num(g.dataset.col), num(g.dataset.value)]);
@@ -86,6 +83,20 @@ const readPanels = (page, panels) => page.evaluate((panels) => {
   }
   return out;
 }, panels);
+
+/** The top of the page: tiles, the graph's points, the compact lists. */
+const readTop = (page) => page.evaluate(() => {
+  const num = (v) => (v === '' || v === undefined ? null : Number(v));
+  const tiles = Object.fromEntries([...document.querySelectorAll('.tile')].map((b) => [b.dataset.metric, {
+    value: num(b.querySelector('.tile-value').dataset.value), text: b.querySelector('.tile-value').textContent,
+    change: num(b.querySelector('.tile-change').dataset.change), changeText: b.querySelector('.tile-change').textContent,
+    selected: b.getAttribute('aria-selected') === 'true',
+  }]));
+  const points = (series) => [...document.querySelectorAll(`#graph circle.point[data-series="${series}"]`)].map((c) => [c.dataset.x, num(c.dataset.value)]);
+  const lists = Object.fromEntries([...document.querySelectorAll('[data-list]')].map((card) => [card.dataset.list,
+    [...card.querySelectorAll('ol.bars li[data-key]')].map((li) => [li.dataset.key, num(li.dataset.value)])]));
+  return { tiles, metric: document.querySelector('#overview').dataset.metric, current: points('current'), previous: points('previous'), lists };
+});
 
 const close = (a, b) => (typeof b === 'number' && typeof a === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)) : a === b);
 const sameRows = (got, want, what) => {
@@ -100,10 +111,6 @@ function checkPanel(id, spec, drawn, expected, filters) {
   assert.equal(drawn.state, 'ready', `${id} is ${drawn.state}`);
   const m = spec.measures[0];
   switch (spec.visual) {
-    case 'kpi':
-      sameRows(drawn.rows, want, id);
-      assert.equal(drawn.texts[0], shown(want[0][0], m.format), `${id} text`);
-      break;
     case 'bar':
       sameRows(drawn.rows, want.map(([k, v]) => [k === null || k === '' ? '(none)' : String(k), v]), id);
       assert.deepEqual(drawn.texts, want.map(([, v]) => shown(v, m.format)), `${id} labels`);
@@ -124,7 +131,37 @@ function checkPanel(id, spec, drawn, expected, filters) {
   }
 }
 
-test('the dashboard in a real browser shows what the traffic plan says', { skip, timeout: 240_000 }, async (t) => {
+function checkGrid(drawn, expected, specOf, filters) {
+  // the KPIs are the tiles now, and four bar charts the compact lists (checked by checkLists)
+  const grid = Object.keys(expected).filter((id) => specOf[id].visual !== 'kpi' && !['top_pages', 'referrers', 'browsers', 'countries', 'country_map'].includes(id));
+  assert.deepEqual(Object.keys(drawn).sort(), grid.sort());
+  for (const id of grid) checkPanel(id, specOf[id], drawn[id], expected[id], filters);
+}
+
+/** Tiles against the truth's values, and each change against this test's own arithmetic. */
+function checkTiles(top, main) {
+  for (const t of main.tiles) {
+    const got = top.tiles[t.id];
+    assert.ok(close(got.value, t.value), `${t.id}: ${got.value} vs ${t.value}`);
+    assert.equal(got.text, shown(t.value, t.format), `${t.id} text`);
+    const want = t.previous === null || t.value === null ? null
+      : t.id === 'bounce_rate' ? t.value - t.previous // percentage points
+        : t.previous === 0 ? null : (t.value - t.previous) / t.previous;
+    assert.ok(want === null ? got.change === null : Math.abs(got.change - want) < 1e-9, `${t.id} change ${got.change} vs ${want}`);
+    const sign = want > 0 ? '+' : want < 0 ? '−' : '±';
+    const text = want === null ? 'new' : t.id === 'bounce_rate' ? `${sign}${Math.abs(want * 100).toFixed(1)} pp` : `${sign}${Math.abs(want * 100).toFixed(0)}%`;
+    assert.equal(got.changeText, text, `${t.id} change text`);
+  }
+}
+
+function checkLists(top, main) {
+  for (const [id, list] of Object.entries(main.lists)) {
+    const want = list.rows.slice(0, 9).map(([k, v]) => [k ?? '(none)', v]);
+    sameRows(top.lists[id], want, `list ${id}`);
+  }
+}
+
+test('the dashboard in a real browser shows what the traffic plan says', { skip, timeout: 300_000 }, async (t) => {
   const { chromium } = await import('playwright-core');
   const server = await startServer();
   t.after(() => {
@@ -142,28 +179,108 @@ test('the dashboard in a real browser shows what the traffic plan says', { skip,
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-  const spec = await (await fetch(new URL('/dashboard/api/spec', server.url))).json();
+  const base = new URL(server.url);
+  const spec = await (await fetch(new URL('/dashboard/api/spec', base))).json();
   const specOf = Object.fromEntries(spec.panels.map((p) => [p.id, p]));
-  const ready = () => page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const ready = () => page.waitForFunction(() => document.body.dataset.ready === 'true' && document.body.dataset.liveReady === 'true');
+  mkdirSync(OUT, { recursive: true });
 
-  await t.test('every panel shows the expected numbers for the filters in the URL', async () => {
-    await page.goto(server.url);
+  // GIVEN events posted a moment ago, through the API, from the Netherlands: 3 visitors,
+  // 5 page views, 1 click; and one old event delivered late (imported history: not live)
+  const now = Date.now();
+  const ev = (visitor, path, type = 'page_view', at = now - 2_000) => ({ event_id: randomUUID(), event_type: type, timestamp: at,
+    anonymous_id: visitor, url: `https://shop.example${path}`, ...(type === 'custom' ? { event_name: 'buy' } : {}) });
+  const posted = [ev('live-1', '/live/a'), ev('live-1', '/live/b'), ev('live-2', '/live/a'), ev('live-3', '/live/a'),
+    ev('live-3', '/live/c'), ev('live-2', '/live/a', 'click'), ev('late-1', '/live/a', 'page_view', now - 3 * 3_600_000)];
+  const res = await fetch(new URL('/v1/events', base), { method: 'POST', body: JSON.stringify({ events: posted }),
+    headers: { 'Content-Type': 'application/json', 'X-Api-Key': server.write_key, 'CloudFront-Viewer-Country': 'NL' } });
+  assert.equal(res.status, 200, await res.text());
+
+  await t.test('the live view shows the events posted a moment before, read with the share link\'s read key', async () => {
+    const liveCalls = [];
+    page.on('request', (r) => r.url().includes('/v1/live') && liveCalls.push(r.headers().authorization));
+    await page.goto(`${server.url}#key=${server.read_key}`);
     await ready();
-    assert.equal(await page.locator('#f-app_id').inputValue(), 'shop');
+    assert.equal(await page.locator('#live').getAttribute('data-state'), 'ready');
+    assert.deepEqual(liveCalls, [`Bearer ${server.read_key}`]);
+    assert.equal(await page.locator('#live-visitors').getAttribute('data-value'), '3');
+    assert.equal(await page.locator('#live-pageviews').getAttribute('data-value'), '5');
+    assert.match(await page.locator('#live-window').textContent(), /since \d\d:\d\d UTC \(last 5 min\)/);
+    const minutes = await page.locator('#live-bars g.minute').evaluateAll((gs) => gs.map((g) => [Number(g.dataset.visitors), Number(g.dataset.pageViews)]));
+    assert.equal(minutes.length, 30);
+    assert.equal(minutes.reduce((s, m) => s + m[1], 0), 5);
+    const list = (key) => page.locator(`[data-live="${key}"] li[data-key]`).evaluateAll((lis) => lis.map((li) => [li.dataset.key, Number(li.dataset.value)]));
+    assert.deepEqual(await list('top_pages'), [['/live/a', 3], ['/live/b', 1], ['/live/c', 1]]);
+    assert.deepEqual(await list('top_countries'), [['NL', 3]]);
+    assert.deepEqual(await list('top_sources'), [['Direct / none', 3]]);
+  });
+
+  await t.test('every panel and tile shows the expected numbers; each change equals the previous period\'s', async () => {
     assert.equal(await page.locator('#f-date_from').inputValue(), server.filters.date_from);
-    const drawn = await readPanels(page, spec.panels);
-    assert.deepEqual(Object.keys(drawn).sort(), Object.keys(server.expected).sort());
-    for (const [id, expected] of Object.entries(server.expected)) checkPanel(id, specOf[id], drawn[id], expected, server.filters);
-    mkdirSync(OUT, { recursive: true });
-    await page.screenshot({ path: `${OUT}/dashboard.png`, fullPage: true });
+    checkGrid(await readPanels(page, spec.panels), server.expected, specOf, server.filters);
+    const top = await readTop(page);
+    checkTiles(top, server.main);
+    checkLists(top, server.main);
+    await page.screenshot({ path: `${OUT}/desktop.png`, fullPage: true });
+  });
+
+  await t.test('clicking a tile switches the graph to that metric, with the previous period overlaid', async () => {
+    for (const metric of ['sessions', 'bounce_rate', 'visitors']) {
+      await page.locator(`.tile[data-metric="${metric}"]`).click();
+      const top = await readTop(page);
+      assert.equal(top.metric, metric);
+      assert.ok(top.tiles[metric].selected);
+      assert.match(page.url(), new RegExp(`metric=${metric}`));
+      const counts = metric !== 'bounce_rate';
+      const want = (rows) => rows.map((r) => [r.day, r[metric]]).filter(([, v]) => v !== null || counts);
+      const byDay = (rows) => Object.fromEntries(rows);
+      for (const [series, rows] of [['current', server.main.daily], ['previous', server.main.daily_previous]]) {
+        const got = byDay(top[series]);
+        for (const [day, v] of want(rows)) assert.ok(close(got[day], v), `${metric} ${series} ${day}: ${got[day]} vs ${v}`);
+        if (counts) assert.equal(top[series].length, 7, `${series} has a point per day`);
+      }
+    }
+  });
+
+  await t.test('clicking a country filters every panel, tile and list, and the filter is in the URL', async () => {
+    await page.locator(`[data-list="countries"] li[data-key="${server.country}"] button`).click();
+    await page.waitForURL(new RegExp(`country=${server.country}`));
+    await ready();
+    assert.match(await page.locator('#chips').textContent(), /Country is/);
+    checkGrid(await readPanels(page, spec.panels), server.expected_country, specOf, server.filters);
+    const top = await readTop(page);
+    checkTiles(top, server.main_country);
+    checkLists(top, server.main_country);
+    assert.deepEqual(top.lists.countries.map((r) => r[0]), [server.country]);
+    // the same URL, opened fresh, shows the same filtered view
+    await page.reload();
+    await ready();
+    checkTiles(await readTop(page), server.main_country);
+    // removing the chip brings the whole view back
+    await page.locator('#chips .chip button').click();
+    await page.waitForURL((u) => !u.searchParams.has('country'));
+    await ready();
+    checkTiles(await readTop(page), server.main);
+  });
+
+  await t.test('at phone width the page stacks into one column', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await ready();
+    const widths = await page.locator('.lists > *').evaluateAll((cards) => cards.map((c) => c.getBoundingClientRect().width));
+    assert.ok(widths.every((w) => w > 300), `cards are full width: ${widths}`);
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth + 1), 'no horizontal scrolling');
+    await page.screenshot({ path: `${OUT}/phone.png`, fullPage: true });
+    await page.setViewportSize({ width: 1440, height: 900 });
   });
 
   await t.test('ticking "Include bots" re-queries every panel with bots', async () => {
+    await page.reload();
+    await ready();
     await page.locator('#f-include_bots').check();
     await page.waitForURL(/include_bots=true/);
     await ready();
-    const drawn = await readPanels(page, spec.panels);
-    for (const [id, expected] of Object.entries(server.expected_with_bots)) checkPanel(id, specOf[id], drawn[id], expected, server.filters);
+    checkGrid(await readPanels(page, spec.panels), server.expected_with_bots, specOf, server.filters);
     const visitors = (e) => e.visitors.rows[0][0];
     assert.ok(visitors(server.expected_with_bots) > visitors(server.expected), 'the generated traffic has bots');
   });

@@ -9,6 +9,7 @@ import uuid
 from chalice.test import Client
 
 from chalicelib import clients
+from chalicelib.lake.rows import decode_row
 from chalicelib.store.apps import AppStore
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
@@ -30,7 +31,7 @@ def post(client, key, ua, **fields):
 
 def stored_rows(settings):
     items = clients.dynamodb(settings).scan(TableName=settings.table)["Items"]
-    return [json.loads(i["d"]["S"]) for i in items if i["pk"]["S"].startswith("e#")]
+    return [decode_row(i["d"]["S"]) for i in items if i["pk"]["S"].startswith("e#")]
 
 
 def test_events_without_anonymous_id_get_one_stable_id_per_visitor_and_day(use_settings):
@@ -42,7 +43,7 @@ def test_events_without_anonymous_id_get_one_stable_id_per_visitor_and_day(use_s
             response = post(client, key, ua)
             assert response.status_code == 200 and response.json_body["accepted"] == 1
         assert post(client, key, CHROME, anonymous_id="from-local-storage").status_code == 200
-    ids = [row["u"] for row in stored_rows(use_settings)]
+    ids = [row["anonymous_id"] for row in stored_rows(use_settings)]
     derived = [i for i in ids if i.startswith("ck-")]
     assert len(derived) == 3 and len(set(derived)) == 2  # same browser twice: one id; another browser: another
     assert "from-local-storage" in ids  # a client-sent id is kept as is

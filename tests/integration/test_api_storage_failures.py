@@ -6,7 +6,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -19,7 +18,7 @@ from chalicelib.settings import Settings
 from chalicelib.store.events import put_items
 from tests.apiclient import Api, AppWithKey
 from tests.factories import batch, body, events
-from tests.faults import THROTTLE, UNPROCESSED, FlakyBatchWrites, inject
+from tests.faults import REFUSED, THROTTLE, UNPROCESSED, FlakyBatchWrites, inject
 from tests.readback import rows_by_id
 
 ATTEMPTS = 3
@@ -35,8 +34,11 @@ def stack_env(stack_env: dict[str, str]) -> dict[str, str]:
 def separate_client(api: Api) -> Any:
     """A client of its own for the pass-through writes, so hooks on the handler's client don't see them."""
     return boto3.session.Session().client(
-        "dynamodb", region_name=api.settings.region, endpoint_url=api.settings.dynamodb_endpoint,
-        aws_access_key_id="x", aws_secret_access_key="x",
+        "dynamodb",
+        region_name=api.settings.region,
+        endpoint_url=api.settings.dynamodb_endpoint,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
     )
 
 
@@ -117,42 +119,43 @@ def test_throttled_then_unprocessed_then_stored_answers_200_with_every_event(
     assert set(rows_by_id(api.settings)) == {e["event_id"] for e in sent}
 
 
-def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(api: Api, shop: AppWithKey) -> None:
+def test_persistent_throttling_answers_503_with_retry_after_and_claims_nothing(
+    api: Api, shop: AppWithKey, separate_client: Any
+) -> None:
     # GIVEN a warm function: the key is resolved and cached
     assert api.post_events(batch(*events(1)), key=shop.key).status_code == 200
     before = set(rows_by_id(api.settings))
     # AND DynamoDB throttles every write, as many times as the handler tries
-    with Stubber(clients.dynamodb(api.settings)) as stubber:
-        for _ in range(ATTEMPTS):
-            stubber.add_client_error("batch_write_item", "ProvisionedThroughputExceededException", http_status_code=400)
-
+    flaky = FlakyBatchWrites(separate_client, [THROTTLE] * ATTEMPTS)
+    with inject(clients.dynamodb(api.settings), flaky):
         # WHEN a batch arrives
         response = api.post_events(batch(*events(5)), key=shop.key, headers={"Origin": "https://shop.example"})
 
-        # THEN it tried exactly that often, and told the client to retry later
-        stubber.assert_no_pending_responses()
+    # THEN it tried exactly that often, and told the client to retry later
+    assert flaky.calls == [5] * ATTEMPTS
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert response.json_body == {
-        "error": "storage is unavailable; nothing was stored, retry the same events",
+        "error": "storage is unavailable; nothing was acknowledged, retry the same events",
         "retry_after_s": 2,
     }
     assert set(rows_by_id(api.settings)) == before
 
 
-def test_a_write_dynamodb_refuses_for_good_answers_503_at_once_and_stores_nothing(api: Api, shop: AppWithKey) -> None:
+def test_a_write_dynamodb_refuses_for_good_answers_503_at_once_and_stores_nothing(
+    api: Api, shop: AppWithKey, separate_client: Any
+) -> None:
     # GIVEN a warm function whose table refuses writes (a deployment fault, not a client's)
     assert api.post_events(batch(*events(1)), key=shop.key).status_code == 200
     before = set(rows_by_id(api.settings))
-    with Stubber(clients.dynamodb(api.settings)) as stubber:
-        stubber.add_client_error("batch_write_item", "AccessDeniedException", http_status_code=400)
-
+    flaky = FlakyBatchWrites(separate_client, [REFUSED] * ATTEMPTS)
+    with inject(clients.dynamodb(api.settings), flaky):
         # WHEN a batch arrives
         response = api.post_events(batch(*events(3)), key=shop.key, headers={"Origin": "https://shop.example"})
 
-        # THEN it was tried once (a retry would be refused too), and the client is told nothing was stored
-        stubber.assert_no_pending_responses()
+    # THEN it was tried once (a retry would be refused too), and the client is told nothing was stored
+    assert flaky.calls == [3]
     assert response.status_code == 503 and response.headers["Retry-After"] == "60"
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert "nothing was stored" in response.json_body["error"]

@@ -59,7 +59,7 @@ def test_create_with_json_prints_the_app_id_and_a_key_that_works(cli: Cli, table
 
 
 def test_create_without_json_prints_both_for_a_person(cli: Cli) -> None:
-    result = cli("apps", "create", "Blog", "--app-id", "blog", "--ip-mode", "drop")
+    result = cli("apps", "create", "Blog", "--any-origin", "--app-id", "blog", "--ip-mode", "drop")
 
     assert result.exit_code == 0
     lines = result.output.splitlines()
@@ -70,7 +70,7 @@ def test_create_without_json_prints_both_for_a_person(cli: Cli) -> None:
 
 def test_keys_are_stored_hashed_and_never_in_clear(cli: Cli, table: Settings) -> None:
     # GIVEN two apps and a second key
-    first = json.loads(cli("apps", "create", "A", "--json").output)
+    first = json.loads(cli("apps", "create", "A", "--any-origin", "--json").output)
     second = json.loads(cli("apps", "create", "B", "--origin", "https://b.example", "--json").output)
     extra = store(table).add_key(second["app_id"])
     clear_keys = [first["write_key"], second["write_key"], extra]
@@ -103,7 +103,7 @@ def test_list_without_apps_says_how_to_create_one(cli: Cli) -> None:
 
 
 def test_revoke_stops_the_key_and_list_shows_it(cli: Cli, table: Settings) -> None:
-    created = json.loads(cli("apps", "create", "Shop", "--app-id", "shop", "--json").output)
+    created = json.loads(cli("apps", "create", "Shop", "--any-origin", "--app-id", "shop", "--json").output)
 
     result = cli("apps", "revoke", created["write_key"])
 
@@ -116,7 +116,7 @@ def test_revoke_stops_the_key_and_list_shows_it(cli: Cli, table: Settings) -> No
 
 
 def test_revoke_accepts_the_keys_hash(cli: Cli, table: Settings) -> None:
-    created = json.loads(cli("apps", "create", "Shop", "--json").output)
+    created = json.loads(cli("apps", "create", "Shop", "--any-origin", "--json").output)
 
     result = cli("apps", "revoke", hashlib.sha256(created["write_key"].encode()).hexdigest())
 
@@ -130,8 +130,8 @@ def test_revoke_accepts_the_keys_hash(cli: Cli, table: Settings) -> None:
     [
         (["apps", "revoke", "cs_never-issued"], "error: no such write key; nothing was revoked"),
         (["apps", "create", "Shop", "--origin", "shop.example"], "error: origin 'shop.example' must look like https://example.com"),
-        (["apps", "create", "Shop", "--app-id", "Not Valid"], "error: app id 'Not Valid' must be lower-case"),
-        (["apps", "create", "  "], "error: app name must not be empty"),
+        (["apps", "create", "Shop", "--any-origin", "--app-id", "Not Valid"], "error: app id 'Not Valid' must be lower-case"),
+        (["apps", "create", "  ", "--any-origin"], "error: app name must not be empty"),
     ],
     ids=["unknown-key", "origin-without-scheme", "bad-app-id", "empty-name"],
 )
@@ -142,10 +142,35 @@ def test_mistakes_are_one_line_errors_with_exit_code_2(cli: Cli, args: list[str]
     assert result.stderr.startswith(message)
 
 
-def test_creating_an_existing_app_id_fails(cli: Cli) -> None:
-    assert cli("apps", "create", "Shop", "--app-id", "shop").exit_code == 0
+def test_create_requires_the_browser_origins_to_be_said_out_loud(cli: Cli, table: Settings) -> None:
+    result = cli("apps", "create", "Shop")
 
-    result = cli("apps", "create", "Shop again", "--app-id", "shop")
+    assert result.exit_code == 2
+    assert "--origin" in result.output and "--any-origin" in result.output
+    assert store(table).list_apps() == []
+
+
+def test_origin_and_any_origin_together_are_refused(cli: Cli) -> None:
+    result = cli("apps", "create", "Shop", "--origin", "https://shop.example", "--any-origin")
+
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_create_prints_the_final_app_id_and_what_it_allows(cli: Cli) -> None:
+    derived = cli("apps", "create", "demo", "--any-origin")
+    listed = cli("apps", "create", "Shop", "--app-id", "shop", "--origin", "https://shop.example")
+
+    assert derived.exit_code == 0 and listed.exit_code == 0
+    app_id = derived.output.splitlines()[0].split()[1]
+    assert app_id.startswith("demo-") and "not `demo`" in derived.output and "--app-id" in derived.output
+    assert "origins:   any (--any-origin)" in derived.output
+    assert "origins:   https://shop.example" in listed.output and "not `" not in listed.output
+
+
+def test_creating_an_existing_app_id_fails(cli: Cli) -> None:
+    assert cli("apps", "create", "Shop", "--any-origin", "--app-id", "shop").exit_code == 0
+
+    result = cli("apps", "create", "Shop again", "--any-origin", "--app-id", "shop")
 
     assert result.exit_code == 2 and "already exists" in result.stderr
 
@@ -155,7 +180,12 @@ def test_the_installed_command_works_end_to_end(stack_env: dict[str, str], table
     env = {**os.environ, **stack_env}
 
     created = subprocess.run(
-        [str(command), "apps", "create", "Shop", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [str(command), "apps", "create", "Shop", "--any-origin", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert created.returncode == 0, created.stderr

@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from chalicelib import clients
-from chalicelib.export.run import Exporter
+from chalicelib.export import plan
+from chalicelib.export.run import Exporter, Tuning
+from chalicelib.lake.codecs import LAKE_CODEC
 from chalicelib.lake.schema import EVENTS
 from tests.lake_helpers import event, lake_files, read_lake, store
 
@@ -73,7 +75,7 @@ def test_the_files_carry_the_explicit_schema_and_every_enriched_value(settings):
     body = clients.s3(settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read()
     table = pq.read_table(io.BytesIO(body))
     assert table.schema.equals(EVENTS)
-    assert pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0).column(0).compression == LAKE_CODEC.upper()
     row = table.to_pylist()[0]
     assert row["event_time"] == datetime.fromtimestamp((NOW - 40_000 - 1000) / 1000, tz=timezone.utc)  # skew-corrected
     assert row["client_timestamp"] == datetime.fromtimestamp((NOW - 60_000) / 1000, tz=timezone.utc)
@@ -122,3 +124,32 @@ def test_an_idle_run_writes_nothing_and_reports_lag(settings):
     report = exporter(settings, NOW).run_once()
     assert report.status == "exported" and report.events == 0 and lake_files(settings) == []
     assert report.lag_s == pytest.approx(30.0)
+
+
+def test_a_backlog_within_budget_is_planned_from_its_own_read_and_read_once(settings):
+    # GIVEN a first run (an 8-day window, longer than a normal cadence) over a few events
+    store(settings, [event(f"b{n}", NOW - DAY - n) for n in range(5)], received_ms=NOW - DAY, app_id="app-a")
+    ex = exporter(settings, NOW)
+    calls = Counter()
+    count_many, read_many = ex.reader.count_many, ex.reader.read_many
+    ex.reader.count_many = lambda *a, **k: calls.update(["count"]) or count_many(*a, **k)  # type: ignore[method-assign]
+    ex.reader.read_many = lambda ranges, *a, **k: calls.update({"read": len(list(ranges))}) or read_many(ranges, *a, **k)  # type: ignore[method-assign]
+    ranges = len(plan.key_ranges("events", plan.Window(NOW - 8 * DAY, NOW - 30_000), settings.write_shards))
+
+    # WHEN it runs THEN no COUNT pass: every events key range is read once (plus the rejected ones)
+    report = ex.run_once()
+    assert report.status == "exported" and report.events == 5 and report.groups == 1
+    assert calls["count"] == 0 and calls["read"] == 2 * ranges
+    assert sorted(read_lake(settings).column("event_id").to_pylist()) == [f"b{n}" for n in range(5)]
+
+
+def test_a_backlog_over_budget_stops_reading_and_counts_instead(settings):
+    store(settings, [event(f"o{n}", NOW - DAY - n) for n in range(6)], received_ms=NOW - DAY, app_id="app-a")
+    store(settings, [event(f"p{n}", NOW - DAY - n) for n in range(6)], received_ms=NOW - DAY + 1, app_id="app-b")
+    ex = exporter(settings, NOW, tuning=Tuning(budget=4))
+    counted = []
+    count_many = ex.reader.count_many
+    ex.reader.count_many = lambda ranges, *a, **k: counted.append(1) or count_many(ranges, *a, **k)  # type: ignore[method-assign]
+    report = ex.run_once()
+    assert counted and report.groups > 1 and report.events == 12
+    assert Counter(read_lake(settings).column("event_id").to_pylist()) == Counter({f"{p}{n}": 1 for p in "op" for n in range(6)})

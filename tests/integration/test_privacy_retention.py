@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from chalicelib import clients
 from chalicelib.export.run import Exporter
+from chalicelib.lake.rows import decode_row
 from chalicelib.store.apps import AppStore
 from clickstream.cli import main
 from tests.lake_helpers import cli_env, event, lake_files, store
@@ -66,8 +67,8 @@ def test_ip_modes_drop_keep_and_anonymize(use_settings):
     items = clients.dynamodb(use_settings).scan(TableName=use_settings.table)["Items"]
     for item in items:
         if item["pk"]["S"].startswith("e#"):
-            d = json.loads(item["d"]["S"])
-            stored[d["a"]] = d.get("ip")
+            row = decode_row(item["d"]["S"])
+            stored[row["app_id"]] = row["ip"]
     # chalice's local gateway reports 127.0.0.1 as the source address
     assert stored == {"ip-anonymize": "127.0.0.0", "ip-drop": None, "ip-keep": "127.0.0.1"}
 

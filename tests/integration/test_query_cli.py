@@ -163,3 +163,21 @@ def test_demo_traffic_fills_the_demo_app_through_the_api(api_server, cli_env, tm
 def test_demo_traffic_without_a_key_says_how_to_get_one(cli_env):
     result = CliRunner().invoke(demo_traffic, ["--endpoint", "http://127.0.0.1:1"])
     assert result.exit_code == 1 and "make run" in result.output
+
+
+def test_an_unknown_app_id_says_so_instead_of_a_row_of_zeros(exported):
+    code, out, err = run("overview", "--param", "app_id=demo-typo", "--param", f"date_from={DAY}", "--param", f"date_to={DAY}")
+    assert code == 2 and out == ""
+    assert "demo-typo" in err and "apps list" in err
+
+
+def test_an_app_with_events_in_the_lake_is_known_even_without_its_record(exported):
+    code, _, err = run("overview", "--param", "app_id=demo", "--param", f"date_from={DAY}", "--param", f"date_to={DAY}")
+    assert code == 0, err
+
+
+def test_funnel_rows_carry_the_step_names(exported):
+    code, out, _ = run("funnel", "--param", "app_id=demo", "--param", f"date_from={DAY}", "--param", f"date_to={DAY}",
+                       "--param", "steps=/p0,/p1", "--format", "json")
+    assert code == 0
+    assert [(r["step"], r["step_name"]) for r in json.loads(out)] == [(1, "/p0"), (2, "/p1")]

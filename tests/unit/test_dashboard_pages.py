@@ -82,7 +82,7 @@ def test_panels_aggregate_like_quicksight_field_wells():
 
 
 def test_the_api_runs_each_dataset_once_and_a_failing_dataset_blanks_only_its_panels(spec):
-    runner = Runner({"overview": pa.table({c: [1] for c in spec.datasets["overview"].columns})})
+    runner = Runner({name: pa.table({c: [1] for c in spec.datasets[name].columns}) for name in ("overview", "overview_compare")})
     status, _, body = get(
         handlers(spec, runner, lambda: [], today=lambda: TODAY), "/dashboard/api/panels?app_id=shop&include_bots=true"
     )
@@ -94,9 +94,12 @@ def test_the_api_runs_each_dataset_once_and_a_failing_dataset_blanks_only_its_pa
         "include_bots": True,
         "steps": ["/demo", "LIKE_WOOD", "CLICK_LANG"],
     }
-    assert sorted(n for n, _ in runner.calls) == sorted(d.name for d in spec.used_datasets())
+    # each dataset once for the range (the tiles reuse the KPIs' overview_compare),
+    # and the graph's daily_metrics for the previous period
+    assert sorted(n for n, _ in runner.calls) == sorted([d.name for d in spec.used_datasets()] + ["daily_metrics"])
+    assert "is down" in body["main"]["daily"]["error"] and body["main"]["tiles"][0]["value"] == 1
     # every other dataset is down: their panels say so, the overview's KPIs still show
-    kpis = {p.id for p in spec.panels if p.dataset == "overview"}
+    kpis = {p.id for p in spec.panels if p.dataset == "overview_compare"}
     assert all(body["panels"][k]["rows"] == [[1]] for k in kpis)
     assert all("is down" in p["error"] for k, p in body["panels"].items() if k not in kpis)
     assert set(body["panels"]) == {p.id for p in spec.panels}

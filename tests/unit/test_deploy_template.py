@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from deploy.package import (
 # Read by the export functions on top of chalicelib.settings.ENV_VARS.
 EXPORT_EXTRAS = {"CLICKSTREAM_EXPORT_WORKER_FUNCTION", "CLICKSTREAM_METRICS_NAMESPACE"}
 LOCAL_ONLY = {"CLICKSTREAM_DYNAMODB_ENDPOINT", "CLICKSTREAM_S3_ENDPOINT"}
-LAMBDA_RUNTIME = {"AWS_REGION"}  # set by Lambda itself
+LAMBDA_RUNTIME = {"AWS_REGION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"}  # set by Lambda itself
 FROM_TEMPLATE = {  # deploy-time names: must be references to the stack, never literals
     "CLICKSTREAM_TABLE": {"Ref": "EventTable"},
     "CLICKSTREAM_BUCKET": {"Ref": "LakeBucket"},
@@ -262,17 +263,73 @@ def test_change_set_rejects_unknown_parameters() -> None:
         change_set_parameters({"A": {}}, {"Typo": "1"}, previous=set())
 
 
-def test_pinned_pandas_layers_are_python_311_in_their_own_region() -> None:
+def test_pinned_pandas_layers_are_one_release_for_the_runtime_in_their_own_region() -> None:
+    from deploy.package import layer_pin
+
+    pin = layer_pin()
+    assert pin.runtime == f"python{pin.python}" and pin.python in ("3.12", "3.13", "3.14")  # Amazon Linux 2023
     layers = json.loads(LAYERS_FILE.read_text())["layers"]
     assert "us-east-1" in layers
+    tag = "Python" + pin.python.replace(".", "")
+    versions = set()
     for region, entry in layers.items():
-        assert re.fullmatch(rf"arn:aws:lambda:{region}:\d{{12}}:layer:AWSSDKPandas-Python311:\d+", entry["arn"]), entry
-        assert entry["source"]
+        match = re.fullmatch(rf"arn:aws:lambda:{region}:\d{{12}}:layer:AWSSDKPandas-{tag}:(\d+)", entry["arn"])
+        assert match, entry
+        versions.add(match.group(1))
+        assert pin.awswrangler in entry["source"], entry  # each ARN names the release (and table) it comes from
+    assert len(versions) == 1, f"one awswrangler release everywhere, got layer versions {versions}"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_runs_on_the_pinned_runtime_whatever_python_packaged_it(packaged: dict[str, Any], function: str) -> None:
+    import sys
+
+    from deploy.package import layer_pin
+
+    logical, _ = FUNCTIONS[function]
+    assert props(packaged, logical)["Runtime"] == layer_pin().runtime, f"packaged from Python {sys.version_info[:2]}"
+
+
+def test_the_zip_holds_no_module_compiled_for_another_python(package: Package) -> None:
+    from deploy.package import layer_pin
+    from deploy.wheels import foreign_extensions, vendored
+
+    python = layer_pin().python
+    assert foreign_extensions(package.zip_path, python) == []
+    assert {v.name for v in vendored(package.zip_path)} >= {"orjson"}  # the compiled one this check is about
+
+
+@pytest.mark.parametrize("runtime", ["python3.11", "python3.9", "python2.7", "nodejs22.x", "python3.13t"])
+def test_packaging_refuses_a_runtime_it_cannot_build_for(runtime: str) -> None:
+    from deploy.wheels import WheelError, runtime_python
+
+    with pytest.raises(WheelError, match="Amazon Linux 2023"):
+        runtime_python(runtime)
+
+
+def test_packaging_refuses_a_requirement_without_a_wheel_for_the_runtime(tmp_path: Path) -> None:
+    """pip is asked for binary wheels only: a pin with none for CPython 3.13 manylinux is refused, not built from source."""
+    from deploy.wheels import WheelError, download
+
+    with pytest.raises(WheelError, match="no wheel for CPython 3.13"):
+        download(["orjson==3.6.0"], "3.13", tmp_path)  # orjson 3.6.0 predates CPython 3.13 wheels
+
+
+def test_foreign_extension_modules_are_found(tmp_path: Path) -> None:
+    import zipfile
+
+    from deploy.wheels import foreign_extensions
+
+    z = tmp_path / "d.zip"
+    with zipfile.ZipFile(z, "w") as out:
+        for name in ("a/x.cpython-311-x86_64-linux-gnu.so", "b/y.cpython-313-x86_64-linux-gnu.so", "c/z.abi3.so"):
+            out.writestr(name, b"")
+    assert foreign_extensions(z, "3.13") == ["a/x.cpython-311-x86_64-linux-gnu.so"]
 
 
 def test_first_deploy_creates_bucket_uploads_and_executes_a_create_change_set(tmp_path: Path) -> None:
     """The boto3 calls of a first deploy, in order, validated against the service models."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import boto3
     from botocore.stub import ANY, Stubber
@@ -286,7 +343,7 @@ def test_first_deploy_creates_bucket_uploads_and_executes_a_create_change_set(tm
     zip_path.write_bytes(b"code")
     template = {"Parameters": {"PandasLayerArn": {}, "LakePrefix": {"Default": "lake"}},
                 "Resources": {"APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "./deployment.zip"}}}}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stack = {"StackName": "clickstream-prod", "CreationTime": now, "StackStatus": "CREATE_COMPLETE",
              "Outputs": [{"OutputKey": "EventsTableName", "OutputValue": "t"}]}
 

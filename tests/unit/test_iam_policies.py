@@ -44,6 +44,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
         "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:ListBucket",
         "lambda:InvokeFunction", "cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents",
+        "sqs:SendMessage",  # Lambda puts a failed async worker event on the failures queue with the function's role
     },
 }
 PSEUDO = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::StackName", "AWS::URLSuffix"}
@@ -144,6 +145,10 @@ def test_every_role_in_the_template_is_a_function_role_with_its_policy_file(pack
     roles = {k: v for k, v in packaged["Resources"].items() if v.get("Type") in ("AWS::IAM::Role", "AWS::IAM::Policy",
                                                                               "AWS::IAM::ManagedPolicy")}
     expected = {role: fn for fn, (_, role) in FUNCTIONS.items()}
+    # API Gateway's account-wide access-log role: assumed by API Gateway only, AWS's managed push policy only.
+    log_role = roles.pop("ApiGatewayLogRole")["Properties"]
+    assert log_role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert [a["Fn::Sub"].rsplit("/", 1)[1] for a in log_role["ManagedPolicyArns"]] == ["AmazonAPIGatewayPushToCloudWatchLogs"]
     assert set(roles) == set(expected), "a role or policy the issue does not account for"
     for role, fn in expected.items():
         p = roles[role]["Properties"]

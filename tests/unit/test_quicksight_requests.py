@@ -124,7 +124,29 @@ def test_geo_columns_are_tagged_for_the_map(spec):
         for op in t["DataTransforms"]
     }
     geo = next(p for p in spec.panels if p.visual == "geo")
-    assert tagged == {geo.dimensions[0].column: "LATITUDE", geo.dimensions[1].column: "LONGITUDE"}
+    country = next(p for p in spec.panels if p.visual == "filled_map")
+    assert tagged == {
+        geo.dimensions[0].column: "LATITUDE",
+        geo.dimensions[1].column: "LONGITUDE",
+        country.dimensions[0].column: "COUNTRY",
+    }
+
+
+def test_kpis_compare_with_the_previous_period_and_rates_in_points(spec):
+    kpis = {
+        v["KPIVisual"]["VisualId"]: v["KPIVisual"]["ChartConfiguration"]
+        for v in qs.definition(spec, {d.name: f"arn:{d.name}" for d in spec.used_datasets()})["Sheets"][0]["Visuals"]
+        if "KPIVisual" in v
+    }
+    assert set(kpis) == {"visitors", "sessions", "page-views", "views-per-session", "bounce-rate", "avg-duration"}
+    for vid, conf in kpis.items():
+        target = conf["FieldWells"]["TargetValues"][0]["NumericalMeasureField"]["Column"]
+        assert target == {
+            "DataSetIdentifier": "overview_compare",
+            "ColumnName": "prev_" + conf["FieldWells"]["Values"][0]["NumericalMeasureField"]["Column"]["ColumnName"],
+        }
+        method = conf["KPIOptions"]["Comparison"]["ComparisonMethod"]
+        assert method == ("DIFFERENCE" if vid == "bounce-rate" else "PERCENT_DIFFERENCE")
 
 
 def test_redeploying_builds_identical_requests(spec):

@@ -289,6 +289,10 @@
     form.appendChild(go);
   }
 
+  // Click-to-filter: these ride in the URL beside the spec's parameters, so a view can be shared.
+  const FILTERS = { page: 'Page', source: 'Source', country: 'Country', browser: 'Browser' };
+  const KEEP = ['metric', ...Object.keys(FILTERS)];
+
   function query() {
     const q = new URLSearchParams();
     for (const p of state.spec.parameters) {
@@ -296,19 +300,71 @@
       if (!input) continue;
       q.set(p.name, p.type === 'boolean' ? String(input.checked) : input.value.replace(/\s*,\s*/g, ','));
     }
+    const now = new URLSearchParams(location.search);
+    for (const name of KEEP) if (now.get(name)) q.set(name, now.get(name));
     return q;
+  }
+
+  const ctx = {
+    setFilter(name, value) {
+      const q = query();
+      q.set(name, value);
+      refresh(q);
+    },
+    setParam(name, value) {
+      const q = new URLSearchParams(location.search);
+      q.set(name, value);
+      history.replaceState(null, '', `?${q}${location.hash}`);
+    },
+  };
+
+  function drawChips(filters) {
+    const host = $('#chips');
+    host.innerHTML = '';
+    for (const [name, value] of Object.entries(filters || {})) {
+      const chip = document.createElement('span');
+      chip.className = 'chip';
+      chip.dataset.filter = name;
+      chip.textContent = `${FILTERS[name]} is ${name === 'country' ? window.Home.countryName(value) : value}`;
+      const x = document.createElement('button');
+      x.type = 'button';
+      x.textContent = '×';
+      x.setAttribute('aria-label', `Remove the ${FILTERS[name].toLowerCase()} filter`);
+      x.addEventListener('click', () => { const q = query(); q.delete(name); refresh(q); });
+      chip.appendChild(x);
+      host.appendChild(chip);
+    }
+    if (Object.keys(filters || {}).length > 1) {
+      const all = document.createElement('button');
+      all.type = 'button';
+      all.className = 'chip clear';
+      all.textContent = 'Clear filters';
+      all.addEventListener('click', () => { const q = query(); Object.keys(FILTERS).forEach((n) => q.delete(n)); refresh(q); });
+      host.appendChild(all);
+    }
   }
 
   function buildGrid(spec) {
     const grid = $('#grid');
     grid.innerHTML = '';
-    for (const p of spec.panels) {
+    // Some spec panels live at the top of the page, so rows of the grid can have holes: the
+    // last panel of a row takes what its row leaves.
+    const shown = spec.panels.filter(shownInGrid);
+    const span = new Map(shown.map((p) => [p.id, p.width]));
+    let used = 0, last = null;
+    for (const p of shown) {
+      if (used + p.width > 12 && last) { span.set(last.id, span.get(last.id) + 12 - used); used = 0; }
+      used += p.width;
+      last = p;
+    }
+    if (last && used < 12) span.set(last.id, span.get(last.id) + 12 - used);
+    for (const p of shown) {
       const card = document.createElement('section');
       card.className = 'panel';
       card.dataset.panel = p.id;
       card.dataset.visual = p.visual;
       card.dataset.state = 'loading';
-      card.style.gridColumn = `span ${p.width}`;
+      card.style.gridColumn = `span ${span.get(p.id)}`;
       card.style.gridRow = `span ${p.height}`;
       card.innerHTML = '<h2></h2><div class="body"><div class="msg">Loading…</div></div>';
       $('h2', card).textContent = p.title;
@@ -322,8 +378,13 @@
     }
   }
 
+  // The KPI panels are the tiles at the top now, and four bar charts are its compact lists
+  // (with their details view); every other panel stays below.
+  const AT_THE_TOP = new Set(['top_pages', 'referrers', 'browsers', 'countries', 'country_map']);
+  const shownInGrid = (p) => p.visual !== 'kpi' && !AT_THE_TOP.has(p.id);
+
   function draw() {
-    for (const p of state.spec.panels) {
+    for (const p of state.spec.panels.filter(shownInGrid)) {
       const card = $(`[data-panel="${p.id}"]`);
       const body = $('.body', card);
       body.innerHTML = '';
@@ -350,9 +411,11 @@
     return body;
   }
 
-  function show(data, started) {
+  async function show(data, started) {
     state.data = data;
     draw();
+    drawChips(data.filters);
+    await window.Home.render(data, ctx);
     const p = data.params;
     $('#status').className = 'status';
     $('#status').textContent = `${p.app_id} · ${p.date_from} to ${p.date_to}${p.include_bots ? ' · bots included' : ''} · ${Math.round(performance.now() - started)} ms`;
@@ -363,8 +426,11 @@
   function coverageText(c) {
     if (!c) return '';
     const kept = c.retention_days ? `kept ${c.retention_days} days` : 'kept forever';
-    if (!c.first_day) return `No data in the lake for this app yet (${kept}).`;
-    return `Data held: ${c.first_day} to ${c.last_day} (${kept}).`;
+    const n = c.waiting_events || 0;
+    const waiting = n ? `${n.toLocaleString('en')} event${n === 1 ? '' : 's'} waiting for the next export ` +
+      `(it runs every ${c.export_every_s} s and takes events once they are ${c.settle_s} s old)` : '';
+    if (!c.first_day) return waiting ? `No data in the lake for this app yet: ${waiting}.` : `No data in the lake for this app yet (${kept}).`;
+    return `Data held: ${c.first_day} to ${c.last_day} (${kept}).` + (waiting ? ` ${waiting}.` : '');
   }
 
   async function refresh(q) {
@@ -375,8 +441,10 @@
     const started = performance.now();
     try {
       const data = await getJSON(`/dashboard/api/panels?${q}`);
-      history.replaceState(null, '', `?${q}`);
-      show(data, started);
+      const app = new URLSearchParams(location.search).get('app_id');
+      history.replaceState(null, '', `?${q}${location.hash}`);
+      await show(data, started);
+      if (data.params.app_id !== app) window.Home.startLive(data.params.app_id);
     } catch (err) {
       status.className = 'status error';
       status.textContent = `Could not load the panels: ${err.message}`;
@@ -395,8 +463,9 @@
       // The server fills in the filters the URL leaves out; the form then shows what was used.
       const data = await getJSON(`/dashboard/api/panels${location.search}`);
       buildFilters(spec, apps.apps, data.params);
-      history.replaceState(null, '', `?${query()}`);
-      show(data, started);
+      history.replaceState(null, '', `?${query()}${location.hash}`);
+      window.Home.startLive(data.params.app_id);
+      await show(data, started);
       $('#filters').addEventListener('submit', (e) => { e.preventDefault(); refresh(query()); });
       $('#filters').addEventListener('change', (e) => { if (e.target.type !== 'text') refresh(query()); });
       let timer = 0;

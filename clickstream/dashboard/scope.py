@@ -1,0 +1,161 @@
+"""Narrow any panel query without editing it: filters (click-to-filter) and a time cut-off.
+
+Every panel query reads the ``events`` table; this rewrites each read of it into
+
+    (SELECT * FROM events WHERE <filters> AND event_time < CAST(:until AS timestamp)) AS events
+
+so the SQL files stay the single source of each panel's logic, and a filter applies to every
+panel the same way. The filters (docs/dashboards.md):
+
+* ``country``, ``browser``: events with that value (a visitor attribute, so: those visitors);
+* ``page``: events of visitors who viewed that page in the range;
+* ``source``: events of visitors who arrived from that referrer host in the range;
+
+``(none)`` stands for a missing value (NULL). ``until`` cuts an ongoing period at "now", and the
+previous period at the same elapsed time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+FILTERS = ("page", "source", "country", "browser")
+NONE = "(none)"
+_COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
+_VISITOR_LEVEL = {"page", "source"}
+
+
+def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
+    """The filters present in a query string, trimmed; unknown names are ignored."""
+    return {name: str(query[name]).strip()[:512] for name in FILTERS if str(query.get(name) or "").strip()}
+
+
+def _condition(name: str, value: str) -> str:
+    column = _COLUMN[name]
+    test = f"{column} IS NULL" if value == NONE else f"{column} = :f_{name}"
+    if name in _VISITOR_LEVEL:
+        return (
+            f"anonymous_id IN (SELECT anonymous_id FROM events WHERE app_id = :app_id "
+            f"AND dt BETWEEN :date_from AND :date_to AND {test})"
+        )
+    return test
+
+
+def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_sql: str | None = None) -> str:
+    """``sql`` (Athena) with every read of ``events`` narrowed; unchanged when nothing narrows it.
+
+    ``until`` cuts at the bound ``:until``; ``until_sql`` at an SQL expression instead.
+    """
+    conditions = [_condition(n, v) for n, v in filters.items()]
+    if until:
+        conditions.append("event_time < CAST(:until AS timestamp)")
+    if until_sql:
+        conditions.append(f"event_time < {until_sql}")
+    if not conditions:
+        return sql
+    tree = sqlglot.parse_one(sql, read="athena")
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    where = " AND ".join(f"({c})" for c in conditions)
+    for table in list(tree.find_all(exp.Table)):
+        if table.name != "events" or table.db or table.name in ctes:
+            continue
+        alias = table.alias or "events"
+        narrowed = sqlglot.parse_one(f"(SELECT * FROM events WHERE {where}) AS {alias}", read="athena")
+        table.replace(narrowed)
+    return tree.sql(dialect="athena", comments=False)
+
+
+# The previous period in SQL, from the shown one's :date_from and :date_to (inclusive YYYY-MM-DD).
+_DAYS = "(date_diff('day', CAST(:date_from AS date), CAST(:date_to AS date)) + 1)"
+PREV_FROM = f"date_format(date_add('day', -{_DAYS}, CAST(:date_from AS date)), '%Y-%m-%d')"
+PREV_TO = "date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')"
+NOW_SQL = "current_timestamp"  # what QuickSight runs; the local page binds its own now instead
+LOCAL_NOW_SQL = "CAST(:now AS timestamp)"
+
+
+def _running(now_sql: str) -> str:
+    return f"CAST(:date_to AS date) >= CAST({now_sql} AS date)"
+
+
+def compare_sql(base_sql: str, columns: list[str], now_sql: str = NOW_SQL) -> str:
+    """One row: the base query's columns for the shown period, then ``prev_<column>`` for the
+    previous period of equal length; a running period (ending today or later) is cut at now and
+    the previous one at the same elapsed time (now minus the period's length). For QuickSight's
+    KPI visuals, which take a value and a target from one dataset."""
+    from clickstream.dashboard.spec import placeholder_spans
+
+    shifted = base_sql
+    for start, end, name in reversed(placeholder_spans(base_sql)):
+        if name in ("date_from", "date_to"):
+            shifted = shifted[:start] + f"({PREV_FROM if name == 'date_from' else PREV_TO})" + shifted[end + 1 :]
+    far = "TIMESTAMP '9999-12-31 00:00:00'"
+    cur_cut = f"(CASE WHEN {_running(now_sql)} THEN {now_sql} ELSE {far} END)"
+    prev_cut = f"(CASE WHEN {_running(now_sql)} THEN date_add('day', -{_DAYS}, {now_sql}) ELSE {far} END)"
+    cur = scoped_sql(base_sql, {}, until_sql=cur_cut)
+    prev = scoped_sql(shifted, {}, until_sql=prev_cut)
+    return f"SELECT {compare_select(columns)}\nFROM ({cur}) AS cur\nCROSS JOIN ({prev}) AS prev"
+
+
+def compare_select(columns: list[str]) -> str:
+    """The select list over ``cur`` and ``prev`` (one row each) that makes a comparison row."""
+    derived = [(name, expr) for name, expr in DERIVED.items() if all(c in columns for c in _uses(expr))]
+    return ", ".join(
+        [f"cur.{c}" for c in columns]
+        + [expr.format(t="cur") + f" AS {n}" for n, expr in derived]
+        + [f"prev.{c} AS prev_{c}" for c in columns]
+        + [expr.format(t="prev") + f" AS prev_{n}" for n, expr in derived]
+    )
+
+
+# Ratios of the base's columns, added to a comparison when the base has what they divide.
+DERIVED = {"views_per_session": "CAST({t}.page_views AS double) / nullif({t}.sessions, 0)"}
+
+
+def _uses(expr: str) -> list[str]:
+    import re
+
+    return re.findall(r"\{t\}\.(\w+)", expr)
+
+
+def bound(filters: Mapping[str, str], until: datetime | None) -> dict[str, Any]:
+    """The extra parameter values ``scoped_sql`` needs."""
+    values: dict[str, Any] = {f"f_{n}": v for n, v in filters.items() if v != NONE}
+    if until is not None:
+        values["until"] = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return values
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The shown period and the one before it, of equal length and equal elapsed time."""
+
+    date_from: date
+    date_to: date
+    prev_from: date
+    prev_to: date
+    until: datetime | None  # set when the period is still running: compare up to now
+    prev_until: datetime | None
+
+    @property
+    def days(self) -> int:
+        return (self.date_to - self.date_from).days + 1
+
+
+def periods(date_from: date, date_to: date, now: datetime) -> Periods:
+    """Previous period = the same number of days just before; a running one is cut at now.
+
+    A period is running when it ends today or later (UTC). Then both are compared up to the
+    same elapsed time: the current up to ``now``, the previous up to ``now - length``.
+    """
+    days = (date_to - date_from).days + 1
+    shift = timedelta(days=days)
+    running = date_to >= now.date()
+    return Periods(
+        date_from, date_to, date_from - shift, date_to - shift, now if running else None, now - shift if running else None
+    )

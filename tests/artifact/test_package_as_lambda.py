@@ -1,0 +1,191 @@
+"""The deployment package, run the way Lambda runs it (tests/artifact/lambda_runtime.py).
+
+GIVEN ``make package STAGE=prod``'s zip and template, the pinned layer's packages with the
+layer's codecs only, the runtime's boto3, and an isolated python3.13,
+WHEN API Gateway events reach ``api_handler``, EventBridge's schedule reaches ``export_events``
+with a budget small enough to fan out, and each recorded async Invoke reaches ``export_worker``,
+THEN every accepted event is in the lake exactly once, in a codec the layer can read.
+
+To cover a new route or event shape, add an ``api_event(...)`` to ``API_CALLS`` (with the
+status it must get); the export check follows from the events the API accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from chalicelib.lake import codecs
+from tests.artifact import lambda_runtime as lr
+from tests.factories import event
+
+ORIGIN = "https://shop.example"
+
+
+def _body(events: list[dict[str, Any]]) -> str:
+    return json.dumps({"events": events})
+
+
+def api_calls(key: str, read_key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, Any]]]]:
+    """(what, API Gateway event, expected status, events it sends that must reach the lake)."""
+    json_batch = [event(), event(event_type="click", event_name="add_to_cart"), event()]
+    beacon = [event(), event()]
+    encoded = [event(), event()]
+    headers = {"Origin": ORIGIN}
+    return [
+        ("POST JSON with the key in X-Api-Key", lr.api_event("POST", "/v1/events", body=_body([*json_batch, {"event_type": 7}]),
+         headers={**headers, "Content-Type": "application/json", "X-Api-Key": key}), 200, json_batch),
+        ("POST text/plain with ?key= (sendBeacon)", lr.api_event("POST", "/v1/events", body=_body(beacon),
+         headers={**headers, "Content-Type": "text/plain;charset=UTF-8"}, query={"key": key}), 200, beacon),
+        ("base64-encoded body", lr.api_event("POST", "/v1/events", body=_body(encoded), base64_body=True,
+         headers={**headers, "Content-Type": "application/json", "X-Api-Key": key}), 200, encoded),
+        ("OPTIONS preflight", lr.api_event("OPTIONS", "/v1/events", query={"key": key},
+         headers={**headers, "Access-Control-Request-Method": "POST",
+                  "Access-Control-Request-Headers": "content-type"}), 204, []),
+        ("GET health", lr.api_event("GET", "/v1/health"), 200, []),
+        ("an unknown key", lr.api_event("POST", "/v1/events", body=_body([event()]),
+         headers={**headers, "Content-Type": "application/json", "X-Api-Key": "wk_unknown"}), 401, []),
+        ("GET /v1/live with a Bearer read key", lr.api_event("GET", "/v1/live",
+         headers={"Authorization": f"Bearer {read_key}"}), 200, []),
+        ("GET /v1/live with the public write key", lr.api_event("GET", "/v1/live",
+         headers={"Authorization": f"Bearer {key}"}), 401, []),
+    ]
+
+
+@pytest.fixture(scope="module")
+def ingested(lambda_stack: lr.LambdaRuntime, write_key: str, read_key: str) -> dict[str, Any]:
+    calls = api_calls(write_key, read_key)
+    results = lambda_stack.invoke("api_handler", [e for _, e, _, _ in calls])
+    return {"calls": calls, "results": results}
+
+
+def test_api_gateway_events_get_the_documented_answers(ingested: dict[str, Any]) -> None:
+    for (what, _, status, sent), outcome in zip(ingested["calls"], ingested["results"]):
+        assert "result" in outcome, f"{what}: {outcome.get('message')}\n{outcome.get('trace')}"
+        response = outcome["result"]
+        assert response["statusCode"] == status, f"{what}: {response}"
+        if sent:
+            assert json.loads(response["body"])["accepted"] == len(sent), what
+            assert response["headers"]["Access-Control-Allow-Origin"] == ORIGIN, what
+    preflight = ingested["results"][3]["result"]
+    assert preflight["headers"]["Access-Control-Allow-Origin"] == ORIGIN
+    assert json.loads(ingested["results"][4]["result"]["body"])["status"] == "ok"
+    live = ingested["results"][6]["result"]
+    assert live["headers"]["Cache-Control"] == "no-store"
+    # The live view reads DynamoDB, not the lake: the visitors posted just before are already there.
+    assert json.loads(live["body"])["current"]["visitors"] >= 1, live["body"]
+
+
+def test_the_api_runs_from_the_zip_alone_and_stays_light(ingested: dict[str, Any], lambda_stack: lr.LambdaRuntime) -> None:
+    last = ingested["results"][-1]
+    assert last["modules"] == [], f"the API function imported {last['modules']}; it must not need the pandas layer"
+    assert last["origins"]["orjson"].startswith(str(lambda_stack.task)), last["origins"]
+    assert last["origins"]["chalicelib"].startswith(str(lambda_stack.task)), last["origins"]
+    assert last["origins"]["boto3"].startswith(str(lambda_stack.sdk)), last["origins"]
+
+
+def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
+    lambda_stack: lr.LambdaRuntime, ingested: dict[str, Any], recorder: lr.InvokeRecorder, lake: Any
+) -> None:
+    accepted = [e["event_id"] for _, _, status, sent in ingested["calls"] for e in sent]
+    time.sleep(1.2)  # past the settle time below
+    # A budget of 2 events per group forces the scheduled export to fan out to the worker.
+    tiny = {"CLICKSTREAM_EXPORT_BUDGET_EVENTS": "2", "CLICKSTREAM_SETTLE_SECONDS": "1"}
+    recorder.take()
+
+    [first] = lambda_stack.invoke("export_events", [lr.scheduled_event()], tiny)
+    assert "result" in first, f"{first.get('message')}\n{first.get('trace')}"
+    assert first["result"]["status"] == "fanned_out" and first["result"]["groups"] > 1, first["result"]
+    assert "pyarrow" in first["modules"] and first["origins"]["pyarrow"].startswith(str(lambda_stack.layer))
+
+    calls = recorder.take()
+    worker_name = lr.resolve(lambda_stack.function("export_worker")["FunctionName"], lambda_stack.refs, lambda_stack.stack_name)
+    assert {(function, kind) for function, kind, _ in calls} == {(worker_name, "Event")}
+    payloads = [payload for _, _, payload in calls]
+    assert len(payloads) == first["result"]["groups"]
+
+    done = lambda_stack.invoke("export_worker", payloads, tiny)
+    for payload, outcome in zip(payloads, done):
+        assert "result" in outcome, f"worker {payload}: {outcome.get('message')}\n{outcome.get('trace')}"
+        assert outcome["result"]["status"] == "done", outcome["result"]
+
+    [commit] = lambda_stack.invoke("export_events", [lr.scheduled_event()], tiny)
+    assert "result" in commit, f"{commit.get('message')}\n{commit.get('trace')}"
+    assert commit["result"]["status"] in ("exported", "idle"), commit["result"]
+
+    s3, bucket = lake
+    found: Counter[str] = Counter()
+    rejected = 0
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="lake/").get("Contents", []):
+        if not obj["Key"].endswith(".parquet") or "/_state/" in obj["Key"]:
+            continue
+        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        meta = pq.ParquetFile(io.BytesIO(body)).metadata
+        used = {meta.row_group(g).column(c).compression.lower()
+                for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+        assert used <= codecs.LAYER_CODECS, f"{obj['Key']} uses {used}"
+        table = pq.read_table(io.BytesIO(body))
+        if obj["Key"].startswith("lake/events/"):
+            found.update(table.column("event_id").to_pylist())
+        elif obj["Key"].startswith("lake/rejected_events/"):
+            rejected += table.num_rows
+    assert found == Counter(accepted), f"missing {set(accepted) - set(found)}, twice {[k for k, n in found.items() if n > 1]}"
+    assert rejected == 1  # the invalid event of the JSON batch
+
+
+# ------------------------------------------------------------------ the emulation itself can fail
+PROBE = '''
+import base64, io
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+def write(event, context):
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"x": [1, 2]}), sink, compression=event["codec"])
+    return len(sink.getvalue())
+
+def read(event, context):
+    return pq.read_table(io.BytesIO(base64.b64decode(event["body"]))).num_rows
+'''
+
+
+def _probe(lambda_stack: lr.LambdaRuntime, tmp_path: Path, what: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run a probe handler in the export worker's emulated environment (its layer, its pyarrow)."""
+    task = tmp_path / "task"
+    if not task.exists():
+        shutil.copytree(lambda_stack.task, task)
+        (task / "layer_probe.py").write_text(PROBE)
+    return lambda_stack.invoke("export_worker", events, task=task, handler=f"layer_probe.{what}")
+
+
+@pytest.mark.parametrize("codec", sorted(codecs.LAYER_LACKS - {"lz4_raw", "bz2"}))
+def test_the_emulated_layer_refuses_to_write_and_read_what_the_real_one_lacks(
+    lambda_stack: lr.LambdaRuntime, tmp_path: Path, codec: str
+) -> None:
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"x": [1, 2]}), sink, compression=codec)  # the laptop's pyarrow can
+    body = base64.b64encode(sink.getvalue()).decode()
+    wrote = _probe(lambda_stack, tmp_path, "write", [{"codec": codec}, {"codec": codecs.LAKE_CODEC}])
+    assert wrote[0].get("error") == "ArrowNotImplementedError" and f"codec '{codec}' not built" in wrote[0]["message"], wrote[0]
+    assert "result" in wrote[1], wrote[1]
+    read = _probe(lambda_stack, tmp_path, "read", [{"body": body}])
+    assert read[0].get("error") == "ArrowNotImplementedError", read[0]
+
+
+def test_a_module_missing_from_the_zip_is_missing_in_the_emulation(lambda_stack: lr.LambdaRuntime, tmp_path: Path) -> None:
+    """Isolation: the development virtualenv has orjson, the emulated function must not see it."""
+    task = tmp_path / "task"
+    shutil.copytree(lambda_stack.task, task)
+    shutil.rmtree(task / "orjson")
+    [outcome] = lambda_stack.invoke("api_handler", [lr.api_event("GET", "/v1/health")], task=task)
+    assert outcome.get("error") == "Runtime.ImportModuleError" and "orjson" in outcome["message"], outcome

@@ -1,0 +1,90 @@
+"""`clickstream dev` as a user runs it, in a child process on free ports (the dev server tests' helper)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from chalicelib.settings import Settings, from_env
+from clickstream.localstack import free_port, wait_for_port
+from clickstream.target import ROOT, local_env
+from tests.factories import USER_AGENTS
+
+COMMAND = Path(sys.executable).parent / "clickstream"
+
+
+class DevServer:
+    """One `clickstream dev` process on free ports, with its data under ``data_dir``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port, dynamodb_port, s3_port = free_port(), free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "CLICKSTREAM_PORT": str(self.port),
+            "CLICKSTREAM_DYNAMODB_PORT": str(dynamodb_port),
+            "CLICKSTREAM_S3_PORT": str(s3_port),
+            "CLICKSTREAM_DATA_DIR": str(data_dir),
+        }
+        for name in ("CLICKSTREAM_DYNAMODB_ENDPOINT", "CLICKSTREAM_S3_ENDPOINT", "CLICKSTREAM_TABLE", "CLICKSTREAM_BUCKET"):
+            self.env.pop(name, None)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def settings(self) -> Settings:
+        """What the server itself uses: the local stack's endpoints and the default table."""
+        return from_env(local_env(self.env))
+
+    @property
+    def key(self) -> str:
+        return json.loads((self.data_dir / "demo-app.json").read_text())["write_key"]
+
+    def start(self) -> "DevServer":
+        self.proc = subprocess.Popen(
+            [str(COMMAND), "dev"], env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        wait_for_port(self.port, timeout_s=60, proc=self.proc)
+        return self
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> str:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        output, _ = self.proc.communicate(timeout=30)
+        self.proc = None
+        return output
+
+    def stack_processes(self) -> list[str]:
+        """Command lines of live processes serving this data dir (dynalite --path, s3rver --directory)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(self.data_dir) in cmdline and ("dynalite" in cmdline or "s3rver" in cmdline):
+                found.append(cmdline)
+        return found
+
+    def wait_until_stack_gone(self, timeout_s: float = 10) -> list[str]:
+        deadline = time.monotonic() + timeout_s
+        while (left := self.stack_processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
+
+
+def post(dev: DevServer, body: dict, **headers: str) -> requests.Response:
+    sent = {"Content-Type": "application/json", "User-Agent": USER_AGENTS["safari_iphone"], "X-Api-Key": dev.key, **headers}
+    return requests.post(f"{dev.url}/v1/events", data=json.dumps(body), headers=sent, timeout=30)
