@@ -10,7 +10,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import http
+from chalicelib import http, http_segment
 from chalicelib.live import view as live_view
 
 app = Chalice(app_name="clickstream")
@@ -29,6 +29,23 @@ def preflight_events():
     return http.preflight(app.current_request)
 
 
+# Segment's tracking API (docs/segment.md): batches, one message per type, analytics.js's short paths.
+SEGMENT_ROUTES = ("batch", "import", "b", "track", "page", "screen", "identify", "group", "alias", "t", "p", "s", "i", "g", "a")
+
+
+def _segment_routes(route: str) -> None:
+    def post() -> object:
+        return http_segment.post(app.current_request, route)
+
+    def preflight() -> object:
+        return http_segment.preflight(app.current_request)
+
+    app.route(f"/v1/{route}", methods=["POST"], content_types=["application/json", "text/plain"], name=f"segment_{route}")(post)
+    app.route(f"/v1/{route}", methods=["OPTIONS"], name=f"segment_{route}_preflight")(preflight)
+
+
+for _route in SEGMENT_ROUTES:
+    _segment_routes(_route)
 @app.route("/v1/live", methods=["GET"])
 def live():
     return live_view.get_live(app.current_request)

@@ -16,7 +16,13 @@ of a shared machine:
 * ingest + the botocore serialisation of the BatchWriteItem requests (parameter
   validation and the JSON body, ``client._serializer``), i.e. everything but the network.
 
-Goal (issue 2): ≥ 50,000 events/s for ``ingest`` on one core.
+* Segment: the same events as Segment messages (analytics.js's shape: ``page``/``track``,
+  ``context.page``, ``context.userAgent``, ``library``), 20 per ``{"batch": [...]}``, through
+  ``segment.parse_body`` and ``plan_batch`` with the Segment adapter: the ``/v1/batch`` path
+  but for the key lookup and the write.
+
+Goal (issue 2): ≥ 50,000 events/s for ``ingest`` on one core. Goal (issue 11): the Segment
+batch within 20% of ``ingest`` per event (CPU time per event at most 1.2x).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any, Callable
 import orjson
 
 GOAL_EVENTS_PER_S = 50_000
+GOAL_SEGMENT_RATIO = 1.2  # Segment CPU time per event / /v1/events CPU time per event
 BATCH = 20
 BATCHES = 500  # 10,000 events per round
 ROUNDS = 9
@@ -85,6 +92,37 @@ def make_requests(now_ms: int, seed: int = 7) -> list[tuple[bytes, dict[str, str
     return out
 
 
+def as_segment(event: dict[str, Any], user_agent: str) -> dict[str, Any]:
+    """The same event as analytics.js would send it: page or track, page fields in context.page."""
+    path = event["url"].split("?")[0].split("example", 1)[1]
+    page = {"url": event["url"], "path": path, "referrer": event.get("referrer") or "", "title": event["title"], "search": ""}
+    message: dict[str, Any] = {
+        "type": "page" if event["event_type"] == "page_view" else "track",
+        "messageId": event["event_id"],
+        "anonymousId": event["anonymous_id"],
+        "timestamp": event["timestamp"],
+        "sentAt": event["sent_at"],
+        "context": {**event["context"], "page": page, "userAgent": user_agent,
+                    "library": {"name": "analytics.js", "version": "next-1.84.0"}},
+        "integrations": {},
+    }
+    if message["type"] == "page":
+        message["properties"] = dict(page)
+    else:
+        message["event"] = event.get("event_name") or event["event_type"]
+        message["properties"] = event.get("properties") or {}
+    return message
+
+
+def make_segment_requests(requests: list[tuple[bytes, dict[str, str]]]) -> list[tuple[bytes, dict[str, str]]]:
+    out = []
+    for body, headers in requests:
+        events = orjson.loads(body)["events"]
+        batch = [as_segment(e, headers["user-agent"]) for e in events]
+        out.append((orjson.dumps({"batch": batch, "writeKey": "bench"}), headers))
+    return out
+
+
 def pin_to_one_core() -> str:
     try:
         cpu = min(os.sched_getaffinity(0))
@@ -102,8 +140,9 @@ def timed(run: Callable[[], None]) -> tuple[float, float]:
 
 
 def main() -> int:
+    from chalicelib.collect import segment
     from chalicelib.collect.enrich import request_facts
-    from chalicelib.collect.ingest import ingest
+    from chalicelib.collect.ingest import ingest, plan_batch
     from chalicelib.settings import from_env
 
     pinned = pin_to_one_core()
@@ -111,6 +150,7 @@ def main() -> int:
     now_ms = int(time.time() * 1000)
     requests = make_requests(now_ms)
     bodies = [body for body, _ in requests]
+    segment_requests = make_segment_requests(requests)
     n_events = BATCH * len(requests)
 
     def baseline() -> None:
@@ -126,6 +166,15 @@ def main() -> int:
 
         return run
 
+    def run_segment() -> None:
+        for i, (body, headers) in enumerate(segment_requests):
+            facts = request_facts("shop", now_ms, f"203.0.113.{i % 200}", headers)
+            messages = segment.parse_body(body, None).messages
+            plan = plan_batch(messages, facts, settings, f"req-{i}", adapt=segment.adapter(facts, "anonymize"),
+                              event_types=segment.SEGMENT_EVENT_TYPES)
+            assert plan.accepted == BATCH, plan.rejected
+            collect(plan.items)
+
     def collect(items: list[dict[str, Any]]) -> None:
         collected.extend(items)
 
@@ -138,6 +187,7 @@ def main() -> int:
         "ingest+boto": run_ingest(serialise),
         "ingest+boto call": run_ingest(_batch_write_call(settings.table, raw=False)),
         "ingest+raw call": run_ingest(_batch_write_call(settings.table, raw=True)),
+        "segment": run_segment,
     }
     wall: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
@@ -163,6 +213,7 @@ def main() -> int:
         ("ingest+boto", "ingest + BatchWriteItem serialised"),
         ("ingest+boto call", "ingest + boto3 batch_write_item"),
         ("ingest+raw call", "ingest + raw signed BatchWriteItem"),
+        ("segment", "Segment batch (parse -> items)"),
     ):
         print(
             f"  {label:<35} {rate[name]:>9,.0f}   {wall_median[name]:>11,.0f}  {wall_best[name]:>9,.0f}   "
@@ -178,9 +229,16 @@ def main() -> int:
         f"  ingest + raw call / ingest + BatchWriteItem serialised: {rate['ingest+raw call'] / rate['ingest+boto']:.2f} x "
         f"(goal of issue 15: >= 2 x); / ingest + boto3 call: {rate['ingest+raw call'] / rate['ingest+boto call']:.2f} x"
     )
+    segment_ratio = rate["ingest"] / rate["segment"]
+    print(
+        f"  Segment batch: {segment_ratio:.2f} x the CPU time per event of /v1/events "
+        f"(bodies {sum(map(len, (b for b, _ in segment_requests))) / sum(map(len, bodies)):.2f} x the bytes)"
+    )
     met = rate["ingest"] >= GOAL_EVENTS_PER_S
     print(f"goal >= {GOAL_EVENTS_PER_S:,} events/s on one core (ingest, median per CPU-second): {'met' if met else 'MISSED'}")
-    return 0 if met else 1
+    segment_met = segment_ratio <= GOAL_SEGMENT_RATIO
+    print(f"goal Segment within {GOAL_SEGMENT_RATIO - 1:.0%} of /v1/events per event: {'met' if segment_met else 'MISSED'}")
+    return 0 if met and segment_met else 1
 
 
 def _batch_write_serialiser(table: str) -> Callable[[list[dict[str, Any]]], None]:

@@ -30,6 +30,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "event_ttl_days": ("CLICKSTREAM_EVENT_TTL_DAYS", "7"),
     "max_event_age_days": ("CLICKSTREAM_MAX_EVENT_AGE_DAYS", "7"),
     "max_future_hours": ("CLICKSTREAM_MAX_FUTURE_HOURS", "24"),
+    "import_max_age_days": ("CLICKSTREAM_IMPORT_MAX_AGE_DAYS", "730"),
     "storage_attempts": ("CLICKSTREAM_STORAGE_ATTEMPTS", "6"),
     "key_cache_seconds": ("CLICKSTREAM_KEY_CACHE_SECONDS", "60"),
     "settle_seconds": ("CLICKSTREAM_SETTLE_SECONDS", "30"),
@@ -56,6 +57,7 @@ class Settings:
     event_ttl_days: int
     max_event_age_days: int
     max_future_hours: int
+    import_max_age_days: int  # /v1/import (Segment): how old a historical message may be
     storage_attempts: int
     key_cache_seconds: int
     settle_seconds: int

@@ -151,7 +151,7 @@ BOTS: tuple[tuple[Agent, int], ...] = (
             "HeadlessChrome",
             "Linux",
             "bot",
-            "user_agent_contains:headless",
+            "user_agent_contains:headlesschrome",
         ),
         1,
     ),

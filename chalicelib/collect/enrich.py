@@ -7,14 +7,14 @@ request because every event of a batch shares its IP, user agent and country.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from chalicelib.collect.useragent import Agent, parse_agent
+from chalicelib.collect.useragent import Agent, DeviceType, parse_agent
 from chalicelib.collect.validate import InvalidEvent, ValidEvent
 
 IpMode = Literal["anonymize", "drop", "keep"]
@@ -69,6 +69,37 @@ def request_facts(
         agent=parse_agent(user_agent),
         country=country.upper()[:2] if country and country.isalpha() else None,
         source_ip=source_ip,
+    )
+
+
+def message_facts(
+    facts: RequestFacts,
+    user_agent: str | None,
+    ip: str | None,
+    ip_mode: IpMode = "anonymize",
+    os: str | None = None,
+    os_version: str | None = None,
+    device_type: DeviceType | None = None,
+) -> RequestFacts:
+    """The facts of a Segment message: its own ``context.userAgent`` and ``context.ip`` describe
+    the visitor, not the server-side SDK's HTTP client that sent the request.
+
+    Without a user agent the browser is unknown and the message is no bot (a server or a
+    mobile app sent it); ``context.os`` and ``context.device.type`` fill what they can.
+    """
+    if user_agent:
+        agent = parse_agent(user_agent)
+        if agent.os is None and os:
+            agent = replace(agent, os=os[:64], os_version=os_version[:32] if os_version else None)
+    else:
+        agent = Agent(None, None, os[:64] if os else None, os_version[:32] if os and os_version else None,
+                      device_type or "other", False, None)
+    return replace(
+        facts,
+        user_agent=user_agent[:1024] if user_agent else None,
+        agent=agent,
+        ip=anonymize_ip(ip, ip_mode) if ip else facts.ip,
+        source_ip=ip or facts.source_ip,
     )
 
 
@@ -161,6 +192,8 @@ def enrich(event: ValidEvent, facts: RequestFacts, event_ms: int) -> dict[str, A
     with what clients send.
     """
     path, utm = url_parts(event.url)
+    if event.campaign:  # Segment's context.campaign fills the UTM fields the URL lacks
+        utm = tuple(u if u is not None else event.campaign.get(f) for u, f in zip(utm, UTM_FIELDS))
     context = event.context or {}
     screen, geo = _object(context.get("screen")), _object(context.get("geo"))
     agent = facts.agent
@@ -205,4 +238,7 @@ def enrich(event: ValidEvent, facts: RequestFacts, event_ms: int) -> dict[str, A
         "geo_accuracy": geo.get("accuracy"),
         "properties": _json_text(event.properties),
         "context": _json_text(context_rest(event.context)),
+        "traits": _json_text(event.traits),
+        "group_id": event.group_id,
+        "previous_id": event.previous_id,
     }

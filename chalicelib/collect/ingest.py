@@ -111,25 +111,41 @@ def rejected_item(facts: RequestFacts, request_id: str, index: int, code: str, e
     return items.row_item(partition, facts.received_ms, facts.app_id, ref, encode_row(row, "rejected_events"), expires)
 
 
+# A second contract's hook: one input message -> (our event dict, the facts of its visitor).
+Adapter = Callable[[Any], "tuple[Any, RequestFacts]"]
+
+
 def plan_batch(
     events: Sequence[Any],
     facts: RequestFacts,
     settings: Settings,
     request_id: str,
     visitor_salt: Callable[[int], bytes] | None = None,
+    *,
+    adapt: Adapter | None = None,
+    event_types: frozenset[str] = limits.EVENT_TYPES,
+    max_age_ms: int | None = None,
 ) -> BatchPlan:
     """Items for every event: stored rows for valid ones, rejected records for the rest.
 
     An event without ``anonymous_id`` (the tracker's cookieless mode) gets one derived from
     the daily salt of its day (``visitor_salt``), the client IP and the user agent.
+
+    ``adapt`` (Segment's contract, chalicelib.collect.segment) turns each input message into
+    our event and its own request facts first; such events are validated with ``event_types``
+    and the Segment fields, and one with only a ``user_id`` keeps no anonymous id.
+    ``max_age_ms`` overrides the live-traffic age bound (``/v1/import``).
     """
     plan = BatchPlan()
-    max_age_ms = settings.max_event_age_days * 86_400_000
+    if max_age_ms is None:
+        max_age_ms = settings.max_event_age_days * 86_400_000
+    segment = adapt is not None
     max_future_ms = settings.max_future_hours * 3_600_000
     expires = str(facts.received_ms // 1000 + settings.event_ttl_days * 86400)
     seen: dict[str, int] = {}
     partitions: dict[int, str] = {}  # one received_ms per request: one partition key per shard
     for index, raw in enumerate(events):
+        event_facts = facts
         try:
             try:
                 size = len(orjson.dumps(raw))
@@ -137,14 +153,18 @@ def plan_batch(
                 raise InvalidEvent("event", f"cannot be encoded as JSON ({exc})", code="unencodable") from None
             if size > limits.MAX_EVENT_BYTES:
                 raise InvalidEvent("event", f"is {size} bytes, the limit is {limits.MAX_EVENT_BYTES}", code="too_large")
-            event = validate_event(raw)
+            if adapt is None:
+                event = validate_event(raw)
+            else:
+                translated, event_facts = adapt(raw)
+                event = validate_event(translated, event_types, segment=True)
             if event.event_id in seen:
                 raise InvalidEvent(
                     "event_id", f"duplicates the event at index {seen[event.event_id]} of this request", code="duplicate"
                 )
             event_ms = event_time_ms(event, facts.received_ms)
             check_event_time(event_ms, facts.received_ms, max_age_ms, max_future_ms)
-            if event.anonymous_id is None:
+            if event.anonymous_id is None and not (segment and event.user_id):
                 if visitor_salt is None:
                     raise InvalidEvent("anonymous_id", "is required", code="missing")
                 event = replace(
@@ -155,7 +175,7 @@ def plan_batch(
             plan.items.append(rejected_item(facts, request_id, index, exc.code, str(exc), raw, settings))
             continue
         seen[event.event_id] = index
-        row = enrich(event, facts, event_ms)
+        row = enrich(event, event_facts, event_ms)
         shard = keys.shard_of(event.event_id, settings.write_shards)
         partition = partitions.get(shard) or partitions.setdefault(shard, keys.partition_key("events", facts.received_ms, shard))
         plan.items.append(items.row_item(partition, facts.received_ms, facts.app_id, event.event_id, encode_row(row), expires))

@@ -41,6 +41,11 @@ class ValidEvent:
     title: str | None
     properties: dict[str, Any] | None
     context: dict[str, Any] | None
+    # Segment's contract only (chalicelib.collect.segment): None for /v1/events.
+    traits: dict[str, Any] | None = None
+    group_id: str | None = None
+    previous_id: str | None = None
+    campaign: dict[str, str] | None = None  # utm_* from context.campaign, for those the URL lacks
 
 
 def parse_time_ms(field: str, value: Any) -> int:
@@ -124,7 +129,9 @@ def _context(value: Any) -> dict[str, Any] | None:
     return value
 
 
-def validate_event(event: Any) -> ValidEvent:
+def validate_event(event: Any, event_types: frozenset[str] = limits.EVENT_TYPES, segment: bool = False) -> ValidEvent:
+    """``event_types`` and ``segment`` widen the contract for translated Segment messages:
+    their extra types, and the fields ``traits``, ``group_id``, ``previous_id``, ``campaign``."""
     if not isinstance(event, dict):
         raise InvalidEvent("event", f"must be an object, got {type(event).__name__}")
     event_id = event.get("event_id")
@@ -135,8 +142,8 @@ def validate_event(event: Any) -> ValidEvent:
     event_type = event.get("event_type")
     if event_type is None:
         raise InvalidEvent("event_type", "is required", code="missing")
-    if not isinstance(event_type, str) or event_type not in limits.EVENT_TYPES:  # a list or object is unhashable
-        raise InvalidEvent("event_type", f"{str(event_type)[:40]!r} is not one of {', '.join(sorted(limits.EVENT_TYPES))}")
+    if not isinstance(event_type, str) or event_type not in event_types:  # a list or object is unhashable
+        raise InvalidEvent("event_type", f"{str(event_type)[:40]!r} is not one of {', '.join(sorted(event_types))}")
     event_name = _string(event, "event_name", limits.MAX_EVENT_NAME)
     if event_type == "custom" and not event_name:
         raise InvalidEvent("event_name", "is required for custom events", code="missing")
@@ -148,6 +155,17 @@ def validate_event(event: Any) -> ValidEvent:
     properties = event.get("properties")
     if properties is not None and not isinstance(properties, dict):
         raise InvalidEvent("properties", f"must be an object, got {type(properties).__name__}")
+    extras: dict[str, Any] = {}
+    if segment and ("traits" in event or "group_id" in event or "previous_id" in event or "campaign" in event):
+        traits = event.get("traits")
+        if traits is not None and not isinstance(traits, dict):
+            raise InvalidEvent("traits", f"must be an object, got {type(traits).__name__}")
+        extras = {
+            "traits": traits or None,
+            "group_id": _string(event, "group_id", limits.MAX_ID),
+            "previous_id": _string(event, "previous_id", limits.MAX_ID),
+            "campaign": event.get("campaign"),
+        }
     return ValidEvent(
         event_id=event_id,
         event_type=event_type,
@@ -162,4 +180,5 @@ def validate_event(event: Any) -> ValidEvent:
         title=_string(event, "title", limits.MAX_TITLE),
         properties=properties or None,
         context=_context(event.get("context")),
+        **extras,
     )

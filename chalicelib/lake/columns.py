@@ -63,6 +63,11 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("geo_accuracy", "ga", "float64"),
     Column("properties", "P", "string"),
     Column("context", "X", "string"),
+    # Segment's contract (chalicelib.collect.segment, docs/segment.md): identify/group traits as
+    # JSON text, group's groupId, alias's previousId. Null for every other event.
+    Column("traits", "tr", "string"),
+    Column("group_id", "g", "string"),
+    Column("previous_id", "pv", "string"),
 )
 
 REJECTED_COLUMNS: tuple[Column, ...] = (

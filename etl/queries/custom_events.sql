@@ -4,7 +4,7 @@
 -- Reads exactly the range's partitions.
 SELECT event_type, event_name, count(*) AS events, count(DISTINCT anonymous_id) AS visitors
 FROM events
-WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND event_type <> 'page_view'
+WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND event_type <> 'page_view' AND event_type NOT IN ('identify', 'group', 'alias')
   AND (:include_bots OR NOT coalesce(is_bot, false))
 GROUP BY event_type, event_name
 ORDER BY events DESC, event_type, event_name

@@ -7,7 +7,7 @@
 WITH weeks AS (
   SELECT DISTINCT anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
   FROM events
-  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false))
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false)) AND event_type NOT IN ('identify', 'group', 'alias')
 ),
 cohorted AS (
   SELECT week, min(week) OVER (PARTITION BY anonymous_id) AS cohort_week

@@ -41,7 +41,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`events` (
   `geo_lon` double,
   `geo_accuracy` double,
   `properties` string,
-  `context` string
+  `context` string,
+  `traits` string,
+  `group_id` string,
+  `previous_id` string
 )
 PARTITIONED BY (`app_id` string, `dt` string)
 STORED AS PARQUET

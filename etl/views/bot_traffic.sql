@@ -5,5 +5,5 @@ SELECT
   app_id, dt, bot_reason, browser,
   count(*) AS events, count_if(event_type = 'page_view') AS page_views, count(DISTINCT anonymous_id) AS visitors
 FROM events
-WHERE coalesce(is_bot, false)
+WHERE coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
 GROUP BY app_id, dt, bot_reason, browser

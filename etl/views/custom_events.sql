@@ -3,5 +3,5 @@
 CREATE OR REPLACE VIEW custom_events AS
 SELECT app_id, dt, event_type, event_name, count(*) AS events, count(DISTINCT anonymous_id) AS visitors
 FROM events
-WHERE event_type <> 'page_view' AND NOT coalesce(is_bot, false)
+WHERE event_type <> 'page_view' AND event_type NOT IN ('identify', 'group', 'alias') AND NOT coalesce(is_bot, false)
 GROUP BY app_id, dt, event_type, event_name

@@ -7,7 +7,7 @@ CREATE OR REPLACE VIEW daily_metrics AS
 WITH active AS (
   SELECT app_id, CAST(dt AS date) AS day, anonymous_id, count_if(event_type = 'page_view') AS page_views
   FROM events
-  WHERE NOT coalesce(is_bot, false)
+  WHERE NOT coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
   GROUP BY app_id, CAST(dt AS date), anonymous_id
 ),
 -- @include active_users

@@ -6,7 +6,7 @@ CREATE OR REPLACE VIEW retention AS
 WITH weeks AS (
   SELECT DISTINCT app_id, anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
   FROM events
-  WHERE NOT coalesce(is_bot, false)
+  WHERE NOT coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
 ),
 cohorted AS (
   SELECT app_id, week, min(week) OVER (PARTITION BY app_id, anonymous_id) AS cohort_week

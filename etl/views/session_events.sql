@@ -10,6 +10,7 @@ WITH scoped AS (
     referrer_host, utm_source, utm_medium, utm_campaign, country, device_type, browser, os,
     coalesce(is_bot, false) AS is_bot, geo_lat, geo_lon, properties
   FROM events
+  WHERE event_type NOT IN ('identify', 'group', 'alias')  -- not user actions (docs/lake.md)
 ),
 -- @include sessionize
 SELECT

@@ -75,6 +75,9 @@ def test_accepted_event_is_stored_with_every_enrichment_column(api: Api, shop: A
         "geo_accuracy": 25,
         "properties": json.dumps(sent["properties"], separators=(",", ":")),
         "context": None,  # locale, timezone, screen and geo all have columns of their own
+        "traits": None,  # the Segment contract's columns (identify, group, alias)
+        "group_id": None,
+        "previous_id": None,
     }
     assert item.expires_at == row["received_at"] // 1000 + api.settings.event_ttl_days * 86400
     assert item.sk.endswith(f"#{shop.app_id}#{sent['event_id']}")

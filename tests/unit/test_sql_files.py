@@ -180,6 +180,7 @@ def _write_day(root: Path, app: str, day: datetime, n: int) -> None:
             "event_name": ["page_view" if i % 3 else "LIKE_WOOD" for i in range(n)],
             "event_time": pa.array(times, pa.timestamp("ms", tz="UTC")),
             "anonymous_id": [f"v{i % 4}" for i in range(n)],
+            "user_id": ["u-1" if i == 0 else None for i in range(n)],
             "path": ["/demo", "/demo/about"] * (n // 2) + ["/demo"] * (n % 2),
             "is_bot": [i % 4 == 3 for i in range(n)],
             "utm_source": ["newsletter" if i == 0 else None for i in range(n)],

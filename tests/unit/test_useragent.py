@@ -37,7 +37,14 @@ AGENTS: dict[str, tuple[str | None, str | None, str | None, str, bool, str | Non
         True,
         "user_agent_contains:python-requests",
     ),
-    "headless-chrome": (USER_AGENTS["headless_chrome"], "HeadlessChrome", "Linux", "bot", True, "user_agent_contains:headless"),
+    "headless-chrome": (
+        USER_AGENTS["headless_chrome"],
+        "HeadlessChrome",
+        "Linux",
+        "bot",
+        True,
+        "user_agent_contains:headlesschrome",
+    ),
     "ahrefs-bot-slash": (
         "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
         "AhrefsBot",
@@ -47,6 +54,32 @@ AGENTS: dict[str, tuple[str | None, str | None, str | None, str, bool, str | Non
         "known_crawler",
     ),
     "unknown-tool-bot-word": ("acme-uptime-checker 1.0", None, None, "bot", True, "user_agent_contains:uptime"),
+    # From the maintained crawler list (crawler-user-agents), not uap-core's Spider family:
+    "go-http-client": ("Go-http-client/1.1", "Go-http-client", None, "bot", True, "user_agent_contains:go-http-client"),
+    "okhttp": ("okhttp/4.12.0", "okhttp", None, "bot", True, "user_agent_contains:okhttp"),
+    "lighthouse": (
+        "Mozilla/5.0 (Linux; Android 7.0; Moto G (4)) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+        "Mobile Safari/537.36 Chrome-Lighthouse",
+        "Chrome Mobile",
+        "Android",
+        "bot",
+        True,
+        "user_agent_contains:chrome-lighthouse",
+    ),
+    # Our additions, each a case the list misses:
+    "generic-bot-word-is-uap-spider": ("AcmeBot/1.0 (+https://acme.example)", "AcmeBot", None, "bot", True, "known_crawler"),
+    "puppeteer": ("Mozilla/5.0 puppeteer-core/21.0", None, None, "bot", True, "user_agent_contains:puppeteer"),
+    "selenium": ("selenium/4.15.0 (python linux)", None, "Linux", "bot", True, "user_agent_contains:selenium"),
+    "site-monitor": ("SiteMonitor/2.0", None, None, "bot", True, "user_agent_contains:monitor"),
+    # analytics-kotlin's context.userAgent is a person's app, not a bot (no "Mobile" token: the tablet rule applies).
+    "android-dalvik": (
+        "Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230805.001)",
+        "Android",
+        "Android",
+        "tablet",
+        False,
+        None,
+    ),
     "empty": ("", None, None, "bot", True, "missing_user_agent"),
     "whitespace-only": ("   ", None, None, "bot", True, "missing_user_agent"),
     "absent": (None, None, None, "bot", True, "missing_user_agent"),
