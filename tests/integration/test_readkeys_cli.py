@@ -35,7 +35,7 @@ def cli(stack_env: dict[str, str], table: Settings) -> Cli:
 
 def test_create_list_revoke(cli: Cli, table: Settings) -> None:
     # GIVEN an app and a read key for it that expires in a day
-    app_id = json.loads(cli("apps", "create", "Shop", "--json").output)["app_id"]
+    app_id = json.loads(cli("apps", "create", "Shop", "--origin", "https://shop.example", "--json").output)["app_id"]
     created = cli("apps", "read-key", "create", app_id, "--expires-in", "1d", "--label", "wall screen", "--json")
     assert created.exit_code == 0, created.output
     key = json.loads(created.output)
@@ -62,12 +62,12 @@ def test_create_list_revoke(cli: Cli, table: Settings) -> None:
 def test_a_key_for_a_missing_app_or_with_a_bad_expiry_is_an_error(cli: Cli) -> None:
     missing = cli("apps", "read-key", "create", "no-such-app")
     assert missing.exit_code == 2 and "no app 'no-such-app'" in missing.output
-    app_id = json.loads(cli("apps", "create", "Blog", "--json").output)["app_id"]
+    app_id = json.loads(cli("apps", "create", "Blog", "--any-origin", "--json").output)["app_id"]
     bad = cli("apps", "read-key", "create", app_id, "--expires-in", "soon")
     assert bad.exit_code == 2 and "30m, 12h or 7d" in bad.output
 
 
 def test_a_write_key_never_resolves_as_a_read_key(cli: Cli, table: Settings) -> None:
-    write_key = json.loads(cli("apps", "create", "Docs", "--json").output)["write_key"]
+    write_key = json.loads(cli("apps", "create", "Docs", "--any-origin", "--json").output)["write_key"]
     with pytest.raises(UnknownKey, match="never a write key"):
         ReadKeyStore(clients.dynamodb(table), table.table).resolve(write_key, "live")
