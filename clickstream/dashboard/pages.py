@@ -17,6 +17,9 @@ from chalicelib.settings import Settings
 from clickstream.dashboard import main as main_block
 from clickstream.dashboard import panels, scope
 from clickstream.dashboard.spec import Dataset, Spec, load, parse_params
+from clickstream.lake import catalog
+from clickstream.lake.params import NOTHING_ROLLED
+from clickstream.lake.translate import parameter_names
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
@@ -145,6 +148,9 @@ def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Run
         if dataset.compare:  # the page's own "now" rather than DuckDB's clock: one instant per request
             extra["now"] = scope.bound({}, params.get("now") or datetime.now(timezone.utc))["until"]
         sql = scope.scoped_sql(dataset.sql(scope.LOCAL_NOW_SQL), filters, until is not None)
+        if "rolled_through" in parameter_names(catalog.expand(sql, origin=dataset.name)):
+            # The rollup tables carry neither the filters nor the cut: a narrowed view reads raw events for every day.
+            extra["rolled_through"] = NOTHING_ROLLED
         return run_query(sql, {**needed, **extra}, settings=settings, engine="duckdb", cache_dir=cache_dir)
 
     return run

@@ -21,6 +21,7 @@ from chalicelib.settings import Settings, from_env
 from clickstream.admin.tables import ensure_bucket, ensure_table
 from clickstream.dashboard.pages import lake_runner, pages
 from clickstream.dashboard.spec import load
+from clickstream.lake.params import NOTHING_ROLLED
 from clickstream.localstack import LocalStack
 from clickstream.traffic import Traffic
 from tests.dashboard_helpers import ARROW, assert_same_panels, expected_panels, filters, lake_with_traffic
@@ -109,6 +110,7 @@ def test_the_comparison_sql_quicksight_runs_equals_the_page_s_two_runs(lake, run
             "date_to": params["date_to"],
             "include_bots": False,
             "now": scope.bound({}, NOW)["until"],
+            "rolled_through": NOTHING_ROLLED,  # as QuickSight binds it (quicksight_requests: raw events every day)
         },
         settings=settings,
         engine="duckdb",
@@ -148,3 +150,30 @@ def test_a_running_period_is_compared_with_the_previous_one_up_to_the_same_time(
             assert (got[key] is None and exp[key] is None) or abs(got[key] - exp[key]) <= 1e-9 * max(1, abs(exp[key])), (got, exp)
     assert truth["tiles"][0]["previous"] > 0  # not vacuous: the previous period has visitors
     assert body["main"]["daily"] == truth["daily"] and body["main"]["daily_previous"] == truth["daily_previous"]
+
+
+def test_a_filter_applies_to_the_rolled_up_days_too(lake):
+    """Filters narrow raw events (clickstream.dashboard.scope); the rollup tables do not carry
+    them, so a filtered view must read raw events for every day, rolled up or not.
+
+    GIVEN a lake whose closed days the export rolled up, WHEN the page is filtered to a country
+    no visitor came from, THEN every session panel is empty, over the rolled-up days too."""
+    settings, traffic, cache = lake
+    from clickstream.lake import local_lake
+
+    target = local_lake(settings, cache)
+    target.sync(0)
+    assert target.rolled_through(traffic.app_id), "the fixture's lake must hold rolled-up days for this test to mean anything"
+
+    status, body = api(lake, "/dashboard/api/panels", {**filters(traffic), "country": "ZZ"})
+
+    assert status == 200
+    counted = {
+        pid: [row for row in panel["rows"] if any(v for c, v in zip(panel["columns"], row) if c in COUNTS)]
+        for pid, panel in body["panels"].items()
+    }
+    assert {pid: rows for pid, rows in counted.items() if rows} == {}
+    assert body["panels"]["visitors"]["rows"] == [[0]]
+
+
+COUNTS = {"visitors", "sessions", "page_views", "events", "bounces", "new_visitors"}
