@@ -13,11 +13,14 @@ status it must get); the export check follows from the events the API accepted.
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import shutil
 import time
+import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,43 @@ def api_calls(key: str, read_key: str) -> list[tuple[str, dict[str, Any], int, l
          headers={"Authorization": f"Bearer {read_key}"}), 200, []),
         ("GET /v1/live with the public write key", lr.api_event("GET", "/v1/live",
          headers={"Authorization": f"Bearer {key}"}), 401, []),
+        *segment_calls(key),
+    ]
+
+
+def _segment_messages(n: int) -> list[dict[str, Any]]:
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return [{"type": "track", "event": "Order Completed", "messageId": f"seg-{uuid.uuid4().hex}", "anonymousId": "anon-seg",
+             "timestamp": now, "properties": {"total": 12.5}, "context": {"library": {"name": "analytics-python", "version": "2.4.0"}}}
+            for _ in range(n)]
+
+
+def _sent(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What must reach the lake: each messageId fits our pattern, so it is the event_id as is."""
+    return [{"event_id": m["messageId"]} for m in messages]
+
+
+def segment_calls(key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, Any]]]]:
+    """Segment's HTTP tracking API as the SDKs send it (docs/segment.md), in both body shapes API
+    Gateway passes on with payload compression (docs/deploy.md): inflated with Content-Encoding
+    still set, or the gzip bytes base64-encoded."""
+    basic = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json", "Authorization": basic}
+    plain, zipped, inflated, beacon = (_segment_messages(2) for _ in range(4))
+    return [
+        ("Segment /v1/batch with HTTP Basic", lr.api_event("POST", "/v1/batch", body=json.dumps({"batch": plain}),
+         headers=headers), 200, _sent(plain)),
+        ("Segment /v1/batch gzip, base64-encoded", lr.api_event("POST", "/v1/batch", base64_body=True,
+         body=gzip.compress(json.dumps({"batch": zipped}).encode()), headers={**headers, "Content-Encoding": "gzip"}),
+         200, _sent(zipped)),
+        ("Segment /v1/batch inflated by API Gateway, Content-Encoding still gzip", lr.api_event("POST", "/v1/batch",
+         body=json.dumps({"batch": inflated}), headers={**headers, "Content-Encoding": "gzip"}), 200, _sent(inflated)),
+        ("analytics.js /v1/b as text/plain with writeKey in the body", lr.api_event("POST", "/v1/b",
+         body=json.dumps({"batch": beacon, "writeKey": key}), headers={"Origin": ORIGIN, "Content-Type": "text/plain"}),
+         200, _sent(beacon)),
+        ("analytics.js preflight on /v1/t", lr.api_event("OPTIONS", "/v1/t", headers={"Origin": ORIGIN,
+         "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,x-retry-count,content-type"}),
+         204, []),
     ]
 
 
@@ -80,6 +120,9 @@ def test_api_gateway_events_get_the_documented_answers(ingested: dict[str, Any])
     preflight = ingested["results"][3]["result"]
     assert preflight["headers"]["Access-Control-Allow-Origin"] == ORIGIN
     assert json.loads(ingested["results"][4]["result"]["body"])["status"] == "ok"
+    segment_preflight = ingested["results"][-1]["result"]
+    allowed = segment_preflight["headers"]["Access-Control-Allow-Headers"].lower()
+    assert "authorization" in allowed and "x-retry-count" in allowed, segment_preflight
     live = ingested["results"][6]["result"]
     assert live["headers"]["Cache-Control"] == "no-store"
     # The live view reads DynamoDB, not the lake: the visitors posted just before are already there.
