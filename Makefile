@@ -33,6 +33,7 @@ run: $(PY_STAMP) $(NODE_STAMP)
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: $(PY_STAMP) $(NODE_STAMP) lint

@@ -46,6 +46,8 @@ def _segment_routes(route: str) -> None:
 
 for _route in SEGMENT_ROUTES:
     _segment_routes(_route)
+
+
 @app.route("/v1/live", methods=["GET"])
 def live():
     return live_view.get_live(app.current_request)

@@ -11,7 +11,7 @@ PREFIX = "bench_"
 
 
 def available() -> list[str]:
-    return sorted(m.name[len(PREFIX):] for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith(PREFIX))
+    return sorted(m.name[len(PREFIX) :] for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith(PREFIX))
 
 
 def main(argv: list[str]) -> int:

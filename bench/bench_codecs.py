@@ -47,21 +47,31 @@ def main() -> int:
             for part in parts:
                 sink = io.BytesIO()
                 names = part.column_names
-                pq.write_table(part, sink, compression=codec, row_group_size=1_000_000,
-                               use_dictionary=[c for c in names if c not in lakeio.NO_DICTIONARY],
-                               write_statistics=[c for c in lakeio.STATISTICS if c in names])
+                pq.write_table(
+                    part,
+                    sink,
+                    compression=codec,
+                    row_group_size=1_000_000,
+                    use_dictionary=[c for c in names if c not in lakeio.NO_DICTIONARY],
+                    write_statistics=[c for c in lakeio.STATISTICS if c in names],
+                )
                 bodies.append(sink.getvalue())
             t1 = time.process_time()
             for body in bodies:
                 pq.read_table(io.BytesIO(body))
             t2 = time.process_time()
             best_write, best_read, size = min(best_write, t1 - t0), min(best_read, t2 - t1), sum(map(len, bodies))
-        results[codec] = {"bytes_per_event": round(size / table.num_rows, 1), "write_s": round(best_write, 3),
-                          "read_s": round(best_read, 3)}
+        results[codec] = {
+            "bytes_per_event": round(size / table.num_rows, 1),
+            "write_s": round(best_write, 3),
+            "read_s": round(best_read, 3),
+        }
     print(json.dumps({"events": table.num_rows, "files": len(parts), "load": os.getloadavg()[0], "codecs": results}, indent=2))
     snappy, gzip = results["snappy"], results["gzip"]
-    print(f"gzip/snappy: bytes {gzip['bytes_per_event'] / snappy['bytes_per_event']:.2f}x, "
-          f"write CPU {gzip['write_s'] / snappy['write_s']:.2f}x, read CPU {gzip['read_s'] / snappy['read_s']:.2f}x")
+    print(
+        f"gzip/snappy: bytes {gzip['bytes_per_event'] / snappy['bytes_per_event']:.2f}x, "
+        f"write CPU {gzip['write_s'] / snappy['write_s']:.2f}x, read CPU {gzip['read_s'] / snappy['read_s']:.2f}x"
+    )
     return 0
 
 

@@ -21,7 +21,7 @@ import os
 import tempfile
 from pathlib import Path
 
-PROBE = '''
+PROBE = """
 import time
 from chalicelib.export import dedup
 from chalicelib.lake import parquetio as lakeio, transform
@@ -45,7 +45,7 @@ def handler(event, context):
     written += len(lakeio.parquet_bytes(dedup.index_table(events)))
     return {"events": events.num_rows, "parquet_bytes": written, "seconds": round(time.monotonic() - t0, 2),
             "peak_rss_after_reading_mib": before, "peak_rss_mib": hwm_mib()}
-'''
+"""
 
 
 def main() -> int:
@@ -58,8 +58,17 @@ def main() -> int:
     from tests.artifact import lambda_runtime as lr
 
     with tempfile.TemporaryDirectory() as tmp:
-        runtime = lr.build(Path(tmp), refs={"EventTable": "t", "LakeBucket": "b", "LakePrefix": "lake", "GlueDatabase": "g",
-                                            "MetricsNamespace": "Clickstream"}, local_env={})
+        runtime = lr.build(
+            Path(tmp),
+            refs={
+                "EventTable": "t",
+                "LakeBucket": "b",
+                "LakePrefix": "lake",
+                "GlueDatabase": "g",
+                "MetricsNamespace": "Clickstream",
+            },
+            local_env={},
+        )
         task = Path(tmp) / "task"
         (task / "memory_probe.py").write_text(PROBE)
         rows = []
@@ -75,8 +84,15 @@ def main() -> int:
     (x0, y0), (x1, y1) = (rows[0]["events"], rows[0]["peak_rss_mib"]), (rows[-1]["events"], rows[-1]["peak_rss_mib"])
     slope_kib = (y1 - y0) * 1024 / (x1 - x0)
     base = y0 - slope_kib * x0 / 1024
-    print(json.dumps({"python": runtime.target.describe(), "load": os.getloadavg()[0],
-                      "fit": {"base_mib": round(base, 1), "kib_per_event": round(slope_kib, 3)}}))
+    print(
+        json.dumps(
+            {
+                "python": runtime.target.describe(),
+                "load": os.getloadavg()[0],
+                "fit": {"base_mib": round(base, 1), "kib_per_event": round(slope_kib, 3)},
+            }
+        )
+    )
     return 0
 
 

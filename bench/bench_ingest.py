@@ -102,8 +102,12 @@ def as_segment(event: dict[str, Any], user_agent: str) -> dict[str, Any]:
         "anonymousId": event["anonymous_id"],
         "timestamp": event["timestamp"],
         "sentAt": event["sent_at"],
-        "context": {**event["context"], "page": page, "userAgent": user_agent,
-                    "library": {"name": "analytics.js", "version": "next-1.84.0"}},
+        "context": {
+            **event["context"],
+            "page": page,
+            "userAgent": user_agent,
+            "library": {"name": "analytics.js", "version": "next-1.84.0"},
+        },
         "integrations": {},
     }
     if message["type"] == "page":
@@ -170,8 +174,14 @@ def main() -> int:
         for i, (body, headers) in enumerate(segment_requests):
             facts = request_facts("shop", now_ms, f"203.0.113.{i % 200}", headers)
             messages = segment.parse_body(body, None).messages
-            plan = plan_batch(messages, facts, settings, f"req-{i}", adapt=segment.adapter(facts, "anonymize"),
-                              event_types=segment.SEGMENT_EVENT_TYPES)
+            plan = plan_batch(
+                messages,
+                facts,
+                settings,
+                f"req-{i}",
+                adapt=segment.adapter(facts, "anonymize"),
+                event_types=segment.SEGMENT_EVENT_TYPES,
+            )
             assert plan.accepted == BATCH, plan.rejected
             collect(plan.items)
 

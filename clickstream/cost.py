@@ -138,73 +138,158 @@ def estimate(inputs: Inputs, table: Mapping[str, Any]) -> Estimate:
     api_gb = prof.api_memory_mb / 1024
     export_gb = prof.export_memory_mb / 1024
     add("Lambda", "API invocations", requests / 1e6, "million requests", p["lambda_per_million_requests"])
-    add("Lambda", f"API compute ({m['api_lambda_ms_per_request']} ms x {prof.api_memory_mb} MB)",
-        requests * m["api_lambda_ms_per_request"] / 1000 * api_gb, "GB-s", p["lambda_x86_per_gb_second"])
-    add("Lambda", f"export invocations (every {prof.export_every_minutes} min)", runs / 1e6, "million requests",
-        p["lambda_per_million_requests"])
+    add(
+        "Lambda",
+        f"API compute ({m['api_lambda_ms_per_request']} ms x {prof.api_memory_mb} MB)",
+        requests * m["api_lambda_ms_per_request"] / 1000 * api_gb,
+        "GB-s",
+        p["lambda_x86_per_gb_second"],
+    )
+    add(
+        "Lambda",
+        f"export invocations (every {prof.export_every_minutes} min)",
+        runs / 1e6,
+        "million requests",
+        p["lambda_per_million_requests"],
+    )
     export_seconds = (runs * m["export_lambda_ms_per_idle_run"] + events / 1000 * m["export_lambda_ms_per_1000_events"]) / 1000
-    add("Lambda", f"export compute ({prof.export_memory_mb} MB)", export_seconds * export_gb, "GB-s",
-        p["lambda_x86_per_gb_second"])
+    add(
+        "Lambda",
+        f"export compute ({prof.export_memory_mb} MB)",
+        export_seconds * export_gb,
+        "GB-s",
+        p["lambda_x86_per_gb_second"],
+    )
 
     factor = a["export_read_unit_factor"]  # 1.0 strongly consistent, 0.5 eventually consistent
     add("DynamoDB", "event writes", events * m["write_units_per_event"] / 1e6, "million WRU", p["dynamodb_per_million_wru"])
-    add("DynamoDB", "export checkpoint and lease writes", runs * a["export_state_writes_per_run"] / 1e6, "million WRU",
-        p["dynamodb_per_million_wru"])
-    add("DynamoDB", "API app and key reads", requests * a["api_read_units_per_request"] / 1e6, "million RRU",
-        p["dynamodb_per_million_rru"])
-    add("DynamoDB", "export Query of new events", events * m["dynamodb_item_bytes"] / DYNAMODB_READ_UNIT_BYTES * factor / 1e6,
-        "million RRU", p["dynamodb_per_million_rru"])
+    add(
+        "DynamoDB",
+        "export checkpoint and lease writes",
+        runs * a["export_state_writes_per_run"] / 1e6,
+        "million WRU",
+        p["dynamodb_per_million_wru"],
+    )
+    add(
+        "DynamoDB",
+        "API app and key reads",
+        requests * a["api_read_units_per_request"] / 1e6,
+        "million RRU",
+        p["dynamodb_per_million_rru"],
+    )
+    add(
+        "DynamoDB",
+        "export Query of new events",
+        events * m["dynamodb_item_bytes"] / DYNAMODB_READ_UNIT_BYTES * factor / 1e6,
+        "million RRU",
+        p["dynamodb_per_million_rru"],
+    )
     per_run_reads = (a["export_datasets"] * prof.write_shards + a["export_state_reads_per_run"]) * factor
-    add("DynamoDB", f"export Query per (dataset, shard) and state reads ({per_run_reads:g}/run)", runs * per_run_reads / 1e6,
-        "million RRU", p["dynamodb_per_million_rru"])
+    add(
+        "DynamoDB",
+        f"export Query per (dataset, shard) and state reads ({per_run_reads:g}/run)",
+        runs * per_run_reads / 1e6,
+        "million RRU",
+        p["dynamodb_per_million_rru"],
+    )
     table_gib = events * prof.event_ttl_days / DAYS_PER_MONTH * m["dynamodb_item_bytes"] / GIB
-    add("DynamoDB", f"storage ({prof.event_ttl_days}-day TTL window)", table_gib, "GiB-month",
-        p["dynamodb_storage_per_gb_month"])
+    add("DynamoDB", f"storage ({prof.event_ttl_days}-day TTL window)", table_gib, "GiB-month", p["dynamodb_storage_per_gb_month"])
     add("DynamoDB", "point-in-time recovery", table_gib, "GiB-month", p["dynamodb_pitr_per_gb_month"])
-    add("DynamoDB", "KMS requests (aws/dynamodb key)", a["kms_requests_per_month"] / 1e4, "10k requests",
-        p["kms_per_10k_requests"])
+    add(
+        "DynamoDB",
+        "KMS requests (aws/dynamodb key)",
+        a["kms_requests_per_month"] / 1e4,
+        "10k requests",
+        p["kms_per_10k_requests"],
+    )
 
     data_files = runs_with_data * apps  # one Parquet file per app per run, before compaction
-    add("S3", "export PUTs (Parquet and side files)", runs_with_data * apps * a["export_files_per_run_with_data"] / 1000,
-        "1,000 requests", p["s3_put_per_1000"])
-    add("S3", "export GETs", runs_with_data * a["export_s3_gets_per_run_with_data"] / 1000, "1,000 requests",
-        p["s3_get_per_1000"])
+    add(
+        "S3",
+        "export PUTs (Parquet and side files)",
+        runs_with_data * apps * a["export_files_per_run_with_data"] / 1000,
+        "1,000 requests",
+        p["s3_put_per_1000"],
+    )
+    add(
+        "S3", "export GETs", runs_with_data * a["export_s3_gets_per_run_with_data"] / 1000, "1,000 requests", p["s3_get_per_1000"]
+    )
     files_in_window = data_files / DAYS_PER_MONTH * a["dashboard_window_days"]
     files_per_query = min(a["dashboard_files_per_query"], files_in_window)
-    add("S3", "dashboard reads by Athena", queries * files_per_query * a["dashboard_s3_requests_per_file"] / 1000,
-        "1,000 requests", p["s3_get_per_1000"])
+    add(
+        "S3",
+        "dashboard reads by Athena",
+        queries * files_per_query * a["dashboard_s3_requests_per_file"] / 1000,
+        "1,000 requests",
+        p["s3_get_per_1000"],
+    )
     add("S3", "Athena result PUTs", queries * a["athena_result_puts_per_query"] / 1000, "1,000 requests", p["s3_put_per_1000"])
     month_gib = events * m["parquet_bytes_per_event"] / GIB
     history = a["lake_history_months"]
     average_file = events * m["parquet_bytes_per_event"] / data_files if data_files else 0.0
     transitions = average_file >= S3_MIN_TRANSITION_BYTES
     standard_months = min(history, a["archive_after_days"] / DAYS_PER_MONTH) if transitions else history
-    add("S3", f"lake in Standard ({standard_months:.1f} of {history} months of history)", month_gib * standard_months,
-        "GiB-month", p["s3_standard_per_gb_month"])
-    add("S3", "lake in Glacier IR (files >= 128 KiB, after the archive age)", month_gib * (history - standard_months),
-        "GiB-month", p["s3_glacier_ir_per_gb_month"])
-    add("S3", "lifecycle transitions to Glacier IR", data_files / 1000 if transitions else 0.0, "1,000 requests",
-        p["s3_transition_glacier_ir_per_1000"])
+    add(
+        "S3",
+        f"lake in Standard ({standard_months:.1f} of {history} months of history)",
+        month_gib * standard_months,
+        "GiB-month",
+        p["s3_standard_per_gb_month"],
+    )
+    add(
+        "S3",
+        "lake in Glacier IR (files >= 128 KiB, after the archive age)",
+        month_gib * (history - standard_months),
+        "GiB-month",
+        p["s3_glacier_ir_per_gb_month"],
+    )
+    add(
+        "S3",
+        "lifecycle transitions to Glacier IR",
+        data_files / 1000 if transitions else 0.0,
+        "1,000 requests",
+        p["s3_transition_glacier_ir_per_1000"],
+    )
 
     # The shipped dashboard refreshes hourly; each query scans the window's rows, only
     # the columns it needs, and is billed at least 10 MB.
     window_bytes = events / DAYS_PER_MONTH * a["dashboard_window_days"] * m["parquet_bytes_per_event"]
     per_query = max(a["athena_min_bytes_per_query"], window_bytes * a["dashboard_column_fraction"])
-    add("Athena", f"dashboard scans ({queries:g} queries, {a['dashboard_window_days']}-day window)", queries * per_query / TIB,
-        "TiB", p["athena_per_tb_scanned"])
+    add(
+        "Athena",
+        f"dashboard scans ({queries:g} queries, {a['dashboard_window_days']}-day window)",
+        queries * per_query / TIB,
+        "TiB",
+        p["athena_per_tb_scanned"],
+    )
 
     log_gib = (requests * m["log_bytes_per_api_request"] + runs * m["log_bytes_per_export_run"]) / GIB
     add("CloudWatch", "log ingestion", log_gib, "GiB", p["cloudwatch_logs_ingest_per_gb"])
     stored_gib = log_gib * a["log_retention_days"] / DAYS_PER_MONTH
-    add("CloudWatch", f"log storage ({a['log_retention_days']}-day retention)", stored_gib, "GiB-month",
-        p["cloudwatch_logs_storage_per_gb_month"])
+    add(
+        "CloudWatch",
+        f"log storage ({a['log_retention_days']}-day retention)",
+        stored_gib,
+        "GiB-month",
+        p["cloudwatch_logs_storage_per_gb_month"],
+    )
     add("CloudWatch", "custom metric ExportLagSeconds", a["custom_metrics"], "metrics", p["cloudwatch_custom_metric_per_month"])
-    add("CloudWatch", "alarms (export lag, API 5xx, export errors, worker failures)", a["alarm_metrics"], "alarm metrics",
-        p["cloudwatch_alarm_metric_per_month"])
+    add(
+        "CloudWatch",
+        "alarms (export lag, API 5xx, export errors, worker failures)",
+        a["alarm_metrics"],
+        "alarm metrics",
+        p["cloudwatch_alarm_metric_per_month"],
+    )
     # CloudWatch can publish to an encrypted topic only with a customer managed key (deploy/resources.yaml).
     add("CloudWatch", "KMS key of the alarm topic", 1, "keys", p["kms_customer_key_per_month"])
-    add("CloudWatch", "PutMetricData", runs * a["put_metric_data_per_run"] / 1000, "1,000 requests",
-        p["cloudwatch_put_metric_data_per_1000"])
+    add(
+        "CloudWatch",
+        "PutMetricData",
+        runs * a["put_metric_data_per_run"] / 1000,
+        "1,000 requests",
+        p["cloudwatch_put_metric_data_per_1000"],
+    )
 
     if inputs.waf:
         add("WAF", "web ACL", 1, "web ACLs", p["waf_web_acl_per_month"])
@@ -299,26 +384,38 @@ def render(summary: Summary, table: Mapping[str, Any], region: str | None) -> st
     out.append(f"{'total':<12} {_money(summary.month.total):>10} {_money(summary.idle_floor):>14}")
     out.append("")
     floor_goal = goals["idle_floor_per_month"]
-    out.append(f"Idle floor: {_money(summary.idle_floor)}/month without QuickSight seats "
-               f"(goal <= {_money(floor_goal)}: {_check(summary.idle_floor <= floor_goal)})")
-    out.append(f"Per million events: {_money(summary.per_million_all_in)} all-in, "
-               f"{_money(summary.per_million_variable)} variable (above the idle floor, without seats)")
+    out.append(
+        f"Idle floor: {_money(summary.idle_floor)}/month without QuickSight seats "
+        f"(goal <= {_money(floor_goal)}: {_check(summary.idle_floor <= floor_goal)})"
+    )
+    out.append(
+        f"Per million events: {_money(summary.per_million_all_in)} all-in, "
+        f"{_money(summary.per_million_variable)} variable (above the idle floor, without seats)"
+    )
     goal = goals["variable_per_million_events_at_10_per_request"]
-    out.append(f"Variable per million at 10 events/request: {_money(summary.per_million_variable_at_goal_batch)} "
-               f"(goal <= {_money(goal)}: {_check(summary.per_million_variable_at_goal_batch <= goal)})")
+    out.append(
+        f"Variable per million at 10 events/request: {_money(summary.per_million_variable_at_goal_batch)} "
+        f"(goal <= {_money(goal)}: {_check(summary.per_million_variable_at_goal_batch <= goal)})"
+    )
     ref = reference_comparison(i, table)
-    out.append(f"Kinesis reference: ~{_money(ref['reference_monthly'])}/month for {ref['events_per_month']:,.0f} events "
-               f"({_money(ref['reference_per_million'])} per million); this design at that volume: "
-               f"{_money(ref['this_design_monthly'])}/month")
+    out.append(
+        f"Kinesis reference: ~{_money(ref['reference_monthly'])}/month for {ref['events_per_month']:,.0f} events "
+        f"({_money(ref['reference_per_million'])} per million); this design at that volume: "
+        f"{_money(ref['this_design_monthly'])}/month"
+    )
     out.append("")
     out.append("Lines (quantity x unit price):")
     for line in summary.month.lines:
         if line.cost >= 0.005 or line.quantity:
-            out.append(f"  {line.service:<11} {line.item:<62} {line.quantity:>14,.4f} {line.unit:<17} "
-                       f"x {line.unit_price:<12g} = {_money(line.cost)}")
-    out.append(f"Measured figures ({measured['status']}; measure with: {measured['measured_by']}): "
-               f"{measured['write_units_per_event']} WRU/event, {measured['parquet_bytes_per_event']} Parquet bytes/event, "
-               f"{measured['api_lambda_ms_per_request']} ms/API request")
+            out.append(
+                f"  {line.service:<11} {line.item:<62} {line.quantity:>14,.4f} {line.unit:<17} "
+                f"x {line.unit_price:<12g} = {_money(line.cost)}"
+            )
+    out.append(
+        f"Measured figures ({measured['status']}; measure with: {measured['measured_by']}): "
+        f"{measured['write_units_per_event']} WRU/event, {measured['parquet_bytes_per_event']} Parquet bytes/event, "
+        f"{measured['api_lambda_ms_per_request']} ms/API request"
+    )
     return "\n".join(out)
 
 
@@ -348,15 +445,27 @@ def _region() -> str | None:
 
 @click.command("cost")
 @click.option("--events-per-month", type=click.FloatRange(min=0), required=True, help="Events collected per month.")
-@click.option("--events-per-request", type=click.FloatRange(min=1), default=10, show_default=True,
-              help="Events the tracker batches into one request.")
+@click.option(
+    "--events-per-request",
+    type=click.FloatRange(min=1),
+    default=10,
+    show_default=True,
+    help="Events the tracker batches into one request.",
+)
 @click.option("--stage", default=None, help="Read sizes and schedule of this stage from .chalice/config.json (default prod).")
 @click.option("--quicksight-authors", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--quicksight-readers", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--waf", is_flag=True, help="Include the optional WAF request-size limit (EnableWaf=true).")
 @click.option("--json", "as_json_flag", is_flag=True, help="Print the estimate as JSON.")
-def cost(events_per_month: float, events_per_request: float, stage: str | None, quicksight_authors: int,
-         quicksight_readers: int, waf: bool, as_json_flag: bool) -> None:
+def cost(
+    events_per_month: float,
+    events_per_request: float,
+    stage: str | None,
+    quicksight_authors: int,
+    quicksight_readers: int,
+    waf: bool,
+    as_json_flag: bool,
+) -> None:
     """Estimate the monthly AWS cost by service (prices: clickstream/prices.json)."""
     table = load_table()
     inputs = Inputs(events_per_month, events_per_request, quicksight_authors, quicksight_readers, waf, stage_profile(stage))

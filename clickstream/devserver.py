@@ -58,13 +58,13 @@ def demo_pages(demo_config: dict[str, str]) -> dict[str, PageHandler]:
         if path == "/demo/config.js":
             body = f"window.CLICKSTREAM_DEMO = {json.dumps(demo_config)};\n".encode()
             return 200, {"Content-Type": "text/javascript", "Cache-Control": "no-store"}, body
-        rel = path[len("/demo"):].lstrip("/")
+        rel = path[len("/demo") :].lstrip("/")
         if not rel or "." not in rel.rsplit("/", 1)[-1]:
             rel = "index.html"  # SPA routes
         return _static(WEB / "demo", rel)
 
     def web(method: str, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
-        return _static(WEB, path[len("/web/"):])
+        return _static(WEB, path[len("/web/") :])
 
     return {"/demo": demo, "/web/": web}
 

@@ -92,15 +92,44 @@ class LocalStack:
         out = subprocess.DEVNULL if self.quiet else None
         node = shutil.which("node") or "node"
         dynalite = subprocess.Popen(
-            [node, str(BIN / "dynalite"), "--port", str(self.dynamodb_port), "--path", str(dyn_dir),
-             "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
-            stdout=out, stderr=out, start_new_session=True, preexec_fn=_die_with_parent,
+            [
+                node,
+                str(BIN / "dynalite"),
+                "--port",
+                str(self.dynamodb_port),
+                "--path",
+                str(dyn_dir),
+                "--createTableMs",
+                "0",
+                "--deleteTableMs",
+                "0",
+                "--updateTableMs",
+                "0",
+            ],
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.procs.append(dynalite)
         s3rver = subprocess.Popen(
-            [node, str(BIN / "s3rver"), "--address", "127.0.0.1", "--port", str(self.s3_port),
-             "--directory", str(s3_dir), "--silent", "--allow-mismatched-signatures", "--no-vhost-buckets"],
-            stdout=out, stderr=out, start_new_session=True, preexec_fn=_die_with_parent,
+            [
+                node,
+                str(BIN / "s3rver"),
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(self.s3_port),
+                "--directory",
+                str(s3_dir),
+                "--silent",
+                "--allow-mismatched-signatures",
+                "--no-vhost-buckets",
+            ],
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.procs.append(s3rver)
         try:

@@ -186,7 +186,8 @@ def query(
         if "app_id" in values and _unknown_app(values["app_id"], settings, chosen):
             click.echo(
                 f"error: no app {values['app_id']!r}: it is not in the app list and the lake holds no events for it "
-                "(`clickstream apps list` shows the apps)", err=True,
+                "(`clickstream apps list` shows the apps)",
+                err=True,
             )
             sys.exit(2)
     except ClickstreamError as exc:

@@ -117,13 +117,27 @@ class Deployer:
         rid = want["DataSourceId"]
         found = self._describe("describe_data_source", DataSourceId=rid)
         if found is None:
-            out = self._change("data_source", rid, "created", "create_data_source", **want,
-                               Permissions=qs.permissions(self.principal, "data_source"), Tags=self._tags(names))
+            out = self._change(
+                "data_source",
+                rid,
+                "created",
+                "create_data_source",
+                **want,
+                Permissions=qs.permissions(self.principal, "data_source"),
+                Tags=self._tags(names),
+            )
             self._wait("describe_data_source", "DataSource", DataSourceId=rid)
             return out.get("Arn") or self._arn("datasource", rid)
         if differs({k: want[k] for k in ("Name", "Type", "DataSourceParameters")}, found["DataSource"]):
-            self._change("data_source", rid, "updated", "update_data_source", DataSourceId=rid, Name=want["Name"],
-                         DataSourceParameters=want["DataSourceParameters"])
+            self._change(
+                "data_source",
+                rid,
+                "updated",
+                "update_data_source",
+                DataSourceId=rid,
+                Name=want["Name"],
+                DataSourceParameters=want["DataSourceParameters"],
+            )
             self._wait("describe_data_source", "DataSource", DataSourceId=rid)
         self._grant("data_source", rid, "describe_data_source_permissions", "update_data_source_permissions", "DataSourceId")
         return found["DataSource"]["Arn"]
@@ -133,8 +147,15 @@ class Deployer:
         rid = want["DataSetId"]
         found = self._describe("describe_data_set", DataSetId=rid)
         if found is None:
-            out = self._change("data_set", rid, "created", "create_data_set", **want,
-                               Permissions=qs.permissions(self.principal, "data_set"), Tags=self._tags(names))
+            out = self._change(
+                "data_set",
+                rid,
+                "created",
+                "create_data_set",
+                **want,
+                Permissions=qs.permissions(self.principal, "data_set"),
+                Tags=self._tags(names),
+            )
             return out.get("Arn") or self._arn("dataset", rid)
         if differs(want, found["DataSet"]):
             self._change("data_set", rid, "updated", "update_data_set", **want)
@@ -145,8 +166,17 @@ class Deployer:
         rid = names.analysis
         found = self._describe("describe_analysis_definition", AnalysisId=rid)
         if found is None:
-            self._change("analysis", rid, "created", "create_analysis", AnalysisId=rid, Name=name, Definition=definition,
-                         Permissions=qs.permissions(self.principal, "analysis"), Tags=self._tags(names))
+            self._change(
+                "analysis",
+                rid,
+                "created",
+                "create_analysis",
+                AnalysisId=rid,
+                Name=name,
+                Definition=definition,
+                Permissions=qs.permissions(self.principal, "analysis"),
+                Tags=self._tags(names),
+            )
             self._wait("describe_analysis", "Analysis", AnalysisId=rid)
             return
         if differs({"Name": name, "Definition": definition}, found):

@@ -42,8 +42,10 @@ def build(stage: str, region: str) -> Package:
     if set(found.values()) != {pin.runtime}:
         raise DeployError(f"the packaged functions have runtimes {found}, not {pin.runtime}")
     arn = pin.arns.get(region, "(none pinned: pass --pandas-layer-arn)")
-    click.echo(f"runtime {pin.runtime} on {', '.join(sorted(found))} (built from Python {sys.version.split()[0]}); "
-               f"layer for {region}: {arn} (awswrangler {pin.awswrangler}, pyarrow {pin.pyarrow})")
+    click.echo(
+        f"runtime {pin.runtime} on {', '.join(sorted(found))} (built from Python {sys.version.split()[0]}); "
+        f"layer for {region}: {arn} (awswrangler {pin.awswrangler}, pyarrow {pin.pyarrow})"
+    )
     return package
 
 
@@ -83,13 +85,24 @@ def package_cmd(stage: str, region: str) -> None:
 @click.option("--stage", required=True)
 @click.option("--region", default=None, help="Default: the AWS profile/environment region.")
 @click.option("--artifact-bucket", default=None, help="Default: clickstream-artifacts-<account>-<region> (created if missing).")
-@click.option("--pandas-layer-arn", envvar="PANDAS_LAYER_ARN", default=None,
-              help="Default: the entry for the region in deploy/pandas-layers.json.")
+@click.option(
+    "--pandas-layer-arn",
+    envvar="PANDAS_LAYER_ARN",
+    default=None,
+    help="Default: the entry for the region in deploy/pandas-layers.json.",
+)
 @click.option("--alarm-email", envvar="ALARM_EMAIL", default=None)
 @click.option("--param", "params", multiple=True, help="Extra template parameter Key=Value (repeatable).")
 @click.option("--no-execute", is_flag=True, help="Create the change set and show it, do not execute it.")
-def deploy_cmd(stage: str, region: str | None, artifact_bucket: str | None, pandas_layer_arn: str | None,
-               alarm_email: str | None, params: tuple[str, ...], no_execute: bool) -> None:
+def deploy_cmd(
+    stage: str,
+    region: str | None,
+    artifact_bucket: str | None,
+    pandas_layer_arn: str | None,
+    alarm_email: str | None,
+    params: tuple[str, ...],
+    no_execute: bool,
+) -> None:
     """Package, upload and deploy the stack clickstream-STAGE through a change set."""
     from deploy.cloudformation import Stack
 
@@ -102,8 +115,13 @@ def deploy_cmd(stage: str, region: str | None, artifact_bucket: str | None, pand
     if alarm_email is not None:
         parameters["AlarmEmail"] = alarm_email
     outputs = stack.deploy(
-        package.template(), package.zip_path, artifact_bucket or stack.default_artifact_bucket(),
-        parameters, tags={"project": app_name(), "stage": stage}, execute=not no_execute)
+        package.template(),
+        package.zip_path,
+        artifact_bucket or stack.default_artifact_bucket(),
+        parameters,
+        tags={"project": app_name(), "stage": stage},
+        execute=not no_execute,
+    )
     for key, value in sorted(outputs.items()):
         click.echo(f"{key}: {value}")
 

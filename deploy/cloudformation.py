@@ -36,8 +36,7 @@ def with_code_uri(template: Mapping[str, Any], code_uri: str) -> dict[str, Any]:
     return out
 
 
-def change_set_parameters(declared: Mapping[str, Any], given: Mapping[str, str],
-                          previous: set[str]) -> list[dict[str, Any]]:
+def change_set_parameters(declared: Mapping[str, Any], given: Mapping[str, str], previous: set[str]) -> list[dict[str, Any]]:
     """Parameters for CreateChangeSet.
 
     A value given now wins; otherwise a parameter the stack already has keeps its
@@ -58,8 +57,9 @@ def change_set_parameters(declared: Mapping[str, Any], given: Mapping[str, str],
 
 def retained_resources(template: Mapping[str, Any]) -> list[str]:
     """Logical IDs that survive stack deletion (DeletionPolicy Retain)."""
-    return sorted(name for name, r in template.get("Resources", {}).items()
-                  if r.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"))
+    return sorted(
+        name for name, r in template.get("Resources", {}).items() if r.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
+    )
 
 
 def content_key(prefix: str, data: bytes, suffix: str) -> str:
@@ -68,8 +68,7 @@ def content_key(prefix: str, data: bytes, suffix: str) -> str:
 
 # ------------------------------------------------------------------ I/O
 class Stack:
-    def __init__(self, session: boto3.session.Session, name: str,
-                 echo: Callable[[str], None] = print) -> None:
+    def __init__(self, session: boto3.session.Session, name: str, echo: Callable[[str], None] = print) -> None:
         self.session = session
         self.name = name
         self.region = session.region_name
@@ -98,15 +97,33 @@ class Stack:
         if self.region != "us-east-1":
             create["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         self.s3.create_bucket(**create)
-        self.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-        self.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-                           "Action": "s3:*",
-                           "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+        self.s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        self.s3.put_bucket_policy(
+            Bucket=bucket,
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+        )
 
     def upload(self, bucket: str, key: str, data: bytes) -> str:
         try:
@@ -131,9 +148,15 @@ class Stack:
         stack = self.cfn.describe_stacks(StackName=self.name)["Stacks"][0]
         return {p["ParameterKey"] for p in stack.get("Parameters", [])}
 
-    def deploy(self, template: Mapping[str, Any], zip_path: Path, bucket: str,
-               parameters: Mapping[str, str], tags: Mapping[str, str],
-               execute: bool = True) -> dict[str, str]:
+    def deploy(
+        self,
+        template: Mapping[str, Any],
+        zip_path: Path,
+        bucket: str,
+        parameters: Mapping[str, str],
+        tags: Mapping[str, str],
+        execute: bool = True,
+    ) -> dict[str, str]:
         self.ensure_artifact_bucket(bucket)
         code = zip_path.read_bytes()
         code_uri = self.upload(bucket, content_key(self.name, code, ".zip"), code)
@@ -143,8 +166,10 @@ class Stack:
 
         status = self.status()
         if status == "ROLLBACK_COMPLETE":
-            raise DeployError(f"stack {self.name} failed to create and must be deleted first "
-                              "(make destroy STAGE=...), see its events in the console")
+            raise DeployError(
+                f"stack {self.name} failed to create and must be deleted first "
+                "(make destroy STAGE=...), see its events in the console"
+            )
         creating = status in (None, "REVIEW_IN_PROGRESS")
         declared = template.get("Parameters", {})
         previous = set() if creating else self.previous_parameters()
@@ -159,7 +184,8 @@ class Stack:
         )["Id"]
         try:
             self.cfn.get_waiter("change_set_create_complete").wait(
-                ChangeSetName=change_set, WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+                ChangeSetName=change_set, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
+            )
         except WaiterError as exc:
             described = self.cfn.describe_change_set(ChangeSetName=change_set)
             reason = described.get("StatusReason", "")
@@ -170,16 +196,17 @@ class Stack:
             raise DeployError(f"change set failed: {reason}") from exc
         for change in self.cfn.describe_change_set(ChangeSetName=change_set)["Changes"]:
             rc = change["ResourceChange"]
-            self.echo(f"  {rc['Action']:<7} {rc['LogicalResourceId']} ({rc['ResourceType']})"
-                      + (f" replacement={rc['Replacement']}" if rc.get("Replacement") else ""))
+            self.echo(
+                f"  {rc['Action']:<7} {rc['LogicalResourceId']} ({rc['ResourceType']})"
+                + (f" replacement={rc['Replacement']}" if rc.get("Replacement") else "")
+            )
         if not execute:
             self.echo(f"change set {change_set} created, not executed")
             return {}
         self.cfn.execute_change_set(ChangeSetName=change_set)
         waiter = "stack_create_complete" if creating else "stack_update_complete"
         try:
-            self.cfn.get_waiter(waiter).wait(StackName=self.name,
-                                             WaiterConfig={"Delay": 10, "MaxAttempts": 360})
+            self.cfn.get_waiter(waiter).wait(StackName=self.name, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
         except WaiterError as exc:
             raise DeployError(f"{self.name} did not reach {waiter}: {self._first_failure()}") from exc
         return self.outputs()
@@ -203,14 +230,12 @@ class Stack:
             processed = json.loads(processed)
         keep = set(retained_resources(processed))
         resources = self.cfn.describe_stack_resources(StackName=self.name)["StackResources"]
-        return [(r["LogicalResourceId"], r.get("PhysicalResourceId", "?"))
-                for r in resources if r["LogicalResourceId"] in keep]
+        return [(r["LogicalResourceId"], r.get("PhysicalResourceId", "?")) for r in resources if r["LogicalResourceId"] in keep]
 
     def delete(self) -> None:
         self.cfn.delete_stack(StackName=self.name)
         try:
-            self.cfn.get_waiter("stack_delete_complete").wait(
-                StackName=self.name, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
+            self.cfn.get_waiter("stack_delete_complete").wait(StackName=self.name, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
         except WaiterError as exc:
             raise DeployError(f"{self.name} was not deleted: {self._first_failure()}") from exc
 
@@ -219,10 +244,14 @@ class Stack:
         try:
             layer = self.session.client("lambda").get_layer_version_by_arn(Arn=arn)
         except ClientError as exc:
-            raise DeployError(f"layer {arn} is not usable from this account/region ({exc}); "
-                              "pin another version in deploy/pandas-layers.json or pass "
-                              "--pandas-layer-arn") from exc
+            raise DeployError(
+                f"layer {arn} is not usable from this account/region ({exc}); "
+                "pin another version in deploy/pandas-layers.json or pass "
+                "--pandas-layer-arn"
+            ) from exc
         compatible = layer.get("CompatibleRuntimes") or []
         if runtime and compatible and runtime not in compatible:
-            raise DeployError(f"layer {arn} is built for {compatible}, not {runtime}: the export could not import "
-                              "pyarrow; pin the layer for this runtime in deploy/pandas-layers.json")
+            raise DeployError(
+                f"layer {arn} is built for {compatible}, not {runtime}: the export could not import "
+                "pyarrow; pin the layer for this runtime in deploy/pandas-layers.json"
+            )

@@ -67,12 +67,17 @@ class Package:
 
 def missing_functions(template: dict[str, Any]) -> list[str]:
     """Functions deploy/resources.yaml extends but Chalice did not generate (not in app.py)."""
-    return [logical for logical, _ in FUNCTIONS.values()
-            if template.get("Resources", {}).get(logical, {}).get("Type") != "AWS::Serverless::Function"]
+    return [
+        logical
+        for logical, _ in FUNCTIONS.values()
+        if template.get("Resources", {}).get(logical, {}).get("Type") != "AWS::Serverless::Function"
+    ]
 
 
-MISSING_FUNCTIONS_HINT = ("deploy/resources.yaml extends them, so app.py must define the API routes, "
-                          "@app.schedule export_events and @app.lambda_function(name='export_worker')")
+MISSING_FUNCTIONS_HINT = (
+    "deploy/resources.yaml extends them, so app.py must define the API routes, "
+    "@app.schedule export_events and @app.lambda_function(name='export_worker')"
+)
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,16 @@ class LayerPin:
 
 def layer_pin(layers_file: Path = LAYERS_FILE) -> LayerPin:
     data = json.loads(layers_file.read_text(encoding="utf-8"))
-    pin = LayerPin(data["runtime"], data["python"], data["awswrangler"], data["pyarrow"], data["pandas"], data["numpy"],
-                   data["boto3"], {region: entry["arn"] for region, entry in data["layers"].items()})
+    pin = LayerPin(
+        data["runtime"],
+        data["python"],
+        data["awswrangler"],
+        data["pyarrow"],
+        data["pandas"],
+        data["numpy"],
+        data["boto3"],
+        {region: entry["arn"] for region, entry in data["layers"].items()},
+    )
     if pin.runtime != f"python{pin.python}":
         raise DeployError(f"{layers_file.name}: runtime {pin.runtime} and layer python {pin.python} disagree")
     tag = "Python" + pin.python.replace(".", "") + ":"
@@ -148,12 +161,22 @@ def set_runtime(template_path: Path, runtime: str) -> int:
 
 def runtimes(template: dict[str, Any]) -> dict[str, str]:
     """Logical ID -> Runtime of every function in a template."""
-    return {logical: r.get("Properties", {}).get("Runtime", "")
-            for logical, r in template.get("Resources", {}).items() if r.get("Type") == "AWS::Serverless::Function"}
+    return {
+        logical: r.get("Properties", {}).get("Runtime", "")
+        for logical, r in template.get("Resources", {}).items()
+        if r.get("Type") == "AWS::Serverless::Function"
+    }
 
 
-def chalice_package(stage: str, out_dir: Path | None = None, *, app_dir: Path = APP_DIR,
-                    region: str = "us-east-1", python: str | None = None, deployable: bool = True) -> Package:
+def chalice_package(
+    stage: str,
+    out_dir: Path | None = None,
+    *,
+    app_dir: Path = APP_DIR,
+    region: str = "us-east-1",
+    python: str | None = None,
+    deployable: bool = True,
+) -> Package:
     """Run ``chalice package --merge-template deploy/resources.yaml`` for ``stage``, then retarget it.
 
     ``python`` is the Lambda runtime's version (default: deploy/pandas-layers.json, the
@@ -172,10 +195,22 @@ def chalice_package(stage: str, out_dir: Path | None = None, *, app_dir: Path = 
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    command = [*CHALICE, "--project-dir", str(app_dir), "package", "--stage", stage,
-               "--merge-template", str(MERGE_TEMPLATE), str(out_dir)]
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", region),
-           "CLICKSTREAM_EXPORT_SCHEDULE_MINUTES": stage_schedule_minutes(stage, app_dir)}
+    command = [
+        *CHALICE,
+        "--project-dir",
+        str(app_dir),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(MERGE_TEMPLATE),
+        str(out_dir),
+    ]
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", region),
+        "CLICKSTREAM_EXPORT_SCHEDULE_MINUTES": stage_schedule_minutes(stage, app_dir),
+    }
     # Chalice's wheel cache (.chalice/deployments) and ours are shared: one packaging at a time
     # (parallel test workers, two terminals).
     BUILD_DIR.mkdir(parents=True, exist_ok=True)

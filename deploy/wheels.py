@@ -59,8 +59,10 @@ def runtime_python(runtime: str, *, deployable: bool = True) -> str:
     match = re.fullmatch(r"python(3\.\d+)", runtime)
     if not match or (deployable and match.group(1) not in AL2023_PYTHONS) or int(match.group(1).split(".")[1]) < 11:
         supported = ", ".join("python" + p for p in AL2023_PYTHONS)
-        raise WheelError(f"runtime {runtime!r} is not one this packaging builds for ({supported}: "
-                         "the Lambda Python runtimes on Amazon Linux 2023)")
+        raise WheelError(
+            f"runtime {runtime!r} is not one this packaging builds for ({supported}: "
+            "the Lambda Python runtimes on Amazon Linux 2023)"
+        )
     return match.group(1)
 
 
@@ -86,17 +88,40 @@ def download(pins: list[str], python: str, dest: Path, pip: list[str] | None = N
         return []
     dest.mkdir(parents=True, exist_ok=True)
     abi = "cp" + python.replace(".", "")
-    command = [*(pip or [sys.executable, "-m", "pip"]), "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               "--implementation", "cp", "--python-version", python, "--abi", abi, "--abi", "abi3", "--abi", "none",
-               *(arg for platform in PLATFORMS for arg in ("--platform", platform)), "--dest", str(dest), *pins]
+    command = [
+        *(pip or [sys.executable, "-m", "pip"]),
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        python,
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        *(arg for platform in PLATFORMS for arg in ("--platform", platform)),
+        "--dest",
+        str(dest),
+        *pins,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise WheelError(f"no wheel for CPython {python} manylinux x86_64 of one of {pins}; chalice vendored them for this "
-                         f"machine's Python, which Lambda's python{python} cannot import. Pin versions that publish such "
-                         f"wheels in requirements.txt.\n{done.stdout}{done.stderr}")
+        raise WheelError(
+            f"no wheel for CPython {python} manylinux x86_64 of one of {pins}; chalice vendored them for this "
+            f"machine's Python, which Lambda's python{python} cannot import. Pin versions that publish such "
+            f"wheels in requirements.txt.\n{done.stdout}{done.stderr}"
+        )
     wanted = {_normal(p.split("==")[0]): p.split("==")[1] for p in pins}
-    wheels = [w for w in sorted(dest.glob("*.whl")) if wanted.get(_normal(w.name.split("-")[0])) == w.name.split("-")[1]
-              and _fits(w.name, abi)]
+    wheels = [
+        w
+        for w in sorted(dest.glob("*.whl"))
+        if wanted.get(_normal(w.name.split("-")[0])) == w.name.split("-")[1] and _fits(w.name, abi)
+    ]
     missing = set(wanted) - {_normal(w.name.split("-")[0]) for w in wheels}
     if missing:
         raise WheelError(f"pip downloaded no usable wheel for {sorted(missing)} (CPython {python}, manylinux x86_64)")
@@ -112,8 +137,7 @@ def _fits(filename: str, abi: str) -> bool:
     _, _, *tags = filename.removesuffix(".whl").split("-")
     python_tag, abi_tag, platform_tag = tags[-3:]
     linux = "x86_64" in platform_tag and "manylinux" in platform_tag
-    return (abi_tag in (abi, "abi3", "none") and (platform_tag == "any" or linux)
-            and (abi_tag != abi or python_tag == abi))
+    return abi_tag in (abi, "abi3", "none") and (platform_tag == "any" or linux) and (abi_tag != abi or python_tag == abi)
 
 
 def retarget(zip_path: Path, python: str, cache: Path, pip: list[str] | None = None) -> list[str]:

@@ -41,8 +41,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 def stack_env(local_stack: LocalStack) -> dict[str, str]:
     """Environment for a fresh table and bucket on the local stack."""
     name = f"t-{uuid.uuid4().hex[:10]}"
-    return {**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name,
-            "CLICKSTREAM_KEY_CACHE_SECONDS": "0", "CLICKSTREAM_WRITE_SHARDS": "4"}
+    return {
+        **local_stack.env(),
+        "CLICKSTREAM_TABLE": name,
+        "CLICKSTREAM_BUCKET": name,
+        "CLICKSTREAM_KEY_CACHE_SECONDS": "0",
+        "CLICKSTREAM_WRITE_SHARDS": "4",
+    }
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from clickstream.traffic_truth import Truth
 ARROW = {"string": pa.string(), "integer": pa.int64(), "decimal": pa.float64(), "date": pa.date32(), "boolean": pa.bool_()}
 
 
-def lake_with_traffic(settings: Settings, app_id: str = "shop", users: int = 30, days: int = 7, seed: int = 11,
-                      end_ms: int | None = None) -> Traffic:
+def lake_with_traffic(
+    settings: Settings, app_id: str = "shop", users: int = 30, days: int = 7, seed: int = 11, end_ms: int | None = None
+) -> Traffic:
     traffic = generate(users, days=days, seed=seed, app_id=app_id, end_ms=end_ms)
     send(traffic, store_sender(settings, app_id))
     export = exporter(settings, invoke=None)
@@ -37,8 +38,13 @@ def lake_with_traffic(settings: Settings, app_id: str = "shop", users: int = 30,
 
 
 def filters(traffic: Traffic, include_bots: bool = False) -> dict[str, Any]:
-    return {"app_id": traffic.app_id, "date_from": traffic.days[0], "date_to": traffic.days[-1],
-            "include_bots": include_bots, "steps": list(FUNNEL)}
+    return {
+        "app_id": traffic.app_id,
+        "date_from": traffic.days[0],
+        "date_to": traffic.days[-1],
+        "include_bots": include_bots,
+        "steps": list(FUNNEL),
+    }
 
 
 def until(traffic: Traffic, cut_ms: int) -> Traffic:

@@ -92,8 +92,15 @@ def message_facts(
         if agent.os is None and os:
             agent = replace(agent, os=os[:64], os_version=os_version[:32] if os_version else None)
     else:
-        agent = Agent(None, None, os[:64] if os else None, os_version[:32] if os and os_version else None,
-                      device_type or "other", False, None)
+        agent = Agent(
+            None,
+            None,
+            os[:64] if os else None,
+            os_version[:32] if os and os_version else None,
+            device_type or "other",
+            False,
+            None,
+        )
     return replace(
         facts,
         user_agent=user_agent[:1024] if user_agent else None,

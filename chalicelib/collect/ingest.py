@@ -58,7 +58,7 @@ class BatchPlan:
 
 def parse_body(raw: bytes | str | None) -> list[Any]:
     if raw is None or len(raw) == 0:
-        raise MalformedBody("body: is empty; send {\"events\": [...]} or one event object")
+        raise MalformedBody('body: is empty; send {"events": [...]} or one event object')
     if len(raw) > limits.MAX_REQUEST_BYTES:
         raise PayloadTooLarge(f"body: is {len(raw)} bytes, the limit is {limits.MAX_REQUEST_BYTES}; nothing was stored")
     try:

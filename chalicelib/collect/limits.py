@@ -7,9 +7,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 32 * 1024
 MAX_REJECTED_RAW_BYTES = 8 * 1024
 
-EVENT_TYPES = frozenset(
-    {"page_view", "click", "scroll", "form_submit", "conversion", "video_play", "custom"}
-)
+EVENT_TYPES = frozenset({"page_view", "click", "scroll", "form_submit", "conversion", "video_play", "custom"})
 MAX_EVENT_NAME = 128
 MAX_ID = 128  # anonymous_id, user_id, session_id
 MAX_URL = 4096

@@ -21,7 +21,6 @@ class Column(NamedTuple):
     kind: Kind
 
 
-
 EVENT_COLUMNS: tuple[Column, ...] = (
     Column("event_id", "i", "string"),
     Column("app_id", "a", "string"),

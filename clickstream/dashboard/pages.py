@@ -22,8 +22,14 @@ from clickstream.lake.params import NOTHING_ROLLED
 from clickstream.lake.translate import parameter_names
 
 STATIC = Path(__file__).parent / "static"
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
-         ".json": "application/json", ".png": "image/png"}
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".png": "image/png",
+}
 Response = tuple[int, dict[str, str], bytes]
 Apps = Callable[[], list[str]]
 Coverage = Callable[[str], dict[str, Any]]  # app_id -> {first_day, last_day, retention_days}
@@ -36,6 +42,7 @@ def _json(status: int, body: Any) -> Response:
 
 def spec_json(spec: Spec) -> dict[str, Any]:
     """What the page needs to draw: parameters and panels, not SQL."""
+
     def fields(fs: Any) -> list[dict[str, str]]:
         return [{"column": f.column, "label": f.label, "agg": f.agg, "format": f.format, "labels": f.labels} for f in fs]
 
@@ -44,8 +51,17 @@ def spec_json(spec: Spec) -> dict[str, Any]:
         "title": spec.title,
         "parameters": [{"name": p.name, "label": p.label, "type": p.type, "choices": list(p.choices)} for p in spec.parameters],
         "panels": [
-            {"id": p.id, "title": p.title, "visual": p.visual, "dataset": p.dataset, "description": p.description,
-             "dimensions": fields(p.dimensions), "measures": fields(p.measures), "width": p.width, "height": p.height}
+            {
+                "id": p.id,
+                "title": p.title,
+                "visual": p.visual,
+                "dataset": p.dataset,
+                "description": p.description,
+                "dimensions": fields(p.dimensions),
+                "measures": fields(p.measures),
+                "width": p.width,
+                "height": p.height,
+            }
             for p in spec.panels
         ],
     }
@@ -53,6 +69,7 @@ def spec_json(spec: Spec) -> dict[str, Any]:
 
 def lake_apps(settings: Settings, cache_dir: Path | None = None) -> Apps:
     """App ids that have events in the local lake (the filter's choices)."""
+
     def apps() -> list[str]:
         from clickstream.lake import run_query
 
@@ -135,6 +152,7 @@ def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Run
     With filters (``params["filters"]``) or a cut-off (``params["until"]``) the dataset's SQL is
     narrowed by clickstream.dashboard.scope first; otherwise it runs as written.
     """
+
     def run(dataset: Dataset, params: Mapping[str, Any]) -> Any:
         from clickstream.lake import run_query  # imported late: the page loads even while the lake is unreachable
 
@@ -182,6 +200,7 @@ def compare_locally(dataset: Dataset, params: Mapping[str, Any], run: panels.Run
 def dynamodb_live(settings: Settings) -> Live:
     """The live view straight from DynamoDB: the same code GET /v1/live runs, minus the read key
     (the local dashboard is served only on the laptop, like the rest of /dashboard)."""
+
     def live(app_id: str) -> dict[str, Any]:
         import time
 
@@ -195,8 +214,13 @@ def dynamodb_live(settings: Settings) -> Live:
 
 
 def handlers(
-    spec: Spec, run: panels.Runner, apps: Apps, today: Callable[[], date] | None = None, coverage: Coverage | None = None,
-    live: Live | None = None, now: Callable[[], datetime] | None = None,
+    spec: Spec,
+    run: panels.Runner,
+    apps: Apps,
+    today: Callable[[], date] | None = None,
+    coverage: Coverage | None = None,
+    live: Live | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> dict[str, Callable[[str, str, str], Response]]:
     now = now or (lambda: datetime.now(timezone.utc))
     today = today or (lambda: now().date())  # type: ignore[misc]
@@ -269,8 +293,15 @@ def handlers(
     return {"/dashboard": dashboard}
 
 
-def pages(settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None,
-          now: Callable[[], datetime] | None = None) -> dict[str, Callable[[str, str, str], Response]]:
+def pages(
+    settings: Settings, spec: Spec | None = None, cache_dir: Path | None = None, now: Callable[[], datetime] | None = None
+) -> dict[str, Callable[[str, str, str], Response]]:
     """The /dashboard pages of `make run`: the spec's panels over the local lake, on DuckDB."""
-    return handlers(spec or load(), lake_runner(settings, cache_dir), lake_apps(settings, cache_dir),
-                    coverage=lake_coverage(settings, cache_dir), live=dynamodb_live(settings), now=now)
+    return handlers(
+        spec or load(),
+        lake_runner(settings, cache_dir),
+        lake_apps(settings, cache_dir),
+        coverage=lake_coverage(settings, cache_dir),
+        live=dynamodb_live(settings),
+        now=now,
+    )

@@ -222,8 +222,21 @@ def _panel(raw: dict[str, Any], datasets: dict[str, Dataset], params: list[Param
     width, height = int(raw.get("width", 6)), int(raw.get("height", 4))
     if not (1 <= width <= 12 and 1 <= height <= 12):
         raise ConfigError(f"{where}: width is 1-12 columns, height 1-12 rows")
-    return Panel(pid, raw.get("title", pid), visual, dataset.name, dims, measures, width, height, sort,
-                 raw.get("limit"), raw.get("description", ""), target, comparison)
+    return Panel(
+        pid,
+        raw.get("title", pid),
+        visual,
+        dataset.name,
+        dims,
+        measures,
+        width,
+        height,
+        sort,
+        raw.get("limit"),
+        raw.get("description", ""),
+        target,
+        comparison,
+    )
 
 
 def parse(raw: dict[str, Any]) -> Spec:

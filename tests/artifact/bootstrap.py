@@ -47,8 +47,11 @@ def main():
         module_name, attr = spec["handler"].rsplit(".", 1)
         handler = getattr(importlib.import_module(module_name), attr)
     except Exception as exc:  # noqa: BLE001 - Runtime.ImportModuleError in Lambda: every invocation fails
-        failure = {"error": "Runtime.ImportModuleError", "message": f"{type(exc).__name__}: {exc}",
-                   "trace": traceback.format_exc()}
+        failure = {
+            "error": "Runtime.ImportModuleError",
+            "message": f"{type(exc).__name__}: {exc}",
+            "trace": traceback.format_exc(),
+        }
         results = [failure for _ in spec["events"]]
         handler = None
     for event in spec["events"] if handler else ():

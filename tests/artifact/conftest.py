@@ -35,8 +35,13 @@ def lambda_stack(
     settings = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name})
     ensure_table(clients.dynamodb(settings), settings.table)
     ensure_bucket(clients.s3(settings), settings.bucket)
-    refs = {"EventTable": name, "LakeBucket": name, "LakePrefix": "lake", "GlueDatabase": "clickstream_prod",
-            "MetricsNamespace": "Clickstream"}
+    refs = {
+        "EventTable": name,
+        "LakeBucket": name,
+        "LakePrefix": "lake",
+        "GlueDatabase": "clickstream_prod",
+        "MetricsNamespace": "Clickstream",
+    }
     local_env = {**local_stack.env(), "AWS_ENDPOINT_URL_LAMBDA": recorder.url}
     runtime = lr.build(tmp_path_factory.mktemp("artifact"), refs, local_env)
     _DESCRIBED.append(runtime.target.describe())
@@ -46,7 +51,9 @@ def lambda_stack(
 @pytest.fixture(scope="module")
 def write_key(lambda_stack: lr.LambdaRuntime, local_stack: LocalStack) -> str:
     settings = from_env({**local_stack.env(), "CLICKSTREAM_TABLE": lambda_stack.refs["EventTable"]})
-    _, key = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).create_app("shop", origins=["https://shop.example"])
+    _, key = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0).create_app(
+        "shop", origins=["https://shop.example"]
+    )
     return key
 
 
@@ -68,4 +75,3 @@ def lake(lambda_stack: lr.LambdaRuntime, local_stack: LocalStack) -> Any:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in dict.fromkeys(_DESCRIBED):
         terminalreporter.write_line(f"artifact test: {line}")
-

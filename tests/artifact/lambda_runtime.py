@@ -49,6 +49,8 @@ from chalicelib.lake import codecs
 from deploy.package import APP_DIR, FUNCTIONS, LayerPin, Package, chalice_package, layer_pin
 
 HERE = Path(__file__).resolve().parent
+
+
 def _cache_root() -> Path:
     configured = os.environ.get("CLICKSTREAM_CACHE_DIR")
     if configured:
@@ -81,8 +83,13 @@ def find_interpreter(python: str) -> str | None:
         candidates += glob.glob(os.path.join(os.path.expanduser(root), f"python{python}"))
     for candidate in filter(None, candidates):
         try:
-            done = subprocess.run([candidate, "-I", "-c", "import sys, pip; print('%d.%d' % sys.version_info[:2])"],
-                                  capture_output=True, text=True, timeout=30, check=False)
+            done = subprocess.run(
+                [candidate, "-I", "-c", "import sys, pip; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
         except OSError:
             continue
         if done.returncode == 0 and done.stdout.strip() == python:
@@ -101,8 +108,10 @@ class Target:
     def describe(self) -> str:
         if self.deployable:
             return f"Lambda python{self.python} emulated with {self.interpreter}"
-        return (f"no python{layer_pin().python} on this machine: packaged and ran for the machine's Python {self.python} "
-                f"({self.interpreter}) through the same packaging path")
+        return (
+            f"no python{layer_pin().python} on this machine: packaged and ran for the machine's Python {self.python} "
+            f"({self.interpreter}) through the same packaging path"
+        )
 
 
 def choose_target(pin: LayerPin) -> Target:
@@ -123,8 +132,19 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _pip_install(interpreter: str, target: Path, requirements: list[str]) -> None:
-    command = [interpreter, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--only-binary=:all:", "--target", str(target), *requirements]
+    command = [
+        interpreter,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--target",
+        str(target),
+        *requirements,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"installing {requirements} for the Lambda emulation failed:\n{done.stdout}{done.stderr}")
@@ -137,8 +157,11 @@ def install_layer(target: Target, pin: LayerPin) -> Path:
     with _locked(CACHE / key):
         if not (layer / ".complete").exists():
             shutil.rmtree(layer, ignore_errors=True)
-            _pip_install(target.interpreter, layer, [f"awswrangler=={pin.awswrangler}", f"pyarrow=={pin.pyarrow}",
-                                                     f"pandas{pin.pandas}", f"numpy{pin.numpy}"])
+            _pip_install(
+                target.interpreter,
+                layer,
+                [f"awswrangler=={pin.awswrangler}", f"pyarrow=={pin.pyarrow}", f"pandas{pin.pandas}", f"numpy{pin.numpy}"],
+            )
             for entry in layer.iterdir():
                 if entry.name.split("-")[0].lower() in LAYER_DROPS:
                     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
@@ -242,21 +265,37 @@ class LambdaRuntime:
         props = self.function(name)
         env = {var: resolve(value, self.refs, self.stack_name) for var, value in props["Environment"]["Variables"].items()}
         function_name = resolve(props["FunctionName"], self.refs, self.stack_name)
-        env.update({
-            # Set by Lambda (docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)
-            "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
-            "AWS_LAMBDA_FUNCTION_NAME": function_name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{props['Runtime']}", "LAMBDA_TASK_ROOT": str(self.task),
-            "LAMBDA_RUNTIME_DIR": str(self.sdk), "TZ": ":UTC", "LANG": "en_US.UTF-8",
-            "AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_SESSION_TOKEN": "local",
-            **self.local_env,
-            **(overrides or {}),
-        })
+        env.update(
+            {
+                # Set by Lambda (docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_LAMBDA_FUNCTION_NAME": function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{props['Runtime']}",
+                "LAMBDA_TASK_ROOT": str(self.task),
+                "LAMBDA_RUNTIME_DIR": str(self.sdk),
+                "TZ": ":UTC",
+                "LANG": "en_US.UTF-8",
+                "AWS_ACCESS_KEY_ID": "S3RVER",
+                "AWS_SECRET_ACCESS_KEY": "S3RVER",
+                "AWS_SESSION_TOKEN": "local",
+                **self.local_env,
+                **(overrides or {}),
+            }
+        )
         return env
 
-    def invoke(self, name: str, events: list[Any], overrides: dict[str, str] | None = None, *,
-               task: Path | None = None, handler: str | None = None) -> list[dict[str, Any]]:
+    def invoke(
+        self,
+        name: str,
+        events: list[Any],
+        overrides: dict[str, str] | None = None,
+        *,
+        task: Path | None = None,
+        handler: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Invoke function ``name`` once per event, in order, in one warm isolated process.
 
         Returns one dict per event: ``{"result": ...}`` or ``{"error": type, "message": ..., "trace": ...}``;
@@ -269,21 +308,29 @@ class LambdaRuntime:
         self.work.mkdir(parents=True, exist_ok=True)
         spec = self.work / f"{name}-{os.getpid()}-{threading.get_ident()}.json"
         out = spec.with_suffix(".out.json")
-        spec.write_text(json.dumps({
-            "handler": handler or props["Handler"], "events": events, "out": str(out),
-            # Only a function the template gives the layer gets /opt/python (the API has none).
-            "path": [str(task), *([str(self.layer)] if props.get("Layers") else []), str(self.sdk)],
-            "layer_codecs": sorted(codecs.LAYER_CODECS) if props.get("Layers") else None,
-            "function_name": resolve(props["FunctionName"], self.refs, self.stack_name),
-            "memory_mb": props.get("MemorySize", 128), "timeout_s": props.get("Timeout", 3), "region": self.region,
-        }))
+        spec.write_text(
+            json.dumps(
+                {
+                    "handler": handler or props["Handler"],
+                    "events": events,
+                    "out": str(out),
+                    # Only a function the template gives the layer gets /opt/python (the API has none).
+                    "path": [str(task), *([str(self.layer)] if props.get("Layers") else []), str(self.sdk)],
+                    "layer_codecs": sorted(codecs.LAYER_CODECS) if props.get("Layers") else None,
+                    "function_name": resolve(props["FunctionName"], self.refs, self.stack_name),
+                    "memory_mb": props.get("MemorySize", 128),
+                    "timeout_s": props.get("Timeout", 3),
+                    "region": self.region,
+                }
+            )
+        )
         command = [self.target.interpreter, "-I", "-S", str(HERE / "bootstrap.py"), str(spec)]
         env = {**self.environment(name, overrides), "LAMBDA_TASK_ROOT": str(task)}
-        done = subprocess.run(command, env=env, cwd=task, capture_output=True, text=True,
-                              timeout=300, check=False)
+        done = subprocess.run(command, env=env, cwd=task, capture_output=True, text=True, timeout=300, check=False)
         if done.returncode != 0 or not out.exists():
-            raise RuntimeError(f"{name} could not start in the Lambda emulation (exit {done.returncode}):\n"
-                               f"{done.stdout}{done.stderr}")
+            raise RuntimeError(
+                f"{name} could not start in the Lambda emulation (exit {done.returncode}):\n{done.stdout}{done.stderr}"
+            )
         results = json.loads(out.read_text())
         spec.unlink()
         out.unlink()
@@ -294,14 +341,31 @@ def build(tmp: Path, refs: dict[str, str], local_env: dict[str, str], stage: str
     pin = layer_pin()
     target = choose_target(pin)
     package = chalice_package(stage, tmp / "package", python=target.python, deployable=target.deployable)
-    return LambdaRuntime(target, package, unzip_task(package, tmp / "task"), install_layer(target, pin),
-                         install_runtime_sdk(target, pin), refs, local_env, stack_name=f"clickstream-{stage}", work=tmp / "runs")
+    return LambdaRuntime(
+        target,
+        package,
+        unzip_task(package, tmp / "task"),
+        install_layer(target, pin),
+        install_runtime_sdk(target, pin),
+        refs,
+        local_env,
+        stack_name=f"clickstream-{stage}",
+        work=tmp / "runs",
+    )
 
 
 # ------------------------------------------------------------------ events
-def api_event(method: str, path: str, *, body: str | bytes | None = None, headers: dict[str, str] | None = None,
-              query: dict[str, str] | None = None, base64_body: bool = False, source_ip: str = "203.0.113.9",
-              stage: str = "v1") -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    base64_body: bool = False,
+    source_ip: str = "203.0.113.9",
+    stage: str = "v1",
+) -> dict[str, Any]:
     """An API Gateway REST API Lambda proxy integration event (payload format 1.0).
 
     Shape: docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html,
@@ -312,20 +376,37 @@ def api_event(method: str, path: str, *, body: str | bytes | None = None, header
     """
     import base64
 
-    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com",
-               "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
-               "X-Forwarded-For": source_ip, "X-Forwarded-Proto": "https", **(headers or {})}
+    headers = {
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+        "X-Forwarded-For": source_ip,
+        "X-Forwarded-Proto": "https",
+        **(headers or {}),
+    }
     raw = body.encode() if isinstance(body, str) else body
     return {
-        "resource": path, "path": path, "httpMethod": method,
-        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None, "stageVariables": None,
+        "pathParameters": None,
+        "stageVariables": None,
         "requestContext": {
-            "resourceId": "r1", "resourcePath": path, "httpMethod": method, "path": f"/{stage}{path}", "stage": stage,
-            "requestId": f"req-{os.urandom(6).hex()}", "extendedRequestId": "ext", "requestTime": "01/Dec/2026:06:00:00 +0000",
-            "requestTimeEpoch": 1_796_104_800_000, "protocol": "HTTP/1.1", "accountId": "123456789012", "apiId": "abc123",
+            "resourceId": "r1",
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": f"req-{os.urandom(6).hex()}",
+            "extendedRequestId": "ext",
+            "requestTime": "01/Dec/2026:06:00:00 +0000",
+            "requestTimeEpoch": 1_796_104_800_000,
+            "protocol": "HTTP/1.1",
+            "accountId": "123456789012",
+            "apiId": "abc123",
             "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
             "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent"), "caller": None, "user": None},
         },
@@ -337,6 +418,14 @@ def api_event(method: str, path: str, *, body: str | bytes | None = None, header
 def scheduled_event(rule_arn: str = "arn:aws:events:us-east-1:123456789012:rule/clickstream-prod-export") -> dict[str, Any]:
     """An EventBridge scheduled event (docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html,
     and the "Scheduled Event" sample of EventBridge's event patterns)."""
-    return {"version": "0", "id": os.urandom(16).hex(), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-12-01T06:00:00Z", "region": "us-east-1",
-            "resources": [rule_arn], "detail": {}}
+    return {
+        "version": "0",
+        "id": os.urandom(16).hex(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-12-01T06:00:00Z",
+        "region": "us-east-1",
+        "resources": [rule_arn],
+        "detail": {},
+    }

@@ -46,31 +46,94 @@ def api_calls(key: str, read_key: str) -> list[tuple[str, dict[str, Any], int, l
     encoded = [event(), event()]
     headers = {"Origin": ORIGIN}
     return [
-        ("POST JSON with the key in X-Api-Key", lr.api_event("POST", "/v1/events", body=_body([*json_batch, {"event_type": 7}]),
-         headers={**headers, "Content-Type": "application/json", "X-Api-Key": key}), 200, json_batch),
-        ("POST text/plain with ?key= (sendBeacon)", lr.api_event("POST", "/v1/events", body=_body(beacon),
-         headers={**headers, "Content-Type": "text/plain;charset=UTF-8"}, query={"key": key}), 200, beacon),
-        ("base64-encoded body", lr.api_event("POST", "/v1/events", body=_body(encoded), base64_body=True,
-         headers={**headers, "Content-Type": "application/json", "X-Api-Key": key}), 200, encoded),
-        ("OPTIONS preflight", lr.api_event("OPTIONS", "/v1/events", query={"key": key},
-         headers={**headers, "Access-Control-Request-Method": "POST",
-                  "Access-Control-Request-Headers": "content-type"}), 204, []),
+        (
+            "POST JSON with the key in X-Api-Key",
+            lr.api_event(
+                "POST",
+                "/v1/events",
+                body=_body([*json_batch, {"event_type": 7}]),
+                headers={**headers, "Content-Type": "application/json", "X-Api-Key": key},
+            ),
+            200,
+            json_batch,
+        ),
+        (
+            "POST text/plain with ?key= (sendBeacon)",
+            lr.api_event(
+                "POST",
+                "/v1/events",
+                body=_body(beacon),
+                headers={**headers, "Content-Type": "text/plain;charset=UTF-8"},
+                query={"key": key},
+            ),
+            200,
+            beacon,
+        ),
+        (
+            "base64-encoded body",
+            lr.api_event(
+                "POST",
+                "/v1/events",
+                body=_body(encoded),
+                base64_body=True,
+                headers={**headers, "Content-Type": "application/json", "X-Api-Key": key},
+            ),
+            200,
+            encoded,
+        ),
+        (
+            "OPTIONS preflight",
+            lr.api_event(
+                "OPTIONS",
+                "/v1/events",
+                query={"key": key},
+                headers={**headers, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+            ),
+            204,
+            [],
+        ),
         ("GET health", lr.api_event("GET", "/v1/health"), 200, []),
-        ("an unknown key", lr.api_event("POST", "/v1/events", body=_body([event()]),
-         headers={**headers, "Content-Type": "application/json", "X-Api-Key": "wk_unknown"}), 401, []),
-        ("GET /v1/live with a Bearer read key", lr.api_event("GET", "/v1/live",
-         headers={"Authorization": f"Bearer {read_key}"}), 200, []),
-        ("GET /v1/live with the public write key", lr.api_event("GET", "/v1/live",
-         headers={"Authorization": f"Bearer {key}"}), 401, []),
+        (
+            "an unknown key",
+            lr.api_event(
+                "POST",
+                "/v1/events",
+                body=_body([event()]),
+                headers={**headers, "Content-Type": "application/json", "X-Api-Key": "wk_unknown"},
+            ),
+            401,
+            [],
+        ),
+        (
+            "GET /v1/live with a Bearer read key",
+            lr.api_event("GET", "/v1/live", headers={"Authorization": f"Bearer {read_key}"}),
+            200,
+            [],
+        ),
+        (
+            "GET /v1/live with the public write key",
+            lr.api_event("GET", "/v1/live", headers={"Authorization": f"Bearer {key}"}),
+            401,
+            [],
+        ),
         *segment_calls(key),
     ]
 
 
 def _segment_messages(n: int) -> list[dict[str, Any]]:
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return [{"type": "track", "event": "Order Completed", "messageId": f"seg-{uuid.uuid4().hex}", "anonymousId": "anon-seg",
-             "timestamp": now, "properties": {"total": 12.5}, "context": {"library": {"name": "analytics-python", "version": "2.4.0"}}}
-            for _ in range(n)]
+    return [
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "messageId": f"seg-{uuid.uuid4().hex}",
+            "anonymousId": "anon-seg",
+            "timestamp": now,
+            "properties": {"total": 12.5},
+            "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
+        }
+        for _ in range(n)
+    ]
 
 
 def _sent(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,19 +149,57 @@ def segment_calls(key: str) -> list[tuple[str, dict[str, Any], int, list[dict[st
     headers = {"Origin": ORIGIN, "Content-Type": "application/json", "Authorization": basic}
     plain, zipped, inflated, beacon = (_segment_messages(2) for _ in range(4))
     return [
-        ("Segment /v1/batch with HTTP Basic", lr.api_event("POST", "/v1/batch", body=json.dumps({"batch": plain}),
-         headers=headers), 200, _sent(plain)),
-        ("Segment /v1/batch gzip, base64-encoded", lr.api_event("POST", "/v1/batch", base64_body=True,
-         body=gzip.compress(json.dumps({"batch": zipped}).encode()), headers={**headers, "Content-Encoding": "gzip"}),
-         200, _sent(zipped)),
-        ("Segment /v1/batch inflated by API Gateway, Content-Encoding still gzip", lr.api_event("POST", "/v1/batch",
-         body=json.dumps({"batch": inflated}), headers={**headers, "Content-Encoding": "gzip"}), 200, _sent(inflated)),
-        ("analytics.js /v1/b as text/plain with writeKey in the body", lr.api_event("POST", "/v1/b",
-         body=json.dumps({"batch": beacon, "writeKey": key}), headers={"Origin": ORIGIN, "Content-Type": "text/plain"}),
-         200, _sent(beacon)),
-        ("analytics.js preflight on /v1/t", lr.api_event("OPTIONS", "/v1/t", headers={"Origin": ORIGIN,
-         "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,x-retry-count,content-type"}),
-         204, []),
+        (
+            "Segment /v1/batch with HTTP Basic",
+            lr.api_event("POST", "/v1/batch", body=json.dumps({"batch": plain}), headers=headers),
+            200,
+            _sent(plain),
+        ),
+        (
+            "Segment /v1/batch gzip, base64-encoded",
+            lr.api_event(
+                "POST",
+                "/v1/batch",
+                base64_body=True,
+                body=gzip.compress(json.dumps({"batch": zipped}).encode()),
+                headers={**headers, "Content-Encoding": "gzip"},
+            ),
+            200,
+            _sent(zipped),
+        ),
+        (
+            "Segment /v1/batch inflated by API Gateway, Content-Encoding still gzip",
+            lr.api_event(
+                "POST", "/v1/batch", body=json.dumps({"batch": inflated}), headers={**headers, "Content-Encoding": "gzip"}
+            ),
+            200,
+            _sent(inflated),
+        ),
+        (
+            "analytics.js /v1/b as text/plain with writeKey in the body",
+            lr.api_event(
+                "POST",
+                "/v1/b",
+                body=json.dumps({"batch": beacon, "writeKey": key}),
+                headers={"Origin": ORIGIN, "Content-Type": "text/plain"},
+            ),
+            200,
+            _sent(beacon),
+        ),
+        (
+            "analytics.js preflight on /v1/t",
+            lr.api_event(
+                "OPTIONS",
+                "/v1/t",
+                headers={
+                    "Origin": ORIGIN,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization,x-retry-count,content-type",
+                },
+            ),
+            204,
+            [],
+        ),
     ]
 
 
@@ -174,8 +275,9 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
             continue
         body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
         meta = pq.ParquetFile(io.BytesIO(body)).metadata
-        used = {meta.row_group(g).column(c).compression.lower()
-                for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+        used = {
+            meta.row_group(g).column(c).compression.lower() for g in range(meta.num_row_groups) for c in range(meta.num_columns)
+        }
         assert used <= codecs.LAYER_CODECS, f"{obj['Key']} uses {used}"
         table = pq.read_table(io.BytesIO(body))
         if obj["Key"].startswith("lake/events/"):
@@ -187,7 +289,7 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
 
 
 # ------------------------------------------------------------------ the emulation itself can fail
-PROBE = '''
+PROBE = """
 import base64, io
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -199,7 +301,7 @@ def write(event, context):
 
 def read(event, context):
     return pq.read_table(io.BytesIO(base64.b64decode(event["body"]))).num_rows
-'''
+"""
 
 
 def _probe(lambda_stack: lr.LambdaRuntime, tmp_path: Path, what: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:

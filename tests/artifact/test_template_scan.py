@@ -26,8 +26,12 @@ def checkov_command() -> list[str]:
     with _locked(VENV):
         if not (VENV / ".complete").exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True)
-            done = subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", CHECKOV],
-                                  capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", CHECKOV],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if done.returncode != 0:
                 raise RuntimeError(f"installing {CHECKOV} failed:\n{done.stdout}{done.stderr}")
             (VENV / ".complete").write_text("")
@@ -37,8 +41,22 @@ def checkov_command() -> list[str]:
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     package: Package = chalice_package("prod", tmp_path_factory.mktemp("scan") / "prod")
-    done = subprocess.run([*checkov_command(), "-f", str(package.template_path), "--framework", "cloudformation",
-                           "--compact", "--skip-download", "-o", "json"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            *checkov_command(),
+            "-f",
+            str(package.template_path),
+            "--framework",
+            "cloudformation",
+            "--compact",
+            "--skip-download",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     report = json.loads(done.stdout)
     return report[0] if isinstance(report, list) else report
 

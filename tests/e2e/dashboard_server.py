@@ -40,12 +40,22 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="dashboard-e2e-"))
     name = f"e2e-{uuid.uuid4().hex[:8]}"
     with LocalStack(tmp / "stack", dynamodb_port=free_port(), s3_port=free_port()) as stack:
-        os.environ.update({**stack.env(), "CLICKSTREAM_TABLE": name, "CLICKSTREAM_BUCKET": name, "CLICKSTREAM_DATA_DIR": str(tmp),
-                           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "CLICKSTREAM_STAGE": "local",
-                           # two weeks and a bit of history (the API and the export look back 7 days by default)
-                           "CLICKSTREAM_MAX_EVENT_AGE_DAYS": "19", "CLICKSTREAM_EVENT_TTL_DAYS": "19",
-                           "CLICKSTREAM_WRITE_SHARDS": "1",  # the export's reads per shard dominate the set-up time
-                           "CLICKSTREAM_LIVE_CACHE_SECONDS": "0"})
+        os.environ.update(
+            {
+                **stack.env(),
+                "CLICKSTREAM_TABLE": name,
+                "CLICKSTREAM_BUCKET": name,
+                "CLICKSTREAM_DATA_DIR": str(tmp),
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "CLICKSTREAM_STAGE": "local",
+                # two weeks and a bit of history (the API and the export look back 7 days by default)
+                "CLICKSTREAM_MAX_EVENT_AGE_DAYS": "19",
+                "CLICKSTREAM_EVENT_TTL_DAYS": "19",
+                "CLICKSTREAM_WRITE_SHARDS": "1",  # the export's reads per shard dominate the set-up time
+                "CLICKSTREAM_LIVE_CACHE_SECONDS": "0",
+            }
+        )
         from chalicelib import clients
         from chalicelib.settings import from_env
         from chalicelib.store.apps import AppStore
@@ -83,18 +93,24 @@ def main() -> None:
         port = free_port()
         server = serve(app_module.app, "127.0.0.1", port, devextras.pages(settings))
         query = urlencode({**params, "include_bots": "false", "steps": ",".join(params["steps"])})
-        print(json.dumps({
-            "url": f"http://127.0.0.1:{port}/dashboard?{query}",
-            "filters": params,
-            "write_key": write_key,
-            "read_key": read_key,
-            "expected": expected_panels(spec, traffic, params),
-            "expected_with_bots": expected_panels(spec, traffic, {**params, "include_bots": True}),
-            "main": top,
-            "country": country,
-            "expected_country": expected_panels(spec, in_country, params),
-            "main_country": main_block.compute(spec, bound, truth_runner(in_country), now),
-        }, default=str), flush=True)
+        print(
+            json.dumps(
+                {
+                    "url": f"http://127.0.0.1:{port}/dashboard?{query}",
+                    "filters": params,
+                    "write_key": write_key,
+                    "read_key": read_key,
+                    "expected": expected_panels(spec, traffic, params),
+                    "expected_with_bots": expected_panels(spec, traffic, {**params, "include_bots": True}),
+                    "main": top,
+                    "country": country,
+                    "expected_country": expected_panels(spec, in_country, params),
+                    "main_country": main_block.compute(spec, bound, truth_runner(in_country), now),
+                },
+                default=str,
+            ),
+            flush=True,
+        )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

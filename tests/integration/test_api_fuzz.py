@@ -13,8 +13,22 @@ from tests.apiclient import SHOP_ORIGIN, Api, AppWithKey
 from tests.factories import USER_AGENTS, event, now_ms
 
 DOCUMENTED = {200, 400, 401, 403, 413, 415}
-FIELDS = ["event_id", "event_type", "event_name", "timestamp", "sent_at", "anonymous_id", "user_id",
-          "session_id", "url", "referrer", "title", "properties", "context", "app_id"]
+FIELDS = [
+    "event_id",
+    "event_type",
+    "event_name",
+    "timestamp",
+    "sent_at",
+    "anonymous_id",
+    "user_id",
+    "session_id",
+    "url",
+    "referrer",
+    "title",
+    "properties",
+    "context",
+    "app_id",
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),

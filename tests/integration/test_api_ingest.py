@@ -19,8 +19,12 @@ def test_accepted_event_is_stored_with_every_enrichment_column(api: Api, shop: A
     sent = event(
         user_id="user-9",
         event_name="product viewed",
-        context={"locale": "de-DE", "timezone": "Europe/Berlin", "screen": {"width": 1920, "height": 1080},
-                 "geo": {"lat": 52.52, "lon": 13.405, "accuracy": 25}},
+        context={
+            "locale": "de-DE",
+            "timezone": "Europe/Berlin",
+            "screen": {"width": 1920, "height": 1080},
+            "geo": {"lat": 52.52, "lon": 13.405, "accuracy": 25},
+        },
     )
     before = now_ms()
 

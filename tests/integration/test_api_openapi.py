@@ -45,7 +45,12 @@ def openapi() -> OpenAPI:
 def validate(method: str, target: str, headers: dict[str, str], data: bytes, response: Any, request_valid: bool) -> None:
     parts = urlsplit(target)
     request = MockRequest(
-        HOST, method, parts.path, args=dict(parse_qsl(parts.query)), headers=headers, data=data,
+        HOST,
+        method,
+        parts.path,
+        args=dict(parse_qsl(parts.query)),
+        headers=headers,
+        data=data,
         content_type=headers.get("Content-Type", "application/json").lower(),
     )
     # API Gateway answers a Lambda proxy response without a Content-Type as application/json.
@@ -125,7 +130,12 @@ CALLS: dict[str, tuple[str, str, dict[str, str], Any, int, bool]] = {
     "live-missing-key-401": ("GET", "/v1/live", {}, lambda: b"", 401, False),
     "live-other-app-403": ("GET", "/v1/live?app_id=someone-else", {"Authorization": "Bearer READKEY"}, lambda: b"", 403, True),
     "live-preflight-204": (
-        "OPTIONS", "/v1/live", {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "GET"}, lambda: b"", 204, True,
+        "OPTIONS",
+        "/v1/live",
+        {"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "GET"},
+        lambda: b"",
+        204,
+        True,
     ),
 }
 
@@ -157,10 +167,16 @@ def test_storage_unavailable_answers_match_the_spec(api: Api, shop: AppWithKey, 
     reconfigure(monkeypatch, CLICKSTREAM_STORAGE_ATTEMPTS="2")
     data = body(batch(event()))
     headers = {**KEY, "X-Api-Key": shop.key, "Origin": SHOP_ORIGIN}
-    flaky = FlakyBatchWrites(boto3.session.Session().client(
-        "dynamodb", region_name=api.settings.region, endpoint_url=api.settings.dynamodb_endpoint,
-        aws_access_key_id="x", aws_secret_access_key="x",
-    ), [THROTTLE] * 2)
+    flaky = FlakyBatchWrites(
+        boto3.session.Session().client(
+            "dynamodb",
+            region_name=api.settings.region,
+            endpoint_url=api.settings.dynamodb_endpoint,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        ),
+        [THROTTLE] * 2,
+    )
 
     with inject(clients.dynamodb(get_settings()), flaky):
         post = api.http.post("/v1/events", headers=headers, body=data)

@@ -129,7 +129,10 @@ def test_revoke_accepts_the_keys_hash(cli: Cli, table: Settings) -> None:
     "args, message",
     [
         (["apps", "revoke", "cs_never-issued"], "error: no such write key; nothing was revoked"),
-        (["apps", "create", "Shop", "--origin", "shop.example"], "error: origin 'shop.example' must look like https://example.com"),
+        (
+            ["apps", "create", "Shop", "--origin", "shop.example"],
+            "error: origin 'shop.example' must look like https://example.com",
+        ),
         (["apps", "create", "Shop", "--any-origin", "--app-id", "Not Valid"], "error: app id 'Not Valid' must be lower-case"),
         (["apps", "create", "  ", "--any-origin"], "error: app name must not be empty"),
     ],

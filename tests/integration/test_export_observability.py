@@ -43,7 +43,11 @@ def test_a_run_logs_one_json_line_and_publishes_the_lag(settings):
         assert line["msg"] == "export run" and line["events"] == 1 and line["files"] == 1 and line["bytes"] > 0
         assert {"duration_s", "lag_s", "partitions", "rejected"} <= set(line)
         stats = cloudwatch.get_metric_statistics(
-            Namespace="Clickstream", MetricName="ExportLagSeconds", StartTime=now / 1000 - 600, EndTime=now / 1000 + 600,
-            Period=60, Statistics=["Maximum"],
+            Namespace="Clickstream",
+            MetricName="ExportLagSeconds",
+            StartTime=now / 1000 - 600,
+            EndTime=now / 1000 + 600,
+            Period=60,
+            Statistics=["Maximum"],
         )["Datapoints"]
         assert stats and stats[0]["Maximum"] == report.lag_s

@@ -27,9 +27,7 @@ def visitor(store, event_ms, ip="81.2.69.142"):
 
 
 def salts_in_table(settings):
-    items = clients.dynamodb(settings).query(
-        TableName=settings.table, **keys.partition_query(keys.SALTS_PK)
-    )["Items"]
+    items = clients.dynamodb(settings).query(TableName=settings.table, **keys.partition_query(keys.SALTS_PK))["Items"]
     return {i["sk"]["S"]: i["salt"]["S"] for i in items}
 
 

@@ -177,7 +177,18 @@ def test_an_app_with_events_in_the_lake_is_known_even_without_its_record(exporte
 
 
 def test_funnel_rows_carry_the_step_names(exported):
-    code, out, _ = run("funnel", "--param", "app_id=demo", "--param", f"date_from={DAY}", "--param", f"date_to={DAY}",
-                       "--param", "steps=/p0,/p1", "--format", "json")
+    code, out, _ = run(
+        "funnel",
+        "--param",
+        "app_id=demo",
+        "--param",
+        f"date_from={DAY}",
+        "--param",
+        f"date_to={DAY}",
+        "--param",
+        "steps=/p0,/p1",
+        "--format",
+        "json",
+    )
     assert code == 0
     assert [(r["step"], r["step_name"]) for r in json.loads(out)] == [(1, "/p0"), (2, "/p1")]

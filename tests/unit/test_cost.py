@@ -90,7 +90,9 @@ def test_idle_floor_matches_hand_computation_and_the_goal() -> None:
         + 730 * 2 * 2 / 1000 * 0.005  # Athena result files
         + 730 * 2 * 10 * 2**20 / TIB * 5  # dashboard queries billed the 10 MB minimum
         + RUNS * 1500 / GIB * (0.50 + 30 / DAYS_PER_MONTH * 0.03)  # export logs
-        + 1 * 0.30 + 6 * 0.10 + RUNS / 1000 * 0.01  # one custom metric (ExportLagSeconds), alarms, PutMetricData
+        + 1 * 0.30
+        + 6 * 0.10
+        + RUNS / 1000 * 0.01  # one custom metric (ExportLagSeconds), alarms, PutMetricData
         + 1.00  # the alarm topic's customer managed KMS key
     )
     assert floor == pytest.approx(by_hand)
@@ -130,13 +132,18 @@ def test_stage_profile_reads_sizes_and_schedule_from_the_chalice_config(tmp_path
     config = {
         "environment_variables": {"CLICKSTREAM_EVENT_TTL_DAYS": "3"},
         "lambda_functions": {"api_handler": {"lambda_memory_size": 256}, "export_events": {"lambda_memory_size": 1024}},
-        "stages": {"dev": {"environment_variables": {"CLICKSTREAM_EXPORT_SCHEDULE_MINUTES": "10"},
-                           "lambda_functions": {"api_handler": {"lambda_memory_size": 128}}}},
+        "stages": {
+            "dev": {
+                "environment_variables": {"CLICKSTREAM_EXPORT_SCHEDULE_MINUTES": "10"},
+                "lambda_functions": {"api_handler": {"lambda_memory_size": 128}},
+            }
+        },
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    assert stage_profile("dev", path) == Profile(stage="dev", api_memory_mb=128, export_memory_mb=1024,
-                                                 export_every_minutes=10, event_ttl_days=3, write_shards=16)
+    assert stage_profile("dev", path) == Profile(
+        stage="dev", api_memory_mb=128, export_memory_mb=1024, export_every_minutes=10, event_ttl_days=3, write_shards=16
+    )
     with pytest.raises(click.BadParameter):
         stage_profile("prod", path)
 

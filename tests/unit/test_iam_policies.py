@@ -36,14 +36,32 @@ UNSCOPABLE = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
 # What each function does, per the contract; a new call must be added here and to the file.
 EXPECTED_ACTIONS = {
     "policy-api.json": {
-        "dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
-        "dynamodb:Query", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
     },
     "policy-export.json": {
-        "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
-        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
-        "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:ListBucket",
-        "lambda:InvokeFunction", "cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "lambda:InvokeFunction",
+        "cloudwatch:PutMetricData",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
         "sqs:SendMessage",  # Lambda puts a failed async worker event on the failures queue with the function's role
     },
 }
@@ -140,10 +158,14 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return template
 
 
-def test_every_role_in_the_template_is_a_function_role_with_its_policy_file(packaged: dict[str, Any],
-                                                                           merge_names: set[str]) -> None:
-    roles = {k: v for k, v in packaged["Resources"].items() if v.get("Type") in ("AWS::IAM::Role", "AWS::IAM::Policy",
-                                                                              "AWS::IAM::ManagedPolicy")}
+def test_every_role_in_the_template_is_a_function_role_with_its_policy_file(
+    packaged: dict[str, Any], merge_names: set[str]
+) -> None:
+    roles = {
+        k: v
+        for k, v in packaged["Resources"].items()
+        if v.get("Type") in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+    }
     expected = {role: fn for fn, (_, role) in FUNCTIONS.items()}
     # API Gateway's account-wide access-log role: assumed by API Gateway only, AWS's managed push policy only.
     log_role = roles.pop("ApiGatewayLogRole")["Properties"]

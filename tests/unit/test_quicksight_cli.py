@@ -13,8 +13,13 @@ from clickstream.dashboard.spec import load
 from clickstream.quicksight import quicksight
 
 ACCOUNT = "123456789012"
-ENV = {"CLICKSTREAM_TABLE": "t", "CLICKSTREAM_BUCKET": "b", "CLICKSTREAM_GLUE_DATABASE": "clickstream_prod",
-       "CLICKSTREAM_LAKE_PREFIX": "lake", "AWS_REGION": "eu-west-1"}  # as the stack outputs would give them
+ENV = {
+    "CLICKSTREAM_TABLE": "t",
+    "CLICKSTREAM_BUCKET": "b",
+    "CLICKSTREAM_GLUE_DATABASE": "clickstream_prod",
+    "CLICKSTREAM_LAKE_PREFIX": "lake",
+    "AWS_REGION": "eu-west-1",
+}  # as the stack outputs would give them
 ARGS = [
     "quicksight",
     "deploy",
