@@ -8,21 +8,9 @@
   const $ = (sel, root = document) => root.querySelector(sel);
 
   // ------------------------------------------------------------ formatting
-  const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+  // One formatter for the whole page: home.js (loaded first) defines it.
+  const fmt = window.Home.fmt;
   const decFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-  function fmt(value, format) {
-    if (value === null || value === undefined) return '–';
-    switch (format) {
-      case 'integer': return intFmt.format(value);
-      case 'decimal': return decFmt.format(value);
-      case 'percent': return `${(value * 100).toFixed(1)}%`;
-      case 'duration': {
-        const s = Math.round(value);
-        return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-      }
-      default: return String(value);
-    }
-  }
   const short = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
   // A dimension whose values are positions in a list filter (funnel step k = the k-th step).
   const dimText = (field, value, params) =>
