@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from chalicelib.lake import codecs
+from chalicelib.store import keys
 from tests.artifact import lambda_runtime as lr
 from tests.factories import event
 
@@ -243,8 +244,14 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
 ) -> None:
     accepted = [e["event_id"] for _, _, status, sent in ingested["calls"] for e in sent]
     time.sleep(1.2)  # past the settle time below
-    # A budget of 2 events per group forces the scheduled export to fan out to the worker.
-    tiny = {"CLICKSTREAM_EXPORT_BUDGET_EVENTS": "2", "CLICKSTREAM_SETTLE_SECONDS": "1"}
+    # A budget under the total forces the scheduled export to fan out to the worker. A shard is
+    # never split (plan.plan_groups halves the window while one shard alone is over budget), so
+    # the budget is above the fullest shard's count.
+    shards = int(lambda_stack.environment("export_events")["CLICKSTREAM_WRITE_SHARDS"])
+    per_shard = Counter(keys.shard_of(event_id, shards) for event_id in accepted)
+    budget = max(max(per_shard.values()) + 1, -(-len(accepted) // 3))
+    assert budget < len(accepted)
+    tiny = {"CLICKSTREAM_EXPORT_BUDGET_EVENTS": str(budget), "CLICKSTREAM_SETTLE_SECONDS": "1"}
     recorder.take()
 
     [first] = lambda_stack.invoke("export_events", [lr.scheduled_event()], tiny)
