@@ -111,7 +111,7 @@ def test_settled_minutes_are_summarised_once_then_read_from_the_summary(
 
 def store_received(api: Api, rows: list[dict[str, Any]]) -> None:
     """Items as the API writes them, but stamped with an earlier received time."""
-    from chalicelib.lake.rows import encode_row
+    from chalicelib.lake.rows import NAMES, encode_row
     from chalicelib.store import keys
     from chalicelib.store.events import put_items
     from chalicelib.store.items import row_item
@@ -126,7 +126,7 @@ def store_received(api: Api, rows: list[dict[str, Any]]) -> None:
                 r["received_at"],
                 r["app_id"],
                 r["event_id"],
-                encode_row(r),
+                encode_row({**dict.fromkeys(NAMES["events"]), **r}),  # enrich gives every column; absent = null
                 str(r["received_at"] // 1000 + 86_400),
             )
             for r in rows
