@@ -157,6 +157,22 @@ def script_existing(
         )
 
 
+def script_analysis_created(s: Script, spec: Spec) -> None:
+    """The analysis is missing, so the deployer creates it with the principal as owner."""
+    s.missing("describe_analysis_definition", {"AnalysisId": NAMES.analysis})
+    s.ok(
+        "create_analysis",
+        {
+            "AnalysisId": NAMES.analysis,
+            "Name": TITLE,
+            "Definition": definition(spec),
+            "Permissions": qs.permissions(PRINCIPAL, "analysis"),
+            "Tags": TAGS,
+        },
+        {"AnalysisId": NAMES.analysis},
+    )
+
+
 def deployer(client: Any, **kw: Any) -> Deployer:
     return Deployer(client, ACCOUNT, PRINCIPAL, REGION, sleep=lambda s: None, **kw)
 
@@ -183,18 +199,7 @@ def test_first_deploy_creates_everything_with_the_principal_as_owner(client, spe
             {**req, "Permissions": qs.permissions(PRINCIPAL, "data_set"), "Tags": TAGS},
             {"Arn": arn("dataset", req["DataSetId"]), "DataSetId": req["DataSetId"]},
         )
-    s.missing("describe_analysis_definition", {"AnalysisId": NAMES.analysis})
-    s.ok(
-        "create_analysis",
-        {
-            "AnalysisId": NAMES.analysis,
-            "Name": TITLE,
-            "Definition": definition(spec),
-            "Permissions": qs.permissions(PRINCIPAL, "analysis"),
-            "Tags": TAGS,
-        },
-        {"AnalysisId": NAMES.analysis},
-    )
+    script_analysis_created(s, spec)
     s.ok(
         "describe_analysis",
         {"AnalysisId": NAMES.analysis},
@@ -266,18 +271,7 @@ def test_dry_run_only_describes(client, spec):
 def test_a_failed_analysis_build_stops_the_deploy_with_quicksights_errors(client, spec):
     d = deployer(client)
     s = Script(client)
-    s.missing("describe_analysis_definition", {"AnalysisId": NAMES.analysis})
-    s.ok(
-        "create_analysis",
-        {
-            "AnalysisId": NAMES.analysis,
-            "Name": TITLE,
-            "Definition": definition(spec),
-            "Permissions": qs.permissions(PRINCIPAL, "analysis"),
-            "Tags": TAGS,
-        },
-        {"AnalysisId": NAMES.analysis},
-    )
+    script_analysis_created(s, spec)
     s.ok(
         "describe_analysis",
         {"AnalysisId": NAMES.analysis},
