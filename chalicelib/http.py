@@ -65,23 +65,31 @@ def status_of(exc: ClickstreamError) -> int:
     return next((status for kind, status in STATUS if isinstance(exc, kind)), 503)
 
 
-def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None) -> Response:
-    """The answer for a request that stored nothing, by the kind of ``exc``."""
+def refusal(
+    exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None, noun: str = "events"
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) for a request that stored nothing, by the kind of ``exc``; both
+    ingest contracts wrap it in their own answer shape."""
     status = status_of(exc)
     if status == 503:
         if isinstance(exc, TransientError):
             retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
             # "acknowledged", not "stored": a write that became durable too late (WriteTooLate) is stored
             # but not acknowledged; the retry is kept once by the export's dedup.
-            error = "storage is unavailable; nothing was acknowledged, retry the same events"
+            error = f"storage is unavailable; nothing was acknowledged, retry the same {noun}"
         else:
             log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
             retry_after = REFUSED_RETRY_AFTER_S
-            error = "the service cannot store events now (a deployment fault, see the logs); nothing was stored, retry later"
-        return _json(503, {"error": error, "retry_after_s": retry_after}, {**cors, "Retry-After": str(retry_after)})
+            error = f"the service cannot store {noun} now (a deployment fault, see the logs); nothing was stored, retry later"
+        return 503, {"error": error, "retry_after_s": retry_after}, {**cors, "Retry-After": str(retry_after)}
     if status == 401:
-        return _json(401, {"error": str(exc)}, cors)
-    return _json(status, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
+        return 401, {"error": str(exc)}, cors
+    return status, {"accepted": 0, "rejected": [], "error": str(exc)}, cors
+
+
+def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None) -> Response:
+    """The answer for a request that stored nothing, by the kind of ``exc``."""
+    return _json(*refusal(exc, cors, retry_after_s))
 
 
 def origin_allowed(app: App, origin: str | None) -> bool:

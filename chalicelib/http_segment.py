@@ -47,21 +47,9 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> Respo
 
 
 def _refused(exc: ClickstreamError, cors: dict[str, str], retry_after_s: int | None = None) -> Response:
-    """A request that stored nothing, answered by the kind of ``exc`` (chalicelib.http.STATUS,
-    the one table), in Segment's shape. Faults of ours are 503 with Retry-After, never 500."""
-    status = http.status_of(exc)
-    if status == 503:
-        if isinstance(exc, TransientError):
-            retry_after = retry_after_s or getattr(exc, "retry_after_s", 1)
-            error = "storage is unavailable; nothing was stored, retry the same messages"
-        else:
-            log.error(orjson.dumps({"msg": "storage refused", "error": str(exc)}).decode())
-            retry_after = http.REFUSED_RETRY_AFTER_S
-            error = "the service cannot store messages now (a deployment fault, see the logs); nothing was stored, retry later"
-        return _answer(503, {"error": error, "retry_after_s": retry_after}, {**cors, "Retry-After": str(retry_after)})
-    if status == 401:
-        return _answer(401, {"error": str(exc)}, cors)
-    return _answer(status, {"accepted": 0, "rejected": [], "error": str(exc)}, cors)
+    """A request that stored nothing, answered by the kind of ``exc`` (chalicelib.http.refusal,
+    shared with /v1/events), in Segment's shape. Faults of ours are 503 with Retry-After, never 500."""
+    return _answer(*http.refusal(exc, cors, retry_after_s, noun="messages"))
 
 
 def import_max_age_ms(app: App, import_days: int) -> int:
