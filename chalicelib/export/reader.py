@@ -4,7 +4,8 @@ botocore parses a Query response item by item through its shape model (~15k item
 core). The export only needs each item's ``d`` string, so this reader signs the same
 Query request with botocore's SigV4 signer, sends it over botocore's own HTTP session,
 and parses the body with orjson: the DynamoDB API is JSON over HTTPS, nothing more.
-Partitions are read in parallel threads (network waits release the GIL).
+Partitions are read in parallel threads (network waits release the GIL). Each page's lines
+become one block of bytes (``transform.Blocks``) that the CSV reader streams as it is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError
 
 from chalicelib.errors import StorageRefused, StorageUnavailable
+from chalicelib.lake.transform import Blocks
 from chalicelib.store import keys
 from chalicelib.store.retry import RETRYABLE_CODES
 
@@ -79,14 +81,14 @@ class RawQuery:
             **keys.range_query(key_range.pk, key_range.sk_from, key_range.sk_to),
         }
 
-    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> list[str]:
+    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> Blocks:
         """Every ``d`` in the range, in sort-key order."""
         payload = {**self._range(key_range), "ProjectionExpression": keys.DATA, "ConsistentRead": True}
-        out: list[str] = []
+        out = Blocks()
         while True:
             page = self._post(payload)
             items = page.get("Items", [])
-            out.extend([item[keys.DATA]["S"] for item in items])
+            out.add([item[keys.DATA]["S"] for item in items])
             if on_page:
                 on_page(len(items))
             last_key = page.get("LastEvaluatedKey")
@@ -104,13 +106,16 @@ class RawQuery:
                 return total
             payload["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def read_many(self, ranges: Iterable[KeyRange], threads: int = 8, on_page: Callable[[int], None] | None = None) -> list[str]:
+    def read_many(self, ranges: Iterable[KeyRange], threads: int = 8, on_page: Callable[[int], None] | None = None) -> Blocks:
+        """Every ``d`` in the ranges, range after range, each in sort-key order."""
         ranges = list(ranges)
+        out = Blocks()
         if not ranges:
-            return []
+            return out
         with ThreadPoolExecutor(max_workers=min(threads, len(ranges))) as pool:
-            parts = list(pool.map(lambda r: self.read(r, on_page), ranges))
-        return [line for part in parts for line in part]
+            for part in pool.map(lambda r: self.read(r, on_page), ranges):
+                out.extend(part)
+        return out
 
     def count_many(self, ranges: Iterable[KeyRange], threads: int = 8) -> list[int]:
         ranges = list(ranges)
