@@ -73,9 +73,6 @@ class Blocks:
     def __len__(self) -> int:
         return self.rows
 
-    def lines(self) -> list[bytes]:
-        return [line for part in self.parts for line in part.split(b"\n")[:-1]]
-
 
 class _Stream(io.RawIOBase):
     """The blocks as one file for pyarrow, without copying them into one buffer."""
@@ -139,7 +136,7 @@ def lines_to_table(dataset: str, lines: Sequence[Line] | Blocks) -> pa.Table:
 def _blocks(dataset: str, blocks: Blocks) -> pa.Table:
     """The usual batch in one streamed pass; a block that is not all current lines, line by line."""
     if dataset not in POSITIONAL:
-        return _objects(dataset, blocks.lines())
+        return _objects(dataset, b"".join(blocks.parts))
     count = len(NAMES[dataset])
     head = f"{count},".encode()
     current = [part.startswith(head) for part in blocks.parts]  # a block of old items is skipped at once
@@ -149,7 +146,12 @@ def _blocks(dataset: str, blocks: Blocks) -> pa.Table:
             return table
     tables = []
     for part, first_current in zip(blocks.parts, current):
-        table = _checked(dataset, count, pa.BufferReader(part), max(STREAM_BLOCK, len(part))) if first_current else None
+        if first_current:
+            table = _checked(dataset, count, pa.BufferReader(part), max(STREAM_BLOCK, len(part)))
+        elif part.startswith(b"{") and part.count(b"\n{") == part.count(b"\n") - 1:
+            table = _objects(dataset, part)  # a page of items written before the positional format
+        else:
+            table = None
         tables.append(lines_to_table(dataset, part.split(b"\n")[:-1]) if table is None else table)
     return pa.concat_tables(tables)
 
@@ -204,9 +206,10 @@ def _csv(dataset: str, count: int, source: pa.NativeFile, block_size: int, check
     return conform(table, SCHEMAS[dataset])
 
 
-def _objects(dataset: str, lines: Sequence[Line]) -> pa.Table:
+def _objects(dataset: str, lines: Sequence[Line] | bytes) -> pa.Table:
+    """Object lines, or a blob of them ending in newlines."""
     schema = SCHEMAS[dataset]
-    blob = _blob(lines)
+    blob = lines if isinstance(lines, bytes) else _blob(lines)
     table = pj.read_json(
         # In place: through a BytesIO pyarrow copied each block out via Python, which cost
         # ~5% of the parse warm and 10-30% in a fresh process (bench/bench_transform.py).

@@ -75,3 +75,15 @@ def test_split_gives_each_partition_once_sorted_with_its_rows_in_order(keys: lis
     assert sum(len(ids) for _, _, ids in got) == table.num_rows
     for _, _, part in split_partitions(table):
         assert "dt" not in part.column_names and part.schema == transform.SCHEMAS["events"]
+
+
+def test_a_page_of_old_object_items_a_mixed_page_and_a_current_page_read_back_in_order() -> None:
+    objects = [rows.encode_object(row(i)) for i in range(0, 5)]
+    mixed = [rows.encode_row(row(5)), rows.encode_object(row(6)), rows.encode_row(row(7))]
+    current = [rows.encode_row(row(i)) for i in range(8, 12)]
+    blocks = Blocks()
+    for page in (objects, mixed, current):
+        blocks.add(list(page))
+    got = lines_to_table("events", blocks)
+    assert got.equals(lines_to_table("events", objects + mixed + current))
+    assert got.column("event_id").to_pylist() == [f"e{i:05d}" for i in range(12)]
