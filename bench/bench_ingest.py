@@ -180,7 +180,6 @@ def main() -> int:
                 settings,
                 f"req-{i}",
                 adapt=segment.adapter(facts, "anonymize"),
-                event_types=segment.SEGMENT_EVENT_TYPES,
             )
             assert plan.accepted == BATCH, plan.rejected
             collect(plan.items)
