@@ -388,8 +388,12 @@ def _map(message: Any, received_ms: int) -> _Mapped:
             event_type = EVENT_TYPE[kind]
         else:
             raise InvalidEvent("type", f"{str(kind)[:40]!r} is not one of {', '.join(EVENT_TYPE)}", code="invalid")
-    anonymous_id = _identity(message, "anonymousId")
-    user_id = _identity(message, "userId")
+    anonymous_id = get("anonymousId")  # a non-empty string as is (the common case), else _identity's rules
+    if anonymous_id.__class__ is not str or not anonymous_id:
+        anonymous_id = _identity(message, "anonymousId")
+    user_id = get("userId")
+    if user_id.__class__ is not str or not user_id:
+        user_id = _identity(message, "userId")
     if anonymous_id is None and user_id is None:
         raise InvalidEvent("anonymousId", "or userId is required", code="missing")
     context = get("context")
@@ -468,7 +472,13 @@ def _map(message: Any, received_ms: int) -> _Mapped:
         traits,
         group_id,
         previous_id,
-        (_text(user_agent), _text(ip), os_name, os_version, device_type),
+        (
+            user_agent if user_agent.__class__ is str and user_agent else None,
+            ip if ip.__class__ is str and ip else None,
+            os_name,
+            os_version,
+            device_type,
+        ),
     )
 
 
