@@ -27,6 +27,7 @@ batch within 20% of ``ingest`` per event (CPU time per event at most 1.2x).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -210,6 +211,7 @@ def main() -> int:
     for _ in range(ROUNDS):
         for name, run in runs.items():
             collected.clear()
+            gc.collect()  # each run starts with no garbage of the previous one's to collect
             w, c = timed(run)
             wall[name].append(w)
             cpu[name].append(c)
