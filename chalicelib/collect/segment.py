@@ -2,9 +2,10 @@
 
 The Segment and RudderStack SDKs send messages (``track``, ``page``, ``screen``, ``identify``,
 ``group``, ``alias``) one per request or as ``{"batch": [...]}``. Each message becomes one of
-our events and then takes the same path as ``POST /v1/events``: validation, enrichment,
-storage (``chalicelib.collect.ingest.plan_batch``). The mapping is written down in
-docs/segment.md; keep the two in step.
+our events, checked by the rules of ``POST /v1/events`` (validate.py), and then takes the same
+path: enrichment, storage (``chalicelib.collect.ingest.plan_batch``). The mapping (``_map``) is
+written down in docs/segment.md; keep the two in step. ``translate_valid`` maps and validates in
+one step (the API's path); ``translate`` then ``validate_event`` is the reference it is held to.
 
 Three things differ from our own contract and are decided here:
 
