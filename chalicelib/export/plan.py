@@ -52,6 +52,35 @@ def shard_counts(ranges: Sequence[KeyRange], counts: Sequence[int], shards: int)
     return out
 
 
+def shard_major(ranges: Sequence[KeyRange]) -> list[KeyRange]:
+    """``ranges`` shard after shard, hours in order within one: read in this order by a few
+    threads, a read stopped at the budget has finished whole shards (all but a few)."""
+    return sorted(ranges, key=lambda r: keys.shard_of_partition(r.pk))  # stable: hours stay in order
+
+
+def finished_shards(ranges: Sequence[KeyRange], finished: Sequence[bool], shards: int) -> list[int]:
+    """The shards each of whose ``ranges`` was read to its end."""
+    unfinished = {keys.shard_of_partition(r.pk) for r, done in zip(ranges, finished, strict=True) if not done}
+    return [s for s in range(shards) if s not in unfinished]
+
+
+def groups_after_read(read: Sequence[int], counts: Sequence[int], budget: int, max_groups: int) -> list[list[int]] | None:
+    """Groups for a window whose planning read finished the shards ``read`` before it stopped.
+
+    Those shards (at most ``budget`` items between them: the read stops past it) are group 0,
+    exported from what was read; the others are split by ``counts`` (items per shard, only
+    those of unread shards are used) as ``assign_groups`` does. None when nothing was finished,
+    every shard was (then the read was the whole window), or an unread shard is alone over the
+    budget: the window must shrink (``plan_groups``), and what was read does not fit it.
+    """
+    done = sorted(set(read))
+    rest = [s for s in range(len(counts)) if s not in set(done)]
+    if not done or not rest or max_groups < 2 or max(counts[s] for s in rest) > budget:
+        return None
+    others = assign_groups([counts[s] for s in rest], budget, max_groups - 1)
+    return [done] + [[rest[i] for i in g] for g in others]
+
+
 @dataclass(frozen=True)
 class GroupPlan:
     window: Window

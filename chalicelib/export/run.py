@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
@@ -23,7 +24,7 @@ from chalicelib.export import plan
 from chalicelib.export.budget import effective_budget
 from chalicelib.export.group import GroupExport, GroupResult
 from chalicelib.export.housekeeping import Housekeeping
-from chalicelib.export.reader import RawQuery
+from chalicelib.export.reader import KeyRange, RawQuery
 from chalicelib.export.session import Session
 from chalicelib.export.state import ExportState, Pending, StateStore
 from chalicelib.lake.parquetio import Lake
@@ -38,6 +39,19 @@ Invoke = Callable[[dict[str, Any]], None]
 
 def _no_crash(point: str) -> None:
     return None
+
+
+def _in_read_order(
+    window: plan.Window, ranges: list[KeyRange], parts: list[Blocks | None], shards: int, only: list[int] | None
+) -> Blocks:
+    """The lines of the shards ``only`` (None: all), range by range in the order a group reads them."""
+    by_range = dict(zip(ranges, parts))
+    out = Blocks()
+    for key_range in plan.key_ranges("events", window, shards, only):
+        part = by_range[key_range]
+        assert part is not None, f"{key_range} was not read to its end"
+        out.extend(part)
+    return out
 
 
 class _OverBudget(Exception):
@@ -110,8 +124,8 @@ class Exporter:
         self.max_groups = tuning.max_groups
         self.count_above_ms = tuning.count_above_ms
         self.group = GroupExport(settings, self.reader, self.lake, self.state, dynamodb, crash, tuning.dedup_lookback_ms)
-        # (seq, window lo, window hi, the window's event lines) read while planning, for its one group
-        self._prefetched: tuple[int, int, int, Blocks] | None = None
+        # (seq, window lo, window hi, group 0's shards, their event lines) read while planning
+        self._prefetched: tuple[int, int, int, list[int], Blocks] | None = None
         self.housekeeping = Housekeeping(settings, self.lake, dynamodb, crash, tuning.compact_min_files, tuning.dedup_lookback_ms)
 
     def now_ms(self) -> int:
@@ -164,7 +178,7 @@ class Exporter:
             window, groups, lines = self._plan_groups(window)
             pending = Pending(state.seq + 1, window.lo_ms, window.hi_ms, groups, frozenset(), now)
             if lines is not None:
-                self._prefetched = (pending.seq, window.lo_ms, window.hi_ms, lines)
+                self._prefetched = (pending.seq, window.lo_ms, window.hi_ms, groups[0], lines)
             self.state.begin(self.owner, pending)
             self.crash("after_begin")
             report.seq, report.window_lo_ms, report.window_hi_ms, report.groups = (
@@ -246,20 +260,32 @@ class Exporter:
         return True
 
     def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]], Blocks | None]:
-        """The window's groups, and its event lines when planning had to read them anyway.
+        """The window's groups, and group 0's event lines when planning had to read them anyway.
 
         A window of the normal cadence is one group, unread. A longer one (a backlog after
-        downtime, the first run) may hold more than one group can export: it is read, and if
-        the reads stay within the budget, that read is the plan (one group) and its lines are
-        exported as they are, so each item is read once. Only past the budget does it fall
-        back to counting per shard (a COUNT reads the window once more) and splitting.
+        downtime, the first run) may hold more than one group can export: it is read, shard
+        after shard. If the reads stay within the budget, that read is the plan (one group) and
+        its lines are exported as they are, so each item is read once. Past the budget the read
+        stops, and what it finished is kept: the shards read to their end become group 0 (their
+        lines exported as read), and only the key ranges not finished are COUNTed to split the
+        other shards into groups. Only when one unread shard alone is over the budget is the read
+        dropped and the window counted and halved as before.
         """
         shards = self.settings.write_shards
         if window.hi_ms - window.lo_ms <= self.count_above_ms:
             return window, [list(range(shards))], None
-        lines = self._read_within_budget(window)
-        if lines is not None:
-            return window, [list(range(shards))], lines
+        ranges = plan.shard_major(plan.key_ranges("events", window, shards))
+        parts = self._read_within_budget(ranges)
+        finished = [p is not None for p in parts]
+        if all(finished):
+            return window, [list(range(shards))], _in_read_order(window, ranges, parts, shards, None)
+        unread = [r for r, done in zip(ranges, finished) if not done]
+        counts = plan.shard_counts(unread, self.reader.count_many(unread), shards)
+        groups = plan.groups_after_read(plan.finished_shards(ranges, finished, shards), counts, self.budget, self.max_groups)
+        if groups is not None:
+            lines = _in_read_order(window, ranges, parts, shards, groups[0])
+            return window, groups, lines if self.invoke is None else None  # fanned out: a worker reads its own
+        del parts
         for _ in range(40):
             ranges = plan.key_ranges("events", window, shards)
             counts = plan.shard_counts(ranges, self.reader.count_many(ranges), shards)
@@ -269,10 +295,14 @@ class Exporter:
             window = step
         return window, plan.assign_groups(counts, self.budget, self.max_groups), None
 
-    def _read_within_budget(self, window: plan.Window) -> Blocks | None:
-        """Every event line of ``window``, or None as soon as more than the budget came back."""
+    def _read_within_budget(self, ranges: list[KeyRange], threads: int = 8) -> list[Blocks | None]:
+        """Each range's event lines, or None for a range not read to its end: past the budget
+        every reader thread stops at its next page and no new range is begun, so memory stays
+        about one budget (plus a page per thread). What the finished ranges hold is at most the
+        budget: a range counts as finished only if its last page came back within it."""
         read = 0
         lock = threading.Lock()
+        stop = threading.Event()
 
         def on_page(items: int) -> None:
             nonlocal read
@@ -280,22 +310,28 @@ class Exporter:
                 read += items
                 over = read > self.budget
             if over:
-                raise _OverBudget  # every reader thread stops at its next page: memory stays ~budget
+                stop.set()
+                raise _OverBudget
 
-        try:
-            return self.reader.read_many(plan.key_ranges("events", window, self.settings.write_shards), on_page=on_page)
-        except _OverBudget:
-            return None
+        def one(key_range: KeyRange) -> Blocks | None:
+            if stop.is_set():
+                return None
+            try:
+                return self.reader.read(key_range, on_page)
+            except _OverBudget:
+                return None
+
+        if not ranges:
+            return []
+        with ThreadPoolExecutor(max_workers=min(threads, len(ranges))) as pool:
+            return list(pool.map(one, ranges))
 
     # -- one group: what a fan-out worker runs -----------------------------------------
     def run_group(self, pending: Pending, group: int) -> GroupResult:
         lines = None
-        if (
-            self._prefetched is not None
-            and self._prefetched[:3] == (pending.seq, pending.lo_ms, pending.hi_ms)
-            and len(pending.groups) == 1
-        ):
-            lines = self._prefetched[3]  # the settled window's items cannot have changed since
+        kept = self._prefetched
+        if kept is not None and group == 0 and kept[:4] == (pending.seq, pending.lo_ms, pending.hi_ms, pending.groups[0]):
+            lines = kept[4]  # the same shards of the same settled window: their items cannot have changed since
         self._prefetched = None
         return self.group.run(pending, group, lines)
 

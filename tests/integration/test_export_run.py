@@ -15,6 +15,7 @@ from chalicelib.export import plan
 from chalicelib.export.run import Exporter, Tuning
 from chalicelib.lake.codecs import LAKE_CODEC
 from chalicelib.lake.schema import EVENTS
+from chalicelib.store import keys
 from tests.lake_helpers import event, lake_files, read_lake, store
 
 DAY = 86_400_000
@@ -131,16 +132,44 @@ def test_a_backlog_within_budget_is_planned_from_its_own_read_and_read_once(sett
     store(settings, [event(f"b{n}", NOW - DAY - n) for n in range(5)], received_ms=NOW - DAY, app_id="app-a")
     ex = exporter(settings, NOW)
     calls = Counter()
-    count_many, read_many = ex.reader.count_many, ex.reader.read_many
+    count_many, read = ex.reader.count_many, ex.reader.read
     ex.reader.count_many = lambda *a, **k: calls.update(["count"]) or count_many(*a, **k)  # type: ignore[method-assign]
-    ex.reader.read_many = lambda ranges, *a, **k: calls.update({"read": len(list(ranges))}) or read_many(ranges, *a, **k)  # type: ignore[method-assign]
-    ranges = len(plan.key_ranges("events", plan.Window(NOW - 8 * DAY, NOW - 30_000), settings.write_shards))
+    ex.reader.read = lambda r, *a, **k: calls.update([r]) or read(r, *a, **k)  # type: ignore[method-assign]
+    ranges = plan.key_ranges("events", plan.Window(NOW - 8 * DAY, NOW - 30_000), settings.write_shards)
 
     # WHEN it runs THEN no COUNT pass: every events key range is read once (plus the rejected ones)
     report = ex.run_once()
     assert report.status == "exported" and report.events == 5 and report.groups == 1
-    assert calls["count"] == 0 and calls["read"] == 2 * ranges
+    assert calls.pop("count", 0) == 0 and set(ranges) <= set(calls) and len(calls) == 2 * len(ranges)
+    assert set(calls.values()) == {1}
     assert sorted(read_lake(settings).column("event_id").to_pylist()) == [f"b{n}" for n in range(5)]
+
+
+def test_a_backlog_over_budget_keeps_the_shards_its_read_finished_and_counts_only_the_rest(settings):
+    # GIVEN 4 shards: shard 0 holds 3 events, the others 9 between them; a budget of 4 events
+    settings = settings.with_(write_shards=4)
+    ids = [f"k{n}" for n in range(200)]
+    first = [i for i in ids if keys.shard_of(i, 4) == 0][:3]
+    others = [i for i in ids if keys.shard_of(i, 4) != 0][:9]
+    store(settings, [event(i, NOW - DAY) for i in first + others], received_ms=NOW - DAY, app_id="app-a")
+    ex = exporter(settings, NOW, tuning=Tuning(budget=4))
+    reads, counted, begun = Counter(), Counter(), []
+    count_many, read, begin = ex.reader.count_many, ex.reader.read, ex.state.begin
+    ex.reader.count_many = lambda rs, *a, **k: counted.update(rs) or count_many(rs, *a, **k)  # type: ignore[method-assign]
+    ex.reader.read = lambda r, *a, **k: reads.update([r]) or read(r, *a, **k)  # type: ignore[method-assign]
+    ex.state.begin = lambda owner, pending: begun.append(pending) or begin(owner, pending)  # type: ignore[method-assign]
+
+    # WHEN it runs
+    report = ex.run_once()
+
+    # THEN shard 0, read to its end within the budget, is group 0 and exported as read: its
+    # ranges are read once and never counted; only ranges of the other shards are counted
+    assert report.status == "exported" and report.events == 12 and report.groups > 1
+    assert begun[0].groups[0] == [0]
+    shard_0 = plan.key_ranges("events", plan.Window(begun[0].lo_ms, begun[0].hi_ms), 4, [0])
+    assert all(reads[r] == 1 for r in shard_0) and not set(shard_0) & set(counted)
+    assert counted and all(keys.shard_of_partition(r.pk) != 0 for r in counted)
+    assert Counter(read_lake(settings).column("event_id").to_pylist()) == Counter({i: 1 for i in first + others})
 
 
 def test_a_backlog_over_budget_stops_reading_and_counts_instead(settings):

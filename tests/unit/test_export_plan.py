@@ -97,3 +97,54 @@ def test_plan_groups_splits_or_halves(counts: list[int], budget: int, max_groups
 def test_a_one_millisecond_window_is_exported_however_full() -> None:
     window = plan.Window(T0, T0 + 1)
     assert plan.plan_groups(window, [10**9, 1], 100, 8) == plan.GroupPlan(window, plan.assign_groups([10**9, 1], 100, 8))
+
+
+# -- a planning read stopped at the budget -------------------------------------------------
+@given(st.integers(1, 16), st.integers(1, 6 * HOUR))
+def test_shard_major_is_the_same_ranges_shard_after_shard_hours_in_order(shards: int, width: int) -> None:
+    ranges = plan.key_ranges("events", plan.Window(T0, T0 + width), shards)
+    ordered = plan.shard_major(ranges)
+    assert sorted(ordered, key=repr) == sorted(ranges, key=repr)
+    assert [keys.shard_of_partition(r.pk) for r in ordered] == sorted(keys.shard_of_partition(r.pk) for r in ranges)
+    for s in range(shards):
+        assert [r for r in ordered if keys.shard_of_partition(r.pk) == s] == plan.key_ranges(
+            "events", plan.Window(T0, T0 + width), shards, [s]
+        )
+
+
+@given(st.integers(1, 16), st.integers(1, 4 * HOUR), st.data())
+def test_finished_shards_are_those_with_every_range_read(shards: int, width: int, data: st.DataObject) -> None:
+    ranges = plan.shard_major(plan.key_ranges("events", plan.Window(T0, T0 + width), shards))
+    finished = data.draw(st.lists(st.booleans(), min_size=len(ranges), max_size=len(ranges)))
+    done = plan.finished_shards(ranges, finished, shards)
+    for s in range(shards):
+        mine = [f for r, f in zip(ranges, finished) if keys.shard_of_partition(r.pk) == s]
+        assert (s in done) == all(mine)
+
+
+@given(st.data(), st.integers(1, 20_000), st.integers(1, 64))
+def test_groups_after_a_stopped_read_keep_what_was_read_as_group_0(data: st.DataObject, budget: int, max_groups: int) -> None:
+    counts = data.draw(counts_st)
+    read = data.draw(st.sets(st.sampled_from(range(len(counts)))))
+    groups = plan.groups_after_read(sorted(read), counts, budget, max_groups)
+    rest = [s for s in range(len(counts)) if s not in read]
+    if not read or not rest or max_groups < 2 or max(counts[s] for s in rest) > budget:
+        assert groups is None  # nothing kept: count and halve the window as before
+        return
+    assert groups is not None
+    # every shard in exactly one group, group 0 exactly the shards read, the others split by counts
+    assert sorted(s for g in groups for s in g) == list(range(len(counts)))
+    assert groups[0] == sorted(read)
+    assert all(g == sorted(g) and g for g in groups)
+    assert 2 <= len(groups) <= max_groups
+    others = plan.assign_groups([counts[s] for s in rest], budget, max_groups - 1)
+    assert groups[1:] == [[rest[i] for i in g] for g in others]
+
+
+def test_groups_after_read_examples() -> None:
+    assert plan.groups_after_read([0, 1], [5, 5, 7, 3], 10, 8) == [[0, 1], [2, 3]]
+    assert plan.groups_after_read([0], [5, 9, 9, 3], 10, 8) == [[0], [1], [2], [3]]
+    assert plan.groups_after_read([0], [5, 9, 9, 3], 10, 2) == [[0], [1, 2, 3]]  # max_groups caps as before
+    assert plan.groups_after_read([0], [5, 11, 1, 1], 10, 8) is None  # shard 1 alone is over the budget
+    assert plan.groups_after_read([], [5, 5], 10, 8) is None
+    assert plan.groups_after_read([0, 1], [5, 5], 10, 8) is None  # everything read: one group, not this path
