@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import date
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -152,8 +153,15 @@ history = st.lists(
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(history=history, crash_point=st.sampled_from(CRASH_POINTS), crash_nth=st.integers(1, 2))
-def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stack, history, crash_point, crash_nth):
+# budget: the default (a backlog is read once as one group), or so small that the planning read
+# stops past it and keeps the shards it finished as group 0 (or counts and halves the window)
+@given(
+    history=history,
+    crash_point=st.sampled_from(CRASH_POINTS),
+    crash_nth=st.integers(1, 2),
+    budget=st.sampled_from([None, 3, 8]),
+)
+def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stack, history, crash_point, crash_nth, budget):
     s = fresh_settings(local_stack)
     clock = Clock(T0)
     seen = Counter()
@@ -176,14 +184,14 @@ def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stac
         clock.ms += gap
         if run_after:
             try:
-                make_exporter(s, clock, crash).run_once()
+                make_exporter(s, clock, crash, budget=budget).run_once()
             except HardKill:
                 clock.ms += LEASE_MS + 1  # the dead run's lease must expire first
         # a day later, the closed day's files get compacted (with the crash hook armed)
         if gap > 25 * 60_000:
             clock.ms += DAY
             try:
-                make_exporter(s, clock, crash).run_once()
+                make_exporter(s, clock, crash, budget=budget).run_once()
             except HardKill:
                 clock.ms += LEASE_MS + 1
     drain(s, clock)
@@ -265,3 +273,32 @@ def test_a_backlog_over_budget_fans_out_by_shard_and_commits_once_all_groups_are
     drain(s, clock)
     assert_exactly_once(s)
     assert read_lake(s).num_rows == 60
+
+
+@pytest.mark.parametrize("crash_point", ["after_begin", "after_data_file", "after_index", "after_mark_done", "before_commit"])
+def test_a_backlog_over_budget_exported_partly_from_the_planning_read_survives_a_crash(local_stack, crash_point):
+    # GIVEN a first run over 30 events in 4 shards with a budget of 12: the planning read stops
+    # past 12 and keeps the shards it finished as group 0, exported from what it read
+    s = fresh_settings(local_stack).with_(write_shards=4)
+    clock = Clock(T0)
+    store(s, [event(f"c{i}", clock.ms - 1000) for i in range(30)], received_ms=clock.ms)
+    store(s, [event("c3", clock.ms - 1000)], received_ms=clock.ms + 5)  # a retry in the same window
+    clock.ms += 60_000
+    crashed = []
+
+    def crash(point):
+        if point == crash_point and not crashed:
+            crashed.append(point)
+            raise HardKill(point)
+
+    # WHEN that run dies at the crash point, and later runs (a new process: nothing kept) go on
+    with pytest.raises(HardKill):
+        make_exporter(s, clock, crash, budget=12).run_once()
+    pending = make_exporter(s, clock).state.read().pending
+    assert pending is not None and len(pending.groups) >= 2
+    clock.ms += LEASE_MS + 1
+    drain(s, clock)
+
+    # THEN the lake holds each event once
+    assert_exactly_once(s)
+    assert read_lake(s).num_rows == 30
