@@ -188,8 +188,14 @@ class Exporter:
                 len(groups),
             )
             if self.invoke is not None and len(groups) > 1:
-                for g in range(len(groups)):
+                # Group 0 read while planning is exported here, from what was read (a worker would
+                # read it again); the others by workers. If this run dies first, the next one finds
+                # group 0 missing and, once the run is stalled, invokes a worker for it.
+                kept = lines is not None
+                for g in range(1 if kept else 0, len(groups)):
                     self.invoke({"seq": pending.seq, "group": g})
+                if kept:
+                    totals.add(self.run_group(pending, 0))
                 report.status = "fanned_out"
             else:
                 self._finish(pending, totals)
@@ -284,7 +290,7 @@ class Exporter:
         groups = plan.groups_after_read(plan.finished_shards(ranges, finished, shards), counts, self.budget, self.max_groups)
         if groups is not None:
             lines = _in_read_order(window, ranges, parts, shards, groups[0])
-            return window, groups, lines if self.invoke is None else None  # fanned out: a worker reads its own
+            return window, groups, lines
         del parts
         for _ in range(40):
             ranges = plan.key_ranges("events", window, shards)

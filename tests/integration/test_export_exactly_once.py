@@ -258,8 +258,10 @@ def test_a_backlog_over_budget_fans_out_by_shard_and_commits_once_all_groups_are
     # WHEN the scheduled run plans it
     report = coordinator.run_once()
 
-    # THEN it fans out several groups (async invocations) and commits nothing yet
-    assert report.status == "fanned_out" and report.groups >= 3 and len(invoked) == report.groups
+    # THEN it fans out several groups (async invocations) and commits nothing yet; the shard
+    # its planning read finished within the budget (group 0) it exported itself, from that read
+    assert report.status == "fanned_out" and report.groups >= 3 and len(invoked) == report.groups - 1
+    assert sorted(p["group"] for p in invoked) == list(range(1, report.groups)) and report.events > 0
     assert read_lake(s).num_rows == 0 or True
     # WHEN the workers run, at once, and one payload is delivered twice
     workers = [threading.Thread(target=make_exporter(s, clock).run_worker, args=(p,)) for p in invoked + invoked[:1]]
@@ -275,27 +277,42 @@ def test_a_backlog_over_budget_fans_out_by_shard_and_commits_once_all_groups_are
     assert read_lake(s).num_rows == 60
 
 
-@pytest.mark.parametrize("crash_point", ["after_begin", "after_data_file", "after_index", "after_mark_done", "before_commit"])
-def test_a_backlog_over_budget_exported_partly_from_the_planning_read_survives_a_crash(local_stack, crash_point):
+POINTS_IN_GROUP_0 = ["after_data_file", "after_index", "after_mark_done"]
+
+
+@pytest.mark.parametrize(
+    "crash_point, fan_out",
+    [(p, False) for p in ["after_begin", *POINTS_IN_GROUP_0, "before_commit"]]
+    + [(p, True) for p in ["after_begin", *POINTS_IN_GROUP_0]],  # a coordinator that fans out never commits itself
+)
+def test_a_backlog_over_budget_exported_partly_from_the_planning_read_survives_a_crash(local_stack, crash_point, fan_out):
     # GIVEN a first run over 30 events in 4 shards with a budget of 12: the planning read stops
-    # past 12 and keeps the shards it finished as group 0, exported from what it read
+    # past 12 and keeps the shards it finished as group 0, exported from what it read (inline,
+    # or by the coordinator while workers take the other groups)
     s = fresh_settings(local_stack).with_(write_shards=4)
     clock = Clock(T0)
     store(s, [event(f"c{i}", clock.ms - 1000) for i in range(30)], received_ms=clock.ms)
     store(s, [event("c3", clock.ms - 1000)], received_ms=clock.ms + 5)  # a retry in the same window
     clock.ms += 60_000
-    crashed = []
+    crashed: list[str] = []
+    invoked: list[dict] = []
 
     def crash(point):
         if point == crash_point and not crashed:
             crashed.append(point)
             raise HardKill(point)
 
-    # WHEN that run dies at the crash point, and later runs (a new process: nothing kept) go on
+    # WHEN that run dies at the crash point, the workers it invoked run, and later runs (new
+    # processes: nothing kept) go on
     with pytest.raises(HardKill):
-        make_exporter(s, clock, crash, budget=12).run_once()
+        make_exporter(s, clock, crash, budget=12, invoke=invoked.append if fan_out else None).run_once()
     pending = make_exporter(s, clock).state.read().pending
     assert pending is not None and len(pending.groups) >= 2
+    # fanned out: the workers of groups 1.. were invoked before the coordinator began group 0
+    workers = list(range(1, len(pending.groups))) if fan_out and crash_point in POINTS_IN_GROUP_0 else []
+    assert sorted(p["group"] for p in invoked) == workers
+    for payload in invoked:
+        make_exporter(s, clock).run_worker(payload)
     clock.ms += LEASE_MS + 1
     drain(s, clock)
 
