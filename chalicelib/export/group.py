@@ -67,7 +67,9 @@ class GroupExport:
         for dataset, table in (("events", events), ("rejected_events", rejected)):
             table = transform.with_dt(dataset, table)
             if dataset == "events":  # late rows change closed days' rollups: readers held off first
-                rollups.hold_late(self.lake, prefix, table, f"{pending.seq:010d}-{group:03d}", pending.started_ms or pending.hi_ms)
+                rollups.hold_late(
+                    self.lake, prefix, table, f"{pending.seq:010d}-{group:03d}", pending.started_ms or pending.hi_ms
+                )
             for app_id, dt, part in transform.split_partitions(table):
                 key = layout.data_key(prefix, dataset, app_id, dt, pending.seq, group)
                 result.bytes += self.lake.put_table(key, part)

@@ -44,7 +44,9 @@ def event_days(lake: Lake, prefix: str, app_id: str) -> list[date]:
     )
 
 
-def mark_existing(exporter: Exporter, app_ids: list[str] | None = None, build: bool = False, wait_s: float = 60.0) -> RollupBackfill:
+def mark_existing(
+    exporter: Exporter, app_ids: list[str] | None = None, build: bool = False, wait_s: float = 60.0
+) -> RollupBackfill:
     report = RollupBackfill()
     with exporter.exclusive(wait_s=wait_s) as session:
         prefix = session.settings.lake_prefix
@@ -59,5 +61,7 @@ def mark_existing(exporter: Exporter, app_ids: list[str] | None = None, build: b
                 if point == "rollup_after_clean":
                     session.renew()
 
-            report.built = rollups.rebuild_due(session.lake, session.table, session.settings, exporter.now_ms(), renew_after_each_day)
+            report.built = rollups.rebuild_due(
+                session.lake, session.table, session.settings, exporter.now_ms(), renew_after_each_day
+            )
     return report
