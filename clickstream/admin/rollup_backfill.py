@@ -27,11 +27,11 @@ class RollupBackfill:
 
 
 def lake_apps(lake: Lake, prefix: str) -> list[str]:
+    """Apps with events files (a full listing: an operator's one-off, and s3rver answers a
+    delimited LIST one level above the partitions with no common prefixes)."""
     base = layout.dataset_prefix(prefix, "events")
     return sorted(
-        e["Prefix"][len(base) :].strip("/").removeprefix("app_id=")
-        for e in lake.list(base, delimiter="/")
-        if e.get("Prefix", "").startswith(base + "app_id=")
+        {layout.partition_of(o["Key"])[0] for o in lake.list(base) if layout.PARTITION_FILE.fullmatch(o["Key"][len(base) :])}
     )
 
 
