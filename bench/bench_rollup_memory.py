@@ -55,7 +55,8 @@ def handler(event, context):
     t0, c0 = time.monotonic(), time.process_time()
     tables = rollup.rebuild_day(source, event["app"], day, event["rows_per_slice"])
     written = sum(len(parquet_bytes(tables[name])) for name in rollups.WRITE_ORDER)
-    return {"rows_per_slice": event["rows_per_slice"], "slices": len(rollup.visitor_slices(source.count(event["app"], day), event["rows_per_slice"])),
+    slices = rollup.visitor_slices(source.count(event["app"], day), event["rows_per_slice"])
+    return {"rows_per_slice": event["rows_per_slice"], "slices": len(slices),
             "sessions": tables["rollup_sessions"].num_rows, "bytes_written": written,
             "seconds": round(time.monotonic() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
             "peak_rss_before_mib": before, "peak_rss_mib": hwm_mib()}
@@ -92,7 +93,13 @@ def main() -> int:
         day = LAST_DAY - timedelta(days=1)  # the middle day: the day before and after are read too
         runtime = lr.build(
             Path(tmp),
-            refs={"EventTable": "t", "LakeBucket": "b", "LakePrefix": "lake", "GlueDatabase": "g", "MetricsNamespace": "Clickstream"},
+            refs={
+                "EventTable": "t",
+                "LakeBucket": "b",
+                "LakePrefix": "lake",
+                "GlueDatabase": "g",
+                "MetricsNamespace": "Clickstream",
+            },
             local_env={},
         )
         task = Path(tmp) / "task"

@@ -8,7 +8,7 @@ after them is closed (``rollup.rollable``). Each file has a fixed name, so a reb
 (a crash before the day leaves the set: the rerun writes the same bytes); one PUT is atomic.
 
 What readers may trust: ``rollup_state`` (one tiny Parquet folder per app, not partitioned by
-day). Its ``state.parquet`` says ``rolled_through`` R: every day up to R has the files of every
+day). Its ``state-<tables>.parquet`` (``STATE_FILE``) says ``rolled_through`` R: every day up to R has the files of every
 rollup table and none of them is dirty. Readers (DuckDB, Athena, the QuickSight datasets' SQL)
 take the *least* value of all files in the app's folder, none meaning nothing rolled up, and
 read the rollups for days <= R, raw events after. Whatever is about to change an app's events
@@ -26,7 +26,7 @@ refresh that has seen those marks deletes the hold. So a day is never read from 
     5. UPDATE dirty set: DELETE day, ADD app to ``stale`` <- one atomic write; crash: held
     6. PUT state.parquet: R = min(the last day all rollup tables cover, first dirty day - 1)
                                                           <- crash: the app is still stale
-    7. DELETE the holds listed before 6, then the app from ``stale``
+    7. DELETE the holds (and outdated states) listed before 6, then the app from ``stale``
                                                           <- crash: R was already right
 
 A group writes a hold only for days before the day its run started (``hold_late``): the state
@@ -37,6 +37,7 @@ step (it listed the state, then a file changed) is the one window, as with compa
 
 from __future__ import annotations
 
+import hashlib
 import io
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -162,7 +163,11 @@ def _fresh(client: Any, table: str, app: str) -> None:
 
 # -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
 STATE_TABLE = "rollup_state"
-STATE_FILE = "state.parquet"
+# Named for the set of tables it vouches for: a release that adds a rollup table finds every
+# app's state outdated at its first pass, refreshes it (no file of the new table yet: nothing
+# rolled up) and deletes the old one; until then readers take the lower of the two.
+STATE_FILE = f"state-{hashlib.sha256(','.join(WRITE_ORDER).encode()).hexdigest()[:10]}.parquet"
+STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"
 NOTHING_ROLLED = "0001-01-01"  # before any day: readers read raw events only
 STATE_SCHEMA = pa.schema([("rolled_through", pa.string())])  # app_id is the folder (partition)
@@ -240,7 +245,8 @@ def refresh_state(lake: Lake, client: Any, settings: Settings, app_id: str, cras
     """Steps 6 and 7 for one app (module docstring). Returns the rolled_through written."""
     prefix = settings.lake_prefix
     folder = state_folder(prefix, app_id)
-    holds = [o["Key"] for o in lake.list(folder) if o["Key"].rsplit("/", 1)[-1].startswith(HOLD_PREFIX)]
+    # Holds, and states written for another set of tables.
+    holds = [o["Key"] for o in lake.list(folder) if _replaced(o["Key"].rsplit("/", 1)[-1])]
     dirty_days = [d for app, d in dirty(client, settings.table) if app == app_id]
     through = covered_through(
         _days(lake, prefix, "events", app_id), [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days
@@ -253,12 +259,18 @@ def refresh_state(lake: Lake, client: Any, settings: Settings, app_id: str, cras
     return through
 
 
+def _replaced(name: str) -> bool:
+    """A file of an app's state folder that its next refresh deletes."""
+    return name.startswith(HOLD_PREFIX) or (name.startswith(STATE_PREFIX) and name != STATE_FILE)
+
+
 def _held_apps(lake: Lake, prefix: str) -> set[str]:
+    """Apps with a hold or an outdated state (one LIST of the whole, small, rollup_state folder)."""
     base = layout.dataset_prefix(prefix, STATE_TABLE)
     return {
         o["Key"][len(base) :].split("/", 1)[0].removeprefix("app_id=")
         for o in lake.list(base)
-        if o["Key"].rsplit("/", 1)[-1].startswith(HOLD_PREFIX) and o["Key"][len(base) :].startswith("app_id=")
+        if _replaced(o["Key"].rsplit("/", 1)[-1]) and o["Key"][len(base) :].startswith("app_id=")
     }
 
 

@@ -263,6 +263,22 @@ def test_an_older_lake_is_rolled_up_by_etl_rollup(rolled, tmp_path: Path):
     assert CliRunner().invoke(main, ["etl", "rollup", "--app", "Not/An/App"], env=cli_env(settings)).exit_code == 2
 
 
+def test_a_release_that_adds_a_rollup_table_replaces_every_app_s_state_at_its_first_pass(rolled):
+    """A state written for another set of tables is outdated: the next pass refreshes the app
+    (here: the same tables, so the same day) and deletes it; readers take the lower meanwhile."""
+    settings, lake = rolled
+    folder = rollups.state_folder(settings.lake_prefix, APP)
+    s3_lake(settings).put_table(folder + "state-0123456789.parquet", rollups.state_table("2020-01-01"))
+    lake.sync(0)
+    assert lake.rolled_through(APP) == "2020-01-01"
+
+    exporter(settings, NOW + 10_000).run_once()
+
+    lake.sync(0)
+    assert [k.rsplit("/", 1)[-1] for k in lake_files(settings, rollups.STATE_TABLE)] == [rollups.STATE_FILE]
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+
+
 def test_a_directory_lake_without_state_is_read_by_its_files(rolled, tmp_path: Path):
     """The benchmark's generated lake has no rollup_state folder; a lake the export keeps does."""
     settings, lake = rolled
