@@ -24,6 +24,7 @@ from chalicelib.lake import rollup
 from chalicelib.lake.parquetio import Lake, parquet_bytes
 from chalicelib.settings import Settings
 from chalicelib.store import keys
+from clickstream.admin.backfill import backfill
 from clickstream.admin.erasure import Subject, erase
 from clickstream.admin.rollup_backfill import mark_existing
 from clickstream.cli import main
@@ -200,6 +201,26 @@ def test_late_events_hold_readers_off_the_days_they_change_until_rebuilt(rolled)
     lake.sync(0)
     assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
     assert panels(lake, settings) == held
+
+
+def test_a_backfill_holds_readers_off_the_days_it_merges_into_until_rebuilt(rolled):
+    settings, lake = rolled
+    before = panels(lake, settings)
+    # GIVEN a rolled-up day whose events file was lost (the rollups still say what it held)
+    lost = [k for k in lake_files(settings, "events") if f"/dt={TODAY - timedelta(days=4)}/" in k]
+    s3_lake(settings).delete(lost)
+
+    # WHEN the window is re-exported from the table
+    backfill(exporter(settings, NOW + 10_000), NOW - 3_600_000, NOW)
+
+    # THEN until housekeeping rebuilds the days, readers are held below them, raw and rolled agree
+    lake.sync(0)
+    assert lake.rolled_through(APP) <= (TODAY - timedelta(days=6)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED) == before
+    exporter(settings, NOW + 20_000).run_once()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == before
 
 
 def test_the_athena_path_binds_the_published_state(rolled):
