@@ -47,6 +47,10 @@ class DirLake:
     def read_bytes(self, key):
         with open(f"{self.root}/{key}", "rb") as f:
             return f.read()
+    def read_range(self, key, start, end):
+        with open(f"{self.root}/{key}", "rb") as f:
+            f.seek(start)
+            return f.read(end - start + 1)
 
 def handler(event, context):
     source = rollups.S3Days(DirLake(event["root"]), "")

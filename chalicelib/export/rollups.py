@@ -102,8 +102,47 @@ def note_exported(client: Any, table: str, partitions: Iterable[str]) -> None:
     mark(client, table, days)
 
 
+# Objects above this are read by ranges (the footer, then the column chunks of the columns a
+# rebuild needs, a row group at a time), never whole: a compacted day of tens of millions of
+# events is a file of a gigabyte. Smaller ones are one GET.
+RANGED_ABOVE = 32 * 1024 * 1024
+
+
+class RangedObject(io.RawIOBase):
+    """A seekable, read-only view of one S3 object for pyarrow: every read is a ranged GET."""
+
+    def __init__(self, lake: Lake, key: str, size: int) -> None:
+        self.lake, self.key, self.size, self.pos = lake, key, size, 0
+        self.gets = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.size - self.pos)
+        if n <= 0:
+            return 0
+        data = self.lake.read_range(self.key, self.pos, self.pos + n - 1)
+        self.gets += 1
+        buffer[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+
 class S3Days:
-    """rollup.DaySource over the lake on S3: one object in memory at a time, decoded by batches."""
+    """rollup.DaySource over the lake on S3: one object at a time (a large one by ranges),
+    decoded a batch at a time, only the columns asked for."""
 
     def __init__(self, lake: Lake, prefix: str) -> None:
         self.lake = lake
@@ -120,11 +159,20 @@ class S3Days:
 
     def batches(self, app_id: str, day: date, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         for obj in self._objects(app_id, day):
-            self.requests += 1
-            body = self.lake.read_bytes(obj["Key"])
-            parquet = pq.ParquetFile(io.BytesIO(body))
+            size = int(obj.get("Size", 0))
+            if size > RANGED_ABOVE:
+                ranged = RangedObject(self.lake, obj["Key"], size)
+                parquet = pq.ParquetFile(ranged, pre_buffer=False)
+            else:
+                self.requests += 1
+                parquet = pq.ParquetFile(io.BytesIO(self.lake.read_bytes(obj["Key"])))
             have = [c for c in columns if c in parquet.schema_arrow.names]
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=have):
+            # A row group at a time: over all of them at once pyarrow reads one range spanning
+            # every chunk (the whole object), not the chunks of the columns asked for.
+            groups = (
+                parquet.iter_batches(batch_size=BATCH_ROWS, columns=have, row_groups=[g]) for g in range(parquet.num_row_groups)
+            )
+            for batch in (b for group in groups for b in group):
                 missing = [c for c in columns if c not in have]
                 if missing:  # an older file without a newer column: nulls, as Athena reads it
                     table = pa.Table.from_batches([batch])
@@ -132,6 +180,8 @@ class S3Days:
                         table = table.append_column(c, pa.nulls(batch.num_rows, pa.string()))
                     batch = table.select(list(columns)).to_batches()[0] if table.num_rows else batch
                 yield batch
+            if size > RANGED_ABOVE:
+                self.requests += ranged.gets
 
 
 def _clean(client: Any, table: str, app: str, day: date) -> None:
