@@ -95,6 +95,8 @@ def main() -> int:
         for path in root.glob("events/*/*/*.parquet"):
             _spread_ids(path)
         day = LAST_DAY - timedelta(days=1)  # the middle day: the day before and after are read too
+        sizes = {p.parent.name: p.stat().st_size for p in root.glob("events/*/*/*.parquet")}
+        print(json.dumps({"day_file_bytes": sizes}), flush=True)
         runtime = lr.build(
             Path(tmp),
             refs={

@@ -8,8 +8,8 @@ after them is closed (``rollup.rollable``). Each file has a fixed name, so a reb
 (a crash before the day leaves the set: the rerun writes the same bytes); one PUT is atomic.
 
 What readers may trust: ``rollup_state`` (one tiny Parquet folder per app, not partitioned by
-day). Its ``state-<tables>.parquet`` (``STATE_FILE``) says ``rolled_through`` R: every day up to R has the files of every
-rollup table and none of them is dirty. Readers (DuckDB, Athena, the QuickSight datasets' SQL)
+day). Its ``state-<tables>.parquet`` (``STATE_FILE``) says ``rolled_through`` R: every day up
+to R has the files of every rollup table and none of them is dirty. Readers (DuckDB, Athena, the QuickSight datasets' SQL)
 take the *least* value of all files in the app's folder, none meaning nothing rolled up, and
 read the rollups for days <= R, raw events after. Whatever is about to change an app's events
 first writes a ``hold-<name>.parquet`` there, a lower R, and marks the days dirty; only a state
@@ -24,7 +24,7 @@ refresh that has seen those marks deletes the hold. So a day is never read from 
     the rebuild (``rebuild_due``):
     4. PUT the rollup files of the dirty, closed days     <- crash: held; the rerun rewrites
     5. UPDATE dirty set: DELETE day, ADD app to ``stale`` <- one atomic write; crash: held
-    6. PUT state.parquet: R = min(the last day all rollup tables cover, first dirty day - 1)
+    6. PUT STATE_FILE: R = min(the last day all rollup tables cover, first dirty day - 1)
                                                           <- crash: the app is still stale
     7. DELETE the holds (and outdated states) listed before 6, then the app from ``stale``
                                                           <- crash: R was already right

@@ -1,4 +1,4 @@
--- What the rollups may be read for, per app: the export's housekeeping writes state.parquet
+-- What the rollups may be read for, per app: the export's housekeeping writes state-<tables>.parquet
 -- (one row, rolled_through = the last day every rollup table holds, no day up to it dirty), and
 -- whatever is about to change the app's events first writes a hold-*.parquet with a lower day
 -- (chalicelib/export/rollups.py). Readers take the least value of the app's files, none meaning

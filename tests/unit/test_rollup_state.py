@@ -58,6 +58,7 @@ def test_no_day_up_to_the_state_is_dirty_or_missing_a_table(event_ks, table_ks, 
 
 
 def test_readers_take_the_least_file_and_none_is_nothing_rolled():
+    assert rollups.NOTHING_ROLLED == NOTHING_ROLLED  # the export's and the query parameters' default
     assert rollups.least([]) is None
     assert rollups.least(["2026-11-20", "2026-11-03", None]) == "2026-11-03"
     assert rollups.values_of(rollups.state_table("2026-11-20")) == ["2026-11-20"]
