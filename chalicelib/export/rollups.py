@@ -56,6 +56,14 @@ from chalicelib.store import keys
 # The sessions file last: its presence marks the day rolled up for readers.
 WRITE_ORDER = ("rollup_visitor_days", "rollup_page_days", "rollup_sessions")
 BATCH_ROWS = 100_000
+# Events of the day per slice of visitors (``rollup.visitor_slices``, counted from the bytes at
+# BYTES_PER_ROW, which overestimates). A slice also holds its visitors' rows of the day after:
+# in the Lambda emulation a 3-million-event day peaked at 1,483 MiB with slices of ~750,000
+# real events and 800 MiB with ~214,000 (docs/performance-dashboard.md, *Rollup rebuild
+# memory*), about 0.64 MiB per 1,000 rows held over ~525 MiB. A million keeps a slice inside
+# the 60 % of the export's 3,008 MB that chalicelib/export/budget.py plans, even where the
+# lake's bytes per event are near BYTES_PER_ROW and the estimate is exact.
+ROWS_PER_SLICE = 1_000_000
 # Parquet bytes per event in the lake (bench: 28-35); an estimate of a day's rows from a LIST,
 # so slicing needs no extra GETs. An underestimate only makes slices larger.
 BYTES_PER_ROW = 25
@@ -325,7 +333,7 @@ def _held_apps(lake: Lake, prefix: str) -> set[str]:
 
 
 def rebuild_due(
-    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = 2_000_000
+    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = ROWS_PER_SLICE
 ) -> int:
     """Rebuild every dirty day that is rollable now, then refresh the readers' state of every
     app that was rebuilt or held (module docstring, steps 4 to 7). Returns days written."""
