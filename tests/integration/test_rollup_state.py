@@ -341,3 +341,90 @@ def test_a_large_day_file_is_read_by_ranges_and_gives_the_same_batches(settings,
 
     assert got.equals(expected) and got.num_rows == rows
     assert ranged.requests > 5 > whole.requests  # footer and chunks by ranges; the whole object once
+
+
+def test_the_quicksight_datasets_sql_reads_the_state_by_its_subquery_and_agrees(rolled, tmp_path: Path):
+    """Each dataset's custom SQL as QuickSight sends it to Athena (its parameters substituted as
+    QuickSight substitutes them, the rollup_state subquery left in), run on DuckDB over the same
+    lake: the page's answers, with the rollups held off (a hold) and with them in use."""
+    import re
+
+    from clickstream.dashboard import quicksight_requests as qs
+    from clickstream.dashboard.spec import load
+    from clickstream.lake import catalog, translate
+
+    settings, lake = rolled
+    spec = load()
+    date_from, date_to = TODAY - timedelta(days=6), TODAY
+    literal = {
+        "appId": f"'{APP}'",
+        "dateFrom": f"TIMESTAMP '{date_from} 00:00:00'",
+        "dateTo": f"TIMESTAMP '{date_to} 00:00:00'",
+        "includeBots": "0",
+        "steps": "'/', '/pricing'",
+    }
+    state_dir = tmp_path / "state"
+
+    def quicksight(dataset_name: str) -> list[dict[str, Any]]:
+        # the state files as Athena would read them: a table over rollup_state/app_id=<app>/
+        for key in lake_files(settings, rollups.STATE_TABLE):
+            target = state_dir / key.split("/rollup_state/", 1)[1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3_lake(settings).read_bytes(key))
+        lake.sync(0)
+        duck = lake.duck
+        duck.statement("CREATE SCHEMA IF NOT EXISTS qs")
+        for name in (*catalog.TABLES, *(v.name for v in catalog.view_files())):
+            duck.statement(f"CREATE OR REPLACE VIEW qs.{name} AS SELECT * FROM main.{name}")
+        files = sorted(state_dir.glob("app_id=*/*.parquet"))
+        source = (
+            f"read_parquet({[str(f) for f in files]}, hive_partitioning = true)"
+            if files
+            else "(SELECT CAST(NULL AS VARCHAR) AS rolled_through, CAST(NULL AS VARCHAR) AS app_id WHERE false)"
+        )
+        duck.statement(f"CREATE OR REPLACE VIEW qs.rollup_state AS SELECT rolled_through, app_id FROM {source}")
+        dataset = spec.datasets[dataset_name]
+        sql = qs.data_set_request(spec, dataset, qs.Names("clickstream", "t"), "arn", "qs")["PhysicalTableMap"]["sql"]
+        text = re.sub(r"<<\$(\w+)>>", lambda m: literal[m.group(1)], sql["CustomSql"]["SqlQuery"])
+        return duck.execute(translate.to_duckdb(text)).to_pylist()
+
+    def page(dataset_name: str) -> list[dict[str, Any]]:
+        given: dict[str, Any] = {"app_id": APP, "date_from": str(date_from), "date_to": str(date_to), "include_bots": False}
+        names = set(translate.parameter_names(spec.datasets[dataset_name].sql()))
+        if "steps" in names:
+            given["steps"] = "/,/pricing"
+        return run_query(
+            spec.datasets[dataset_name].sql(), {k: v for k, v in given.items() if k in names}, settings=settings, lake=lake
+        ).to_pylist()
+
+    rolled_names = [
+        d.name for d in spec.used_datasets() if "rolled_through" in translate.parameter_names(d.sql()) and not d.compare
+    ]
+    assert len(rolled_names) >= 10
+    for name in rolled_names:
+        assert quicksight(name) == page(name), name
+
+    def subquery() -> str:
+        text = qs.rolled_through_sql("qs").replace("<<$appId>>", f"'{APP}'")
+        return lake.duck.execute(f"SELECT {translate.to_duckdb(text)} AS r").to_pylist()[0]["r"]
+
+    def bound(name: str, rolled_through: str) -> list[dict[str, Any]]:
+        names = translate.parameter_names(spec.datasets[name].sql())
+        given = {"app_id": APP, "date_from": str(date_from), "date_to": str(date_to), "include_bots": False}
+        given |= {"steps": "/,/pricing", "rolled_through": rolled_through}
+        return run_query(
+            spec.datasets[name].sql(), {k: v for k, v in given.items() if k in names}, settings=settings, lake=lake
+        ).to_pylist()
+
+    assert subquery() == lake.rolled_through(APP) == str(TODAY - timedelta(days=2))
+    # WHEN a rolled-up day's events change behind a hold (as an erasure does: hold, then rewrite)
+    rollups.hold(s3_lake(settings), settings.lake_prefix, APP, "test", NOTHING_ROLLED)
+    s3_lake(settings).delete([k for k in lake_files(settings, "events") if f"/dt={TODAY - timedelta(days=5)}/" in k])
+    # THEN QuickSight's SQL reads raw events, not the stale rollups
+    changed = 0
+    for name in rolled_names:
+        got = quicksight(name)
+        assert subquery() == NOTHING_ROLLED
+        assert got == page(name) == bound(name, NOTHING_ROLLED), name
+        changed += got != bound(name, str(TODAY - timedelta(days=2)))
+    assert changed >= 5, "the stale rollups would have given other answers"
