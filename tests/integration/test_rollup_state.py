@@ -24,6 +24,7 @@ from chalicelib.lake import rollup
 from chalicelib.lake.parquetio import Lake, parquet_bytes
 from chalicelib.settings import Settings
 from chalicelib.store import keys
+from chalicelib.store.apps import AppStore
 from clickstream.admin.backfill import backfill
 from clickstream.admin.erasure import Subject, erase
 from clickstream.admin.rollup_backfill import mark_existing
@@ -428,3 +429,19 @@ def test_the_quicksight_datasets_sql_reads_the_state_by_its_subquery_and_agrees(
         assert got == page(name) == bound(name, NOTHING_ROLLED), name
         changed += got != bound(name, str(TODAY - timedelta(days=2)))
     assert changed >= 5, "the stale rollups would have given other answers"
+
+
+def test_retention_rebuilds_the_first_day_kept_and_the_state_follows(rolled):
+    settings, lake = rolled
+    apps = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0)
+    apps.create_app("Shop", app_id=APP)
+    apps.update_app(APP, retention_days=4)
+    # WHEN the next day's first run applies retention (the days before the day before yesterday go)
+    report = exporter(settings, NOW + DAY).run_once()
+    assert report.retention_removed >= 3, report
+    # THEN no hold is left, the state covers the days kept, and the page is what raw events say
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k]
+    assert not [k for k in lake_files(settings, "rollup_sessions") if f"dt={TODAY - timedelta(days=3)}" in k]
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
