@@ -56,14 +56,15 @@ from chalicelib.store import keys
 # The sessions file last: its presence marks the day rolled up for readers.
 WRITE_ORDER = ("rollup_visitor_days", "rollup_page_days", "rollup_sessions")
 BATCH_ROWS = 100_000
-# Events of the day per slice of visitors (``rollup.visitor_slices``, counted from the bytes at
-# BYTES_PER_ROW, which overestimates). A slice also holds its visitors' rows of the day after:
-# in the Lambda emulation a 3-million-event day peaked at 1,483 MiB with slices of ~750,000
-# real events and 800 MiB with ~214,000 (docs/performance-dashboard.md, *Rollup rebuild
-# memory*), about 0.64 MiB per 1,000 rows held over ~525 MiB. A million keeps a slice inside
-# the 60 % of the export's 3,008 MB that chalicelib/export/budget.py plans, even where the
-# lake's bytes per event are near BYTES_PER_ROW and the estimate is exact.
-ROWS_PER_SLICE = 1_000_000
+# Events of the day per slice of visitors (``rollup.visitor_slices``; ``S3Days.count``: exact
+# for a large file, an overestimate for small ones). A slice also holds its visitors' rows of
+# the day after: in the Lambda emulation a 3-million-event day peaked at 1,483 MiB with slices
+# of 750,000 events and 800 MiB with ~214,000, a 5-million one at 1,719 MiB with ~833,000
+# (docs/performance-dashboard.md, *Rollup rebuild memory*): about 0.64 MiB per 1,000 rows
+# held over ~525 MiB, plus the rebuilt tables. 750,000 keeps a rebuild inside the 60 % of the
+# export's 3,008 MB that chalicelib/export/budget.py plans. Each slice decodes the three days
+# again, so fewer, fuller slices are also less CPU.
+ROWS_PER_SLICE = 750_000
 # Parquet bytes per event in the lake (bench: 28-35); an estimate of a day's rows from a LIST,
 # so slicing needs no extra GETs. An underestimate only makes slices larger.
 BYTES_PER_ROW = 25
@@ -163,7 +164,18 @@ class S3Days:
         return [o for o in self.lake.list(part) if o["Key"].endswith(".parquet")]
 
     def count(self, app_id: str, day: date) -> int:
-        return sum(int(o.get("Size", 0)) for o in self._objects(app_id, day)) // BYTES_PER_ROW
+        """The day's rows: a large object's from its footer (two ranged GETs), a small one's
+        estimated from its size (an overestimate: it only makes slices smaller)."""
+        rows = 0
+        for obj in self._objects(app_id, day):
+            size = int(obj.get("Size", 0))
+            if size > RANGED_ABOVE:
+                ranged = RangedObject(self.lake, obj["Key"], size)
+                rows += pq.ParquetFile(ranged, pre_buffer=False).metadata.num_rows
+                self.requests += ranged.gets
+            else:
+                rows += size // BYTES_PER_ROW
+        return rows
 
     def batches(self, app_id: str, day: date, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         for obj in self._objects(app_id, day):

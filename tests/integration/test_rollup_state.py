@@ -336,11 +336,14 @@ def test_a_large_day_file_is_read_by_ranges_and_gives_the_same_batches(settings,
     whole = rollups.S3Days(s3_lake(settings), settings.lake_prefix)
     expected = pa.Table.from_batches(list(whole.batches(APP, day, ["event_id", "path", "anonymous_id"])))
 
+    estimated = whole.count(APP, day)
     monkeypatch.setattr(rollups, "RANGED_ABOVE", 0)
     ranged = rollups.S3Days(s3_lake(settings), settings.lake_prefix)
     got = pa.Table.from_batches(list(ranged.batches(APP, day, ["event_id", "path", "anonymous_id"])))
 
     assert got.equals(expected) and got.num_rows == rows
+    assert ranged.count(APP, day) == rows  # from the footer, exact
+    assert estimated == len(sink.getvalue()) // rollups.BYTES_PER_ROW  # a small object: from its size
     assert ranged.requests > 5 > whole.requests  # footer and chunks by ranges; the whole object once
 
 
