@@ -58,12 +58,11 @@ WRITE_ORDER = ("rollup_visitor_days", "rollup_page_days", "rollup_sessions")
 BATCH_ROWS = 100_000
 # Events of the day per slice of visitors (``rollup.visitor_slices``; ``S3Days.count``: exact
 # for a large file, an overestimate for small ones). A slice also holds its visitors' rows of
-# the day after: in the Lambda emulation a 3-million-event day peaked at 1,483 MiB with slices
-# of 750,000 events and 800 MiB with ~214,000, a 5-million one at 1,719 MiB with ~833,000
-# (docs/performance-dashboard.md, *Rollup rebuild memory*): about 0.64 MiB per 1,000 rows
-# held over ~525 MiB, plus the rebuilt tables. 750,000 keeps a rebuild inside the 60 % of the
-# export's 3,008 MB that chalicelib/export/budget.py plans. Each slice decodes the three days
-# again, so fewer, fuller slices are also less CPU.
+# the day after: in the Lambda emulation a 3-million-event day peaked at 1,501 MiB in slices
+# of 750,000 events and 2,541 MiB in slices of 2,000,000 (docs/performance-dashboard.md,
+# *Rollup rebuild memory*). 750,000 keeps a rebuild inside the 60 % of the export's 3,008 MB
+# that chalicelib/export/budget.py plans. Each slice decodes the three days again, so fewer,
+# fuller slices are also less CPU.
 ROWS_PER_SLICE = 750_000
 # Parquet bytes per event in the lake (bench: 28-35); an estimate of a day's rows from a LIST,
 # so slicing needs no extra GETs. An underestimate only makes slices larger.
