@@ -1,4 +1,4 @@
-"""`clickstream etl run|backfill|rewrite-codec|create-tables`: the export's command-line doors."""
+"""`clickstream etl run|backfill|rollup|rewrite-codec|create-tables`: the export's command-line doors."""
 
 from __future__ import annotations
 
@@ -82,6 +82,31 @@ def etl_backfill(since: str, until: str, stage: str | None) -> None:
     with click.progressbar(length=len(hours(lo, hi)), label="re-exporting hours") as bar:
         report = backfill(exporter(settings, invoke=None), lo, hi, progress=bar.update)
     click.echo(f"backfilled {report.events} events and {report.rejected} rejected into {report.partitions} partitions")
+
+
+@etl.command("rollup")
+@click.option("--app", "app_ids", multiple=True, help="Only this app (repeatable); default: every app in the lake.")
+@click.option("--now", "build", is_flag=True, help="Build them here and now under the export lease, not in the next runs.")
+@click.option("--stage", default=None)
+def etl_rollup(app_ids: tuple[str, ...], build: bool, stage: str | None) -> None:
+    """Roll up the days already in the lake (a lake exported before the rollups existed).
+
+    Marks every events day dirty, so the next export runs build their rollups (or --now builds
+    them at once); until then the dashboard reads raw events for them, with the same answers.
+    """
+    from chalicelib.export.handlers import exporter
+    from clickstream.admin.rollup_backfill import mark_existing
+    from clickstream.lake.params import ParamError, convert
+
+    for app in app_ids:
+        try:
+            convert("app_id", app)
+        except ParamError as exc:
+            raise click.BadParameter(str(exc), param_hint="--app") from None
+    report = mark_existing(exporter(settings_for(stage), invoke=None), list(app_ids) or None, build=build)
+    marked = ", ".join(f"{app} {n}" for app, n in report.days.items()) or "no app has events"
+    then = f"built {report.built} days now" if build else "the next export runs' housekeeping builds the closed ones"
+    click.echo(f"marked the events days for a rollup rebuild ({marked}); {then}")
 
 
 @etl.command("rewrite-codec")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from chalicelib.export import compact, dedup, plan
+from chalicelib.export import compact, dedup, plan, rollups
 from chalicelib.export.reader import RawQuery
 from chalicelib.export.state import Pending, StateStore
 from chalicelib.lake import layout, transform
@@ -65,7 +65,12 @@ class GroupExport:
         rejected = transform.lines_to_table("rejected_events", self._read("rejected_events", window, shards))
         result.rejected = rejected.num_rows
         for dataset, table in (("events", events), ("rejected_events", rejected)):
-            for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
+            table = transform.with_dt(dataset, table)
+            if dataset == "events":  # late rows change closed days' rollups: readers held off first
+                rollups.hold_late(
+                    self.lake, prefix, table, f"{pending.seq:010d}-{group:03d}", pending.started_ms or pending.hi_ms
+                )
+            for app_id, dt, part in transform.split_partitions(table):
                 key = layout.data_key(prefix, dataset, app_id, dt, pending.seq, group)
                 result.bytes += self.lake.put_table(key, part)
                 result.files += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Callable
 
 from chalicelib.export import compact, dedup, retention, rollups
@@ -51,17 +51,20 @@ class Housekeeping:
         if not retention.due_today(self.table, self.settings.table, now_ms):
             return 0
         apps = [(a.app_id, a.retention_days) for a in AppStore(self.table, self.settings.table, cache_seconds=0).list_apps()]
-        removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms)
+
+        def before(app_id: str, cutoff: str) -> None:
+            # Readers off the rollups (all raw) until roll_up has rebuilt the first day kept,
+            # which loses the 30 minutes before it: its sessions may start earlier now.
+            rollups.hold(self.lake, self.settings.lake_prefix, app_id, "retention", rollups.NOTHING_ROLLED)
+            rollups.mark(self.table, self.settings.table, [(app_id, date.fromisoformat(cutoff))], neighbours=False)
+
+        removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms, before)
         for r in removed:
             log.info(
                 json.dumps(
                     {"msg": "retention removed partition", "app_id": r.app_id, "dataset": r.dataset, "dt": r.dt, "files": r.files}
                 )
             )
-        # The first day kept loses the 30 minutes before it: its sessions may start earlier now.
-        kept = {(r.app_id, date.fromisoformat(r.dt) + timedelta(days=1)) for r in removed if r.dataset == "events"}
-        gone = {(r.app_id, date.fromisoformat(r.dt)) for r in removed}
-        rollups.mark(self.table, self.settings.table, kept - gone, neighbours=False)
         return sum(r.dataset in layout.DATASETS for r in removed)
 
     def roll_up(self, now_ms: int) -> int:

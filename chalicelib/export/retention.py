@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -43,12 +43,22 @@ def expired_partitions(lake: Lake, prefix: str, app_id: str, dataset: str, cutof
     return sorted(out)
 
 
-def apply(lake: Lake, prefix: str, apps: list[tuple[str, int | None]], now_ms: int) -> list[Removed]:
+def apply(
+    lake: Lake,
+    prefix: str,
+    apps: list[tuple[str, int | None]],
+    now_ms: int,
+    before: Callable[[str, str], None] = lambda app_id, cutoff: None,
+) -> list[Removed]:
+    """Remove each app's partitions before its cutoff day. ``before(app_id, cutoff)`` runs first
+    for an app that has events to remove (the rollups' hold and mark: rollups.py)."""
     removed: list[Removed] = []
     for app_id, days in apps:
         if not days:
             continue
         cutoff = cutoff_day(now_ms, days)
+        if expired_partitions(lake, prefix, app_id, "events", cutoff):
+            before(app_id, cutoff)
         for dataset in (*layout.DATASETS, *rollup.SCHEMAS):
             for part in expired_partitions(lake, prefix, app_id, dataset, cutoff):
                 keys = [o["Key"] for o in lake.list(part)]

@@ -3,25 +3,43 @@
 Which days: every events partition a run wrote (compaction's dirty set), every partition an
 erasure rewrote and the first day a retention run kept change the rollups of that day, the day
 before and the day after (``rollup.affected_days``). Those days go into a set item in DynamoDB
-and leave it only after their three files are written, once the day after them is closed
-(``rollup.rollable``). Each file has a fixed name, so a rebuild overwrites; one PUT is atomic.
+and leave it only after the files of every table (``WRITE_ORDER``) are written, once the day
+after them is closed (``rollup.rollable``). Each file has a fixed name, so a rebuild overwrites
+(a crash before the day leaves the set: the rerun writes the same bytes); one PUT is atomic.
 
-A crash at any point is safe::
+What readers may trust: ``rollup_state`` (one tiny Parquet folder per app, not partitioned by
+day). Its ``state-<tables>.parquet`` (``STATE_FILE``) says ``rolled_through`` R: every day up
+to R has the files of every rollup table and none of them is dirty. Readers (DuckDB, Athena, the QuickSight datasets' SQL)
+take the *least* value of all files in the app's folder, none meaning nothing rolled up, and
+read the rollups for days <= R, raw events after. Whatever is about to change an app's events
+first writes a ``hold-<name>.parquet`` there, a lower R, and marks the days dirty; only a state
+refresh that has seen those marks deletes the hold. So a day is never read from a stale rollup::
 
-    1. ADD days to the dirty set          <- crash: the next run adds them again (a set: no change)
-    2. PUT visitor days, page days, then sessions (fixed keys)
-                                          <- crash: the day is still dirty; the next run writes
-                                             the same files again from the same events
-    3. DELETE the day from the dirty set  <- crash before: as above; after: done
+    a change to day X (late events: group.py; erasure; retention):
+    1. PUT hold R' <= X - 2 (the day before X reads X)   <- crash: readers only go raw sooner
+    2. ADD X-1, X, X+1 to the dirty set                   <- crash: the hold keeps readers off X
+    3. change the events of X                             <- crash: still dirty and held
+       (a group marks after 3, through compaction's dirty set, which ``rebuild_due`` notes
+        before any refresh: a crash between leaves the partition there and the hold in place)
+    the rebuild (``rebuild_due``):
+    4. PUT the rollup files of the dirty, closed days     <- crash: held; the rerun rewrites
+    5. UPDATE dirty set: DELETE day, ADD app to ``stale`` <- one atomic write; crash: held
+    6. PUT STATE_FILE: R = min(the last day all rollup tables cover, first dirty day - 1)
+                                                          <- crash: the app is still stale
+    7. DELETE the holds (and outdated states) listed before 6, then the app from ``stale``
+                                                          <- crash: R was already right
 
-Readers take a day as rolled up when its rollup_sessions file exists (written last), and read
-raw events for the first day that is not, and after it.
+A group writes a hold only for days before the day its run started (``hold_late``): the state
+R was computed by a housekeeping pass before that, when ``rollable`` allowed at most the day
+before yesterday, so rows of that run's "today" cannot touch a day <= R. A reader racing a
+step (it listed the state, then a file changed) is the one window, as with compaction's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
@@ -29,6 +47,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
+from chalicelib.export import compact
 from chalicelib.lake import layout, rollup
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
@@ -37,6 +56,14 @@ from chalicelib.store import keys
 # The sessions file last: its presence marks the day rolled up for readers.
 WRITE_ORDER = ("rollup_visitor_days", "rollup_page_days", "rollup_sessions")
 BATCH_ROWS = 100_000
+# Events of the day per slice of visitors (``rollup.visitor_slices``; ``S3Days.count``: exact
+# for a large file, an overestimate for small ones). A slice also holds its visitors' rows of
+# the day after: in the Lambda emulation a 3-million-event day peaked at 1,501 MiB in slices
+# of 750,000 events and 2,541 MiB in slices of 2,000,000 (docs/performance-dashboard.md,
+# *Rollup rebuild memory*). 750,000 keeps a rebuild inside the 60 % of the export's 3,008 MB
+# that chalicelib/export/budget.py plans. Each slice decodes the three days again, so fewer,
+# fuller slices are also less CPU.
+ROWS_PER_SLICE = 750_000
 # Parquet bytes per event in the lake (bench: 28-35); an estimate of a day's rows from a LIST,
 # so slicing needs no extra GETs. An underestimate only makes slices larger.
 BYTES_PER_ROW = 25
@@ -73,16 +100,6 @@ def dirty(client: Any, table: str) -> list[tuple[str, date]]:
     return sorted(out)
 
 
-def _clean(client: Any, table: str, app: str, day: date) -> None:
-    _ddb(
-        client.update_item,
-        TableName=table,
-        Key=keys.ROLLUP_DIRTY_KEY,
-        UpdateExpression="DELETE days :d",
-        ExpressionAttributeValues={":d": {"SS": [f"{app}/{day.isoformat()}"]}},
-    )
-
-
 def note_exported(client: Any, table: str, partitions: Iterable[str]) -> None:
     """Mark the days of the events partitions ("events/<app>/<dt>") a run wrote."""
     days = []
@@ -93,8 +110,47 @@ def note_exported(client: Any, table: str, partitions: Iterable[str]) -> None:
     mark(client, table, days)
 
 
+# Objects above this are read by ranges (the footer, then the column chunks of the columns a
+# rebuild needs, a row group at a time), never whole: a compacted day of tens of millions of
+# events is a file of a gigabyte. Smaller ones are one GET.
+RANGED_ABOVE = 32 * 1024 * 1024
+
+
+class RangedObject(io.RawIOBase):
+    """A seekable, read-only view of one S3 object for pyarrow: every read is a ranged GET."""
+
+    def __init__(self, lake: Lake, key: str, size: int) -> None:
+        self.lake, self.key, self.size, self.pos = lake, key, size, 0
+        self.gets = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.size - self.pos)
+        if n <= 0:
+            return 0
+        data = self.lake.read_range(self.key, self.pos, self.pos + n - 1)
+        self.gets += 1
+        buffer[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+
 class S3Days:
-    """rollup.DaySource over the lake on S3: one object in memory at a time, decoded by batches."""
+    """rollup.DaySource over the lake on S3: one object at a time (a large one by ranges),
+    decoded a batch at a time, only the columns asked for."""
 
     def __init__(self, lake: Lake, prefix: str) -> None:
         self.lake = lake
@@ -107,15 +163,35 @@ class S3Days:
         return [o for o in self.lake.list(part) if o["Key"].endswith(".parquet")]
 
     def count(self, app_id: str, day: date) -> int:
-        return sum(int(o.get("Size", 0)) for o in self._objects(app_id, day)) // BYTES_PER_ROW
+        """The day's rows: a large object's from its footer (two ranged GETs), a small one's
+        estimated from its size (an overestimate: it only makes slices smaller)."""
+        rows = 0
+        for obj in self._objects(app_id, day):
+            size = int(obj.get("Size", 0))
+            if size > RANGED_ABOVE:
+                ranged = RangedObject(self.lake, obj["Key"], size)
+                rows += pq.ParquetFile(ranged, pre_buffer=False).metadata.num_rows
+                self.requests += ranged.gets
+            else:
+                rows += size // BYTES_PER_ROW
+        return rows
 
     def batches(self, app_id: str, day: date, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         for obj in self._objects(app_id, day):
-            self.requests += 1
-            body = self.lake.read_bytes(obj["Key"])
-            parquet = pq.ParquetFile(io.BytesIO(body))
+            size = int(obj.get("Size", 0))
+            if size > RANGED_ABOVE:
+                ranged = RangedObject(self.lake, obj["Key"], size)
+                parquet = pq.ParquetFile(ranged, pre_buffer=False)
+            else:
+                self.requests += 1
+                parquet = pq.ParquetFile(io.BytesIO(self.lake.read_bytes(obj["Key"])))
             have = [c for c in columns if c in parquet.schema_arrow.names]
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=have):
+            # A row group at a time: over all of them at once pyarrow reads one range spanning
+            # every chunk (the whole object), not the chunks of the columns asked for.
+            groups = (
+                parquet.iter_batches(batch_size=BATCH_ROWS, columns=have, row_groups=[g]) for g in range(parquet.num_row_groups)
+            )
+            for batch in (b for group in groups for b in group):
                 missing = [c for c in columns if c not in have]
                 if missing:  # an older file without a newer column: nulls, as Athena reads it
                     table = pa.Table.from_batches([batch])
@@ -123,12 +199,157 @@ class S3Days:
                         table = table.append_column(c, pa.nulls(batch.num_rows, pa.string()))
                     batch = table.select(list(columns)).to_batches()[0] if table.num_rows else batch
                 yield batch
+            if size > RANGED_ABOVE:
+                self.requests += ranged.gets
+
+
+def _clean(client: Any, table: str, app: str, day: date) -> None:
+    """The day leaves the dirty set and its app enters ``stale`` in one write: the app's state
+    is refreshed before ``stale`` lets it go, whatever crashes in between."""
+    _ddb(
+        client.update_item,
+        TableName=table,
+        Key=keys.ROLLUP_DIRTY_KEY,
+        UpdateExpression="DELETE days :d ADD stale :a",
+        ExpressionAttributeValues={":d": {"SS": [f"{app}/{day.isoformat()}"]}, ":a": {"SS": [app]}},
+    )
+
+
+def _stale_apps(client: Any, table: str) -> set[str]:
+    item = _ddb(client.get_item, TableName=table, Key=keys.ROLLUP_DIRTY_KEY, ConsistentRead=True).get("Item", {})
+    return set(item.get("stale", {}).get("SS", []))
+
+
+def _fresh(client: Any, table: str, app: str) -> None:
+    _ddb(
+        client.update_item,
+        TableName=table,
+        Key=keys.ROLLUP_DIRTY_KEY,
+        UpdateExpression="DELETE stale :a",
+        ExpressionAttributeValues={":a": {"SS": [app]}},
+    )
+
+
+# -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
+STATE_TABLE = "rollup_state"
+# Named for the set of tables it vouches for: a release that adds a rollup table finds every
+# app's state outdated at its first pass, refreshes it (no file of the new table yet: nothing
+# rolled up) and deletes the old one; until then readers take the lower of the two.
+STATE_FILE = f"state-{hashlib.sha256(','.join(WRITE_ORDER).encode()).hexdigest()[:10]}.parquet"
+STATE_PREFIX = "state-"
+HOLD_PREFIX = "hold-"
+NOTHING_ROLLED = "0001-01-01"  # before any day: readers read raw events only
+STATE_SCHEMA = pa.schema([("rolled_through", pa.string())])  # app_id is the folder (partition)
+
+
+def state_folder(prefix: str, app_id: str) -> str:
+    return layout.app_prefix(prefix, STATE_TABLE, app_id)
+
+
+def state_table(rolled_through: str) -> pa.Table:
+    return pa.table({"rolled_through": pa.array([rolled_through], pa.string())}, schema=STATE_SCHEMA)
+
+
+def least(values: Iterable[str | None]) -> str | None:
+    """What readers take from an app's state files: the least rolled_through, None if no file."""
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def values_of(table: pa.Table) -> list[str | None]:
+    return table.column("rolled_through").to_pylist() if "rolled_through" in table.column_names else [NOTHING_ROLLED]
+
+
+def read_state(lake: Lake, prefix: str, app_id: str) -> str | None:
+    """The app's rolled_through as every reader computes it (one LIST, a GET per file)."""
+    keys_ = [o["Key"] for o in lake.list(state_folder(prefix, app_id)) if o["Key"].endswith(".parquet")]
+    return least(v for k in keys_ for v in values_of(lake.read_table(k)))
+
+
+def hold(lake: Lake, prefix: str, app_id: str, name: str, through: str) -> None:
+    """Keep readers at rolled_through <= ``through`` for ``app_id`` until a refresh has seen the
+    days the caller is about to mark dirty. Write it before changing any events."""
+    lake.put_table(state_folder(prefix, app_id) + f"{HOLD_PREFIX}{name}.parquet", state_table(through))
+
+
+def hold_late(lake: Lake, prefix: str, events: pa.Table, name: str, started_ms: int) -> None:
+    """Before a group writes ``events`` (with their ``dt``): a hold per app whose rows fall on a
+    day before the one its run started, at two days before the earliest such day."""
+    if events.num_rows == 0:
+        return
+    started = datetime.fromtimestamp(started_ms / 1000, tz=timezone.utc).date()
+    pairs = events.group_by(["app_id", "dt"]).aggregate([])
+    earliest: dict[str, date] = {}
+    for app, dt in zip(pairs.column("app_id").to_pylist(), pairs.column("dt").to_pylist(), strict=True):
+        day = date.fromisoformat(dt)
+        if day < started and (app not in earliest or day < earliest[app]):
+            earliest[app] = day
+    for app, day in sorted(earliest.items()):
+        hold(lake, prefix, app, name, (day - timedelta(days=2)).isoformat())
+
+
+def _days(lake: Lake, prefix: str, table: str, app_id: str) -> set[str]:
+    base = layout.app_prefix(prefix, table, app_id)
+    out = set()
+    for entry in lake.list(base, delimiter="/"):
+        part = entry.get("Prefix", "")
+        if part.startswith(base + "dt="):
+            out.add(layout.partition_of(part)[1])
+    return out
+
+
+def covered_through(event_days: Iterable[str], table_days: Sequence[Iterable[str]], dirty_days: Iterable[date]) -> str:
+    """Pure: the rolled_through a refresh writes. Up to the last day that every rollup table has
+    (and every day with events before it), and before the first dirty day."""
+    have = [set(d) for d in table_days]
+    rolled = set.intersection(*have) if have else set()
+    last = rollup.rolled_through(event_days, rolled) or NOTHING_ROLLED
+    first_dirty = min(dirty_days, default=None)
+    if first_dirty is not None:
+        last = min(last, (first_dirty - timedelta(days=1)).isoformat())
+    return max(last, NOTHING_ROLLED)
+
+
+def refresh_state(lake: Lake, client: Any, settings: Settings, app_id: str, crash: Callable[[str], None]) -> str:
+    """Steps 6 and 7 for one app (module docstring). Returns the rolled_through written."""
+    prefix = settings.lake_prefix
+    folder = state_folder(prefix, app_id)
+    # Holds, and states written for another set of tables.
+    holds = [o["Key"] for o in lake.list(folder) if _replaced(o["Key"].rsplit("/", 1)[-1])]
+    dirty_days = [d for app, d in dirty(client, settings.table) if app == app_id]
+    through = covered_through(
+        _days(lake, prefix, "events", app_id), [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days
+    )
+    lake.put_table(folder + STATE_FILE, state_table(through))
+    crash("rollup_after_state")
+    if holds:
+        lake.delete(holds)
+    _fresh(client, settings.table, app_id)
+    return through
+
+
+def _replaced(name: str) -> bool:
+    """A file of an app's state folder that its next refresh deletes."""
+    return name.startswith(HOLD_PREFIX) or (name.startswith(STATE_PREFIX) and name != STATE_FILE)
+
+
+def _held_apps(lake: Lake, prefix: str) -> set[str]:
+    """Apps with a hold or an outdated state (one LIST of the whole, small, rollup_state folder)."""
+    base = layout.dataset_prefix(prefix, STATE_TABLE)
+    return {
+        o["Key"][len(base) :].split("/", 1)[0].removeprefix("app_id=")
+        for o in lake.list(base)
+        if _replaced(o["Key"].rsplit("/", 1)[-1]) and o["Key"][len(base) :].startswith("app_id=")
+    }
 
 
 def rebuild_due(
-    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = 2_000_000
+    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = ROWS_PER_SLICE
 ) -> int:
-    """Rebuild every dirty day that is rollable now. Returns how many days were written."""
+    """Rebuild every dirty day that is rollable now, then refresh the readers' state of every
+    app that was rebuilt or held (module docstring, steps 4 to 7). Returns days written."""
+    # Marks of the partitions runs wrote (their groups' holds rely on them) before any refresh.
+    note_exported(client, settings.table, compact.dirty_partitions(client, settings.table))
     today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
     source = S3Days(lake, settings.lake_prefix)
     done = 0
@@ -143,4 +364,6 @@ def rebuild_due(
         _clean(client, settings.table, app, day)
         crash("rollup_after_clean")
         done += 1
+    for app in sorted(_stale_apps(client, settings.table) | _held_apps(lake, settings.lake_prefix)):
+        refresh_state(lake, client, settings, app, crash)
     return done

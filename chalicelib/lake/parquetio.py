@@ -61,6 +61,13 @@ class Lake:
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"reading s3://{self.bucket}/{key} failed: {exc}") from exc
 
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (inclusive) of an object: one ranged GET."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"reading s3://{self.bucket}/{key} bytes {start}-{end} failed: {exc}") from exc
+
     def read_table(self, key: str) -> pa.Table:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Callable
 
-from chalicelib.export import compact, dedup, plan
+from chalicelib.export import compact, dedup, plan, rollups
 from chalicelib.export.run import Exporter
 from chalicelib.lake import layout, transform
 
@@ -44,6 +45,7 @@ def backfill(
     report = BackfillReport()
     with exporter.exclusive() as session:
         s = session.settings
+        hold = f"backfill-{uuid.uuid4().hex[:12]}"
         for window in hours(since_ms, until_ms):
             for dataset in plan.DATASETS:
                 lines = session.reader.read_many(plan.key_ranges(dataset, window, s.write_shards))
@@ -54,6 +56,12 @@ def backfill(
                 else:
                     report.rejected += table.num_rows
                 for app_id, dt, part in transform.split_partitions(transform.with_dt(dataset, table)):
+                    if dataset == "events":
+                        # Rows merged into a day change its rollups and its neighbours': readers held
+                        # off and the days marked before the merge (chalicelib/export/rollups.py).
+                        day = date.fromisoformat(dt)
+                        rollups.hold(session.lake, s.lake_prefix, app_id, f"{hold}-{dt}", (day - timedelta(days=2)).isoformat())
+                        rollups.mark(session.table, s.table, [(app_id, day)])
                     staged = layout.staging_key(s.lake_prefix, uuid.uuid4().hex)
                     session.lake.put_table(staged, part)
                     prefix = layout.partition_prefix(s.lake_prefix, dataset, app_id, dt)

@@ -129,6 +129,7 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     lake, prefix = session.lake, session.settings.lake_prefix
     removed = {"events": 0, "rejected_events": 0}
     rewritten: list[str] = []
+    rewritten_events = 0
     for dataset in layout.DATASETS:
         app_prefix = layout.app_prefix(prefix, dataset, subject.app_id)
         for obj in list(lake.list(app_prefix)):
@@ -140,6 +141,14 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
             hits = pc.sum(mask).as_py() or 0
             if not hits:
                 continue
+            if dataset == "events":
+                # Before the rewrite: readers held off the rollups (they hold the subject's ids too)
+                # and the day marked, so a crash from here on still rebuilds it (rollups.py).
+                if not rewritten_events:
+                    rollups.hold(lake, prefix, subject.app_id, f"erasure-{request_id}", rollups.NOTHING_ROLLED)
+                day = date.fromisoformat(layout.partition_of(key)[1])
+                rollups.mark(session.table, session.settings.table, [(subject.app_id, day)])
+                rewritten_events += 1
             kept = table.filter(pc.invert(mask))
             if kept.num_rows:
                 out = _rewritten_key(key, request_id)
@@ -152,12 +161,10 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     return removed["events"], removed["rejected_events"], rewritten
 
 
-def erase_rollups(session: Session, app_id: str, rewritten: list[str], crash: Callable[[str], None]) -> int:
-    """Rebuild the rollups of the days whose events files were rewritten (they hold anonymous_id
-    and user_id too), now, under the same lease. Returns the days rebuilt."""
-    events = layout.dataset_prefix(session.settings.lake_prefix, "events")
-    days = {date.fromisoformat(layout.partition_of(k)[1]) for k in rewritten if k.startswith(events)}
-    rollups.mark(session.table, session.settings.table, [(app_id, d) for d in days])
+def erase_rollups(session: Session, crash: Callable[[str], None]) -> int:
+    """Rebuild the rollups of the days whose events files were rewritten (erase_lake marked them
+    before each rewrite; they hold anonymous_id and user_id too), now, under the same lease, and
+    let readers back onto them. Returns the days rebuilt."""
     return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), crash)
 
 
@@ -174,7 +181,7 @@ def erase(
         entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(
             session, subject, entry.request_id, crash
         )
-        erase_rollups(session, subject.app_id, entry.files_rewritten, crash)
+        erase_rollups(session, crash)
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
     return entry

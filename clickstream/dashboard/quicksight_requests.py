@@ -120,8 +120,34 @@ _SQL_FOR = {
 
 
 def placeholders(sql: str) -> list[str]:
-    """The :named parameters a query binds, in order of first use (not those the engine fills in)."""
-    return list(dict.fromkeys(name for _, _, name in placeholder_spans(sql) if name not in ENGINE_FILLED))
+    """The :named parameters a query binds, in order of first use (not those the engine fills
+    in; but app_id wherever rolled_through is used, which ROLLED_THROUGH_SQL reads by app)."""
+    names = [name for _, _, name in placeholder_spans(sql)]
+    used = [n for n in names if n not in ENGINE_FILLED]
+    if "rolled_through" in names and "app_id" not in used:
+        used.insert(0, "app_id")
+    return list(dict.fromkeys(used))
+
+
+# :rolled_through in a dataset's SQL: QuickSight has no step that runs before a query, so the
+# custom SQL reads the export's published state itself, a scalar subquery over one tiny file
+# per app (chalicelib/export/rollups.py: the least value of the app's rollup_state files; none:
+# raw events every day). A scalar subquery is allowed wherever a literal is, and QuickSight
+# substitutes <<$appId>> in the custom SQL text of a direct-query dataset before Athena sees it,
+# wherever it appears (https://docs.aws.amazon.com/quicksight/latest/user/dataset-parameters.html,
+# .../dataset-parameters-insert-parameter.html; at most 128 distinct parameters per query);
+# the text may be 168,000 characters (CustomSql.SqlQuery in
+# https://docs.aws.amazon.com/quicksight/latest/APIReference/API_CustomSql.html). Athena engine 3
+# (Trino) can also prune partitions by such a value at run time (dynamic filtering,
+# https://trino.io/docs/current/admin/dynamic-filtering.html); where it does not, the answer is
+# the same and only the bytes scanned grow, still bounded by the date range's partitions.
+ROLLED_THROUGH_SQL = "(SELECT coalesce(min(rolled_through), {nothing}) FROM {database}.rollup_state WHERE app_id = {app})"
+
+
+def rolled_through_sql(database: str) -> str:
+    return ROLLED_THROUGH_SQL.format(
+        nothing=athena_literal(DEFAULTS["rolled_through"]), database=database, app=_SQL_FOR["string"].format(qs_name("app_id"))
+    )
 
 
 def athena_sql(sql: str, spec: Spec, database: str) -> str:
@@ -137,8 +163,7 @@ def athena_sql(sql: str, spec: Spec, database: str) -> str:
     ]
     for start, end, name in placeholder_spans(sql):
         if name == "rolled_through":
-            # Not yet a QuickSight parameter: raw events for every day (the default), the same answers.
-            edits.append((start, end, athena_literal(DEFAULTS[name])))
+            edits.append((start, end, rolled_through_sql(database)))
             continue
         param = spec.parameter(name)
         edits.append((start, end, _SQL_FOR[param.type].format(qs_name(param.name))))

@@ -61,20 +61,26 @@ def run_query(
     lake: LocalLake | None = None,
     cache_dir: Path | None = None,
     max_age_s: float = 2.0,
+    read_sql: athena.ReadSql | None = None,
 ) -> pa.Table:
     """Run one statement and return its rows as an Arrow table (``.to_pylist()`` for dicts).
 
     DuckDB re-lists S3 at most every ``max_age_s`` seconds (a dashboard's panels share one
-    sync); pass ``lake`` to query a given LocalLake (tests, the benchmark).
+    sync); pass ``lake`` to query a given LocalLake (tests, the benchmark), ``read_sql`` to
+    stand in for awswrangler on Athena (tests).
     """
     if engine not in ("duckdb", "athena"):
         raise QueryError(f"engine {engine!r}: expected duckdb or athena")
     sql, values = prepare(sql_or_name, params)
+    engine_fills = "rolled_through" in values and "rolled_through" not in (params or {})
     if engine == "athena":
-        # Without a rolled_through from the caller Athena reads raw events (the default).
-        return athena.run(sql, values, settings)
+        if engine_fills:
+            # The rollups' published state, read from S3 (one LIST, a GET per state file) and
+            # bound as a literal: Athena prunes the partitions on both sides of the switch.
+            values["rolled_through"] = athena.rolled_through(values["app_id"], settings) or values["rolled_through"]
+        return athena.run(sql, values, settings, read_sql=read_sql)
     target = lake or local_lake(settings, cache_dir)
-    if "rolled_through" in values and "rolled_through" not in (params or {}):
+    if engine_fills:
         # The engine's part of the contract: the last day the rollups cover, from the lake itself.
         target.sync(max_age_s)
         values["rolled_through"] = target.rolled_through(values["app_id"]) or values["rolled_through"]

@@ -14,6 +14,10 @@ from typing import Any, Callable, Mapping
 
 import pyarrow as pa
 
+from chalicelib import clients
+from chalicelib.errors import ClickstreamError
+from chalicelib.export import rollups
+from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from clickstream.lake import catalog, translate
 from clickstream.lake.exceptions import LakeUnavailable, QueryError
@@ -59,6 +63,16 @@ def run(
             raise QueryError(f"Athena refused the query: {exc}") from exc
         raise LakeUnavailable(f"Athena could not run the query ({kind}): {exc}") from exc
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def rolled_through(app_id: str, settings: Settings, s3: Any = None) -> str | None:
+    """The last day Athena may read ``app_id``'s rollups for: the least value of its
+    rollup_state files (chalicelib/export/rollups.py), None when there are none."""
+    lake = Lake(s3 or clients.s3(settings), settings.bucket)
+    try:
+        return rollups.read_state(lake, settings.lake_prefix, app_id)
+    except ClickstreamError as exc:
+        raise LakeUnavailable(f"reading the rollup state of {app_id!r} failed: {exc}") from exc
 
 
 def view_statements() -> list[tuple[str, str]]:

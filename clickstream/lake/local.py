@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from chalicelib import clients
-from chalicelib.lake import rollup
+from chalicelib.errors import ClickstreamError
+from chalicelib.export import rollups
+from chalicelib.lake import layout, rollup
+from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from clickstream.lake import translate
 from clickstream.lake.duck import DuckLake, Profile
@@ -31,7 +35,9 @@ class LocalLake:
         self.duck = duck
         self.mirror = mirror
         self._synced_at: float | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._states: dict[str, str | None] = {}  # app -> rolled_through, read at the last sync
+        self._state_files: dict[str, tuple[str, list[str | None]]] = {}  # key -> (ETag, values)
 
     @property
     def root(self) -> Path:
@@ -45,6 +51,7 @@ class LocalLake:
             if self._synced_at is not None and time.monotonic() - self._synced_at < max_age_s:
                 return None
             first = self._synced_at is None
+            self._read_states()
             report = self.mirror.sync()
             if report.changed or first:
                 self.duck.refresh()
@@ -65,14 +72,52 @@ class LocalLake:
             return self.duck.execute(duck_sql, params)
 
     def rolled_through(self, app_id: str) -> str | None:
-        """The last day the local copy's rollups cover for ``app_id`` (rollup.rolled_through)."""
+        """The last day the rollups may be read for ``app_id``, as the export's housekeeping
+        published it (chalicelib/export/rollups.py: the least value of the app's rollup_state
+        files, read at the last sync; None: nothing rolled up). The rollup files alone do not
+        say it: after late events, an erasure or a retention run, a day's files are stale until
+        rebuilt, and only the state (held back first) says so.
+
+        A plain directory that no export keeps (the benchmark's generated lake) has no
+        rollup_state folder at all: there, the days whose files are present."""
+        if self.mirror is not None:
+            with self._lock:
+                return self._states.get(app_id)
+        folder = self.root / rollups.STATE_TABLE
+        if folder.is_dir():
+            files = sorted((folder / f"app_id={app_id}").glob("*.parquet"))
+            return rollups.least(v for f in files for v in rollups.values_of(pq.read_table(f)))
 
         def days(table: str) -> list[str]:
             return [
                 p.name.split("=", 1)[1] for p in (self.root / table / f"app_id={app_id}").glob("dt=*") if any(p.glob("*.parquet"))
             ]
 
-        return rollup.rolled_through(days("events"), days("rollup_sessions"))
+        return rollup.rolled_through(days("events"), days(rollups.WRITE_ORDER[-1]))
+
+    def _read_states(self) -> None:
+        """Every app's rolled_through from S3 (one LIST; a GET per state file that changed).
+        Read before the files are synced: a snapshot no younger than the files it guards."""
+        assert self.mirror is not None
+        lake = Lake(self.mirror.s3, self.mirror.bucket)
+        base = layout.dataset_prefix(self.mirror.lake_prefix, rollups.STATE_TABLE)
+        seen: dict[str, tuple[str, list[str | None]]] = {}
+        try:
+            for obj in lake.list(base):
+                key = obj["Key"]
+                if not key.endswith(".parquet") or not key[len(base) :].startswith("app_id="):
+                    continue
+                tag = str(obj.get("ETag", ""))
+                cached = self._state_files.get(key)
+                values = cached[1] if cached and cached[0] == tag else rollups.values_of(lake.read_table(key))
+                seen[key] = (tag, values)
+        except ClickstreamError as exc:
+            raise LakeUnavailable(f"reading the rollup state under s3://{lake.bucket}/{base} failed: {exc}") from exc
+        self._state_files = seen
+        per_app: dict[str, list[str | None]] = {}
+        for key, (_, values) in seen.items():
+            per_app.setdefault(key[len(base) :].split("/", 1)[0].removeprefix("app_id="), []).extend(values)
+        self._states = {app: rollups.least(values) for app, values in per_app.items()}
 
     def profile(self, sql: str, params: Mapping[str, Any]) -> tuple[pa.Table, Profile]:
         """Run as Athena would and report the files each scan read."""

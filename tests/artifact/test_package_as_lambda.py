@@ -20,7 +20,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from chalicelib.lake import codecs
+from chalicelib.export import rollups
+from chalicelib.lake import codecs, layout, rollup
 from chalicelib.store import keys
 from tests.artifact import lambda_runtime as lr
 from tests.factories import event
@@ -44,10 +45,12 @@ def _body(events: list[dict[str, Any]]) -> str:
 def api_calls(key: str, read_key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, Any]]]]:
     """(what, API Gateway event, expected status, events it sends that must reach the lake)."""
     # A tab in a top-level string is stored as an object item among positional ones (the export
-    # reads that page line by line), and a day-old event adds a second dt partition to split.
+    # reads that page line by line), and a day-old event adds a second dt partition to split;
+    # a page view an offline client queued three days ago: its closed day gets rolled up.
     day_old = event()
     day_old["timestamp"] -= 86_400_000
-    json_batch = [event(), event(event_type="click", event_name="add_to_cart"), event(title=TAB_TITLE), day_old]
+    late = event(timestamp=int(time.time() * 1000) - 3 * 86_400_000)
+    json_batch = [event(), event(event_type="click", event_name="add_to_cart"), event(title=TAB_TITLE), day_old, late]
     beacon = [event(), event()]
     encoded = [event(), event()]
     headers = {"Origin": ORIGIN}
@@ -301,6 +304,23 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
     assert found == Counter(accepted), f"missing {set(accepted) - set(found)}, twice {[k for k, n in found.items() if n > 1]}"
     assert rejected == 1  # the invalid event of the JSON batch
     assert TAB_TITLE in titles  # the object item among positional ones, read back exactly
+    assert_rolled_up_and_published(s3, bucket)
+
+
+def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
+    """The late event's day was rolled up by the commit run's housekeeping (the layer's pyarrow
+    and numpy), its worker's hold is gone, and the app's state vouches for the closed days."""
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="lake/").get("Contents", [])]
+    days = sorted({layout.partition_of(k) for k in listed if k.startswith("lake/events/")}, key=lambda a_d: a_d[1])
+    app, late_day = days[0]
+    assert late_day < days[-1][1], "the late event is on an earlier day than the others"
+    for table in rollups.WRITE_ORDER:
+        assert layout.partition_prefix("lake", table, app, late_day) + rollup.FILE_NAME in listed, table
+    state = [k for k in listed if k.startswith(rollups.state_folder("lake", app))]
+    assert state == [rollups.state_folder("lake", app) + rollups.STATE_FILE], state  # no hold left
+    body = s3.get_object(Bucket=bucket, Key=state[0])["Body"].read()
+    [through] = rollups.values_of(pq.read_table(io.BytesIO(body)))
+    assert through == (date.fromisoformat(late_day) + timedelta(days=1)).isoformat()  # today's neighbours are open
 
 
 # ------------------------------------------------------------------ the emulation itself can fail

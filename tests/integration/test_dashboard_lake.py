@@ -110,7 +110,7 @@ def test_the_comparison_sql_quicksight_runs_equals_the_page_s_two_runs(lake, run
             "date_to": params["date_to"],
             "include_bots": False,
             "now": scope.bound({}, NOW)["until"],
-            "rolled_through": NOTHING_ROLLED,  # as QuickSight binds it (quicksight_requests: raw events every day)
+            "rolled_through": NOTHING_ROLLED,  # raw events every day (QuickSight reads the state: test_rollup_state)
         },
         settings=settings,
         engine="duckdb",

@@ -49,6 +49,7 @@ CRASH_POINTS = [
     "compact_after_delete",
     "rollup_after_write",
     "rollup_after_clean",
+    "rollup_after_state",
 ]
 
 
@@ -124,6 +125,36 @@ def assert_rollups_match_events(s):
             assert pq.read_table(io.BytesIO(body)).equals(expected[name]), (name, app, dt)
 
 
+def assert_no_stale_rollup_readable(s, final=False):
+    """Whatever readers take as rolled_through (the least of the app's rollup_state files) covers
+    only days whose rollup files are a rebuild from the events as they are now; once everything
+    has settled, it reaches the last day with events, and no hold is left."""
+    s3 = clients.s3(s)
+    lake = Lake(s3, s.bucket)
+    source = rollups.S3Days(lake, s.lake_prefix)
+    listed = [
+        o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.bucket) for o in page.get("Contents", [])
+    ]
+    event_days: dict[str, set[str]] = {}
+    for k in listed:
+        if k.startswith(layout.dataset_prefix(s.lake_prefix, "events")):
+            app, dt = layout.partition_of(k)
+            event_days.setdefault(app, set()).add(dt)
+    for app, days in event_days.items():
+        through = rollups.read_state(lake, s.lake_prefix, app) or rollups.NOTHING_ROLLED
+        for dt in sorted(d for d in days if d <= through):
+            expected = rollup.rebuild_day(source, app, date.fromisoformat(dt))
+            for name in rollup.SCHEMAS:
+                key = layout.partition_prefix(s.lake_prefix, name, app, dt) + rollup.FILE_NAME
+                assert key in listed, (name, app, dt, through)
+                body = s3.get_object(Bucket=s.bucket, Key=key)["Body"].read()
+                assert pq.read_table(io.BytesIO(body)).equals(expected[name]), ("stale", name, app, dt, through)
+        if final:
+            assert through >= max(days), (app, through, sorted(days))
+    if final:
+        assert not [k for k in listed if "/hold-" in k]
+
+
 def assert_exactly_once(s):
     lake = read_lake(s)
     expected = expected_rows(s)
@@ -186,6 +217,7 @@ def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stac
             try:
                 make_exporter(s, clock, crash, budget=budget).run_once()
             except HardKill:
+                assert_no_stale_rollup_readable(s)
                 clock.ms += LEASE_MS + 1  # the dead run's lease must expire first
         # a day later, the closed day's files get compacted (with the crash hook armed)
         if gap > 25 * 60_000:
@@ -193,6 +225,7 @@ def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stac
             try:
                 make_exporter(s, clock, crash, budget=budget).run_once()
             except HardKill:
+                assert_no_stale_rollup_readable(s)
                 clock.ms += LEASE_MS + 1
     drain(s, clock)
     assert_exactly_once(s)
@@ -200,6 +233,7 @@ def test_lake_holds_every_accepted_event_exactly_once_after_any_crash(local_stac
     clock.ms += 2 * DAY
     make_exporter(s, clock).run_once()
     assert_rollups_match_events(s)
+    assert_no_stale_rollup_readable(s, final=True)
 
 
 def test_two_runs_started_at_once_neither_duplicate_nor_lose(local_stack):

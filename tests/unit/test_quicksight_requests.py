@@ -94,6 +94,26 @@ def test_dataset_sql_is_athena_with_qualified_tables_and_quicksight_parameters(s
             assert table.name in ctes or table.db == "clickstream_prod", f"{name}: {table.sql()} is not qualified"
 
 
+def test_datasets_read_the_rollups_through_the_published_state_never_a_literal(spec):
+    """rolled_through is the export's, not a filter: each use in a dataset's SQL is the subquery
+    over the app's rollup_state files (chalicelib/export/rollups.py), which falls back to raw
+    events when there is none; no dataset binds a fixed day."""
+    subquery = qs.rolled_through_sql("clickstream_prod")
+    assert "clickstream_prod.rollup_state WHERE app_id = <<$appId>>" in subquery and "'0001-01-01'" in subquery
+    rolled = 0
+    for dataset in spec.used_datasets():
+        uses = [n for _, _, n in qs.placeholder_spans(dataset.sql())].count("rolled_through")
+        sql = data_sets(spec)[dataset.name]["PhysicalTableMap"]["sql"]["CustomSql"]["SqlQuery"]
+        assert sql.count(subquery) == uses, dataset.name
+        assert "'0001-01-01'" not in sql.replace(subquery, ""), f"{dataset.name}: a literal rolled_through is left"
+        if uses:
+            rolled += 1
+            assert "app_id" in qs.placeholders(dataset.sql()), dataset.name
+            tree = sqlglot.parse_one(re.sub(r"<<\$\w+>>", "'demo'", sql), read="athena")
+            assert "rollup_state" in {t.name for t in tree.find_all(sqlglot.exp.Table)}
+    assert rolled >= 10, "the session panels read the rollups"
+
+
 def test_each_filter_is_one_analysis_parameter_mapped_to_the_datasets_that_use_it(spec):
     d = definition(spec)
     requests = data_sets(spec)

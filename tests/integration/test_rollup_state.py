@@ -1,0 +1,450 @@
+"""Readers never read a stale rollup: the published rollup_state against the local servers.
+
+A lake whose closed days the export rolled up, then changes to those days (an erasure, late
+events) stopped half-way by a hard kill: the dashboard's SQL (DuckDB over the S3 mirror) and
+the Athena path (the value bound for :rolled_through) must give what raw events give, at every
+point, and the rollups again once housekeeping has rebuilt the days.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from chalicelib import clients
+from chalicelib.export import rollups
+from chalicelib.export.run import Exporter, Tuning
+from chalicelib.lake import rollup
+from chalicelib.lake.parquetio import Lake, parquet_bytes
+from chalicelib.settings import Settings
+from chalicelib.store import keys
+from chalicelib.store.apps import AppStore
+from clickstream.admin.backfill import backfill
+from clickstream.admin.erasure import Subject, erase
+from clickstream.admin.rollup_backfill import mark_existing
+from clickstream.cli import main
+from clickstream.lake import LocalLake, directory_lake, local_lake, query_names, run_query
+from clickstream.lake.params import NOTHING_ROLLED
+from tests.factories import ABSENT
+from tests.lake_helpers import cli_env, event, lake_files, store
+
+APP = "shop"
+NOW = int(time.time() * 1000)
+TODAY = datetime.fromtimestamp(NOW / 1000, tz=timezone.utc).date()
+DAY = 86_400_000
+
+
+class HardKill(BaseException):
+    """The process dies mid-step."""
+
+
+def at(days_ago: int, hour: float) -> int:
+    start = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=timezone.utc) - timedelta(days=days_ago)
+    return int(start.timestamp() * 1000 + hour * 3_600_000)
+
+
+def exporter(settings: Settings, now_ms: int = NOW) -> Exporter:
+    return Exporter(
+        settings.with_(settle_seconds=0),
+        clients.dynamodb(settings),
+        clients.s3(settings),
+        clock=lambda: now_ms / 1000,
+        tuning=Tuning(lease_ms=2_000),
+    )
+
+
+def visit(who: str, user: str | None, start_ms: int, paths: list[str], gap_min: float = 5) -> list[dict[str, Any]]:
+    return [
+        event(
+            None,
+            start_ms + int(i * gap_min * 60_000),
+            event_type="page_view",
+            anonymous_id=who,
+            user_id=user if user is not None else ABSENT,
+            url=f"https://shop.example.com{path}",
+        )
+        for i, path in enumerate(paths)
+    ]
+
+
+def history(settings: Settings) -> None:
+    """Four closed days; Alice's visits on two of them, one across midnight."""
+    events = (
+        visit("anon-a", "u-alice", at(5, 10), ["/", "/pricing", "/signup"])
+        + visit("anon-a", "u-alice", at(4, 23.9), ["/", "/docs", "/pricing"], gap_min=6)
+        + visit("anon-b", None, at(5, 11), ["/", "/docs"])
+        + visit("anon-b", None, at(3, 9), ["/pricing"])
+        + visit("anon-c", "u-carol", at(2, 14), ["/", "/pricing", "/signup", "/welcome"])
+        + visit("anon-c", "u-carol", at(4, 8), ["/blog"])
+    )
+    store(settings, events, received_ms=NOW - 120_000, app_id=APP)
+
+
+def prepare_names(name: str) -> set[str]:
+    from clickstream.lake import catalog, translate
+
+    return set(translate.parameter_names(catalog.resolve(name)[0]))
+
+
+def panels(lake: LocalLake, settings: Settings, rolled_through: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every panel query whose SQL switches on :rolled_through, as the dashboard runs it (the
+    engine fills the value in) or, given ``rolled_through``, with that value bound."""
+    out = {}
+    for name in query_names():
+        names = prepare_names(name)
+        if "rolled_through" not in names:
+            continue
+        given: dict[str, Any] = {
+            "app_id": APP,
+            "date_from": (TODAY - timedelta(days=6)).isoformat(),
+            "date_to": TODAY.isoformat(),
+        }
+        if "steps" in names:
+            given["steps"] = "/,/pricing"
+        if rolled_through is not None:
+            given["rolled_through"] = rolled_through
+        out[name] = run_query(name, given, settings=settings, lake=lake, max_age_s=0).to_pylist()
+    assert len(out) >= 10
+    return out
+
+
+@pytest.fixture
+def rolled(settings: Settings, tmp_path: Path) -> tuple[Settings, LocalLake]:
+    history(settings)
+    report = exporter(settings).run_once()
+    assert report.status == "exported" and report.rolled_up_days >= 4, report
+    lake = local_lake(settings, tmp_path / "cache")
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    return settings, lake
+
+
+def s3_lake(settings: Settings) -> Lake:
+    return Lake(clients.s3(settings), settings.bucket)
+
+
+def test_an_erasure_stopped_half_way_never_leaves_a_stale_rollup_readable(rolled):
+    settings, lake = rolled
+    before = panels(lake, settings)
+    assert before == panels(lake, settings, NOTHING_ROLLED), "rolled up and raw agree to begin with"
+
+    # WHEN Alice's erasure dies after rewriting her first events file
+    def kill(point: str) -> None:
+        if point == "erase_after_delete_input":
+            raise HardKill
+
+    with pytest.raises(HardKill):
+        erase(exporter(settings), Subject(APP, "user_id", "u-alice"), "test", crash=kill, wait_s=5)
+
+    # THEN the rollup files are the old ones (the mirror's listing alone would have trusted them) ...
+    lake.sync(0)
+    held = panels(lake, settings)
+    stale = panels(lake, settings, (TODAY - timedelta(days=2)).isoformat())
+    assert held != stale, "the rollups are stale now: reading them would show the erased visits"
+    # ... but the published state holds readers off them: the page is what raw events say
+    assert lake.rolled_through(APP) == NOTHING_ROLLED
+    assert held == panels(lake, settings, NOTHING_ROLLED)
+    assert held != before
+
+    # WHEN the erasure is run again to the end
+    erase(exporter(settings), Subject(APP, "user_id", "u-alice"), "test", wait_s=5)
+
+    # THEN the days are rebuilt, the rollups readable again, and they agree with raw events
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    after = panels(lake, settings)
+    assert after == panels(lake, settings, NOTHING_ROLLED)
+    assert after != before
+    for key in lake_files(settings, "rollup_sessions") + lake_files(settings, "rollup_visitor_days"):
+        assert "anon-a" not in s3_lake(settings).read_table(key).column("anonymous_id").to_pylist(), key
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k], "the hold is gone"
+
+
+def test_late_events_hold_readers_off_the_days_they_change_until_rebuilt(rolled):
+    settings, lake = rolled
+    # GIVEN late events for a rolled-up day (Bob back on the day before yesterday, 23:55-00:05)
+    store(settings, visit("anon-b", None, at(3, 23.95), ["/", "/docs", "/pricing"]), received_ms=NOW + 30_000, app_id=APP)
+
+    # WHEN the run that exports them dies after its commit, before housekeeping
+    def kill(point: str) -> None:
+        if point == "after_commit":
+            raise HardKill
+
+    ex = Exporter(
+        settings.with_(settle_seconds=0),
+        clients.dynamodb(settings),
+        clients.s3(settings),
+        clock=lambda: (NOW + 60_000) / 1000,
+        crash=kill,
+        tuning=Tuning(lease_ms=2_000),
+    )
+    with pytest.raises(HardKill):
+        ex.run_once()
+
+    # THEN readers are held below the day before the late day, and agree with raw events
+    lake.sync(0)
+    assert lake.rolled_through(APP) <= (TODAY - timedelta(days=5)).isoformat()
+    held = panels(lake, settings)
+    assert held == panels(lake, settings, NOTHING_ROLLED)
+    assert held != panels(lake, settings, (TODAY - timedelta(days=2)).isoformat()), "the late rows change rolled-up days"
+
+    # WHEN the next run's housekeeping rebuilds the days
+    time.sleep(2.1)  # the killed run's lease expires
+    assert exporter(settings, NOW + 120_000).run_once().status in ("exported", "idle")
+
+    # THEN the rollups are readable again and equal to raw events
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == held
+
+
+def test_a_backfill_holds_readers_off_the_days_it_merges_into_until_rebuilt(rolled):
+    settings, lake = rolled
+    before = panels(lake, settings)
+    # GIVEN a rolled-up day whose events file was lost (the rollups still say what it held)
+    lost = [k for k in lake_files(settings, "events") if f"/dt={TODAY - timedelta(days=4)}/" in k]
+    s3_lake(settings).delete(lost)
+
+    # WHEN the window is re-exported from the table
+    backfill(exporter(settings, NOW + 10_000), NOW - 3_600_000, NOW)
+
+    # THEN until housekeeping rebuilds the days, readers are held below them, raw and rolled agree
+    lake.sync(0)
+    assert lake.rolled_through(APP) <= (TODAY - timedelta(days=6)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED) == before
+    exporter(settings, NOW + 20_000).run_once()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == before
+
+
+def test_the_athena_path_binds_the_published_state(rolled):
+    """run_query(engine="athena") reads the app's rollup_state on S3 and binds it as the literal
+    Athena prunes by; the caller's own value wins; no state: raw events."""
+    settings, _ = rolled
+    sent: list[list[str]] = []
+
+    def read_sql(**kwargs: Any) -> pd.DataFrame:
+        sent.append(kwargs["params"])
+        return pd.DataFrame({"visitors": [1]})
+
+    def bound(given: dict[str, Any]) -> str:
+        run_query("overview", given, settings=settings, engine="athena", read_sql=read_sql)
+        literals = {p for p in sent[-1] if p.startswith("'") and p[1:5].isdigit()}
+        dates = {given.get(k) for k in ("date_from", "date_to")}
+        return [p.strip("'") for p in literals if p.strip("'") not in dates][0]
+
+    given = {"app_id": APP, "date_from": (TODAY - timedelta(days=6)).isoformat(), "date_to": TODAY.isoformat()}
+    assert bound(given) == (TODAY - timedelta(days=2)).isoformat()
+    assert bound({**given, "rolled_through": "2020-01-02"}) == "2020-01-02"
+    rollups.hold(s3_lake(settings), settings.lake_prefix, APP, "test", NOTHING_ROLLED)
+    assert bound(given) == NOTHING_ROLLED
+    assert bound({**given, "app_id": "other"}) == NOTHING_ROLLED
+
+
+def strip_rollups(settings: Settings) -> None:
+    """The lake as the export left it before the rollups existed: events only, no dirty days."""
+    s3 = s3_lake(settings)
+    s3.delete([k for table in (*rollup.SCHEMAS, rollups.STATE_TABLE) for k in lake_files(settings, table)])
+    clients.dynamodb(settings).delete_item(TableName=settings.table, Key=keys.ROLLUP_DIRTY_KEY)
+
+
+def test_an_older_lake_is_rolled_up_by_etl_rollup(rolled, tmp_path: Path):
+    settings, lake = rolled
+    expected = panels(lake, settings)
+    strip_rollups(settings)
+    lake.sync(0)
+    assert lake.rolled_through(APP) is None and panels(lake, settings) == expected  # raw, same answers
+
+    # the next runs alone never build them: nothing marks the old days
+    exporter(settings, NOW + 10_000).run_once()
+    assert not lake_files(settings, "rollup_sessions")
+
+    # WHEN the operator marks the existing days; THEN the next run's housekeeping builds them
+    report = mark_existing(exporter(settings, NOW + 20_000))
+    assert report.days == {APP: 4} and report.built == 0
+    exporter(settings, NOW + 30_000).run_once()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == expected
+
+    # and `clickstream etl rollup --now` builds them at once
+    strip_rollups(settings)
+    result = CliRunner().invoke(main, ["etl", "rollup", "--app", APP, "--now"], env=cli_env(settings))
+    assert result.exit_code == 0, result.output
+    assert f"{APP} 4" in result.output and "built" in result.output
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == expected
+    assert CliRunner().invoke(main, ["etl", "rollup", "--app", "Not/An/App"], env=cli_env(settings)).exit_code == 2
+
+
+def test_a_release_that_adds_a_rollup_table_replaces_every_app_s_state_at_its_first_pass(rolled):
+    """A state written for another set of tables is outdated: the next pass refreshes the app
+    (here: the same tables, so the same day) and deletes it; readers take the lower meanwhile."""
+    settings, lake = rolled
+    folder = rollups.state_folder(settings.lake_prefix, APP)
+    s3_lake(settings).put_table(folder + "state-0123456789.parquet", rollups.state_table("2020-01-01"))
+    lake.sync(0)
+    assert lake.rolled_through(APP) == "2020-01-01"
+
+    exporter(settings, NOW + 10_000).run_once()
+
+    lake.sync(0)
+    assert [k.rsplit("/", 1)[-1] for k in lake_files(settings, rollups.STATE_TABLE)] == [rollups.STATE_FILE]
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+
+
+def test_a_directory_lake_without_state_is_read_by_its_files(rolled, tmp_path: Path):
+    """The benchmark's generated lake has no rollup_state folder; a lake the export keeps does."""
+    settings, lake = rolled
+    plain = directory_lake(lake.root)
+    assert plain.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert not (lake.root / rollups.STATE_TABLE).exists()  # the mirror's lake keeps the state in memory
+    # WHEN the export published a state for it, the state decides, not the files
+    state = lake.root / rollups.STATE_TABLE / f"app_id={APP}"
+    state.mkdir(parents=True)
+    (state / rollups.STATE_FILE).write_bytes(parquet_bytes(rollups.state_table("2020-01-01")))
+    assert plain.rolled_through(APP) == "2020-01-01" and plain.rolled_through("other") is None
+
+
+def test_a_large_day_file_is_read_by_ranges_and_gives_the_same_batches(settings, monkeypatch):
+    """S3Days reads an object above RANGED_ABOVE through ranged GETs (footer, then the chunks
+    of the columns asked for), never whole; the rows are those of a whole read."""
+    import pyarrow as pa
+
+    day = TODAY - timedelta(days=3)
+    rows = 250_000
+    table = pa.table(
+        {
+            "event_id": [f"e{i:07d}" for i in range(rows)],
+            "anonymous_id": [f"{i % 977:016x}" for i in range(rows)],
+            "path": ["/a", "/b"] * (rows // 2),
+            "ignored": ["x" * 20] * rows,
+        }
+    )
+    key = f"{settings.lake_prefix}/events/app_id={APP}/dt={day}/big.parquet"
+    sink = __import__("io").BytesIO()
+    __import__("pyarrow.parquet").parquet.write_table(table, sink, row_group_size=50_000, compression="snappy")
+    s3_lake(settings).put_bytes(key, sink.getvalue())
+    whole = rollups.S3Days(s3_lake(settings), settings.lake_prefix)
+    expected = pa.Table.from_batches(list(whole.batches(APP, day, ["event_id", "path", "anonymous_id"])))
+
+    estimated = whole.count(APP, day)
+    monkeypatch.setattr(rollups, "RANGED_ABOVE", 0)
+    ranged = rollups.S3Days(s3_lake(settings), settings.lake_prefix)
+    got = pa.Table.from_batches(list(ranged.batches(APP, day, ["event_id", "path", "anonymous_id"])))
+
+    assert got.equals(expected) and got.num_rows == rows
+    assert ranged.count(APP, day) == rows  # from the footer, exact
+    assert estimated == len(sink.getvalue()) // rollups.BYTES_PER_ROW  # a small object: from its size
+    assert ranged.requests > 5 > whole.requests  # footer and chunks by ranges; the whole object once
+
+
+def test_the_quicksight_datasets_sql_reads_the_state_by_its_subquery_and_agrees(rolled, tmp_path: Path):
+    """Each dataset's custom SQL as QuickSight sends it to Athena (its parameters substituted as
+    QuickSight substitutes them, the rollup_state subquery left in), run on DuckDB over the same
+    lake: the page's answers, with the rollups held off (a hold) and with them in use."""
+    import re
+
+    from clickstream.dashboard import quicksight_requests as qs
+    from clickstream.dashboard.spec import load
+    from clickstream.lake import catalog, translate
+
+    settings, lake = rolled
+    spec = load()
+    date_from, date_to = TODAY - timedelta(days=6), TODAY
+    literal = {
+        "appId": f"'{APP}'",
+        "dateFrom": f"TIMESTAMP '{date_from} 00:00:00'",
+        "dateTo": f"TIMESTAMP '{date_to} 00:00:00'",
+        "includeBots": "0",
+        "steps": "'/', '/pricing'",
+    }
+    state_dir = tmp_path / "state"
+
+    def quicksight(dataset_name: str) -> list[dict[str, Any]]:
+        # the state files as Athena would read them: a table over rollup_state/app_id=<app>/
+        for key in lake_files(settings, rollups.STATE_TABLE):
+            target = state_dir / key.split("/rollup_state/", 1)[1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3_lake(settings).read_bytes(key))
+        lake.sync(0)
+        duck = lake.duck
+        duck.statement("CREATE SCHEMA IF NOT EXISTS qs")
+        for name in (*catalog.TABLES, *(v.name for v in catalog.view_files())):
+            duck.statement(f"CREATE OR REPLACE VIEW qs.{name} AS SELECT * FROM main.{name}")
+        files = sorted(state_dir.glob("app_id=*/*.parquet"))
+        source = (
+            f"read_parquet({[str(f) for f in files]}, hive_partitioning = true)"
+            if files
+            else "(SELECT CAST(NULL AS VARCHAR) AS rolled_through, CAST(NULL AS VARCHAR) AS app_id WHERE false)"
+        )
+        duck.statement(f"CREATE OR REPLACE VIEW qs.rollup_state AS SELECT rolled_through, app_id FROM {source}")
+        dataset = spec.datasets[dataset_name]
+        sql = qs.data_set_request(spec, dataset, qs.Names("clickstream", "t"), "arn", "qs")["PhysicalTableMap"]["sql"]
+        text = re.sub(r"<<\$(\w+)>>", lambda m: literal[m.group(1)], sql["CustomSql"]["SqlQuery"])
+        return duck.execute(translate.to_duckdb(text)).to_pylist()
+
+    def page(dataset_name: str) -> list[dict[str, Any]]:
+        given: dict[str, Any] = {"app_id": APP, "date_from": str(date_from), "date_to": str(date_to), "include_bots": False}
+        names = set(translate.parameter_names(spec.datasets[dataset_name].sql()))
+        if "steps" in names:
+            given["steps"] = "/,/pricing"
+        return run_query(
+            spec.datasets[dataset_name].sql(), {k: v for k, v in given.items() if k in names}, settings=settings, lake=lake
+        ).to_pylist()
+
+    rolled_names = [
+        d.name for d in spec.used_datasets() if "rolled_through" in translate.parameter_names(d.sql()) and not d.compare
+    ]
+    assert len(rolled_names) >= 10
+    for name in rolled_names:
+        assert quicksight(name) == page(name), name
+
+    def subquery() -> str:
+        text = qs.rolled_through_sql("qs").replace("<<$appId>>", f"'{APP}'")
+        return lake.duck.execute(f"SELECT {translate.to_duckdb(text)} AS r").to_pylist()[0]["r"]
+
+    def bound(name: str, rolled_through: str) -> list[dict[str, Any]]:
+        names = translate.parameter_names(spec.datasets[name].sql())
+        given = {"app_id": APP, "date_from": str(date_from), "date_to": str(date_to), "include_bots": False}
+        given |= {"steps": "/,/pricing", "rolled_through": rolled_through}
+        return run_query(
+            spec.datasets[name].sql(), {k: v for k, v in given.items() if k in names}, settings=settings, lake=lake
+        ).to_pylist()
+
+    assert subquery() == lake.rolled_through(APP) == str(TODAY - timedelta(days=2))
+    # WHEN a rolled-up day's events change behind a hold (as an erasure does: hold, then rewrite)
+    rollups.hold(s3_lake(settings), settings.lake_prefix, APP, "test", NOTHING_ROLLED)
+    s3_lake(settings).delete([k for k in lake_files(settings, "events") if f"/dt={TODAY - timedelta(days=5)}/" in k])
+    # THEN QuickSight's SQL reads raw events, not the stale rollups
+    changed = 0
+    for name in rolled_names:
+        got = quicksight(name)
+        assert subquery() == NOTHING_ROLLED
+        assert got == page(name) == bound(name, NOTHING_ROLLED), name
+        changed += got != bound(name, str(TODAY - timedelta(days=2)))
+    assert changed >= 5, "the stale rollups would have given other answers"
+
+
+def test_retention_rebuilds_the_first_day_kept_and_the_state_follows(rolled):
+    settings, lake = rolled
+    apps = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0)
+    apps.create_app("Shop", app_id=APP)
+    apps.update_app(APP, retention_days=4)
+    # WHEN the next day's first run applies retention (the days before the day before yesterday go)
+    report = exporter(settings, NOW + DAY).run_once()
+    assert report.retention_removed >= 3, report
+    # THEN no hold is left, the state covers the days kept, and the page is what raw events say
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k]
+    assert not [k for k in lake_files(settings, "rollup_sessions") if f"dt={TODAY - timedelta(days=3)}" in k]
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)

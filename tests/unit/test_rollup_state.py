@@ -1,0 +1,87 @@
+"""The rollups' published state (chalicelib/export/rollups.py): what a refresh writes, what a
+reader takes, and the Glue table Athena and QuickSight read it through."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import sqlglot
+from chalice.package import YAMLTemplateSerializer
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlglot import exp
+
+from chalicelib.export import rollups
+from chalicelib.lake import rollup
+from clickstream.lake import catalog
+from clickstream.lake.params import NOTHING_ROLLED
+from clickstream.target import ROOT
+
+D0 = date(2026, 11, 1)
+
+
+def day(k: int) -> str:
+    return (D0 + timedelta(days=k)).isoformat()
+
+
+def test_the_state_covers_what_every_table_holds_and_stops_before_the_first_dirty_day():
+    events = [day(k) for k in range(6)]
+    every = [day(k) for k in range(-1, 6)]
+    assert rollups.covered_through(events, [every, every, every], []) == day(5)
+    # a table one day short (a crash between two PUTs, or a table a release added): not that day
+    assert rollups.covered_through(events, [every, every[:-1], every], []) == day(4)
+    assert rollups.covered_through(events, [every, [], every], []) == NOTHING_ROLLED
+    # a dirty day and everything after it: raw events
+    assert rollups.covered_through(events, [every] * 3, [D0 + timedelta(days=3), D0 + timedelta(days=9)]) == day(2)
+    assert rollups.covered_through(events, [every] * 3, [D0]) == day(-1)
+    # a day with events and no rollup stops it, even if later days have theirs
+    assert rollups.covered_through(events, [[d for d in every if d != day(2)]] * 3, []) == day(1)
+
+
+@given(
+    st.sets(st.integers(0, 20)),
+    st.lists(st.sets(st.integers(-1, 21)), min_size=1, max_size=4),
+    st.sets(st.integers(-1, 22)),
+)
+def test_no_day_up_to_the_state_is_dirty_or_missing_a_table(event_ks, table_ks, dirty_ks):
+    events = [day(k) for k in event_ks]
+    tables = [[day(k) for k in ks] for ks in table_ks]
+    dirty = [D0 + timedelta(days=k) for k in dirty_ks]
+    through = rollups.covered_through(events, tables, dirty)
+    for k in range(-1, 23):
+        if day(k) <= through:
+            assert D0 + timedelta(days=k) not in dirty
+            if day(k) in events:
+                assert all(day(k) in t for t in tables)
+
+
+def test_readers_take_the_least_file_and_none_is_nothing_rolled():
+    assert rollups.NOTHING_ROLLED == NOTHING_ROLLED  # the export's and the query parameters' default
+    assert rollups.least([]) is None
+    assert rollups.least(["2026-11-20", "2026-11-03", None]) == "2026-11-03"
+    assert rollups.values_of(rollups.state_table("2026-11-20")) == ["2026-11-20"]
+    assert rollups.STATE_FILE.startswith(rollups.STATE_PREFIX) and not rollups._replaced(rollups.STATE_FILE)
+    assert rollups._replaced("hold-0000000007-000.parquet") and rollups._replaced("state-0123456789.parquet")
+
+
+def test_the_ddl_and_the_glue_table_say_what_the_state_files_hold():
+    text = (catalog.ETL_DIR / "tables" / f"{rollups.STATE_TABLE}.sql").read_text()
+    create = sqlglot.parse_one(text.replace("${DATABASE}", "db").replace("${LAKE}", "s3://b/p"), read="hive")
+    columns = [c.name for c in create.this.expressions if isinstance(c, exp.ColumnDef)]
+    assert columns == [f.name for f in rollups.STATE_SCHEMA]
+    assert "'${LAKE}/rollup_state/app_id=${app_id}/'" in text and "'projection.app_id.type' = 'injected'" in text
+
+    path = ROOT / "deploy" / "resources.yaml"
+    template = YAMLTemplateSerializer().load_template(path.read_text(), str(path))
+    table: dict[str, Any] = template["Resources"]["RollupStateGlueTable"]["Properties"]["TableInput"]
+    assert table["Name"] == rollups.STATE_TABLE
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["app_id"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == [f.name for f in rollups.STATE_SCHEMA]
+    assert table["Parameters"]["projection.app_id.type"] == "injected"
+
+
+@pytest.mark.parametrize("name", rollups.WRITE_ORDER)
+def test_the_state_vouches_for_every_rollup_table(name: str):
+    assert name in rollup.SCHEMAS and set(rollups.WRITE_ORDER) == set(rollup.SCHEMAS)
