@@ -5,8 +5,8 @@ run's lookback) of the same table into the same bucket, in the same run:
 
 * ``Exporter.run_once``: lease, the backlog planned from its own read (raw-HTTP Query of ``d``,
   8 threads, shard after shard; past the group budget the shards read to their end are one
-  group, exported as read, and only the rest is COUNTed and read by its groups), CSV reader, dedup, one Parquet object per (app_id, dt), dedup
-  index, checkpoint;
+  group, exported as read, and only the rest is COUNTed and read by its groups), CSV reader,
+  dedup, one Parquet object per (app_id, dt), dedup index, checkpoint;
 * the naive baseline: boto3 ``query`` paginated over the same key ranges, one partition
   key after another, ``TypeDeserializer`` on each item, ``json.loads`` of ``d``,
   ``pandas.DataFrame``, ``awswrangler.s3.to_parquet(dataset=True, partition_cols=[app_id, dt])``.
