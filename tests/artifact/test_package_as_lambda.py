@@ -271,7 +271,10 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
     worker_name = lr.resolve(lambda_stack.function("export_worker")["FunctionName"], lambda_stack.refs, lambda_stack.stack_name)
     assert {(function, kind) for function, kind, _ in calls} == {(worker_name, "Event")}
     payloads = [payload for _, _, payload in calls]
-    assert len(payloads) == first["result"]["groups"]
+    # One worker per group, except group 0 when the coordinator's planning read finished its
+    # shards within the budget: it exports that group itself, from what it read (0012 §4)
+    invoked = sorted(payload["group"] for payload in payloads)
+    assert invoked in (list(range(first["result"]["groups"])), list(range(1, first["result"]["groups"]))), invoked
 
     done = lambda_stack.invoke("export_worker", payloads, tiny)
     for payload, outcome in zip(payloads, done):
