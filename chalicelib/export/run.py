@@ -55,7 +55,7 @@ def _in_read_order(
 
 
 class _OverBudget(Exception):
-    """Planning's read of a backlog came past the budget: count and split instead."""
+    """Planning's read of a backlog came past the budget: this range is dropped, no new one begun."""
 
 
 @dataclass
