@@ -35,7 +35,14 @@ from chalicelib.settings import Settings
 from chalicelib.store import keys
 
 # The sessions file last: its presence marks the day rolled up for readers.
-WRITE_ORDER = ("rollup_visitor_days", "rollup_page_days", "rollup_sessions")
+WRITE_ORDER = (
+    "rollup_visitor_days",
+    "rollup_page_days",
+    "rollup_event_days",
+    "rollup_geo_days",
+    "rollup_funnel_days",
+    "rollup_sessions",
+)
 BATCH_ROWS = 100_000
 # Parquet bytes per event in the lake (bench: 28-35); an estimate of a day's rows from a LIST,
 # so slicing needs no extra GETs. An underestimate only makes slices larger.

@@ -32,6 +32,10 @@ TODAY = DAY0 + timedelta(days=DAYS + 1)  # every day of the lake but the last is
 PANELS = [n for n in catalog.query_names() if "rolled_through" in translate.parameter_names(catalog.query_file(n).text)]  # type: ignore[union-attr]
 GAPS_S = [0, 60, 1799, 1800, 1801, 2700]  # 30:00 exactly starts a session, 29:59 does not
 CLOCK = [0, 10, 1380, 1409, 1410, 1411, 1425, 1439, 600]  # minutes: near midnight, at 23:30 (the margin's edge)
+CLICKS = ["LIKE_WOOD", "CLICK_LANG", "GEO_LOC", "/demo"]  # an event named like a page is no page view
+GEO = [(48.15, 11.55), (48.25, -0.05), (-33.86, 151.2)]  # halves: both paths round the same doubles
+# The spec's funnel (read from rollup_funnel_days), an ad-hoc one, one with a repeated step.
+FUNNELS = [list(rollup.FUNNELS[0]), ["/b", "LIKE_WOOD"], ["/demo", "/demo", "CLICK_LANG"]]
 
 
 @dataclass
@@ -101,7 +105,9 @@ def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, 
             if i:
                 t += timedelta(seconds=draw(st.sampled_from(GAPS_S)))
             counter[0] += 1
-            kind = draw(st.sampled_from(["page_view", "page_view", "click", "identify"]))
+            kind = draw(st.sampled_from(["page_view", "page_view", "click", "click", "identify"]))
+            name = draw(st.sampled_from(CLICKS)) if kind == "click" else kind
+            geo = draw(st.sampled_from(GEO)) if name == "GEO_LOC" else (None, None)
             out.append(
                 {
                     "event_id": f"e{counter[0]:05d}",
@@ -109,8 +115,10 @@ def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, 
                     "anonymous_id": f"v{visitor}",
                     "event_time": t,
                     "event_type": kind,
-                    "event_name": kind if kind != "click" else "CLICK",
-                    "path": draw(st.sampled_from(["/", "/b", None])) if kind != "identify" else None,
+                    "event_name": name,
+                    "path": draw(st.sampled_from(["/demo", "/b", None])) if kind != "identify" else None,
+                    "geo_lat": geo[0],
+                    "geo_lon": geo[1],
                     "referrer_host": source if i == 0 else None,
                     "utm_source": "mail" if source and i == 0 else None,
                     "user_id": draw(st.sampled_from([None, "u1", "u2"])),
@@ -193,6 +201,10 @@ def test_the_rollups_cover_the_panels_that_are_expensive():
         "referrers",
         "utm_campaigns",
         "top_pages",
+        "funnel",
+        "custom_events",
+        "geo_grid",
+        "retention",
         "browsers",
         "devices",
         "operating_systems",
@@ -228,23 +240,29 @@ def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(
         for bots in (False, True):
             params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
             for name in PANELS:
-                raw = answers(duck, name, {**params, "rolled_through": NOTHING_ROLLED})
-                modeled = answers(duck, name, {**params, "rolled_through": through})
-                assert same(modeled, raw), (name, lo, hi, bots, through, modeled, raw)
+                for steps in FUNNELS if name == "funnel" else [None]:
+                    asked = {**params, "steps": steps} if steps else params
+                    raw = answers(duck, name, {**asked, "rolled_through": NOTHING_ROLLED})
+                    modeled = answers(duck, name, {**asked, "rolled_through": through})
+                    assert same(modeled, raw), (name, steps, lo, hi, bots, through, modeled, raw)
 
 
 def test_a_rebuild_is_deterministic_and_slices_do_not_change_it(tmp_path: Path):
+    kinds = [("page_view", None, "/demo"), ("click", "LIKE_WOOD", None), ("click", "CLICK_LANG", None), ("click", "GEO_LOC", None)]
     lake = Lake(
         tmp_path,
         [
             {
                 "event_id": f"e{i}",
                 "app_id": APP,
-                "anonymous_id": f"{i % 16:x}{i}",
-                "event_type": "page_view",
-                "path": "/",
+                "anonymous_id": f"{i % 16:x}{i % 40}",
+                "event_type": kinds[i % 4][0],
+                "event_name": kinds[i % 4][1],
+                "path": kinds[i % 4][2],
+                "geo_lat": 48.1 + i % 3 / 10 if i % 4 == 3 else None,
+                "geo_lon": 11.5 if i % 4 == 3 else None,
                 "event_time": datetime(2026, 11, 2, tzinfo=timezone.utc) + timedelta(minutes=7 * i),
-                "is_bot": False,
+                "is_bot": i % 5 == 0,
             }
             for i in range(300)
         ],
@@ -254,7 +272,7 @@ def test_a_rebuild_is_deterministic_and_slices_do_not_change_it(tmp_path: Path):
     sliced = rollup.rebuild_day(lake, APP, date(2026, 11, 2), rows_per_slice=20)
     assert len(rollup.visitor_slices(lake.count(APP, date(2026, 11, 2)), 20)) > 1
     for name in rollup.SCHEMAS:
-        assert whole[name].num_rows > 0
-        key = [(c, "ascending") for c in whole[name].column_names if c not in ("events", "page_views")]
+        assert whole[name].num_rows > 0, name
+        key = [(c, "ascending") for c in whole[name].column_names if c not in ("events", "page_views", "sessions")]
         assert whole[name].sort_by(key).equals(sliced[name].sort_by(key)), name
         assert parquet_bytes(whole[name]) == parquet_bytes(rollup.rebuild_day(lake, APP, date(2026, 11, 2))[name])
