@@ -8,6 +8,8 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
   event_time ordered by event_id). Built from the day's events, the last 30 minutes of the day
   before (does the day's first event continue a session?) and the day after (sessions running
   past midnight): the rows etl/blocks/range_sessions.sql gives for the range [dt, dt].
+* ``rollup_session_totals``: per bot flag, the day's sessions, bounces and summed duration (ms):
+  what overview and daily_metrics need of sessions, in two rows a day.
 * ``rollup_visitor_days``: per visitor and day, events and page views by the dimensions the
   panels group on (bot flag and reason, browser, device type, OS, country).
 * ``rollup_page_days``: per page, visitor and day, page views.
@@ -133,8 +135,18 @@ FUNNEL_DAYS = pa.schema(
         ("sessions", pa.int64()),
     ]
 )
+SESSION_TOTALS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("sessions", pa.int64()),
+        ("bounces", pa.int64()),
+        ("duration_ms", pa.int64()),
+    ]
+)
 SCHEMAS = {
     "rollup_sessions": SESSIONS,
+    "rollup_session_totals": SESSION_TOTALS,
     "rollup_visitor_days": VISITOR_DAYS,
     "rollup_page_days": PAGE_DAYS,
     "rollup_event_days": EVENT_DAYS,
@@ -192,8 +204,8 @@ def user_actions(events: pa.Table) -> pa.Table:
 
 
 def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
-    """The rollup tables of ``day`` from the events of its read window (``read_window``; extra
-    rows outside it are ignored). Deterministic: the same events give the same rows in the
+    """The rollup tables of ``day`` (all but rollup_session_totals, which ``combine`` sums from
+    the sessions) from the events of its read window (``read_window``; extra rows outside it are ignored). Deterministic: the same events give the same rows in the
     same order."""
     lo = day_start(day) - timedelta(milliseconds=GAP_MS)
     events = user_actions(events.select(list(COLUMNS)))
@@ -294,6 +306,22 @@ def _sessions(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table:
     for column in ("referrer_host", "utm_source", "utm_medium", "utm_campaign", "country", "device_type", "browser", "os"):
         columns[column] = events[column].take(first)
     return pa.table([columns[f.name] for f in SESSIONS], schema=SESSIONS)
+
+
+def _session_totals(sessions: pa.Table) -> pa.Table:
+    out: dict[str, list] = {name: [] for name in SESSION_TOTALS.names}
+    if sessions.num_rows == 0:
+        return pa.table(out, schema=SESSION_TOTALS)
+    is_bot = sessions["is_bot"].to_numpy(zero_copy_only=False).astype(bool)
+    bounce = sessions["is_bounce"].to_numpy(zero_copy_only=False).astype(bool)
+    ms = _ms(sessions["session_end"]) - _ms(sessions["session_start"])
+    for flag in (False, True):
+        mine = is_bot == flag
+        if mine.any():
+            row = (sessions["app_id"][0].as_py(), flag, int(mine.sum()), int(bounce[mine].sum()), int(ms[mine].sum()))
+            for name, value in zip(SESSION_TOTALS.names, row, strict=True):
+                out[name].append(value)
+    return pa.table(out, schema=SESSION_TOTALS)
 
 
 def _visitor_days(app_id: str, rows: pa.Table) -> pa.Table:
@@ -408,8 +436,13 @@ def in_slice(events: pa.Table, lo: str | None, hi: str | None) -> pa.Table:
 
 def combine(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
     """The slices' tables as one per rollup table (slices are disjoint in visitors; the funnel
-    counts, over all visitors, are summed across them)."""
-    out = {name: pa.concat_tables([p[name] for p in parts]) if parts else _empty(schema) for name, schema in SCHEMAS.items()}
+    counts, over all visitors, are summed across them; the session totals are the sessions')."""
+    out = {
+        name: pa.concat_tables([p[name] for p in parts]) if parts else _empty(schema)
+        for name, schema in SCHEMAS.items()
+        if name != "rollup_session_totals"
+    }
+    out["rollup_session_totals"] = _session_totals(out["rollup_sessions"])
     funnels = out["rollup_funnel_days"]
     if len(parts) > 1 and funnels.num_rows:
         keys = ["app_id", "funnel", "is_bot", "depth"]
