@@ -205,8 +205,8 @@ def user_actions(events: pa.Table) -> pa.Table:
 
 def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
     """The rollup tables of ``day`` (all but rollup_session_totals, which ``combine`` sums from
-    the sessions) from the events of its read window (``read_window``; extra rows outside it are ignored). Deterministic: the same events give the same rows in the
-    same order."""
+    the sessions) from the events of its read window (``read_window``; extra rows outside it are
+    ignored). Deterministic: the same events give the same rows in the same order."""
     lo = day_start(day) - timedelta(milliseconds=GAP_MS)
     events = user_actions(events.select(list(COLUMNS)))
     t = _ms(events["event_time"])

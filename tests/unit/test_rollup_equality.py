@@ -248,7 +248,12 @@ def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(
 
 
 def test_a_rebuild_is_deterministic_and_slices_do_not_change_it(tmp_path: Path):
-    kinds = [("page_view", None, "/demo"), ("click", "LIKE_WOOD", None), ("click", "CLICK_LANG", None), ("click", "GEO_LOC", None)]
+    kinds = [
+        ("page_view", None, "/demo"),
+        ("click", "LIKE_WOOD", None),
+        ("click", "CLICK_LANG", None),
+        ("click", "GEO_LOC", None),
+    ]
     lake = Lake(
         tmp_path,
         [

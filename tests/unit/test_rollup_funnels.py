@@ -63,7 +63,9 @@ def test_funnel_depths_are_the_greedy_in_order_match(sessions: list[list[str | N
     keys = [k for s in sessions for k in s]
     starts = np.cumsum([0] + [len(s) for s in sessions[:-1]])
     session = np.repeat(np.arange(len(sessions)), [len(s) for s in sessions])
-    numbered = rollup._Numbered(np.zeros(len(keys), dtype=np.int64), session, starts, np.ones(len(sessions), bool), np.zeros(len(sessions), bool))
+    numbered = rollup._Numbered(
+        np.zeros(len(keys), dtype=np.int64), session, starts, np.ones(len(sessions), bool), np.zeros(len(sessions), bool)
+    )
     depths = rollup.funnel_depths(pa.array(keys, pa.string()), numbered, steps)
     assert depths.tolist() == [greedy(s, steps) for s in sessions]
 
