@@ -41,6 +41,7 @@ WRITE_ORDER = (
     "rollup_event_days",
     "rollup_geo_days",
     "rollup_funnel_days",
+    "rollup_last_events",
     "rollup_session_totals",
     "rollup_sessions",
 )

@@ -15,6 +15,9 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
 * ``rollup_page_days``: per page, visitor and day, page views.
 * ``rollup_event_days``: per event type and name, visitor and day, events other than page views.
 * ``rollup_geo_days``: per shared position (geo_lat, geo_lon), visitor and day, events.
+* ``rollup_last_events``: per visitor whose last user action of ``dt`` is in its last 30 minutes,
+  that action's time: all the raw session queries need of a rolled-up day before their first raw
+  day (does its first event continue a session?), so they do not read that day's events.
 * ``rollup_funnel_days``: per spec funnel (``FUNNELS``), bot flag and depth, the sessions that
   start on ``dt`` and reach exactly that step (greedy in-order matching, etl/queries/funnel.sql).
 
@@ -144,6 +147,7 @@ SESSION_TOTALS = pa.schema(
         ("duration_ms", pa.int64()),
     ]
 )
+LAST_EVENTS = pa.schema([("app_id", pa.string()), ("anonymous_id", pa.string()), ("last_event_time", TS)])
 SCHEMAS = {
     "rollup_sessions": SESSIONS,
     "rollup_session_totals": SESSION_TOTALS,
@@ -152,6 +156,7 @@ SCHEMAS = {
     "rollup_event_days": EVENT_DAYS,
     "rollup_geo_days": GEO_DAYS,
     "rollup_funnel_days": FUNNEL_DAYS,
+    "rollup_last_events": LAST_EVENTS,
 }
 
 # The dashboard spec's funnels (quicksight/dashboard.yaml, ``funnels``), rolled up per day: the
@@ -222,6 +227,7 @@ def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
         "rollup_event_days": _event_days(app_id, on_day),
         "rollup_geo_days": _geo_days(app_id, on_day),
         "rollup_funnel_days": _funnel_days(app_id, events, numbered),
+        "rollup_last_events": _last_events(app_id, day, on_day),
     }
 
 
@@ -306,6 +312,19 @@ def _sessions(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table:
     for column in ("referrer_host", "utm_source", "utm_medium", "utm_campaign", "country", "device_type", "browser", "os"):
         columns[column] = events[column].take(first)
     return pa.table([columns[f.name] for f in SESSIONS], schema=SESSIONS)
+
+
+def _last_events(app_id: str, day: date, rows: pa.Table) -> pa.Table:
+    """Each visitor's last user action of the day, where it is at or after 23:30 (the margin the
+    raw session queries read of the day before their first day: etl/blocks/tail_sessions.sql)."""
+    if rows.num_rows == 0:
+        return _empty(LAST_EVENTS)
+    last = rows.group_by("anonymous_id", use_threads=False).aggregate([("event_time", "max")])
+    margin = day_start(day) + timedelta(days=1, milliseconds=-GAP_MS)
+    last = last.filter(pc.greater_equal(last["event_time_max"], pa.scalar(margin, TS)))
+    last = last.append_column("app_id", pa.array([app_id] * last.num_rows, pa.string()))
+    last = last.rename_columns([{"event_time_max": "last_event_time"}.get(c, c) for c in last.column_names])
+    return last.select(LAST_EVENTS.names).cast(LAST_EVENTS).sort_by([("anonymous_id", "ascending")])
 
 
 def _session_totals(sessions: pa.Table) -> pa.Table:

@@ -33,7 +33,7 @@ def test_funnel_sql_lists_the_rolled_up_funnels_wherever_it_chooses_the_rollup()
         for node in tree.find_all(exp.In)
         if isinstance(node.this, exp.Placeholder) and node.this.name == "steps"
     ]
-    assert len(lists) == 5  # the three raw scans' bounds (twice in one) and the rollup read
+    assert len(lists) == 6  # every scan that chooses between raw events and the rollups
     assert set(lists) == {rollup.FUNNELS}
 
 
