@@ -7,7 +7,7 @@ The lake is bench.bench_dashboard_queries's (generated once into bench/results/l
 <days>d/ and reused). Rollups are built for every day but the last (the last is "today": its
 sessions are open) with chalicelib.lake.rollup.rebuild_day, as the export's housekeeping builds
 them, into a copy of the lake; CPU seconds (process time) and the S3 requests the same build
-makes against S3 (one LIST and one GET per events file of each day read, three PUTs per day)
+makes against S3 (one LIST and one GET per events file of each day read, a PUT per table and day)
 are reported per million events. Then every panel runs both ways on DuckDB (rolled_through =
 nothing: raw events, the Athena SQL as today; rolled_through = the last rolled-up day), and
 clickstream.lake.billing estimates what Athena would scan for each. Figures go to
@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             f"**{cost['cpu_s'] * per_m:.2f} CPU s per million events**; S3 requests as the export makes them: "
             f"{cost['lists']} LIST + {cost['gets']} GET + {cost['puts']} PUT = "
             f"**{(cost['lists'] + cost['gets'] + cost['puts']) * per_m:.1f} per million events** "
-            f"(per day: 3 reads of a partition's listing and files, 3 PUTs); {cost['bytes'] / 2**20:,.1f} MiB written.",
+            f"(per day: 3 reads of a partition's listing and files, {len(rollup.SCHEMAS)} PUTs); "
+            f"{cost['bytes'] / 2**20:,.1f} MiB written.",
             "",
             f"Same run, same DuckDB connection, alternating: {summary}. rolled_through = {through}.",
             "",

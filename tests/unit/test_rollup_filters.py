@@ -20,7 +20,7 @@ from clickstream.dashboard.pages import narrow
 from clickstream.lake import catalog, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED, bind
-from tests.unit.test_rollup_equality import APP, DAY0, DAYS, FUNNELS, Lake, answers, same, visits
+from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, answers, same, visits
 
 COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
 VALUES = {
