@@ -1,6 +1,6 @@
 """The modeled lake: derived tables built from one closed day's events, pure (no I/O).
 
-Three tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
+Eight tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
 with a fixed name, rebuilt whole (docs/lake.md has their columns):
 
 * ``rollup_sessions``: one row per session that starts on ``dt``, by the session rule of
@@ -23,7 +23,7 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
 
 Only user actions count: identify, group and alias messages are no page view, no event and
 no session activity (NOT_ACTIONS). Sessions are per visitor, so a day too large for memory is
-built in slices of visitors (``build_day`` on each slice's rows, then concatenated): a visitor's
+built in slices of visitors (``build_day`` on each slice's rows, then ``combine``): a visitor's
 rows never span two slices (``visitor_slices``).
 
 Which days to rebuild: a day's sessions read the day before (30 minutes) and the day after,
