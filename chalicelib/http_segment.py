@@ -91,9 +91,7 @@ def post(request: Any, route: str) -> Response:
     facts = request_facts(app.app_id, received_ms, source_ip, headers, app.ip_mode)  # type: ignore[arg-type]
     adapt = segment.adapter(facts, app.ip_mode)  # type: ignore[arg-type]
     max_age_ms = import_max_age_ms(app, settings.import_max_age_days) if route in IMPORT_ROUTES else None
-    plan = plan_batch(
-        body.messages, facts, settings, request_id, adapt=adapt, event_types=segment.SEGMENT_EVENT_TYPES, max_age_ms=max_age_ms
-    )
+    plan = plan_batch(body.messages, facts, settings, request_id, adapt=adapt, max_age_ms=max_age_ms)
     try:
         put_items(clients.dynamodb(settings), settings.table, plan.items, attempts=settings.storage_attempts)
     except ClickstreamError as exc:

@@ -15,7 +15,7 @@ import orjson
 
 from chalicelib.collect import limits
 from chalicelib.collect.enrich import RequestFacts, check_event_time, enrich, event_time_ms
-from chalicelib.collect.validate import InvalidEvent, validate_event
+from chalicelib.collect.validate import InvalidEvent, ValidEvent, validate_event
 from chalicelib.errors import StorageUnavailable, TerminalError
 from chalicelib.lake.rows import encode_row
 from chalicelib.privacy import cookieless
@@ -111,8 +111,9 @@ def rejected_item(facts: RequestFacts, request_id: str, index: int, code: str, e
     return items.row_item(partition, facts.received_ms, facts.app_id, ref, encode_row(row, "rejected_events"), expires)
 
 
-# A second contract's hook: one input message -> (our event dict, the facts of its visitor).
-Adapter = Callable[[Any], "tuple[Any, RequestFacts]"]
+# A second contract's hook: one input message -> (our valid event, the facts of its visitor).
+# It validates with validate.py's rules (chalicelib.collect.segment.translate_valid).
+Adapter = Callable[[Any], "tuple[ValidEvent, RequestFacts]"]
 
 
 def plan_batch(
@@ -123,7 +124,6 @@ def plan_batch(
     visitor_salt: Callable[[int], bytes] | None = None,
     *,
     adapt: Adapter | None = None,
-    event_types: frozenset[str] = limits.EVENT_TYPES,
     max_age_ms: int | None = None,
 ) -> BatchPlan:
     """Items for every event: stored rows for valid ones, rejected records for the rest.
@@ -132,8 +132,8 @@ def plan_batch(
     the daily salt of its day (``visitor_salt``), the client IP and the user agent.
 
     ``adapt`` (Segment's contract, chalicelib.collect.segment) turns each input message into
-    our event and its own request facts first; such events are validated with ``event_types``
-    and the Segment fields, and one with only a ``user_id`` keeps no anonymous id.
+    our valid event (its types and fields) and its own request facts; such an event with only
+    a ``user_id`` keeps no anonymous id.
     ``max_age_ms`` overrides the live-traffic age bound (``/v1/import``).
     """
     plan = BatchPlan()
@@ -156,8 +156,7 @@ def plan_batch(
             if adapt is None:
                 event = validate_event(raw)
             else:
-                translated, event_facts = adapt(raw)
-                event = validate_event(translated, event_types, segment=True)
+                event, event_facts = adapt(raw)
             if event.event_id in seen:
                 raise InvalidEvent(
                     "event_id", f"duplicates the event at index {seen[event.event_id]} of this request", code="duplicate"

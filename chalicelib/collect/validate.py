@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.collect import limits
 from chalicelib.errors import TerminalError
 
-_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # also what Segment's translation keeps or hashes into
 # Epoch milliseconds between 2000-01-01 and 2100-01-01: anything else is a unit mistake.
 _MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000
 
@@ -77,6 +77,14 @@ def _string(event: dict[str, Any], field: str, max_len: int, required: bool = Fa
     value = event.get(field)
     if value.__class__ is str and 0 < len(value) <= max_len:  # the common case, checked first
         return value
+    return text_field(field, value, max_len, required)
+
+
+def text_field(field: str, value: Any, max_len: int, required: bool = False) -> str | None:
+    """The rule for a text field's value: a string of at most ``max_len`` characters, empty as
+    absent. Segment's translation applies it to its values directly (chalicelib.collect.segment)."""
+    if value.__class__ is str and 0 < len(value) <= max_len:
+        return value
     if value is None:
         if required:
             raise InvalidEvent(field, "is required", code="missing")
@@ -137,7 +145,7 @@ def validate_event(event: Any, event_types: frozenset[str] = limits.EVENT_TYPES,
     event_id = event.get("event_id")
     if event_id is None:
         raise InvalidEvent("event_id", "is required", code="missing")
-    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         raise InvalidEvent("event_id", "must be 1 to 64 characters of A-Z a-z 0-9 _ -")
     event_type = event.get("event_type")
     if event_type is None:

@@ -202,6 +202,22 @@ def test_context_keeps_app_device_os_library_and_hands_columns_their_parts() -> 
     assert translated.event["campaign"] == {"utm_campaign": "c"}
 
 
+@pytest.mark.parametrize(
+    "own, merged",
+    [
+        ("not an object", {"density": 3}),  # replaced: it made the translation raise TypeError (a 500)
+        ({"notch": True}, {"notch": True, "density": 3}),
+        ({"density": 2}, {"density": 3}),
+    ],
+)
+def test_screen_extras_merge_into_a_screen_extra_the_context_already_has(own: Any, merged: dict[str, Any]) -> None:
+    context = {"screen_extra": own, "screen": {"width": 390.0, "height": 844, "density": 3}}
+
+    event = segment.translate(message("screen", context=context), NOW).event
+
+    assert event["context"] == {"screen": {"width": 390, "height": 844}, "screen_extra": merged}
+
+
 def test_identify_traits_fall_back_to_context_traits() -> None:
     event = segment.translate(message("identify", traits=None, context={"traits": {"email": "a@b.c"}}), NOW).event
 
