@@ -33,7 +33,7 @@ def hwm_mib():
 
 def handler(event, context):
     with open(event["lines"]) as f:
-        lines = [line.rstrip("\\n") for line in f]  # what RawQuery.read_many returns: one JSON line per item
+        lines = transform.Blocks.of(line.rstrip("\\n") for line in f)  # what RawQuery.read_many returns
     before = hwm_mib()
     t0 = time.monotonic()
     events = transform.lines_to_table("events", lines)

@@ -7,9 +7,10 @@ properties, context), three apps, some events a day late (two ``dt`` partitions)
 
 Timed, one round each, interleaved and alternating the order, so all share the machine's noise:
 
-* the export's path: ``d`` of each item → ``transform.lines_to_table`` (positional lines
-  through pyarrow's CSV reader) → ``with_dt`` → ``split_partitions`` →
-  ``parquetio.parquet_bytes`` per (app_id, dt);
+* the export's path: ``d`` of each item, one block per Query page as ``RawQuery`` collects
+  them (``transform.Blocks``; pages of up to 1 MB of items, as DynamoDB returns them) →
+  ``transform.lines_to_table`` (positional lines streamed through pyarrow's CSV reader) →
+  ``with_dt`` → ``split_partitions`` → ``parquetio.parquet_bytes`` per (app_id, dt);
 * the same path on the same events stored as the API wrote them before 0012 (``d`` as a
   short-keyed JSON object, pyarrow's JSON reader): the "before" of issue 15, same run;
 * the naive baseline: boto3 ``TypeDeserializer`` on each item → ``json.loads`` of ``d`` →
@@ -62,11 +63,32 @@ def build_items(events: int) -> list[dict[str, Any]]:
     )
 
 
-def export_path(items: Sequence[dict[str, Any]]) -> int:
-    """What ``Exporter.run_group`` does between the Query and the PUT (without dedup). Returns bytes."""
+PAGE_BYTES = 1 << 20  # DynamoDB ends a Query page after 1 MB of items read
+
+
+def query_pages(items: Sequence[dict[str, Any]]) -> list[Sequence[dict[str, Any]]]:
+    """The items cut into Query pages as DynamoDB returns them (at most 1 MB of items each)."""
+    pages, start, size = [], 0, 0
+    for i, item in enumerate(items):
+        size += lb.item_bytes(item)
+        if size > PAGE_BYTES:
+            pages.append(items[start:i])
+            start, size = i, lb.item_bytes(item)
+    pages.append(items[start:])
+    return pages
+
+
+def export_path(pages: Sequence[Sequence[dict[str, Any]]]) -> int:
+    """What ``Exporter.run_group`` does between the Query and the PUT (without dedup). Returns bytes.
+
+    Starts where ``RawQuery.read`` has each page's items (as the low-level client returns them).
+    """
     from chalicelib.lake import parquetio, transform
 
-    table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
+    blocks = transform.Blocks()
+    for page in pages:
+        blocks.add([item["d"]["S"] for item in page])
+    table = transform.lines_to_table("events", blocks)
     return sum(
         len(parquetio.parquet_bytes(part)) for _, _, part in transform.split_partitions(transform.with_dt("events", table))
     )
@@ -104,23 +126,25 @@ def naive_path(items: Sequence[dict[str, Any]]) -> int:
     return total
 
 
-def reader_only(lines: Sequence[str]) -> int:
-    """``lines_to_table`` alone (join, parse, conform): the floor of the export's path."""
+def reader_only(blocks: Any) -> int:
+    """``lines_to_table`` alone (parse, conform) of the pages' blocks: the floor of the export's path."""
     from chalicelib.lake import transform
 
-    return int(transform.lines_to_table("events", lines).num_rows)
+    return int(transform.lines_to_table("events", blocks).num_rows)
 
 
-def stages(items: Sequence[dict[str, Any]]) -> dict[str, float]:
+def stages(pages: Sequence[Sequence[dict[str, Any]]]) -> dict[str, float]:
     """CPU seconds of each step of the export's path, plus dedup, on one round."""
     from chalicelib.export import dedup
     from chalicelib.lake import parquetio, transform
 
     clock = time.process_time
     t0 = clock()
-    lines = [item["d"]["S"] for item in items]
+    blocks = transform.Blocks()
+    for page in pages:
+        blocks.add([item["d"]["S"] for item in page])
     t1 = clock()
-    table = transform.lines_to_table("events", lines)
+    table = transform.lines_to_table("events", blocks)
     t2 = clock()
     parts = list(transform.split_partitions(transform.with_dt("events", table)))
     t3 = clock()
@@ -130,7 +154,7 @@ def stages(items: Sequence[dict[str, Any]]) -> dict[str, float]:
     dedup.first_received(table)
     t5 = clock()
     return {
-        "extract_d": t1 - t0,
+        "extract_d_into_blocks": t1 - t0,
         "lines_to_table": t2 - t1,
         "with_dt+split": t3 - t2,
         "parquet_bytes": t4 - t3,
@@ -165,7 +189,7 @@ def check_same_rows(items: Sequence[dict[str, Any]]) -> None:
     from chalicelib.lake import transform
     from chalicelib.lake.rows import decode_row
 
-    table = transform.lines_to_table("events", [item["d"]["S"] for item in items])
+    table = transform.lines_to_table("events", transform.Blocks.of(item["d"]["S"] for item in items))
     ours = table.select(["event_id", "event_time", "app_id"]).to_pandas().sort_values("event_id").reset_index(drop=True)
     rows = [decode_row(item["d"]["S"]) for item in items]
     theirs = (
@@ -194,21 +218,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     codec = LAKE_CODEC
     items = build_items(args.events)
     before_items = object_items(items)
-    lines = [item["d"]["S"] for item in items]
+    pages, before_pages = query_pages(items), query_pages(before_items)
+    from chalicelib.lake import transform
+
+    blocks = transform.Blocks.of(item["d"]["S"] for item in items)
     check_same_rows(items)
     check_same_rows(before_items)
     lb.pin_one_core(0)
 
     paths = {
-        "export": lambda: export_path(items),
-        "export_object_items": lambda: export_path(before_items),
+        "export": lambda: export_path(pages),
+        "export_object_items": lambda: export_path(before_pages),
         "naive": lambda: naive_path(items),
-        "reader_only": lambda: reader_only(lines),
+        "reader_only": lambda: reader_only(blocks),
     }
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
     sizes: dict[str, int] = {}
-    export_path(items[:1000])  # import and warm the paths outside the timing
-    export_path(before_items[:1000])
+    export_path([items[:1000]])  # import and warm the paths outside the timing
+    export_path([before_items[:1000]])
     naive_path(items[:1000])
     for r in range(args.rounds):
         order = list(paths) if r % 2 == 0 else ["naive", "export_object_items", "export", "reader_only"]
@@ -247,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ratio_median_of_rounds": round(statistics.median(ratios), 2),
         "ratio_cpu_median_of_rounds": round(statistics.median(cpu_ratios), 2),
         "speedup_over_object_items_cpu_median": round(statistics.median(before_ratios), 2),
-        "stages_cpu_s": {k: round(v, 3) for k, v in stages(items).items()},
+        "stages_cpu_s": {k: round(v, 3) for k, v in stages(pages).items()},
         "parquet_bytes_per_event": round(sizes["export"] / args.events, 1),
         "object_items": item_costs(before_items),
         "naive_parquet_bytes_per_event": round(sizes["naive"] / args.events, 1),

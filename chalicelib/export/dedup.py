@@ -46,8 +46,10 @@ def first_per_key(table: pa.Table, keys: pa.ChunkedArray | pa.Array) -> pa.Table
 
 def first_received(table: pa.Table) -> pa.Table:
     """Keep one row per (app_id, event_id): the earliest received."""
-    if table.num_rows == 0 or pc.count_distinct(keys_of(table)).as_py() == table.num_rows:
-        return table  # the usual case: no retry in the window, nothing to sort
+    # Distinct event_ids make distinct (app_id, event_id) keys: the usual case (no retry in the
+    # window) is settled without building the keys, at about half the CPU.
+    if table.num_rows == 0 or pc.count_distinct(table.column("event_id")).as_py() == table.num_rows:
+        return table
     ordered = table.sort_by([("received_at", "ascending"), ("event_id", "ascending")])
     return first_per_key(ordered, keys_of(ordered)) if ordered.num_rows else ordered
 

@@ -49,7 +49,7 @@ class GroupExport:
     crash: Crash
     dedup_lookback_ms: int
 
-    def run(self, pending: Pending, group: int, event_lines: list[str] | None = None) -> GroupResult:
+    def run(self, pending: Pending, group: int, event_lines: transform.Blocks | None = None) -> GroupResult:
         """Export one group; ``event_lines``: its events as the coordinator's planning read them, if it did."""
         window = plan.Window(pending.lo_ms, pending.hi_ms)
         shards = pending.groups[group]
@@ -79,5 +79,5 @@ class GroupExport:
         self.crash("after_mark_done")
         return result
 
-    def _read(self, dataset: Dataset, window: plan.Window, shards: list[int]) -> list[str]:
+    def _read(self, dataset: Dataset, window: plan.Window, shards: list[int]) -> transform.Blocks:
         return self.reader.read_many(plan.key_ranges(dataset, window, self.settings.write_shards, shards))

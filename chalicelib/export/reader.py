@@ -1,10 +1,11 @@
 """Reads items received in a window with DynamoDB Query, fast.
 
 botocore parses a Query response item by item through its shape model (~15k items/s per
-core). The export only needs each item's ``d`` string, so this reader signs the same
-Query request with botocore's SigV4 signer, sends it over botocore's own HTTP session,
-and parses the body with orjson: the DynamoDB API is JSON over HTTPS, nothing more.
-Partitions are read in parallel threads (network waits release the GIL).
+core). The export only needs each item's ``d`` string, so this reader sends the Query as
+the ingest sends BatchWriteItem (``chalicelib.store.raw``: signed JSON over botocore's own
+HTTP session, parsed with orjson): the DynamoDB API is JSON over HTTPS, nothing more.
+Partitions are read in parallel threads (network waits release the GIL). Each page's lines
+become one block of bytes (``transform.Blocks``) that the CSV reader streams as it is.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError
 
 from chalicelib.errors import StorageRefused, StorageUnavailable
+from chalicelib.lake.transform import Blocks
 from chalicelib.store import keys
-from chalicelib.store.retry import RETRYABLE_CODES
+from chalicelib.store.raw import RawCallError, RawDynamoDB
 
 
 @dataclass(frozen=True)
@@ -38,38 +37,25 @@ class RawQuery:
     """Query over signed raw HTTP, sharing the boto3 client's endpoint, region and credentials."""
 
     def __init__(self, client: Any, table: str, attempts: int = 8, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._client = client
         self._table = table
         self._attempts = attempts
         self._sleep = sleep
-        self._endpoint = client.meta.endpoint_url
-        self._region = client.meta.region_name
-        self._http = client._endpoint.http_session  # botocore's pooled urllib3 session
+        # The ingest's raw caller: its SigV4 for this one request shape (the day's signing key
+        # cached) costs a fraction of botocore's general signer, which was most of the CPU of
+        # a Query that finds nothing (a backlog's lookback is mostly empty hours).
+        self._raw = RawDynamoDB(client)
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        body = orjson.dumps(payload)
         last = ""
         for attempt in range(self._attempts):
-            credentials = self._client._request_signer._credentials.get_frozen_credentials()
-            request = AWSRequest(
-                method="POST",
-                url=self._endpoint + "/",
-                data=body,
-                headers={"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.Query"},
-            )
-            SigV4Auth(credentials, "dynamodb", self._region).add_auth(request)
             try:
-                response = self._http.send(request.prepare())
+                return self._raw.call("Query", payload)
             except BotoCoreError as exc:
                 last = str(exc)
-            else:
-                if response.status_code == 200:
-                    return orjson.loads(response.content)
-                error = orjson.loads(response.content or b"{}")
-                code = str(error.get("__type", "")).rsplit("#", 1)[-1]
-                last = f"{response.status_code} {code}: {error.get('message') or error.get('Message')}"
-                if response.status_code < 500 and code not in RETRYABLE_CODES:
-                    raise StorageRefused(f"DynamoDB Query on {self._table} failed: {last}; a retry will not help")
+            except RawCallError as exc:
+                last = str(exc)
+                if not exc.retryable:
+                    raise StorageRefused(f"DynamoDB Query on {self._table} failed: {last}; a retry will not help") from exc
             self._sleep(random.random() * min(2.0, 0.05 * 2**attempt))
         raise StorageUnavailable(f"DynamoDB Query on {self._table} kept failing after {self._attempts} attempts: {last}")
 
@@ -79,14 +65,14 @@ class RawQuery:
             **keys.range_query(key_range.pk, key_range.sk_from, key_range.sk_to),
         }
 
-    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> list[str]:
+    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> Blocks:
         """Every ``d`` in the range, in sort-key order."""
         payload = {**self._range(key_range), "ProjectionExpression": keys.DATA, "ConsistentRead": True}
-        out: list[str] = []
+        out = Blocks()
         while True:
             page = self._post(payload)
             items = page.get("Items", [])
-            out.extend([item[keys.DATA]["S"] for item in items])
+            out.add([item[keys.DATA]["S"] for item in items])
             if on_page:
                 on_page(len(items))
             last_key = page.get("LastEvaluatedKey")
@@ -104,13 +90,16 @@ class RawQuery:
                 return total
             payload["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def read_many(self, ranges: Iterable[KeyRange], threads: int = 8, on_page: Callable[[int], None] | None = None) -> list[str]:
+    def read_many(self, ranges: Iterable[KeyRange], threads: int = 8, on_page: Callable[[int], None] | None = None) -> Blocks:
+        """Every ``d`` in the ranges, range after range, each in sort-key order."""
         ranges = list(ranges)
+        out = Blocks()
         if not ranges:
-            return []
+            return out
         with ThreadPoolExecutor(max_workers=min(threads, len(ranges))) as pool:
-            parts = list(pool.map(lambda r: self.read(r, on_page), ranges))
-        return [line for part in parts for line in part]
+            for part in pool.map(lambda r: self.read(r, on_page), ranges):
+                out.extend(part)
+        return out
 
     def count_many(self, ranges: Iterable[KeyRange], threads: int = 8) -> list[int]:
         ranges = list(ranges)

@@ -27,6 +27,7 @@ from chalicelib.export.reader import RawQuery
 from chalicelib.export.session import Session
 from chalicelib.export.state import ExportState, Pending, StateStore
 from chalicelib.lake.parquetio import Lake
+from chalicelib.lake.transform import Blocks
 from chalicelib.settings import Settings
 
 log = logging.getLogger("clickstream.export")
@@ -110,7 +111,7 @@ class Exporter:
         self.count_above_ms = tuning.count_above_ms
         self.group = GroupExport(settings, self.reader, self.lake, self.state, dynamodb, crash, tuning.dedup_lookback_ms)
         # (seq, window lo, window hi, the window's event lines) read while planning, for its one group
-        self._prefetched: tuple[int, int, int, list[str]] | None = None
+        self._prefetched: tuple[int, int, int, Blocks] | None = None
         self.housekeeping = Housekeeping(settings, self.lake, dynamodb, crash, tuning.compact_min_files, tuning.dedup_lookback_ms)
 
     def now_ms(self) -> int:
@@ -244,7 +245,7 @@ class Exporter:
         self.crash("after_commit")
         return True
 
-    def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]], list[str] | None]:
+    def _plan_groups(self, window: plan.Window) -> tuple[plan.Window, list[list[int]], Blocks | None]:
         """The window's groups, and its event lines when planning had to read them anyway.
 
         A window of the normal cadence is one group, unread. A longer one (a backlog after
@@ -268,7 +269,7 @@ class Exporter:
             window = step
         return window, plan.assign_groups(counts, self.budget, self.max_groups), None
 
-    def _read_within_budget(self, window: plan.Window) -> list[str] | None:
+    def _read_within_budget(self, window: plan.Window) -> Blocks | None:
         """Every event line of ``window``, or None as soon as more than the budget came back."""
         read = 0
         lock = threading.Lock()

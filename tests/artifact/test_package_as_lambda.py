@@ -34,6 +34,7 @@ from tests.artifact import lambda_runtime as lr
 from tests.factories import event
 
 ORIGIN = "https://shop.example"
+TAB_TITLE = "Tab\tin a title"
 
 
 def _body(events: list[dict[str, Any]]) -> str:
@@ -42,7 +43,11 @@ def _body(events: list[dict[str, Any]]) -> str:
 
 def api_calls(key: str, read_key: str) -> list[tuple[str, dict[str, Any], int, list[dict[str, Any]]]]:
     """(what, API Gateway event, expected status, events it sends that must reach the lake)."""
-    json_batch = [event(), event(event_type="click", event_name="add_to_cart"), event()]
+    # A tab in a top-level string is stored as an object item among positional ones (the export
+    # reads that page line by line), and a day-old event adds a second dt partition to split.
+    day_old = event()
+    day_old["timestamp"] -= 86_400_000
+    json_batch = [event(), event(event_type="click", event_name="add_to_cart"), event(title=TAB_TITLE), day_old]
     beacon = [event(), event()]
     encoded = [event(), event()]
     headers = {"Origin": ORIGIN}
@@ -276,6 +281,7 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
 
     s3, bucket = lake
     found: Counter[str] = Counter()
+    titles: set[str] = set()
     rejected = 0
     for obj in s3.list_objects_v2(Bucket=bucket, Prefix="lake/").get("Contents", []):
         if not obj["Key"].endswith(".parquet") or "/_state/" in obj["Key"]:
@@ -289,10 +295,12 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
         table = pq.read_table(io.BytesIO(body))
         if obj["Key"].startswith("lake/events/"):
             found.update(table.column("event_id").to_pylist())
+            titles.update(table.column("title").to_pylist())
         elif obj["Key"].startswith("lake/rejected_events/"):
             rejected += table.num_rows
     assert found == Counter(accepted), f"missing {set(accepted) - set(found)}, twice {[k for k, n in found.items() if n > 1]}"
     assert rejected == 1  # the invalid event of the JSON batch
+    assert TAB_TITLE in titles  # the object item among positional ones, read back exactly
 
 
 # ------------------------------------------------------------------ the emulation itself can fail

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chalicelib.lake import rows
 from chalicelib.lake.columns import EVENT_COLUMNS
 from chalicelib.lake.schema import SCHEMAS
-from chalicelib.lake.transform import conform, lines_to_table
+from chalicelib.lake.transform import Blocks, conform, lines_to_table
 
 NAMES = [c.name for c in EVENT_COLUMNS]
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
@@ -41,6 +41,16 @@ def expected_table(row_list: list[dict[str, Any]]) -> pa.Table:
     return conform(pa.Table.from_pylist(row_list, schema=EVENTS_JSON), SCHEMAS["events"])
 
 
+def in_blocks(lines: list[str], cuts: list[int]) -> Blocks:
+    """``lines`` as the export's reader hands them over: one block per Query page, pages cut at ``cuts``."""
+    blocks, start = Blocks(), 0
+    for cut in sorted({min(c, len(lines)) for c in cuts}) + [len(lines)]:
+        blocks.add(lines[start:cut])
+        start = max(start, cut)
+    assert blocks.rows == len(lines)
+    return blocks
+
+
 def older_writer(row: dict[str, Any], count: int) -> str:
     """``d`` as a version that knew only the first ``count`` columns wrote it."""
     known = {n: row[n] for n in NAMES[:count]}
@@ -57,10 +67,11 @@ def newer_writer(row: dict[str, Any], extra: list[Any]) -> str:
 
 
 @settings(max_examples=150)
-@given(st.lists(row_strategy(), min_size=1, max_size=6))
-def test_new_items_read_back_exactly(row_list: list[dict[str, Any]]) -> None:
+@given(st.lists(row_strategy(), min_size=1, max_size=6), st.lists(st.integers(0, 6), max_size=3))
+def test_new_items_read_back_exactly(row_list: list[dict[str, Any]], cuts: list[int]) -> None:
     lines = [rows.encode_row(r) for r in row_list]
     assert lines_to_table("events", lines).equals(expected_table(row_list))
+    assert lines_to_table("events", in_blocks(lines, cuts)).equals(expected_table(row_list))
     assert [rows.decode_row(line) for line in lines] == row_list
 
 
@@ -76,8 +87,13 @@ Kind = st.sampled_from(["new", "object", "older", "newer"])
 
 
 @settings(max_examples=150)
-@given(st.lists(st.tuples(row_strategy(), Kind, st.integers(1, len(NAMES) - 1)), min_size=1, max_size=8))
-def test_old_new_shorter_and_longer_rows_mixed_in_one_batch(mixed: list[tuple[dict[str, Any], str, int]]) -> None:
+@given(
+    st.lists(st.tuples(row_strategy(), Kind, st.integers(1, len(NAMES) - 1)), min_size=1, max_size=8),
+    st.lists(st.integers(0, 8), max_size=3),
+)
+def test_old_new_shorter_and_longer_rows_mixed_in_one_batch(
+    mixed: list[tuple[dict[str, Any], str, int]], cuts: list[int]
+) -> None:
     lines, want = [], []
     for row, kind, count in mixed:
         if kind == "new":
@@ -95,6 +111,9 @@ def test_old_new_shorter_and_longer_rows_mixed_in_one_batch(mixed: list[tuple[di
     got = lines_to_table("events", lines)
     assert got.equals(expected_table(want))  # every row back, in input order
     assert got.num_rows == len(lines) and got.schema == SCHEMAS["events"]
+    # The same lines as the export's reader hands them over, pages cut anywhere: each block of
+    # current lines in one pass, a block holding any other line read line by line, order kept.
+    assert lines_to_table("events", in_blocks(lines, cuts)).equals(got)
     assert [rows.decode_row(line) for line in lines] == want
 
 
@@ -112,3 +131,4 @@ def test_rejected_events_stay_objects() -> None:
     line = rows.encode_row(row, "rejected_events")
     assert rows.is_object(line) and rows.decode_row(line, "rejected_events") == row
     assert lines_to_table("rejected_events", [line]).to_pylist()[0]["raw"] == "{\x00}"
+    assert lines_to_table("rejected_events", Blocks.of([line, line])).to_pylist()[1]["raw"] == "{\x00}"
