@@ -54,7 +54,16 @@ from chalicelib.settings import Settings
 from chalicelib.store import keys
 
 # The sessions file last: its presence marks the day rolled up for readers.
-WRITE_ORDER = ("rollup_visitor_days", "rollup_page_days", "rollup_sessions")
+WRITE_ORDER = (
+    "rollup_visitor_days",
+    "rollup_page_days",
+    "rollup_event_days",
+    "rollup_geo_days",
+    "rollup_funnel_days",
+    "rollup_last_events",
+    "rollup_session_totals",
+    "rollup_sessions",
+)
 BATCH_ROWS = 100_000
 # Events of the day per slice of visitors (``rollup.visitor_slices``; ``S3Days.count``: exact
 # for a large file, an overestimate for small ones). A slice also holds its visitors' rows of
