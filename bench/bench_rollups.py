@@ -7,17 +7,28 @@ The lake is bench.bench_dashboard_queries's (generated once into bench/results/l
 <days>d/ and reused). Rollups are built for every day but the last (the last is "today": its
 sessions are open) with chalicelib.lake.rollup.rebuild_day, as the export's housekeeping builds
 them, into a copy of the lake; CPU seconds (process time) and the S3 requests the same build
-makes against S3 (one LIST and one GET per events file of each day read, three PUTs per day)
+makes against S3 (one LIST and one GET per events file of each day read, a PUT per table and day)
 are reported per million events. Then every panel runs both ways on DuckDB (rolled_through =
 nothing: raw events, the Athena SQL as today; rolled_through = the last rolled-up day), and
 clickstream.lake.billing estimates what Athena would scan for each. Figures go to
 docs/performance-dashboard.md (section "Modeled lake").
+
+The 90-day cutoff check: what each panel would scan over 90 days for an app with 1 billion
+events a month, against the workgroup's AthenaBytesScannedCutoff (deploy/resources.yaml).
+A modeled panel's bytes split in two: the rolled-up days (the estimate minus the same SQL's
+estimate over the events alone) and the raw tail (that second estimate: the last day, read
+from events, and its margins). Each part is scaled by its events: the rolled-up part per event
+of the rolled-up days times 90 days of events, the tail per event of the last day times one
+day of events. Linear in events: right for the tables with a row per event, session or
+visitor-day (visitors assumed to grow with events), an upper bound for rollup_funnel_days and
+rollup_session_totals (rows per day, whatever the events).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import time
@@ -36,6 +47,17 @@ from clickstream.lake.params import NOTHING_ROLLED
 
 DOC = ROOT.parent / "docs" / "performance-dashboard.md"
 MARK = "## Modeled lake"
+PAGE_GOAL_S, PANEL_GOAL_S, ATHENA_GOAL = 2.0, 1.0, 0.20  # issue 14's goals
+EVENTS_PER_DAY_AT_1B = 1e9 * 12 / 365  # 1 billion events a month
+CUTOFF_DAYS = 90
+
+
+def cutoff_bytes() -> int:
+    """The workgroup's default per-query scan limit (AthenaBytesScannedCutoff)."""
+    text = (ROOT.parent / "deploy" / "resources.yaml").read_text()
+    found = re.search(r"AthenaBytesScannedCutoff:\n(?:\s+\w+: .*\n)*?\s+Default: (\d+)", text)
+    assert found, "deploy/resources.yaml: no AthenaBytesScannedCutoff default"
+    return int(found.group(1))
 
 
 class DirDays:
@@ -145,26 +167,55 @@ def main(argv: list[str] | None = None) -> int:
     raw_m = {n: statistics.median(v) for n, v in runs["raw"].items()}
     mod_m = {n: statistics.median(v) for n, v in runs["modeled"].items()}
     raw_pages, mod_pages = pages["raw"], pages["modeled"]
-    bills = {}
+    bills, tails = {}, {}
     for n in query_names():
         raw_sql, raw_v = prepare(n, params(n, lo, hi, NOTHING_ROLLED))
         mod_sql, mod_v = prepare(n, params(n, lo, hi, through))
         bills[n] = (billing.estimate(root, raw_sql, raw_v).scanned_bytes, billing.estimate(root, mod_sql, mod_v).scanned_bytes)
+        tails[n] = billing.estimate(source_root, mod_sql, mod_v).scanned_bytes  # the events alone: the raw tail
     uptime_after = os.popen("uptime").read().strip()
+    day_events = {
+        d: sum(pq.ParquetFile(f).metadata.num_rows for f in root.glob(f"events/app_id={APP}/dt={d}/*.parquet"))
+        for d in [*closed, LAST_DAY]
+    }
+    rolled_events = sum(day_events[d] for d in closed)
+    cutoff = cutoff_bytes()
+
+    def at_scale(n: str) -> tuple[float, float]:
+        """(today's path, modeled) bytes over 90 days at 1 billion events a month (module docstring)."""
+        raw = bills[n][0] / events * EVENTS_PER_DAY_AT_1B * CUTOFF_DAYS
+        rolled, tail = bills[n][1] - tails[n], tails[n]
+        modeled = rolled / rolled_events * EVENTS_PER_DAY_AT_1B * CUTOFF_DAYS + tail / day_events[LAST_DAY] * EVENTS_PER_DAY_AT_1B
+        return raw, modeled
+
     rows = []
     for n in query_names():
+        raw90, mod90 = at_scale(n)
         rows.append(
             f"| `{n}` | {raw_m[n] * 1000:,.0f} | {mod_m[n] * 1000:,.0f} | {raw_m[n] / max(mod_m[n], 1e-9):.1f}x | "
-            f"{bills[n][0] / 2**20:,.1f} | {bills[n][1] / 2**20:,.1f} |"
+            f"{bills[n][0] / 2**20:,.1f} | {bills[n][1] / 2**20:,.1f} | {tails[n] / 2**20:,.1f} | "
+            f"{raw90 / 2**30:,.1f} | {mod90 / 2**30:,.2f} | {'under' if mod90 < cutoff else '**over**'} |"
         )
         print(rows[-1])
     raw_total, mod_total = sum(b[0] for b in bills.values()), sum(b[1] for b in bills.values())
+    page_raw, page_mod = statistics.median(raw_pages), statistics.median(mod_pages)
+    slowest = max(mod_m, key=lambda n: mod_m[n])
     summary = (
-        f"page (16 panels, 30 days, median of {args.repeat}): today's path {statistics.median(raw_pages):.2f} s, modeled "
-        f"{statistics.median(mod_pages):.2f} s ({statistics.median(raw_pages) / statistics.median(mod_pages):.1f}x); Athena scan "
+        f"page (16 panels, 30 days, median of {args.repeat}): today's path {page_raw:.2f} s, modeled "
+        f"{page_mod:.2f} s ({page_raw / page_mod:.1f}x); Athena scan "
         f"{raw_total / 2**20:,.1f} MiB -> {mod_total / 2**20:,.1f} MiB ({100 * mod_total / raw_total:.0f} %)"
     )
+    met = lambda ok: "met" if ok else "not met"  # noqa: E731
+    goals = (
+        f"Goals: page {page_mod:.2f} s on DuckDB (goal <= {PAGE_GOAL_S:.0f} s: {met(page_mod <= PAGE_GOAL_S)}); "
+        f"slowest panel `{slowest}` {mod_m[slowest] * 1000:,.0f} ms (goal <= {PANEL_GOAL_S * 1000:,.0f} ms: "
+        f"{met(mod_m[slowest] <= PANEL_GOAL_S)}); Athena bytes {100 * mod_total / raw_total:.1f} % of "
+        f"today's (goal <= {100 * ATHENA_GOAL:.0f} %: {met(mod_total <= ATHENA_GOAL * raw_total)}); "
+        f"90 days at 1 billion events a month: {sum(1 for n in bills if at_scale(n)[1] >= cutoff)} of {len(bills)} panels "
+        f"reach the {cutoff / 2**30:g} GiB cutoff (today's path: {sum(1 for n in bills if at_scale(n)[0] >= cutoff)})."
+    )
     print(summary)
+    print(goals)
     if not args.no_doc:
         section = [
             MARK,
@@ -180,12 +231,24 @@ def main(argv: list[str] | None = None) -> int:
             f"**{cost['cpu_s'] * per_m:.2f} CPU s per million events**; S3 requests as the export makes them: "
             f"{cost['lists']} LIST + {cost['gets']} GET + {cost['puts']} PUT = "
             f"**{(cost['lists'] + cost['gets'] + cost['puts']) * per_m:.1f} per million events** "
-            f"(per day: 3 reads of a partition's listing and files, 3 PUTs); {cost['bytes'] / 2**20:,.1f} MiB written.",
+            f"(per day: 3 reads of a partition's listing and files, {len(rollup.SCHEMAS)} PUTs); "
+            f"{cost['bytes'] / 2**20:,.1f} MiB written.",
             "",
             f"Same run, same DuckDB connection, alternating: {summary}. rolled_through = {through}.",
             "",
-            "| Panel | today's path ms | modeled ms | ratio | Athena MiB today | Athena MiB modeled |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            goals,
+            "",
+            "MiB tail: the part of the modeled scan that reads raw events (the last day, which is not rolled up, and "
+            "its margins). 90-day columns: the estimate scaled to 90 days of an app with 1 billion events a month "
+            f"({EVENTS_PER_DAY_AT_1B / 1e6:,.1f} M events a day): the rolled-up part per event of the {len(closed)} "
+            f"rolled-up days ({rolled_events:,} events) times 90 days of events, the tail per event of the last day "
+            f"({day_events[LAST_DAY]:,} events) times one day; today's path per event of the lake times 90 days. "
+            "Linear in events (visitors assumed to grow with events; an upper bound for rollup_funnel_days and "
+            f"rollup_session_totals, whose rows grow with days). Cutoff: AthenaBytesScannedCutoff = {cutoff:,} bytes.",
+            "",
+            "| Panel | today's path ms | modeled ms | ratio | Athena MiB today | Athena MiB modeled | MiB tail "
+            "| GiB 90 d @ 1B/month today | GiB 90 d @ 1B/month modeled | vs cutoff |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
             *rows,
             "",
         ]

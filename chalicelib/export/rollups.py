@@ -8,7 +8,7 @@ after them is closed (``rollup.rollable``). Each file has a fixed name, so a reb
 (a crash before the day leaves the set: the rerun writes the same bytes); one PUT is atomic.
 
 What readers may trust: ``rollup_state`` (one tiny Parquet folder per app, not partitioned by
-day). Its ``state-<tables>.parquet`` (``STATE_FILE``) says ``rolled_through`` R: every day up
+day). Its ``state-<tag>.parquet`` (``STATE_FILE``, tagged with the set of rollups) says ``rolled_through`` R: every day up
 to R has the files of every rollup table and none of them is dirty. Readers (DuckDB, Athena, the QuickSight datasets' SQL)
 take the *least* value of all files in the app's folder, none meaning nothing rolled up, and
 read the rollups for days <= R, raw events after. Whatever is about to change an app's events
@@ -54,7 +54,16 @@ from chalicelib.settings import Settings
 from chalicelib.store import keys
 
 # The sessions file last: its presence marks the day rolled up for readers.
-WRITE_ORDER = ("rollup_visitor_days", "rollup_page_days", "rollup_sessions")
+WRITE_ORDER = (
+    "rollup_visitor_days",
+    "rollup_page_days",
+    "rollup_event_days",
+    "rollup_geo_days",
+    "rollup_funnel_days",
+    "rollup_last_events",
+    "rollup_session_totals",
+    "rollup_sessions",
+)
 BATCH_ROWS = 100_000
 # Events of the day per slice of visitors (``rollup.visitor_slices``; ``S3Days.count``: exact
 # for a large file, an overestimate for small ones). A slice also holds its visitors' rows of
@@ -232,32 +241,51 @@ def _fresh(client: Any, table: str, app: str) -> None:
 
 # -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
 STATE_TABLE = "rollup_state"
-# Named for the set of tables it vouches for: a release that adds a rollup table finds every
-# app's state outdated at its first pass, refreshes it (no file of the new table yet: nothing
-# rolled up) and deletes the old one; until then readers take the lower of the two.
-STATE_FILE = f"state-{hashlib.sha256(','.join(WRITE_ORDER).encode()).hexdigest()[:10]}.parquet"
+# The set of rollups a state vouches for: the tables and the spec funnels rolled up into
+# rollup_funnel_days. A release that changes either writes and trusts only states tagged with
+# its own set: until its first refresh, readers find no state of theirs and read raw events
+# (``least``); that refresh marks every day of the app dirty (the files were built for the old
+# set) before it publishes, so the new set is vouched for only day by day as it is rebuilt.
+STATE_TAG = hashlib.sha256(repr((WRITE_ORDER, rollup.FUNNELS)).encode()).hexdigest()[:10]
+STATE_FILE = f"state-{STATE_TAG}.parquet"
 STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"
 NOTHING_ROLLED = "0001-01-01"  # before any day: readers read raw events only
-STATE_SCHEMA = pa.schema([("rolled_through", pa.string())])  # app_id is the folder (partition)
+# app_id is the folder (partition). vouches: STATE_TAG in a state, null in a hold.
+STATE_SCHEMA = pa.schema([("rolled_through", pa.string()), ("vouches", pa.string())])
+Entry = tuple[str | None, str | None]  # (vouches, rolled_through) of one row of a state file
 
 
 def state_folder(prefix: str, app_id: str) -> str:
     return layout.app_prefix(prefix, STATE_TABLE, app_id)
 
 
-def state_table(rolled_through: str) -> pa.Table:
-    return pa.table({"rolled_through": pa.array([rolled_through], pa.string())}, schema=STATE_SCHEMA)
+def state_table(rolled_through: str, vouches: str | None = STATE_TAG) -> pa.Table:
+    return pa.table(
+        {"rolled_through": pa.array([rolled_through], pa.string()), "vouches": pa.array([vouches], pa.string())},
+        schema=STATE_SCHEMA,
+    )
 
 
-def least(values: Iterable[str | None]) -> str | None:
-    """What readers take from an app's state files: the least rolled_through, None if no file."""
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
+def least(entries: Iterable[Entry]) -> str | None:
+    """What readers take from an app's state files: None if there is no file; raw events only
+    (NOTHING_ROLLED) if no state vouches for this release's set; else the least value of its
+    state and the holds (a state of another set says nothing about this one: ignored)."""
+    rows = list(entries)
+    if not rows:
+        return None
+    if not any(tag == STATE_TAG for tag, _ in rows):
+        return NOTHING_ROLLED
+    present = [v for tag, v in rows if v is not None and tag in (STATE_TAG, None)]
+    return min(present, default=NOTHING_ROLLED)
 
 
-def values_of(table: pa.Table) -> list[str | None]:
-    return table.column("rolled_through").to_pylist() if "rolled_through" in table.column_names else [NOTHING_ROLLED]
+def values_of(table: pa.Table) -> list[Entry]:
+    if "rolled_through" not in table.column_names:
+        return [(None, NOTHING_ROLLED)]
+    values = table.column("rolled_through").to_pylist()
+    tags = table.column("vouches").to_pylist() if "vouches" in table.column_names else [None] * len(values)
+    return list(zip(tags, values, strict=True))
 
 
 def read_state(lake: Lake, prefix: str, app_id: str) -> str | None:
@@ -269,7 +297,7 @@ def read_state(lake: Lake, prefix: str, app_id: str) -> str | None:
 def hold(lake: Lake, prefix: str, app_id: str, name: str, through: str) -> None:
     """Keep readers at rolled_through <= ``through`` for ``app_id`` until a refresh has seen the
     days the caller is about to mark dirty. Write it before changing any events."""
-    lake.put_table(state_folder(prefix, app_id) + f"{HOLD_PREFIX}{name}.parquet", state_table(through))
+    lake.put_table(state_folder(prefix, app_id) + f"{HOLD_PREFIX}{name}.parquet", state_table(through, vouches=None))
 
 
 def hold_late(lake: Lake, prefix: str, events: pa.Table, name: str, started_ms: int) -> None:
@@ -315,11 +343,16 @@ def refresh_state(lake: Lake, client: Any, settings: Settings, app_id: str, cras
     prefix = settings.lake_prefix
     folder = state_folder(prefix, app_id)
     # Holds, and states written for another set of tables.
-    holds = [o["Key"] for o in lake.list(folder) if _replaced(o["Key"].rsplit("/", 1)[-1])]
+    names = [o["Key"].rsplit("/", 1)[-1] for o in lake.list(folder)]
+    holds = [folder + name for name in names if _replaced(name)]
+    event_days = _days(lake, prefix, "events", app_id)
+    if STATE_FILE not in names and any(name.startswith(STATE_PREFIX) for name in names):
+        # Another release's state: the files were built for another set of tables or funnels.
+        # Readers already read raw events (no state of this set); rebuild every day first.
+        mark(client, settings.table, [(app_id, date.fromisoformat(d)) for d in event_days], neighbours=False)
+        crash("rollup_after_set_change")
     dirty_days = [d for app, d in dirty(client, settings.table) if app == app_id]
-    through = covered_through(
-        _days(lake, prefix, "events", app_id), [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days
-    )
+    through = covered_through(event_days, [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days)
     lake.put_table(folder + STATE_FILE, state_table(through))
     crash("rollup_after_state")
     if holds:

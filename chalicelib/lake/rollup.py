@@ -1,6 +1,6 @@
 """The modeled lake: derived tables built from one closed day's events, pure (no I/O).
 
-Three tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
+Eight tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
 with a fixed name, rebuilt whole (docs/lake.md has their columns):
 
 * ``rollup_sessions``: one row per session that starts on ``dt``, by the session rule of
@@ -8,13 +8,22 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
   event_time ordered by event_id). Built from the day's events, the last 30 minutes of the day
   before (does the day's first event continue a session?) and the day after (sessions running
   past midnight): the rows etl/blocks/range_sessions.sql gives for the range [dt, dt].
+* ``rollup_session_totals``: per bot flag, the day's sessions, bounces and summed duration (ms):
+  what overview and daily_metrics need of sessions, in two rows a day.
 * ``rollup_visitor_days``: per visitor and day, events and page views by the dimensions the
   panels group on (bot flag and reason, browser, device type, OS, country).
 * ``rollup_page_days``: per page, visitor and day, page views.
+* ``rollup_event_days``: per event type and name, visitor and day, events other than page views.
+* ``rollup_geo_days``: per shared position (geo_lat, geo_lon), visitor and day, events.
+* ``rollup_last_events``: per visitor whose last user action of ``dt`` is in its last 30 minutes,
+  that action's time: all the raw session queries need of a rolled-up day before their first raw
+  day (does its first event continue a session?), so they do not read that day's events.
+* ``rollup_funnel_days``: per spec funnel (``FUNNELS``), bot flag and depth, the sessions that
+  start on ``dt`` and reach exactly that step (greedy in-order matching, etl/queries/funnel.sql).
 
 Only user actions count: identify, group and alias messages are no page view, no event and
 no session activity (NOT_ACTIONS). Sessions are per visitor, so a day too large for memory is
-built in slices of visitors (``build_day`` on each slice's rows, then concatenated): a visitor's
+built in slices of visitors (``build_day`` on each slice's rows, then ``combine``): a visitor's
 rows never span two slices (``visitor_slices``).
 
 Which days to rebuild: a day's sessions read the day before (30 minutes) and the day after,
@@ -42,6 +51,7 @@ COLUMNS = (
     "event_id",
     "event_time",
     "event_type",
+    "event_name",
     "anonymous_id",
     "user_id",
     "path",
@@ -55,6 +65,8 @@ COLUMNS = (
     "os",
     "is_bot",
     "bot_reason",
+    "geo_lat",
+    "geo_lon",
 )
 
 SESSIONS = pa.schema(
@@ -97,7 +109,67 @@ PAGE_DAYS = pa.schema(
         ("page_views", pa.int64()),
     ]
 )
-SCHEMAS = {"rollup_sessions": SESSIONS, "rollup_visitor_days": VISITOR_DAYS, "rollup_page_days": PAGE_DAYS}
+EVENT_DAYS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("event_type", pa.string()),
+        ("event_name", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("events", pa.int64()),
+    ]
+)
+GEO_DAYS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("geo_lat", pa.float64()),
+        ("geo_lon", pa.float64()),
+        ("events", pa.int64()),
+    ]
+)
+FUNNEL_DAYS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("funnel", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("depth", pa.int64()),
+        ("sessions", pa.int64()),
+    ]
+)
+SESSION_TOTALS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("sessions", pa.int64()),
+        ("bounces", pa.int64()),
+        ("duration_ms", pa.int64()),
+    ]
+)
+LAST_EVENTS = pa.schema([("app_id", pa.string()), ("anonymous_id", pa.string()), ("last_event_time", TS)])
+SCHEMAS = {
+    "rollup_sessions": SESSIONS,
+    "rollup_session_totals": SESSION_TOTALS,
+    "rollup_visitor_days": VISITOR_DAYS,
+    "rollup_page_days": PAGE_DAYS,
+    "rollup_event_days": EVENT_DAYS,
+    "rollup_geo_days": GEO_DAYS,
+    "rollup_funnel_days": FUNNEL_DAYS,
+    "rollup_last_events": LAST_EVENTS,
+}
+
+# The dashboard spec's funnels (quicksight/dashboard.yaml, ``funnels``), rolled up per day: the
+# Lambda cannot read the spec, so the list is here and tests keep the two and the literal list
+# in etl/queries/funnel.sql equal. A funnel added here reads the rollup only for days rebuilt
+# after it was added (rebuild the older ones: docs/lake.md, *Upgrading*). Up to 10 steps each.
+FUNNELS: tuple[tuple[str, ...], ...] = (("/demo", "LIKE_WOOD", "CLICK_LANG"),)
+FUNNEL_SEPARATOR = "\x1f"  # no step of a spec funnel contains it (tests/unit/test_rollup_funnels.py)
+
+
+def funnel_key(steps: Sequence[str]) -> str:
+    """The ``funnel`` column of ``rollup_funnel_days``: the steps joined, as array_join(:steps, chr(31))."""
+    return FUNNEL_SEPARATOR.join(steps)
 
 
 def day_start(day: date) -> datetime:
@@ -137,20 +209,54 @@ def user_actions(events: pa.Table) -> pa.Table:
 
 
 def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
-    """The three rollup tables of ``day`` from the events of its read window (``read_window``;
-    extra rows outside it are ignored). Deterministic: the same events give the same rows in
-    the same order."""
+    """The rollup tables of ``day`` (all but rollup_session_totals, which ``combine`` sums from
+    the sessions) from the events of its read window (``read_window``; extra rows outside it are
+    ignored). Deterministic: the same events give the same rows in the same order."""
     lo = day_start(day) - timedelta(milliseconds=GAP_MS)
     events = user_actions(events.select(list(COLUMNS)))
     t = _ms(events["event_time"])
     keep = (t >= int(lo.timestamp() * 1000)) & (t < int((day_start(day) + timedelta(days=2)).timestamp() * 1000))
     events = events.filter(pa.array(keep))
     events = events.sort_by([("anonymous_id", "ascending"), ("event_time", "ascending"), ("event_id", "ascending")])
+    numbered = _number(events, day)
+    on_day = _on_day(events, day)
     return {
-        "rollup_sessions": _sessions(app_id, day, events),
-        "rollup_visitor_days": _visitor_days(app_id, day, events),
-        "rollup_page_days": _page_days(app_id, day, events),
+        "rollup_sessions": _sessions(app_id, events, numbered),
+        "rollup_visitor_days": _visitor_days(app_id, on_day),
+        "rollup_page_days": _page_days(app_id, on_day),
+        "rollup_event_days": _event_days(app_id, on_day),
+        "rollup_geo_days": _geo_days(app_id, on_day),
+        "rollup_funnel_days": _funnel_days(app_id, events, numbered),
+        "rollup_last_events": _last_events(app_id, day, on_day),
     }
+
+
+class _Numbered:
+    """The session rule over events sorted by visitor, time and id: rows of a session are adjacent."""
+
+    def __init__(self, t: np.ndarray, session: np.ndarray, starts: np.ndarray, wanted: np.ndarray, bots: np.ndarray) -> None:
+        self.t = t  # event_time in ms, per row
+        self.session = session  # session number per row (0, 1, ... in row order)
+        self.starts = starts  # first row of each session
+        self.ends = np.append(starts[1:], len(t)) - 1  # last row of each session
+        self.wanted = wanted  # per session: it starts on the day being built
+        self.bots = bots  # per session: any event from a bot
+
+
+def _number(events: pa.Table, day: date) -> _Numbered:
+    n = events.num_rows
+    t = _ms(events["event_time"]) if n else np.zeros(0, dtype=np.int64)
+    visitor = events["anonymous_id"].to_numpy(zero_copy_only=False)
+    start = np.ones(n, dtype=bool)
+    if n:
+        start[1:] = (visitor[1:] != visitor[:-1]) | ((t[1:] - t[:-1]) >= GAP_MS)
+    session = np.cumsum(start) - 1
+    starts = np.flatnonzero(start)
+    day_lo = int(day_start(day).timestamp() * 1000)
+    wanted = (t[starts] >= day_lo) & (t[starts] < day_lo + 86_400_000)
+    is_bot = pc.fill_null(events["is_bot"], False).to_numpy(zero_copy_only=False).astype(bool)
+    bots = np.bincount(session, weights=is_bot, minlength=len(starts)) > 0
+    return _Numbered(t, session, starts, wanted, bots)
 
 
 def _on_day(events: pa.Table, day: date) -> pa.Table:
@@ -159,29 +265,15 @@ def _on_day(events: pa.Table, day: date) -> pa.Table:
     return events.filter(pa.array((t >= start) & (t < start + 86_400_000)))
 
 
-def _sessions(app_id: str, day: date, events: pa.Table) -> pa.Table:
+def _sessions(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table:
     n = events.num_rows
     if n == 0:
         return _empty(SESSIONS)
-    t = _ms(events["event_time"])
-    visitor = events["anonymous_id"].to_numpy(zero_copy_only=False)
-    new_visitor = np.ones(n, dtype=bool)
-    new_visitor[1:] = visitor[1:] != visitor[:-1]
-    gap = np.ones(n, dtype=bool)
-    gap[1:] = (t[1:] - t[:-1]) >= GAP_MS
-    start = new_visitor | gap
-    session = np.cumsum(start) - 1  # 0, 1, ... in row order; rows of a session are adjacent
-    starts = np.flatnonzero(start)
-    ends = np.append(starts[1:], n) - 1
-    day_lo = int(day_start(day).timestamp() * 1000)
-    wanted = (t[starts] >= day_lo) & (t[starts] < day_lo + 86_400_000)
-
+    t, session, starts, ends = numbered.t, numbered.session, numbered.starts, numbered.ends
     is_page = pc.fill_null(pc.equal(events["event_type"], "page_view"), False).to_numpy(zero_copy_only=False)
-    is_bot = pc.fill_null(events["is_bot"], False).to_numpy(zero_copy_only=False)
     has_path = pc.is_valid(events["path"]).to_numpy(zero_copy_only=False)
     counts = np.bincount(session, minlength=len(starts))
     page_views = np.bincount(session, weights=is_page, minlength=len(starts)).astype(np.int64)
-    bots = np.bincount(session, weights=is_bot, minlength=len(starts)) > 0
     # Entry and exit: the first and last page view with a path (min_by / max_by over seq).
     candidates = np.flatnonzero(is_page & has_path)
     entry = np.full(len(starts), n)
@@ -195,7 +287,7 @@ def _sessions(app_id: str, day: date, events: pa.Table) -> pa.Table:
     for s, u in zip(users["s"].to_pylist(), users["u_max"].to_pylist(), strict=True):
         user[s] = u
 
-    keep = np.flatnonzero(wanted)
+    keep = np.flatnonzero(numbered.wanted)
     first = pa.array(starts[keep])
 
     def at(rows: np.ndarray, column: str) -> pa.Array:
@@ -215,15 +307,43 @@ def _sessions(app_id: str, day: date, events: pa.Table) -> pa.Table:
         "is_bounce": pa.array(counts[keep] == 1),
         "entry_path": at(entry[keep], "path"),
         "exit_path": at(exit_[keep], "path"),
-        "is_bot": pa.array(bots[keep]),
+        "is_bot": pa.array(numbered.bots[keep]),
     }
     for column in ("referrer_host", "utm_source", "utm_medium", "utm_campaign", "country", "device_type", "browser", "os"):
         columns[column] = events[column].take(first)
     return pa.table([columns[f.name] for f in SESSIONS], schema=SESSIONS)
 
 
-def _visitor_days(app_id: str, day: date, events: pa.Table) -> pa.Table:
-    rows = _on_day(events, day)
+def _last_events(app_id: str, day: date, rows: pa.Table) -> pa.Table:
+    """Each visitor's last user action of the day, where it is at or after 23:30 (the margin the
+    raw session queries read of the day before their first day: etl/blocks/tail_sessions.sql)."""
+    if rows.num_rows == 0:
+        return _empty(LAST_EVENTS)
+    last = rows.group_by("anonymous_id", use_threads=False).aggregate([("event_time", "max")])
+    margin = day_start(day) + timedelta(days=1, milliseconds=-GAP_MS)
+    last = last.filter(pc.greater_equal(last["event_time_max"], pa.scalar(margin, TS)))
+    last = last.append_column("app_id", pa.array([app_id] * last.num_rows, pa.string()))
+    last = last.rename_columns([{"event_time_max": "last_event_time"}.get(c, c) for c in last.column_names])
+    return last.select(LAST_EVENTS.names).cast(LAST_EVENTS).sort_by([("anonymous_id", "ascending")])
+
+
+def _session_totals(sessions: pa.Table) -> pa.Table:
+    out: dict[str, list] = {name: [] for name in SESSION_TOTALS.names}
+    if sessions.num_rows == 0:
+        return pa.table(out, schema=SESSION_TOTALS)
+    is_bot = sessions["is_bot"].to_numpy(zero_copy_only=False).astype(bool)
+    bounce = sessions["is_bounce"].to_numpy(zero_copy_only=False).astype(bool)
+    ms = _ms(sessions["session_end"]) - _ms(sessions["session_start"])
+    for flag in (False, True):
+        mine = is_bot == flag
+        if mine.any():
+            row = (sessions["app_id"][0].as_py(), flag, int(mine.sum()), int(bounce[mine].sum()), int(ms[mine].sum()))
+            for name, value in zip(SESSION_TOTALS.names, row, strict=True):
+                out[name].append(value)
+    return pa.table(out, schema=SESSION_TOTALS)
+
+
+def _visitor_days(app_id: str, rows: pa.Table) -> pa.Table:
     if rows.num_rows == 0:
         return _empty(VISITOR_DAYS)
     rows = rows.set_column(rows.schema.get_field_index("is_bot"), "is_bot", pc.fill_null(rows["is_bot"], False))
@@ -237,17 +357,77 @@ def _visitor_days(app_id: str, day: date, events: pa.Table) -> pa.Table:
     return grouped.select(VISITOR_DAYS.names).cast(VISITOR_DAYS).sort_by([(k, "ascending") for k in keys])
 
 
-def _page_days(app_id: str, day: date, events: pa.Table) -> pa.Table:
-    rows = _on_day(events, day)
-    rows = rows.filter(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False))
+def _counted(app_id: str, rows: pa.Table, keys: list[str], schema: pa.Schema, count: str) -> pa.Table:
+    """``rows`` grouped by ``keys`` (is_bot as the raw queries' coalesce(is_bot, false)), with
+    their number in ``count``, in ``schema``'s column order, sorted by the keys."""
     if rows.num_rows == 0:
-        return _empty(PAGE_DAYS)
+        return _empty(schema)
     rows = rows.set_column(rows.schema.get_field_index("is_bot"), "is_bot", pc.fill_null(rows["is_bot"], False))
-    keys = ["path", "anonymous_id", "is_bot"]
     grouped = rows.group_by(keys, use_threads=False).aggregate([("event_id", "count")])
-    grouped = grouped.rename_columns([{"event_id_count": "page_views"}.get(c, c) for c in grouped.column_names])
+    grouped = grouped.rename_columns([{"event_id_count": count}.get(c, c) for c in grouped.column_names])
     grouped = grouped.append_column("app_id", pa.array([app_id] * grouped.num_rows, pa.string()))
-    return grouped.select(PAGE_DAYS.names).cast(PAGE_DAYS).sort_by([(k, "ascending") for k in keys])
+    return grouped.select(schema.names).cast(schema).sort_by([(k, "ascending") for k in keys])
+
+
+def _page_days(app_id: str, rows: pa.Table) -> pa.Table:
+    rows = rows.filter(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False))
+    return _counted(app_id, rows, ["path", "anonymous_id", "is_bot"], PAGE_DAYS, "page_views")
+
+
+def _event_days(app_id: str, rows: pa.Table) -> pa.Table:
+    """Events but page views (etl/queries/custom_events.sql: event_type <> 'page_view', so not NULL)."""
+    rows = rows.filter(pc.fill_null(pc.not_equal(rows["event_type"], "page_view"), False))
+    return _counted(app_id, rows, ["event_type", "event_name", "anonymous_id", "is_bot"], EVENT_DAYS, "events")
+
+
+def _geo_days(app_id: str, rows: pa.Table) -> pa.Table:
+    """Events with a position, by the exact position: the query rounds it to its cell, so both
+    paths round the same doubles with the same function (etl/queries/geo_grid.sql)."""
+    rows = rows.filter(pc.and_(pc.is_valid(rows["geo_lat"]), pc.is_valid(rows["geo_lon"])))
+    return _counted(app_id, rows, ["anonymous_id", "is_bot", "geo_lat", "geo_lon"], GEO_DAYS, "events")
+
+
+def funnel_depths(keys: pa.Array | pa.ChunkedArray, numbered: _Numbered, steps: Sequence[str]) -> np.ndarray:
+    """Per session, how many of ``steps`` it reached in order: walking its events by time, the
+    next step is reached by the first event after the previous match whose key equals it (one
+    event counts for one step at most). etl/queries/funnel.sql's reduce over the matches does
+    the same; here one vectorised pass per step finds each session's next match."""
+    depth = np.zeros(len(numbered.starts), dtype=np.int64)
+    last = numbered.starts - 1  # the row of the last step matched, per session
+    alive = np.arange(len(numbered.starts))
+    for k, step in enumerate(steps, 1):
+        rows = np.flatnonzero(pc.fill_null(pc.equal(keys, step), False).to_numpy(zero_copy_only=False))
+        if len(rows) == 0 or len(alive) == 0:
+            break
+        j = np.searchsorted(rows, last[alive], side="right")
+        found = j < len(rows)
+        nxt = rows[np.minimum(j, len(rows) - 1)]
+        found &= numbered.session[nxt] == alive  # the next match is still in the session
+        alive = alive[found]
+        last[alive] = nxt[found]
+        depth[alive] = k
+    return depth
+
+
+def _funnel_days(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table:
+    if events.num_rows == 0:
+        return _empty(FUNNEL_DAYS)
+    is_page = pc.fill_null(pc.equal(events["event_type"], "page_view"), False)
+    keys = pc.if_else(is_page, events["path"], events["event_name"])  # CASE WHEN ... THEN path ELSE event_name END
+    out: dict[str, list] = {name: [] for name in FUNNEL_DAYS.names}
+    wanted = np.flatnonzero(numbered.wanted)
+    for steps in FUNNELS:
+        depth = funnel_depths(keys, numbered, steps)[wanted]
+        bots = numbered.bots[wanted]
+        for is_bot in (False, True):
+            counts = np.bincount(depth[bots == is_bot], minlength=len(steps) + 1)
+            for d in range(1, len(steps) + 1):
+                if counts[d]:
+                    for name, value in zip(
+                        FUNNEL_DAYS.names, (app_id, funnel_key(steps), is_bot, d, int(counts[d])), strict=True
+                    ):
+                        out[name].append(value)
+    return pa.table(out, schema=FUNNEL_DAYS)
 
 
 def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> list[tuple[str | None, str | None]]:
@@ -274,8 +454,21 @@ def in_slice(events: pa.Table, lo: str | None, hi: str | None) -> pa.Table:
 
 
 def combine(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
-    """The slices' tables as one per rollup table (slices are disjoint in visitors)."""
-    return {name: pa.concat_tables([p[name] for p in parts]) if parts else _empty(schema) for name, schema in SCHEMAS.items()}
+    """The slices' tables as one per rollup table (slices are disjoint in visitors; the funnel
+    counts, over all visitors, are summed across them; the session totals are the sessions')."""
+    out = {
+        name: pa.concat_tables([p[name] for p in parts]) if parts else _empty(schema)
+        for name, schema in SCHEMAS.items()
+        if name != "rollup_session_totals"
+    }
+    out["rollup_session_totals"] = _session_totals(out["rollup_sessions"])
+    funnels = out["rollup_funnel_days"]
+    if len(parts) > 1 and funnels.num_rows:
+        keys = ["app_id", "funnel", "is_bot", "depth"]
+        summed = funnels.group_by(keys, use_threads=False).aggregate([("sessions", "sum")])
+        summed = summed.rename_columns([{"sessions_sum": "sessions"}.get(c, c) for c in summed.column_names])
+        out["rollup_funnel_days"] = summed.select(FUNNEL_DAYS.names).cast(FUNNEL_DAYS).sort_by([(k, "ascending") for k in keys])
+    return out
 
 
 def rolled_through(event_days: Iterable[str], rolled_days: Iterable[str]) -> str | None:
@@ -303,7 +496,7 @@ class DaySource(Protocol):
 
 
 def rebuild_day(source: DaySource, app_id: str, day: date, rows_per_slice: int = 2_000_000) -> dict[str, pa.Table]:
-    """The three rollup tables of ``day``, read from ``source`` one slice of visitors at a time:
+    """The rollup tables of ``day``, read from ``source`` one slice of visitors at a time:
     at most about ``rows_per_slice`` events (plus one batch) are in memory at once."""
     window = read_window(day)
     parts = []
@@ -322,5 +515,5 @@ def rebuild_day(source: DaySource, app_id: str, day: date, rows_per_slice: int =
 
 
 def _empty_events() -> pa.Table:
-    types = {"event_time": TS, "is_bot": pa.bool_()}
+    types = {"event_time": TS, "is_bot": pa.bool_(), "geo_lat": pa.float64(), "geo_lon": pa.float64()}
     return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS]).empty_table()

@@ -162,16 +162,30 @@ def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Run
         needed = {name: params[name] for name in dataset.parameters()}  # run_query refuses parameters a query does not take
         if not filters and until is None and not dataset.compare:
             return run_query(dataset.name, needed, settings=settings, engine="duckdb", cache_dir=cache_dir)
-        extra = scope.bound(filters, until)
+        sql, extra = narrow(dataset.sql(scope.LOCAL_NOW_SQL), dataset.name, filters, until)
         if dataset.compare:  # the page's own "now" rather than DuckDB's clock: one instant per request
             extra["now"] = scope.bound({}, params.get("now") or datetime.now(timezone.utc))["until"]
-        sql = scope.scoped_sql(dataset.sql(scope.LOCAL_NOW_SQL), filters, until is not None)
-        if "rolled_through" in parameter_names(catalog.expand(sql, origin=dataset.name)):
-            # The rollup tables carry neither the filters nor the cut: a narrowed view reads raw events for every day.
-            extra["rolled_through"] = NOTHING_ROLLED
         return run_query(sql, {**needed, **extra}, settings=settings, engine="duckdb", cache_dir=cache_dir)
 
     return run
+
+
+def narrow(sql: str, origin: str, filters: Mapping[str, str], until: datetime | None) -> tuple[str, dict[str, Any]]:
+    """A panel's SQL narrowed by click-to-filter and a cut-off (clickstream.dashboard.scope),
+    with the extra values it binds.
+
+    The rollup tables carry neither the filters nor the cut (a filtered session is the session
+    of the filtered events, which no rollup holds), so a narrowed view reads raw events for
+    every day: ``rolled_through`` is pinned to nothing. tests/unit/test_rollup_filters.py checks
+    that the answer is the same panel's over a lake of only the filtered events.
+    """
+    extra = scope.bound(filters, until)
+    if not filters and until is None:
+        return sql, extra
+    narrowed = scope.scoped_sql(sql, filters, until is not None)
+    if "rolled_through" in parameter_names(catalog.expand(narrowed, origin=origin)):
+        extra["rolled_through"] = NOTHING_ROLLED
+    return narrowed, extra
 
 
 def compare_locally(dataset: Dataset, params: Mapping[str, Any], run: panels.Runner) -> Any:

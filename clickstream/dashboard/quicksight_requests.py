@@ -24,6 +24,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from chalicelib.export import rollups
 from clickstream.dashboard.spec import SQL_DIALECT, Dataset, Field, Panel, Parameter, Spec, placeholder_spans
 from clickstream.lake.params import DEFAULTS, ENGINE_FILLED, athena_literal
 
@@ -141,12 +142,19 @@ def placeholders(sql: str) -> list[str]:
 # (Trino) can also prune partitions by such a value at run time (dynamic filtering,
 # https://trino.io/docs/current/admin/dynamic-filtering.html); where it does not, the answer is
 # the same and only the bytes scanned grow, still bounded by the date range's partitions.
-ROLLED_THROUGH_SQL = "(SELECT coalesce(min(rolled_through), {nothing}) FROM {database}.rollup_state WHERE app_id = {app})"
+# rollups.least in SQL: raw events only unless a state vouches for this release's set of rollups.
+ROLLED_THROUGH_SQL = (
+    "(SELECT CASE WHEN count_if(vouches = {tag}) = 0 THEN {nothing} ELSE min(rolled_through) END"
+    " FROM {database}.rollup_state WHERE app_id = {app} AND (vouches IS NULL OR vouches = {tag}))"
+)
 
 
 def rolled_through_sql(database: str) -> str:
     return ROLLED_THROUGH_SQL.format(
-        nothing=athena_literal(DEFAULTS["rolled_through"]), database=database, app=_SQL_FOR["string"].format(qs_name("app_id"))
+        nothing=athena_literal(DEFAULTS["rolled_through"]),
+        tag=athena_literal(rollups.STATE_TAG),
+        database=database,
+        app=_SQL_FOR["string"].format(qs_name("app_id")),
     )
 
 

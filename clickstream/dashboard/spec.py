@@ -13,7 +13,7 @@ name rather than in QuickSight's console.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -150,6 +150,9 @@ class Spec:
     parameters: tuple[Parameter, ...]
     datasets: dict[str, Dataset]
     panels: tuple[Panel, ...]
+    # Funnels the export rolls up per day (chalicelib.lake.rollup.FUNNELS): fast over any range.
+    # Any other steps still work, from raw events (docs/lake.md, *The modeled lake*).
+    funnels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
@@ -268,7 +271,18 @@ def parse(raw: dict[str, Any]) -> Spec:
     ids = [p.id for p in panels]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"panel ids repeat: {sorted(i for i in ids if ids.count(i) > 1)}")
-    return Spec(raw.get("id", "clickstream"), raw.get("title", "Clickstream"), tuple(params), datasets, panels)
+    funnels = {str(name): _funnel(str(name), steps) for name, steps in (raw.get("funnels") or {}).items()}
+    return Spec(raw.get("id", "clickstream"), raw.get("title", "Clickstream"), tuple(params), datasets, panels, funnels)
+
+
+def _funnel(name: str, steps: Any) -> tuple[str, ...]:
+    from chalicelib.lake.rollup import FUNNEL_SEPARATOR
+    from clickstream.lake.params import MAX_STEPS
+
+    ok = isinstance(steps, list) and 1 <= len(steps) <= MAX_STEPS
+    if not ok or not all(isinstance(s, str) and 0 < len(s) <= 128 and FUNNEL_SEPARATOR not in s for s in steps):
+        raise ConfigError(f"funnel {name!r}: 1 to {MAX_STEPS} steps, each a page path or an event name of 1-128 characters")
+    return tuple(steps)
 
 
 @lru_cache(maxsize=4)

@@ -101,7 +101,7 @@ class LocalLake:
         assert self.mirror is not None
         lake = Lake(self.mirror.s3, self.mirror.bucket)
         base = layout.dataset_prefix(self.mirror.lake_prefix, rollups.STATE_TABLE)
-        seen: dict[str, tuple[str, list[str | None]]] = {}
+        seen: dict[str, tuple[str, list[rollups.Entry]]] = {}
         try:
             for obj in lake.list(base):
                 key = obj["Key"]
@@ -114,7 +114,7 @@ class LocalLake:
         except ClickstreamError as exc:
             raise LakeUnavailable(f"reading the rollup state under s3://{lake.bucket}/{base} failed: {exc}") from exc
         self._state_files = seen
-        per_app: dict[str, list[str | None]] = {}
+        per_app: dict[str, list[rollups.Entry]] = {}
         for key, (_, values) in seen.items():
             per_app.setdefault(key[len(base) :].split("/", 1)[0].removeprefix("app_id="), []).extend(values)
         self._states = {app: rollups.least(values) for app, values in per_app.items()}

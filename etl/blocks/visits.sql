@@ -9,6 +9,7 @@ visits AS (
     bool_or(is_bot) AS is_bot,
     min(event_time) AS session_start,
     CAST(date_diff('millisecond', min(event_time), max(event_time)) AS double) / 1000 AS duration_s,
+    date_diff('millisecond', min(event_time), max(event_time)) AS duration_ms,
     count(*) = 1 AS is_bounce,
     count_if(in_range) AS range_events,
     count_if(in_range AND event_type = 'page_view') AS range_page_views,

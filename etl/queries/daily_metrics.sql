@@ -5,14 +5,14 @@
 -- before the range (anonymous_id, event_type and is_bot only); the running-sum rule is
 -- etl/blocks/active_users.sql, shared with the daily_metrics view.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
--- the UTC day they start on: etl/blocks/session_rows.sql (`clickstream query --print NAME`
+-- the UTC day they start on: etl/blocks/session_totals.sql (`clickstream query --print NAME`
 -- shows it expanded).
 -- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
 -- from the rollup tables, later days from raw events: the answer is the raw events' either way
 -- (docs/lake.md, *The modeled lake*).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 WITH
--- @include session_rows
+-- @include session_totals
 ,
 active AS (
   SELECT app_id, CAST(dt AS date) AS day, anonymous_id, sum(page_views) AS page_views
@@ -35,10 +35,11 @@ active AS (
 -- @include active_users
 ,
 day_sessions AS (
-  SELECT CAST(session_start AS date) AS day, count(*) AS sessions, count_if(is_bounce) AS bounces, avg(duration_s) AS avg_duration_s
-  FROM session_rows
+  SELECT day, CAST(sum(sessions) AS bigint) AS sessions, CAST(sum(bounces) AS bigint) AS bounces,
+         CAST(sum(duration_ms) AS double) / (1000 * sum(sessions)) AS avg_duration_s
+  FROM session_totals
   WHERE :include_bots OR NOT is_bot
-  GROUP BY CAST(session_start AS date)
+  GROUP BY day
 )
 SELECT
   d.day,

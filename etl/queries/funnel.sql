@@ -6,12 +6,51 @@
 -- sessions / sessions at the previous step. (Step names stay with the caller: Athena takes
 -- parameters in WHERE clauses only.)
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
--- the UTC day they start on. Reads the range's partitions, the last 30 minutes of the day
--- before and the day after; the session CTEs come from
--- etl/blocks/ (`clickstream query --print NAME` shows them expanded).
--- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :steps (array of strings), :include_bots (boolean).
+-- the UTC day they start on.
+-- A funnel of the dashboard spec (the list `:steps IN (ARRAY[...])` below, the same as
+-- chalicelib.lake.rollup.FUNNELS and the spec's `funnels`; tests/unit/test_rollup_funnels.py
+-- keeps the three equal) reads rollup_funnel_days for the days up to :rolled_through and raw
+-- events after them, as etl/blocks/tail_sessions.sql numbers them; any other (ad-hoc) funnel
+-- reads raw events for the whole range: the range's partitions, the last 30 minutes of the day
+-- before and the day after. The answer is the raw events' either way (docs/lake.md).
+-- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :steps (array of strings),
+-- :include_bots (boolean), :rolled_through (the engine supplies it).
 WITH
--- @include range_sessions
+scoped AS (
+  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, coalesce(is_bot, false) AS is_bot,
+         true AS in_range
+  FROM events
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to
+    AND dt > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
+    AND event_type NOT IN ('identify', 'group', 'alias')
+  UNION ALL
+  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, coalesce(is_bot, false) AS is_bot,
+         false AS in_range
+  FROM events
+  WHERE app_id = :app_id
+    AND :date_to > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
+    AND dt = date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
+    AND dt > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
+    AND event_time >= date_add('minute', 1410, CAST(CAST(dt AS date) AS timestamp))
+    AND event_type NOT IN ('identify', 'group', 'alias')
+  UNION ALL
+  -- The margin of the last rolled-up day: each visitor's last event there (as tail_sessions.sql).
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, last_event_time AS event_time, CAST(NULL AS varchar) AS event_type,
+         CAST(NULL AS varchar) AS event_name, anonymous_id, CAST(NULL AS varchar) AS path, false AS is_bot, false AS in_range
+  FROM rollup_last_events
+  WHERE app_id = :app_id AND :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG'])
+    AND :date_to > :rolled_through AND dt = :rolled_through
+    AND dt >= date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
+  UNION ALL
+  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, coalesce(is_bot, false) AS is_bot,
+         false AS in_range
+  FROM events
+  WHERE app_id = :app_id
+    AND :date_to > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
+    AND dt = date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')
+    AND event_type NOT IN ('identify', 'group', 'alias')
+),
+-- @include sessionize
 ,
 tagged AS (
   SELECT
@@ -32,10 +71,18 @@ matches AS (
 depths AS (
   -- Greedy in-order matching: walk a session's matches by time and advance from step k to
   -- k + 1 on a match of step k + 1. Within one event the higher step comes first, so one
-  -- event never advances two steps.
-  SELECT reduce(array_agg(step ORDER BY seq, step DESC), CAST(0 AS bigint), (r, x) -> IF(x = r + 1, x, r), r -> r) AS depth
+  -- event never advances two steps. (chalicelib.lake.rollup.funnel_depths does the same.)
+  SELECT reduce(array_agg(step ORDER BY seq, step DESC), CAST(0 AS bigint), (r, x) -> IF(x = r + 1, x, r), r -> r) AS depth,
+         CAST(1 AS bigint) AS sessions
   FROM matches
   GROUP BY anonymous_id, session_no
+  UNION ALL
+  -- Sessions of the rolled-up days, counted by the depth they reached.
+  SELECT depth, sessions
+  FROM rollup_funnel_days
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+    AND :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) AND funnel = array_join(:steps, chr(31))
+    AND (:include_bots OR NOT is_bot)
 ),
 levels AS (
   SELECT step
@@ -43,7 +90,7 @@ levels AS (
   WHERE step <= cardinality(:steps)
 ),
 reached AS (
-  SELECT l.step, count_if(d.depth >= l.step) AS sessions
+  SELECT l.step, coalesce(sum(CASE WHEN d.depth >= l.step THEN d.sessions END), 0) AS sessions
   FROM levels l
   LEFT JOIN depths d ON true
   GROUP BY l.step

@@ -2,14 +2,14 @@
 -- event in the range; page_views and events: in the range (people only: events not from a bot); sessions, bounce_rate (share of
 -- sessions with a single event) and avg_session_duration_s: sessions that started in the range.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
--- the UTC day they start on: etl/blocks/session_rows.sql (`clickstream query --print NAME`
+-- the UTC day they start on: etl/blocks/session_totals.sql (`clickstream query --print NAME`
 -- shows it expanded).
 -- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
 -- from the rollup tables, later days from raw events: the answer is the raw events' either way
 -- (docs/lake.md, *The modeled lake*).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 WITH
--- @include session_rows
+-- @include session_totals
 ,
 -- @include visitor_rows
 ,
@@ -23,10 +23,10 @@ activity AS (
 ),
 started AS (
   SELECT
-    count(*) AS sessions,
-    CAST(count_if(is_bounce) AS double) / nullif(count(*), 0) AS bounce_rate,
-    avg(duration_s) AS avg_session_duration_s
-  FROM session_rows
+    CAST(coalesce(sum(sessions), 0) AS bigint) AS sessions,
+    CAST(sum(bounces) AS double) / nullif(sum(sessions), 0) AS bounce_rate,
+    CAST(sum(duration_ms) AS double) / (1000 * nullif(sum(sessions), 0)) AS avg_session_duration_s
+  FROM session_totals
   WHERE :include_bots OR NOT is_bot
 )
 SELECT a.visitors, s.sessions, a.page_views, a.events, s.bounce_rate, s.avg_session_duration_s

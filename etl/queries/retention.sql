@@ -3,11 +3,24 @@
 -- the cohort week). A visitor active before date_from counts as new in their first week of the
 -- range: start the range on the lake's first day (or use the retention view) for lifetime cohorts.
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
--- Reads exactly the range's partitions.
-WITH weeks AS (
-  SELECT DISTINCT anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
+-- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
+-- from rollup_visitor_days, later days from raw events: the answer is the raw events' either way
+-- (docs/lake.md, *The modeled lake*). Reads exactly the range's partitions.
+WITH
+active_days AS (
+  SELECT dt, anonymous_id, is_bot
+  FROM rollup_visitor_days
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+  UNION ALL
+  SELECT dt, anonymous_id, coalesce(is_bot, false) AS is_bot
   FROM events
-  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND (:include_bots OR NOT coalesce(is_bot, false)) AND event_type NOT IN ('identify', 'group', 'alias')
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
+    AND event_type NOT IN ('identify', 'group', 'alias')
+),
+weeks AS (
+  SELECT DISTINCT anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
+  FROM active_days
+  WHERE :include_bots OR NOT is_bot
 ),
 cohorted AS (
   SELECT week, min(week) OVER (PARTITION BY anonymous_id) AS cohort_week

@@ -1,12 +1,14 @@
--- What the rollups may be read for, per app: the export's housekeeping writes state-<tables>.parquet
--- (one row, rolled_through = the last day every rollup table holds, no day up to it dirty), and
--- whatever is about to change the app's events first writes a hold-*.parquet with a lower day
--- (chalicelib/export/rollups.py). Readers take the least value of the app's files, none meaning
--- nothing rolled up: SELECT coalesce(min(rolled_through), '0001-01-01') FROM rollup_state
--- WHERE app_id = ... (the QuickSight datasets' custom SQL does exactly this). Not partitioned
--- by day: a folder per app (app_id=<app>/), a few bytes.
+-- What the rollups may be read for, per app: the export's housekeeping writes state-<tag>.parquet
+-- (one row, rolled_through = the last day every rollup table holds, no day up to it dirty;
+-- vouches = the tag of the set of tables and spec funnels it was built for), and whatever is
+-- about to change the app's events first writes a hold-*.parquet with a lower day and a null
+-- vouches (chalicelib/export/rollups.py). Readers take raw events only unless a state vouches for
+-- their own set, else the least value of that state and the holds (rollups.least; the QuickSight
+-- datasets' custom SQL: clickstream/dashboard/quicksight_requests.py ROLLED_THROUGH_SQL). Not
+-- partitioned by day: a folder per app (app_id=<app>/), a few bytes.
 CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`rollup_state` (
-  `rolled_through` string
+  `rolled_through` string,
+  `vouches` string
 )
 PARTITIONED BY (`app_id` string)
 STORED AS PARQUET

@@ -322,7 +322,8 @@ def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
     state = [k for k in listed if k.startswith(rollups.state_folder("lake", app))]
     assert state == [rollups.state_folder("lake", app) + rollups.STATE_FILE], state  # no hold left
     body = s3.get_object(Bucket=bucket, Key=state[0])["Body"].read()
-    [through] = rollups.values_of(pq.read_table(io.BytesIO(body)))
+    [(vouches, through)] = rollups.values_of(pq.read_table(io.BytesIO(body)))
+    assert vouches == rollups.STATE_TAG  # the packaged export vouches for this release's set of rollups
     assert through == (date.fromisoformat(late_day) + timedelta(days=1)).isoformat()  # today's neighbours are open
 
 

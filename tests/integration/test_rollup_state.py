@@ -285,20 +285,58 @@ def test_an_older_lake_is_rolled_up_by_etl_rollup(rolled, tmp_path: Path):
     assert CliRunner().invoke(main, ["etl", "rollup", "--app", "Not/An/App"], env=cli_env(settings)).exit_code == 2
 
 
-def test_a_release_that_adds_a_rollup_table_replaces_every_app_s_state_at_its_first_pass(rolled):
-    """A state written for another set of tables is outdated: the next pass refreshes the app
-    (here: the same tables, so the same day) and deletes it; readers take the lower meanwhile."""
+def test_a_release_that_changes_the_set_of_rollups_rebuilds_every_day_before_readers_trust_it(rolled):
+    """A release that adds a rollup table or a spec funnel finds states written for another set:
+    the days rolled up before hold nothing for the new one. Readers trust no state but their
+    own set's (raw events meanwhile); the first pass marks every day dirty, publishes raw-only,
+    and the days come back as they are rebuilt."""
     settings, lake = rolled
+    s3 = s3_lake(settings)
     folder = rollups.state_folder(settings.lake_prefix, APP)
-    s3_lake(settings).put_table(folder + "state-0123456789.parquet", rollups.state_table("2020-01-01"))
+    expected = panels(lake, settings)
+    # GIVEN the app's state as the previous release wrote it (another tag), and no state of ours
+    s3.delete([folder + rollups.STATE_FILE])
+    older = str(TODAY - timedelta(days=2))
+    s3.put_table(folder + "state-0123456789.parquet", rollups.state_table(older, vouches="0123456789"))
     lake.sync(0)
-    assert lake.rolled_through(APP) == "2020-01-01"
+    assert lake.rolled_through(APP) == NOTHING_ROLLED  # not trusted: raw events
+    assert panels(lake, settings) == expected
 
-    exporter(settings, NOW + 10_000).run_once()
+    # WHEN the new release's export runs: its refresh marks every day before it publishes
+    # (and a first attempt dies right after the marks: nothing trusted was written yet)
+    class Died(BaseException):
+        pass
 
+    def die(point: str) -> None:
+        if point == "rollup_after_set_change":
+            raise Died
+
+    dying = Exporter(
+        settings.with_(settle_seconds=0),
+        clients.dynamodb(settings),
+        clients.s3(settings),
+        clock=lambda: (NOW + 10_000) / 1000,
+        crash=die,
+        tuning=Tuning(lease_ms=2_000),
+    )
+    with pytest.raises(Died):
+        dying.run_once()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == NOTHING_ROLLED and panels(lake, settings) == expected
+    exporter(settings, NOW + 10_000 + 2 * 2_000).run_once()  # after the dead run's lease
     lake.sync(0)
     assert [k.rsplit("/", 1)[-1] for k in lake_files(settings, rollups.STATE_TABLE)] == [rollups.STATE_FILE]
-    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    event_days = {p.rsplit("/dt=", 1)[1].split("/", 1)[0] for p in lake_files(settings, "events")}
+    dirty = rollups.dirty(clients.dynamodb(settings), settings.table)
+    assert event_days <= {str(d) for app, d in dirty if app == APP}  # every day with events
+    assert str(lake.rolled_through(APP)) < min(event_days)  # no day with events read from a rollup
+    assert panels(lake, settings) == expected
+
+    # THEN the next pass rebuilds them and the state covers them again
+    exporter(settings, NOW + 20_000).run_once()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == older
+    assert panels(lake, settings) == expected
 
 
 def test_a_directory_lake_without_state_is_read_by_its_files(rolled, tmp_path: Path):
@@ -384,9 +422,10 @@ def test_the_quicksight_datasets_sql_reads_the_state_by_its_subquery_and_agrees(
         source = (
             f"read_parquet({[str(f) for f in files]}, hive_partitioning = true)"
             if files
-            else "(SELECT CAST(NULL AS VARCHAR) AS rolled_through, CAST(NULL AS VARCHAR) AS app_id WHERE false)"
+            else "(SELECT CAST(NULL AS VARCHAR) AS rolled_through, CAST(NULL AS VARCHAR) AS vouches,"
+            " CAST(NULL AS VARCHAR) AS app_id WHERE false)"
         )
-        duck.statement(f"CREATE OR REPLACE VIEW qs.rollup_state AS SELECT rolled_through, app_id FROM {source}")
+        duck.statement(f"CREATE OR REPLACE VIEW qs.rollup_state AS SELECT rolled_through, vouches, app_id FROM {source}")
         dataset = spec.datasets[dataset_name]
         sql = qs.data_set_request(spec, dataset, qs.Names("clickstream", "t"), "arn", "qs")["PhysicalTableMap"]["sql"]
         text = re.sub(r"<<\$(\w+)>>", lambda m: literal[m.group(1)], sql["CustomSql"]["SqlQuery"])

@@ -6,123 +6,22 @@ lake), row for row. Rollups are rebuilt only for the days ``rollup.affected_days
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.lake import rollup
 from chalicelib.lake.parquetio import parquet_bytes
-from chalicelib.lake.schema import EVENTS
-from chalicelib.lake.transform import conform
 from clickstream.lake import catalog, translate
 from clickstream.lake.duck import DuckLake
-from clickstream.lake.params import NOTHING_ROLLED, bind
+from clickstream.lake.params import NOTHING_ROLLED
+from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, answers, same, visits
 
-APP = "a"
-DAY0 = date(2026, 11, 1)
-DAYS = 8
-TODAY = DAY0 + timedelta(days=DAYS + 1)  # every day of the lake but the last is rollable
 PANELS = [n for n in catalog.query_names() if "rolled_through" in translate.parameter_names(catalog.query_file(n).text)]  # type: ignore[union-attr]
-GAPS_S = [0, 60, 1799, 1800, 1801, 2700]  # 30:00 exactly starts a session, 29:59 does not
-CLOCK = [0, 10, 1380, 1409, 1410, 1411, 1425, 1439, 600]  # minutes: near midnight, at 23:30 (the margin's edge)
-
-
-@dataclass
-class Lake:
-    root: Path
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def days(self) -> set[date]:
-        return {e["event_time"].date() for e in self.events}
-
-    def write_events(self, days: set[date]) -> None:
-        for day in days:
-            folder = self.root / "events" / f"app_id={APP}" / f"dt={day}"
-            rows = [e for e in self.events if e["event_time"].date() == day]
-            for old in folder.glob("*.parquet"):
-                old.unlink()
-            if rows:
-                folder.mkdir(parents=True, exist_ok=True)
-                table = pa.Table.from_pylist(rows)
-                table = table.set_column(
-                    table.schema.get_field_index("event_time"),
-                    "event_time",
-                    table["event_time"].cast(pa.timestamp("ms", tz="UTC")),
-                )
-                (folder / "part-1.parquet").write_bytes(parquet_bytes(conform(table, EVENTS)))
-
-    # rollup.DaySource over the directory
-    def _files(self, app_id: str, day: date) -> list[Path]:
-        return sorted((self.root / "events" / f"app_id={app_id}" / f"dt={day}").glob("*.parquet"))
-
-    def count(self, app_id: str, day: date) -> int:
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in self._files(app_id, day))
-
-    def batches(self, app_id: str, day: date, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        for f in self._files(app_id, day):
-            yield from pq.ParquetFile(f).iter_batches(batch_size=7, columns=list(columns))
-
-    def roll(self, days: set[date], slice_rows: int) -> None:
-        for day in sorted(d for d in days if rollup.rollable(d, TODAY)):
-            for table, rows in rollup.rebuild_day(self, APP, day, rows_per_slice=slice_rows).items():
-                folder = self.root / table / f"app_id={APP}" / f"dt={day}"
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / rollup.FILE_NAME).write_bytes(parquet_bytes(rows))
-
-    def drop_rollups(self, days: set[date]) -> None:
-        for table in rollup.SCHEMAS:
-            for day in days:
-                for f in (self.root / table / f"app_id={APP}" / f"dt={day}").glob("*.parquet"):
-                    f.unlink()
-
-    def rolled_through(self) -> str:
-        def listed(table: str) -> list[str]:
-            return [p.name[3:] for p in (self.root / table / f"app_id={APP}").glob("dt=*") if any(p.glob("*.parquet"))]
-
-        return rollup.rolled_through(listed("events"), listed("rollup_sessions")) or NOTHING_ROLLED
-
-
-@st.composite
-def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, Any]]:
-    bot = visitor % 4 == 3
-    out = []
-    for _ in range(draw(st.integers(1, 3))):
-        day = DAY0 + timedelta(days=draw(st.integers(0, DAYS - 1)))
-        t = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(minutes=draw(st.sampled_from(CLOCK)))
-        source = draw(st.sampled_from([None, "news.example", "search.example"]))
-        for i in range(draw(st.integers(1, 5))):
-            if i:
-                t += timedelta(seconds=draw(st.sampled_from(GAPS_S)))
-            counter[0] += 1
-            kind = draw(st.sampled_from(["page_view", "page_view", "click", "identify"]))
-            out.append(
-                {
-                    "event_id": f"e{counter[0]:05d}",
-                    "app_id": APP,
-                    "anonymous_id": f"v{visitor}",
-                    "event_time": t,
-                    "event_type": kind,
-                    "event_name": kind if kind != "click" else "CLICK",
-                    "path": draw(st.sampled_from(["/", "/b", None])) if kind != "identify" else None,
-                    "referrer_host": source if i == 0 else None,
-                    "utm_source": "mail" if source and i == 0 else None,
-                    "user_id": draw(st.sampled_from([None, "u1", "u2"])),
-                    "browser": "Crawler" if bot else ["Firefox", "Chrome"][visitor % 2],
-                    "os": "Linux",
-                    "device_type": "bot" if bot else "desktop",
-                    "country": ["DE", "FR", None][visitor % 3],
-                    "is_bot": bot,
-                    "bot_reason": "known_crawler" if bot else None,
-                }
-            )
-    return out
 
 
 @st.composite
@@ -163,27 +62,6 @@ def apply(lake: Lake, change: tuple[str, Any]) -> set[date]:
     return removed
 
 
-def answers(duck: DuckLake, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    text = catalog.query_file(name).text  # type: ignore[union-attr]
-    values = bind(translate.parameter_names(text), {k: v for k, v in params.items() if k in translate.parameter_names(text)})
-    return duck.execute(translate.to_duckdb(text), values).to_pylist()
-
-
-def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
-        if x.keys() != y.keys():
-            return False
-        for k in x:
-            if isinstance(x[k], float) and isinstance(y[k], float):
-                if x[k] != pytest.approx(y[k], rel=1e-12, abs=1e-12):
-                    return False
-            elif x[k] != y[k]:
-                return False
-    return True
-
-
 def test_the_rollups_cover_the_panels_that_are_expensive():
     assert set(PANELS) >= {
         "overview",
@@ -193,6 +71,10 @@ def test_the_rollups_cover_the_panels_that_are_expensive():
         "referrers",
         "utm_campaigns",
         "top_pages",
+        "funnel",
+        "custom_events",
+        "geo_grid",
+        "retention",
         "browsers",
         "devices",
         "operating_systems",
@@ -228,23 +110,34 @@ def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(
         for bots in (False, True):
             params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
             for name in PANELS:
-                raw = answers(duck, name, {**params, "rolled_through": NOTHING_ROLLED})
-                modeled = answers(duck, name, {**params, "rolled_through": through})
-                assert same(modeled, raw), (name, lo, hi, bots, through, modeled, raw)
+                for steps in FUNNELS if name == "funnel" else [None]:
+                    asked = {**params, "steps": steps} if steps else params
+                    raw = answers(duck, name, {**asked, "rolled_through": NOTHING_ROLLED})
+                    modeled = answers(duck, name, {**asked, "rolled_through": through})
+                    assert same(modeled, raw), (name, steps, lo, hi, bots, through, modeled, raw)
 
 
 def test_a_rebuild_is_deterministic_and_slices_do_not_change_it(tmp_path: Path):
+    kinds = [
+        ("page_view", None, "/demo"),
+        ("click", "LIKE_WOOD", None),
+        ("click", "CLICK_LANG", None),
+        ("click", "GEO_LOC", None),
+    ]
     lake = Lake(
         tmp_path,
         [
             {
                 "event_id": f"e{i}",
                 "app_id": APP,
-                "anonymous_id": f"{i % 16:x}{i}",
-                "event_type": "page_view",
-                "path": "/",
+                "anonymous_id": f"{i % 16:x}{i % 40}",
+                "event_type": kinds[i % 4][0],
+                "event_name": kinds[i % 4][1],
+                "path": kinds[i % 4][2],
+                "geo_lat": 48.1 + i % 3 / 10 if i % 4 == 3 else None,
+                "geo_lon": 11.5 if i % 4 == 3 else None,
                 "event_time": datetime(2026, 11, 2, tzinfo=timezone.utc) + timedelta(minutes=7 * i),
-                "is_bot": False,
+                "is_bot": i % 5 == 0,
             }
             for i in range(300)
         ],
@@ -254,7 +147,7 @@ def test_a_rebuild_is_deterministic_and_slices_do_not_change_it(tmp_path: Path):
     sliced = rollup.rebuild_day(lake, APP, date(2026, 11, 2), rows_per_slice=20)
     assert len(rollup.visitor_slices(lake.count(APP, date(2026, 11, 2)), 20)) > 1
     for name in rollup.SCHEMAS:
-        assert whole[name].num_rows > 0
-        key = [(c, "ascending") for c in whole[name].column_names if c not in ("events", "page_views")]
+        assert whole[name].num_rows > 0, name
+        key = [(c, "ascending") for c in whole[name].column_names if c not in ("events", "page_views", "sessions")]
         assert whole[name].sort_by(key).equals(sliced[name].sort_by(key)), name
         assert parquet_bytes(whole[name]) == parquet_bytes(rollup.rebuild_day(lake, APP, date(2026, 11, 2))[name])

@@ -59,9 +59,25 @@ def test_no_day_up_to_the_state_is_dirty_or_missing_a_table(event_ks, table_ks, 
 
 def test_readers_take_the_least_file_and_none_is_nothing_rolled():
     assert rollups.NOTHING_ROLLED == NOTHING_ROLLED  # the export's and the query parameters' default
+    tag = rollups.STATE_TAG
     assert rollups.least([]) is None
-    assert rollups.least(["2026-11-20", "2026-11-03", None]) == "2026-11-03"
-    assert rollups.values_of(rollups.state_table("2026-11-20")) == ["2026-11-20"]
+    assert rollups.least([(tag, "2026-11-20"), (None, "2026-11-03")]) == "2026-11-03"  # a hold lower
+    assert rollups.values_of(rollups.state_table("2026-11-20")) == [(tag, "2026-11-20")]
+    assert rollups.values_of(rollups.state_table("2026-11-03", vouches=None)) == [(None, "2026-11-03")]
+
+
+def test_a_state_of_another_set_of_rollups_is_not_trusted():
+    """A release that adds a rollup table or a spec funnel: the files of the days rolled up before
+    hold nothing for it, so until this release has published its own state readers read raw."""
+    tag = rollups.STATE_TAG
+    assert rollups.least([("0123456789", "2026-11-20")]) == NOTHING_ROLLED
+    assert rollups.least([("0123456789", "2026-11-20"), (None, "2026-11-25")]) == NOTHING_ROLLED
+    # Only a hold (no state at all yet): raw events only, a hold is a lower bound, not a state.
+    assert rollups.least([(None, "2026-11-25")]) == NOTHING_ROLLED
+    # Once this release's state is there, another set's state says nothing about it.
+    assert rollups.least([("0123456789", "2026-11-10"), (tag, "2026-11-20")]) == "2026-11-20"
+    # The tag covers the funnels too: a funnel added to the spec is a new set.
+    assert rollups.STATE_FILE == f"state-{tag}.parquet" and len(tag) == 10
     assert rollups.STATE_FILE.startswith(rollups.STATE_PREFIX) and not rollups._replaced(rollups.STATE_FILE)
     assert rollups._replaced("hold-0000000007-000.parquet") and rollups._replaced("state-0123456789.parquet")
 

@@ -121,7 +121,7 @@ def test_print_shows_the_expanded_sql_with_the_parameters_athena_asks_for():
     assert result.exit_code == 0, result.output
     first, rest = result.output.split("\n", 1)
     assert first == "-- execution parameters, in order: " + ", ".join(translate.to_qmark(catalog.query_file("overview").text)[1])  # type: ignore[union-attr]
-    assert "@include" not in rest and "-- etl/blocks/session_rows.sql" in rest and "ordered AS (" in rest
+    assert "@include" not in rest and "-- etl/blocks/session_totals.sql" in rest and "ordered AS (" in rest
     assert translate.parameter_names(rest) == [] and rest.count("?") >= 9
 
 

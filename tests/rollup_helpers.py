@@ -1,0 +1,150 @@
+"""Random lakes for the rollup property tests (tests/unit/test_rollup_*.py): events of a few
+visitors over a few days with the edge cases of the session rule, a lake directory that is also
+the rebuild's DaySource, and the panel runner that compares answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import strategies as st
+
+from chalicelib.lake import rollup
+from chalicelib.lake.parquetio import parquet_bytes
+from chalicelib.lake.schema import EVENTS
+from chalicelib.lake.transform import conform
+from clickstream.lake import catalog, translate
+from clickstream.lake.duck import DuckLake
+from clickstream.lake.params import NOTHING_ROLLED, bind
+
+APP = "a"
+DAY0 = date(2026, 11, 1)
+DAYS = 8
+TODAY = DAY0 + timedelta(days=DAYS + 1)  # every day of the lake but the last is rollable
+GAPS_S = [0, 60, 1799, 1800, 1801, 2700]  # 30:00 exactly starts a session, 29:59 does not
+CLOCK = [0, 10, 1380, 1409, 1410, 1411, 1425, 1439, 600]  # minutes: near midnight, at 23:30 (the margin's edge)
+CLICKS = ["LIKE_WOOD", "CLICK_LANG", "GEO_LOC", "/demo"]  # an event named like a page is no page view
+GEO = [(48.15, 11.55), (48.25, -0.05), (-33.86, 151.2)]  # halves: both paths round the same doubles
+# The spec's funnel (read from rollup_funnel_days), an ad-hoc one, one with a repeated step.
+FUNNELS = [list(rollup.FUNNELS[0]), ["/b", "LIKE_WOOD"], ["/demo", "/demo", "CLICK_LANG"]]
+
+
+@dataclass
+class Lake:
+    root: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def days(self) -> set[date]:
+        return {e["event_time"].date() for e in self.events}
+
+    def write_events(self, days: set[date]) -> None:
+        for day in days:
+            folder = self.root / "events" / f"app_id={APP}" / f"dt={day}"
+            rows = [e for e in self.events if e["event_time"].date() == day]
+            for old in folder.glob("*.parquet"):
+                old.unlink()
+            if rows:
+                folder.mkdir(parents=True, exist_ok=True)
+                table = pa.Table.from_pylist(rows)
+                table = table.set_column(
+                    table.schema.get_field_index("event_time"),
+                    "event_time",
+                    table["event_time"].cast(pa.timestamp("ms", tz="UTC")),
+                )
+                (folder / "part-1.parquet").write_bytes(parquet_bytes(conform(table, EVENTS)))
+
+    # rollup.DaySource over the directory
+    def _files(self, app_id: str, day: date) -> list[Path]:
+        return sorted((self.root / "events" / f"app_id={app_id}" / f"dt={day}").glob("*.parquet"))
+
+    def count(self, app_id: str, day: date) -> int:
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self._files(app_id, day))
+
+    def batches(self, app_id: str, day: date, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        for f in self._files(app_id, day):
+            yield from pq.ParquetFile(f).iter_batches(batch_size=7, columns=list(columns))
+
+    def roll(self, days: set[date], slice_rows: int) -> None:
+        for day in sorted(d for d in days if rollup.rollable(d, TODAY)):
+            for table, rows in rollup.rebuild_day(self, APP, day, rows_per_slice=slice_rows).items():
+                folder = self.root / table / f"app_id={APP}" / f"dt={day}"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / rollup.FILE_NAME).write_bytes(parquet_bytes(rows))
+
+    def drop_rollups(self, days: set[date]) -> None:
+        for table in rollup.SCHEMAS:
+            for day in days:
+                for f in (self.root / table / f"app_id={APP}" / f"dt={day}").glob("*.parquet"):
+                    f.unlink()
+
+    def rolled_through(self) -> str:
+        def listed(table: str) -> list[str]:
+            return [p.name[3:] for p in (self.root / table / f"app_id={APP}").glob("dt=*") if any(p.glob("*.parquet"))]
+
+        return rollup.rolled_through(listed("events"), listed("rollup_sessions")) or NOTHING_ROLLED
+
+
+@st.composite
+def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, Any]]:
+    bot = visitor % 4 == 3
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        day = DAY0 + timedelta(days=draw(st.integers(0, DAYS - 1)))
+        t = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(minutes=draw(st.sampled_from(CLOCK)))
+        source = draw(st.sampled_from([None, "news.example", "search.example"]))
+        for i in range(draw(st.integers(1, 5))):
+            if i:
+                t += timedelta(seconds=draw(st.sampled_from(GAPS_S)))
+            counter[0] += 1
+            kind = draw(st.sampled_from(["page_view", "page_view", "click", "click", "identify"]))
+            name = draw(st.sampled_from(CLICKS)) if kind == "click" else kind
+            geo = draw(st.sampled_from(GEO)) if name == "GEO_LOC" else (None, None)
+            out.append(
+                {
+                    "event_id": f"e{counter[0]:05d}",
+                    "app_id": APP,
+                    "anonymous_id": f"v{visitor}",
+                    "event_time": t,
+                    "event_type": kind,
+                    "event_name": name,
+                    "path": draw(st.sampled_from(["/demo", "/b", None])) if kind != "identify" else None,
+                    "geo_lat": geo[0],
+                    "geo_lon": geo[1],
+                    "referrer_host": source if i == 0 else None,
+                    "utm_source": "mail" if source and i == 0 else None,
+                    "user_id": draw(st.sampled_from([None, "u1", "u2"])),
+                    "browser": "Crawler" if bot else ["Firefox", "Chrome"][visitor % 2],
+                    "os": "Linux",
+                    "device_type": "bot" if bot else "desktop",
+                    "country": ["DE", "FR", None][visitor % 3],
+                    "is_bot": bot,
+                    "bot_reason": "known_crawler" if bot else None,
+                }
+            )
+    return out
+
+
+def answers(duck: DuckLake, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    text = catalog.query_file(name).text  # type: ignore[union-attr]
+    values = bind(translate.parameter_names(text), {k: v for k, v in params.items() if k in translate.parameter_names(text)})
+    return duck.execute(translate.to_duckdb(text), values).to_pylist()
+
+
+def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x.keys() != y.keys():
+            return False
+        for k in x:
+            if isinstance(x[k], float) and isinstance(y[k], float):
+                if x[k] != pytest.approx(y[k], rel=1e-12, abs=1e-12):
+                    return False
+            elif x[k] != y[k]:
+                return False
+    return True
