@@ -54,33 +54,17 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
+    from bench._lambdaprobe import emulation, probe
     from bench.bench_transform import build_items
-    from tests.artifact import lambda_runtime as lr
 
     with tempfile.TemporaryDirectory() as tmp:
-        runtime = lr.build(
-            Path(tmp),
-            refs={
-                "EventTable": "t",
-                "LakeBucket": "b",
-                "LakePrefix": "lake",
-                "GlueDatabase": "g",
-                "MetricsNamespace": "Clickstream",
-            },
-            local_env={},
-        )
-        task = Path(tmp) / "task"
-        (task / "memory_probe.py").write_text(PROBE)
+        runtime = emulation(Path(tmp), "memory_probe", PROBE)
         rows = []
         for n in sizes:
             lines = Path(tmp) / f"lines-{n}.txt"
             lines.write_text("\n".join(item["d"]["S"] for item in build_items(n)))
-            [outcome] = runtime.invoke("export_worker", [{"lines": str(lines)}], handler="memory_probe.handler")
-            if "result" not in outcome:
-                raise SystemExit(f"{n}: {outcome.get('message')}\n{outcome.get('trace')}")
-            rows.append(outcome["result"])
+            rows.append(probe(runtime, "memory_probe", {"lines": str(lines)}, str(n)))
             lines.unlink()
-            print(json.dumps(outcome["result"]), flush=True)
     (x0, y0), (x1, y1) = (rows[0]["events"], rows[0]["peak_rss_mib"]), (rows[-1]["events"], rows[-1]["peak_rss_mib"])
     slope_kib = (y1 - y0) * 1024 / (x1 - x0)
     base = y0 - slope_kib * x0 / 1024

@@ -86,8 +86,8 @@ def main() -> int:
     parser.add_argument("--slices", default="0,2000000,500000", help="rows_per_slice values; 0: no slicing")
     args = parser.parse_args()
 
+    from bench._lambdaprobe import emulation, probe
     from bench.bench_dashboard_queries import APP, LAST_DAY, generate
-    from tests.artifact import lambda_runtime as lr
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "lake"
@@ -97,27 +97,10 @@ def main() -> int:
         day = LAST_DAY - timedelta(days=1)  # the middle day: the day before and after are read too
         sizes = {p.parent.name: p.stat().st_size for p in root.glob("events/*/*/*.parquet")}
         print(json.dumps({"day_file_bytes": sizes}), flush=True)
-        runtime = lr.build(
-            Path(tmp),
-            refs={
-                "EventTable": "t",
-                "LakeBucket": "b",
-                "LakePrefix": "lake",
-                "GlueDatabase": "g",
-                "MetricsNamespace": "Clickstream",
-            },
-            local_env={},
-        )
-        task = Path(tmp) / "task"
-        (task / "rollup_memory_probe.py").write_text(PROBE)
-        rows = []
+        runtime = emulation(Path(tmp), "rollup_memory_probe", PROBE)
         for value in [int(s) for s in args.slices.split(",")]:
             event = {"root": str(root), "app": APP, "day": day.isoformat(), "rows_per_slice": value or 10**12}
-            [outcome] = runtime.invoke("export_worker", [event], handler="rollup_memory_probe.handler")
-            if "result" not in outcome:
-                raise SystemExit(f"rows_per_slice={value}: {outcome.get('message')}\n{outcome.get('trace')}")
-            rows.append(outcome["result"])
-            print(json.dumps(outcome["result"]), flush=True)
+            probe(runtime, "rollup_memory_probe", event, f"rows_per_slice={value}")
         print(json.dumps({"python": runtime.target.describe(), "events_per_day": args.events, "load": os.getloadavg()}))
     return 0
 
