@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import pytest
@@ -49,12 +49,23 @@ def at(days_ago: int, hour: float) -> int:
     return int(start.timestamp() * 1000 + hour * 3_600_000)
 
 
-def exporter(settings: Settings, now_ms: int = NOW) -> Exporter:
+def dies_at(point: str) -> Callable[[str], None]:
+    """A crash hook: the process dies when it reaches ``point``."""
+
+    def crash(reached: str) -> None:
+        if reached == point:
+            raise HardKill
+
+    return crash
+
+
+def exporter(settings: Settings, now_ms: int = NOW, crash: Callable[[str], None] = lambda _: None) -> Exporter:
     return Exporter(
         settings.with_(settle_seconds=0),
         clients.dynamodb(settings),
         clients.s3(settings),
         clock=lambda: now_ms / 1000,
+        crash=crash,
         tuning=Tuning(lease_ms=2_000),
     )
 
@@ -135,12 +146,8 @@ def test_an_erasure_stopped_half_way_never_leaves_a_stale_rollup_readable(rolled
     assert before == panels(lake, settings, NOTHING_ROLLED), "rolled up and raw agree to begin with"
 
     # WHEN Alice's erasure dies after rewriting her first events file
-    def kill(point: str) -> None:
-        if point == "erase_after_delete_input":
-            raise HardKill
-
     with pytest.raises(HardKill):
-        erase(exporter(settings), Subject(APP, "user_id", "u-alice"), "test", crash=kill, wait_s=5)
+        erase(exporter(settings), Subject(APP, "user_id", "u-alice"), "test", crash=dies_at("erase_after_delete_input"), wait_s=5)
 
     # THEN the rollup files are the old ones (the mirror's listing alone would have trusted them) ...
     lake.sync(0)
@@ -172,20 +179,8 @@ def test_late_events_hold_readers_off_the_days_they_change_until_rebuilt(rolled)
     store(settings, visit("anon-b", None, at(3, 23.95), ["/", "/docs", "/pricing"]), received_ms=NOW + 30_000, app_id=APP)
 
     # WHEN the run that exports them dies after its commit, before housekeeping
-    def kill(point: str) -> None:
-        if point == "after_commit":
-            raise HardKill
-
-    ex = Exporter(
-        settings.with_(settle_seconds=0),
-        clients.dynamodb(settings),
-        clients.s3(settings),
-        clock=lambda: (NOW + 60_000) / 1000,
-        crash=kill,
-        tuning=Tuning(lease_ms=2_000),
-    )
     with pytest.raises(HardKill):
-        ex.run_once()
+        exporter(settings, NOW + 60_000, crash=dies_at("after_commit")).run_once()
 
     # THEN readers are held below the day before the late day, and agree with raw events
     lake.sync(0)
@@ -304,23 +299,8 @@ def test_a_release_that_changes_the_set_of_rollups_rebuilds_every_day_before_rea
 
     # WHEN the new release's export runs: its refresh marks every day before it publishes
     # (and a first attempt dies right after the marks: nothing trusted was written yet)
-    class Died(BaseException):
-        pass
-
-    def die(point: str) -> None:
-        if point == "rollup_after_set_change":
-            raise Died
-
-    dying = Exporter(
-        settings.with_(settle_seconds=0),
-        clients.dynamodb(settings),
-        clients.s3(settings),
-        clock=lambda: (NOW + 10_000) / 1000,
-        crash=die,
-        tuning=Tuning(lease_ms=2_000),
-    )
-    with pytest.raises(Died):
-        dying.run_once()
+    with pytest.raises(HardKill):
+        exporter(settings, NOW + 10_000, crash=dies_at("rollup_after_set_change")).run_once()
     lake.sync(0)
     assert lake.rolled_through(APP) == NOTHING_ROLLED and panels(lake, settings) == expected
     exporter(settings, NOW + 10_000 + 2 * 2_000).run_once()  # after the dead run's lease
