@@ -8,7 +8,6 @@ is relative (+12%); the change of a rate (bounce rate) is in percentage points.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
@@ -16,9 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from clickstream.dashboard.panels import Runner, _json_value
-from clickstream.dashboard.scope import periods
-from clickstream.dashboard.spec import Dataset, Spec
+from clickstream.dashboard.panels import Request, Runner, _json_value, memoized, prefetch
+from clickstream.dashboard.scope import Periods, periods
+from clickstream.dashboard.spec import Spec
+
+__all__ = ["compute", "memoized", "requests"]
 
 # tile id -> (label, overview column or None for a derived value, daily_metrics column, format, change kind)
 METRICS: dict[str, tuple[str, str, str, str, str]] = {
@@ -36,26 +37,6 @@ LISTS: dict[str, tuple[str, str, str, str, str, str]] = {
     "countries": ("Countries", "countries", "country", "visitors", "Visitors", "country"),
     "browsers": ("Browsers", "browsers", "browser", "visitors", "Visitors", "browser"),
 }
-
-
-def memoized(run: Runner) -> Runner:
-    """One request runs each (dataset, parameters) once, however many blocks need it."""
-    seen: dict[str, pa.Table | Exception] = {}
-
-    def cached(dataset: Dataset, params: Mapping[str, Any]) -> pa.Table:
-        used = {k: v for k, v in params.items() if v is not None and v != {} and (k != "now" or dataset.compare)}
-        key = dataset.name + json.dumps({k: str(v) for k, v in used.items()}, sort_keys=True)
-        if key not in seen:
-            try:
-                seen[key] = run(dataset, params)
-            except Exception as exc:  # a failing dataset fails once per request, not once per block
-                seen[key] = exc
-        hit = seen[key]
-        if isinstance(hit, Exception):
-            raise hit
-        return hit
-
-    return cached
 
 
 def _metrics(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,13 +65,38 @@ def _daily(table: pa.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def compute(spec: Spec, params: Mapping[str, Any], run: Runner, now: datetime) -> dict[str, Any]:
-    """{periods, tiles, daily, daily_previous, lists} for the page's top half."""
+def _periods(params: Mapping[str, Any], now: datetime) -> tuple[Periods, dict[str, Any], dict[str, Any]]:
     per = periods(params["date_from"], params["date_to"], now)
     current = {**params, "until": per.until}
     previous = {**params, "date_from": per.prev_from, "date_to": per.prev_to, "until": per.prev_until}
+    return per, current, previous
+
+
+def _compares(spec: Spec) -> bool:
+    compare = spec.datasets.get("overview_compare")
+    return compare is not None and compare.compare == "overview"
+
+
+def requests(spec: Spec, params: Mapping[str, Any], now: datetime) -> list[Request]:
+    """Every (dataset, parameters) ``compute`` runs, so a page can fetch them in one batch first."""
+    _, current, previous = _periods(params, now)
+    overview, daily = spec.datasets["overview"], spec.datasets["daily_metrics"]
+    out: list[Request] = []
+    if _compares(spec):
+        out.append((spec.datasets["overview_compare"], {**params, "now": now}))
+    else:
+        out += [(overview, current), (overview, previous)]
+    out += [(daily, current), (daily, previous)]
+    out += [(spec.datasets[dataset], params) for _, dataset, *_ in LISTS.values()]
+    return out
+
+
+def compute(spec: Spec, params: Mapping[str, Any], run: Runner, now: datetime) -> dict[str, Any]:
+    """{periods, tiles, daily, daily_previous, lists} for the page's top half."""
+    per, current, previous = _periods(params, now)
     overview = spec.datasets["overview"]
     daily = spec.datasets["daily_metrics"]
+    prefetch(run, requests(spec, params, now))
 
     def guarded(make: Callable[[], Any]) -> Any:
         try:
@@ -99,10 +105,9 @@ def compute(spec: Spec, params: Mapping[str, Any], run: Runner, now: datetime) -
             return {"error": str(exc)}
 
     def tiles() -> list[dict[str, Any]]:
-        compare = spec.datasets.get("overview_compare")
-        if compare is not None and compare.compare == "overview":
+        if _compares(spec):
             # the KPI panels' own dataset (both periods in one row), already run for them
-            row = (run(compare, {**params, "now": now}).to_pylist() or [{}])[0]
+            row = (run(spec.datasets["overview_compare"], {**params, "now": now}).to_pylist() or [{}])[0]
             cur = _metrics({c: row.get(c) for c in overview.columns})
             prev = _metrics({c: row.get(f"prev_{c}") for c in overview.columns})
         else:

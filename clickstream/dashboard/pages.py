@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 from chalicelib.errors import ClickstreamError, ConfigError
@@ -146,28 +146,67 @@ def waiting_events(settings: Settings, app_id: str, now_ms: int | None = None) -
     return count
 
 
-def lake_runner(settings: Settings, cache_dir: Path | None = None) -> panels.Runner:
+class LakeRunner:
     """The panel SQL on DuckDB over the lake, through the lake module's run_query.
 
     With filters (``params["filters"]``) or a cut-off (``params["until"]``) the dataset's SQL is
-    narrowed by clickstream.dashboard.scope first; otherwise it runs as written.
+    narrowed by clickstream.dashboard.scope first; otherwise it runs as written, and ``many``
+    runs such datasets of a page as one statement (clickstream.lake.run_queries).
     """
 
-    def run(dataset: Dataset, params: Mapping[str, Any]) -> Any:
+    def __init__(self, settings: Settings, cache_dir: Path | None = None) -> None:
+        self.settings, self.cache_dir = settings, cache_dir
+
+    def __call__(self, dataset: Dataset, params: Mapping[str, Any]) -> Any:
         from clickstream.lake import run_query  # imported late: the page loads even while the lake is unreachable
 
         filters, until = params.get("filters") or {}, params.get("until")
         if dataset.compare and not filters:
-            return compare_locally(dataset, params, run)
+            return compare_locally(dataset, params, self)
         needed = {name: params[name] for name in dataset.parameters()}  # run_query refuses parameters a query does not take
         if not filters and until is None and not dataset.compare:
-            return run_query(dataset.name, needed, settings=settings, engine="duckdb", cache_dir=cache_dir)
+            return run_query(dataset.name, needed, settings=self.settings, engine="duckdb", cache_dir=self.cache_dir)
         sql, extra = narrow(dataset.sql(scope.LOCAL_NOW_SQL), dataset.name, filters, until)
         if dataset.compare:  # the page's own "now" rather than DuckDB's clock: one instant per request
             extra["now"] = scope.bound({}, params.get("now") or datetime.now(timezone.utc))["until"]
-        return run_query(sql, {**needed, **extra}, settings=settings, engine="duckdb", cache_dir=cache_dir)
+        return run_query(sql, {**needed, **extra}, settings=self.settings, engine="duckdb", cache_dir=self.cache_dir)
 
-    return run
+    def many(self, requests: Sequence[panels.Request]) -> dict[int, Any]:
+        """The requests that run as written (no filter, no cut-off; a compare dataset's two
+        periods when neither is cut), as one DuckDB statement; the rest are left to ``__call__``."""
+        from clickstream.lake import run_queries
+
+        plain: list[tuple[str, dict[str, Any]]] = []
+        where: dict[tuple[int, int], int] = {}  # (request, part) -> its query in the batch
+        compared: dict[int, Dataset] = {}
+        as_written = lambda d, p: not (p.get("filters") or p.get("until") is not None or d.compare)  # noqa: E731
+        for index, (dataset, params) in enumerate(requests):
+            parts: list[tuple[Dataset, Mapping[str, Any]]] = [(dataset, params)]
+            if dataset.compare and not params.get("filters"):
+                base, cur, prev = compare_parts(dataset, params)
+                parts = [(base, cur), (base, prev)]
+                compared[index] = dataset
+            if not all(as_written(d, p) for d, p in parts):
+                compared.pop(index, None)  # narrowed: it runs alone
+                continue
+            for part, (d, p) in enumerate(parts):
+                query = (d.name, {name: p[name] for name in d.parameters()})
+                where[(index, part)] = plain.index(query) if query in plain else len(plain)
+                plain += [] if query in plain else [query]
+        if not plain:
+            return {}
+        tables = run_queries(plain, settings=self.settings, cache_dir=self.cache_dir)
+        out: dict[int, Any] = {}
+        for index in range(len(requests)):
+            if index in compared:
+                out[index] = compare_join(compared[index], tables[where[(index, 0)]], tables[where[(index, 1)]])
+            elif (index, 0) in where:
+                out[index] = tables[where[(index, 0)]]
+        return out
+
+
+def lake_runner(settings: Settings, cache_dir: Path | None = None) -> LakeRunner:
+    return LakeRunner(settings, cache_dir)
 
 
 def narrow(sql: str, origin: str, filters: Mapping[str, str], until: datetime | None) -> tuple[str, dict[str, Any]]:
@@ -188,20 +227,32 @@ def narrow(sql: str, origin: str, filters: Mapping[str, str], until: datetime | 
     return narrowed, extra
 
 
-def compare_locally(dataset: Dataset, params: Mapping[str, Any], run: panels.Runner) -> Any:
-    """A ``compare`` dataset as two runs of its base (each served from DuckDB's materialised
-    sessions when nothing cuts it) joined by the same select list the one-statement SQL uses.
-
-    Same answer as ``dataset.sql()`` (tests/integration/test_dashboard_lake.py runs both); that
-    one statement is what QuickSight runs, but on DuckDB it cannot use the session cache.
-    """
-    import duckdb
-
+def compare_parts(dataset: Dataset, params: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], dict[str, Any]]:
+    """A ``compare`` dataset's base query and its two runs' parameters: the period and the previous one."""
     base = Dataset(str(dataset.compare), {c: dataset.columns[c] for c in dataset.base_columns})
     day = lambda v: v if isinstance(v, date) else date.fromisoformat(str(v))  # noqa: E731
     per = scope.periods(day(params["date_from"]), day(params["date_to"]), params.get("now") or datetime.now(timezone.utc))
-    cur = run(base, {**params, "until": per.until})
-    prev = run(base, {**params, "date_from": per.prev_from, "date_to": per.prev_to, "until": per.prev_until})
+    return (
+        base,
+        {**params, "until": per.until},
+        {**params, "date_from": per.prev_from, "date_to": per.prev_to, "until": per.prev_until},
+    )
+
+
+def compare_locally(dataset: Dataset, params: Mapping[str, Any], run: panels.Runner) -> Any:
+    """A ``compare`` dataset as two runs of its base joined by the same select list the
+    one-statement SQL uses (compare_join).
+
+    Same answer as ``dataset.sql()`` (tests/integration/test_dashboard_lake.py runs both); that
+    one statement is what QuickSight runs, but on DuckDB the two runs can read the rollups.
+    """
+    base, cur, prev = compare_parts(dataset, params)
+    return compare_join(dataset, run(base, cur), run(base, prev))
+
+
+def compare_join(dataset: Dataset, cur: Any, prev: Any) -> Any:
+    import duckdb
+
     con = duckdb.connect()
     try:
         con.register("cur", cur)
@@ -267,12 +318,16 @@ def handlers(
             filters = scope.clean_filters(raw)
             scoped = main_block.memoized(run)
             at = now()  # one instant for every block of this answer
+            # Both halves' unfiltered datasets in one DuckDB statement (their shared CTEs run once).
+            panel_params = {**params, "filters": filters, "now": at}
+            top_params = {**params, "filters": filters}
+            panels.prefetch(scoped, panels.requests(spec, panel_params) + main_block.requests(spec, top_params, at))
             try:
-                data = panels.compute(spec, {**params, "filters": filters, "now": at}, scoped)
+                data = panels.compute(spec, panel_params, scoped)
             except ClickstreamError as exc:
                 return _json(503, {"error": str(exc)})
             try:
-                top = main_block.compute(spec, {**params, "filters": filters}, scoped, at)
+                top = main_block.compute(spec, top_params, scoped, at)
             except Exception as exc:  # the panels below are still worth showing
                 top = {"error": str(exc)}
             shown = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}

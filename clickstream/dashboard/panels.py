@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import duckdb
 import pyarrow as pa
@@ -19,6 +20,79 @@ from clickstream.dashboard.spec import Dataset, Field, Panel, Spec
 
 # (dataset, bound parameter values) -> its rows. Production: clickstream.lake.run_query on DuckDB.
 Runner = Callable[[Dataset, Mapping[str, Any]], pa.Table]
+Request = tuple[Dataset, Mapping[str, Any]]
+
+
+@runtime_checkable
+class BatchRunner(Protocol):
+    """A runner that can also run many requests at once (clickstream.dashboard.pages.LakeRunner:
+    one DuckDB statement for a page's unfiltered datasets)."""
+
+    def __call__(self, dataset: Dataset, params: Mapping[str, Any]) -> pa.Table: ...
+
+    def many(self, requests: Sequence[Request]) -> dict[int, pa.Table]:
+        """The rows of the requests it ran together, by position; the others it leaves to ``__call__``."""
+        ...
+
+
+class Memo:
+    """One request runs each (dataset, parameters) once, however many blocks need it; ``prefetch``
+    fills it with one batch where the runner can batch (BatchRunner). If the batch fails, nothing
+    is kept and each dataset runs alone when asked: a failing dataset blanks only its panels.
+    Lives as long as one HTTP answer: nothing is kept across lake changes."""
+
+    def __init__(self, run: Runner) -> None:
+        self.run = run
+        self._seen: dict[str, pa.Table | Exception] = {}
+        self._batch_failed = False
+
+    @staticmethod
+    def key(dataset: Dataset, params: Mapping[str, Any]) -> str:
+        used = {k: v for k, v in params.items() if v is not None and v != {} and (k != "now" or dataset.compare)}
+        return dataset.name + json.dumps({k: str(v) for k, v in used.items()}, sort_keys=True)
+
+    def prefetch(self, requests: Sequence[Request]) -> None:
+        if not isinstance(self.run, BatchRunner) or self._batch_failed:
+            return
+        todo = {self.key(d, p): (d, p) for d, p in requests if self.key(d, p) not in self._seen}
+        if len(todo) < 2:
+            return  # nothing to share
+        keys = list(todo)
+        try:
+            tables = self.run.many([todo[k] for k in keys])
+        except Exception:  # each dataset runs alone when asked, and fails alone
+            self._batch_failed = True
+            return
+        for index, table in tables.items():
+            self._seen[keys[index]] = table
+
+    def __call__(self, dataset: Dataset, params: Mapping[str, Any]) -> pa.Table:
+        key = self.key(dataset, params)
+        if key not in self._seen:
+            try:
+                self._seen[key] = self.run(dataset, params)
+            except Exception as exc:  # a failing dataset fails once per request, not once per block
+                self._seen[key] = exc
+        hit = self._seen[key]
+        if isinstance(hit, Exception):
+            raise hit
+        return hit
+
+
+def memoized(run: Runner) -> Memo:
+    return run if isinstance(run, Memo) else Memo(run)
+
+
+def prefetch(run: Runner, requests: Sequence[Request]) -> None:
+    """Run ``requests`` as one batch ahead of their one-by-one calls, where ``run`` keeps results (Memo)."""
+    if isinstance(run, Memo):
+        run.prefetch(requests)
+
+
+def requests(spec: Spec, params: Mapping[str, Any]) -> list[Request]:
+    """What ``compute`` runs: every dataset a panel shows, with the page's parameters."""
+    return [(dataset, params) for dataset in spec.used_datasets()]
+
 
 _AGG_SQL = {
     "sum": "SUM({c})",
@@ -76,6 +150,7 @@ def aggregate(panel: Panel, table: pa.Table) -> dict[str, Any]:
 
 def compute(spec: Spec, params: Mapping[str, Any], run: Runner) -> dict[str, Any]:
     """{panel id: {columns, rows} or {error}}: a failing dataset blanks its panels, not the page."""
+    prefetch(run, requests(spec, params))
     tables: dict[str, pa.Table | Exception] = {}
     for dataset in spec.used_datasets():
         try:

@@ -15,7 +15,7 @@ rejected_events; views: every etl/views/*.sql (docs/lake.md lists them with thei
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -37,6 +37,7 @@ __all__ = [
     "local_lake",
     "prepare",
     "query_names",
+    "run_queries",
     "run_query",
 ]
 
@@ -85,3 +86,26 @@ def run_query(
         target.sync(max_age_s)
         values["rolled_through"] = target.rolled_through(values["app_id"]) or values["rolled_through"]
     return target.query(sql, values, max_age_s=max_age_s)
+
+
+def run_queries(
+    queries: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    settings: Settings,
+    lake: LocalLake | None = None,
+    cache_dir: Path | None = None,
+    max_age_s: float = 2.0,
+) -> list[pa.Table]:
+    """Many statements on DuckDB as one (LocalLake.query_many: the CTEs they share run once);
+    each one's rows as ``run_query`` returns them, in the order given. One failing statement
+    fails them all: run them one by one then."""
+    target = lake or local_lake(settings, cache_dir)
+    prepared = []
+    for sql_or_name, params in queries:
+        sql, values = prepare(sql_or_name, params)
+        if "rolled_through" in values and "rolled_through" not in (params or {}):
+            # as run_query fills it on DuckDB: the last day the rollups cover, from the lake itself
+            target.sync(max_age_s)
+            values["rolled_through"] = target.rolled_through(values["app_id"]) or values["rolled_through"]
+        prepared.append((sql, values))
+    return target.query_many(prepared, max_age_s=max_age_s)

@@ -6,7 +6,7 @@ import threading
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,7 +17,7 @@ from chalicelib.export import rollups
 from chalicelib.lake import layout, rollup
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
-from clickstream.lake import translate
+from clickstream.lake import batch, translate
 from clickstream.lake.duck import DuckLake, Profile
 from clickstream.lake.exceptions import LakeUnavailable
 from clickstream.lake.mirror import Mirror, SyncReport
@@ -70,6 +70,22 @@ class LocalLake:
             # Another process's sync removed a file this query had listed (compaction): once more.
             self.sync(0.0)
             return self.duck.execute(duck_sql, params)
+
+    def query_many(self, queries: Sequence[tuple[str, Mapping[str, Any]]], max_age_s: float = 2.0) -> list[pa.Table]:
+        """Run many Athena statements (each with its bound parameters) as one DuckDB statement
+        that computes the CTEs they share once (clickstream.lake.batch); each one's rows, in order,
+        as ``query`` returns them. Nothing is kept afterwards. One failing query fails the batch:
+        the caller runs them one by one then (clickstream.dashboard.panels.prefetch)."""
+        self.sync(max_age_s)
+        composed = batch.compose(queries)
+        try:
+            table = self.duck.execute(composed.sql, composed.params)
+        except LakeUnavailable:
+            if self.mirror is None:
+                raise
+            self.sync(0.0)  # as in query: a file listed before another process's sync removed it
+            table = self.duck.execute(composed.sql, composed.params)
+        return composed.split(table)
 
     def rolled_through(self, app_id: str) -> str | None:
         """The last day the rollups may be read for ``app_id``, as the export's housekeeping
