@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import logging
 import math
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
@@ -18,6 +19,7 @@ import pyarrow as pa
 
 from clickstream.dashboard.spec import Dataset, Field, Panel, Spec
 
+_log = logging.getLogger(__name__)
 # (dataset, bound parameter values) -> its rows. Production: clickstream.lake.run_query on DuckDB.
 Runner = Callable[[Dataset, Mapping[str, Any]], pa.Table]
 Request = tuple[Dataset, Mapping[str, Any]]
@@ -44,7 +46,7 @@ class Memo:
     def __init__(self, run: Runner) -> None:
         self.run = run
         self._seen: dict[str, pa.Table | Exception] = {}
-        self._batch_failed = False
+        self._offered: set[str] = set()  # keys a batch was asked for: once per request, whatever it answered
 
     @staticmethod
     def key(dataset: Dataset, params: Mapping[str, Any]) -> str:
@@ -52,16 +54,21 @@ class Memo:
         return dataset.name + json.dumps({k: str(v) for k, v in used.items()}, sort_keys=True)
 
     def prefetch(self, requests: Sequence[Request]) -> None:
-        if not isinstance(self.run, BatchRunner) or self._batch_failed:
+        if not isinstance(self.run, BatchRunner):
             return
-        todo = {self.key(d, p): (d, p) for d, p in requests if self.key(d, p) not in self._seen}
+        todo = {
+            self.key(d, p): (d, p)
+            for d, p in requests
+            if self.key(d, p) not in self._seen and self.key(d, p) not in self._offered
+        }
         if len(todo) < 2:
             return  # nothing to share
         keys = list(todo)
+        self._offered.update(keys)
         try:
             tables = self.run.many([todo[k] for k in keys])
-        except Exception:  # each dataset runs alone when asked, and fails alone
-            self._batch_failed = True
+        except Exception as exc:  # each dataset runs alone when asked, and fails alone
+            _log.warning("the page's batch of %d datasets failed, running them one by one: %s", len(keys), exc)
             return
         for index, table in tables.items():
             self._seen[keys[index]] = table

@@ -62,7 +62,9 @@ def test_a_batched_page_answers_what_each_panel_answers_alone(tmp_path_factory: 
     for change in history["changes"]:
         changed = apply(lake, change)
         lake.write_events(changed)
-        rolled = {d for d in rollup.affected_days(changed) if (lake.root / "rollup_sessions" / f"app_id={APP}" / f"dt={d}").is_dir()}
+        rolled = {
+            d for d in rollup.affected_days(changed) if (lake.root / "rollup_sessions" / f"app_id={APP}" / f"dt={d}").is_dir()
+        }
         lake.roll(rolled, history["slice_rows"])
     duck = DuckLake(lake.root, threads=4)
     through = lake.rolled_through()
@@ -113,7 +115,9 @@ def test_a_cte_name_two_queries_use_for_different_bodies_is_renamed_and_its_refe
 
 def test_an_empty_answer_keeps_its_columns_and_types(tmp_path: Path):
     duck = DuckLake(tmp_path)
-    check(duck, [("SELECT app_id, count(*) AS n, sum(1) AS s FROM events GROUP BY app_id ORDER BY n", {}), ("SELECT 1 AS one", {})])
+    check(
+        duck, [("SELECT app_id, count(*) AS n, sum(1) AS s FROM events GROUP BY app_id ORDER BY n", {}), ("SELECT 1 AS one", {})]
+    )
 
 
 def test_one_failing_query_fails_the_batch_with_the_lake_error(tmp_path: Path):
