@@ -21,6 +21,7 @@ Nothing is kept between statements: each page reads the lake as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
@@ -92,13 +93,38 @@ def compose(queries: Sequence[tuple[str, Mapping[str, Any]]]) -> Batch:
     """One DuckDB statement for ``queries``: (Athena SQL with ``:name`` parameters, their bound values)."""
     if not queries:
         raise QueryError("a batch needs at least one query")
-    params: dict[str, Any] = {}
-    outputs = [f"q{i}" for i in range(len(queries))]
+    # The statement depends on the texts and on which values repeat, not on the values: planned
+    # once per page shape (parsing 17 panels takes a quarter of a second), bound every time.
+    first: dict[str, Any] = {}
+    shape = []
+    for _, values in queries:
+        for name, value in values.items():
+            first.setdefault(name, value)
+        shape.append(tuple((name, _same(first[name], value)) for name, value in values.items()))
+    plan = _plan(tuple(sql for sql, _ in queries), tuple(shape))
+    params = {plan.names[i][name]: value for i, (_, values) in enumerate(queries) for name, value in values.items()}
+    return Batch(plan.sql, params, len(queries), plan.shared)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    names: tuple[dict[str, str], ...]  # per query: its parameter's name -> the name in the statement
+    shared: tuple[str, ...]
+
+
+@lru_cache(maxsize=64)
+def _plan(texts: tuple[str, ...], shape: tuple[tuple[tuple[str, bool], ...], ...]) -> _Plan:
+    """The statement for ``texts``; ``shape`` says, per query, its parameters and whether each has
+    the value the first query binding that name gave it (then the name is kept, else renamed)."""
+    taken_params = {name for row in shape for name, _ in row}
+    param_names: list[dict[str, str]] = []
+    outputs = [f"q{i}" for i in range(len(texts))]
     taken = set(outputs)
     seen: dict[str, str] = {}  # the CTE's text, under its batch name -> that name
     ctes: list[tuple[str, exp.CTE]] = []
     selects: list[exp.Expression] = []
-    for i, (sql, values) in enumerate(queries):
+    for i, (sql, row) in enumerate(zip(texts, shape)):
         try:
             tree = sqlglot.parse_one(sql, read="athena")
         except SqlglotError as exc:
@@ -107,15 +133,12 @@ def compose(queries: Sequence[tuple[str, Mapping[str, Any]]]) -> Batch:
             raise QueryError(f"query {i} of the batch is not a SELECT")
         # Parameters: one name per distinct value, the query's own name where it can keep it.
         renamed: dict[str, str] = {}
-        for name, value in values.items():
-            if name in params and not _same(params[name], value):
-                new = _unique(f"p{i}_{name}", set(params))
-                params[new] = value
-                renamed[name] = new
-            else:
-                params[name] = value
+        for name, same in row:
+            renamed[name] = name if same else _unique(f"p{i}_{name}", taken_params)
+            taken_params.add(renamed[name])
+        param_names.append(renamed)
         for holder in tree.find_all(exp.Placeholder):
-            if str(holder.this) in renamed:
+            if renamed.get(str(holder.this), str(holder.this)) != str(holder.this):
                 holder.set("this", renamed[str(holder.this)])
         with_ = tree.args.get("with_")
         if with_ is not None and with_.args.get("recursive"):
@@ -158,4 +181,4 @@ def compose(queries: Sequence[tuple[str, Mapping[str, Any]]]) -> Batch:
         parts.append(f"{out} AS (SELECT row_number() OVER () AS {ORDINAL}, * FROM ({_duck(select)}) AS q)")
     lists = ", ".join(f"(SELECT list(r ORDER BY r.{ORDINAL}) FROM {out} AS r) AS r{k}" for k, out in enumerate(outputs))
     shared = tuple(name for name, _ in ctes if uses.get(name, 0) > 1)
-    return Batch(f"WITH {', '.join(parts)}\nSELECT {lists}", params, len(queries), shared)
+    return _Plan(f"WITH {', '.join(parts)}\nSELECT {lists}", tuple(param_names), shared)
