@@ -36,12 +36,14 @@ import os
 import re
 import shutil
 import statistics
+import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -51,7 +53,8 @@ from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.settings import from_env
 from clickstream.dashboard.pages import LakeRunner, handlers
 from clickstream.dashboard.spec import load
-from clickstream.lake import LocalLake, billing, directory_lake, prepare, query_names
+from clickstream.lake import LocalLake, batch, billing, catalog, directory_lake, prepare, query_names
+from clickstream.lake.duck import table_sql
 from clickstream.lake.params import NOTHING_ROLLED
 
 DOC = ROOT.parent / "docs" / "performance-dashboard.md"
@@ -145,6 +148,59 @@ def time_batched(lake: LocalLake, lo: date, hi: date, through: str) -> float:
     return time.perf_counter() - started
 
 
+def profile_batched(root: Path, lo: date, hi: date, through: str) -> tuple[float, float, list[tuple[str, float]]]:
+    """The batched page once with DuckDB's JSON profile, on a connection of its own: (wall seconds,
+    operator seconds summed over threads, operator seconds per part: each CTE's definition, each
+    panel's own SELECT, known by the columns it projects beside the ordinal)."""
+    names = query_names()
+    composed = batch.compose([prepare(n, params(n, lo, hi, through)) for n in names])
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for table in catalog.TABLES:
+        con.execute(table_sql(root, table))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "profile.json"
+        con.execute("PRAGMA enable_profiling = 'json'")
+        con.execute(f"PRAGMA profiling_output = '{out}'")
+        started = time.perf_counter()
+        answer = con.sql(composed.sql, params=composed.params).to_arrow_table()
+        wall = time.perf_counter() - started
+        con.execute("PRAGMA disable_profiling")
+        tree = json.loads(out.read_text())
+    con.close()
+    parts: dict[str, float] = {}
+    by_columns: dict[tuple[str, ...], list[str]] = {}
+    for name, table in zip(names, composed.split(answer)):
+        by_columns.setdefault((batch.ORDINAL, *table.column_names), []).append(name)
+
+    def panel_of(node: dict) -> str:
+        for _ in range(3):  # struct_pack(...), then the columns beside the ordinal
+            node = (node.get("children") or [{}])[0]
+            projected = (node.get("extra_info") or {}).get("Projections")
+            if isinstance(projected, list) and tuple(projected) in by_columns:
+                return "panel " + "/".join(by_columns[tuple(projected)])
+        return "panel ?"
+
+    def walk(node: dict, owner: str) -> None:
+        info, children = node.get("extra_info") or {}, node.get("children", [])
+        if node.get("name") == "CTE" and len(children) == 2:
+            name = f"CTE {info.get('CTE Name')}"
+            parts[name] = parts.get(name, 0.0) + float(node.get("timing", 0.0))  # materialising it
+            walk(children[0], name)
+            walk(children[1], owner)
+            return
+        if node.get("name") == "UNGROUPED_AGGREGATE" and owner == "statement" and "list(" in str(info.get("Aggregates")):
+            owner = panel_of(node)
+        parts[owner] = parts.get(owner, 0.0) + float(node.get("timing", 0.0))
+        for child in children:
+            walk(child, owner)
+
+    for node in tree.get("operator", []):
+        walk(node, "statement")
+    total = sum(parts.values())
+    return wall, total, sorted(parts.items(), key=lambda kv: -kv[1])
+
+
 class CountingRunner(LakeRunner):
     """The dashboard's runner, counting what ran in a batch and what ran alone."""
 
@@ -220,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
             pages[path].append(seconds)
             counts[path] = (batched, alone)
         print("pages so far: " + ", ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in pages.items()))
+    wall, operators, parts = profile_batched(root, lo, hi, through)
+    profile = (
+        f"Where the batched page's time goes (DuckDB JSON profile of one run: {wall:.2f} s wall, {operators:.2f} s of "
+        "operator time summed over threads; a CTE's definition counts once however many panels read it): "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts[:12])
+    )
+    print(profile)
     raw_m = {n: statistics.median(v) for n, v in runs["raw"].items()}
     mod_m = {n: statistics.median(v) for n, v in runs["modeled"].items()}
     raw_pages, mod_pages = pages["raw"], pages["modeled"]
@@ -304,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Same run, same DuckDB connection, alternating: {summary}. rolled_through = {through}.",
             "",
             f"{dashboard}.",
+            "",
+            f"{profile}.",
             "",
             goals,
             "",
