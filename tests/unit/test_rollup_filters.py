@@ -135,7 +135,7 @@ def assert_cut_reads_as_raw(root: Any, events: list[dict[str, Any]], lo: date, h
                 assert same(got, raw), (panel, lo, hi, until, bots, got, raw)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=cuts())
 def test_a_cut_period_reads_the_rollups_of_whole_days(tmp_path_factory: pytest.TempPathFactory, case: dict[str, Any]):
     (lo, hi), until = case["range"], case["until"]
