@@ -154,8 +154,8 @@ class LakeRunner:
     """The panel SQL on DuckDB over the lake, through the lake module's run_query.
 
     With filters (``params["filters"]``) or a cut-off (``params["until"]``) the dataset's SQL is
-    narrowed by clickstream.dashboard.scope first; otherwise it runs as written, and ``many``
-    runs such datasets of a page as one statement (clickstream.lake.run_queries).
+    narrowed by clickstream.dashboard.scope first; otherwise it runs as written. ``many`` runs a
+    page's unfiltered datasets as one statement (clickstream.lake.run_queries).
     """
 
     def __init__(self, settings: Settings, cache_dir: Path | None = None, lake: LocalLake | None = None) -> None:
@@ -165,41 +165,42 @@ class LakeRunner:
     def __call__(self, dataset: Dataset, params: Mapping[str, Any]) -> Any:
         from clickstream.lake import run_query  # imported late: the page loads even while the lake is unreachable
 
-        filters, until = params.get("filters") or {}, params.get("until")
-        if dataset.compare and not filters:
+        if dataset.compare and not params.get("filters"):
             return compare_locally(dataset, params, self)
+        sql, values = self.statement(dataset, params)
+        return run_query(sql, values, settings=self.settings, engine="duckdb", lake=self.lake, cache_dir=self.cache_dir)
+
+    def statement(self, dataset: Dataset, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """What run_query gets for ``dataset``: its name and parameters, or its SQL narrowed by the
+        filters and the cut-off with the values those bind."""
+        filters, until = params.get("filters") or {}, params.get("until")
         needed = {name: params[name] for name in _parameters(dataset)}  # run_query refuses parameters a query does not take
         if not filters and until is None and not dataset.compare:
-            return run_query(
-                dataset.name, needed, settings=self.settings, engine="duckdb", lake=self.lake, cache_dir=self.cache_dir
-            )
+            return dataset.name, needed
         sql, extra = narrow(dataset.sql(scope.LOCAL_NOW_SQL), dataset.name, filters, until)
         if dataset.compare:  # the page's own "now" rather than DuckDB's clock: one instant per request
             extra["now"] = scope.bound({}, params.get("now") or datetime.now(timezone.utc))["until"]
-        return run_query(
-            sql, {**needed, **extra}, settings=self.settings, engine="duckdb", lake=self.lake, cache_dir=self.cache_dir
-        )
+        return sql, {**needed, **extra}
 
     def many(self, requests: Sequence[panels.Request]) -> dict[int, Any]:
-        """The requests that run as written (no filter, no cut-off; a compare dataset's two
-        periods when neither is cut), as one DuckDB statement; the rest are left to ``__call__``."""
+        """The requests with no filter (a compare dataset: its two periods' runs of its base;
+        a cut-off, as a running period has, is fine) as one DuckDB statement. Filtered ones are
+        left to ``__call__``: each reads raw events of its own, there is little to share."""
         from clickstream.lake import run_queries
 
         plain: list[tuple[str, dict[str, Any]]] = []
         where: dict[tuple[int, int], int] = {}  # (request, part) -> its query in the batch
         compared: dict[int, Dataset] = {}
-        as_written = lambda d, p: not (p.get("filters") or p.get("until") is not None or d.compare)  # noqa: E731
         for index, (dataset, params) in enumerate(requests):
+            if params.get("filters"):
+                continue
             parts: list[tuple[Dataset, Mapping[str, Any]]] = [(dataset, params)]
-            if dataset.compare and not params.get("filters"):
+            if dataset.compare:
                 base, cur, prev = compare_parts(dataset, params)
                 parts = [(base, cur), (base, prev)]
                 compared[index] = dataset
-            if not all(as_written(d, p) for d, p in parts):
-                compared.pop(index, None)  # narrowed: it runs alone
-                continue
             for part, (d, p) in enumerate(parts):
-                query = (d.name, {name: p[name] for name in _parameters(d)})
+                query = self.statement(d, p)
                 where[(index, part)] = plain.index(query) if query in plain else len(plain)
                 plain += [] if query in plain else [query]
         if not plain:

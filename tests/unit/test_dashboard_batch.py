@@ -9,18 +9,24 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
 
+from chalicelib.settings import from_env
 from clickstream.dashboard import main as main_block
 from clickstream.dashboard import panels
-from clickstream.dashboard.pages import handlers
+from clickstream.dashboard.pages import LakeRunner, handlers
 from clickstream.dashboard.spec import Dataset, load
+from clickstream.lake import directory_lake
+from tests.rollup_helpers import APP, DAY0, DAYS, Lake
+from tests.unit.test_rollup_equality import histories
 
 TODAY = date(2025, 3, 28)
 
 
 class Batching:
     """A stand-in BatchRunner: a dataset not in ``tables`` is down, and a batch that holds it
-    fails as one DuckDB statement does; ``narrowed`` requests (a cut-off) are left to one by one."""
+    fails as one DuckDB statement does; filtered requests are left to one by one."""
 
     def __init__(self, tables: dict[str, pa.Table]) -> None:
         self.tables = tables
@@ -38,7 +44,7 @@ class Batching:
         down = [d.name for d, _ in requests if d.name not in self.tables]
         if down:
             raise RuntimeError(f"the batch failed: {down[0]} is down")
-        return {i: self.tables[d.name] for i, (d, p) in enumerate(requests) if p.get("until") is None}
+        return {i: self.tables[d.name] for i, (d, p) in enumerate(requests) if not p.get("filters")}
 
 
 def tables_for(names: Sequence[str]) -> dict[str, pa.Table]:
@@ -46,11 +52,11 @@ def tables_for(names: Sequence[str]) -> dict[str, pa.Table]:
     return {n: pa.table({c: [1] for c in spec.datasets[n].columns}) for n in names}
 
 
-def panels_of(run: Any, past: bool = True) -> dict[str, Any]:
+def panels_of(run: Any, past: bool = True, extra: str = "") -> dict[str, Any]:
     """The page for the four weeks to TODAY: a period that ended (``past``) or is running."""
     day = TODAY + timedelta(days=7 if past else 0)
     now = lambda: datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)  # noqa: E731
-    query = f"app_id=shop&date_from={TODAY - timedelta(days=27)}&date_to={TODAY}"
+    query = f"app_id=shop&date_from={TODAY - timedelta(days=27)}&date_to={TODAY}{extra}"
     status, _, body = handlers(load(), run, lambda: [], now=now)["/dashboard"]("GET", "/dashboard/api/panels", query)
     assert status == 200
     return json.loads(body)
@@ -86,10 +92,12 @@ def test_a_failing_batch_falls_back_to_one_by_one_and_blanks_only_the_failing_pa
 
 
 def test_what_the_batch_leaves_out_runs_one_by_one():
-    # the period ends today: the top half's runs are cut at now and run alone, the panels in the batch
+    # a filtered page: the runner declines every request, each runs alone, once (daily_metrics
+    # three times: the panel's, and the top half's for the running period and the previous one, both cut)
     run = Batching(tables_for(sorted({d.name for d in load().used_datasets()} | {"overview"})))
-    body = panels_of(run, past=False)
-    assert len(run.batches) == 1 and run.calls == ["daily_metrics", "daily_metrics"]
+    body = panels_of(run, past=False, extra="&country=DE")
+    used = [d.name for d in load().used_datasets()]
+    assert len(run.batches) == 1 and sorted(run.calls) == sorted([*used, "daily_metrics", "daily_metrics"])
     assert "error" not in body["main"]["daily"] and "error" not in body["main"]["daily_previous"]
 
 
@@ -105,3 +113,52 @@ def test_a_runner_that_cannot_batch_runs_each_dataset_once():
     assert calls == []
     panels.compute(load(), {"app_id": "shop"}, memo)
     assert sorted(calls) == sorted(d.name for d in load().used_datasets())
+
+
+class OneByOne:
+    """The same runner without its batch: what the page answered before batching."""
+
+    def __init__(self, run: LakeRunner) -> None:
+        self.run = run
+
+    def __call__(self, dataset: Dataset, params: Mapping[str, Any]) -> pa.Table:
+        return self.run(dataset, params)
+
+
+class Counting(LakeRunner):
+    alone = 0
+
+    def __call__(self, dataset: Dataset, params: Mapping[str, Any]) -> Any:
+        self.alone += 1
+        return super().__call__(dataset, params)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(history=histories())
+def test_the_page_over_a_lake_answers_the_same_batched_and_one_by_one(
+    tmp_path_factory: pytest.TempPathFactory, history: dict[str, Any]
+):
+    # GIVEN a random lake rolled up through some day
+    lake = Lake(tmp_path_factory.mktemp("lake"), list(history["events"]))
+    lake.write_events(lake.days())
+    lake.roll({DAY0 + timedelta(days=k) for k in range(history["rolled_first"] + 1)}, history["slice_rows"])
+    run = Counting(from_env({}), lake=directory_lake(lake.root))
+    reference = OneByOne(LakeRunner(from_env({}), lake=directory_lake(lake.root)))
+    query = f"app_id={APP}&date_from={DAY0}&date_to={DAY0 + timedelta(days=DAYS - 1)}&include_bots=true"
+    # WHEN the page is asked for a period that has ended, one still running, and one filtered
+    for now, extra, batched in (
+        (datetime.combine(DAY0 + timedelta(days=DAYS + 1), datetime.min.time(), tzinfo=timezone.utc), "", True),
+        (
+            datetime.combine(DAY0 + timedelta(days=DAYS - 1), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=9),
+            "",
+            True,
+        ),
+        (datetime.combine(DAY0 + timedelta(days=DAYS + 1), datetime.min.time(), tzinfo=timezone.utc), "&browser=Firefox", False),
+    ):
+        run.alone = 0
+        pages = [handlers(load(), r, lambda: [APP], now=lambda: now)["/dashboard"] for r in (run, reference)]
+        together, alone = (json.loads(p("GET", "/dashboard/api/panels", query + extra)[2]) for p in pages)
+        # THEN the batched page is the one-by-one page, and only a filtered page runs one by one
+        assert together == alone
+        assert all("error" not in p for p in together["panels"].values())
+        assert (run.alone == 0) == batched, (extra, run.alone)
