@@ -15,7 +15,8 @@ with those: the 16 panels as one batched statement (LocalLake.query_many: shared
 and the page as the dashboard runs it, its /dashboard/api/panels request through LakeRunner over
 the same lake (every panel and the top half: the previous period, its daily graph), for a period
 that has ended (the goal line is judged on this one) and for one still running (its top half is
-cut at now and runs one by one). Figures go to docs/performance-dashboard.md (section "Modeled lake").
+cut at now: the rollups up to two days before, raw events after). Figures go to
+docs/performance-dashboard.md (section "Modeled lake").
 
 The 90-day cutoff check: what each panel would scan over 90 days for an app with 1 billion
 events a month, against the workgroup's AthenaBytesScannedCutoff (deploy/resources.yaml).
@@ -330,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         f"The page as the dashboard runs it (one /dashboard/api/panels request: {len(load().panels)} panels and the "
         f"top half, the previous period included): {page_dash:.2f} s for a period that has ended "
         f"({counts['dashboard'][0]} datasets in one batch, {counts['dashboard'][1]} run alone); {page_run:.2f} s for a "
-        f"running period (the last day is today: {counts['running'][0]} in the batch, {counts['running'][1]} run alone, "
-        "the top half's runs cut at now read raw events, clickstream.dashboard.pages.narrow)"
+        f"running period (the last day is today: {counts['running'][0]} in the batch, {counts['running'][1]} run alone; "
+        "the top half's runs are cut at now, and read the rollups up to two days before it, scope.rolled_cap)"
     )
     met = lambda ok: "met" if ok else "not met"  # noqa: E731
     goals = (
