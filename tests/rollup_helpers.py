@@ -148,3 +148,41 @@ def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
             elif x[k] != y[k]:
                 return False
     return True
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> dict[str, Any]:
+    counter = [0]
+    events = [e for v in range(draw(st.integers(1, 7))) for e in draw(visits(v, counter))]
+    changes = []
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["late", "erase", "retention"]))
+        if kind == "late":
+            changes.append(("late", draw(visits(draw(st.integers(0, 8)), counter))))
+        elif kind == "erase":
+            changes.append(("erase", f"v{draw(st.integers(0, 7))}"))
+        else:
+            changes.append(("retention", DAY0 + timedelta(days=draw(st.integers(0, 3)))))
+    return {
+        "events": events,
+        "changes": changes,
+        "rolled_first": draw(st.integers(-1, DAYS)),  # days rolled before the changes: DAY0 .. DAY0 + k
+        "slice_rows": draw(st.sampled_from([1, 5, 10_000])),  # 1: one slice per ~id range, as on a huge day
+        "ranges": draw(st.lists(st.tuples(st.integers(0, DAYS), st.integers(0, DAYS)), min_size=1, max_size=3)),
+    }
+
+
+def apply(lake: Lake, change: tuple[str, Any]) -> set[date]:
+    """Change the raw events as the export, the erasure or the retention run would; the days changed."""
+    kind, arg = change
+    if kind == "late":
+        lake.events += arg
+        return {e["event_time"].date() for e in arg}
+    if kind == "erase":
+        touched = {e["event_time"].date() for e in lake.events if e["anonymous_id"] == arg}
+        lake.events = [e for e in lake.events if e["anonymous_id"] != arg]
+        return touched
+    removed = {d for d in lake.days() if d < arg}
+    lake.events = [e for e in lake.events if e["event_time"].date() >= arg]
+    lake.drop_rollups({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1) if DAY0 + timedelta(days=k) < arg})
+    return removed

@@ -18,8 +18,7 @@ from clickstream.dashboard import panels
 from clickstream.dashboard.pages import LakeRunner, handlers
 from clickstream.dashboard.spec import Dataset, load
 from clickstream.lake import directory_lake
-from tests.rollup_helpers import APP, DAY0, DAYS, Lake
-from tests.unit.test_rollup_equality import histories
+from tests.rollup_helpers import APP, DAY0, DAYS, Lake, histories
 
 TODAY = date(2025, 3, 28)
 

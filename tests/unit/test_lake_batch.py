@@ -17,8 +17,7 @@ from clickstream.lake import batch, catalog, directory_lake, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import NOTHING_ROLLED
-from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, same
-from tests.unit.test_rollup_equality import apply, histories
+from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, apply, histories, same
 
 
 def alone(duck: DuckLake, sql: str, values: dict[str, Any]) -> pa.Table:
