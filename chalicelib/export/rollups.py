@@ -48,7 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
 from chalicelib.export import compact
-from chalicelib.lake import layout, rollup
+from chalicelib.lake import layout, rollup, spill
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store import keys
@@ -389,11 +389,14 @@ def rebuild_due(
     for app, day in dirty(client, settings.table):
         if not rollup.rollable(day, today):
             continue
-        tables = rollup.rebuild_day(source, app, day, rows_per_slice)
-        for name in WRITE_ORDER:
-            key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
-            lake.put_table(key, tables[name])
-            crash("rollup_after_write")
+        # The slices and the built tables go to local disk (Lambda: /tmp, EphemeralStorage in
+        # deploy/resources.yaml), removed when this day is done or fails (chalicelib/lake/spill.py).
+        with spill.workdir() as folder:
+            files = rollup.rebuild_day_files(source, app, day, folder, rows_per_slice)
+            for name in WRITE_ORDER:
+                key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
+                lake.put_bytes(key, files[name].read_bytes())  # one table's file in memory at a time
+                crash("rollup_after_write")
         _clean(client, settings.table, app, day)
         crash("rollup_after_clean")
         done += 1
