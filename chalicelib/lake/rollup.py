@@ -5,8 +5,8 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
 
 * ``rollup_sessions``: one row per session that starts on ``dt``, by the session rule of
   etl/blocks/sessionize.sql (a gap of 30 minutes or more starts a new session; ties in
-  event_time ordered by event_id). Built from the day's events, the last 30 minutes of the day
-  before (does the day's first event continue a session?) and the day after (sessions running
+  event_time ordered as ``SESSION_ORDER`` says). Built from the day's events, the last 30 minutes
+  of the day before (does the day's first event continue a session?) and the day after (sessions running
   past midnight): the rows etl/blocks/range_sessions.sql gives for the range [dt, dt].
 * ``rollup_session_totals``: per bot flag, the day's sessions, bounces and summed duration (ms):
   what overview and daily_metrics need of sessions, in two rows a day.
@@ -52,6 +52,19 @@ NOT_ACTIONS = ("identify", "group", "alias")
 FILE_NAME = "rollup.parquet"  # one per partition: a rebuild overwrites it, never adds a copy
 
 TS = pa.timestamp("ms", tz="UTC")
+# A visitor's events in session order, as etl/blocks/sessionize.sql orders them (NULL last):
+# ties in event_time by what the session queries read of an event, then by event_id.
+SESSION_ORDER = (
+    "event_time",
+    "event_type",
+    "event_name",
+    "path",
+    "referrer_host",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "event_id",
+)
 # The events columns a rebuild reads.
 COLUMNS = (
     "event_id",
@@ -223,7 +236,7 @@ def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
     t = _ms(events["event_time"])
     keep = (t >= int(lo.timestamp() * 1000)) & (t < int((day_start(day) + timedelta(days=2)).timestamp() * 1000))
     events = events.filter(pa.array(keep))
-    events = events.sort_by([("anonymous_id", "ascending"), ("event_time", "ascending"), ("event_id", "ascending")])
+    events = events.sort_by([(name, "ascending") for name in ("anonymous_id", *SESSION_ORDER)])  # NULL at the end
     numbered = _number(events, day)
     on_day = _on_day(events, day)
     return {
@@ -238,7 +251,7 @@ def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
 
 
 class _Numbered:
-    """The session rule over events sorted by visitor, time and id: rows of a session are adjacent."""
+    """The session rule over events sorted by visitor and ``SESSION_ORDER``: rows of a session are adjacent."""
 
     def __init__(self, t: np.ndarray, session: np.ndarray, starts: np.ndarray, wanted: np.ndarray, bots: np.ndarray) -> None:
         self.t = t  # event_time in ms, per row

@@ -174,16 +174,18 @@ def narrow(sql: str, origin: str, filters: Mapping[str, str], until: datetime | 
     """A panel's SQL narrowed by click-to-filter and a cut-off (clickstream.dashboard.scope),
     with the extra values it binds.
 
-    The rollup tables carry neither the filters nor the cut (a filtered session is the session
-    of the filtered events, which no rollup holds), so a narrowed view reads raw events for
-    every day: ``rolled_through`` is pinned to nothing. tests/unit/test_rollup_filters.py checks
-    that the answer is the same panel's over a lake of only the filtered events.
+    The rollup tables carry no filter (a filtered session is the session of the filtered
+    events, which no rollup holds), so a filtered view reads raw events for every day:
+    ``rolled_through`` is pinned to nothing. tests/unit/test_rollup_filters.py checks that the
+    answer is the same panel's over a lake of only the filtered events. A cut alone (``until``:
+    the running period at "now", the previous one at the same elapsed time) keeps the rollups
+    for the days it leaves whole (scope.rolled_cap), so the page of a running period reads them.
     """
     extra = scope.bound(filters, until)
     if not filters and until is None:
         return sql, extra
     narrowed = scope.scoped_sql(sql, filters, until is not None)
-    if "rolled_through" in parameter_names(catalog.expand(narrowed, origin=origin)):
+    if filters and "rolled_through" in parameter_names(catalog.expand(narrowed, origin=origin)):
         extra["rolled_through"] = NOTHING_ROLLED
     return narrowed, extra
 

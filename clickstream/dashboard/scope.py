@@ -50,13 +50,18 @@ def _condition(name: str, value: str) -> str:
 def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_sql: str | None = None) -> str:
     """``sql`` (Athena) with every read of ``events`` narrowed; unchanged when nothing narrows it.
 
-    ``until`` cuts at the bound ``:until``; ``until_sql`` at an SQL expression instead.
+    ``until`` cuts at the bound ``:until``; ``until_sql`` at an SQL expression instead. A cut
+    also caps ``:rolled_through`` (``rolled_cap``): the rollups hold whole days, so they are read
+    only for the days the cut leaves whole. Filters do not cap it: a filtered view pins the
+    rollups off altogether (clickstream.dashboard.pages.narrow).
     """
     conditions = [_condition(n, v) for n, v in filters.items()]
+    cuts = []
     if until:
-        conditions.append("event_time < CAST(:until AS timestamp)")
+        cuts.append("CAST(:until AS timestamp)")
     if until_sql:
-        conditions.append(f"event_time < {until_sql}")
+        cuts.append(until_sql)
+    conditions += [f"event_time < {cut}" for cut in cuts]
     if not conditions:
         return sql
     tree = sqlglot.parse_one(sql, read="athena")
@@ -68,7 +73,23 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
         alias = table.alias or "events"
         narrowed = sqlglot.parse_one(f"(SELECT * FROM events WHERE {where}) AS {alias}", read="athena")
         table.replace(narrowed)
+    for cut in cuts:
+        for found in list(tree.find_all(exp.Placeholder)):
+            if found.name == "rolled_through":
+                found.replace(sqlglot.parse_one(rolled_cap(":rolled_through", cut), read="athena"))
     return tree.sql(dialect="athena", comments=False)
+
+
+def rolled_cap(rolled_through_sql: str, cut_sql: str) -> str:
+    """The last rolled-up day a query cut at ``cut_sql`` (a timestamp) may read: two days
+    before the cut's day at most. A day's rollups hold its whole events and, for its sessions,
+    the next day's (etl/blocks/range_sessions.sql: a session belongs to the day it starts on),
+    so day d is whole under the cut only if the end of d + 1, midnight of d + 2, is not after
+    it. Days after the cap come from raw events, which the cut narrows; the answer is what raw
+    events cut at the same instant give (tests/unit/test_rollup_filters.py). 'YYYY-MM-DD'
+    strings order as the days do."""
+    cap = f"date_format(date_add('day', -2, CAST({cut_sql} AS date)), '%Y-%m-%d')"
+    return f"least({rolled_through_sql}, {cap})"
 
 
 # The previous period in SQL, from the shown one's :date_from and :date_to (inclusive YYYY-MM-DD).

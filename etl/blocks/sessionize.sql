@@ -1,15 +1,21 @@
--- The session rule, written once: over a CTE `scoped` (app_id, anonymous_id, event_id,
--- event_time and whatever else the includer needs), per (app_id, anonymous_id) an event 30
--- minutes or more after the previous one starts a new session (the tracker's rule,
--- web/tracker.js). Ties in event_time are ordered by event_id, so every engine numbers them
--- the same way. Adds prev_time, seq (order within the visitor), is_session_start (0/1) and
+-- The session rule, written once: over a CTE `scoped` (app_id, anonymous_id, event_time, the
+-- tie columns below and whatever else the includer needs), per (app_id, anonymous_id) an event
+-- 30 minutes or more after the previous one starts a new session (the tracker's rule,
+-- web/tracker.js). Adds prev_time, seq (order within the visitor), is_session_start (0/1) and
 -- session_no (the visitor's session number). Included by etl/views/session_events.sql and,
 -- through range_sessions.sql, by every session query in etl/queries.
+-- Ties in event_time are ordered by what the session queries read of an event (event_type,
+-- event_name, path, referrer_host, utm_source, utm_medium, utm_campaign; NULL last), then by
+-- event_id. Events tied on all of those are interchangeable for every answer (entry and exit
+-- page, the first event's source, funnel steps), so the queries over bounded ranges pass
+-- event_id as NULL and never read it: it is most of the bytes a session query scans. The
+-- session_events view passes the real event_id, for a total order. chalicelib/lake/rollup.py
+-- sorts by the same keys (docs/decisions/0011-modeled-lake.md).
 ordered AS (
   SELECT
     *,
-    lag(event_time) OVER (PARTITION BY app_id, anonymous_id ORDER BY event_time, event_id) AS prev_time,
-    row_number() OVER (PARTITION BY app_id, anonymous_id ORDER BY event_time, event_id) AS seq
+    lag(event_time) OVER (PARTITION BY app_id, anonymous_id ORDER BY event_time, event_type, event_name, path, referrer_host, utm_source, utm_medium, utm_campaign, event_id) AS prev_time,
+    row_number() OVER (PARTITION BY app_id, anonymous_id ORDER BY event_time, event_type, event_name, path, referrer_host, utm_source, utm_medium, utm_campaign, event_id) AS seq
   FROM scoped
 ),
 flagged AS (

@@ -17,14 +17,18 @@
 -- :include_bots (boolean), :rolled_through (the engine supplies it).
 WITH
 scoped AS (
-  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, coalesce(is_bot, false) AS is_bot,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
+         CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
+         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot,
          true AS in_range
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to
     AND dt > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
-  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, coalesce(is_bot, false) AS is_bot,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
+         CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
+         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot,
          false AS in_range
   FROM events
   WHERE app_id = :app_id
@@ -36,13 +40,17 @@ scoped AS (
   UNION ALL
   -- The margin of the last rolled-up day: each visitor's last event there (as tail_sessions.sql).
   SELECT app_id, CAST(NULL AS varchar) AS event_id, last_event_time AS event_time, CAST(NULL AS varchar) AS event_type,
-         CAST(NULL AS varchar) AS event_name, anonymous_id, CAST(NULL AS varchar) AS path, false AS is_bot, false AS in_range
+         CAST(NULL AS varchar) AS event_name, anonymous_id, CAST(NULL AS varchar) AS path,
+         CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
+         CAST(NULL AS varchar) AS utm_campaign, false AS is_bot, false AS in_range
   FROM rollup_last_events
   WHERE app_id = :app_id AND :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG'])
     AND :date_to > :rolled_through AND dt = :rolled_through
     AND dt >= date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
   UNION ALL
-  SELECT app_id, event_id, event_time, event_type, event_name, anonymous_id, path, coalesce(is_bot, false) AS is_bot,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
+         CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
+         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot,
          false AS in_range
   FROM events
   WHERE app_id = :app_id

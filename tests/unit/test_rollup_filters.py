@@ -3,13 +3,16 @@ events for every day, as the rollups carry no filter (clickstream.dashboard.page
 answers what the same panel, unfiltered, answers over a lake of only the filtered events, read
 through that lake's own rollups: country and browser keep the events with that value; page and
 source keep every event of the visitors who viewed that page / came from that host in the range
-(``(none)``: the value is missing). Every panel, random lakes, both bot settings."""
+(``(none)``: the value is missing). Every panel, random lakes, both bot settings. A cut-off
+alone (a running period) still reads the rollups of the days it leaves whole and answers as raw
+events cut at the same instant."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +23,7 @@ from clickstream.dashboard.pages import narrow
 from clickstream.lake import catalog, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED, bind
-from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, answers, same, visits
+from tests.rollup_helpers import APP, CLOCK, DAY0, DAYS, FUNNELS, Lake, answers, same, visits
 
 COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
 VALUES = {
@@ -44,8 +47,10 @@ def kept(events: list[dict[str, Any]], name: str, value: str, lo: date, hi: date
     return [e for e in events if e["anonymous_id"] in visitors]
 
 
-def filtered(duck: DuckLake, name: str, params: dict[str, Any], filters: dict[str, str]) -> list[dict[str, Any]]:
-    sql, extra = narrow(catalog.query_file(name).text, name, filters, None)  # type: ignore[union-attr]
+def filtered(
+    duck: DuckLake, name: str, params: dict[str, Any], filters: dict[str, str], until: datetime | None = None
+) -> list[dict[str, Any]]:
+    sql, extra = narrow(catalog.query_file(name).text, name, filters, until)  # type: ignore[union-attr]
     names = translate.parameter_names(catalog.expand(sql, origin=name))
     values = bind(names, {k: v for k, v in {**params, **extra}.items() if k in names})
     return duck.execute(translate.to_duckdb(catalog.expand(sql, origin=name)), values).to_pylist()
@@ -95,3 +100,74 @@ def test_a_narrowed_view_pins_the_rollups_off_and_an_unfiltered_one_is_untouched
     assert "country = :f_country" in sql
     assert narrow(text, "funnel", {}, None) == (text, {})
     assert rollup.FUNNELS  # the funnel above reads its rollup when unfiltered
+
+
+@st.composite
+def cuts(draw: st.DrawFn) -> dict[str, Any]:
+    counter = [0]
+    first, last = sorted((draw(st.integers(0, DAYS - 1)), draw(st.integers(0, DAYS - 1))))
+    day = DAY0 + timedelta(days=draw(st.integers(-1, DAYS + 1)))
+    # at an event's minute (an event at the cut itself is cut off), a second later, or midnight
+    at = timedelta(minutes=draw(st.sampled_from([0, *CLOCK])), seconds=draw(st.sampled_from([0, 1, 59])))
+    return {
+        "events": [e for v in range(draw(st.integers(1, 7))) for e in draw(visits(v, counter))],
+        "range": (DAY0 + timedelta(days=first), DAY0 + timedelta(days=last)),
+        "until": datetime.combine(day, time(), tzinfo=timezone.utc) + at,
+    }
+
+
+def assert_cut_reads_as_raw(root: Any, events: list[dict[str, Any]], lo: date, hi: date, until: datetime) -> None:
+    # GIVEN a rolled-up lake and a cut-off (a running period is cut at "now", the previous one
+    # at the same elapsed time)
+    lake = Lake(root, events)
+    lake.write_events(lake.days())
+    lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
+    duck = DuckLake(lake.root)
+    # WHEN every panel runs cut, reading the rollups up to two days before the cut's day
+    # THEN it answers what raw events cut at the same instant answer
+    for bots in (False, True):
+        params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
+        for panel in catalog.query_names():
+            for steps in FUNNELS if panel == "funnel" else [None]:
+                asked = {**params, "steps": steps} if steps else params
+                got = filtered(duck, panel, {**asked, "rolled_through": lake.rolled_through()}, {}, until)
+                raw = filtered(duck, panel, {**asked, "rolled_through": NOTHING_ROLLED}, {}, until)
+                assert same(got, raw), (panel, lo, hi, until, bots, got, raw)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=cuts())
+def test_a_cut_period_reads_the_rollups_of_whole_days(tmp_path_factory: pytest.TempPathFactory, case: dict[str, Any]):
+    (lo, hi), until = case["range"], case["until"]
+    assert_cut_reads_as_raw(tmp_path_factory.mktemp("cut"), list(case["events"]), lo, hi, until)
+
+
+def test_a_session_across_midnight_is_cut_where_the_period_is(tmp_path: Any):
+    # A session from 23:50 on day 2 to 00:10 on day 3, a period cut at 00:05 on day 3: the cut
+    # session is one event long, which day 2's rollup (the whole session) does not say.
+    start = datetime.combine(DAY0 + timedelta(days=2), time(23, 50), tzinfo=timezone.utc)
+    base = {"app_id": APP, "anonymous_id": "v1", "event_type": "page_view", "path": "/demo", "browser": "Firefox"}
+    events = [
+        {**base, "event_id": "e1", "event_time": start, "event_name": "page_view"},
+        {**base, "event_id": "e2", "event_time": start + timedelta(minutes=20), "event_name": "page_view", "path": "/b"},
+        {**base, "event_id": "e3", "event_time": start + timedelta(days=3), "event_name": "page_view"},
+    ]
+    assert_cut_reads_as_raw(tmp_path, events, DAY0, DAY0 + timedelta(days=3), start + timedelta(minutes=15))
+
+
+def test_a_cut_caps_the_rolled_up_days_two_days_before_its_own():
+    # GIVEN a cut-off while the rollups are published through 2026-11-20
+    sql, extra = narrow(catalog.query_file("browsers").text, "browsers", {}, datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc))  # type: ignore[union-attr]
+    assert "rolled_through" not in extra  # the engine fills it in, as for an uncut query
+    assert "LEAST($rolled_through" in translate.to_duckdb(catalog.expand(sql, origin="browsers"))
+
+    def cap(cut: str) -> str:
+        select = "SELECT " + scope.rolled_cap("'2026-11-20'", f"CAST('{cut}' AS timestamp)")
+        return str(duckdb.connect().execute(translate.to_duckdb(select)).fetchall()[0][0])
+
+    # WHEN the cut falls on the 20th THEN the rollups are read through the 18th (the 19th's
+    # sessions run into the 20th, which the cut splits); at midnight of the 22nd, all of them
+    assert cap("2026-11-20 09:30:00.000") == "2026-11-18"
+    assert cap("2026-11-20 00:00:00.000") == "2026-11-18"
+    assert cap("2026-11-22 00:00:00.000") == "2026-11-20"
+    assert cap("2026-11-22 00:00:00.001") == "2026-11-20"
