@@ -67,11 +67,12 @@ WRITE_ORDER = (
 BATCH_ROWS = 100_000
 # Events of the day per slice of visitors (``rollup.visitor_slices``; ``S3Days.count``: exact
 # for a large file, an overestimate for small ones). A slice also holds its visitors' rows of
-# the day after: in the Lambda emulation a 3-million-event day peaked at 1,501 MiB in slices
-# of 750,000 events and 2,541 MiB in slices of 2,000,000 (docs/performance-dashboard.md,
-# *Rollup rebuild memory*). 750,000 keeps a rebuild inside the 60 % of the export's 3,008 MB
-# that chalicelib/export/budget.py plans. Each slice decodes the three days again, so fewer,
-# fuller slices are also less CPU.
+# the day after that continue a session across midnight. Each day is read once whatever the
+# number of slices (their rows are dealt to files in /tmp: chalicelib/lake/spill.py), so
+# smaller slices cost little CPU. In the Lambda emulation a rebuild in slices of 750,000 peaked
+# at 1,142 MiB for a 3-million-event day and 1,197 MiB for 10 million (flat in the day:
+# docs/performance-dashboard.md, *Rollup rebuild memory*), inside the 60 % of the export's
+# 3,008 MB that chalicelib/export/budget.py plans.
 ROWS_PER_SLICE = 750_000
 # Parquet bytes per event in the lake (bench: 28-35); an estimate of a day's rows from a LIST,
 # so slicing needs no extra GETs. An underestimate only makes slices larger.
