@@ -508,18 +508,18 @@ def rebuild_day_files(
     slices = visitor_slices(source.count(app_id, day), rows_per_slice)
     events = spill.Spill(folder / "events", _empty_events().schema, slices, "anonymous_id")
     (before, since), (_, _), (after, _) = read_window(day)
-    assert since is not None
+    since_ms = int(since.timestamp() * 1000) if since is not None else 0
     margin = int((day_start(day) + timedelta(days=1, milliseconds=-GAP_MS)).timestamp() * 1000)
     midnight = int(day_start(after).timestamp() * 1000)
     late = []
     for batch in source.batches(app_id, day, COLUMNS):
         rows = pa.Table.from_batches([batch])
-        late.append(pc.unique(rows["anonymous_id"].filter(pa.array(_ms(rows["event_time"]) >= margin))))
+        late.append(pc.unique(rows["anonymous_id"].filter(pa.array(_ms(rows["event_time"]) >= margin))).cast(pa.string()))
         events.add(rows)
     continuing = pc.unique(pa.chunked_array(late, pa.string())) if late else pa.array([], pa.string())
     for batch in source.batches(app_id, before, COLUMNS):
         rows = pa.Table.from_batches([batch])
-        events.add(rows.filter(pa.array(_ms(rows["event_time"]) >= int(since.timestamp() * 1000))))
+        events.add(rows.filter(pa.array(_ms(rows["event_time"]) >= since_ms)))
     for batch in source.batches(app_id, after, COLUMNS):
         rows = pa.Table.from_batches([batch])
         keep = pc.or_(

@@ -90,13 +90,18 @@ def workdir(root: str | None = None) -> Iterator[Path]:
     base = Path(root or tempfile.gettempdir())
     for old in base.glob(WORKDIR_PREFIX + "*"):
         pid = old.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+        if pid.isdigit() and ((int(pid) == os.getpid() and old not in _in_use) or not _alive(int(pid))):
             shutil.rmtree(old, ignore_errors=True)
     path = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=base))
+    _in_use.add(path)
     try:
         yield path
     finally:
+        _in_use.discard(path)
         shutil.rmtree(path, ignore_errors=True)
+
+
+_in_use: set[Path] = set()  # this process's folders in use (another thread's rebuild)
 
 
 def _alive(pid: int) -> bool:

@@ -165,4 +165,6 @@ def test_a_folder_a_killed_invocation_left_is_removed_and_a_running_ones_is_not(
         (folder / "events" / "slice-0000.parquet").write_bytes(b"x" * 1000)
     with spill.workdir(str(tmp_path)) as mine:
         assert mine.exists() and all(not f.exists() for f in left) and running.exists()
-    assert not mine.exists()
+        with spill.workdir(str(tmp_path)) as other:  # another thread's rebuild in this process
+            assert mine.exists() and other != mine
+    assert not mine.exists() and not other.exists()
