@@ -48,7 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StorageUnavailable
 from chalicelib.export import compact
-from chalicelib.lake import layout, rollup
+from chalicelib.lake import layout, rollup, spill
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store import keys
@@ -67,11 +67,12 @@ WRITE_ORDER = (
 BATCH_ROWS = 100_000
 # Events of the day per slice of visitors (``rollup.visitor_slices``; ``S3Days.count``: exact
 # for a large file, an overestimate for small ones). A slice also holds its visitors' rows of
-# the day after: in the Lambda emulation a 3-million-event day peaked at 1,501 MiB in slices
-# of 750,000 events and 2,541 MiB in slices of 2,000,000 (docs/performance-dashboard.md,
-# *Rollup rebuild memory*). 750,000 keeps a rebuild inside the 60 % of the export's 3,008 MB
-# that chalicelib/export/budget.py plans. Each slice decodes the three days again, so fewer,
-# fuller slices are also less CPU.
+# the day after that continue a session across midnight. Each day is read once whatever the
+# number of slices (their rows are dealt to files in /tmp: chalicelib/lake/spill.py), so
+# smaller slices cost little CPU. In the Lambda emulation a rebuild in slices of 750,000 peaked
+# at 1,142 MiB for a 3-million-event day and 1,197 MiB for 10 million (flat in the day:
+# docs/performance-dashboard.md, *Rollup rebuild memory*), inside the 60 % of the export's
+# 3,008 MB that chalicelib/export/budget.py plans.
 ROWS_PER_SLICE = 750_000
 # Parquet bytes per event in the lake (bench: 28-35); an estimate of a day's rows from a LIST,
 # so slicing needs no extra GETs. An underestimate only makes slices larger.
@@ -389,11 +390,14 @@ def rebuild_due(
     for app, day in dirty(client, settings.table):
         if not rollup.rollable(day, today):
             continue
-        tables = rollup.rebuild_day(source, app, day, rows_per_slice)
-        for name in WRITE_ORDER:
-            key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
-            lake.put_table(key, tables[name])
-            crash("rollup_after_write")
+        # The slices and the built tables go to local disk (Lambda: /tmp, EphemeralStorage in
+        # deploy/resources.yaml), removed when this day is done or fails (chalicelib/lake/spill.py).
+        with spill.workdir() as folder:
+            files = rollup.rebuild_day_files(source, app, day, folder, rows_per_slice)
+            for name in WRITE_ORDER:
+                key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
+                lake.put_bytes(key, files[name].read_bytes())  # one table's file in memory at a time
+                crash("rollup_after_write")
         _clean(client, settings.table, app, day)
         crash("rollup_after_clean")
         done += 1

@@ -18,6 +18,7 @@ COMPRESSION = LAKE_CODEC  # only a codec the Lambda layer's pyarrow has (chalice
 NO_DICTIONARY = frozenset({"event_id", "event_time", "received_at", "client_timestamp", "sent_at", "geo_lat", "geo_lon", "raw"})
 # What queries filter on inside a partition; other columns' min/max would only cost time.
 STATISTICS = ("event_time", "received_at", "app_id", "event_type", "event_name")
+ROW_GROUP_ROWS = 1_000_000
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -31,7 +32,7 @@ def parquet_bytes(table: pa.Table) -> bytes:
         table,
         sink,
         compression=COMPRESSION,
-        row_group_size=1_000_000,
+        row_group_size=ROW_GROUP_ROWS,
         use_dictionary=[c for c in names if c not in NO_DICTIONARY],
         write_statistics=[c for c in STATISTICS if c in names],
     )

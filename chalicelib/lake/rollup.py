@@ -23,8 +23,10 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
 
 Only user actions count: identify, group and alias messages are no page view, no event and
 no session activity (NOT_ACTIONS). Sessions are per visitor, so a day too large for memory is
-built in slices of visitors (``build_day`` on each slice's rows, then ``combine``): a visitor's
-rows never span two slices (``visitor_slices``).
+built in slices of visitors (``rebuild_day_files``: the days read once, dealt to slice files on
+local disk by a hash of anonymous_id, ``build_day`` on each slice's rows, the tables appended
+to local files, funnel counts and session totals summed): a visitor's rows never span two
+slices.
 
 Which days to rebuild: a day's sessions read the day before (30 minutes) and the day after,
 so a change to day X changes the rollups of X - 1, X and X + 1 (``affected_days``). A day is
@@ -35,11 +37,15 @@ grow.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from chalicelib.lake import spill
 
 GAP_MS = 30 * 60 * 1000
 NOT_ACTIONS = ("identify", "group", "alias")
@@ -443,45 +449,11 @@ def _funnel_days(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table
     return pa.table(out, schema=FUNNEL_DAYS)
 
 
-def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> list[tuple[str | None, str | None]]:
-    """Half-open ranges [lo, hi) of anonymous_id (None: unbounded) that split a day of ``count``
-    rows into slices of about ``rows_per_slice``, assuming ids spread evenly over their first
-    hexadecimal digit (the tracker's are UUIDs; other ids are still covered, only less evenly).
-    Every id falls in exactly one range."""
-    n = max(1, min(256, -(-count // max(1, rows_per_slice))))
-    if n == 1:
-        return [(None, None)]
-    cuts = [f"{(i * 256) // n:02x}" for i in range(1, n)]
-    bounds: list[str | None] = [None, *cuts, None]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
-
-
-def in_slice(events: pa.Table, lo: str | None, hi: str | None) -> pa.Table:
-    mask = pa.array([True] * events.num_rows)
-    ids = events["anonymous_id"]
-    if lo is not None:
-        mask = pc.and_(mask, pc.fill_null(pc.greater_equal(ids, lo), False))
-    if hi is not None:
-        mask = pc.and_(mask, pc.fill_null(pc.less(ids, hi), False))
-    return events.filter(mask)
-
-
-def combine(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
-    """The slices' tables as one per rollup table (slices are disjoint in visitors; the funnel
-    counts, over all visitors, are summed across them; the session totals are the sessions')."""
-    out = {
-        name: pa.concat_tables([p[name] for p in parts]) if parts else _empty(schema)
-        for name, schema in SCHEMAS.items()
-        if name != "rollup_session_totals"
-    }
-    out["rollup_session_totals"] = _session_totals(out["rollup_sessions"])
-    funnels = out["rollup_funnel_days"]
-    if len(parts) > 1 and funnels.num_rows:
-        keys = ["app_id", "funnel", "is_bot", "depth"]
-        summed = funnels.group_by(keys, use_threads=False).aggregate([("sessions", "sum")])
-        summed = summed.rename_columns([{"sessions_sum": "sessions"}.get(c, c) for c in summed.column_names])
-        out["rollup_funnel_days"] = summed.select(FUNNEL_DAYS.names).cast(FUNNEL_DAYS).sort_by([(k, "ascending") for k in keys])
-    return out
+def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> int:
+    """How many slices of visitors a day of ``count`` rows is built in: about ``rows_per_slice``
+    of the day's events each (``spill.slice_of`` deals visitors to them by a hash of their id,
+    whatever the ids look like)."""
+    return max(1, min(4096, -(-count // max(1, rows_per_slice))))
 
 
 def rolled_through(event_days: Iterable[str], rolled_days: Iterable[str]) -> str | None:
@@ -509,22 +481,81 @@ class DaySource(Protocol):
 
 
 def rebuild_day(source: DaySource, app_id: str, day: date, rows_per_slice: int = 2_000_000) -> dict[str, pa.Table]:
-    """The rollup tables of ``day``, read from ``source`` one slice of visitors at a time:
-    at most about ``rows_per_slice`` events (plus one batch) are in memory at once."""
-    window = read_window(day)
-    parts = []
-    for lo, hi in visitor_slices(source.count(app_id, day), rows_per_slice):
-        chunks = []
-        for partition_day, since in window:
-            for batch in source.batches(app_id, partition_day, COLUMNS):
-                rows = in_slice(pa.Table.from_batches([batch]), lo, hi)
-                if since is not None:
-                    rows = rows.filter(pa.array(_ms(rows["event_time"]) >= int(since.timestamp() * 1000)))
-                if rows.num_rows:
-                    chunks.append(rows)
-        events = pa.concat_tables(chunks) if chunks else _empty_events()
-        parts.append(build_day(app_id, day, events))
-    return combine(parts)
+    """The rollup tables of ``day`` in memory (tests, the CLI's small lakes): ``rebuild_day_files``
+    in a temporary folder, read back."""
+    with spill.workdir() as folder:
+        files = rebuild_day_files(source, app_id, day, folder, rows_per_slice)
+        return {name: pq.read_table(path) for name, path in files.items()}
+
+
+def rebuild_day_files(
+    source: DaySource, app_id: str, day: date, folder: Path, rows_per_slice: int = 2_000_000
+) -> dict[str, Path]:
+    """The rollup tables of ``day`` as Parquet files in ``folder`` (one per table, the lake's
+    writer settings), built one slice of visitors at a time: at most about ``rows_per_slice``
+    events of the day, their visitors' rows of the day after that continue a session across
+    midnight, and a buffer are in memory at once.
+
+    Each of the three days is read once (``read_window``): the day first, every row dealt to
+    its visitor's slice file (``spill.Spill``), noting the visitors active in its last 30
+    minutes; then the last 30 minutes of the day before; then of the day after only those
+    visitors' rows (a session that starts on ``day`` reaches the day after only through an
+    event of the day at or after 23:30; other rows of the day after start sessions of their
+    own day, which ``build_day`` drops). Then each slice is built from its file and appended
+    to the tables' files: a visitor's rows are all in one slice, so the slices' rows are
+    those of one unsliced build, and the funnel counts and session totals, over all
+    visitors, are summed at the end (``_summed``)."""
+    slices = visitor_slices(source.count(app_id, day), rows_per_slice)
+    events = spill.Spill(folder / "events", _empty_events().schema, slices, "anonymous_id")
+    (before, since), (_, _), (after, _) = read_window(day)
+    since_ms = int(since.timestamp() * 1000) if since is not None else 0
+    margin = int((day_start(day) + timedelta(days=1, milliseconds=-GAP_MS)).timestamp() * 1000)
+    midnight = int(day_start(after).timestamp() * 1000)
+    late = []
+    for batch in source.batches(app_id, day, COLUMNS):
+        rows = pa.Table.from_batches([batch])
+        late.append(pc.unique(rows["anonymous_id"].filter(pa.array(_ms(rows["event_time"]) >= margin))).cast(pa.string()))
+        events.add(rows)
+    continuing = pc.unique(pa.chunked_array(late, pa.string())) if late else pa.array([], pa.string())
+    for batch in source.batches(app_id, before, COLUMNS):
+        rows = pa.Table.from_batches([batch])
+        events.add(rows.filter(pa.array(_ms(rows["event_time"]) >= since_ms)))
+    for batch in source.batches(app_id, after, COLUMNS):
+        rows = pa.Table.from_batches([batch])
+        keep = pc.or_(
+            pc.fill_null(pc.is_in(rows["anonymous_id"], value_set=continuing, skip_nulls=False), False),
+            pa.array(_ms(rows["event_time"]) < midnight),  # not the day after's: never dropped
+        )
+        events.add(rows.filter(keep))
+    events.close()
+    files = spill.TableFiles(folder, SCHEMAS)
+    funnels, totals = [], []
+    for i in range(slices):
+        tables = build_day(app_id, day, events.read(i))
+        events.paths[i].unlink()  # the disk holds the events once, then the tables
+        funnels.append(tables.pop("rollup_funnel_days"))
+        totals.append(_session_totals(tables["rollup_sessions"]))
+        files.append(tables)
+    files.append(_summed(funnels, totals))
+    return files.close()
+
+
+def _summed(funnels: list[pa.Table], totals: list[pa.Table]) -> dict[str, pa.Table]:
+    """The tables over all visitors, from each slice's: funnel sessions and session totals per
+    key, summed (a session is in one slice: its visitor's)."""
+    out = {}
+    for name, parts, keys, sums in (
+        ("rollup_funnel_days", funnels, ["app_id", "funnel", "is_bot", "depth"], ["sessions"]),
+        ("rollup_session_totals", totals, ["app_id", "is_bot"], ["sessions", "bounces", "duration_ms"]),
+    ):
+        schema = SCHEMAS[name]
+        table = pa.concat_tables(parts) if parts else _empty(schema)
+        if table.num_rows:
+            table = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
+            table = table.rename_columns([c.removesuffix("_sum") for c in table.column_names])
+            table = table.select(schema.names).cast(schema).sort_by([(k, "ascending") for k in keys])
+        out[name] = table
+    return out
 
 
 def _empty_events() -> pa.Table:

@@ -248,7 +248,7 @@ def test_the_api_runs_from_the_zip_alone_and_stays_light(ingested: dict[str, Any
 
 
 def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
-    lambda_stack: lr.LambdaRuntime, ingested: dict[str, Any], recorder: lr.InvokeRecorder, lake: Any
+    lambda_stack: lr.LambdaRuntime, ingested: dict[str, Any], recorder: lr.InvokeRecorder, lake: Any, tmp_path: Path
 ) -> None:
     accepted = [e["event_id"] for _, _, status, sent in ingested["calls"] for e in sent]
     time.sleep(1.2)  # past the settle time below
@@ -281,8 +281,11 @@ def test_every_accepted_event_reaches_the_lake_once_through_fan_out(
         assert "result" in outcome, f"worker {payload}: {outcome.get('message')}\n{outcome.get('trace')}"
         assert outcome["result"]["status"] == "done", outcome["result"]
 
-    [commit] = lambda_stack.invoke("export_events", [lr.scheduled_event()], tiny)
+    spill_root = tmp_path / "tmp"  # the function's /tmp: the rollup rebuild spills there
+    spill_root.mkdir()
+    [commit] = lambda_stack.invoke("export_events", [lr.scheduled_event()], {**tiny, "TMPDIR": str(spill_root)})
     assert "result" in commit, f"{commit.get('message')}\n{commit.get('trace')}"
+    assert list(spill_root.iterdir()) == [], "a warm Lambda reuses /tmp: the rebuild leaves nothing there"
     assert commit["result"]["status"] in ("exported", "idle"), commit["result"]
 
     s3, bucket = lake
@@ -325,6 +328,72 @@ def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
     [(vouches, through)] = rollups.values_of(pq.read_table(io.BytesIO(body)))
     assert vouches == rollups.STATE_TAG  # the packaged export vouches for this release's set of rollups
     assert through == (date.fromisoformat(late_day) + timedelta(days=1)).isoformat()  # today's neighbours are open
+
+
+ROLLUP_PROBE = """
+import os
+from datetime import date
+from pathlib import Path
+import pyarrow.parquet as pq
+from chalicelib.lake import rollup
+
+class Days:  # rollup.DaySource over a directory laid out like the lake
+    def __init__(self, root):
+        self.root = Path(root)
+    def _files(self, app, day):
+        return sorted((self.root / "events" / f"app_id={app}" / f"dt={day}").glob("*.parquet"))
+    def count(self, app, day):
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self._files(app, day))
+    def batches(self, app, day, columns):
+        for f in self._files(app, day):
+            yield from pq.ParquetFile(f).iter_batches(batch_size=7, columns=list(columns))
+
+def rebuild(event, context):
+    source, day = Days(event["root"]), date.fromisoformat(event["day"])
+    whole = rollup.rebuild_day(source, event["app"], day)
+    sliced = rollup.rebuild_day(source, event["app"], day, rows_per_slice=1)
+    rows = lambda t: sorted(map(repr, t.to_pylist()))
+    return {"slices": rollup.visitor_slices(source.count(event["app"], day), 1),
+            "differ": [n for n in rollup.SCHEMAS if rows(whole[n]) != rows(sliced[n])],
+            "sessions": [s["event_count"] for s in whole["rollup_sessions"].to_pylist()],
+            "left": os.listdir(os.environ["TMPDIR"])}
+"""
+
+
+def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_stack: lr.LambdaRuntime, tmp_path: Path) -> None:
+    """The rebuild's slices (hash of anonymous_id, files in /tmp in the lake's codec) under the
+    layer's pyarrow and numpy, which refuse zstd and lz4: many slices give the unsliced tables."""
+    from tests.rollup_helpers import Lake as EventsDir
+
+    day = date(2026, 11, 2)
+    events = EventsDir(tmp_path / "lake")
+    events.events = [
+        {
+            "event_id": f"e{v:02d}{i}",
+            "app_id": "a",
+            "anonymous_id": f"user-{v}",  # one first character: the old slicing put them in one slice
+            "event_time": datetime(2026, 11, 2, 23, 40 + v, tzinfo=timezone.utc) + timedelta(minutes=9 * i),
+            "event_type": "page_view",
+            "path": "/demo",
+            "is_bot": False,
+        }
+        for v in range(12)
+        for i in range(4)
+    ]
+    events.write_events(events.days())
+    task = tmp_path / "task"
+    shutil.copytree(lambda_stack.task, task)
+    (task / "rollup_probe.py").write_text(ROLLUP_PROBE)
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    event = {"root": str(events.root), "app": "a", "day": day.isoformat()}
+    [outcome] = lambda_stack.invoke(
+        "export_worker", [event], {"TMPDIR": str(spill_root)}, task=task, handler="rollup_probe.rebuild"
+    )
+    assert "result" in outcome, f"{outcome.get('message')}\n{outcome.get('trace')}"
+    assert outcome["result"]["slices"] > 10 and outcome["result"]["differ"] == [], outcome["result"]
+    assert sorted(outcome["result"]["sessions"]) == [4] * 12  # across midnight: the day after's rows were read
+    assert outcome["result"]["left"] == []
 
 
 # ------------------------------------------------------------------ the emulation itself can fail

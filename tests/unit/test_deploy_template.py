@@ -170,6 +170,13 @@ def test_export_functions_get_the_pandas_layer_and_the_api_does_not(packaged: di
     assert "Layers" not in props(packaged, "APIHandler")
 
 
+def test_the_export_has_the_ephemeral_storage_a_large_days_rollup_rebuild_spills(packaged: dict[str, Any]) -> None:
+    """The rebuild spills ~58 bytes an event of the day to /tmp (chalicelib/lake/spill.py): a
+    day of 33 million events (a billion a month) needs ~1.9 GB; Lambda's default is 512 MB."""
+    assert props(packaged, "ExportEvents")["EphemeralStorage"]["Size"] >= 2 * 33_000_000 * 58 / 2**20
+    assert "EphemeralStorage" not in props(packaged, "APIHandler")
+
+
 def test_functions_have_fixed_names_and_their_own_log_groups(packaged: dict[str, Any]) -> None:
     for logical, suffix in (("APIHandler", "api"), ("ExportEvents", "export"), ("ExportWorker", "export-worker")):
         assert props(packaged, logical)["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"}

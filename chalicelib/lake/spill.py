@@ -1,0 +1,217 @@
+"""Split rows into slices by a stable hash of a string key, spilled to local Parquet files.
+
+A rollup rebuild (chalicelib/lake/rollup.py, ``rebuild_day``) reads each of its three days once
+and deals every row to the slice of its visitor; each slice is then built from its own file.
+Before, each slice decoded the three days again (CPU grew with slices x day: a day of 30
+million events would have needed about 40 minutes, past Lambda's 15).
+
+Where the files go: ``tempfile.gettempdir()`` (Lambda: ``/tmp``, the function's ephemeral
+storage, 512 MB unless ``EphemeralStorage`` raises it, up to 10,240 MB:
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html). A warm
+execution environment keeps ``/tmp`` between invocations, so the files are removed when a
+rebuild ends, however it ends, and ``workdir`` removes what an invocation killed half way
+(timeout, out of memory) left behind. Codec: the lake's (snappy), one the Lambda layer's
+pyarrow has (chalicelib/lake/codecs.py): no zstd, no lz4.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from chalicelib.errors import TerminalError
+from chalicelib.lake import parquetio
+from chalicelib.lake.codecs import LAKE_CODEC
+
+WORKDIR_PREFIX = "clickstream-rollup-"
+# Rows kept in memory across all slices before a slice's buffer is written as a row group.
+BUFFER_ROWS = 400_000
+MIN_GROUP_ROWS = 10_000  # a row group is at least this (or what is left at the end)
+
+_MASK = (1 << 64) - 1
+_PRIME = 0x100000001B3  # FNV-1's 64-bit prime: any odd multiplier spreads the bytes
+_powers = np.ones(1, dtype=np.uint64)
+
+
+class SpillFailed(TerminalError):
+    """The local disk could not hold a rebuild's slices: the day stays dirty, every retry fails
+    the same way until the function's ephemeral storage is larger."""
+
+
+def _power_table(n: int) -> np.ndarray:
+    global _powers
+    if len(_powers) < n:
+        values = [1]
+        for _ in range(max(n, 2 * len(_powers)) - 1):
+            values.append((values[-1] * _PRIME) & _MASK)
+        _powers = np.array(values, dtype=np.uint64)
+    return _powers
+
+
+def slice_of(keys: pa.Array | pa.ChunkedArray, slices: int) -> np.ndarray:
+    """The slice (0 .. slices - 1) of each key: a polynomial hash of its UTF-8 bytes, mixed by
+    splitmix64's finalizer. Stable across processes and versions (no Python ``hash``, no
+    seed), and any strings spread, not only UUIDs: ids that share a prefix, differ in one
+    byte or are not hexadecimal land in different slices as often as random ones. A null key
+    hashes as the empty string."""
+    if slices <= 1 or len(keys) == 0:
+        return np.zeros(len(keys), dtype=np.int64)
+    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    array = pc.fill_null(array.cast(pa.large_string()), "")
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[first:last].astype(np.uint64) + np.uint64(1)
+    starts = offsets[:-1] - first
+    lengths = np.diff(offsets)
+    position = np.arange(last - first, dtype=np.int64) - np.repeat(starts, lengths)
+    terms = data * _power_table(int(lengths.max(initial=0)) + 1)[position]  # wraps mod 2**64
+    running = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(terms, dtype=np.uint64)])
+    z = running[offsets[1:] - first] - running[starts] + lengths.astype(np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z % np.uint64(slices)).astype(np.int64)
+
+
+@contextlib.contextmanager
+def workdir(root: str | None = None) -> Iterator[Path]:
+    """A fresh directory for one rebuild's files, removed when the rebuild ends. Directories a
+    killed invocation left (same process id: Lambda's runtime restarts with the same one; or a
+    process that no longer runs) are removed first: a warm Lambda reuses ``/tmp``."""
+    base = Path(root or tempfile.gettempdir())
+    for old in base.glob(WORKDIR_PREFIX + "*"):
+        pid = old.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and ((int(pid) == os.getpid() and old not in _in_use) or not _alive(int(pid))):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=base))
+    _in_use.add(path)
+    try:
+        yield path
+    finally:
+        _in_use.discard(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+_in_use: set[Path] = set()  # this process's folders in use (another thread's rebuild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Spill:
+    """Rows dealt to ``slices`` Parquet files in ``folder`` by ``slice_of(rows[key])``."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, slices: int, key: str) -> None:
+        self.folder, self.schema, self.slices, self.key = folder, schema, slices, key
+        folder.mkdir(parents=True, exist_ok=True)
+        self.paths = [folder / f"slice-{i:04d}.parquet" for i in range(slices)]
+        self._writers: list[pq.ParquetWriter | None] = [None] * slices
+        self._buffers: list[list[pa.Table]] = [[] for _ in range(slices)]
+        self._rows = [0] * slices
+        self._group_rows = max(MIN_GROUP_ROWS, BUFFER_ROWS // slices)
+        self.rows_written = 0
+
+    def add(self, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        rows = rows.select(self.schema.names).cast(self.schema)
+        which = slice_of(rows[self.key], self.slices)
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(self.slices + 1))
+        dealt = rows.take(pa.array(order))
+        for i in range(self.slices):
+            n = int(bounds[i + 1] - bounds[i])
+            if n:
+                self._buffers[i].append(dealt.slice(int(bounds[i]), n))
+                self._rows[i] += n
+                if self._rows[i] >= self._group_rows:
+                    self._flush(i)
+
+    def _flush(self, i: int) -> None:
+        if not self._buffers[i]:
+            return
+        table = pa.concat_tables(self._buffers[i]).combine_chunks()
+        self._buffers[i], self._rows[i] = [], 0
+        try:
+            writer = self._writers[i]
+            if writer is None:
+                writer = self._writers[i] = pq.ParquetWriter(
+                    self.paths[i], self.schema, compression=LAKE_CODEC, write_statistics=False
+                )
+            writer.write_table(table)
+        except OSError as exc:
+            raise SpillFailed(
+                f"spilling a rebuild's slice to {self.folder} failed ({exc}); the function's ephemeral storage "
+                "(EphemeralStorage) is too small for this day: it stays dirty and is retried"
+            ) from exc
+        self.rows_written += table.num_rows
+
+    def close(self) -> None:
+        """Write what is buffered; every slice then has a file (maybe of no rows)."""
+        for i in range(self.slices):
+            self._flush(i)
+            writer = self._writers[i]
+            if writer is None:
+                writer = self._writers[i] = pq.ParquetWriter(self.paths[i], self.schema, compression=LAKE_CODEC)
+            writer.close()
+
+    def read(self, i: int) -> pa.Table:
+        return pq.read_table(self.paths[i], schema=self.schema)
+
+
+class TableFiles:
+    """One Parquet file per table in ``folder``, appended to a part at a time (a row group or
+    more per part), written as the lake writes its objects (``parquetio.parquet_bytes``)."""
+
+    def __init__(self, folder: Path, schemas: dict[str, pa.Schema]) -> None:
+        self.schemas = schemas
+        self.paths = {name: folder / f"{name}.parquet" for name in schemas}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def append(self, tables: dict[str, pa.Table]) -> None:
+        for name, table in tables.items():
+            if table.num_rows == 0:
+                continue
+            writer = self._writers.get(name)
+            if writer is None:
+                writer = self._writers[name] = _lake_writer(self.paths[name], self.schemas[name])
+            try:
+                writer.write_table(table.cast(self.schemas[name]), row_group_size=parquetio.ROW_GROUP_ROWS)
+            except OSError as exc:
+                raise SpillFailed(
+                    f"writing {self.paths[name]} failed ({exc}); the function's ephemeral storage (EphemeralStorage) "
+                    "is too small for this day: it stays dirty and is retried"
+                ) from exc
+
+    def close(self) -> dict[str, Path]:
+        """The files, one per table (a table no part had rows for: a file of no rows)."""
+        for name, schema in self.schemas.items():
+            writer = self._writers.pop(name, None) or _lake_writer(self.paths[name], schema)
+            writer.close()
+        return dict(self.paths)
+
+
+def _lake_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    return pq.ParquetWriter(
+        path,
+        schema,
+        compression=parquetio.COMPRESSION,
+        use_dictionary=[c for c in schema.names if c not in parquetio.NO_DICTIONARY],
+        write_statistics=[c for c in parquetio.STATISTICS if c in schema.names],
+    )
