@@ -41,6 +41,7 @@ class Profile:
     stage: str = "prod"
     api_memory_mb: int = 512
     export_memory_mb: int = 3008
+    export_ephemeral_mb: int = 4096  # deploy/resources.yaml, ExportEvents' EphemeralStorage (the rollup rebuild's spill)
     export_every_minutes: int = 5
     event_ttl_days: int = 7
     write_shards: int = 16
@@ -160,6 +161,22 @@ def estimate(inputs: Inputs, table: Mapping[str, Any]) -> Estimate:
         "GB-s",
         p["lambda_x86_per_gb_second"],
     )
+    # The modeled lake (docs/lake.md): the export's housekeeping builds each closed day's rollups,
+    # and builds a day again when late events, an erasure or a retention run change it or the day
+    # after it (rollup_builds_per_day). CPU per million events: bench.bench_rollups.
+    builds = a["rollup_builds_per_day"]
+    rollup_seconds = events / 1e6 * builds * m["rollup_cpu_s_per_million_events"]
+    rollup_gb_s = rollup_seconds * export_gb
+    add("Lambda", f"rollup compute ({prof.export_memory_mb} MB)", rollup_gb_s, "GB-s", p["lambda_x86_per_gb_second"])
+    # Ephemeral storage above the free 512 MB is billed for every second the function runs.
+    extra_gb = max(0, prof.export_ephemeral_mb - 512) / 1024
+    add(
+        "Lambda",
+        f"export ephemeral storage ({prof.export_ephemeral_mb} MB)",
+        (export_seconds + rollup_seconds) * extra_gb,
+        "GB-s",
+        p["lambda_ephemeral_per_gb_second"],
+    )
 
     factor = a["export_read_unit_factor"]  # 1.0 strongly consistent, 0.5 eventually consistent
     add("DynamoDB", "event writes", events * m["write_units_per_event"] / 1e6, "million WRU", p["dynamodb_per_million_wru"])
@@ -224,6 +241,15 @@ def estimate(inputs: Inputs, table: Mapping[str, Any]) -> Estimate:
         p["s3_get_per_1000"],
     )
     add("S3", "Athena result PUTs", queries * a["athena_result_puts_per_query"] / 1000, "1,000 requests", p["s3_put_per_1000"])
+    rollup_days = DAYS_PER_MONTH * apps * builds if events else 0.0  # S3 prices LIST as a PUT
+    add(
+        "S3",
+        "rollup LISTs and PUTs",
+        rollup_days * (a["rollup_lists_per_day"] + a["rollup_puts_per_day"]) / 1000,
+        "1,000 requests",
+        p["s3_put_per_1000"],
+    )
+    add("S3", "rollup GETs", rollup_days * a["rollup_gets_per_day"] / 1000, "1,000 requests", p["s3_get_per_1000"])
     month_gib = events * m["parquet_bytes_per_event"] / GIB
     history = a["lake_history_months"]
     average_file = events * m["parquet_bytes_per_event"] / data_files if data_files else 0.0

@@ -60,6 +60,21 @@ def test_lambda_lines_match_hand_computation() -> None:
     assert line(est, "export compute") == pytest.approx((RUNS * 0.6 + 3_000 * 0.2) * 3008 / 1024 * P["lambda_x86_per_gb_second"])
 
 
+def test_rollup_lines_match_hand_computation_and_the_template_disk() -> None:
+    est = estimate(Inputs(30_000_000, 10), TABLE)
+    # 30 million events, each day built 1.5 times at the measured CPU per million events, at 3008 MB
+    seconds = 30 * 1.5 * M["rollup_cpu_s_per_million_events"]
+    assert line(est, "rollup compute") == pytest.approx(seconds * 3008 / 1024 * P["lambda_x86_per_gb_second"])
+    days = DAYS_PER_MONTH * 1.5  # one app
+    assert line(est, "rollup LISTs and PUTs") == pytest.approx(days * (4 + 8) / 1000 * 0.005)
+    assert line(est, "rollup GETs") == pytest.approx(days * 3 / 1000 * 0.0004)
+    assert line(estimate(Inputs(0, 10), TABLE), "rollup compute") == 0
+    assert line(estimate(Inputs(0, 10), TABLE), "rollup GETs") == 0
+    # the disk the cost model charges is the one deploy/resources.yaml gives the export function
+    template = (Path(__file__).resolve().parents[2] / "deploy" / "resources.yaml").read_text()
+    assert f"EphemeralStorage:\n        Size: {Profile().export_ephemeral_mb}\n" in template
+
+
 def test_dynamodb_lines_match_hand_computation() -> None:
     est = estimate(Inputs(3_000_000, 10), TABLE)
     wru, item = M["write_units_per_event"], M["dynamodb_item_bytes"]  # measured: 1.0 WRU, 824 bytes (docs/decisions/0012)
@@ -94,6 +109,7 @@ def test_idle_floor_matches_hand_computation_and_the_goal() -> None:
         + 6 * 0.10
         + RUNS / 1000 * 0.01  # one custom metric (ExportLagSeconds), alarms, PutMetricData
         + 1.00  # the alarm topic's customer managed KMS key
+        + RUNS * 0.6 * (4096 - 512) / 1024 * P["lambda_ephemeral_per_gb_second"]  # the rollup spill's disk, while idle too
     )
     assert floor == pytest.approx(by_hand)
     assert floor <= TABLE["goals"]["idle_floor_per_month"]
