@@ -186,3 +186,19 @@ def apply(lake: Lake, change: tuple[str, Any]) -> set[date]:
     lake.events = [e for e in lake.events if e["event_time"].date() >= arg]
     lake.drop_rollups({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1) if DAY0 + timedelta(days=k) < arg})
     return removed
+
+
+def lived(root: Path, history: dict[str, Any]) -> Lake:
+    """The lake of a ``histories()`` draw: its events written, rolled up through its first days,
+    then changed by late events, erasure and retention, each followed by the rebuild of the
+    rolled-up days it affects (as the export's housekeeping rebuilds them)."""
+    lake = Lake(root, list(history["events"]))
+    lake.write_events(lake.days())
+    lake.roll({DAY0 + timedelta(days=k) for k in range(history["rolled_first"] + 1)}, history["slice_rows"])
+    for change in history["changes"]:
+        changed = apply(lake, change)
+        lake.write_events(changed)
+        rolled_up = lake.root / "rollup_sessions" / f"app_id={APP}"
+        rolled = {d for d in rollup.affected_days(changed) if (rolled_up / f"dt={d}").is_dir()}
+        lake.roll(rolled, history["slice_rows"])
+    return lake

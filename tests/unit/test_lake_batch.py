@@ -12,12 +12,11 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from chalicelib.lake import rollup
 from clickstream.lake import batch, catalog, directory_lake, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import NOTHING_ROLLED
-from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, apply, histories, same
+from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, histories, lived, same
 
 
 def alone(duck: DuckLake, sql: str, values: dict[str, Any]) -> pa.Table:
@@ -55,16 +54,7 @@ def check(duck: DuckLake, queries: list[tuple[str, dict[str, Any]]]) -> batch.Ba
 @given(history=histories())
 def test_a_batched_page_answers_what_each_panel_answers_alone(tmp_path_factory: pytest.TempPathFactory, history: dict[str, Any]):
     # GIVEN a random lake rolled up through some day, then changed and rebuilt where affected
-    lake = Lake(tmp_path_factory.mktemp("lake"), list(history["events"]))
-    lake.write_events(lake.days())
-    lake.roll({DAY0 + timedelta(days=k) for k in range(history["rolled_first"] + 1)}, history["slice_rows"])
-    for change in history["changes"]:
-        changed = apply(lake, change)
-        lake.write_events(changed)
-        rolled = {
-            d for d in rollup.affected_days(changed) if (lake.root / "rollup_sessions" / f"app_id={APP}" / f"dt={d}").is_dir()
-        }
-        lake.roll(rolled, history["slice_rows"])
+    lake = lived(tmp_path_factory.mktemp("lake"), history)
     duck = DuckLake(lake.root, threads=4)
     through = lake.rolled_through()
     # WHEN the whole page runs as one statement THEN every panel answers as it does alone

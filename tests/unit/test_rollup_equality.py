@@ -18,7 +18,7 @@ from chalicelib.lake.parquetio import parquet_bytes
 from clickstream.lake import catalog, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED
-from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, answers, apply, histories, same
+from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, answers, histories, lived, same
 
 PANELS = [n for n in catalog.query_names() if "rolled_through" in translate.parameter_names(catalog.query_file(n).text)]  # type: ignore[union-attr]
 
@@ -51,18 +51,7 @@ def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(
 ):
     # GIVEN a lake rolled up through some day, then changed by late events, erasure and retention,
     # each followed by the rebuild of the days it affects
-    lake = Lake(tmp_path_factory.mktemp("lake"), list(history["events"]))
-    lake.write_events(lake.days())
-    lake.roll({DAY0 + timedelta(days=k) for k in range(history["rolled_first"] + 1)}, history["slice_rows"])
-    for change in history["changes"]:
-        changed = apply(lake, change)
-        lake.write_events(changed)
-        rolled = {
-            DAY0 + timedelta(days=k)
-            for k in range(-1, DAYS + 1)
-            if (lake.root / "rollup_sessions" / f"app_id={APP}" / f"dt={DAY0 + timedelta(days=k)}").is_dir()
-        }
-        lake.roll(rollup.affected_days(changed) & rolled, history["slice_rows"])
+    lake = lived(tmp_path_factory.mktemp("lake"), history)
     duck = DuckLake(lake.root)
     through = lake.rolled_through()
     # WHEN each panel runs over each range with the rollups and without THEN the answers are equal
