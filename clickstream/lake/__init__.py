@@ -73,7 +73,7 @@ def run_query(
     if engine not in ("duckdb", "athena"):
         raise QueryError(f"engine {engine!r}: expected duckdb or athena")
     sql, values = prepare(sql_or_name, params)
-    engine_fills = "rolled_through" in values and "rolled_through" not in (params or {})
+    engine_fills = _engine_fills(values, params)
     if engine == "athena":
         if engine_fills:
             # The rollups' published state, read from S3 (one LIST, a GET per state file) and
@@ -81,11 +81,21 @@ def run_query(
             values["rolled_through"] = athena.rolled_through(values["app_id"], settings) or values["rolled_through"]
         return athena.run(sql, values, settings, read_sql=read_sql)
     target = lake or local_lake(settings, cache_dir)
+    return target.query(sql, _fill_locally(target, values, engine_fills, max_age_s), max_age_s=max_age_s)
+
+
+def _engine_fills(values: Mapping[str, Any], params: Mapping[str, Any] | None) -> bool:
+    """The SQL takes ``rolled_through`` and the caller left it to the engine."""
+    return "rolled_through" in values and "rolled_through" not in (params or {})
+
+
+def _fill_locally(target: LocalLake, values: dict[str, Any], engine_fills: bool, max_age_s: float) -> dict[str, Any]:
+    """``values`` with the engine's part of the contract on DuckDB: ``rolled_through``, the last
+    day the rollups cover, from the lake itself (when the caller did not bind it)."""
     if engine_fills:
-        # The engine's part of the contract: the last day the rollups cover, from the lake itself.
         target.sync(max_age_s)
         values["rolled_through"] = target.rolled_through(values["app_id"]) or values["rolled_through"]
-    return target.query(sql, values, max_age_s=max_age_s)
+    return values
 
 
 def run_queries(
@@ -103,9 +113,5 @@ def run_queries(
     prepared = []
     for sql_or_name, params in queries:
         sql, values = prepare(sql_or_name, params)
-        if "rolled_through" in values and "rolled_through" not in (params or {}):
-            # as run_query fills it on DuckDB: the last day the rollups cover, from the lake itself
-            target.sync(max_age_s)
-            values["rolled_through"] = target.rolled_through(values["app_id"]) or values["rolled_through"]
-        prepared.append((sql, values))
+        prepared.append((sql, _fill_locally(target, values, _engine_fills(values, params), max_age_s)))
     return target.query_many(prepared, max_age_s=max_age_s)
