@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chalicelib.lake import spill
+from chalicelib.lake import spill, visitor_key
 
 GAP_MS = 30 * 60 * 1000
 NOT_ACTIONS = ("identify", "group", "alias")
@@ -93,6 +93,7 @@ SESSIONS = pa.schema(
         ("app_id", pa.string()),
         ("session_id", pa.string()),
         ("anonymous_id", pa.string()),
+        ("visitor_key", pa.int64()),
         ("user_id", pa.string()),
         ("session_start", TS),
         ("session_end", TS),
@@ -115,7 +116,7 @@ SESSIONS = pa.schema(
 )
 VISITOR_DIMENSIONS = ("is_bot", "bot_reason", "browser", "device_type", "os", "country")
 VISITOR_DAYS = pa.schema(
-    [("app_id", pa.string()), ("anonymous_id", pa.string())]
+    [("app_id", pa.string()), ("visitor_key", pa.int64())]
     + [(d, pa.bool_() if d == "is_bot" else pa.string()) for d in VISITOR_DIMENSIONS]
     + [("events", pa.int64()), ("page_views", pa.int64())]
 )
@@ -123,7 +124,7 @@ PAGE_DAYS = pa.schema(
     [
         ("app_id", pa.string()),
         ("path", pa.string()),
-        ("anonymous_id", pa.string()),
+        ("visitor_key", pa.int64()),
         ("is_bot", pa.bool_()),
         ("page_views", pa.int64()),
     ]
@@ -133,7 +134,7 @@ EVENT_DAYS = pa.schema(
         ("app_id", pa.string()),
         ("event_type", pa.string()),
         ("event_name", pa.string()),
-        ("anonymous_id", pa.string()),
+        ("visitor_key", pa.int64()),
         ("is_bot", pa.bool_()),
         ("events", pa.int64()),
     ]
@@ -141,7 +142,7 @@ EVENT_DAYS = pa.schema(
 GEO_DAYS = pa.schema(
     [
         ("app_id", pa.string()),
-        ("anonymous_id", pa.string()),
+        ("visitor_key", pa.int64()),
         ("is_bot", pa.bool_()),
         ("geo_lat", pa.float64()),
         ("geo_lon", pa.float64()),
@@ -237,6 +238,8 @@ def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
     keep = (t >= int(lo.timestamp() * 1000)) & (t < int((day_start(day) + timedelta(days=2)).timestamp() * 1000))
     events = events.filter(pa.array(keep))
     events = events.sort_by([(name, "ascending") for name in ("anonymous_id", *SESSION_ORDER)])  # NULL at the end
+    # One MD5 per visitor of the window (chalicelib/lake/visitor_key.py): what the distinct counts count.
+    events = events.append_column(visitor_key.COLUMN, visitor_key.keys(events["anonymous_id"]))
     numbered = _number(events, day)
     on_day = _on_day(events, day)
     return {
@@ -317,6 +320,7 @@ def _sessions(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table:
         "app_id": pa.array([app_id] * len(keep), pa.string()),
         "session_id": events["event_id"].take(first),
         "anonymous_id": events["anonymous_id"].take(first),
+        "visitor_key": events[visitor_key.COLUMN].take(first),
         "user_id": pa.array([user[s] for s in keep], pa.string()),
         "session_start": pa.array(t[starts[keep]], pa.int64()).cast(TS),
         "session_end": pa.array(t[ends[keep]], pa.int64()).cast(TS),
@@ -367,7 +371,7 @@ def _visitor_days(app_id: str, rows: pa.Table) -> pa.Table:
         return _empty(VISITOR_DAYS)
     rows = rows.set_column(rows.schema.get_field_index("is_bot"), "is_bot", pc.fill_null(rows["is_bot"], False))
     rows = rows.append_column("page_view", pc.cast(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False), pa.int64()))
-    keys = ["anonymous_id", *VISITOR_DIMENSIONS]
+    keys = [visitor_key.COLUMN, *VISITOR_DIMENSIONS]
     grouped = rows.group_by(keys, use_threads=False).aggregate([("event_id", "count"), ("page_view", "sum")])
     grouped = grouped.rename_columns(
         [{"event_id_count": "events", "page_view_sum": "page_views"}.get(c, c) for c in grouped.column_names]
@@ -390,20 +394,20 @@ def _counted(app_id: str, rows: pa.Table, keys: list[str], schema: pa.Schema, co
 
 def _page_days(app_id: str, rows: pa.Table) -> pa.Table:
     rows = rows.filter(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False))
-    return _counted(app_id, rows, ["path", "anonymous_id", "is_bot"], PAGE_DAYS, "page_views")
+    return _counted(app_id, rows, ["path", visitor_key.COLUMN, "is_bot"], PAGE_DAYS, "page_views")
 
 
 def _event_days(app_id: str, rows: pa.Table) -> pa.Table:
     """Events but page views (etl/queries/custom_events.sql: event_type <> 'page_view', so not NULL)."""
     rows = rows.filter(pc.fill_null(pc.not_equal(rows["event_type"], "page_view"), False))
-    return _counted(app_id, rows, ["event_type", "event_name", "anonymous_id", "is_bot"], EVENT_DAYS, "events")
+    return _counted(app_id, rows, ["event_type", "event_name", visitor_key.COLUMN, "is_bot"], EVENT_DAYS, "events")
 
 
 def _geo_days(app_id: str, rows: pa.Table) -> pa.Table:
     """Events with a position, by the exact position: the query rounds it to its cell, so both
     paths round the same doubles with the same function (etl/queries/geo_grid.sql)."""
     rows = rows.filter(pc.and_(pc.is_valid(rows["geo_lat"]), pc.is_valid(rows["geo_lon"])))
-    return _counted(app_id, rows, ["anonymous_id", "is_bot", "geo_lat", "geo_lon"], GEO_DAYS, "events")
+    return _counted(app_id, rows, [visitor_key.COLUMN, "is_bot", "geo_lat", "geo_lon"], GEO_DAYS, "events")
 
 
 def funnel_depths(keys: pa.Array | pa.ChunkedArray, numbered: _Numbered, steps: Sequence[str]) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Named parameters and dialects: one Athena (Trino) text, bound two ways.
 
 * DuckDB: sqlglot rewrites the statement (``read="athena"``, ``write="duckdb"``); ``:name``
-  becomes ``$name`` and the values are bound by name in a prepared statement.
+  becomes ``$name`` and the values are bound by name in a prepared statement. One construct
+  is rewritten by hand: the visitor key (chalicelib/lake/visitor_key.py), whose Trino form
+  sqlglot turns into functions DuckDB lacks (``_duckdb_visitor_key``).
 * Athena: ``:name`` becomes ``?`` in the original text and the values travel separately as
   execution parameters, in order of appearance (a name used twice is sent twice).
 
@@ -19,6 +21,37 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 from sqlglot.tokens import TokenType
 
 from clickstream.lake.exceptions import QueryError
+
+# The visitor key in DuckDB's functions: its md5() is the hex digest of the UTF-8 bytes, so the
+# first 8 bytes are the first 16 hex digits, read as an unsigned 64-bit integer ('0x...' casts
+# to UBIGINT), then made signed (two's complement: flip the top bit, subtract 2^63; no overflow
+# on the way). DuckDB's md5_number_upper is the little-endian reading of those bytes: not it.
+_DUCKDB_KEY = (
+    "CAST(CAST(xor(CAST(('0x' || substr(md5(__id), 1, 16)) AS UBIGINT), CAST(9223372036854775808 AS UBIGINT))"
+    " AS HUGEINT) - 9223372036854775808 AS BIGINT)"
+)
+
+
+def _duckdb_visitor_key(node: exp.Expression) -> exp.Expression:
+    """from_big_endian_64(substr(md5(to_utf8(x)), 1, 8)), as sqlglot parses it from Athena SQL,
+    becomes ``_DUCKDB_KEY`` over x; any other node is left as it is."""
+    if not (isinstance(node, exp.Anonymous) and str(node.this).lower() == "from_big_endian_64" and len(node.expressions) == 1):
+        return node
+    sub = node.expressions[0]
+    if not (
+        isinstance(sub, exp.Substring)
+        and isinstance(sub.this, exp.MD5Digest)
+        and isinstance(sub.this.this, exp.Encode)
+        and sub.args.get("start") == exp.Literal.number(1)
+        and sub.args.get("length") == exp.Literal.number(8)
+    ):
+        return node
+    argument = sub.this.this.this
+    replacement = sqlglot.parse_one(_DUCKDB_KEY, read="duckdb")
+    for column in replacement.find_all(exp.Column):
+        if column.name == "__id":
+            column.replace(argument.copy())
+    return replacement
 
 
 def placeholders(sql: str) -> list[tuple[int, int, str]]:
@@ -58,7 +91,8 @@ def to_duckdb(sql: str) -> str:
         # IGNORE: the one construct we rely on that DuckDB lacks is Trino's 4th argument of
         # reduce() (the output lambda, identity in etl/queries/funnel.sql); anything that
         # matters fails on DuckDB itself, and every .sql file runs there in the tests.
-        statements = sqlglot.transpile(sql, read="athena", write="duckdb", unsupported_level=ErrorLevel.IGNORE, comments=False)
+        trees = [tree.transform(_duckdb_visitor_key) for tree in sqlglot.parse(sql, read="athena") if tree is not None]
+        statements = [tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE, comments=False) for tree in trees]
     except SqlglotError as exc:
         raise QueryError(f"the SQL does not parse as Athena (Trino) SQL: {exc}") from exc
     statements = [s for s in statements if s.strip()]

@@ -2,20 +2,21 @@
 -- the rollup_sessions table for days up to :rolled_through (the last day the ETL rolled up),
 -- and from raw events after it (tail_sessions.sql + visits.sql). Both sides apply the same
 -- session rule to the same events, so the union is what range_sessions.sql + visits.sql give
--- (tests/unit/test_rollup_equality.py checks it, row for row, over random lakes).
+-- (tests/unit/test_rollup_equality.py checks it, row for row, over random lakes). visitor_key: the
+-- visitor's 64-bit key (docs/decisions/0015-visitor-key.md), what the distinct-visitor counts count.
 -- Parameters: :app_id, :date_from, :date_to, :rolled_through.
 -- @include tail_sessions
 ,
 -- @include visits
 ,
 session_rows AS (
-  SELECT anonymous_id, session_start, duration_s, is_bounce, is_bot, entry_path, exit_path, referrer_host,
+  SELECT visitor_key, session_start, duration_s, is_bounce, is_bot, entry_path, exit_path, referrer_host,
          utm_source, utm_medium, utm_campaign
   FROM rollup_sessions
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT anonymous_id, session_start, duration_s, is_bounce, is_bot, entry_path, exit_path, referrer_host,
-         utm_source, utm_medium, utm_campaign
+  SELECT from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, session_start, duration_s, is_bounce, is_bot, entry_path,
+         exit_path, referrer_host, utm_source, utm_medium, utm_campaign
   FROM visits
   WHERE starts_in_range
 )

@@ -1,12 +1,14 @@
 -- Per visitor, day and dimension in the range: events and page views, from the
 -- rollup_visitor_days table up to :rolled_through and from raw events after it (user actions
--- only). Bots included: filter is_bot. Parameters: :app_id, :date_from, :date_to, :rolled_through.
+-- only). visitor_key: the visitor's 64-bit key (docs/decisions/0015-visitor-key.md), what the
+-- distinct-visitor counts count. Bots included: filter is_bot. Parameters: :app_id, :date_from, :date_to, :rolled_through.
 visitor_rows AS (
-  SELECT dt, anonymous_id, is_bot, bot_reason, browser, device_type, os, country, events, page_views
+  SELECT dt, visitor_key, is_bot, bot_reason, browser, device_type, os, country, events, page_views
   FROM rollup_visitor_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT dt, anonymous_id, coalesce(is_bot, false) AS is_bot, bot_reason, browser, device_type, os, country,
+  SELECT dt, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot, bot_reason,
+         browser, device_type, os, country,
          count(*) AS events, count_if(event_type = 'page_view') AS page_views
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through

@@ -7,7 +7,7 @@
 WITH
 -- @include visitor_rows
 SELECT bot_reason, browser, CAST(sum(events) AS bigint) AS events, CAST(sum(page_views) AS bigint) AS page_views,
-       count(DISTINCT anonymous_id) AS visitors
+       count(DISTINCT visitor_key) AS visitors
 FROM visitor_rows
 WHERE is_bot
 GROUP BY bot_reason, browser

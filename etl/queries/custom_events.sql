@@ -5,16 +5,18 @@
 -- from rollup_event_days, later days from raw events: the answer is the raw events' either way
 -- (docs/lake.md, *The modeled lake*). Reads exactly the range's partitions.
 WITH event_rows AS (
-  SELECT event_type, event_name, anonymous_id, is_bot, events
+  SELECT event_type, event_name, visitor_key, is_bot, events
   FROM rollup_event_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT event_type, event_name, anonymous_id, coalesce(is_bot, false) AS is_bot, 1 AS events
+  SELECT event_type, event_name, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot,
+         count(*) AS events
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND event_type <> 'page_view' AND event_type NOT IN ('identify', 'group', 'alias')
+  GROUP BY event_type, event_name, anonymous_id, coalesce(is_bot, false)
 )
-SELECT event_type, event_name, CAST(sum(events) AS bigint) AS events, count(DISTINCT anonymous_id) AS visitors
+SELECT event_type, event_name, CAST(sum(events) AS bigint) AS events, count(DISTINCT visitor_key) AS visitors
 FROM event_rows
 WHERE :include_bots OR NOT is_bot
 GROUP BY event_type, event_name

@@ -2,7 +2,7 @@
 -- daily_metrics view without app_id: dau, wau, mau (distinct anonymous_ids active that day /
 -- in the 7 / 30 days ending that day), sessions that started that day, page_views that day,
 -- bounce_rate and avg_session_duration_s of those sessions. WAU/MAU also read the 29 days
--- before the range (anonymous_id, event_type and is_bot only); the running-sum rule is
+-- before the range (visitor_key, event_type and is_bot only); the running-sum rule is
 -- etl/blocks/active_users.sql, shared with the daily_metrics view.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
 -- the UTC day they start on: etl/blocks/session_totals.sql (`clickstream query --print NAME`
@@ -15,22 +15,28 @@ WITH
 -- @include session_totals
 ,
 active AS (
-  SELECT app_id, CAST(dt AS date) AS day, anonymous_id, sum(page_views) AS page_views
-  FROM rollup_visitor_days
-  WHERE app_id = :app_id
-    AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
-    AND dt <= :rolled_through
-    AND (:include_bots OR NOT is_bot)
-  GROUP BY app_id, CAST(dt AS date), anonymous_id
-  UNION ALL
-  SELECT app_id, CAST(dt AS date) AS day, anonymous_id, count_if(event_type = 'page_view') AS page_views
-  FROM events
-  WHERE app_id = :app_id
-    AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
-    AND dt > :rolled_through
-    AND (:include_bots OR NOT coalesce(is_bot, false))
-    AND event_type NOT IN ('identify', 'group', 'alias')
-  GROUP BY app_id, CAST(dt AS date), anonymous_id
+  -- One row per visitor (visitor_key: docs/decisions/0015-visitor-key.md) and day. anonymous_id
+  -- repeats the key for etl/blocks/active_users.sql as long as it partitions by anonymous_id.
+  SELECT app_id, day, visitor_key, visitor_key AS anonymous_id, page_views
+  FROM (
+    SELECT app_id, CAST(dt AS date) AS day, visitor_key, sum(page_views) AS page_views
+    FROM rollup_visitor_days
+    WHERE app_id = :app_id
+      AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
+      AND dt <= :rolled_through
+      AND (:include_bots OR NOT is_bot)
+    GROUP BY app_id, CAST(dt AS date), visitor_key
+    UNION ALL
+    SELECT app_id, CAST(dt AS date) AS day, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key,
+           count_if(event_type = 'page_view') AS page_views
+    FROM events
+    WHERE app_id = :app_id
+      AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
+      AND dt > :rolled_through
+      AND (:include_bots OR NOT coalesce(is_bot, false))
+      AND event_type NOT IN ('identify', 'group', 'alias')
+    GROUP BY app_id, CAST(dt AS date), anonymous_id
+  ) AS keyed
 ),
 -- @include active_users
 ,

@@ -11,7 +11,7 @@ WITH
 SELECT
   entry_path AS path,
   count(*) AS entries,
-  count(DISTINCT anonymous_id) AS visitors,
+  count(DISTINCT visitor_key) AS visitors,
   count_if(is_bounce) AS bounces,
   CAST(count_if(is_bounce) AS double) / count(*) AS bounce_rate
 FROM session_rows

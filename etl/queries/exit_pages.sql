@@ -11,7 +11,7 @@ WITH
 SELECT
   exit_path AS path,
   count(*) AS exits,
-  count(DISTINCT anonymous_id) AS visitors
+  count(DISTINCT visitor_key) AS visitors
 FROM session_rows
 WHERE exit_path IS NOT NULL AND (:include_bots OR NOT is_bot)
 GROUP BY exit_path

@@ -6,17 +6,19 @@
 -- events: the answer is the raw events' either way (docs/lake.md, *The modeled lake*).
 -- Reads exactly the range's partitions.
 WITH geo_rows AS (
-  SELECT geo_lat, geo_lon, anonymous_id, is_bot, events
+  SELECT geo_lat, geo_lon, visitor_key, is_bot, events
   FROM rollup_geo_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT geo_lat, geo_lon, anonymous_id, coalesce(is_bot, false) AS is_bot, 1 AS events
+  SELECT geo_lat, geo_lon, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot,
+         count(*) AS events
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND geo_lat IS NOT NULL AND geo_lon IS NOT NULL AND event_type NOT IN ('identify', 'group', 'alias')
+  GROUP BY geo_lat, geo_lon, anonymous_id, coalesce(is_bot, false)
 )
 SELECT round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell, CAST(sum(events) AS bigint) AS events,
-       count(DISTINCT anonymous_id) AS visitors
+       count(DISTINCT visitor_key) AS visitors
 FROM geo_rows
 WHERE :include_bots OR NOT is_bot
 GROUP BY round(geo_lat, 1), round(geo_lon, 1)

@@ -7,7 +7,7 @@ WITH
 -- @include visitor_rows
 SELECT
   os,
-  count(DISTINCT anonymous_id) AS visitors,
+  count(DISTINCT visitor_key) AS visitors,
   CAST(sum(page_views) AS bigint) AS page_views,
   CAST(sum(events) AS bigint) AS events
 FROM visitor_rows

@@ -1,5 +1,5 @@
--- Overview: the headline numbers of the range, one row. visitors: distinct anonymous_ids with an
--- event in the range; page_views and events: in the range (people only: events not from a bot); sessions, bounce_rate (share of
+-- Overview: the headline numbers of the range, one row. visitors: distinct visitors (visitor_key) with
+-- an event in the range; page_views and events: in the range (people only: events not from a bot); sessions, bounce_rate (share of
 -- sessions with a single event) and avg_session_duration_s: sessions that started in the range.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
 -- the UTC day they start on: etl/blocks/session_totals.sql (`clickstream query --print NAME`
@@ -15,7 +15,7 @@ WITH
 ,
 activity AS (
   SELECT
-    count(DISTINCT anonymous_id) AS visitors,
+    count(DISTINCT visitor_key) AS visitors,
     CAST(coalesce(sum(page_views), 0) AS bigint) AS page_views,
     CAST(coalesce(sum(events), 0) AS bigint) AS events
   FROM visitor_rows

@@ -11,7 +11,7 @@ WITH
 SELECT
   referrer_host,
   count(*) AS sessions,
-  count(DISTINCT anonymous_id) AS visitors,
+  count(DISTINCT visitor_key) AS visitors,
   CAST(count_if(is_bounce) AS double) / count(*) AS bounce_rate
 FROM session_rows
 WHERE (:include_bots OR NOT is_bot)

@@ -5,25 +5,27 @@
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 -- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
 -- from rollup_visitor_days, later days from raw events: the answer is the raw events' either way
--- (docs/lake.md, *The modeled lake*). Reads exactly the range's partitions.
+-- (docs/lake.md, *The modeled lake*). Reads exactly the range's partitions. Visitors are told
+-- apart by visitor_key (docs/decisions/0015-visitor-key.md).
 WITH
 active_days AS (
-  SELECT dt, anonymous_id, is_bot
+  SELECT dt, visitor_key, is_bot
   FROM rollup_visitor_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT dt, anonymous_id, coalesce(is_bot, false) AS is_bot
+  SELECT dt, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND event_type NOT IN ('identify', 'group', 'alias')
+  GROUP BY dt, anonymous_id, coalesce(is_bot, false)
 ),
 weeks AS (
-  SELECT DISTINCT anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
+  SELECT DISTINCT visitor_key, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
   FROM active_days
   WHERE :include_bots OR NOT is_bot
 ),
 cohorted AS (
-  SELECT week, min(week) OVER (PARTITION BY anonymous_id) AS cohort_week
+  SELECT week, min(week) OVER (PARTITION BY visitor_key) AS cohort_week
   FROM weeks
 ),
 counts AS (

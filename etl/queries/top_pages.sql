@@ -4,15 +4,17 @@
 -- from the rollup tables, later days from raw events: the answer is the raw events' either way
 -- (docs/lake.md, *The modeled lake*).
 WITH page_rows AS (
-  SELECT path, anonymous_id, is_bot, page_views
+  SELECT path, visitor_key, is_bot, page_views
   FROM rollup_page_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT path, anonymous_id, coalesce(is_bot, false) AS is_bot, 1 AS page_views
+  SELECT path, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot,
+         count(*) AS page_views
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through AND event_type = 'page_view'
+  GROUP BY path, anonymous_id, coalesce(is_bot, false)
 )
-SELECT path, CAST(sum(page_views) AS bigint) AS page_views, count(DISTINCT anonymous_id) AS visitors
+SELECT path, CAST(sum(page_views) AS bigint) AS page_views, count(DISTINCT visitor_key) AS visitors
 FROM page_rows
 WHERE :include_bots OR NOT is_bot
 GROUP BY path

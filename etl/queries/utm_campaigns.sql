@@ -14,7 +14,7 @@ SELECT
   utm_medium,
   utm_campaign,
   count(*) AS sessions,
-  count(DISTINCT anonymous_id) AS visitors,
+  count(DISTINCT visitor_key) AS visitors,
   CAST(count_if(is_bounce) AS double) / count(*) AS bounce_rate
 FROM session_rows
 WHERE (utm_source IS NOT NULL OR utm_campaign IS NOT NULL) AND (:include_bots OR NOT is_bot)

@@ -1,9 +1,10 @@
 -- Per shared position (exact geo_lat/geo_lon), visitor and UTC day: events (geo_grid rounds them).
 -- Derived by the export's housekeeping from the closed days' events (chalicelib/lake/rollup.py),
 -- one file per partition (app_id=<app>/dt=<YYYY-MM-DD UTC>/rollup.parquet), rebuilt whole when
--- a day's events change. docs/lake.md, *The modeled lake*, has the columns.
+-- a day's events change. docs/lake.md, *The modeled lake*, has the columns. The visitor is its
+-- visitor_key (docs/decisions/0015-visitor-key.md), what the panels count distinct.
 CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`rollup_geo_days` (
-  `anonymous_id` string,
+  `visitor_key` bigint,
   `is_bot` boolean,
   `geo_lat` double,
   `geo_lon` double,

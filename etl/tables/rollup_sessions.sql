@@ -5,6 +5,7 @@
 CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`rollup_sessions` (
   `session_id` string,
   `anonymous_id` string,
+  `visitor_key` bigint,
   `user_id` string,
   `session_start` timestamp,
   `session_end` timestamp,
