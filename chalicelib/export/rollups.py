@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -242,12 +242,27 @@ def _fresh(client: Any, table: str, app: str) -> None:
 
 # -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
 STATE_TABLE = "rollup_state"
-# The set of rollups a state vouches for: the tables and the spec funnels rolled up into
-# rollup_funnel_days. A release that changes either writes and trusts only states tagged with
+# The set of rollups a state vouches for: the tables, their columns (name and type) and the
+# spec funnels rolled up into rollup_funnel_days. A release that changes any of them (a table,
+# a column: visitor_key, decision 0015; a funnel) writes and trusts only states tagged with
 # its own set: until its first refresh, readers find no state of theirs and read raw events
 # (``least``); that refresh marks every day of the app dirty (the files were built for the old
 # set) before it publishes, so the new set is vouched for only day by day as it is rebuilt.
-STATE_TAG = hashlib.sha256(repr((WRITE_ORDER, rollup.FUNNELS)).encode()).hexdigest()[:10]
+
+
+def state_tag(
+    tables: Sequence[str], funnels: Sequence[Sequence[str]], schemas: Mapping[str, pa.Schema] | None
+) -> str:
+    """The tag of a set of rollups. Types as pyarrow names them (``int64``, ``string``,
+    ``timestamp[ms, tz=UTC]``): the same text in the Lambda's layer and on a laptop. ``schemas``
+    None is the tag of releases before the columns counted (tests: their states are not trusted)."""
+    if schemas is None:
+        return hashlib.sha256(repr((tuple(tables), tuple(funnels))).encode()).hexdigest()[:10]
+    columns = tuple((name, tuple((f.name, str(f.type)) for f in schemas[name])) for name in tables)
+    return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns)).encode()).hexdigest()[:10]
+
+
+STATE_TAG = state_tag(WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS)
 STATE_FILE = f"state-{STATE_TAG}.parquet"
 STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"

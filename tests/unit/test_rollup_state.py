@@ -3,9 +3,11 @@ reader takes, and the Glue table Athena and QuickSight read it through."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import sqlglot
 from chalice.package import YAMLTemplateSerializer
@@ -80,6 +82,27 @@ def test_a_state_of_another_set_of_rollups_is_not_trusted():
     assert rollups.STATE_FILE == f"state-{tag}.parquet" and len(tag) == 10
     assert rollups.STATE_FILE.startswith(rollups.STATE_PREFIX) and not rollups._replaced(rollups.STATE_FILE)
     assert rollups._replaced("hold-0000000007-000.parquet") and rollups._replaced("state-0123456789.parquet")
+
+
+def test_a_state_of_the_release_before_the_columns_counted_is_not_trusted():
+    """Before visitor_key (decision 0015) the tag covered the tables and funnels only: a state that
+    release wrote vouches for files without the column, so readers read raw until the days are
+    rebuilt. Any later change to a column's name or type is a new set too."""
+    old = rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, None)
+    assert old == hashlib.sha256(repr((rollups.WRITE_ORDER, rollup.FUNNELS)).encode()).hexdigest()[:10]
+    assert old != rollups.STATE_TAG
+    assert rollups.least([(old, "2026-11-20")]) == NOTHING_ROLLED
+    assert rollups.least([(old, "2026-11-20"), (rollups.STATE_TAG, "2026-11-02")]) == "2026-11-02"
+
+    schemas = dict(rollup.SCHEMAS)
+    assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, schemas) == rollups.STATE_TAG
+    without_key = rollup.VISITOR_DAYS.remove(rollup.VISITOR_DAYS.get_field_index("visitor_key"))
+    retyped = rollup.PAGE_DAYS.set(
+        rollup.PAGE_DAYS.get_field_index("visitor_key"), pa.field("visitor_key", pa.string())
+    )
+    for name, schema in (("rollup_visitor_days", without_key), ("rollup_page_days", retyped)):
+        changed = {**schemas, name: schema}
+        assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, changed) != rollups.STATE_TAG
 
 
 def test_the_ddl_and_the_glue_table_say_what_the_state_files_hold():
