@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import json
 import shutil
+import struct
 import time
 import uuid
 from collections import Counter
@@ -356,6 +358,8 @@ def rebuild(event, context):
     return {"slices": rollup.visitor_slices(source.count(event["app"], day), 1),
             "differ": [n for n in rollup.SCHEMAS if rows(whole[n]) != rows(sliced[n])],
             "sessions": [s["event_count"] for s in whole["rollup_sessions"].to_pylist()],
+            "keys": {s["anonymous_id"]: s["visitor_key"] for s in sliced["rollup_sessions"].to_pylist()},
+            "day_keys": sorted(sliced["rollup_visitor_days"]["visitor_key"].to_pylist()),
             "left": os.listdir(os.environ["TMPDIR"])}
 """
 
@@ -393,6 +397,10 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
     assert "result" in outcome, f"{outcome.get('message')}\n{outcome.get('trace')}"
     assert outcome["result"]["slices"] > 10 and outcome["result"]["differ"] == [], outcome["result"]
     assert sorted(outcome["result"]["sessions"]) == [4] * 12  # across midnight: the day after's rows were read
+    # The visitor key computed on the layer (chalicelib/lake/visitor_key.py) is the definition's.
+    expected = {f"user-{v}": struct.unpack(">q", hashlib.md5(f"user-{v}".encode()).digest()[:8])[0] for v in range(12)}
+    assert outcome["result"]["keys"] == expected
+    assert outcome["result"]["day_keys"] == sorted(expected.values())
     assert outcome["result"]["left"] == []
 
 
