@@ -29,6 +29,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
+from clickstream.lake import translate
 from clickstream.lake.duck import normalize
 from clickstream.lake.exceptions import QueryError
 
@@ -126,7 +127,7 @@ def _plan(texts: tuple[str, ...], shape: tuple[tuple[tuple[str, bool], ...], ...
     selects: list[exp.Expression] = []
     for i, (sql, row) in enumerate(zip(texts, shape)):
         try:
-            tree = sqlglot.parse_one(sql, read="athena")
+            tree = sqlglot.parse_one(sql, read="athena").transform(translate.for_duckdb)
         except SqlglotError as exc:
             raise QueryError(f"query {i} of the batch does not parse as Athena (Trino) SQL: {exc}") from exc
         if not isinstance(tree, exp.Query):

@@ -3,7 +3,8 @@
 * DuckDB: sqlglot rewrites the statement (``read="athena"``, ``write="duckdb"``); ``:name``
   becomes ``$name`` and the values are bound by name in a prepared statement. One construct
   is rewritten by hand: the visitor key (chalicelib/lake/visitor_key.py), whose Trino form
-  sqlglot turns into functions DuckDB lacks (``_duckdb_visitor_key``).
+  sqlglot turns into functions DuckDB lacks (``for_duckdb``, which clickstream/lake/batch.py
+  applies too).
 * Athena: ``:name`` becomes ``?`` in the original text and the values travel separately as
   execution parameters, in order of appearance (a name used twice is sent twice).
 
@@ -32,8 +33,9 @@ _DUCKDB_KEY = (
 )
 
 
-def _duckdb_visitor_key(node: exp.Expression) -> exp.Expression:
-    """from_big_endian_64(substr(md5(to_utf8(x)), 1, 8)), as sqlglot parses it from Athena SQL,
+def for_duckdb(node: exp.Expression) -> exp.Expression:
+    """A transform (``tree.transform(for_duckdb)``) of an Athena-parsed tree before DuckDB's
+    SQL is generated from it: from_big_endian_64(substr(md5(to_utf8(x)), 1, 8)), as sqlglot parses it from Athena SQL,
     becomes ``_DUCKDB_KEY`` over x; any other node is left as it is."""
     if not (isinstance(node, exp.Anonymous) and str(node.this).lower() == "from_big_endian_64" and len(node.expressions) == 1):
         return node
@@ -91,7 +93,7 @@ def to_duckdb(sql: str) -> str:
         # IGNORE: the one construct we rely on that DuckDB lacks is Trino's 4th argument of
         # reduce() (the output lambda, identity in etl/queries/funnel.sql); anything that
         # matters fails on DuckDB itself, and every .sql file runs there in the tests.
-        trees = [tree.transform(_duckdb_visitor_key) for tree in sqlglot.parse(sql, read="athena") if tree is not None]
+        trees = [tree.transform(for_duckdb) for tree in sqlglot.parse(sql, read="athena") if tree is not None]
         statements = [tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE, comments=False) for tree in trees]
     except SqlglotError as exc:
         raise QueryError(f"the SQL does not parse as Athena (Trino) SQL: {exc}") from exc
