@@ -250,9 +250,7 @@ STATE_TABLE = "rollup_state"
 # set) before it publishes, so the new set is vouched for only day by day as it is rebuilt.
 
 
-def state_tag(
-    tables: Sequence[str], funnels: Sequence[Sequence[str]], schemas: Mapping[str, pa.Schema] | None
-) -> str:
+def state_tag(tables: Sequence[str], funnels: Sequence[Sequence[str]], schemas: Mapping[str, pa.Schema] | None) -> str:
     """The tag of a set of rollups. Types as pyarrow names them (``int64``, ``string``,
     ``timestamp[ms, tz=UTC]``): the same text in the Lambda's layer and on a laptop. ``schemas``
     None is the tag of releases before the columns counted (tests: their states are not trusted)."""

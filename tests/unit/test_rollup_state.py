@@ -97,9 +97,7 @@ def test_a_state_of_the_release_before_the_columns_counted_is_not_trusted():
     schemas = dict(rollup.SCHEMAS)
     assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, schemas) == rollups.STATE_TAG
     without_key = rollup.VISITOR_DAYS.remove(rollup.VISITOR_DAYS.get_field_index("visitor_key"))
-    retyped = rollup.PAGE_DAYS.set(
-        rollup.PAGE_DAYS.get_field_index("visitor_key"), pa.field("visitor_key", pa.string())
-    )
+    retyped = rollup.PAGE_DAYS.set(rollup.PAGE_DAYS.get_field_index("visitor_key"), pa.field("visitor_key", pa.string()))
     for name, schema in (("rollup_visitor_days", without_key), ("rollup_page_days", retyped)):
         changed = {**schemas, name: schema}
         assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, changed) != rollups.STATE_TAG
