@@ -12,6 +12,9 @@
 -- are the visitors of the patterns with its bit, one of its last 7 bits, one of its last 30 set.
 -- Bit masks are powers of two, exact in a double up to 2^61, so power() builds them in both engines.
 -- Exact, the same answer as a per-visitor window over days (tests/unit/test_sql_blocks.py).
+-- Athena engine 3 is Trino: bitwise_or_agg(bigint) -> bigint and bitwise_and(x, y) are in Trino's
+-- docs (functions/aggregate, *Bitwise aggregate functions*; functions/bitwise); DuckDB's are
+-- bit_or and &, which sqlglot writes for them.
 offsets AS (
   SELECT a.app_id, a.visitor, date_diff('day', b.origin, a.day) AS j, date_diff('day', b.origin, b.until) AS last_j
   FROM active a
