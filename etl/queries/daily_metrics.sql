@@ -15,28 +15,30 @@ WITH
 -- @include session_totals
 ,
 active AS (
-  -- One row per visitor (visitor_key: docs/decisions/0015-visitor-key.md) and day. anonymous_id
-  -- repeats the key for etl/blocks/active_users.sql as long as it partitions by anonymous_id.
-  SELECT app_id, day, visitor_key, visitor_key AS anonymous_id, page_views
-  FROM (
-    SELECT app_id, CAST(dt AS date) AS day, visitor_key, sum(page_views) AS page_views
-    FROM rollup_visitor_days
-    WHERE app_id = :app_id
-      AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
-      AND dt <= :rolled_through
-      AND (:include_bots OR NOT is_bot)
-    GROUP BY app_id, CAST(dt AS date), visitor_key
-    UNION ALL
-    SELECT app_id, CAST(dt AS date) AS day, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key,
-           count_if(event_type = 'page_view') AS page_views
-    FROM events
-    WHERE app_id = :app_id
-      AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
-      AND dt > :rolled_through
-      AND (:include_bots OR NOT coalesce(is_bot, false))
-      AND event_type NOT IN ('identify', 'group', 'alias')
-    GROUP BY app_id, CAST(dt AS date), anonymous_id
-  ) AS keyed
+  -- Rows of activity (a visitor and day may repeat: one row per visitor-day and dimension). The
+  -- visitor is its visitor_key (docs/decisions/0015-visitor-key.md).
+  SELECT app_id, CAST(dt AS date) AS day, visitor_key AS visitor, page_views
+  FROM rollup_visitor_days
+  WHERE app_id = :app_id
+    AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
+    AND dt <= :rolled_through
+    AND (:include_bots OR NOT is_bot)
+  UNION ALL
+  SELECT app_id, CAST(dt AS date) AS day, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor,
+         count_if(event_type = 'page_view') AS page_views
+  FROM events
+  WHERE app_id = :app_id
+    AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
+    AND dt > :rolled_through
+    AND (:include_bots OR NOT coalesce(is_bot, false))
+    AND event_type NOT IN ('identify', 'group', 'alias')
+  GROUP BY app_id, CAST(dt AS date), anonymous_id
+),
+bounds AS (
+  SELECT app_id, min(day) AS origin, max(day) AS until
+  FROM active
+  WHERE day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date)
+  GROUP BY app_id
 ),
 -- @include active_users
 ,
