@@ -2,7 +2,8 @@
 
 visitor_key = the first 8 bytes of MD5(UTF-8 of anonymous_id), read as a big-endian signed
 64-bit integer (two's complement). Counting distinct BIGINTs instead of 16-character strings
-costs the dashboard's hash aggregates and windows about a quarter less CPU (decision 0015,
+costs the dashboard's hash aggregates and windows less CPU (about 17 % of the 16-panel page's on
+the 10-million-event bench lake; decision 0015,
 docs/decisions/0015-visitor-key.md, which also bounds the chance that two visitors share a key).
 
 Written once per engine, tested equal (tests/unit/test_visitor_key.py):
