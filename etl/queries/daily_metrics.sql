@@ -2,7 +2,7 @@
 -- daily_metrics view without app_id: dau, wau, mau (distinct anonymous_ids active that day /
 -- in the 7 / 30 days ending that day), sessions that started that day, page_views that day,
 -- bounce_rate and avg_session_duration_s of those sessions. WAU/MAU also read the 29 days
--- before the range (visitor_key, event_type and is_bot only); the running-sum rule is
+-- before the range (visitor_key, event_type and is_bot only); the day-mask rule is
 -- etl/blocks/active_users.sql, shared with the daily_metrics view.
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
 -- the UTC day they start on: etl/blocks/session_totals.sql (`clickstream query --print NAME`
