@@ -22,6 +22,8 @@
 WITH
 -- @include tail_sessions
 ,
+-- @include visits
+,
 adhoc_scoped AS (
   SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
          CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
@@ -50,30 +52,34 @@ adhoc_scoped AS (
 ),
 -- @include sessionize as adhoc
 ,
--- The funnel's events with their sessions: the tail's for a spec funnel, the range's otherwise.
+-- @include visits as adhoc
+,
+-- The funnel's events and the sessions it counts (starting in the range; people only unless
+-- :include_bots): the tail's, shared with the session panels, for a spec funnel; the range's
+-- otherwise.
 stepped AS (
-  SELECT anonymous_id, session_no, seq, event_type, event_name, path, is_session_start, in_range, is_bot
+  SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM numbered
   WHERE :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG'])
   UNION ALL
-  SELECT anonymous_id, session_no, seq, event_type, event_name, path, is_session_start, in_range, is_bot
+  SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM adhoc_numbered
 ),
-tagged AS (
-  SELECT
-    anonymous_id,
-    session_no,
-    seq,
-    CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key,
-    bool_or(in_range AND is_session_start = 1) OVER (PARTITION BY anonymous_id, session_no) AS starts_in_range,
-    bool_or(is_bot) OVER (PARTITION BY anonymous_id, session_no) AS session_is_bot
-  FROM stepped
+counted AS (
+  SELECT anonymous_id, session_no
+  FROM visits
+  WHERE :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) AND starts_in_range AND (:include_bots OR NOT is_bot)
+  UNION ALL
+  SELECT anonymous_id, session_no
+  FROM adhoc_visits
+  WHERE starts_in_range AND (:include_bots OR NOT is_bot)
 ),
 matches AS (
   SELECT t.anonymous_id, t.session_no, t.seq, s.step
-  FROM tagged t
+  FROM stepped t
+  JOIN counted c ON c.anonymous_id = t.anonymous_id AND c.session_no = t.session_no
   CROSS JOIN UNNEST(sequence(1, 10)) AS s(step)
-  WHERE t.step_key = element_at(:steps, s.step) AND t.starts_in_range AND (:include_bots OR NOT t.session_is_bot)
+  WHERE contains(:steps, t.step_key) AND t.step_key = element_at(:steps, s.step)
 ),
 depths AS (
   -- Greedy in-order matching: walk a session's matches by time and advance from step k to

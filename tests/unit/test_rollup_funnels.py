@@ -34,8 +34,8 @@ def test_funnel_sql_lists_the_rolled_up_funnels_wherever_it_chooses_the_rollup()
         if isinstance(node.this, exp.Placeholder) and node.this.name == "steps"
     ]
     # Every place that chooses between the two sides: the ad-hoc side's three scans of events,
-    # the shared tail's use, the rollup_funnel_days scan.
-    assert len(lists) == 5
+    # the two uses of the shared tail (events, sessions), the rollup_funnel_days scan.
+    assert len(lists) == 6
     assert set(lists) == {rollup.FUNNELS}
 
 

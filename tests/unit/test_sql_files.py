@@ -136,9 +136,13 @@ def test_the_blocks_are_used_where_the_rules_apply():
     assert includes[catalog.VIEWS_DIR / "daily_metrics.sql"] == {"active_users"}
     assert includes[catalog.QUERIES_DIR / "daily_metrics.sql"] == {"session_totals", "active_users"}
     # A spec funnel's tail is the session panels' (shared in a batch); an ad-hoc funnel numbers the
-    # whole range by the same rule under the prefix adhoc_.
-    assert includes[catalog.QUERIES_DIR / "funnel.sql"] == {"tail_sessions", "sessionize"}
-    assert re.findall(r"@include sessionize.*", (catalog.QUERIES_DIR / "funnel.sql").read_text()) == ["@include sessionize as adhoc"]
+    # whole range by the same rules under the prefix adhoc_.
+    assert includes[catalog.QUERIES_DIR / "funnel.sql"] == {"tail_sessions", "visits", "sessionize"}
+    assert re.findall(r"@include (?:sessionize|visits).*", (catalog.QUERIES_DIR / "funnel.sql").read_text()) == [
+        "@include visits",
+        "@include sessionize as adhoc",
+        "@include visits as adhoc",
+    ]
     assert includes[catalog.QUERIES_DIR / "overview.sql"] == {"session_totals", "visitor_rows"}
     for name in ("entry_pages", "exit_pages", "referrers", "utm_campaigns"):
         assert includes[catalog.QUERIES_DIR / f"{name}.sql"] == {"session_rows"}
