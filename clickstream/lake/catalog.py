@@ -8,8 +8,9 @@ clause; the loader replaces that line with the block (blocks may include blocks)
 needs a block twice takes it a second time under a prefix, ``-- @include <name> as <prefix>``:
 every CTE the expanded block defines, and every CTE it reads from the includer (``scoped`` for
 sessionize), is named ``<prefix>_<cte>`` (``adhoc_scoped``, ``adhoc_numbered``); lake tables and
-views keep their names. The rule stays written once. Every reader goes through here (DuckDB, Athena, the QuickSight datasets), so the expanded text is
-the only SQL any engine sees; ``clickstream query --print NAME`` shows it.
+views keep their names. The rule stays written once. Every reader goes through here (DuckDB,
+Athena, the QuickSight datasets), so the expanded text is the only SQL any engine sees;
+``clickstream query --print NAME`` shows it.
 """
 
 from __future__ import annotations

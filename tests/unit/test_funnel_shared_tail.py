@@ -156,7 +156,8 @@ def test_each_side_of_the_funnel_reads_only_its_partitions(tmp_path: Path):
 
     def events_read(steps: list[str]) -> tuple[set[str], int]:
         """The days whose events files the funnel names in its scans, and the event rows it read."""
-        sql, values = prepare("funnel", {"app_id": APP, "date_from": lo, "date_to": hi, "steps": steps, "rolled_through": through})
+        asked = {"app_id": APP, "date_from": lo, "date_to": hi, "steps": steps, "rolled_through": through}
+        sql, values = prepare("funnel", asked)
         _, profile = duck.profile(translate.to_duckdb(sql), values)
         scans = [scan for scan in profile.scans if any("/events/" in f for f in scan.files)]
         return {day for scan in scans for f in scan.files for day in re.findall(r"/events/app_id=a/dt=([\d-]+)/", f)}, sum(
