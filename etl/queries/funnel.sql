@@ -10,13 +10,13 @@
 -- A funnel of the dashboard spec (the list `:steps IN (ARRAY[...])` below, the same as
 -- chalicelib.lake.rollup.FUNNELS and the spec's `funnels`; tests/unit/test_rollup_funnels.py
 -- keeps the three equal) reads rollup_funnel_days for the days up to :rolled_through and raw
--- events after them, numbered by etl/blocks/tail_sessions.sql: the same CTEs as the session
--- panels', so a composed dashboard page (clickstream.lake.batch) sessionizes the tail once for
--- all of them. Any other (ad-hoc) funnel reads raw events for the whole range: the range's
--- partitions, the last 30 minutes of the day before and the day after, numbered by the same
--- session rule under other names (`adhoc_`). Each side is gated by :steps, so the other reads no
--- partition (the tail's own text cannot carry the gate: an ad-hoc funnel run alone computes the
--- tail and drops it). The answer is the raw events' either way (docs/lake.md).
+-- events after them, numbered by etl/blocks/tail_sessions.sql and visits.sql: the same CTEs as
+-- the session panels', so a composed dashboard page (clickstream.lake.batch) sessionizes the
+-- tail once for all of them. Any other (ad-hoc) funnel reads raw events for the whole range: the
+-- range's partitions, the last 30 minutes of the day before and the day after, numbered by the
+-- same blocks under other names (`adhoc_`). Each side is gated by :steps, a constant, so the
+-- other reads no partition (the tail's gate sits on its uses, its shared text cannot carry it).
+-- The answer is the raw events' either way (docs/lake.md).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :steps (array of strings),
 -- :include_bots (boolean), :rolled_through (the engine supplies it).
 WITH
