@@ -15,15 +15,15 @@ WITH
 -- @include session_totals
 ,
 active AS (
-  SELECT app_id, CAST(dt AS date) AS day, anonymous_id, sum(page_views) AS page_views
+  -- Rows of activity (a visitor and day may repeat: one row per visitor-day and dimension).
+  SELECT app_id, CAST(dt AS date) AS day, anonymous_id AS visitor, page_views
   FROM rollup_visitor_days
   WHERE app_id = :app_id
     AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
     AND dt <= :rolled_through
     AND (:include_bots OR NOT is_bot)
-  GROUP BY app_id, CAST(dt AS date), anonymous_id
   UNION ALL
-  SELECT app_id, CAST(dt AS date) AS day, anonymous_id, count_if(event_type = 'page_view') AS page_views
+  SELECT app_id, CAST(dt AS date) AS day, anonymous_id AS visitor, count_if(event_type = 'page_view') AS page_views
   FROM events
   WHERE app_id = :app_id
     AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
@@ -31,6 +31,12 @@ active AS (
     AND (:include_bots OR NOT coalesce(is_bot, false))
     AND event_type NOT IN ('identify', 'group', 'alias')
   GROUP BY app_id, CAST(dt AS date), anonymous_id
+),
+bounds AS (
+  SELECT app_id, min(day) AS origin, max(day) AS until
+  FROM active
+  WHERE day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date)
+  GROUP BY app_id
 ),
 -- @include active_users
 ,

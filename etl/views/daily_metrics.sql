@@ -5,10 +5,15 @@
 -- The rolling counts are etl/blocks/active_users.sql (shared with etl/queries/daily_metrics.sql).
 CREATE OR REPLACE VIEW daily_metrics AS
 WITH active AS (
-  SELECT app_id, CAST(dt AS date) AS day, anonymous_id, count_if(event_type = 'page_view') AS page_views
+  SELECT app_id, CAST(dt AS date) AS day, anonymous_id AS visitor, count_if(event_type = 'page_view') AS page_views
   FROM events
   WHERE NOT coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
   GROUP BY app_id, CAST(dt AS date), anonymous_id
+),
+bounds AS (
+  SELECT app_id, min(day) AS origin, max(day) AS until
+  FROM active
+  GROUP BY app_id
 ),
 -- @include active_users
 ,

@@ -33,7 +33,7 @@ BLOCK_CTES = {
     "range_sessions": (),
     "tail_sessions": (),
     "visits": ("visits",),
-    "active_users": ("runs", "shifted", "daily"),
+    "active_users": ("offsets", "words", "patterns", "counted_days", "viewed", "daily"),
     "session_rows": ("session_rows",),
     "session_totals": ("session_totals",),
     "visitor_rows": ("visitor_rows",),
