@@ -4,9 +4,13 @@ clickstream.lake.translate makes the DuckDB form.
 
 SQL used by more than one file is written once, in etl/blocks/<name>.sql: a comma-separated
 list of CTEs. A file takes it with a line of its own, ``-- @include <name>``, inside its WITH
-clause; the loader replaces that line with the block (blocks may include blocks). Every
-reader goes through here (DuckDB, Athena, the QuickSight datasets), so the expanded text is
-the only SQL any engine sees; ``clickstream query --print NAME`` shows it.
+clause; the loader replaces that line with the block (blocks may include blocks). A file that
+needs a block twice takes it a second time under a prefix, ``-- @include <name> as <prefix>``:
+every CTE the expanded block defines, and every CTE it reads from the includer (``scoped`` for
+sessionize), is named ``<prefix>_<cte>`` (``adhoc_scoped``, ``adhoc_numbered``); lake tables and
+views keep their names. The rule stays written once. Every reader goes through here (DuckDB,
+Athena, the QuickSight datasets), so the expanded text is the only SQL any engine sees;
+``clickstream query --print NAME`` shows it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from chalicelib.lake import rollup
 from chalicelib.lake.schema import SCHEMAS as EXPORTED
@@ -32,7 +37,7 @@ BLOCKS_DIR = ETL_DIR / "blocks"
 SCHEMAS = {**EXPORTED, **rollup.SCHEMAS}
 TABLES = tuple(SCHEMAS)
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
-_INCLUDE = re.compile(r"^[ \t]*--[ \t]*@include[ \t]+(\S+)[ \t]*$", re.MULTILINE)
+_INCLUDE = re.compile(r"^[ \t]*--[ \t]*@include[ \t]+(\S+)(?:[ \t]+as[ \t]+(\S+))?[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -47,19 +52,48 @@ def block_names() -> list[str]:
 
 
 def expand(text: str, *, origin: str = "the SQL", _stack: tuple[str, ...] = ()) -> str:
-    """``text`` with every ``-- @include <name>`` line replaced by etl/blocks/<name>.sql, recursively."""
+    """``text`` with every ``-- @include <name>`` line replaced by etl/blocks/<name>.sql, recursively
+    (``-- @include <name> as <prefix>``: its CTEs renamed, ``prefixed``)."""
 
     def block(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name, prefix = match.group(1), match.group(2)
         path = BLOCKS_DIR / f"{name}.sql"
         if not _NAME.fullmatch(name) or not path.is_file():
             raise QueryError(f"{origin} includes {name!r}, which is not in etl/blocks; known: {', '.join(block_names())}")
         if name in _stack:
             raise QueryError(f"etl/blocks include each other in a cycle: {' -> '.join(_stack + (name,))}")
-        body = expand(path.read_text(), origin=f"etl/blocks/{name}.sql", _stack=_stack + (name,))
-        return f"-- etl/blocks/{name}.sql\n{body.strip()}"
+        body = expand(path.read_text(), origin=f"etl/blocks/{name}.sql", _stack=_stack + (name,)).strip()
+        if prefix is None:
+            return f"-- etl/blocks/{name}.sql\n{body}"
+        if not _NAME.fullmatch(prefix):
+            raise QueryError(f"{origin} includes {name!r} as {prefix!r}: a prefix is a lower-case SQL name")
+        renamed, names = prefixed(body, prefix, origin=f"etl/blocks/{name}.sql")
+        return f"-- etl/blocks/{name}.sql as {prefix}: {', '.join(names)} renamed {prefix}_<name>\n{renamed}"
 
     return _INCLUDE.sub(block, text)
+
+
+def prefixed(block: str, prefix: str, *, origin: str = "the block") -> tuple[str, list[str]]:
+    """(``block`` with its CTEs named ``<prefix>_<name>``, those names): the CTEs it defines and
+    those it reads but neither defines nor finds in the lake (tables, views), which the includer
+    defines. A name also used as a column would be renamed with it: that is refused."""
+    views = {p.stem for p in VIEWS_DIR.glob("*.sql")}
+    try:
+        tree = sqlglot.parse_one(f"WITH {block.rstrip().rstrip(',')} SELECT 1", read="athena")
+    except SqlglotError as exc:
+        raise QueryError(f"{origin} is not a list of CTEs, so it cannot be included under a prefix: {exc}") from exc
+    defined = [cte.alias_or_name for cte in tree.find_all(exp.CTE)]
+    read = [t.name for t in tree.find_all(exp.Table) if not t.args.get("db")]
+    names = list(dict.fromkeys(defined + [n for n in read if n not in defined and n not in SCHEMAS and n not in views]))
+    clashes = sorted({c.name for c in tree.find_all(exp.Column)} & set(names))
+    if clashes:
+        raise QueryError(f"{origin} uses {', '.join(clashes)} as a column and a CTE; it cannot be included under a prefix")
+    if not names:
+        return block, names
+    # Identifiers only: comments and string literals are matched first and kept as they are.
+    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    pattern = re.compile(rf"(--[^\n]*|'(?:[^']|'')*')|(?<![\w.\"])({alternatives})(?![\w\"])")
+    return pattern.sub(lambda m: m.group(1) or f"{prefix}_{m.group(2)}", block), names
 
 
 def _read(path: Path) -> SqlFile:

@@ -10,71 +10,76 @@
 -- A funnel of the dashboard spec (the list `:steps IN (ARRAY[...])` below, the same as
 -- chalicelib.lake.rollup.FUNNELS and the spec's `funnels`; tests/unit/test_rollup_funnels.py
 -- keeps the three equal) reads rollup_funnel_days for the days up to :rolled_through and raw
--- events after them, as etl/blocks/tail_sessions.sql numbers them; any other (ad-hoc) funnel
--- reads raw events for the whole range: the range's partitions, the last 30 minutes of the day
--- before and the day after. The answer is the raw events' either way (docs/lake.md).
+-- events after them, numbered by etl/blocks/tail_sessions.sql and visits.sql: the same CTEs as
+-- the session panels', so a composed dashboard page (clickstream.lake.batch) sessionizes the
+-- tail once for all of them. Any other (ad-hoc) funnel reads raw events for the whole range: the
+-- range's partitions, the last 30 minutes of the day before and the day after, numbered by the
+-- same blocks under other names (`adhoc_`). Each side is gated by :steps, a constant, so the
+-- other reads no partition (the tail's gate sits on its uses, its shared text cannot carry it).
+-- The answer is the raw events' either way (docs/lake.md).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :steps (array of strings),
 -- :include_bots (boolean), :rolled_through (the engine supplies it).
 WITH
-scoped AS (
+-- @include tail_sessions
+,
+-- @include visits
+,
+adhoc_scoped AS (
   SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
          CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
-         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot,
-         true AS in_range
+         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, true AS in_range
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to
-    AND dt > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
+    AND NOT (:steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']))
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
   SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
          CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
-         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot,
-         false AS in_range
+         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events
-  WHERE app_id = :app_id
-    AND :date_to > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
-    AND dt = date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
-    AND dt > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
+  WHERE app_id = :app_id AND dt = date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
+    AND NOT (:steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']))
     AND event_time >= date_add('minute', 1410, CAST(CAST(dt AS date) AS timestamp))
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
-  -- The margin of the last rolled-up day: each visitor's last event there (as tail_sessions.sql).
-  SELECT app_id, CAST(NULL AS varchar) AS event_id, last_event_time AS event_time, CAST(NULL AS varchar) AS event_type,
-         CAST(NULL AS varchar) AS event_name, anonymous_id, CAST(NULL AS varchar) AS path,
-         CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
-         CAST(NULL AS varchar) AS utm_campaign, false AS is_bot, false AS in_range
-  FROM rollup_last_events
-  WHERE app_id = :app_id AND :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG'])
-    AND :date_to > :rolled_through AND dt = :rolled_through
-    AND dt >= date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
-  UNION ALL
   SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
          CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
-         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot,
-         false AS in_range
+         CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events
-  WHERE app_id = :app_id
-    AND :date_to > CASE WHEN :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) THEN :rolled_through ELSE '0001-01-01' END
-    AND dt = date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')
+  WHERE app_id = :app_id AND dt = date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')
+    AND NOT (:steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']))
     AND event_type NOT IN ('identify', 'group', 'alias')
 ),
--- @include sessionize
+-- @include sessionize as adhoc
 ,
-tagged AS (
-  SELECT
-    anonymous_id,
-    session_no,
-    seq,
-    CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key,
-    bool_or(in_range AND is_session_start = 1) OVER (PARTITION BY anonymous_id, session_no) AS starts_in_range,
-    bool_or(is_bot) OVER (PARTITION BY anonymous_id, session_no) AS session_is_bot
+-- @include visits as adhoc
+,
+-- The funnel's events and the sessions it counts (starting in the range; people only unless
+-- :include_bots): the tail's, shared with the session panels, for a spec funnel; the range's
+-- otherwise.
+stepped AS (
+  SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM numbered
+  WHERE :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG'])
+  UNION ALL
+  SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
+  FROM adhoc_numbered
+),
+counted AS (
+  SELECT anonymous_id, session_no
+  FROM visits
+  WHERE :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) AND starts_in_range AND (:include_bots OR NOT is_bot)
+  UNION ALL
+  SELECT anonymous_id, session_no
+  FROM adhoc_visits
+  WHERE starts_in_range AND (:include_bots OR NOT is_bot)
 ),
 matches AS (
   SELECT t.anonymous_id, t.session_no, t.seq, s.step
-  FROM tagged t
+  FROM stepped t
+  JOIN counted c ON c.anonymous_id = t.anonymous_id AND c.session_no = t.session_no
   CROSS JOIN UNNEST(sequence(1, 10)) AS s(step)
-  WHERE t.step_key = element_at(:steps, s.step) AND t.starts_in_range AND (:include_bots OR NOT t.session_is_bot)
+  WHERE contains(:steps, t.step_key) AND t.step_key = element_at(:steps, s.step)
 ),
 depths AS (
   -- Greedy in-order matching: walk a session's matches by time and advance from step k to

@@ -33,7 +33,9 @@ def test_funnel_sql_lists_the_rolled_up_funnels_wherever_it_chooses_the_rollup()
         for node in tree.find_all(exp.In)
         if isinstance(node.this, exp.Placeholder) and node.this.name == "steps"
     ]
-    assert len(lists) == 6  # every scan that chooses between raw events and the rollups
+    # Every place that chooses between the two sides: the ad-hoc side's three scans of events,
+    # the two uses of the shared tail (events, sessions), the rollup_funnel_days scan.
+    assert len(lists) == 6
     assert set(lists) == {rollup.FUNNELS}
 
 

@@ -135,7 +135,14 @@ def test_the_blocks_are_used_where_the_rules_apply():
     assert includes[catalog.VIEWS_DIR / "session_events.sql"] == {"sessionize"}
     assert includes[catalog.VIEWS_DIR / "daily_metrics.sql"] == {"active_users"}
     assert includes[catalog.QUERIES_DIR / "daily_metrics.sql"] == {"session_totals", "active_users"}
-    assert includes[catalog.QUERIES_DIR / "funnel.sql"] == {"sessionize"}  # its own scoped: the raw bound depends on :steps
+    # A spec funnel's tail is the session panels' (shared in a batch); an ad-hoc funnel numbers the
+    # whole range by the same rules under the prefix adhoc_.
+    assert includes[catalog.QUERIES_DIR / "funnel.sql"] == {"tail_sessions", "visits", "sessionize"}
+    assert re.findall(r"@include (?:sessionize|visits).*", (catalog.QUERIES_DIR / "funnel.sql").read_text()) == [
+        "@include visits",
+        "@include sessionize as adhoc",
+        "@include visits as adhoc",
+    ]
     assert includes[catalog.QUERIES_DIR / "overview.sql"] == {"session_totals", "visitor_rows"}
     for name in ("entry_pages", "exit_pages", "referrers", "utm_campaigns"):
         assert includes[catalog.QUERIES_DIR / f"{name}.sql"] == {"session_rows"}
@@ -169,6 +176,44 @@ def test_nested_blocks_expand_in_place_and_other_comments_stay():
         < text.index("numbered AS (")
         < text.index("SELECT * FROM numbered")
     )
+
+
+def test_a_block_included_under_a_prefix_renames_its_ctes_and_the_ctes_it_reads():
+    text = catalog.expand(
+        "WITH\n-- @include tail_sessions\n,\nadhoc_scoped AS (SELECT * FROM scoped),\n"
+        "  -- @include sessionize as adhoc  \n"
+        "SELECT * FROM numbered JOIN adhoc_numbered USING (anonymous_id)"
+    )
+    ctes = [c.alias for c in sqlglot.parse_one(text, read="athena").find_all(exp.CTE)]
+    chain = ["scoped", "ordered", "flagged", "numbered"]
+    assert ctes == chain + [f"adhoc_{name}" for name in chain]
+    assert "-- etl/blocks/sessionize.sql as adhoc: ordered, flagged, numbered, scoped renamed adhoc_<name>\n" in text
+    renamed = text[text.index("as adhoc:") :]
+    assert "FROM adhoc_scoped\n" in renamed and "FROM adhoc_ordered\n" in renamed and "FROM adhoc_flagged\n" in renamed
+    # Comments, columns and lake tables keep their names; the rule is the same text but for the names.
+    assert "over a CTE `scoped`" in renamed and " AS prev_time" in renamed
+    plain = catalog.expand("WITH\n-- @include sessionize\nSELECT 1")
+    body = plain[plain.index("ordered AS (") : plain.index("SELECT 1")]
+    assert (
+        body.replace("ordered", "adhoc_ordered")
+        .replace("flagged", "adhoc_flagged")
+        .replace("numbered", "adhoc_numbered")
+        .replace("FROM scoped", "FROM adhoc_scoped")
+        in renamed
+    )
+    nested = catalog.expand("WITH\n-- @include range_sessions as r\nSELECT * FROM r_numbered")
+    tree = sqlglot.parse_one(nested, read="athena")
+    assert [c.alias for c in tree.find_all(exp.CTE)] == ["r_scoped", "r_ordered", "r_flagged", "r_numbered"]
+    assert {t.name for t in tree.find_all(exp.Table)} == {"events", "r_scoped", "r_ordered", "r_flagged", "r_numbered"}
+
+
+def test_a_prefixed_include_refuses_a_bad_prefix_and_a_name_used_as_a_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    with pytest.raises(QueryError, match="includes 'sessionize' as 'Bad-1': a prefix is a lower-case SQL name"):
+        catalog.expand("WITH\n-- @include sessionize as Bad-1\nSELECT 1", origin="funnel.sql")
+    (tmp_path / "clash.sql").write_text("seq AS (SELECT seq FROM scoped)\n")
+    monkeypatch.setattr(catalog, "BLOCKS_DIR", tmp_path)
+    with pytest.raises(QueryError, match="clash.sql uses seq as a column and a CTE"):
+        catalog.expand("WITH\n-- @include clash as x\nSELECT 1")
 
 
 def _write_day(root: Path, app: str, day: datetime, n: int) -> None:
