@@ -45,6 +45,33 @@ def _ratio(a: int, b: int) -> float | None:
     return a / b if b else None
 
 
+def step_key(event_type: str | None, path: str | None, event_name: str | None) -> str | None:
+    """What a funnel step matches: a page view's path, any other event's name (etl/queries/funnel.sql)."""
+    return path if event_type == "page_view" else event_name
+
+
+def funnel_rows(sessions: Iterable[Sequence[str | None]], steps: Sequence[str]) -> list[Row]:
+    """The funnel query's rows from the sessions it counts, each given as its events' step keys in
+    order: greedy, each event advances a session by at most one step."""
+    depths = []
+    for keys in sessions:
+        reached = 0
+        for key in keys:
+            if reached < len(steps) and key == steps[reached]:
+                reached += 1
+        depths.append(reached)
+    counts = [sum(d >= k for d in depths) for k in range(1, len(steps) + 1)]
+    return [
+        {
+            "step": k + 1,
+            "sessions": n,
+            "conversion": _ratio(n, counts[0]),
+            "step_conversion": _ratio(n, counts[k - 1]) if k else None,
+        }
+        for k, n in enumerate(counts)
+    ]
+
+
 class Truth:
     def __init__(self, traffic: Traffic) -> None:
         self.traffic = traffic
@@ -228,24 +255,8 @@ class Truth:
         return rows
 
     def funnel(self, steps: Sequence[str], lo: str, hi: str, include_bots: bool = False) -> list[Row]:
-        depths = []
-        for s in self.sessions_in(lo, hi, include_bots):
-            reached = 0
-            for e in s.events:  # greedy: each event can advance the funnel by one step
-                key = e.path if e.event_type == "page_view" else e.event_name
-                if reached < len(steps) and key == steps[reached]:
-                    reached += 1
-            depths.append(reached)
-        counts = [sum(d >= k for d in depths) for k in range(1, len(steps) + 1)]
-        return [
-            {
-                "step": k + 1,
-                "sessions": n,
-                "conversion": _ratio(n, counts[0]),
-                "step_conversion": _ratio(n, counts[k - 1]) if k else None,
-            }
-            for k, n in enumerate(counts)
-        ]
+        sessions = self.sessions_in(lo, hi, include_bots)
+        return funnel_rows(([step_key(e.event_type, e.path, e.event_name) for e in s.events] for s in sessions), steps)
 
     def retention(self, lo: str, hi: str, include_bots: bool = False) -> list[Row]:
         weeks: dict[str, set[date]] = defaultdict(set)

@@ -21,6 +21,7 @@ from chalicelib.lake import rollup
 from clickstream.lake import batch, catalog, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED
+from clickstream.traffic_truth import funnel_rows, step_key
 from tests.rollup_helpers import APP, DAY0, FUNNELS, Lake, histories, lived, same
 
 SPEC = list(rollup.FUNNELS[0])
@@ -75,7 +76,7 @@ def reference(events: list[dict[str, Any]], lo: date, hi: date, steps: list[str]
     for e in events:
         if e["event_type"] not in rollup.NOT_ACTIONS:
             visitors[e["anonymous_id"]].append(e)
-    depths = []
+    counted: list[list[str | None]] = []
     for rows in visitors.values():
         rows.sort(key=lambda e: (e["event_time"], last(e["event_type"]), last(e["event_name"]), last(e["path"])))
         sessions: list[list[dict[str, Any]]] = []
@@ -86,22 +87,8 @@ def reference(events: list[dict[str, Any]], lo: date, hi: date, steps: list[str]
         for s in sessions:
             if not lo <= s[0]["event_time"].date() <= hi or (not bots and any(e["is_bot"] for e in s)):
                 continue
-            depth = 0
-            for e in s:
-                key = e["path"] if e["event_type"] == "page_view" else e["event_name"]
-                if depth < len(steps) and key == steps[depth]:
-                    depth += 1
-            depths.append(depth)
-    reached = [sum(d >= k for d in depths) for k in range(1, len(steps) + 1)]
-    return [
-        {
-            "step": k + 1,
-            "sessions": n,
-            "conversion": n / reached[0] if reached[0] else None,
-            "step_conversion": (n / reached[k - 1] if reached[k - 1] else None) if k else None,
-        }
-        for k, n in enumerate(reached)
-    ]
+            counted.append([step_key(e["event_type"], e["path"], e["event_name"]) for e in s])
+    return funnel_rows(counted, steps)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
