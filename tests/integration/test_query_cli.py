@@ -119,7 +119,7 @@ def test_errors_are_one_line_and_exit_2(cli_env, args, message):
 def test_list_shows_queries_parameters_and_views():
     code, out, _ = run("--list")
     assert code == 0
-    assert re.search(r"funnel\s+:app_id :date_from :date_to :steps :rolled_through :include_bots", out)
+    assert re.search(r"funnel\s+:app_id :date_from :date_to :rolled_through :steps :include_bots", out)
     assert "sessions" in out.splitlines()[-1]
 
 
