@@ -31,6 +31,7 @@ _DUCKDB_KEY = (
     "CAST(CAST(xor(CAST(('0x' || substr(md5(__id), 1, 16)) AS UBIGINT), CAST(9223372036854775808 AS UBIGINT))"
     " AS HUGEINT) - 9223372036854775808 AS BIGINT)"
 )
+_DUCKDB_KEY_TREE = sqlglot.parse_one(_DUCKDB_KEY, read="duckdb")  # parsed once; each match gets a copy
 
 
 def for_duckdb(node: exp.Expression) -> exp.Expression:
@@ -49,7 +50,7 @@ def for_duckdb(node: exp.Expression) -> exp.Expression:
     ):
         return node
     argument = sub.this.this.this
-    replacement = sqlglot.parse_one(_DUCKDB_KEY, read="duckdb")
+    replacement = _DUCKDB_KEY_TREE.copy()
     for column in replacement.find_all(exp.Column):
         if column.name == "__id":
             column.replace(argument.copy())
