@@ -5,8 +5,8 @@ dashboard page over 30 days read from raw events only (today's path) and from th
 
 The lake is bench.bench_dashboard_queries's (generated once into bench/results/lake-<events>-
 <days>d/ and reused). Rollups are built for every day but the last (the last is "today": its
-sessions are open) with chalicelib.lake.rollup.rebuild_day, as the export's housekeeping builds
-them, into a copy of the lake; CPU seconds (process time) and the S3 requests the same build
+sessions are open) with chalicelib.lake.rollup.rebuild_day_files and the export's slice size, as the
+export's housekeeping builds them, into a copy of the lake; CPU seconds (process time) and the S3 requests the same build
 makes against S3 (one LIST and one GET per events file of each day read, a PUT per table and day)
 are reported per million events. Then every panel runs both ways on DuckDB (rolled_through =
 nothing: raw events, the Athena SQL as today; rolled_through = the last rolled-up day), and
@@ -50,8 +50,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.bench_dashboard_queries import APP, FUNNEL, LAST_DAY, ROOT, ensure_lake, machine
-from chalicelib.lake import rollup
-from chalicelib.lake.parquetio import parquet_bytes
+from chalicelib.export import rollups
+from chalicelib.lake import rollup, spill
 from chalicelib.settings import from_env
 from clickstream.dashboard.pages import LakeRunner, handlers
 from clickstream.dashboard.spec import load
@@ -139,13 +139,16 @@ def build(root: Path, days: list[date]) -> dict:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     puts = written = 0
     for day in days:
-        for name, table in rollup.rebuild_day(source, APP, day).items():
-            folder = root / name / f"app_id={APP}" / f"dt={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            body = parquet_bytes(table)
-            (folder / rollup.FILE_NAME).write_bytes(body)
-            puts += 1
-            written += len(body)
+        # As the export's housekeeping writes them (chalicelib/export/rollups.py): each table's
+        # file as rebuild_day_files wrote it, one PUT each.
+        with spill.workdir() as work:
+            for name, path in rollup.rebuild_day_files(source, APP, day, work, rollups.ROWS_PER_SLICE).items():
+                folder = root / name / f"app_id={APP}" / f"dt={day}"
+                folder.mkdir(parents=True, exist_ok=True)
+                body = path.read_bytes()
+                (folder / rollup.FILE_NAME).write_bytes(body)
+                puts += 1
+                written += len(body)
     return {
         "cpu_s": time.process_time() - cpu0,
         "wall_s": time.perf_counter() - wall0,

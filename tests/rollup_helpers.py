@@ -74,7 +74,7 @@ class Lake:
             for table, rows in rollup.rebuild_day(self, APP, day, rows_per_slice=slice_rows).items():
                 folder = self.root / table / f"app_id={APP}" / f"dt={day}"
                 folder.mkdir(parents=True, exist_ok=True)
-                (folder / rollup.FILE_NAME).write_bytes(parquet_bytes(rows))
+                (folder / rollup.FILE_NAME).write_bytes(parquet_bytes(rows, rollup.PLAIN.get(table, ())))
 
     def drop_rollups(self, days: set[date]) -> None:
         for table in rollup.SCHEMAS:

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -179,8 +179,9 @@ class TableFiles:
     """One Parquet file per table in ``folder``, appended to a part at a time (a row group or
     more per part), written as the lake writes its objects (``parquetio.parquet_bytes``)."""
 
-    def __init__(self, folder: Path, schemas: dict[str, pa.Schema]) -> None:
+    def __init__(self, folder: Path, schemas: dict[str, pa.Schema], plain: Mapping[str, Collection[str]] | None = None) -> None:
         self.schemas = schemas
+        self.plain = plain or {}
         self.paths = {name: folder / f"{name}.parquet" for name in schemas}
         self._writers: dict[str, pq.ParquetWriter] = {}
 
@@ -190,7 +191,7 @@ class TableFiles:
                 continue
             writer = self._writers.get(name)
             if writer is None:
-                writer = self._writers[name] = _lake_writer(self.paths[name], self.schemas[name])
+                writer = self._writers[name] = _lake_writer(self.paths[name], self.schemas[name], self.plain.get(name, ()))
             try:
                 writer.write_table(table.cast(self.schemas[name]), row_group_size=parquetio.ROW_GROUP_ROWS)
             except OSError as exc:
@@ -202,16 +203,10 @@ class TableFiles:
     def close(self) -> dict[str, Path]:
         """The files, one per table (a table no part had rows for: a file of no rows)."""
         for name, schema in self.schemas.items():
-            writer = self._writers.pop(name, None) or _lake_writer(self.paths[name], schema)
+            writer = self._writers.pop(name, None) or _lake_writer(self.paths[name], schema, self.plain.get(name, ()))
             writer.close()
         return dict(self.paths)
 
 
-def _lake_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
-    return pq.ParquetWriter(
-        path,
-        schema,
-        compression=parquetio.COMPRESSION,
-        use_dictionary=[c for c in schema.names if c not in parquetio.NO_DICTIONARY],
-        write_statistics=[c for c in parquetio.STATISTICS if c in schema.names],
-    )
+def _lake_writer(path: Path, schema: pa.Schema, plain: Collection[str]) -> pq.ParquetWriter:
+    return pq.ParquetWriter(path, schema, **parquetio.options(schema.names, plain))

@@ -324,6 +324,13 @@ def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
     assert late_day < days[-1][1], "the late event is on an earlier day than the others"
     for table in rollups.WRITE_ORDER:
         assert layout.partition_prefix("lake", table, app, late_day) + rollup.FILE_NAME in listed, table
+    # The layer's pyarrow writes each rollup column as rollup.PLAIN says: the visitor-day key
+    # without a dictionary, the page-day key (repeated per page) with one.
+    for table, dictionary in (("rollup_visitor_days", False), ("rollup_page_days", True)):
+        key = layout.partition_prefix("lake", table, app, late_day) + rollup.FILE_NAME
+        meta = pq.ParquetFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())).metadata
+        column = meta.row_group(0).column(meta.schema.to_arrow_schema().get_field_index("visitor_key"))
+        assert column.has_dictionary_page is dictionary, (table, column.encodings)
     state = [k for k in listed if k.startswith(rollups.state_folder("lake", app))]
     assert state == [rollups.state_folder("lake", app) + rollups.STATE_FILE], state  # no hold left
     body = s3.get_object(Bucket=bucket, Key=state[0])["Body"].read()

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.lake import rollup, spill
+from chalicelib.lake import parquetio, rollup, spill
 from chalicelib.lake.parquetio import parquet_bytes
 from tests.rollup_helpers import APP, DAY0, DAYS, Lake, visits
 
@@ -168,3 +169,28 @@ def test_a_folder_a_killed_invocation_left_is_removed_and_a_running_ones_is_not(
         with spill.workdir(str(tmp_path)) as other:  # another thread's rebuild in this process
             assert mine.exists() and other != mine
     assert not mine.exists() and not other.exists()
+
+
+def test_the_tables_files_keep_a_dictionary_only_for_columns_whose_values_repeat(tmp_path: Path):
+    """rollup.PLAIN: a visitor-day's key is written plain (a dictionary would hold every key and
+    add an index per row); the same key in rollup_page_days, one per page a visitor viewed,
+    keeps its dictionary."""
+    lake = _busy_lake(tmp_path / "lake")
+    with spill.workdir() as folder:
+        files = rollup.rebuild_day_files(lake, APP, DAY0 + timedelta(days=2), folder, rows_per_slice=50)
+        dictionary = {
+            (name, meta.row_group(0).column(c).path_in_schema): meta.row_group(0).column(c).has_dictionary_page
+            for name, path in files.items()
+            if (meta := pq.ParquetFile(path).metadata).num_row_groups
+            for c in range(meta.num_columns)
+        }
+    assert dictionary[("rollup_visitor_days", "visitor_key")] is False
+    assert dictionary[("rollup_sessions", "session_id")] is False
+    assert dictionary[("rollup_page_days", "visitor_key")] is True
+    assert dictionary[("rollup_visitor_days", "browser")] is True
+    # (Parquet has no dictionary for booleans.)
+    boolean = {(name, f.name) for name, schema in rollup.SCHEMAS.items() for f in schema if f.type == pa.bool_()}
+    plain = {key for key, has in dictionary.items() if not has} - boolean
+    assert plain == {(name, column) for name, columns in rollup.PLAIN.items() for column in columns} | {
+        (name, column) for name, column in dictionary if column in parquetio.NO_DICTIONARY
+    }
