@@ -165,7 +165,7 @@ class LakeRunner:
     def __call__(self, dataset: Dataset, params: Mapping[str, Any]) -> Any:
         from clickstream.lake import run_query  # imported late: the page loads even while the lake is unreachable
 
-        if dataset.compare and not params.get("filters"):
+        if dataset.compare:  # filtered too: each period's filter picks visitors by its own dates
             return compare_locally(dataset, params, self)
         sql, values = self.statement(dataset, params)
         return run_query(sql, values, settings=self.settings, engine="duckdb", lake=self.lake, cache_dir=self.cache_dir)

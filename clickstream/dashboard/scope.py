@@ -8,8 +8,9 @@ so the SQL files stay the single source of each panel's logic, and a filter appl
 panel the same way. The filters (docs/dashboards.md):
 
 * ``country``, ``browser``: events with that value (a visitor attribute, so: those visitors);
-* ``page``: events of visitors who viewed that page in the range;
-* ``source``: events of visitors who arrived from that referrer host in the range;
+* ``page``: events of visitors who viewed that page in the range (by their page views);
+* ``source``: events of visitors who arrived from that referrer host in the range (by their
+  user actions: identify, group and alias messages pick no one, as in every panel);
 
 ``(none)`` stands for a missing value (NULL). ``until`` cuts an ongoing period at "now", and the
 previous period at the same elapsed time.
@@ -17,7 +18,7 @@ previous period at the same elapsed time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,13 +37,21 @@ def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
     return {name: str(query[name]).strip()[:512] for name in FILTERS if str(query.get(name) or "").strip()}
 
 
-def _condition(name: str, value: str) -> str:
+_USER_ACTION = "event_type NOT IN ('identify', 'group', 'alias')"  # as every panel (docs/lake.md)
+
+
+def _condition(name: str, value: str, cuts: Sequence[str] = ()) -> str:
+    """The filter ``name = value`` as a condition on a row of ``events``. ``page`` and ``source``
+    pick visitors by their user actions in the range (a page by its page views), up to the same
+    cuts as every other read of events: what the comparison leaves out decides no one's place."""
     column = _COLUMN[name]
     test = f"{column} IS NULL" if value == NONE else f"{column} = :f_{name}"
     if name in _VISITOR_LEVEL:
+        kind = "event_type = 'page_view'" if name == "page" else _USER_ACTION
+        cut = "".join(f" AND event_time < {c}" for c in cuts)
         return (
             f"anonymous_id IN (SELECT anonymous_id FROM events WHERE app_id = :app_id "
-            f"AND dt BETWEEN :date_from AND :date_to AND {test})"
+            f"AND dt BETWEEN :date_from AND :date_to AND {kind} AND {test}{cut})"
         )
     return test
 
@@ -55,12 +64,12 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     only for the days the cut leaves whole. Filters do not cap it: a filtered view pins the
     rollups off altogether (clickstream.dashboard.pages.narrow).
     """
-    conditions = [_condition(n, v) for n, v in filters.items()]
     cuts = []
     if until:
         cuts.append("CAST(:until AS timestamp)")
     if until_sql:
         cuts.append(until_sql)
+    conditions = [_condition(n, v, cuts) for n, v in filters.items()]
     conditions += [f"event_time < {cut}" for cut in cuts]
     if not conditions:
         return sql

@@ -161,3 +161,32 @@ def test_the_page_over_a_lake_answers_the_same_batched_and_one_by_one(
         assert together == alone
         assert all("error" not in p for p in together["panels"].values())
         assert (run.alone == 0) == batched, (extra, run.alone)
+
+
+def _view(event_id: str, visitor: str, day: int, path: str) -> dict[str, Any]:
+    at = datetime.combine(DAY0 + timedelta(days=day), datetime.min.time().replace(hour=10), tzinfo=timezone.utc)
+    return {"event_id": event_id, "app_id": APP, "anonymous_id": visitor, "event_time": at, "event_type": "page_view",
+            "event_name": "page_view", "path": path, "browser": "Firefox", "is_bot": False}  # fmt: skip
+
+
+def test_a_filtered_tile_compares_the_visitors_the_filter_picks_in_each_period_by_its_own_dates(tmp_path: Any):
+    """overview_compare filtered runs as two runs of its base (compare_locally), not as one
+    statement: there the previous half's filter subquery would take the shown period's dates."""
+    # GIVEN a and c viewed /b in the previous period (days 0-3) only, b in the shown one (days 4-7) only
+    lake = Lake(
+        tmp_path, [_view("e1", "a", 1, "/b"), _view("e2", "c", 2, "/b"), _view("e3", "b", 5, "/b"), _view("e4", "b", 6, "/demo")]
+    )
+    lake.write_events(lake.days())
+    lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
+    run = LakeRunner(from_env({}), lake=directory_lake(lake.root))
+    now = datetime.combine(DAY0 + timedelta(days=20), datetime.min.time(), tzinfo=timezone.utc)  # both periods ended
+    page = handlers(load(), run, lambda: [APP], now=lambda: now)["/dashboard"]
+    # WHEN the page is filtered on /b
+    query = f"app_id={APP}&date_from={DAY0 + timedelta(days=4)}&date_to={DAY0 + timedelta(days=7)}&page=/b"
+    main = json.loads(page("GET", "/dashboard/api/panels", query)[2])["main"]
+    # THEN the previous period's graph shows a and c (their own /b views, one each)...
+    previous_days = main["daily_previous"]
+    assert sum(d["visitors"] for d in previous_days) == 2 and sum(d["page_views"] for d in previous_days) == 2
+    # ...and the tiles' previous values are the same visitors'
+    tiles = {t["id"]: t for t in main["tiles"]}
+    assert (tiles["visitors"]["previous"], tiles["sessions"]["previous"], tiles["page_views"]["previous"]) == (2, 2, 2)

@@ -2,8 +2,9 @@
 events for every day, as the rollups carry no filter (clickstream.dashboard.pages.narrow), and
 answers what the same panel, unfiltered, answers over a lake of only the filtered events, read
 through that lake's own rollups: country and browser keep the events with that value; page and
-source keep every event of the visitors who viewed that page / came from that host in the range
-(``(none)``: the value is missing). Every panel, random lakes, both bot settings. A cut-off
+source keep every event of the visitors who viewed that page (a page view) / came from that host
+(a user action: identify, group and alias messages pick no one) in the range (``(none)``: the
+value is missing), up to a cut-off when there is one. Every panel, random lakes, both bot settings. A cut-off
 alone (a running period) still reads the rollups of the days it leaves whole and answers as raw
 events cut at the same instant."""
 
@@ -41,9 +42,12 @@ def kept(events: list[dict[str, Any]], name: str, value: str, lo: date, hi: date
     def match(e: dict[str, Any]) -> bool:
         return e.get(COLUMN[name]) == wanted
 
+    def picks(e: dict[str, Any]) -> bool:  # page: by page views; source: by user actions (no identify/group/alias)
+        return e["event_type"] == "page_view" if name == "page" else e["event_type"] not in ("identify", "group", "alias")
+
     if name in ("country", "browser"):
         return [e for e in events if match(e)]
-    visitors = {e["anonymous_id"] for e in events if lo <= e["event_time"].date() <= hi and match(e)}
+    visitors = {e["anonymous_id"] for e in events if lo <= e["event_time"].date() <= hi and picks(e) and match(e)}
     return [e for e in events if e["anonymous_id"] in visitors]
 
 
@@ -171,3 +175,51 @@ def test_a_cut_caps_the_rolled_up_days_two_days_before_its_own():
     assert cap("2026-11-20 00:00:00.000") == "2026-11-18"
     assert cap("2026-11-22 00:00:00.000") == "2026-11-20"
     assert cap("2026-11-22 00:00:00.001") == "2026-11-20"
+
+
+def _at(event_id: str, visitor: str, at: datetime, kind: str, path: str | None) -> dict[str, Any]:
+    return {"event_id": event_id, "app_id": APP, "anonymous_id": visitor, "event_time": at, "event_type": kind,
+            "event_name": kind, "path": path, "browser": "Firefox", "is_bot": False}  # fmt: skip
+
+
+def _day(k: int, hour: int) -> datetime:
+    return datetime.combine(DAY0 + timedelta(days=k), time(hour), tzinfo=timezone.utc)
+
+
+def _overview(
+    tmp_path: Any, events: list[dict[str, Any]], filters: dict[str, str], lo: int, hi: int, until: datetime | None = None
+) -> dict[str, Any]:
+    lake = Lake(tmp_path, events)
+    lake.write_events(lake.days())
+    lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
+    params = {"app_id": APP, "date_from": DAY0 + timedelta(days=lo), "date_to": DAY0 + timedelta(days=hi), "include_bots": False}
+    return filtered(DuckLake(lake.root), "overview", params, filters, until)[0]
+
+
+def test_a_page_filter_on_none_picks_visitors_by_page_views_without_a_path_not_by_identify_messages(tmp_path: Any):
+    # GIVEN v1 viewed /demo and was identified (an identify message has no path); v2 viewed a page without a path
+    events = [_at("e1", "v1", _day(2, 10), "page_view", "/demo"), _at("e2", "v1", _day(2, 11), "identify", None),
+              _at("e3", "v2", _day(2, 12), "page_view", None)]  # fmt: skip
+    # WHEN the overview is filtered on page (none): the top-pages row of page views without a path
+    row = _overview(tmp_path, events, {"page": scope.NONE}, 0, DAYS - 1)
+    # THEN it counts v2 only: v1's identify message picks no one
+    assert (row["visitors"], row["page_views"]) == (1, 1), row
+
+
+def test_a_source_filter_on_none_picks_no_one_by_identify_messages(tmp_path: Any):
+    # GIVEN v1 came from news.example and was identified later (an identify message has no referrer)
+    first = {**_at("e1", "v1", _day(2, 10), "page_view", "/demo"), "referrer_host": "news.example"}
+    events = [first, _at("e2", "v1", _day(2, 11), "identify", None)]
+    # WHEN the overview is filtered on source (none) THEN no one is in it
+    row = _overview(tmp_path, events, {"source": scope.NONE}, 0, DAYS - 1)
+    assert (row["visitors"], row["page_views"]) == (0, 0), row
+
+
+def test_a_page_filter_on_a_cut_period_picks_only_visitors_who_viewed_the_page_before_the_cut(tmp_path: Any):
+    # GIVEN a viewed /demo on day 2 and /b on day 3 at 20:00; the page of days 4-6 asked at 09:00
+    # on day 6 compares its previous period (days 1-3) cut at 09:00 on day 3
+    events = [_at("e1", "a", _day(2, 10), "page_view", "/demo"), _at("e2", "a", _day(3, 20), "page_view", "/b")]
+    # WHEN the previous period's overview runs filtered on /b and cut (as main.compute runs it)
+    row = _overview(tmp_path, events, {"page": "/b"}, 1, 3, until=_day(3, 9))
+    # THEN a is not in it: up to the cut, a had not viewed /b
+    assert (row["visitors"], row["page_views"]) == (0, 0), row
