@@ -228,6 +228,10 @@ class Exporter:
                     raise
                 time.sleep(poll_s)
         try:
+            # A compaction killed between its output and its inputs' deletion leaves both in the
+            # partition; the work handed this session would read (and rewrite) every row twice.
+            # Completed first, as every run does (compact.py: resume runs first under the lease).
+            self.housekeeping.resume()
             if state.pending is not None and self._finish(state.pending, GroupResult()):
                 state = ExportState(state.pending.hi_ms, state.pending.seq, None)
             yield Session(self.settings, self.lake, self.reader, self._table, state.seq, self.crash, self._renew)
