@@ -28,7 +28,7 @@ from chalicelib.settings import Settings
 from chalicelib.store import keys
 from chalicelib.store.apps import AppStore
 from clickstream.admin.backfill import backfill
-from clickstream.admin.erasure import Subject, erase
+from clickstream.admin.erasure import ErasureLeaseLost, Subject, erase
 from clickstream.admin.rollup_backfill import mark_existing
 from clickstream.cli import main
 from clickstream.lake import LocalLake, directory_lake, local_lake, query_names, run_query
@@ -227,6 +227,45 @@ def test_a_compaction_intent_whose_output_and_inputs_are_all_gone_is_dropped_not
     assert "Item" not in ddb.get_item(TableName=settings.table, Key=intent, ConsistentRead=True)
     assert not [k for k in lake_files(settings) if "compacted-0123456789abcdef" in k]
     assert len(read_lake(settings)) == len(before) + 1
+
+
+def test_an_erasure_that_outlives_its_lease_stops_and_never_leaves_a_stale_rollup_readable(rolled):
+    """An erasure reads every events file of the app: a large app's outlives the lease unless it
+    is renewed. When an export takes over anyway (one step longer than the lease), rebuilds the
+    days marked so far and its refresh deletes the erasure's hold, the erasure must not write on
+    (later days would be rewritten with no hold while the state covers them): it stops with a
+    transient error, and its rerun finishes with readers never on a stale rollup."""
+    settings, lake = rolled
+    agrees: list[bool] = []
+    rewritten = 0
+
+    def meanwhile(point: str) -> None:
+        nonlocal rewritten
+        if point != "erase_after_delete_input":
+            return
+        rewritten += 1
+        if rewritten == 1:
+            # the erasure has run past its lease (2 s in these tests; the clock says 60 s later):
+            # the scheduled export takes the lease and runs its housekeeping
+            assert exporter(settings, NOW + 180_000).run_once().status in ("exported", "idle")
+        # after each file: what a reader sees now
+        lake.sync(0)
+        agrees.append(panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED))
+
+    # WHEN Alice's erasure loses its lease after her first file
+    with pytest.raises(ErasureLeaseLost, match="outlived the export lease"):
+        erase(exporter(settings, NOW + 120_000), Subject(APP, "user_id", "u-alice"), "test", crash=meanwhile, wait_s=5)
+    # THEN it wrote nothing more, and the page is what raw events say
+    assert rewritten == 1
+    # WHEN it is run again
+    erase(exporter(settings, NOW + 240_000), Subject(APP, "user_id", "u-alice"), "test", crash=meanwhile, wait_s=5)
+    # THEN it rewrote Alice's other files; at every point a reader's page was what raw events say
+    assert rewritten >= 2, "Alice has events in more than one file"
+    assert all(agrees), agrees
+    assert "u-alice" not in read_lake(settings).column("user_id").to_pylist()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
 
 
 def test_late_events_hold_readers_off_the_days_they_change_until_rebuilt(rolled):
