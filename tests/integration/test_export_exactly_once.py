@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from chalicelib import clients
 from chalicelib.export import rollups
-from chalicelib.export.run import Exporter, Tuning
+from chalicelib.export.run import Exporter, PendingRunBusy, Tuning
 from chalicelib.export.state import LeaseLost
 from chalicelib.lake import layout, rollup
 from chalicelib.lake.parquetio import Lake
@@ -410,3 +410,36 @@ def test_an_erasure_finishing_a_fanned_out_run_waits_for_its_live_worker_and_not
     ids = lake_rows.column("event_id").to_pylist()
     resurrected = lake_rows.column("user_id").to_pylist().count("u-x")
     assert (resurrected, len(ids) - len(set(ids)), len(ids)) == (0, 0, 40), "(erased rows back, rows doubled, rows)"
+
+
+def test_work_needing_the_lease_waits_for_a_live_worker_s_claim_and_says_so_when_out_of_time(local_stack):
+    """A group claimed by a live worker is not run by anyone else: a duplicate delivery does
+    nothing, and ``Exporter.exclusive`` that cannot wait for it raises ``PendingRunBusy`` (lease
+    released, run not committed). Once the claim has expired (the worker ended at its function's
+    timeout, shorter than the claim) the group is run inline and the run committed once."""
+    s = fresh_settings(local_stack).with_(write_shards=4)
+    clock = Clock(T0)
+    store(s, [event(f"w{i}", clock.ms - 1000) for i in range(60)], received_ms=clock.ms)
+    clock.ms += 60_000
+    invoked: list[dict] = []
+    assert make_exporter(s, clock, invoke=invoked.append, budget=20).run_once().status == "fanned_out"
+    worker = make_exporter(s, clock)
+    pending = worker.state.read().pending
+    assert pending is not None
+    # GIVEN a worker that claimed its group, then hangs
+    assert worker.state.claim(pending.seq, invoked[0]["group"], worker.owner, clock.ms, LEASE_MS, worker=True)
+    # THEN a second delivery of its payload does nothing
+    assert make_exporter(s, clock).run_worker(invoked[0]) is None
+    # WHEN an operator's work needs the lease and cannot wait
+    with pytest.raises(PendingRunBusy, match=f"export run {pending.seq} still has groups"):
+        with make_exporter(s, clock).exclusive(wait_s=0):
+            pytest.fail("the session must not start before the run is committed")
+    # THEN the lease is free and the run still pending
+    assert worker.state.lease() == (None, None) and worker.state.read().pending is not None
+    # WHEN the worker's claim has expired
+    clock.ms += LEASE_MS + 1
+    with make_exporter(s, clock).exclusive(wait_s=0) as session:
+        # THEN the run is committed before the session starts, each event once
+        assert session.seq == pending.seq and worker.state.read().pending is None
+    assert_exactly_once(s)
+    assert read_lake(s).num_rows == 60
