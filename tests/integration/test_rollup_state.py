@@ -8,31 +8,33 @@ point, and the rollups again once housekeeping has rebuilt the days.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
 
 from chalicelib import clients
 from chalicelib.export import rollups
 from chalicelib.export.run import Exporter, Tuning
-from chalicelib.lake import rollup, visitor_key
+from chalicelib.lake import layout, rollup, visitor_key
 from chalicelib.lake.parquetio import Lake, parquet_bytes
 from chalicelib.settings import Settings
 from chalicelib.store import keys
 from chalicelib.store.apps import AppStore
 from clickstream.admin.backfill import backfill
-from clickstream.admin.erasure import Subject, erase
+from clickstream.admin.erasure import ErasureLeaseLost, Subject, erase
 from clickstream.admin.rollup_backfill import mark_existing
 from clickstream.cli import main
 from clickstream.lake import LocalLake, directory_lake, local_lake, query_names, run_query
 from clickstream.lake.params import NOTHING_ROLLED
 from tests.factories import ABSENT
-from tests.lake_helpers import cli_env, event, lake_files, store
+from tests.lake_helpers import cli_env, event, lake_files, read_lake, store
 
 APP = "shop"
 NOW = int(time.time() * 1000)
@@ -173,6 +175,97 @@ def test_an_erasure_stopped_half_way_never_leaves_a_stale_rollup_readable(rolled
     for key in lake_files(settings, "rollup_sessions") + lake_files(settings, "rollup_visitor_days"):
         assert visitor_key.key("anon-a") not in s3_lake(settings).read_table(key).column("visitor_key").to_pylist(), key
     assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k], "the hold is gone"
+
+
+def test_an_erasure_after_a_compaction_killed_half_way_finishes_it_first_and_doubles_no_row(rolled):
+    """A compaction killed after writing its output, before deleting its inputs, leaves both in
+    the partition. ``Exporter.exclusive`` completes it (``compact.resume``) before the erasure
+    reads the day: each row is rewritten once, and later runs find no intent left to trip on."""
+    settings, lake = rolled
+    day = TODAY - timedelta(days=5)
+    # GIVEN late events of Alice for a closed, rolled-up day: a second file in its partition, and
+    # the run's compaction of that partition dies after writing its output, before deleting inputs
+    store(settings, visit("anon-a", "u-alice", at(5, 15), ["/late"]), received_ms=NOW + 30_000, app_id=APP)
+    with pytest.raises(HardKill):
+        exporter(settings, NOW + 60_000, crash=dies_at("compact_after_output")).run_once()
+    time.sleep(2.1)  # the killed run's lease expires
+
+    # WHEN Alice (who has events on that day) is erased
+    erase(exporter(settings, NOW + 120_000), Subject(APP, "user_id", "u-alice"), "test", wait_s=5)
+
+    # THEN the day holds each remaining event once (anon-b's two rows), the next exports run ...
+    events = read_lake(settings)
+    on_day = events.filter(pc.equal(events["dt"], day.isoformat()))
+    statuses = [exporter(settings, NOW + k * 60_000).run_once().status for k in (3, 4)]
+    assert (sorted(on_day.column("anonymous_id").to_pylist()), statuses) == (["anon-b"] * 2, ["exported", "exported"])
+    # ... and the page is what raw events say
+    lake.sync(0)
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_compaction_intent_whose_output_and_inputs_are_all_gone_is_dropped_not_fatal(rolled):
+    """An intent whose output and inputs are all gone (the output was written, the inputs deleted,
+    then the rows moved or removed under the lease) has nothing to merge: writing anything would
+    bring rows back. ``resume`` drops it; it must not stop every later run (nothing more would be
+    exported until DynamoDB's TTL removed the items)."""
+    settings, _ = rolled
+    partition = layout.partition_prefix(settings.lake_prefix, "events", APP, (TODAY - timedelta(days=5)).isoformat())
+    intent = keys.compaction_intent_key(partition)
+    ddb = clients.dynamodb(settings)
+    ddb.put_item(
+        TableName=settings.table,
+        Item={
+            **intent,
+            "inputs": {"S": json.dumps([partition + "part-gone-1.parquet", partition + "part-gone-2.parquet"])},
+            "output": {"S": partition + "compacted-0123456789abcdef.parquet"},
+        },
+    )
+    before = sorted(read_lake(settings).column("event_id").to_pylist())
+    store(settings, visit("anon-d", None, at(0, 0), ["/"]), received_ms=NOW + 30_000, app_id=APP)
+
+    assert exporter(settings, NOW + 60_000).run_once().status == "exported"
+    assert "Item" not in ddb.get_item(TableName=settings.table, Key=intent, ConsistentRead=True)
+    assert not [k for k in lake_files(settings) if "compacted-0123456789abcdef" in k]
+    assert len(read_lake(settings)) == len(before) + 1
+
+
+def test_an_erasure_that_outlives_its_lease_stops_and_never_leaves_a_stale_rollup_readable(rolled):
+    """An erasure reads every events file of the app: a large app's outlives the lease unless it
+    is renewed. When an export takes over anyway (one step longer than the lease), rebuilds the
+    days marked so far and its refresh deletes the erasure's hold, the erasure must not write on
+    (later days would be rewritten with no hold while the state covers them): it stops with a
+    transient error, and its rerun finishes with readers never on a stale rollup."""
+    settings, lake = rolled
+    agrees: list[bool] = []
+    rewritten = 0
+
+    def meanwhile(point: str) -> None:
+        nonlocal rewritten
+        if point != "erase_after_delete_input":
+            return
+        rewritten += 1
+        if rewritten == 1:
+            # the erasure has run past its lease (2 s in these tests; the clock says 60 s later):
+            # the scheduled export takes the lease and runs its housekeeping
+            assert exporter(settings, NOW + 180_000).run_once().status in ("exported", "idle")
+        # after each file: what a reader sees now
+        lake.sync(0)
+        agrees.append(panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED))
+
+    # WHEN Alice's erasure loses its lease after her first file
+    with pytest.raises(ErasureLeaseLost, match="outlived the export lease"):
+        erase(exporter(settings, NOW + 120_000), Subject(APP, "user_id", "u-alice"), "test", crash=meanwhile, wait_s=5)
+    # THEN it wrote nothing more, and the page is what raw events say
+    assert rewritten == 1
+    # WHEN it is run again
+    erase(exporter(settings, NOW + 240_000), Subject(APP, "user_id", "u-alice"), "test", crash=meanwhile, wait_s=5)
+    # THEN it rewrote Alice's other files; at every point a reader's page was what raw events say
+    assert rewritten >= 2, "Alice has events in more than one file"
+    assert all(agrees), agrees
+    assert "u-alice" not in read_lake(settings).column("user_id").to_pylist()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
 
 
 def test_late_events_hold_readers_off_the_days_they_change_until_rebuilt(rolled):
