@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import logging
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -46,12 +48,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.errors import ClickstreamError, StorageUnavailable, TerminalError, TransientError
 from chalicelib.export import compact
 from chalicelib.lake import layout, rollup, spill
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store import keys
+
+log = logging.getLogger("clickstream.export")
 
 # The sessions file last: its presence marks the day rolled up for readers.
 WRITE_ORDER = (
@@ -390,30 +394,99 @@ def _held_apps(lake: Lake, prefix: str) -> set[str]:
     }
 
 
+class DaysNotRebuilt(ClickstreamError):
+    """Some days' rollups (or some apps' states) could not be brought up to date this pass; every
+    other day and app was. ``failures`` names each (app, day or None for a refresh, the error).
+    Raised as the transient kind unless every failure is terminal (``raise_for``)."""
+
+    def __init__(self, failures: Sequence[tuple[str, date | None, Exception]]) -> None:
+        self.failures = list(failures)
+        named = "; ".join(f"{app}/{day or 'state'}: {type(exc).__name__}: {exc}" for app, day, exc in self.failures)
+        super().__init__(
+            f"{len(self.failures)} rollup step(s) failed ({named}); those days stay dirty and their apps' readers "
+            "read raw events for them until a later pass succeeds; every other day was rebuilt and published"
+        )
+
+
+class DaysNotRebuiltTransient(DaysNotRebuilt, TransientError):
+    """At least one failure may pass on a retry (storage throttled or down)."""
+
+
+class DaysNotRebuiltTerminal(DaysNotRebuilt, TerminalError):
+    """Every failure repeats on a retry (a day too large for the function's disk: decision 0014)."""
+
+
+def raise_for(failures: Sequence[tuple[str, date | None, Exception]]) -> None:
+    """Raise once for the failures of a pass, of the kind that says whether a retry may help."""
+    if not failures:
+        return
+    terminal = all(isinstance(exc, TerminalError) for _, _, exc in failures)
+    kind = DaysNotRebuiltTerminal if terminal else DaysNotRebuiltTransient
+    raise kind(failures) from failures[0][2]
+
+
+def _failed(failures: list[tuple[str, date | None, Exception]], app: str, day: date | None, exc: Exception) -> None:
+    failures.append((app, day, exc))
+    what = "rollup day not rebuilt; it stays dirty" if day else "rollup state not refreshed; its holds stay"
+    log.error(
+        json.dumps(
+            {"msg": what, "app_id": app, "dt": day.isoformat() if day else None, "kind": type(exc).__name__, "error": str(exc)}
+        )
+    )
+
+
 def rebuild_due(
     lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = ROWS_PER_SLICE
 ) -> int:
     """Rebuild every dirty day that is rollable now, then refresh the readers' state of every
-    app that was rebuilt or held (module docstring, steps 4 to 7). Returns days written."""
+    app that was rebuilt or held (module docstring, steps 4 to 7). Returns days written.
+
+    One day that fails (a day too large for the disk, a throttled PUT) stops neither the other
+    days nor the refreshes: it is logged and stays dirty (its app's refresh publishes a state
+    before it), and the pass raises ``DaysNotRebuilt`` once at its end, so the failure is seen
+    (the run's error; no ExportLagSeconds that run) while every other app's readers move on."""
     # Marks of the partitions runs wrote (their groups' holds rely on them) before any refresh.
     note_exported(client, settings.table, compact.dirty_partitions(client, settings.table))
     today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
     source = S3Days(lake, settings.lake_prefix)
     done = 0
+    failures: list[tuple[str, date | None, Exception]] = []
     for app, day in dirty(client, settings.table):
         if not rollup.rollable(day, today):
             continue
-        # The slices and the built tables go to local disk (Lambda: /tmp, EphemeralStorage in
-        # deploy/resources.yaml), removed when this day is done or fails (chalicelib/lake/spill.py).
-        with spill.workdir() as folder:
-            files = rollup.rebuild_day_files(source, app, day, folder, rows_per_slice)
-            for name in WRITE_ORDER:
-                key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
-                lake.put_bytes(key, files[name].read_bytes())  # one table's file in memory at a time
-                crash("rollup_after_write")
-        _clean(client, settings.table, app, day)
-        crash("rollup_after_clean")
+        try:
+            _rebuild_day(lake, client, settings, source, app, day, crash, rows_per_slice)
+        except Exception as exc:  # noqa: BLE001  (recorded and raised after the refreshes)
+            _failed(failures, app, day, exc)
+            continue
         done += 1
     for app in sorted(_stale_apps(client, settings.table) | _held_apps(lake, settings.lake_prefix)):
-        refresh_state(lake, client, settings, app, crash)
+        try:
+            refresh_state(lake, client, settings, app, crash)
+        except Exception as exc:  # noqa: BLE001
+            _failed(failures, app, None, exc)
+    raise_for(failures)
     return done
+
+
+def _rebuild_day(
+    lake: Lake,
+    client: Any,
+    settings: Settings,
+    source: S3Days,
+    app: str,
+    day: date,
+    crash: Callable[[str], None],
+    rows_per_slice: int,
+) -> None:
+    """Steps 4 and 5 for one day."""
+    # The slices and the built tables go to local disk (Lambda: /tmp, EphemeralStorage in
+    # deploy/resources.yaml), removed when this day is done or fails (chalicelib/lake/spill.py).
+    with spill.workdir() as folder:
+        files = rollup.rebuild_day_files(source, app, day, folder, rows_per_slice)
+        for name in WRITE_ORDER:
+            key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
+            lake.put_bytes(key, files[name].read_bytes())  # one table's file in memory at a time
+            crash("rollup_after_write")
+    _clean(client, settings.table, app, day)
+    crash("rollup_after_clean")

@@ -469,3 +469,44 @@ def test_retention_rebuilds_the_first_day_kept_and_the_state_follows(rolled):
     lake.sync(0)
     assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
     assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_day_that_cannot_be_rebuilt_stays_dirty_and_every_other_app_s_rollups_go_on(rolled, monkeypatch):
+    """A day too large for the function's ephemeral storage raises ``spill.SpillFailed`` (terminal;
+    decision 0014: the day stays dirty and its readers read raw events for it). The pass goes on:
+    every other app's changed days are rebuilt, every state refreshed and its holds deleted; the
+    run then raises once, as the terminal kind, naming the app and day, so the failure is seen."""
+    from chalicelib.errors import TerminalError
+    from chalicelib.lake import spill
+
+    settings, lake = rolled
+    real = rollup.rebuild_day_files
+
+    def disk_too_small_for_big(source, app_id, day, folder, rows_per_slice=2_000_000):  # type: ignore[no-untyped-def]
+        if app_id == "big":
+            raise spill.SpillFailed(f"spilling {app_id}/{day} failed: No space left on device")
+        return real(source, app_id, day, folder, rows_per_slice)
+
+    monkeypatch.setattr(rollup, "rebuild_day_files", disk_too_small_for_big)
+    # GIVEN another app ("big", sorted first) with a huge closed day, and late events for a
+    # rolled-up day of this one
+    big_day = TODAY - timedelta(days=4)
+    store(settings, visit("anon-z", None, at(4, 12), ["/"]), received_ms=NOW + 30_000, app_id="big")
+    store(settings, visit("anon-b", None, at(3, 23.95), ["/", "/docs"]), received_ms=NOW + 30_000, app_id=APP)
+    # WHEN the export runs, twice: each run raises once, after its commit and its refreshes
+    for k in (1, 2):
+        with pytest.raises(rollups.DaysNotRebuilt) as raised:
+            exporter(settings, NOW + k * 60_000).run_once()
+        assert isinstance(raised.value, TerminalError)
+        # the day and its neighbours (rollup.affected_days), all of "big"
+        assert {(app, day) for app, day, _ in raised.value.failures} == {("big", big_day + timedelta(days=d)) for d in (-1, 0, 1)}
+        assert f"big/{big_day}" in str(raised.value) and "No space left on device" in str(raised.value)
+        time.sleep(0.1)
+    # THEN this app's changed days are rebuilt, its hold gone and its readers back on the rollups
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k], "every hold is gone"
+    # ... and "big" is published below its failed days, which stay dirty
+    assert lake.rolled_through("big") < (big_day - timedelta(days=1)).isoformat()
+    assert ("big", big_day) in rollups.dirty(clients.dynamodb(settings), settings.table)

@@ -122,3 +122,26 @@ def test_the_ddl_and_the_glue_table_say_what_the_state_files_hold():
 @pytest.mark.parametrize("name", rollups.WRITE_ORDER)
 def test_the_state_vouches_for_every_rollup_table(name: str):
     assert name in rollup.SCHEMAS and set(rollups.WRITE_ORDER) == set(rollup.SCHEMAS)
+
+
+def test_a_pass_with_failed_days_raises_once_of_the_kind_that_says_whether_a_retry_may_help():
+    """``rollups.raise_for``: nothing failed, nothing raised; terminal only if every failure is
+    (a retry would fail them all again); anything else, a retry may help: transient."""
+    from chalicelib.errors import StorageUnavailable, TerminalError, TransientError
+    from chalicelib.lake.spill import SpillFailed
+
+    rollups.raise_for([])
+    too_big = ("big", D0, SpillFailed("spilling big/2026-11-01 failed: No space left on device"))
+    throttled = ("shop", D0, StorageUnavailable("SlowDown"))
+    unknown = ("shop", None, ValueError("not ours"))
+    for failures, kind in (
+        ([too_big], TerminalError),
+        ([too_big, throttled], TransientError),
+        ([unknown], TransientError),
+    ):
+        with pytest.raises(rollups.DaysNotRebuilt) as raised:
+            rollups.raise_for(failures)
+        assert isinstance(raised.value, kind) and raised.value.failures == failures
+        assert raised.value.__cause__ is failures[0][2]
+    assert "big/2026-11-01: SpillFailed" in str(rollups.DaysNotRebuiltTerminal([too_big]))
+    assert "shop/state: ValueError" in str(rollups.DaysNotRebuiltTransient([unknown]))
