@@ -47,7 +47,8 @@ class Housekeeping:
             self.lake.delete(old)
 
     def apply_retention(self, now_ms: int) -> int:
-        """Partitions removed by the apps' retention; does the work once per UTC day."""
+        """Partitions removed by the apps' retention; the day is recorded once all of it is done
+        (a run stopped half-way is finished by the next: retention.py)."""
         if not retention.due_today(self.table, self.settings.table, now_ms):
             return 0
         apps = [(a.app_id, a.retention_days) for a in AppStore(self.table, self.settings.table, cache_seconds=0).list_apps()]
@@ -59,6 +60,7 @@ class Housekeeping:
             rollups.mark(self.table, self.settings.table, [(app_id, date.fromisoformat(cutoff))], neighbours=False)
 
         removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms, before)
+        retention.done_today(self.table, self.settings.table, now_ms)
         for r in removed:
             log.info(
                 json.dumps(

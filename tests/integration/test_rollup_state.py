@@ -510,3 +510,51 @@ def test_a_day_that_cannot_be_rebuilt_stays_dirty_and_every_other_app_s_rollups_
     # ... and "big" is published below its failed days, which stay dirty
     assert lake.rolled_through("big") < (big_day - timedelta(days=1)).isoformat()
     assert ("big", big_day) in rollups.dirty(clients.dynamodb(settings), settings.table)
+
+
+@pytest.mark.parametrize("throttled_table", ["rollup_", "events"])
+def test_retention_stopped_half_way_never_leaves_a_stale_rollup_readable_and_the_next_run_finishes_it(
+    rolled, monkeypatch, throttled_table
+):
+    """S3 throttles retention's first DeleteObjects of a rollup table's partition, or of the
+    events' (the run raises). Retention deletes the expired days' rollups before their events, so
+    a state refreshed at that point (an erasure's rollup pass) covers no day whose events are
+    gone and whose rollups are not; and it records its day only once all is removed, so the next
+    run finishes it before its refresh deletes the hold."""
+    from chalicelib.errors import StorageUnavailable
+    from chalicelib.lake.parquetio import Lake as S3Lake
+
+    settings, lake = rolled
+    apps = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0)
+    apps.create_app("Shop", app_id=APP)
+    apps.update_app(APP, retention_days=4)
+    real = S3Lake.delete
+    throttled: list[list[str]] = []
+
+    def slow_down_once(self, keys):  # type: ignore[no-untyped-def]
+        if not throttled and any(f"/{throttled_table}" in k for k in keys):
+            throttled.append(keys)
+            raise StorageUnavailable("deleting objects failed: SlowDown (Please reduce your request rate)")
+        return real(self, keys)
+
+    monkeypatch.setattr(S3Lake, "delete", slow_down_once)
+    # WHEN the next day's first run applies retention and S3 throttles that delete
+    with pytest.raises(StorageUnavailable):
+        exporter(settings, NOW + DAY).run_once()
+    assert throttled
+    # ... and a rollup pass refreshes the state before any export reruns (as an erasure's does)
+    rollups.rebuild_due(s3_lake(settings), clients.dynamodb(settings), settings, NOW + DAY + 60_000, lambda _: None)
+    # THEN the page is what raw events say
+    lake.sync(0)
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+    # WHEN the next run, five minutes later, runs to the end
+    time.sleep(2.1)  # the failed run released its lease; this keeps the clocks apart anyway
+    exporter(settings, NOW + DAY + 300_000).run_once()
+    # THEN retention is finished, the hold gone, the state covers the days kept, and the page agrees
+    kept = str(TODAY - timedelta(days=2))  # the cutoff day at NOW + DAY with 4 days kept
+    assert not [k for t in ("events", "rollup_sessions") for k in lake_files(settings, t) if k.split("dt=")[1][:10] < kept]
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k]
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
