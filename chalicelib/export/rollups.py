@@ -246,25 +246,41 @@ def _fresh(client: Any, table: str, app: str) -> None:
 
 # -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
 STATE_TABLE = "rollup_state"
-# The set of rollups a state vouches for: the tables, their columns (name and type) and the
-# spec funnels rolled up into rollup_funnel_days. A release that changes any of them (a table,
-# a column: visitor_key, decision 0015; a funnel) writes and trusts only states tagged with
-# its own set: until its first refresh, readers find no state of theirs and read raw events
-# (``least``); that refresh marks every day of the app dirty (the files were built for the old
-# set) before it publishes, so the new set is vouched for only day by day as it is rebuilt.
+# The set of rollups a state vouches for: the tables, their columns (name and type), the spec
+# funnels rolled up into rollup_funnel_days and the session rule the files were built by (the
+# gap, the order of ties, the messages that are no user action: ``SESSION_RULE``). A release
+# that changes any of them (a table, a column: visitor_key, decision 0015; a funnel; the gap)
+# writes and trusts only states tagged with its own set: until its first refresh, readers find
+# no state of theirs and read raw events (``least``); that refresh marks every day of the app
+# dirty (the files were built for the old set) before it publishes, so the new set is vouched
+# for only day by day as it is rebuilt.
+SESSION_RULE: Mapping[str, object] = {
+    "gap_ms": rollup.GAP_MS,
+    "session_order": rollup.SESSION_ORDER,
+    "not_actions": rollup.NOT_ACTIONS,
+}
 
 
-def state_tag(tables: Sequence[str], funnels: Sequence[Sequence[str]], schemas: Mapping[str, pa.Schema] | None) -> str:
+def state_tag(
+    tables: Sequence[str],
+    funnels: Sequence[Sequence[str]],
+    schemas: Mapping[str, pa.Schema] | None,
+    rule: Mapping[str, object] | None = None,
+) -> str:
     """The tag of a set of rollups. Types as pyarrow names them (``int64``, ``string``,
     ``timestamp[ms, tz=UTC]``): the same text in the Lambda's layer and on a laptop. ``schemas``
-    None is the tag of releases before the columns counted (tests: their states are not trusted)."""
+    None is the tag of releases before the columns counted, ``rule`` None of releases before the
+    session rule counted (tests: their states are not trusted)."""
     if schemas is None:
         return hashlib.sha256(repr((tuple(tables), tuple(funnels))).encode()).hexdigest()[:10]
     columns = tuple((name, tuple((f.name, str(f.type)) for f in schemas[name])) for name in tables)
-    return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns)).encode()).hexdigest()[:10]
+    if rule is None:
+        return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns)).encode()).hexdigest()[:10]
+    session = tuple(sorted((k, repr(v)) for k, v in rule.items()))
+    return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns, session)).encode()).hexdigest()[:10]
 
 
-STATE_TAG = state_tag(WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS)
+STATE_TAG = state_tag(WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, SESSION_RULE)
 STATE_FILE = f"state-{STATE_TAG}.parquet"
 STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"

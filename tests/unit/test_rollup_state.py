@@ -95,12 +95,37 @@ def test_a_state_of_the_release_before_the_columns_counted_is_not_trusted():
     assert rollups.least([(old, "2026-11-20"), (rollups.STATE_TAG, "2026-11-02")]) == "2026-11-02"
 
     schemas = dict(rollup.SCHEMAS)
-    assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, schemas) == rollups.STATE_TAG
+    assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, schemas, rollups.SESSION_RULE) == rollups.STATE_TAG
     without_key = rollup.VISITOR_DAYS.remove(rollup.VISITOR_DAYS.get_field_index("visitor_key"))
     retyped = rollup.PAGE_DAYS.set(rollup.PAGE_DAYS.get_field_index("visitor_key"), pa.field("visitor_key", pa.string()))
     for name, schema in (("rollup_visitor_days", without_key), ("rollup_page_days", retyped)):
         changed = {**schemas, name: schema}
-        assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, changed) != rollups.STATE_TAG
+        assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, changed, rollups.SESSION_RULE) != rollups.STATE_TAG
+
+
+def test_a_state_of_another_session_rule_is_not_trusted():
+    """The rollup files hold sessions cut by the rule of the release that built them (the gap, the
+    order of ties, which messages are no user action: chalicelib/lake/rollup.py). A release that
+    changes any of it, with no column changed, is a new set: readers read raw until the days are
+    rebuilt under the new rule. The release before the rule counted is another set too."""
+    rule = dict(rollups.SESSION_RULE)
+    assert rule == {"gap_ms": rollup.GAP_MS, "session_order": rollup.SESSION_ORDER, "not_actions": rollup.NOT_ACTIONS}
+
+    def tag(**changed: object) -> str:
+        return rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, {**rule, **changed})
+
+    assert tag() == rollups.STATE_TAG
+    for changed in (
+        {"gap_ms": 15 * 60 * 1000},
+        {"session_order": tuple(reversed(rollup.SESSION_ORDER))},
+        {"session_order": rollup.SESSION_ORDER[:-1]},
+        {"not_actions": (*rollup.NOT_ACTIONS, "screen")},
+        {"not_actions": rollup.NOT_ACTIONS[1:]},
+    ):
+        assert tag(**changed) != rollups.STATE_TAG, changed
+    before = rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS)
+    assert before != rollups.STATE_TAG
+    assert rollups.least([(before, "2026-11-20")]) == NOTHING_ROLLED
 
 
 def test_the_ddl_and_the_glue_table_say_what_the_state_files_hold():
