@@ -31,6 +31,9 @@ class Housekeeping:
     crash: Callable[[str], None]
     compact_min_files: int
     dedup_lookback_ms: int
+    # The invocation's remaining time (Lambda's context.get_remaining_time_in_millis): bounds
+    # the rollup pass (rollups.rebuild_due). None: no limit (the CLI, the local scheduler).
+    remaining_ms: Callable[[], int] | None = None
 
     def resume(self) -> int:
         """Complete compactions a crashed run left half done. Returns how many."""
@@ -71,4 +74,4 @@ class Housekeeping:
 
     def roll_up(self, now_ms: int) -> int:
         """Rebuild the rollups of the changed days that are closed. Returns days written."""
-        return rollups.rebuild_due(self.lake, self.table, self.settings, now_ms, self.crash)
+        return rollups.rebuild_due(self.lake, self.table, self.settings, now_ms, self.crash, remaining_ms=self.remaining_ms)

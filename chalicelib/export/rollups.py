@@ -42,7 +42,7 @@ import io
 import json
 import logging
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -410,6 +410,28 @@ def _held_apps(lake: Lake, prefix: str) -> set[str]:
     }
 
 
+# The time a pass keeps for its refreshes (a LIST, a few GETs and PUTs per stale or held app)
+# and the lease's release, when the invocation's remaining time is known (``rebuild_due``).
+REFRESH_RESERVE_MS = 60_000
+# A conservative rebuild time per million events of the day, for a day before any in this pass
+# has been timed: twice the wall time measured in the Lambda emulation (~10 s per million:
+# docs/performance-dashboard.md, *Rollup rebuild memory*), for a slower Lambda core.
+MS_PER_MILLION_ROWS = 20_000
+Step = Literal["start", "skip", "stop"]
+
+
+def next_step(left_ms: int, longest_ms: int, rows: int | None) -> Step:
+    """Pure: whether a pass with ``left_ms`` before its refreshes must run starts the next day.
+    "stop" once the longest day this pass has rebuilt would not fit again (no later day is
+    started: any may be as long); "skip" a day whose own estimate (``rows`` events) does not fit,
+    so a smaller one after it still may; ``rows`` None: not counted yet (only "stop" is decided)."""
+    if left_ms < longest_ms:
+        return "stop"
+    if rows is not None and left_ms < rows * MS_PER_MILLION_ROWS // 1_000_000:
+        return "skip"
+    return "start"
+
+
 class DaysNotRebuilt(ClickstreamError):
     """Some days' rollups (or some apps' states) could not be brought up to date this pass; every
     other day and app was. ``failures`` names each (app, day or None for a refresh, the error).
@@ -452,10 +474,23 @@ def _failed(failures: list[tuple[str, date | None, Exception]], app: str, day: d
 
 
 def rebuild_due(
-    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = ROWS_PER_SLICE
+    lake: Lake,
+    client: Any,
+    settings: Settings,
+    now_ms: int,
+    crash: Callable[[str], None],
+    rows_per_slice: int = ROWS_PER_SLICE,
+    remaining_ms: Callable[[], int] | None = None,
 ) -> int:
     """Rebuild every dirty day that is rollable now, then refresh the readers' state of every
     app that was rebuilt or held (module docstring, steps 4 to 7). Returns days written.
+
+    ``remaining_ms`` (the Lambda invocation's ``get_remaining_time_in_millis``; None: no limit)
+    bounds the rebuilds: a day is started only if it may end ``REFRESH_RESERVE_MS`` before the
+    function's timeout (``next_step``). The days not started stay dirty for the next run, and
+    the refreshes always run: a backlog (every day of every app after a release changed the
+    state tag) is worked off run by run instead of being killed at the limit on every run,
+    before any refresh, with nothing ever published.
 
     One day that fails (a day too large for the disk, a throttled PUT) stops neither the other
     days nor the refreshes: it is logged and stays dirty (its app's refresh publishes a state
@@ -467,15 +502,42 @@ def rebuild_due(
     source = S3Days(lake, settings.lake_prefix)
     done = 0
     failures: list[tuple[str, date | None, Exception]] = []
-    for app, day in dirty(client, settings.table):
-        if not rollup.rollable(day, today):
-            continue
+    due = [(app, day) for app, day in dirty(client, settings.table) if rollup.rollable(day, today)]
+    longest, left_over = 0, []
+    for i, (app, day) in enumerate(due):
+        if remaining_ms is not None:
+            left = remaining_ms() - REFRESH_RESERVE_MS
+            step = next_step(left, longest, None)
+            if step == "start":  # one LIST more: the day's size
+                step = next_step(left, longest, source.count(app, day))
+            if step == "stop":
+                left_over.extend(due[i:])
+                break
+            if step == "skip":
+                left_over.append((app, day))
+                continue
+            started = remaining_ms()
         try:
             _rebuild_day(lake, client, settings, source, app, day, crash, rows_per_slice)
         except Exception as exc:  # noqa: BLE001  (recorded and raised after the refreshes)
             _failed(failures, app, day, exc)
             continue
+        finally:
+            if remaining_ms is not None:
+                longest = max(longest, started - remaining_ms())
         done += 1
+    if left_over:
+        log.info(
+            json.dumps(
+                {
+                    "msg": "rollup pass out of time; days left dirty for the next run",
+                    "days": len(left_over),
+                    "first": f"{left_over[0][0]}/{left_over[0][1].isoformat()}",
+                    "rebuilt": done,
+                    "longest_ms": longest,
+                }
+            )
+        )
     for app in sorted(_stale_apps(client, settings.table) | _held_apps(lake, settings.lake_prefix)):
         try:
             refresh_state(lake, client, settings, app, crash)

@@ -558,3 +558,37 @@ def test_retention_stopped_half_way_never_leaves_a_stale_rollup_readable_and_the
     lake.sync(0)
     assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
     assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_backlog_of_days_is_rebuilt_run_by_run_within_the_invocation_s_time_and_each_run_publishes(rolled):
+    """With the invocation's remaining time (an injected clock: each day takes 100 s of it), a pass
+    starts a day only if it may end before the refreshes' reserve; the days not started stay
+    dirty, the state is refreshed every pass (up to the first day left) and the page agrees with
+    raw events; the next passes go on where it stopped. Before: no limit, a backlog (every day
+    after a state tag change) was killed at the Lambda's 15 minutes, before any refresh, every run."""
+    settings, lake = rolled
+    dynamodb = clients.dynamodb(settings)
+    days = [TODAY - timedelta(days=k) for k in range(7, 1, -1)]  # the 6 rollable days, from a day before the first
+    rollups.mark(dynamodb, settings.table, [(APP, d) for d in days], neighbours=False)
+    elapsed_ms = [0]
+
+    def a_day_takes_100_s(point: str) -> None:
+        if point == "rollup_after_clean":
+            elapsed_ms[0] += 100_000
+
+    budget_ms = rollups.REFRESH_RESERVE_MS + 250_000  # time for 2 days of 100 s, not 3
+    built = []
+    for _ in range(3):
+        start = elapsed_ms[0]
+
+        def remaining() -> int:
+            return budget_ms - (elapsed_ms[0] - start)  # noqa: B023  (this run's start)
+
+        built.append(rollups.rebuild_due(s3_lake(settings), dynamodb, settings, NOW, a_day_takes_100_s, remaining_ms=remaining))
+        assert remaining() >= rollups.REFRESH_RESERVE_MS, "no day started that could not end before the reserve"
+        left = sorted(d for app, d in rollups.dirty(dynamodb, settings.table) if app == APP)
+        lake.sync(0)
+        assert lake.rolled_through(APP) == (min(left) - timedelta(days=1) if left else TODAY - timedelta(days=2)).isoformat()
+        assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    assert built == [2, 2, 2]
+    assert [d for _, d in rollups.dirty(dynamodb, settings.table) if rollup.rollable(d, TODAY)] == []

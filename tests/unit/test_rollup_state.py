@@ -170,3 +170,18 @@ def test_a_pass_with_failed_days_raises_once_of_the_kind_that_says_whether_a_ret
         assert raised.value.__cause__ is failures[0][2]
     assert "big/2026-11-01: SpillFailed" in str(rollups.DaysNotRebuiltTerminal([too_big]))
     assert "shop/state: ValueError" in str(rollups.DaysNotRebuiltTransient([unknown]))
+
+
+def test_a_pass_starts_a_day_only_if_it_may_end_in_the_time_left():
+    """``rollups.next_step``: "stop" once the longest day this pass rebuilt would not fit again
+    (any later day may be as long); "skip" a day whose size alone says it would not fit (a
+    smaller one after it still may); else "start". The size is asked only when it could matter."""
+    per_million = rollups.MS_PER_MILLION_ROWS
+    assert rollups.next_step(300_000, 0, None) == "start"
+    assert rollups.next_step(300_000, 100_000, None) == "start"
+    assert rollups.next_step(99_999, 100_000, None) == "stop"
+    assert rollups.next_step(99_999, 100_000, 10) == "stop"
+    assert rollups.next_step(-1, 0, None) == "stop"
+    assert rollups.next_step(per_million * 3, 0, 3_000_000) == "start"
+    assert rollups.next_step(per_million * 3 - 1, 0, 3_000_000) == "skip"
+    assert rollups.next_step(per_million * 3 - 1, 0, 1_000_000) == "start"
