@@ -10,8 +10,8 @@ Written once per engine, tested equal (tests/unit/test_visitor_key.py):
 
 * Python (here; the rollups, chalicelib/lake/rollup.py): ``key``; ``keys`` for a column, one
   MD5 per distinct id. Standard library only: the Lambda has nothing else to hash with.
-* Athena (Trino) SQL: ``SQL`` below, the text every etl/ file writes for the raw events' side
-  (tests/unit/test_visitor_key.py checks each occurrence is this text). Trino's binary
+* Athena (Trino) SQL: ``SQL`` below, for the raw events' side: an etl/ file writes the
+  placeholder ``@visitor_key``, which clickstream.lake.catalog replaces with this text. Trino's binary
   functions (https://trino.io/docs/current/functions/binary.html): ``md5(binary) -> varbinary``,
   ``substr(binary, start, length) -> varbinary`` (positions in bytes, from 1),
   ``from_big_endian_64(binary) -> bigint`` (a bigint from its 64-bit two's complement

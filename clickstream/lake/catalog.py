@@ -8,14 +8,27 @@ clause; the loader replaces that line with the block (blocks may include blocks)
 needs a block twice takes it a second time under a prefix, ``-- @include <name> as <prefix>``:
 every CTE the expanded block defines, and every CTE it reads from the includer (``scoped`` for
 sessionize), is named ``<prefix>_<cte>`` (``adhoc_scoped``, ``adhoc_numbered``); lake tables and
-views keep their names. The rule stays written once. Every reader goes through here (DuckDB,
-Athena, the QuickSight datasets), so the expanded text is the only SQL any engine sees;
+views keep their names. The rule stays written once.
+
+An expression defined in Python is written once too: a placeholder ``@<name>`` in the SQL (never
+valid Athena SQL, so it cannot be mistaken for any) is replaced by its text wherever it stands
+outside comments and string literals, in every file and block:
+
+* ``@visitor_key``: ``chalicelib.lake.visitor_key.SQL``, the visitor key of ``anonymous_id``
+  (decision 0015; clickstream.lake.translate rewrites the expanded expression for DuckDB).
+* ``@spec_funnels``: the dashboard spec's funnels, ``chalicelib.lake.rollup.FUNNELS``, as array
+  literals separated by commas (``ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']``), for the constant
+  gates ``:steps IN (@spec_funnels)`` of etl/queries/funnel.sql.
+
+An unknown placeholder is an error naming it. Every reader goes through here (DuckDB, Athena,
+the QuickSight datasets), so the expanded text is the only SQL any engine sees;
 ``clickstream query --print NAME`` shows it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +37,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from chalicelib.lake import rollup
+from chalicelib.lake import rollup, visitor_key
 from chalicelib.lake.schema import SCHEMAS as EXPORTED
 from clickstream.lake.exceptions import QueryError
 from clickstream.target import ROOT
@@ -38,6 +51,9 @@ SCHEMAS = {**EXPORTED, **rollup.SCHEMAS}
 TABLES = tuple(SCHEMAS)
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _INCLUDE = re.compile(r"^[ \t]*--[ \t]*@include[ \t]+(\S+)(?:[ \t]+as[ \t]+(\S+))?[ \t]*$", re.MULTILINE)
+# A placeholder, after the comments, string literals and quoted identifiers it may not stand in
+# (matched first and kept as they are: `-- @include` prose, 'a@b' stay).
+_PLACEHOLDER = re.compile(r"(--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")|@(\w*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -53,7 +69,8 @@ def block_names() -> list[str]:
 
 def expand(text: str, *, origin: str = "the SQL", _stack: tuple[str, ...] = ()) -> str:
     """``text`` with every ``-- @include <name>`` line replaced by etl/blocks/<name>.sql, recursively
-    (``-- @include <name> as <prefix>``: its CTEs renamed, ``prefixed``)."""
+    (``-- @include <name> as <prefix>``: its CTEs renamed, ``prefixed``), then every placeholder
+    ``@<name>`` by its SQL (``substitute``)."""
 
     def block(match: re.Match[str]) -> str:
         name, prefix = match.group(1), match.group(2)
@@ -70,7 +87,42 @@ def expand(text: str, *, origin: str = "the SQL", _stack: tuple[str, ...] = ()) 
         renamed, names = prefixed(body, prefix, origin=f"etl/blocks/{name}.sql")
         return f"-- etl/blocks/{name}.sql as {prefix}: {', '.join(names)} renamed {prefix}_<name>\n{renamed}"
 
-    return _INCLUDE.sub(block, text)
+    return substitute(_INCLUDE.sub(block, text), origin=origin)
+
+
+def string_literal(value: str) -> str:
+    """``value`` as an SQL string literal (Athena and DuckDB alike: a quote doubled, nothing else escaped)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def funnel_arrays(funnels: Sequence[Sequence[str]]) -> str:
+    """The list for ``:steps IN (...)``: an array literal per funnel, separated by commas. No
+    funnel: an empty array, which no :steps (1 to 10 steps) equals, so every gate stays valid SQL
+    and says "not a spec funnel"."""
+    if not funnels:
+        return "CAST(ARRAY[] AS array(varchar))"
+    return ", ".join("ARRAY[" + ", ".join(map(string_literal, steps)) + "]" for steps in funnels)
+
+
+def placeholders() -> dict[str, str]:
+    """Each placeholder's name and the SQL that replaces it (the module docstring says which)."""
+    return {"visitor_key": visitor_key.SQL, "spec_funnels": funnel_arrays(rollup.FUNNELS)}
+
+
+def substitute(text: str, *, origin: str = "the SQL") -> str:
+    """``text`` with every ``@<name>`` outside comments and literals replaced by its SQL."""
+    known = placeholders()
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return match.group(1)
+        name = match.group(2)
+        if name not in known:
+            names = ", ".join(f"@{n}" for n in sorted(known))
+            raise QueryError(f"{origin} uses the placeholder @{name}, which catalog does not define; known: {names}")
+        return known[name]
+
+    return _PLACEHOLDER.sub(one, text)
 
 
 def prefixed(block: str, prefix: str, *, origin: str = "the block") -> tuple[str, list[str]]:

@@ -45,21 +45,25 @@ def table_sql(root: Path, table: str) -> str:
     Columns are only ever added to the lake's schema, so older files can lack newer columns;
     then DuckDB must read every file's footer to union them by name, on every query (a few
     hundred milliseconds over a year of files). When all files carry the same columns, which
-    is the rule, it reads only the files the partition filter keeps.
+    is the rule, it reads only the files the partition filter keeps. A column of the schema
+    that no file has yet (a release added it; its files are rebuilt later) is NULL, as Athena
+    reads it: the queries name every column of the schema, whichever rows they keep.
     """
     schema = catalog.SCHEMAS[table]
     files = list((root / table).glob(layout.FILES_GLOB))
     if not files:
         columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
         return f"CREATE OR REPLACE VIEW {table} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS dt WHERE false"
-    uniform = len({_columns(str(f), f.stat().st_mtime_ns) for f in files}) == 1
-    times = [f.name for f in schema if pa.types.is_timestamp(f.type)]
+    shapes = {_columns(str(f), f.stat().st_mtime_ns) for f in files}
+    present = {name for shape in shapes for name in shape}
+    times = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.name in present]
     replace = ", ".join(f"CAST({name} AS TIMESTAMP) AS {name}" for name in times)
+    absent = "".join(f", CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema if f.name not in present)
     source = (
         f"read_parquet({_quote(str(root / table / layout.FILES_GLOB))}, hive_partitioning = true, "
-        f"hive_types = {{'app_id': 'VARCHAR', 'dt': 'VARCHAR'}}, union_by_name = {'false' if uniform else 'true'})"
+        f"hive_types = {{'app_id': 'VARCHAR', 'dt': 'VARCHAR'}}, union_by_name = {'false' if len(shapes) == 1 else 'true'})"
     )
-    return f"CREATE OR REPLACE VIEW {table} AS SELECT *{f' REPLACE ({replace})' if replace else ''} FROM {source}"
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT *{f' REPLACE ({replace})' if replace else ''}{absent} FROM {source}"
 
 
 @dataclass(frozen=True)

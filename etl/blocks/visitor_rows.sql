@@ -7,7 +7,7 @@ visitor_rows AS (
   FROM rollup_visitor_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT dt, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot, bot_reason,
+  SELECT dt, @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot, bot_reason,
          browser, device_type, os, country,
          count(*) AS events, count_if(event_type = 'page_view') AS page_views
   FROM events

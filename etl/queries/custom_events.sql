@@ -9,7 +9,7 @@ WITH event_rows AS (
   FROM rollup_event_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT event_type, event_name, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot,
+  SELECT event_type, event_name, @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot,
          count(*) AS events
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through

@@ -24,7 +24,7 @@ active AS (
     AND dt <= :rolled_through
     AND (:include_bots OR NOT is_bot)
   UNION ALL
-  SELECT app_id, CAST(dt AS date) AS day, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor,
+  SELECT app_id, CAST(dt AS date) AS day, @visitor_key AS visitor,
          count_if(event_type = 'page_view') AS page_views
   FROM events
   WHERE app_id = :app_id

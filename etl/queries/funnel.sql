@@ -7,14 +7,15 @@
 -- parameters in WHERE clauses only.)
 -- Sessions as in etl/views/sessions.sql (30 minutes of inactivity per anonymous_id), counted by
 -- the UTC day they start on.
--- A funnel of the dashboard spec (the list `:steps IN (ARRAY[...])` below, the same as
--- chalicelib.lake.rollup.FUNNELS and the spec's `funnels`; tests/unit/test_rollup_funnels.py
--- keeps the three equal) reads rollup_funnel_days for the days up to :rolled_through and raw
--- events after them, numbered by etl/blocks/tail_sessions.sql and visits.sql: the same CTEs as
--- the session panels', so a composed dashboard page (clickstream.lake.batch) sessionizes the
--- tail once for all of them. Any other (ad-hoc) funnel reads raw events for the whole range: the
--- range's partitions, the last 30 minutes of the day before and the day after, numbered by the
--- same blocks under other names (`adhoc_`). Each side is gated by :steps, a constant, so the
+-- A funnel of the dashboard spec (the gates `:steps IN (...)` below, whose list
+-- clickstream.lake.catalog writes from chalicelib.lake.rollup.FUNNELS as array literals; that
+-- list is the spec's `funnels`, tests/unit/test_rollup_funnels.py) reads rollup_funnel_days for
+-- the days up to :rolled_through and raw events after them, numbered by
+-- etl/blocks/tail_sessions.sql and visits.sql: the same CTEs as the session panels', so a
+-- composed dashboard page (clickstream.lake.batch) sessionizes the tail once for all of them.
+-- Any other (ad-hoc) funnel reads raw events for the whole range: the range's partitions, the
+-- last 30 minutes of the day before and the day after, numbered by the same blocks under other
+-- names (`adhoc_`). Each side is gated by :steps, a constant, so the
 -- other reads no partition (the tail's gate sits on its uses, its shared text cannot carry it).
 -- The answer is the raw events' either way (docs/lake.md).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :steps (array of strings),
@@ -30,7 +31,7 @@ adhoc_scoped AS (
          CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, true AS in_range
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to
-    AND NOT (:steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']))
+    AND NOT (:steps IN (@spec_funnels))
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
   SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
@@ -38,7 +39,7 @@ adhoc_scoped AS (
          CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events
   WHERE app_id = :app_id AND dt = date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
-    AND NOT (:steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']))
+    AND NOT (:steps IN (@spec_funnels))
     AND event_time >= date_add('minute', 1410, CAST(CAST(dt AS date) AS timestamp))
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
@@ -47,7 +48,7 @@ adhoc_scoped AS (
          CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events
   WHERE app_id = :app_id AND dt = date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')
-    AND NOT (:steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']))
+    AND NOT (:steps IN (@spec_funnels))
     AND event_type NOT IN ('identify', 'group', 'alias')
 ),
 -- @include sessionize as adhoc
@@ -60,7 +61,7 @@ adhoc_scoped AS (
 stepped AS (
   SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM numbered
-  WHERE :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG'])
+  WHERE :steps IN (@spec_funnels)
   UNION ALL
   SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM adhoc_numbered
@@ -68,7 +69,7 @@ stepped AS (
 counted AS (
   SELECT anonymous_id, session_no
   FROM visits
-  WHERE :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) AND starts_in_range AND (:include_bots OR NOT is_bot)
+  WHERE :steps IN (@spec_funnels) AND starts_in_range AND (:include_bots OR NOT is_bot)
   UNION ALL
   SELECT anonymous_id, session_no
   FROM adhoc_visits
@@ -94,7 +95,7 @@ depths AS (
   SELECT depth, sessions
   FROM rollup_funnel_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
-    AND :steps IN (ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']) AND funnel = array_join(:steps, chr(31))
+    AND :steps IN (@spec_funnels) AND funnel = array_join(:steps, chr(31))
     AND (:include_bots OR NOT is_bot)
 ),
 levels AS (

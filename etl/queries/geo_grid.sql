@@ -10,7 +10,7 @@ WITH geo_rows AS (
   FROM rollup_geo_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT geo_lat, geo_lon, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot,
+  SELECT geo_lat, geo_lon, @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot,
          count(*) AS events
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through

@@ -13,7 +13,7 @@ active_days AS (
   FROM rollup_visitor_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT dt, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot
+  SELECT dt, @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND event_type NOT IN ('identify', 'group', 'alias')

@@ -8,7 +8,7 @@ WITH page_rows AS (
   FROM rollup_page_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT path, from_big_endian_64(substr(md5(to_utf8(anonymous_id)), 1, 8)) AS visitor_key, coalesce(is_bot, false) AS is_bot,
+  SELECT path, @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot,
          count(*) AS page_views
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through AND event_type = 'page_view'

@@ -321,6 +321,28 @@ def test_a_release_that_changes_the_set_of_rollups_rebuilds_every_day_before_rea
     assert panels(lake, settings) == expected
 
 
+def test_after_a_release_that_adds_a_rollup_column_the_local_page_reads_raw_events_not_an_error(rolled):
+    """A release that adds a column to a rollup table (as decision 0015 added visitor_key)
+    changes STATE_TAG: readers trust no state and read raw events until the days are rebuilt.
+    Until then every file of the table lacks the column, which every panel's SQL names, rolled
+    up or not: the local engine reads it as NULL, as Athena does, and the page is the raw
+    events' (it failed with a binder error). Found by review (rv1)."""
+    settings, lake = rolled
+    s3 = s3_lake(settings)
+    expected = panels(lake, settings, NOTHING_ROLLED)
+    # GIVEN the lake as the release before wrote it: its state (another tag), its rollup files
+    folder = rollups.state_folder(settings.lake_prefix, APP)
+    s3.delete([folder + rollups.STATE_FILE])
+    s3.put_table(folder + "state-0123456789.parquet", rollups.state_table(str(TODAY - timedelta(days=2)), "0123456789"))
+    for key in lake_files(settings, "rollup_page_days"):
+        s3.put_bytes(key, parquet_bytes(s3.read_table(key).drop_columns(["visitor_key"])))
+    # WHEN the new release's dashboard opens the page before its export has rebuilt anything
+    lake.sync(0)
+    assert lake.rolled_through(APP) == NOTHING_ROLLED
+    # THEN it shows what raw events say
+    assert panels(lake, settings) == expected
+
+
 def test_a_directory_lake_without_state_is_read_by_its_files(rolled, tmp_path: Path):
     """The benchmark's generated lake has no rollup_state folder; a lake the export keeps does."""
     settings, lake = rolled

@@ -1,6 +1,8 @@
 """The funnels the export rolls up are the dashboard spec's, and etl/queries/funnel.sql knows
-them: one list in three places (the Lambda cannot read the spec, and Athena needs a literal to
-prune partitions), kept equal here. The depth a session reaches is the SQL's greedy rule."""
+them: the list is in the spec and in chalicelib.lake.rollup.FUNNELS (the Lambda cannot read the
+spec), kept equal here; funnel.sql's gates get FUNNELS as array literals from catalog's
+``@spec_funnels`` (Athena needs a literal to prune partitions). The depth a session reaches is
+the SQL's greedy rule."""
 
 from __future__ import annotations
 
@@ -25,18 +27,29 @@ def test_the_spec_funnels_are_the_rolled_up_ones():
     assert list(spec.load().parameter("steps").default) in [list(f) for f in rollup.FUNNELS]
 
 
-def test_funnel_sql_lists_the_rolled_up_funnels_wherever_it_chooses_the_rollup():
+def gates() -> list[tuple[tuple[str, ...], ...]]:
+    """The funnels listed by each ``:steps IN (...)`` of funnel.sql as the engines get it."""
     text = catalog.query_file("funnel").text  # type: ignore[union-attr]
     tree = sqlglot.parse_one(text, read="athena")
-    lists = [
+    return [
         tuple(tuple(v.name for v in arr.expressions) for arr in node.expressions)
         for node in tree.find_all(exp.In)
         if isinstance(node.this, exp.Placeholder) and node.this.name == "steps"
     ]
+
+
+def test_funnel_sql_lists_the_rolled_up_funnels_wherever_it_chooses_the_rollup():
     # Every place that chooses between the two sides: the ad-hoc side's three scans of events,
     # the two uses of the shared tail (events, sessions), the rollup_funnel_days scan.
-    assert len(lists) == 6
-    assert set(lists) == {rollup.FUNNELS}
+    assert gates() == [rollup.FUNNELS] * 6
+    raw = (catalog.QUERIES_DIR / "funnel.sql").read_text()
+    assert raw.count(":steps IN (@spec_funnels)") == 6 and "ARRAY[" not in raw  # written once, in rollup
+
+
+def test_the_gates_follow_rollup_funnels_whatever_they_hold(monkeypatch: pytest.MonkeyPatch):
+    funnels = (("/a", "it's"), ("B",), ("/demo", "LIKE_WOOD", "CLICK_LANG"))
+    monkeypatch.setattr(rollup, "FUNNELS", funnels)
+    assert gates() == [funnels] * 6
 
 
 def test_a_spec_funnel_is_checked_when_the_spec_loads():

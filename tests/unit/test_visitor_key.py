@@ -1,6 +1,7 @@
 """The visitor key (chalicelib/lake/visitor_key.py) is one function on every engine: Python's
-(the rollups), the Athena SQL text every etl/ file writes, and the DuckDB form translate makes of
-it; the rollups' visitor_key column is that function of their visitors' anonymous_id."""
+(the rollups), the Athena SQL text catalog puts where an etl/ file writes ``@visitor_key``, and
+the DuckDB form translate makes of it; the rollups' visitor_key column is that function of their
+visitors' anonymous_id."""
 
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ def reference(s: str) -> int:
 
 
 def duckdb_keys(values: list[str | None]) -> list[int | None]:
-    sql = translate.to_duckdb(f"SELECT {visitor_key.SQL} AS k FROM ids")
+    """The keys DuckDB computes from the SQL an etl/ file gets for ``@visitor_key``."""
+    expanded = catalog.expand("SELECT @visitor_key AS k FROM ids")
+    assert expanded == f"SELECT {visitor_key.SQL} AS k FROM ids"
+    sql = translate.to_duckdb(expanded)
     con = duckdb.connect()
     con.execute("CREATE TABLE ids AS SELECT UNNEST($1::VARCHAR[]) AS anonymous_id", [values])
     return [row[0] for row in con.execute(sql).fetchall()]  # a scan keeps the insertion order
@@ -72,11 +76,19 @@ def etl_files() -> list[str]:
 
 
 @pytest.mark.parametrize("path", etl_files())
-def test_every_key_in_the_sql_is_the_canonical_text(path: str):
-    """The key is written by hand where raw events are read: each occurrence must be exactly it."""
-    text = open(path).read()
-    for match in re.finditer(r"from_big_endian_64", text, re.IGNORECASE):
-        assert text[match.start() : match.start() + len(visitor_key.SQL)] == visitor_key.SQL, path
+def test_no_etl_file_writes_the_key_out(path: str):
+    """The key is written once, here: an etl/ file that reads raw events says ``@visitor_key``."""
+    assert not re.search(r"from_big_endian_64|md5\(", open(path).read(), re.IGNORECASE), path
+
+
+@pytest.mark.parametrize("name", catalog.query_names())
+def test_every_key_the_engines_see_is_the_canonical_text_and_duckdb_gets_its_own_form(name: str):
+    text = catalog.query_file(name).text  # type: ignore[union-attr]
+    found = [m.start() for m in re.finditer(r"from_big_endian_64", text, re.IGNORECASE)]
+    assert all(text[i : i + len(visitor_key.SQL)] == visitor_key.SQL for i in found), name
+    if "@visitor_key" in (catalog.QUERIES_DIR / f"{name}.sql").read_text():
+        assert found, name
+    assert "FROM_BIG_ENDIAN_64" not in translate.to_duckdb(text).upper(), name
 
 
 def test_no_panel_counts_distinct_anonymous_ids_and_the_views_stay_on_them():
