@@ -584,3 +584,126 @@ def test_retention_rebuilds_the_first_day_kept_and_the_state_follows(rolled):
     lake.sync(0)
     assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
     assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_day_that_cannot_be_rebuilt_stays_dirty_and_every_other_app_s_rollups_go_on(rolled, monkeypatch):
+    """A day too large for the function's ephemeral storage raises ``spill.SpillFailed`` (terminal;
+    decision 0014: the day stays dirty and its readers read raw events for it). The pass goes on:
+    every other app's changed days are rebuilt, every state refreshed and its holds deleted; the
+    run then raises once, as the terminal kind, naming the app and day, so the failure is seen."""
+    from chalicelib.errors import TerminalError
+    from chalicelib.lake import spill
+
+    settings, lake = rolled
+    real = rollup.rebuild_day_files
+
+    def disk_too_small_for_big(source, app_id, day, folder, rows_per_slice=2_000_000):  # type: ignore[no-untyped-def]
+        if app_id == "big":
+            raise spill.SpillFailed(f"spilling {app_id}/{day} failed: No space left on device")
+        return real(source, app_id, day, folder, rows_per_slice)
+
+    monkeypatch.setattr(rollup, "rebuild_day_files", disk_too_small_for_big)
+    # GIVEN another app ("big", sorted first) with a huge closed day, and late events for a
+    # rolled-up day of this one
+    big_day = TODAY - timedelta(days=4)
+    store(settings, visit("anon-z", None, at(4, 12), ["/"]), received_ms=NOW + 30_000, app_id="big")
+    store(settings, visit("anon-b", None, at(3, 23.95), ["/", "/docs"]), received_ms=NOW + 30_000, app_id=APP)
+    # WHEN the export runs, twice: each run raises once, after its commit and its refreshes
+    for k in (1, 2):
+        with pytest.raises(rollups.DaysNotRebuilt) as raised:
+            exporter(settings, NOW + k * 60_000).run_once()
+        assert isinstance(raised.value, TerminalError)
+        # the day and its neighbours (rollup.affected_days), all of "big"
+        assert {(app, day) for app, day, _ in raised.value.failures} == {("big", big_day + timedelta(days=d)) for d in (-1, 0, 1)}
+        assert f"big/{big_day}" in str(raised.value) and "No space left on device" in str(raised.value)
+        time.sleep(0.1)
+    # THEN this app's changed days are rebuilt, its hold gone and its readers back on the rollups
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k], "every hold is gone"
+    # ... and "big" is published below its failed days, which stay dirty
+    assert lake.rolled_through("big") < (big_day - timedelta(days=1)).isoformat()
+    assert ("big", big_day) in rollups.dirty(clients.dynamodb(settings), settings.table)
+
+
+@pytest.mark.parametrize("throttled_table", ["rollup_", "events"])
+def test_retention_stopped_half_way_never_leaves_a_stale_rollup_readable_and_the_next_run_finishes_it(
+    rolled, monkeypatch, throttled_table
+):
+    """S3 throttles retention's first DeleteObjects of a rollup table's partition, or of the
+    events' (the run raises). Retention deletes the expired days' rollups before their events, so
+    a state refreshed at that point (an erasure's rollup pass) covers no day whose events are
+    gone and whose rollups are not; and it records its day only once all is removed, so the next
+    run finishes it before its refresh deletes the hold."""
+    from chalicelib.errors import StorageUnavailable
+    from chalicelib.lake.parquetio import Lake as S3Lake
+
+    settings, lake = rolled
+    apps = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0)
+    apps.create_app("Shop", app_id=APP)
+    apps.update_app(APP, retention_days=4)
+    real = S3Lake.delete
+    throttled: list[list[str]] = []
+
+    def slow_down_once(self, keys):  # type: ignore[no-untyped-def]
+        if not throttled and any(f"/{throttled_table}" in k for k in keys):
+            throttled.append(keys)
+            raise StorageUnavailable("deleting objects failed: SlowDown (Please reduce your request rate)")
+        return real(self, keys)
+
+    monkeypatch.setattr(S3Lake, "delete", slow_down_once)
+    # WHEN the next day's first run applies retention and S3 throttles that delete
+    with pytest.raises(StorageUnavailable):
+        exporter(settings, NOW + DAY).run_once()
+    assert throttled
+    # ... and a rollup pass refreshes the state before any export reruns (as an erasure's does)
+    rollups.rebuild_due(s3_lake(settings), clients.dynamodb(settings), settings, NOW + DAY + 60_000, lambda _: None)
+    # THEN the page is what raw events say
+    lake.sync(0)
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+    # WHEN the next run, five minutes later, runs to the end
+    time.sleep(2.1)  # the failed run released its lease; this keeps the clocks apart anyway
+    exporter(settings, NOW + DAY + 300_000).run_once()
+    # THEN retention is finished, the hold gone, the state covers the days kept, and the page agrees
+    kept = str(TODAY - timedelta(days=2))  # the cutoff day at NOW + DAY with 4 days kept
+    assert not [k for t in ("events", "rollup_sessions") for k in lake_files(settings, t) if k.split("dt=")[1][:10] < kept]
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k]
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_backlog_of_days_is_rebuilt_run_by_run_within_the_invocation_s_time_and_each_run_publishes(rolled):
+    """With the invocation's remaining time (an injected clock: each day takes 100 s of it), a pass
+    starts a day only if it may end before the refreshes' reserve; the days not started stay
+    dirty, the state is refreshed every pass (up to the first day left) and the page agrees with
+    raw events; the next passes go on where it stopped. Before: no limit, a backlog (every day
+    after a state tag change) was killed at the Lambda's 15 minutes, before any refresh, every run."""
+    settings, lake = rolled
+    dynamodb = clients.dynamodb(settings)
+    days = [TODAY - timedelta(days=k) for k in range(7, 1, -1)]  # the 6 rollable days, from a day before the first
+    rollups.mark(dynamodb, settings.table, [(APP, d) for d in days], neighbours=False)
+    elapsed_ms = [0]
+
+    def a_day_takes_100_s(point: str) -> None:
+        if point == "rollup_after_clean":
+            elapsed_ms[0] += 100_000
+
+    budget_ms = rollups.REFRESH_RESERVE_MS + 250_000  # time for 2 days of 100 s, not 3
+    built = []
+    for _ in range(3):
+        start = elapsed_ms[0]
+
+        def remaining() -> int:
+            return budget_ms - (elapsed_ms[0] - start)  # noqa: B023  (this run's start)
+
+        built.append(rollups.rebuild_due(s3_lake(settings), dynamodb, settings, NOW, a_day_takes_100_s, remaining_ms=remaining))
+        assert remaining() >= rollups.REFRESH_RESERVE_MS, "no day started that could not end before the reserve"
+        left = sorted(d for app, d in rollups.dirty(dynamodb, settings.table) if app == APP)
+        lake.sync(0)
+        assert lake.rolled_through(APP) == (min(left) - timedelta(days=1) if left else TODAY - timedelta(days=2)).isoformat()
+        assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    assert built == [2, 2, 2]
+    assert [d for _, d in rollups.dirty(dynamodb, settings.table) if rollup.rollable(d, TODAY)] == []
