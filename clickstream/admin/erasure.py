@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -44,6 +45,8 @@ from chalicelib.settings import Settings
 from chalicelib.store import keys, retry
 from chalicelib.store.events import delete_keys
 from clickstream.admin.ledger import Ledger, LedgerEntry, now_ms
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["user_id", "anonymous_id"]
 
@@ -167,10 +170,15 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     return removed["events"], removed["rejected_events"], rewritten
 
 
-def erase_rollups(session: Session, crash: Callable[[str], None]) -> int:
+def erase_rollups(session: Session, app_id: str, crash: Callable[[str], None]) -> int:
     """Rebuild the rollups of the days whose events files were rewritten (erase_lake marked them
     before each rewrite; they hold anonymous_id and user_id too), now, under the same lease, and
-    let readers back onto them. Returns the days rebuilt."""
+    let readers back onto them. Returns the days rebuilt.
+
+    The pass rebuilds every app's dirty days. A day of another app that fails (too large for the
+    disk, decision 0014) does not make this erasure fail: the subject's rows are gone from its
+    app's files and rollups. A failed day or state of the subject's app does: its rollups may
+    still hold the rows (readers are held off them), and the erasure must be run again."""
     rebuilt = 0
 
     def renew_after_each_day(point: str) -> None:
@@ -181,7 +189,12 @@ def erase_rollups(session: Session, crash: Callable[[str], None]) -> int:
             _renew(session, "rebuilding the rollups", rebuilt, "days rebuilt")
 
     _renew(session, "before rebuilding the rollups", 0, "days rebuilt")
-    return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), renew_after_each_day)
+    try:
+        return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), renew_after_each_day)
+    except rollups.DaysNotRebuilt as failed:
+        rollups.raise_for([f for f in failed.failures if f[0] == app_id])  # the subject's app: raise
+        log.warning(json.dumps({"msg": "erasure done; other apps' rollup days failed", "error": str(failed)}))
+        return rebuilt
 
 
 class ErasureLeaseLost(TransientError):
@@ -220,7 +233,7 @@ def erase(
         entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(
             session, subject, entry.request_id, crash
         )
-        erase_rollups(session, crash)
+        erase_rollups(session, subject.app_id, crash)
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
     return entry

@@ -627,6 +627,42 @@ def test_a_day_that_cannot_be_rebuilt_stays_dirty_and_every_other_app_s_rollups_
     assert ("big", big_day) in rollups.dirty(clients.dynamodb(settings), settings.table)
 
 
+def test_an_erasure_is_done_when_only_another_app_s_day_cannot_be_rebuilt(rolled, monkeypatch):
+    """The erasure's rollup pass rebuilds every app's dirty days. Another app's day that always
+    fails (too large for the disk) must not stop this app's erasures: the subject's rows are gone
+    from its files and rollups, and the ledger records it. A failure of the subject's own app's
+    days still fails the erasure (its rollups may hold the rows): run it again."""
+    from chalicelib.lake import spill
+    from clickstream.admin.ledger import Ledger
+
+    settings, lake = rolled
+    real = rollup.rebuild_day_files
+    failing = {"big"}
+
+    def disk_too_small(source, app_id, day, folder, rows_per_slice=2_000_000):  # type: ignore[no-untyped-def]
+        if app_id in failing:
+            raise spill.SpillFailed(f"spilling {app_id}/{day} failed: No space left on device")
+        return real(source, app_id, day, folder, rows_per_slice)
+
+    monkeypatch.setattr(rollup, "rebuild_day_files", disk_too_small)
+    store(settings, visit("anon-z", None, at(4, 12), ["/"]), received_ms=NOW + 30_000, app_id="big")
+    with pytest.raises(rollups.DaysNotRebuilt):
+        exporter(settings, NOW + 60_000).run_once()  # "big"'s day is dirty for good
+    ledger = Ledger(clients.dynamodb(settings), settings.table)
+    # WHEN Alice of this app is erased: done, recorded, and her rows are in no rollup
+    entry = erase(exporter(settings), Subject(APP, "user_id", "u-alice"), "test", wait_s=5)
+    assert entry.status == "done" and entry.request_id in [e.request_id for e in ledger.entries()]
+    lake.sync(0)
+    for key in lake_files(settings, "rollup_sessions"):
+        assert "anon-a" not in s3_lake(settings).read_table(key).column("anonymous_id").to_pylist(), key
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    # ... but when this app's own days cannot be rebuilt, the erasure says so
+    failing.add(APP)
+    with pytest.raises(rollups.DaysNotRebuilt) as raised:
+        erase(exporter(settings), Subject(APP, "user_id", "u-carol"), "test", wait_s=5)
+    assert {app for app, _, _ in raised.value.failures} == {APP}
+
+
 @pytest.mark.parametrize("throttled_table", ["rollup_", "events"])
 def test_retention_stopped_half_way_never_leaves_a_stale_rollup_readable_and_the_next_run_finishes_it(
     rolled, monkeypatch, throttled_table
