@@ -78,7 +78,7 @@ counted AS (
 matches AS (
   SELECT t.anonymous_id, t.session_no, t.seq, s.step
   FROM stepped t
-  JOIN counted c ON c.anonymous_id = t.anonymous_id AND c.session_no = t.session_no
+  JOIN counted c ON c.anonymous_id IS NOT DISTINCT FROM t.anonymous_id AND c.session_no = t.session_no
   CROSS JOIN UNNEST(sequence(1, 10)) AS s(step)
   WHERE contains(:steps, t.step_key) AND t.step_key = element_at(:steps, s.step)
 ),
