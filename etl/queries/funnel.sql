@@ -61,10 +61,11 @@ adhoc_scoped AS (
 stepped AS (
   SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM numbered
-  WHERE :steps IN (@spec_funnels)
+  WHERE :steps IN (@spec_funnels) AND in_session_cut
   UNION ALL
   SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM adhoc_numbered
+  WHERE in_session_cut
 ),
 counted AS (
   SELECT anonymous_id, session_no
