@@ -176,3 +176,9 @@ def test_a_session_running_past_the_day_after_its_start_is_cut_alike_by_rollups_
     # AND the session lasts until its last event before day 3 00:00 (day 2 23:40)
     overview = answers(duck, "overview", {**params, "rolled_through": NOTHING_ROLLED})
     assert overview[0]["sessions"] == 1, overview
+    # AND the sessions view cuts it alike: ends day 2 23:40 on /b, one session
+    view = duck.execute(f"SELECT session_end, duration_s, exit_path FROM sessions WHERE app_id = '{APP}'").to_pylist()
+    cut = start + timedelta(days=1, hours=23, minutes=40)
+    assert [(r["session_end"], r["duration_s"], r["exit_path"]) for r in view] == [
+        (cut.replace(tzinfo=None), (cut - start).total_seconds(), "/b")
+    ], view
