@@ -68,7 +68,7 @@ def export_events(event):
     """Every few minutes: export what arrived since the checkpoint to Parquet on S3."""
     from chalicelib.export import handlers  # pyarrow comes from the pandas layer, export only
 
-    return handlers.scheduled()
+    return handlers.scheduled(context=event.context)  # its remaining time bounds the rollup pass
 
 
 @app.lambda_function(name="export_worker")

@@ -8,8 +8,9 @@ Protocol, for one partition (an intent item makes every step redoable)::
     3. delete inputs                               ← crash: output present → delete the rest
     4. delete intent
 
-Between 2 and 3 a reader can briefly see both the output and its inputs; the next run
-(``resume``, called first under the lease) always completes the intent. The same
+Between 2 and 3 a reader can briefly see both the output and its inputs; the next holder of
+the lease (``resume``, called first by every run and by ``Exporter.exclusive`` before it hands
+out a session) always completes the intent. The same
 protocol merges backfilled rows into a partition: they are staged under ``_state/``
 (outside the tables' locations) and listed as one more input.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -31,6 +33,8 @@ from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.schema import SCHEMAS
 from chalicelib.settings import Settings
 from chalicelib.store import keys, retry
+
+log = logging.getLogger("clickstream.export")
 
 
 def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
@@ -129,7 +133,15 @@ def _complete(
     dataset = _dataset_of(partition_prefix, settings.lake_prefix)
     if not lake.exists(output):
         present = [k for k in inputs if lake.exists(k)]
-        lake.put_table(output, merged(dataset, [lake.read_table(k) for k in present]))
+        if present:
+            lake.put_table(output, merged(dataset, [lake.read_table(k) for k in present]))
+        else:
+            # Neither the output nor any input: the output was written and every input deleted
+            # (step 3 done), then work under the lease moved or removed the output's rows (an
+            # erasure's rewrite, retention's removal of the day). Those rows are where that work
+            # left them; writing anything here would bring back or double them. Only the intent
+            # is left to finish, so a later run never stops on it.
+            log.warning(json.dumps({"msg": "compaction intent with neither output nor inputs; dropped", "output": output}))
     crash("compact_after_output")
     to_delete = [k for k in inputs if k != output]
     if to_delete:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from chalicelib import clients
@@ -54,10 +54,15 @@ def _metrics(settings: Settings, client: Any = None) -> Any:
     return put
 
 
-def exporter(settings: Settings | None = None, **overrides: Any) -> Exporter:
+def exporter(settings: Settings | None = None, context: Any = None, **overrides: Any) -> Exporter:
+    """``context``: the Lambda context; its remaining time bounds the run's rollup pass."""
     settings = settings or get_settings()
     kwargs: dict[str, Any] = {"invoke": _invoker(settings), "metrics": _metrics(settings), **overrides}
-    return Exporter(settings, clients.dynamodb(settings), clients.s3(settings), **kwargs)
+    built = Exporter(settings, clients.dynamodb(settings), clients.s3(settings), **kwargs)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is not None:
+        built.housekeeping = replace(built.housekeeping, remaining_ms=remaining)
+    return built
 
 
 def _failed(what: str, exc: TerminalError, **payload: Any) -> dict[str, Any]:
@@ -66,9 +71,9 @@ def _failed(what: str, exc: TerminalError, **payload: Any) -> dict[str, Any]:
     return {"status": "failed", "error": str(exc), **payload}
 
 
-def scheduled(settings: Settings | None = None) -> dict[str, Any]:
+def scheduled(settings: Settings | None = None, context: Any = None) -> dict[str, Any]:
     try:
-        report: RunReport = exporter(settings).run_once()
+        report: RunReport = exporter(settings, context).run_once()
     except TerminalError as exc:
         return _failed("export run", exc)
     return asdict(report)

@@ -31,6 +31,9 @@ class Housekeeping:
     crash: Callable[[str], None]
     compact_min_files: int
     dedup_lookback_ms: int
+    # The invocation's remaining time (Lambda's context.get_remaining_time_in_millis): bounds
+    # the rollup pass (rollups.rebuild_due). None: no limit (the CLI, the local scheduler).
+    remaining_ms: Callable[[], int] | None = None
 
     def resume(self) -> int:
         """Complete compactions a crashed run left half done. Returns how many."""
@@ -47,7 +50,8 @@ class Housekeeping:
             self.lake.delete(old)
 
     def apply_retention(self, now_ms: int) -> int:
-        """Partitions removed by the apps' retention; does the work once per UTC day."""
+        """Partitions removed by the apps' retention; the day is recorded once all of it is done
+        (a run stopped half-way is finished by the next: retention.py)."""
         if not retention.due_today(self.table, self.settings.table, now_ms):
             return 0
         apps = [(a.app_id, a.retention_days) for a in AppStore(self.table, self.settings.table, cache_seconds=0).list_apps()]
@@ -59,6 +63,7 @@ class Housekeeping:
             rollups.mark(self.table, self.settings.table, [(app_id, date.fromisoformat(cutoff))], neighbours=False)
 
         removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms, before)
+        retention.done_today(self.table, self.settings.table, now_ms)
         for r in removed:
             log.info(
                 json.dumps(
@@ -69,4 +74,4 @@ class Housekeeping:
 
     def roll_up(self, now_ms: int) -> int:
         """Rebuild the rollups of the changed days that are closed. Returns days written."""
-        return rollups.rebuild_due(self.lake, self.table, self.settings, now_ms, self.crash)
+        return rollups.rebuild_due(self.lake, self.table, self.settings, now_ms, self.crash, remaining_ms=self.remaining_ms)

@@ -3,6 +3,24 @@
 Applied once per UTC day by the export run's housekeeping (it already holds the lease and the lake
 permissions). Raw items in DynamoDB expire on their own TTL (7 days), so an app's effective
 minimum retention in the store is that TTL.
+
+A run stopped half-way (S3 throttling a DeleteObjects, the function's timeout) must be finished
+before readers trust the rollups again, so the order of the steps is what keeps them right::
+
+    due_today: the recorded day is before today (a read: the export lease makes runs take turns)
+    1. before(): PUT the app's hold (raw only), mark the first day kept    <- crash: held, nothing gone
+    2. DELETE the expired days' rollup partitions                         <- crash: their events are
+                                                                             there, so no state covers a
+                                                                             day missing a table
+    3. DELETE the expired days' events partitions                         <- crash: no rollups left
+                                                                             to read for them
+    4. done_today: record today                                           <- crash: the rerun finds
+                                                                             nothing (or the rest) to delete
+    5. the same run's rollup pass rebuilds the first day kept, refreshes the state, deletes the hold
+
+A rerun repeats 1-4 for what is left (deletes are idempotent; 1 again if anything is left), so
+the hold is written again by every run that still has something to remove, and the day counts
+as done only when nothing is.
 """
 
 from __future__ import annotations
@@ -50,26 +68,47 @@ def apply(
     now_ms: int,
     before: Callable[[str, str], None] = lambda app_id, cutoff: None,
 ) -> list[Removed]:
-    """Remove each app's partitions before its cutoff day. ``before(app_id, cutoff)`` runs first
-    for an app that has events to remove (the rollups' hold and mark: rollups.py)."""
+    """Remove each app's partitions before its cutoff day, the rollups' before the events'
+    (module docstring). ``before(app_id, cutoff)`` runs first for an app that has anything to
+    remove (the rollups' hold and mark: rollups.py)."""
     removed: list[Removed] = []
     for app_id, days in apps:
         if not days:
             continue
         cutoff = cutoff_day(now_ms, days)
-        if expired_partitions(lake, prefix, app_id, "events", cutoff):
+        expired = [
+            (dataset, part)
+            for dataset in (*rollup.SCHEMAS, *layout.DATASETS)
+            for part in expired_partitions(lake, prefix, app_id, dataset, cutoff)
+        ]
+        if expired:
             before(app_id, cutoff)
-        for dataset in (*layout.DATASETS, *rollup.SCHEMAS):
-            for part in expired_partitions(lake, prefix, app_id, dataset, cutoff):
-                keys = [o["Key"] for o in lake.list(part)]
-                lake.delete(keys)
-                removed.append(Removed(app_id, dataset, layout.partition_of(part)[1], len(keys)))
+        for dataset, part in expired:
+            keys = [o["Key"] for o in lake.list(part)]
+            lake.delete(keys)
+            removed.append(Removed(app_id, dataset, layout.partition_of(part)[1], len(keys)))
     return removed
 
 
+def _today(now_ms: int) -> str:
+    return datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date().isoformat()
+
+
 def due_today(client: Any, table: str, now_ms: int) -> bool:
-    """True once per UTC day: records the day with a conditional write, so one run applies it."""
-    today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date().isoformat()
+    """True until ``done_today`` has recorded today: a run stopped half-way leaves the day
+    unrecorded, and the next run applies retention again. Two runs never apply it at once (the
+    export lease); if a run outlived its lease, both delete the same objects, which is harmless."""
+    try:
+        item = client.get_item(TableName=table, Key=keys.RETENTION_DAY_KEY, ConsistentRead=True).get("Item", {})
+    except (ClientError, BotoCoreError) as exc:
+        raise retry.storage_error(f"retention bookkeeping failed: {exc}", exc) from exc
+    return str(item.get("day", {}).get("S", "")) < _today(now_ms)
+
+
+def done_today(client: Any, table: str, now_ms: int) -> None:
+    """Record today once ``apply`` has removed everything. Only forward: a run with a clock
+    behind another's never moves the day back."""
+    today = _today(now_ms)
     try:
         client.put_item(
             TableName=table,
@@ -78,10 +117,9 @@ def due_today(client: Any, table: str, now_ms: int) -> bool:
             ExpressionAttributeNames={"#d": "day"},
             ExpressionAttributeValues={":today": {"S": today}},
         )
-        return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+            return
         raise retry.storage_error(f"retention bookkeeping failed: {exc}", exc) from exc
     except BotoCoreError as exc:
         raise retry.storage_error(f"retention bookkeeping failed: {exc}", exc) from exc

@@ -39,19 +39,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import logging
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.errors import ClickstreamError, StorageUnavailable, TerminalError, TransientError
 from chalicelib.export import compact
 from chalicelib.lake import layout, rollup, spill
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store import keys
+
+log = logging.getLogger("clickstream.export")
 
 # The sessions file last: its presence marks the day rolled up for readers.
 WRITE_ORDER = (
@@ -242,25 +246,41 @@ def _fresh(client: Any, table: str, app: str) -> None:
 
 # -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
 STATE_TABLE = "rollup_state"
-# The set of rollups a state vouches for: the tables, their columns (name and type) and the
-# spec funnels rolled up into rollup_funnel_days. A release that changes any of them (a table,
-# a column: visitor_key, decision 0015; a funnel) writes and trusts only states tagged with
-# its own set: until its first refresh, readers find no state of theirs and read raw events
-# (``least``); that refresh marks every day of the app dirty (the files were built for the old
-# set) before it publishes, so the new set is vouched for only day by day as it is rebuilt.
+# The set of rollups a state vouches for: the tables, their columns (name and type), the spec
+# funnels rolled up into rollup_funnel_days and the session rule the files were built by (the
+# gap, the order of ties, the messages that are no user action: ``SESSION_RULE``). A release
+# that changes any of them (a table, a column: visitor_key, decision 0015; a funnel; the gap)
+# writes and trusts only states tagged with its own set: until its first refresh, readers find
+# no state of theirs and read raw events (``least``); that refresh marks every day of the app
+# dirty (the files were built for the old set) before it publishes, so the new set is vouched
+# for only day by day as it is rebuilt.
+SESSION_RULE: Mapping[str, object] = {
+    "gap_ms": rollup.GAP_MS,
+    "session_order": rollup.SESSION_ORDER,
+    "not_actions": rollup.NOT_ACTIONS,
+}
 
 
-def state_tag(tables: Sequence[str], funnels: Sequence[Sequence[str]], schemas: Mapping[str, pa.Schema] | None) -> str:
+def state_tag(
+    tables: Sequence[str],
+    funnels: Sequence[Sequence[str]],
+    schemas: Mapping[str, pa.Schema] | None,
+    rule: Mapping[str, object] | None = None,
+) -> str:
     """The tag of a set of rollups. Types as pyarrow names them (``int64``, ``string``,
     ``timestamp[ms, tz=UTC]``): the same text in the Lambda's layer and on a laptop. ``schemas``
-    None is the tag of releases before the columns counted (tests: their states are not trusted)."""
+    None is the tag of releases before the columns counted, ``rule`` None of releases before the
+    session rule counted (tests: their states are not trusted)."""
     if schemas is None:
         return hashlib.sha256(repr((tuple(tables), tuple(funnels))).encode()).hexdigest()[:10]
     columns = tuple((name, tuple((f.name, str(f.type)) for f in schemas[name])) for name in tables)
-    return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns)).encode()).hexdigest()[:10]
+    if rule is None:
+        return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns)).encode()).hexdigest()[:10]
+    session = tuple(sorted((k, repr(v)) for k, v in rule.items()))
+    return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns, session)).encode()).hexdigest()[:10]
 
 
-STATE_TAG = state_tag(WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS)
+STATE_TAG = state_tag(WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, SESSION_RULE)
 STATE_FILE = f"state-{STATE_TAG}.parquet"
 STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"
@@ -390,30 +410,161 @@ def _held_apps(lake: Lake, prefix: str) -> set[str]:
     }
 
 
+# The time a pass keeps for its refreshes (a LIST, a few GETs and PUTs per stale or held app)
+# and the lease's release, when the invocation's remaining time is known (``rebuild_due``).
+REFRESH_RESERVE_MS = 60_000
+# A conservative rebuild time per million events of the day, for a day before any in this pass
+# has been timed: twice the wall time measured in the Lambda emulation (~10 s per million:
+# docs/performance-dashboard.md, *Rollup rebuild memory*), for a slower Lambda core.
+MS_PER_MILLION_ROWS = 20_000
+Step = Literal["start", "skip", "stop"]
+
+
+def next_step(left_ms: int, longest_ms: int, rows: int | None) -> Step:
+    """Pure: whether a pass with ``left_ms`` before its refreshes must run starts the next day.
+    "stop" once the longest day this pass has rebuilt would not fit again (no later day is
+    started: any may be as long); "skip" a day whose own estimate (``rows`` events) does not fit,
+    so a smaller one after it still may; ``rows`` None: not counted yet (only "stop" is decided)."""
+    if left_ms < longest_ms:
+        return "stop"
+    if rows is not None and left_ms < rows * MS_PER_MILLION_ROWS // 1_000_000:
+        return "skip"
+    return "start"
+
+
+class DaysNotRebuilt(ClickstreamError):
+    """Some days' rollups (or some apps' states) could not be brought up to date this pass; every
+    other day and app was. ``failures`` names each (app, day or None for a refresh, the error).
+    Raised as the transient kind unless every failure is terminal (``raise_for``)."""
+
+    def __init__(self, failures: Sequence[tuple[str, date | None, Exception]]) -> None:
+        self.failures = list(failures)
+        named = "; ".join(f"{app}/{day or 'state'}: {type(exc).__name__}: {exc}" for app, day, exc in self.failures)
+        super().__init__(
+            f"{len(self.failures)} rollup step(s) failed ({named}); those days stay dirty and their apps' readers "
+            "read raw events for them until a later pass succeeds; every other day was rebuilt and published"
+        )
+
+
+class DaysNotRebuiltTransient(DaysNotRebuilt, TransientError):
+    """At least one failure may pass on a retry (storage throttled or down)."""
+
+
+class DaysNotRebuiltTerminal(DaysNotRebuilt, TerminalError):
+    """Every failure repeats on a retry (a day too large for the function's disk: decision 0014)."""
+
+
+def raise_for(failures: Sequence[tuple[str, date | None, Exception]]) -> None:
+    """Raise once for the failures of a pass, of the kind that says whether a retry may help."""
+    if not failures:
+        return
+    terminal = all(isinstance(exc, TerminalError) for _, _, exc in failures)
+    kind = DaysNotRebuiltTerminal if terminal else DaysNotRebuiltTransient
+    raise kind(failures) from failures[0][2]
+
+
+def _failed(failures: list[tuple[str, date | None, Exception]], app: str, day: date | None, exc: Exception) -> None:
+    failures.append((app, day, exc))
+    what = "rollup day not rebuilt; it stays dirty" if day else "rollup state not refreshed; its holds stay"
+    log.error(
+        json.dumps(
+            {"msg": what, "app_id": app, "dt": day.isoformat() if day else None, "kind": type(exc).__name__, "error": str(exc)}
+        )
+    )
+
+
 def rebuild_due(
-    lake: Lake, client: Any, settings: Settings, now_ms: int, crash: Callable[[str], None], rows_per_slice: int = ROWS_PER_SLICE
+    lake: Lake,
+    client: Any,
+    settings: Settings,
+    now_ms: int,
+    crash: Callable[[str], None],
+    rows_per_slice: int = ROWS_PER_SLICE,
+    remaining_ms: Callable[[], int] | None = None,
 ) -> int:
     """Rebuild every dirty day that is rollable now, then refresh the readers' state of every
-    app that was rebuilt or held (module docstring, steps 4 to 7). Returns days written."""
+    app that was rebuilt or held (module docstring, steps 4 to 7). Returns days written.
+
+    ``remaining_ms`` (the Lambda invocation's ``get_remaining_time_in_millis``; None: no limit)
+    bounds the rebuilds: a day is started only if it may end ``REFRESH_RESERVE_MS`` before the
+    function's timeout (``next_step``). The days not started stay dirty for the next run, and
+    the refreshes always run: a backlog (every day of every app after a release changed the
+    state tag) is worked off run by run instead of being killed at the limit on every run,
+    before any refresh, with nothing ever published.
+
+    One day that fails (a day too large for the disk, a throttled PUT) stops neither the other
+    days nor the refreshes: it is logged and stays dirty (its app's refresh publishes a state
+    before it), and the pass raises ``DaysNotRebuilt`` once at its end, so the failure is seen
+    (the run's error; no ExportLagSeconds that run) while every other app's readers move on."""
     # Marks of the partitions runs wrote (their groups' holds rely on them) before any refresh.
     note_exported(client, settings.table, compact.dirty_partitions(client, settings.table))
     today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
     source = S3Days(lake, settings.lake_prefix)
     done = 0
-    for app, day in dirty(client, settings.table):
-        if not rollup.rollable(day, today):
+    failures: list[tuple[str, date | None, Exception]] = []
+    due = [(app, day) for app, day in dirty(client, settings.table) if rollup.rollable(day, today)]
+    longest, left_over = 0, []
+    for i, (app, day) in enumerate(due):
+        if remaining_ms is not None:
+            left = remaining_ms() - REFRESH_RESERVE_MS
+            step = next_step(left, longest, None)
+            if step == "start":  # one LIST more: the day's size
+                step = next_step(left, longest, source.count(app, day))
+            if step == "stop":
+                left_over.extend(due[i:])
+                break
+            if step == "skip":
+                left_over.append((app, day))
+                continue
+            started = remaining_ms()
+        try:
+            _rebuild_day(lake, client, settings, source, app, day, crash, rows_per_slice)
+        except Exception as exc:  # noqa: BLE001  (recorded and raised after the refreshes)
+            _failed(failures, app, day, exc)
             continue
-        # The slices and the built tables go to local disk (Lambda: /tmp, EphemeralStorage in
-        # deploy/resources.yaml), removed when this day is done or fails (chalicelib/lake/spill.py).
-        with spill.workdir() as folder:
-            files = rollup.rebuild_day_files(source, app, day, folder, rows_per_slice)
-            for name in WRITE_ORDER:
-                key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
-                lake.put_bytes(key, files[name].read_bytes())  # one table's file in memory at a time
-                crash("rollup_after_write")
-        _clean(client, settings.table, app, day)
-        crash("rollup_after_clean")
+        finally:
+            if remaining_ms is not None:
+                longest = max(longest, started - remaining_ms())
         done += 1
+    if left_over:
+        log.info(
+            json.dumps(
+                {
+                    "msg": "rollup pass out of time; days left dirty for the next run",
+                    "days": len(left_over),
+                    "first": f"{left_over[0][0]}/{left_over[0][1].isoformat()}",
+                    "rebuilt": done,
+                    "longest_ms": longest,
+                }
+            )
+        )
     for app in sorted(_stale_apps(client, settings.table) | _held_apps(lake, settings.lake_prefix)):
-        refresh_state(lake, client, settings, app, crash)
+        try:
+            refresh_state(lake, client, settings, app, crash)
+        except Exception as exc:  # noqa: BLE001
+            _failed(failures, app, None, exc)
+    raise_for(failures)
     return done
+
+
+def _rebuild_day(
+    lake: Lake,
+    client: Any,
+    settings: Settings,
+    source: S3Days,
+    app: str,
+    day: date,
+    crash: Callable[[str], None],
+    rows_per_slice: int,
+) -> None:
+    """Steps 4 and 5 for one day."""
+    # The slices and the built tables go to local disk (Lambda: /tmp, EphemeralStorage in
+    # deploy/resources.yaml), removed when this day is done or fails (chalicelib/lake/spill.py).
+    with spill.workdir() as folder:
+        files = rollup.rebuild_day_files(source, app, day, folder, rows_per_slice)
+        for name in WRITE_ORDER:
+            key = layout.partition_prefix(settings.lake_prefix, name, app, day.isoformat()) + rollup.FILE_NAME
+            lake.put_bytes(key, files[name].read_bytes())  # one table's file in memory at a time
+            crash("rollup_after_write")
+    _clean(client, settings.table, app, day)
+    crash("rollup_after_clean")

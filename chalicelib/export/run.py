@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
-from chalicelib.errors import LeaseHeld
+from chalicelib.errors import LeaseHeld, TransientError
 from chalicelib.export import plan
 from chalicelib.export.budget import effective_budget
 from chalicelib.export.group import GroupExport, GroupResult
@@ -52,6 +52,10 @@ def _in_read_order(
         assert part is not None, f"{key_range} was not read to its end"
         out.extend(part)
     return out
+
+
+class PendingRunBusy(TransientError):
+    """Work needing the lease waited for a fanned-out run's workers to finish, in vain."""
 
 
 class _OverBudget(Exception):
@@ -195,7 +199,7 @@ class Exporter:
                 for g in range(1 if kept else 0, len(groups)):
                     self.invoke({"seq": pending.seq, "group": g})
                 if kept:
-                    totals.add(self.run_group(pending, 0))
+                    totals.add(self.run_group(pending, 0) or GroupResult())
                 report.status = "fanned_out"
             else:
                 self._finish(pending, totals)
@@ -216,7 +220,10 @@ class Exporter:
     def exclusive(self, wait_s: float = 0.0, poll_s: float = 0.1) -> Iterator[Session]:
         """Hold the export lease for other work on the lake (erasure, backfill), pending run finished.
 
-        While it is held no export can run, so nothing can write rows behind this work's back.
+        While it is held no export can run, so nothing can write rows behind this work's back:
+        a half-done compaction is completed and the pending run committed first, its groups run
+        here, except those a live worker claimed, whose ``mark_done`` is awaited (``PendingRunBusy``
+        after ``wait_s``). ``wait_s`` bounds the wait for the lease and for those workers together.
         """
         deadline = time.monotonic() + wait_s
         while True:
@@ -228,13 +235,35 @@ class Exporter:
                     raise
                 time.sleep(poll_s)
         try:
-            if state.pending is not None and self._finish(state.pending, GroupResult()):
-                state = ExportState(state.pending.hi_ms, state.pending.seq, None)
+            # A compaction killed between its output and its inputs' deletion leaves both in the
+            # partition; the work handed this session would read (and rewrite) every row twice.
+            # Completed first, as every run does (compact.py: resume runs first under the lease).
+            self.housekeeping.resume()
+            state = self._finish_before_session(state, deadline, poll_s)
             yield Session(self.settings, self.lake, self.reader, self._table, state.seq, self.crash, self._renew)
         except BaseException:
             self._release_after_failure()
             raise
         self.state.release(self.owner)
+
+    def _finish_before_session(self, state: ExportState, deadline: float, poll_s: float) -> ExportState:
+        """Commit the pending run before the session starts, waiting (lease renewed) while a
+        worker still exports one of its groups: that worker may write files until it ends, and
+        the session's work must see them (``StateStore.claim``)."""
+        while state.pending is not None:
+            pending = state.pending
+            if self._finish(pending, GroupResult(), inline=True):
+                return ExportState(pending.hi_ms, pending.seq, None)
+            if time.monotonic() >= deadline:
+                raise PendingRunBusy(
+                    f"export run {pending.seq} still has groups being exported by workers (done: {sorted(pending.done)} "
+                    f"of {len(pending.groups)}); nothing was changed: try again once they have finished (at most "
+                    f"{self.lease_ms // 1000} s after they started)"
+                )
+            time.sleep(poll_s)
+            self._renew()
+            state = self.state.read()
+        return state
 
     def _release_after_failure(self) -> None:
         """Release without hiding the failure that got us here (if storage is down, the lease expires)."""
@@ -248,18 +277,26 @@ class Exporter:
     def _renew(self) -> None:
         self.state.renew(self.owner, self.now_ms(), self.lease_ms)
 
-    def _finish(self, pending: Pending, totals: GroupResult) -> bool:
-        """Run the groups not yet done (inline, or re-invoke stalled workers), then commit."""
+    def _finish(self, pending: Pending, totals: GroupResult, inline: bool = False) -> bool:
+        """Run the groups not yet done (inline, or re-invoke stalled workers), then commit.
+        False: not committed yet (workers invoked or still running a group they claimed)."""
         missing = [g for g in range(len(pending.groups)) if g not in pending.done]
-        if missing and self.invoke is not None and len(pending.groups) > 1:
+        if missing and self.invoke is not None and len(pending.groups) > 1 and not inline:
             stalled = self.now_ms() - pending.started_ms > self.lease_ms
             if not stalled:
                 return False
             for g in missing:
                 self.invoke({"seq": pending.seq, "group": g})
             return False
+        busy = False
         for g in missing:
-            totals.add(self.run_group(pending, g))
+            result = self.run_group(pending, g)
+            if result is None:
+                busy = True  # a live worker has it (or just finished it): wait for its mark_done
+            else:
+                totals.add(result)
+        if busy:
+            return False
         self.crash("before_commit")
         self.state.commit(self.owner, pending)
         self.crash("after_commit")
@@ -333,7 +370,11 @@ class Exporter:
             return list(pool.map(one, ranges))
 
     # -- one group: what a fan-out worker runs -----------------------------------------
-    def run_group(self, pending: Pending, group: int) -> GroupResult:
+    def run_group(self, pending: Pending, group: int, worker: bool = False) -> GroupResult | None:
+        """Export one group, once claimed (``StateStore.claim``); None if the claim was refused."""
+        if not self.state.claim(pending.seq, group, self.owner, self.now_ms(), self.lease_ms, worker):
+            self._prefetched = None
+            return None
         lines = None
         kept = self._prefetched
         if kept is not None and group == 0 and kept[:4] == (pending.seq, pending.lo_ms, pending.hi_ms, pending.groups[0]):
@@ -347,4 +388,4 @@ class Exporter:
         pending = state.pending
         if pending is None or pending.seq != int(payload["seq"]) or int(payload["group"]) in pending.done:
             return None  # committed or done already: a duplicate delivery
-        return self.run_group(pending, int(payload["group"]))
+        return self.run_group(pending, int(payload["group"]), worker=True)

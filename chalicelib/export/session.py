@@ -4,7 +4,8 @@
 they need nothing of the exporter's insides and the export never imports them. While the
 session lives no export run can start, so nothing writes rows behind the work's back:
 
-    erase:  acquire lease ── finish pending run ── delete rows ── rewrite files ── release
+    erase:  acquire lease ── resume compaction ── finish pending run (awaiting workers that
+            claimed a group) ── delete rows ── rewrite files ── release
     export:        acquire lease ╳ LeaseHeld (skipped) ..................... next run ok
 
 A session outliving ``lease_ms`` must ``renew()`` between steps, or a run may take over.

@@ -2,7 +2,8 @@
 
 Fields: ``watermark`` (every item received at or before it is in the lake), ``seq``
 (last committed run), ``lease_owner``/``lease_until``, and, while a run is under way,
-``p_seq``/``p_lo``/``p_hi``/``p_groups``/``p_done``: the window it promised to export.
+``p_seq``/``p_lo``/``p_hi``/``p_groups``/``p_done``: the window it promised to export, and
+``p_claim_<g>``/``p_claim_by_<g>``: who is exporting group g, until when (``claim``).
 
 Why the pending window is written *before* any file::
 
@@ -159,11 +160,60 @@ class StateStore:
                 ) from exc
             raise retry.storage_error(f"export state in {self._table}: {exc}", exc) from exc
 
+    def claim(self, seq: int, group: int, claimer: str, now_ms: int, claim_ms: int, worker: bool) -> bool:
+        """Take group ``group`` of pending run ``seq`` before reading any of its items; False if
+        it is done, no longer pending, or a live worker has it (then this caller must not run it).
+
+        Why: a run finished inline (a CLI erasure's ``Exporter.exclusive``) while the Lambda
+        worker invoked for a group still runs. Checking the pending state when the worker starts
+        is not enough::
+
+            worker:   read state (pending 7) ── read items ── write file 1 ......... write file 2
+            erasure:                     acquire ── run group inline ── commit 7 ── delete items,
+                                                                         rewrite the files ──┘
+                                                                     (file 2: the rows are back)
+
+        With a claim, the check and the taking are one conditional write. A worker's claim lasts
+        ``claim_ms``, longer than the worker function's timeout (the export lease, 16 min > 15),
+        so the worker is dead (Lambda's hard timeout) before anyone else may take its group: a
+        coordinator finds the claim live and waits; the worker's last write precedes its
+        ``mark_done``. A coordinator's own claim is fenced by the lease it holds (``lease_owner``,
+        checked again at commit), so the next lease holder may take it over at once, as it
+        redoes any crashed run's groups; a worker may not (it would write beside it).
+        """
+        condition = "p_seq = :seq AND NOT contains(p_done, :g) AND (attribute_not_exists(#until) OR #until < :now"
+        values: dict[str, Any] = {
+            ":seq": {"N": str(seq)},
+            ":g": {"N": str(group)},
+            ":now": {"N": str(now_ms)},
+            ":until": {"N": str(now_ms + claim_ms)},
+            ":by": {"S": ("worker:" if worker else "lease:") + claimer},
+        }
+        if worker:
+            condition += ")"
+        else:
+            condition = f"lease_owner = :me AND {condition} OR NOT begins_with(#by, :w))"
+            values[":me"] = {"S": claimer}
+            values[":w"] = {"S": "worker:"}
+        try:
+            self._update(
+                UpdateExpression="SET #until = :until, #by = :by",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#until": f"p_claim_{group}", "#by": f"p_claim_by_{group}"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _failed_condition(exc):
+                return False
+            raise retry.storage_error(f"export state in {self._table}: {exc}", exc) from exc
+        return True
+
     def commit(self, owner: str, pending: Pending) -> None:
         """Move the watermark to the window's end, once every group of the run is durable."""
+        claims = "".join(f", p_claim_{g}, p_claim_by_{g}" for g in range(len(pending.groups)))
         self._owned_update(
             owner,
-            "SET watermark = :hi, seq = :seq REMOVE p_seq, p_lo, p_hi, p_groups, p_done, p_started",
+            f"SET watermark = :hi, seq = :seq REMOVE p_seq, p_lo, p_hi, p_groups, p_done, p_started{claims}",
             {":hi": {"N": str(pending.hi_ms)}, ":seq": {"N": str(pending.seq)}},
             extra_condition="p_seq = :seq",
         )

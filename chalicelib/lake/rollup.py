@@ -192,8 +192,9 @@ PLAIN = {
 
 # The dashboard spec's funnels (quicksight/dashboard.yaml, ``funnels``), rolled up per day: the
 # Lambda cannot read the spec, so the list is here and a test keeps the two equal; funnel.sql's
-# gates are generated from it (@spec_funnels, clickstream/lake/catalog.py). A funnel added here reads the rollup only for days rebuilt
-# after it was added (rebuild the older ones: docs/lake.md, *Upgrading*). Up to 10 steps each.
+# gates are generated from it (@spec_funnels, clickstream/lake/catalog.py). A funnel added here
+# reads the rollup only for days rebuilt after it was added (rebuild the older ones: docs/lake.md,
+# *Upgrading*). Up to 10 steps each.
 FUNNELS: tuple[tuple[str, ...], ...] = (("/demo", "LIKE_WOOD", "CLICK_LANG"),)
 FUNNEL_SEPARATOR = "\x1f"  # no step of a spec funnel contains it (tests/unit/test_rollup_funnels.py)
 

@@ -1,7 +1,9 @@
 """Erasure (right to be forgotten) across the store and the lake, and the subject's data export.
 
 ``erase`` holds the export lease for its whole duration, so no export can run meanwhile and
-bring deleted rows back; a pending export run is finished first, then:
+bring deleted rows back: it renews the lease after the store, after every file it reads and
+every rollup day it rebuilds, and stops (``ErasureLeaseLost``, transient: run it again) if
+another run took it. A pending export run (and a compaction left half done) is finished first, then:
 
 1. every raw item in DynamoDB that belongs to the subject (exported or not, events and
    rejected events) is deleted;
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -30,9 +33,11 @@ import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import clients
+from chalicelib.errors import TransientError
 from chalicelib.export import rollups
 from chalicelib.export.run import Exporter
 from chalicelib.export.session import Session
+from chalicelib.export.state import LeaseLost
 from chalicelib.lake import layout
 from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.rows import decode_row
@@ -40,6 +45,8 @@ from chalicelib.settings import Settings
 from chalicelib.store import keys, retry
 from chalicelib.store.events import delete_keys
 from clickstream.admin.ledger import Ledger, LedgerEntry, now_ms
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["user_id", "anonymous_id"]
 
@@ -129,7 +136,6 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     lake, prefix = session.lake, session.settings.lake_prefix
     removed = {"events": 0, "rejected_events": 0}
     rewritten: list[str] = []
-    rewritten_events = 0
     for dataset in layout.DATASETS:
         app_prefix = layout.app_prefix(prefix, dataset, subject.app_id)
         for obj in list(lake.list(app_prefix)):
@@ -137,18 +143,21 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
             if not key.endswith(".parquet"):
                 continue
             table = lake.read_table(key)
+            # Renewed after every read, so the writes below start under a lease with its full
+            # length ahead (or not at all: an export took over, see _renew).
+            _renew(session, f"before rewriting {key}", len(rewritten))
             mask = _mask(dataset, table, subject)
             hits = pc.sum(mask).as_py() or 0
             if not hits:
                 continue
             if dataset == "events":
                 # Before the rewrite: readers held off the rollups (they hold the subject's ids too)
-                # and the day marked, so a crash from here on still rebuilds it (rollups.py).
-                if not rewritten_events:
-                    rollups.hold(lake, prefix, subject.app_id, f"erasure-{request_id}", rollups.NOTHING_ROLLED)
+                # and the day marked, so a crash from here on still rebuilds it (rollups.py). The
+                # hold is written again before every file: it is this file's guard, not only the
+                # first one's (a refresh that saw the earlier marks may have deleted it).
+                rollups.hold(lake, prefix, subject.app_id, f"erasure-{request_id}", rollups.NOTHING_ROLLED)
                 day = date.fromisoformat(layout.partition_of(key)[1])
                 rollups.mark(session.table, session.settings.table, [(subject.app_id, day)])
-                rewritten_events += 1
             kept = table.filter(pc.invert(mask))
             if kept.num_rows:
                 out = _rewritten_key(key, request_id)
@@ -161,11 +170,53 @@ def erase_lake(session: Session, subject: Subject, request_id: str, crash: Calla
     return removed["events"], removed["rejected_events"], rewritten
 
 
-def erase_rollups(session: Session, crash: Callable[[str], None]) -> int:
+def erase_rollups(session: Session, app_id: str, crash: Callable[[str], None]) -> int:
     """Rebuild the rollups of the days whose events files were rewritten (erase_lake marked them
     before each rewrite; they hold anonymous_id and user_id too), now, under the same lease, and
-    let readers back onto them. Returns the days rebuilt."""
-    return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), crash)
+    let readers back onto them. Returns the days rebuilt.
+
+    The pass rebuilds every app's dirty days. A day of another app that fails (too large for the
+    disk, decision 0014) does not make this erasure fail: the subject's rows are gone from its
+    app's files and rollups. A failed day or state of the subject's app does: its rollups may
+    still hold the rows (readers are held off them), and the erasure must be run again."""
+    rebuilt = 0
+
+    def renew_after_each_day(point: str) -> None:
+        nonlocal rebuilt
+        crash(point)
+        if point == "rollup_after_clean":
+            rebuilt += 1
+            _renew(session, "rebuilding the rollups", rebuilt, "days rebuilt")
+
+    _renew(session, "before rebuilding the rollups", 0, "days rebuilt")
+    try:
+        return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), renew_after_each_day)
+    except rollups.DaysNotRebuilt as failed:
+        rollups.raise_for([f for f in failed.failures if f[0] == app_id])  # the subject's app: raise
+        log.warning(json.dumps({"msg": "erasure done; other apps' rollup days failed", "error": str(failed)}))
+        return rebuilt
+
+
+class ErasureLeaseLost(TransientError):
+    """An erasure ran past its export lease and another run took it: the erasure stopped."""
+
+
+def _renew(session: Session, where: str, done: int, unit: str = "files rewritten") -> None:
+    """Extend the export lease, or stop: an erasure that outlived it (a large app: it reads every
+    file) must not write on while an export that took over rebuilds, refreshes and drops holds::
+
+        erasure:  hold, mark X, rewrite X ──── (lease expires) ──── renew ╳ LeaseLost: stop
+        export:                      acquire ─ rebuild X ─ refresh (drops the hold) ─ release
+
+    Without the stop, the erasure would rewrite day Y after the refresh, with no hold left while
+    the published state covers Y: readers would trust Y's rollups, built from the old rows."""
+    try:
+        session.renew()
+    except LeaseLost as exc:
+        raise ErasureLeaseLost(
+            f"erasure stopped {where} ({done} {unit}): it outlived the export lease and another run took it; "
+            "nothing more was written. Run the erasure again: it rewrites only the files that still hold the subject's rows"
+        ) from exc
 
 
 def erase(
@@ -178,10 +229,11 @@ def erase(
     with exporter.exclusive(wait_s=wait_s) as session:
         entry.store_rows_removed, entry.store_rejected_removed = erase_store(session.table, session.settings.table, subject)
         crash("erase_after_store")
+        _renew(session, "after the store", 0)
         entry.lake_rows_removed, entry.lake_rejected_removed, entry.files_rewritten = erase_lake(
             session, subject, entry.request_id, crash
         )
-        erase_rollups(session, crash)
+        erase_rollups(session, subject.app_id, crash)
     entry.finished_at, entry.status = now_ms(), "done"
     ledger.record(entry)
     return entry

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import date
@@ -24,12 +25,16 @@ from hypothesis import strategies as st
 
 from chalicelib import clients
 from chalicelib.export import rollups
-from chalicelib.export.run import Exporter, Tuning
+from chalicelib.export.run import Exporter, PendingRunBusy, Tuning
+from chalicelib.export.state import LeaseLost
 from chalicelib.lake import layout, rollup
 from chalicelib.lake.parquetio import Lake
 from chalicelib.lake.transform import lines_to_table
 from chalicelib.settings import from_env
+from clickstream.admin.erasure import Subject, erase
+from clickstream.admin.ledger import LedgerEntry
 from clickstream.admin.tables import ensure_bucket, ensure_table
+from tests.factories import ABSENT
 from tests.lake_helpers import event, read_lake, store
 
 HOUR = 3_600_000
@@ -353,3 +358,88 @@ def test_a_backlog_over_budget_exported_partly_from_the_planning_read_survives_a
     # THEN the lake holds each event once
     assert_exactly_once(s)
     assert read_lake(s).num_rows == 30
+
+
+def test_an_erasure_finishing_a_fanned_out_run_waits_for_its_live_worker_and_nothing_erased_comes_back(local_stack):
+    """A CLI erasure's ``Exporter.exclusive`` finishes a fanned-out pending run itself while the
+    Lambda worker invoked for a group may still be running. A worker that read the subject's
+    items before the erasure deleted them, and writes after the erasure rewrote the lake, would
+    bring the erased rows back (and double every other). The worker claims its group in one
+    conditional write before it reads (``StateStore.claim``): the erasure runs only the unclaimed
+    groups, waits for the worker's ``mark_done``, then commits and erases."""
+    s = fresh_settings(local_stack).with_(write_shards=4)
+    clock = Clock(T0)
+    # GIVEN a backlog over budget, over two days, partly of the subject's, fanned out
+    rows = [event(f"e{i}", clock.ms - (1000 if i % 2 else 26 * HOUR), user_id="u-x" if i % 3 == 0 else ABSENT) for i in range(60)]
+    store(s, rows, received_ms=clock.ms)
+    clock.ms += 60_000
+    invoked: list[dict] = []
+    assert make_exporter(s, clock, invoke=invoked.append, budget=20).run_once().status == "fanned_out"
+    payload = invoked[0]
+    erasure: list[threading.Thread] = []
+    erased: list[LedgerEntry] = []
+
+    def erasure_meanwhile(point: str) -> None:
+        # WHEN the worker has written its first file and is slow (a cold S3 connection, a GC
+        # pause), and meanwhile an erasure of u-x starts from the CLI (invoke=None)
+        if point != "after_data_file" or erasure:
+            return
+        eraser = make_exporter(s, Clock(clock.ms + 1_000), owner="eraser")
+
+        def run() -> None:
+            erased.append(erase(eraser, Subject("app-a", "user_id", "u-x"), "test", wait_s=60))
+
+        erasure.append(threading.Thread(target=run))
+        erasure[0].start()
+        # the worker goes on once the erasure is done or waits for this group alone
+        state = eraser.state
+        while erasure[0].is_alive():
+            pending, (owner, _) = state.read().pending, state.lease()
+            if owner == "eraser" and pending is not None and set(range(len(pending.groups))) - pending.done == {payload["group"]}:
+                break
+            time.sleep(0.05)
+
+    try:
+        make_exporter(s, clock, crash=erasure_meanwhile).run_worker(payload)
+    except LeaseLost:  # its mark_done, if the run was committed without it: its files are written by then
+        pass
+    erasure[0].join(timeout=120)
+    # THEN the erasure is done, the erased person has no row in the lake, and no row is doubled
+    assert erased and erased[0].status == "done"
+    lake_rows = read_lake(s)
+    ids = lake_rows.column("event_id").to_pylist()
+    resurrected = lake_rows.column("user_id").to_pylist().count("u-x")
+    assert (resurrected, len(ids) - len(set(ids)), len(ids)) == (0, 0, 40), "(erased rows back, rows doubled, rows)"
+
+
+def test_work_needing_the_lease_waits_for_a_live_worker_s_claim_and_says_so_when_out_of_time(local_stack):
+    """A group claimed by a live worker is not run by anyone else: a duplicate delivery does
+    nothing, and ``Exporter.exclusive`` that cannot wait for it raises ``PendingRunBusy`` (lease
+    released, run not committed). Once the claim has expired (the worker ended at its function's
+    timeout, shorter than the claim) the group is run inline and the run committed once."""
+    s = fresh_settings(local_stack).with_(write_shards=4)
+    clock = Clock(T0)
+    store(s, [event(f"w{i}", clock.ms - 1000) for i in range(60)], received_ms=clock.ms)
+    clock.ms += 60_000
+    invoked: list[dict] = []
+    assert make_exporter(s, clock, invoke=invoked.append, budget=20).run_once().status == "fanned_out"
+    worker = make_exporter(s, clock)
+    pending = worker.state.read().pending
+    assert pending is not None
+    # GIVEN a worker that claimed its group, then hangs
+    assert worker.state.claim(pending.seq, invoked[0]["group"], worker.owner, clock.ms, LEASE_MS, worker=True)
+    # THEN a second delivery of its payload does nothing
+    assert make_exporter(s, clock).run_worker(invoked[0]) is None
+    # WHEN an operator's work needs the lease and cannot wait
+    with pytest.raises(PendingRunBusy, match=f"export run {pending.seq} still has groups"):
+        with make_exporter(s, clock).exclusive(wait_s=0):
+            pytest.fail("the session must not start before the run is committed")
+    # THEN the lease is free and the run still pending
+    assert worker.state.lease() == (None, None) and worker.state.read().pending is not None
+    # WHEN the worker's claim has expired
+    clock.ms += LEASE_MS + 1
+    with make_exporter(s, clock).exclusive(wait_s=0) as session:
+        # THEN the run is committed before the session starts, each event once
+        assert session.seq == pending.seq and worker.state.read().pending is None
+    assert_exactly_once(s)
+    assert read_lake(s).num_rows == 60

@@ -26,3 +26,14 @@ def test_a_worker_against_a_missing_table_fails_once_without_raising(settings) -
 
     assert result == {"status": "failed", "error": result["error"], "seq": 1, "group": 0}
     assert "ResourceNotFoundException" in result["error"]
+
+
+def test_the_schedule_s_lambda_context_bounds_the_run_s_rollup_pass(settings) -> None:
+    """app.export_events passes Lambda's context: its remaining time bounds rollups.rebuild_due."""
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 123_456
+
+    assert handlers.exporter(settings, Context()).housekeeping.remaining_ms() == 123_456  # type: ignore[misc]
+    assert handlers.exporter(settings).housekeeping.remaining_ms is None

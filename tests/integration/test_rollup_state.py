@@ -8,31 +8,33 @@ point, and the rollups again once housekeeping has rebuilt the days.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
 
 from chalicelib import clients
 from chalicelib.export import rollups
 from chalicelib.export.run import Exporter, Tuning
-from chalicelib.lake import rollup, visitor_key
+from chalicelib.lake import layout, rollup, visitor_key
 from chalicelib.lake.parquetio import Lake, parquet_bytes
 from chalicelib.settings import Settings
 from chalicelib.store import keys
 from chalicelib.store.apps import AppStore
 from clickstream.admin.backfill import backfill
-from clickstream.admin.erasure import Subject, erase
+from clickstream.admin.erasure import ErasureLeaseLost, Subject, erase
 from clickstream.admin.rollup_backfill import mark_existing
 from clickstream.cli import main
 from clickstream.lake import LocalLake, directory_lake, local_lake, query_names, run_query
 from clickstream.lake.params import NOTHING_ROLLED
 from tests.factories import ABSENT
-from tests.lake_helpers import cli_env, event, lake_files, store
+from tests.lake_helpers import cli_env, event, lake_files, read_lake, store
 
 APP = "shop"
 NOW = int(time.time() * 1000)
@@ -173,6 +175,97 @@ def test_an_erasure_stopped_half_way_never_leaves_a_stale_rollup_readable(rolled
     for key in lake_files(settings, "rollup_sessions") + lake_files(settings, "rollup_visitor_days"):
         assert visitor_key.key("anon-a") not in s3_lake(settings).read_table(key).column("visitor_key").to_pylist(), key
     assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k], "the hold is gone"
+
+
+def test_an_erasure_after_a_compaction_killed_half_way_finishes_it_first_and_doubles_no_row(rolled):
+    """A compaction killed after writing its output, before deleting its inputs, leaves both in
+    the partition. ``Exporter.exclusive`` completes it (``compact.resume``) before the erasure
+    reads the day: each row is rewritten once, and later runs find no intent left to trip on."""
+    settings, lake = rolled
+    day = TODAY - timedelta(days=5)
+    # GIVEN late events of Alice for a closed, rolled-up day: a second file in its partition, and
+    # the run's compaction of that partition dies after writing its output, before deleting inputs
+    store(settings, visit("anon-a", "u-alice", at(5, 15), ["/late"]), received_ms=NOW + 30_000, app_id=APP)
+    with pytest.raises(HardKill):
+        exporter(settings, NOW + 60_000, crash=dies_at("compact_after_output")).run_once()
+    time.sleep(2.1)  # the killed run's lease expires
+
+    # WHEN Alice (who has events on that day) is erased
+    erase(exporter(settings, NOW + 120_000), Subject(APP, "user_id", "u-alice"), "test", wait_s=5)
+
+    # THEN the day holds each remaining event once (anon-b's two rows), the next exports run ...
+    events = read_lake(settings)
+    on_day = events.filter(pc.equal(events["dt"], day.isoformat()))
+    statuses = [exporter(settings, NOW + k * 60_000).run_once().status for k in (3, 4)]
+    assert (sorted(on_day.column("anonymous_id").to_pylist()), statuses) == (["anon-b"] * 2, ["exported", "exported"])
+    # ... and the page is what raw events say
+    lake.sync(0)
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_compaction_intent_whose_output_and_inputs_are_all_gone_is_dropped_not_fatal(rolled):
+    """An intent whose output and inputs are all gone (the output was written, the inputs deleted,
+    then the rows moved or removed under the lease) has nothing to merge: writing anything would
+    bring rows back. ``resume`` drops it; it must not stop every later run (nothing more would be
+    exported until DynamoDB's TTL removed the items)."""
+    settings, _ = rolled
+    partition = layout.partition_prefix(settings.lake_prefix, "events", APP, (TODAY - timedelta(days=5)).isoformat())
+    intent = keys.compaction_intent_key(partition)
+    ddb = clients.dynamodb(settings)
+    ddb.put_item(
+        TableName=settings.table,
+        Item={
+            **intent,
+            "inputs": {"S": json.dumps([partition + "part-gone-1.parquet", partition + "part-gone-2.parquet"])},
+            "output": {"S": partition + "compacted-0123456789abcdef.parquet"},
+        },
+    )
+    before = sorted(read_lake(settings).column("event_id").to_pylist())
+    store(settings, visit("anon-d", None, at(0, 0), ["/"]), received_ms=NOW + 30_000, app_id=APP)
+
+    assert exporter(settings, NOW + 60_000).run_once().status == "exported"
+    assert "Item" not in ddb.get_item(TableName=settings.table, Key=intent, ConsistentRead=True)
+    assert not [k for k in lake_files(settings) if "compacted-0123456789abcdef" in k]
+    assert len(read_lake(settings)) == len(before) + 1
+
+
+def test_an_erasure_that_outlives_its_lease_stops_and_never_leaves_a_stale_rollup_readable(rolled):
+    """An erasure reads every events file of the app: a large app's outlives the lease unless it
+    is renewed. When an export takes over anyway (one step longer than the lease), rebuilds the
+    days marked so far and its refresh deletes the erasure's hold, the erasure must not write on
+    (later days would be rewritten with no hold while the state covers them): it stops with a
+    transient error, and its rerun finishes with readers never on a stale rollup."""
+    settings, lake = rolled
+    agrees: list[bool] = []
+    rewritten = 0
+
+    def meanwhile(point: str) -> None:
+        nonlocal rewritten
+        if point != "erase_after_delete_input":
+            return
+        rewritten += 1
+        if rewritten == 1:
+            # the erasure has run past its lease (2 s in these tests; the clock says 60 s later):
+            # the scheduled export takes the lease and runs its housekeeping
+            assert exporter(settings, NOW + 180_000).run_once().status in ("exported", "idle")
+        # after each file: what a reader sees now
+        lake.sync(0)
+        agrees.append(panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED))
+
+    # WHEN Alice's erasure loses its lease after her first file
+    with pytest.raises(ErasureLeaseLost, match="outlived the export lease"):
+        erase(exporter(settings, NOW + 120_000), Subject(APP, "user_id", "u-alice"), "test", crash=meanwhile, wait_s=5)
+    # THEN it wrote nothing more, and the page is what raw events say
+    assert rewritten == 1
+    # WHEN it is run again
+    erase(exporter(settings, NOW + 240_000), Subject(APP, "user_id", "u-alice"), "test", crash=meanwhile, wait_s=5)
+    # THEN it rewrote Alice's other files; at every point a reader's page was what raw events say
+    assert rewritten >= 2, "Alice has events in more than one file"
+    assert all(agrees), agrees
+    assert "u-alice" not in read_lake(settings).column("user_id").to_pylist()
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
 
 
 def test_late_events_hold_readers_off_the_days_they_change_until_rebuilt(rolled):
@@ -491,3 +584,162 @@ def test_retention_rebuilds_the_first_day_kept_and_the_state_follows(rolled):
     lake.sync(0)
     assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
     assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_day_that_cannot_be_rebuilt_stays_dirty_and_every_other_app_s_rollups_go_on(rolled, monkeypatch):
+    """A day too large for the function's ephemeral storage raises ``spill.SpillFailed`` (terminal;
+    decision 0014: the day stays dirty and its readers read raw events for it). The pass goes on:
+    every other app's changed days are rebuilt, every state refreshed and its holds deleted; the
+    run then raises once, as the terminal kind, naming the app and day, so the failure is seen."""
+    from chalicelib.errors import TerminalError
+    from chalicelib.lake import spill
+
+    settings, lake = rolled
+    real = rollup.rebuild_day_files
+
+    def disk_too_small_for_big(source, app_id, day, folder, rows_per_slice=2_000_000):  # type: ignore[no-untyped-def]
+        if app_id == "big":
+            raise spill.SpillFailed(f"spilling {app_id}/{day} failed: No space left on device")
+        return real(source, app_id, day, folder, rows_per_slice)
+
+    monkeypatch.setattr(rollup, "rebuild_day_files", disk_too_small_for_big)
+    # GIVEN another app ("big", sorted first) with a huge closed day, and late events for a
+    # rolled-up day of this one
+    big_day = TODAY - timedelta(days=4)
+    store(settings, visit("anon-z", None, at(4, 12), ["/"]), received_ms=NOW + 30_000, app_id="big")
+    store(settings, visit("anon-b", None, at(3, 23.95), ["/", "/docs"]), received_ms=NOW + 30_000, app_id=APP)
+    # WHEN the export runs, twice: each run raises once, after its commit and its refreshes
+    for k in (1, 2):
+        with pytest.raises(rollups.DaysNotRebuilt) as raised:
+            exporter(settings, NOW + k * 60_000).run_once()
+        assert isinstance(raised.value, TerminalError)
+        # the day and its neighbours (rollup.affected_days), all of "big"
+        assert {(app, day) for app, day, _ in raised.value.failures} == {("big", big_day + timedelta(days=d)) for d in (-1, 0, 1)}
+        assert f"big/{big_day}" in str(raised.value) and "No space left on device" in str(raised.value)
+        time.sleep(0.1)
+    # THEN this app's changed days are rebuilt, its hold gone and its readers back on the rollups
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=2)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k], "every hold is gone"
+    # ... and "big" is published below its failed days, which stay dirty
+    assert lake.rolled_through("big") < (big_day - timedelta(days=1)).isoformat()
+    assert ("big", big_day) in rollups.dirty(clients.dynamodb(settings), settings.table)
+
+
+def test_an_erasure_is_done_when_only_another_app_s_day_cannot_be_rebuilt(rolled, monkeypatch):
+    """The erasure's rollup pass rebuilds every app's dirty days. Another app's day that always
+    fails (too large for the disk) must not stop this app's erasures: the subject's rows are gone
+    from its files and rollups, and the ledger records it. A failure of the subject's own app's
+    days still fails the erasure (its rollups may hold the rows): run it again."""
+    from chalicelib.lake import spill
+    from clickstream.admin.ledger import Ledger
+
+    settings, lake = rolled
+    real = rollup.rebuild_day_files
+    failing = {"big"}
+
+    def disk_too_small(source, app_id, day, folder, rows_per_slice=2_000_000):  # type: ignore[no-untyped-def]
+        if app_id in failing:
+            raise spill.SpillFailed(f"spilling {app_id}/{day} failed: No space left on device")
+        return real(source, app_id, day, folder, rows_per_slice)
+
+    monkeypatch.setattr(rollup, "rebuild_day_files", disk_too_small)
+    store(settings, visit("anon-z", None, at(4, 12), ["/"]), received_ms=NOW + 30_000, app_id="big")
+    with pytest.raises(rollups.DaysNotRebuilt):
+        exporter(settings, NOW + 60_000).run_once()  # "big"'s day is dirty for good
+    ledger = Ledger(clients.dynamodb(settings), settings.table)
+    # WHEN Alice of this app is erased: done, recorded, and her rows are in no rollup
+    entry = erase(exporter(settings), Subject(APP, "user_id", "u-alice"), "test", wait_s=5)
+    assert entry.status == "done" and entry.request_id in [e.request_id for e in ledger.entries()]
+    lake.sync(0)
+    for key in lake_files(settings, "rollup_sessions"):
+        assert "anon-a" not in s3_lake(settings).read_table(key).column("anonymous_id").to_pylist(), key
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    # ... but when this app's own days cannot be rebuilt, the erasure says so
+    failing.add(APP)
+    with pytest.raises(rollups.DaysNotRebuilt) as raised:
+        erase(exporter(settings), Subject(APP, "user_id", "u-carol"), "test", wait_s=5)
+    assert {app for app, _, _ in raised.value.failures} == {APP}
+
+
+@pytest.mark.parametrize("throttled_table", ["rollup_", "events"])
+def test_retention_stopped_half_way_never_leaves_a_stale_rollup_readable_and_the_next_run_finishes_it(
+    rolled, monkeypatch, throttled_table
+):
+    """S3 throttles retention's first DeleteObjects of a rollup table's partition, or of the
+    events' (the run raises). Retention deletes the expired days' rollups before their events, so
+    a state refreshed at that point (an erasure's rollup pass) covers no day whose events are
+    gone and whose rollups are not; and it records its day only once all is removed, so the next
+    run finishes it before its refresh deletes the hold."""
+    from chalicelib.errors import StorageUnavailable
+    from chalicelib.lake.parquetio import Lake as S3Lake
+
+    settings, lake = rolled
+    apps = AppStore(clients.dynamodb(settings), settings.table, cache_seconds=0)
+    apps.create_app("Shop", app_id=APP)
+    apps.update_app(APP, retention_days=4)
+    real = S3Lake.delete
+    throttled: list[list[str]] = []
+
+    def slow_down_once(self, keys):  # type: ignore[no-untyped-def]
+        if not throttled and any(f"/{throttled_table}" in k for k in keys):
+            throttled.append(keys)
+            raise StorageUnavailable("deleting objects failed: SlowDown (Please reduce your request rate)")
+        return real(self, keys)
+
+    monkeypatch.setattr(S3Lake, "delete", slow_down_once)
+    # WHEN the next day's first run applies retention and S3 throttles that delete
+    with pytest.raises(StorageUnavailable):
+        exporter(settings, NOW + DAY).run_once()
+    assert throttled
+    # ... and a rollup pass refreshes the state before any export reruns (as an erasure's does)
+    rollups.rebuild_due(s3_lake(settings), clients.dynamodb(settings), settings, NOW + DAY + 60_000, lambda _: None)
+    # THEN the page is what raw events say
+    lake.sync(0)
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+    # WHEN the next run, five minutes later, runs to the end
+    time.sleep(2.1)  # the failed run released its lease; this keeps the clocks apart anyway
+    exporter(settings, NOW + DAY + 300_000).run_once()
+    # THEN retention is finished, the hold gone, the state covers the days kept, and the page agrees
+    kept = str(TODAY - timedelta(days=2))  # the cutoff day at NOW + DAY with 4 days kept
+    assert not [k for t in ("events", "rollup_sessions") for k in lake_files(settings, t) if k.split("dt=")[1][:10] < kept]
+    assert not [k for k in lake_files(settings, rollups.STATE_TABLE) if "/hold-" in k]
+    lake.sync(0)
+    assert lake.rolled_through(APP) == (TODAY - timedelta(days=1)).isoformat()
+    assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+
+
+def test_a_backlog_of_days_is_rebuilt_run_by_run_within_the_invocation_s_time_and_each_run_publishes(rolled):
+    """With the invocation's remaining time (an injected clock: each day takes 100 s of it), a pass
+    starts a day only if it may end before the refreshes' reserve; the days not started stay
+    dirty, the state is refreshed every pass (up to the first day left) and the page agrees with
+    raw events; the next passes go on where it stopped. Before: no limit, a backlog (every day
+    after a state tag change) was killed at the Lambda's 15 minutes, before any refresh, every run."""
+    settings, lake = rolled
+    dynamodb = clients.dynamodb(settings)
+    days = [TODAY - timedelta(days=k) for k in range(7, 1, -1)]  # the 6 rollable days, from a day before the first
+    rollups.mark(dynamodb, settings.table, [(APP, d) for d in days], neighbours=False)
+    elapsed_ms = [0]
+
+    def a_day_takes_100_s(point: str) -> None:
+        if point == "rollup_after_clean":
+            elapsed_ms[0] += 100_000
+
+    budget_ms = rollups.REFRESH_RESERVE_MS + 250_000  # time for 2 days of 100 s, not 3
+    built = []
+    for _ in range(3):
+        start = elapsed_ms[0]
+
+        def remaining() -> int:
+            return budget_ms - (elapsed_ms[0] - start)  # noqa: B023  (this run's start)
+
+        built.append(rollups.rebuild_due(s3_lake(settings), dynamodb, settings, NOW, a_day_takes_100_s, remaining_ms=remaining))
+        assert remaining() >= rollups.REFRESH_RESERVE_MS, "no day started that could not end before the reserve"
+        left = sorted(d for app, d in rollups.dirty(dynamodb, settings.table) if app == APP)
+        lake.sync(0)
+        assert lake.rolled_through(APP) == (min(left) - timedelta(days=1) if left else TODAY - timedelta(days=2)).isoformat()
+        assert panels(lake, settings) == panels(lake, settings, NOTHING_ROLLED)
+    assert built == [2, 2, 2]
+    assert [d for _, d in rollups.dirty(dynamodb, settings.table) if rollup.rollable(d, TODAY)] == []

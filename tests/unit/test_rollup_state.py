@@ -95,12 +95,37 @@ def test_a_state_of_the_release_before_the_columns_counted_is_not_trusted():
     assert rollups.least([(old, "2026-11-20"), (rollups.STATE_TAG, "2026-11-02")]) == "2026-11-02"
 
     schemas = dict(rollup.SCHEMAS)
-    assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, schemas) == rollups.STATE_TAG
+    assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, schemas, rollups.SESSION_RULE) == rollups.STATE_TAG
     without_key = rollup.VISITOR_DAYS.remove(rollup.VISITOR_DAYS.get_field_index("visitor_key"))
     retyped = rollup.PAGE_DAYS.set(rollup.PAGE_DAYS.get_field_index("visitor_key"), pa.field("visitor_key", pa.string()))
     for name, schema in (("rollup_visitor_days", without_key), ("rollup_page_days", retyped)):
         changed = {**schemas, name: schema}
-        assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, changed) != rollups.STATE_TAG
+        assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, changed, rollups.SESSION_RULE) != rollups.STATE_TAG
+
+
+def test_a_state_of_another_session_rule_is_not_trusted():
+    """The rollup files hold sessions cut by the rule of the release that built them (the gap, the
+    order of ties, which messages are no user action: chalicelib/lake/rollup.py). A release that
+    changes any of it, with no column changed, is a new set: readers read raw until the days are
+    rebuilt under the new rule. The release before the rule counted is another set too."""
+    rule = dict(rollups.SESSION_RULE)
+    assert rule == {"gap_ms": rollup.GAP_MS, "session_order": rollup.SESSION_ORDER, "not_actions": rollup.NOT_ACTIONS}
+
+    def tag(**changed: object) -> str:
+        return rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, {**rule, **changed})
+
+    assert tag() == rollups.STATE_TAG
+    for changed in (
+        {"gap_ms": 15 * 60 * 1000},
+        {"session_order": tuple(reversed(rollup.SESSION_ORDER))},
+        {"session_order": rollup.SESSION_ORDER[:-1]},
+        {"not_actions": (*rollup.NOT_ACTIONS, "screen")},
+        {"not_actions": rollup.NOT_ACTIONS[1:]},
+    ):
+        assert tag(**changed) != rollups.STATE_TAG, changed
+    before = rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS)
+    assert before != rollups.STATE_TAG
+    assert rollups.least([(before, "2026-11-20")]) == NOTHING_ROLLED
 
 
 def test_the_ddl_and_the_glue_table_say_what_the_state_files_hold():
@@ -122,3 +147,41 @@ def test_the_ddl_and_the_glue_table_say_what_the_state_files_hold():
 @pytest.mark.parametrize("name", rollups.WRITE_ORDER)
 def test_the_state_vouches_for_every_rollup_table(name: str):
     assert name in rollup.SCHEMAS and set(rollups.WRITE_ORDER) == set(rollup.SCHEMAS)
+
+
+def test_a_pass_with_failed_days_raises_once_of_the_kind_that_says_whether_a_retry_may_help():
+    """``rollups.raise_for``: nothing failed, nothing raised; terminal only if every failure is
+    (a retry would fail them all again); anything else, a retry may help: transient."""
+    from chalicelib.errors import StorageUnavailable, TerminalError, TransientError
+    from chalicelib.lake.spill import SpillFailed
+
+    rollups.raise_for([])
+    too_big = ("big", D0, SpillFailed("spilling big/2026-11-01 failed: No space left on device"))
+    throttled = ("shop", D0, StorageUnavailable("SlowDown"))
+    unknown = ("shop", None, ValueError("not ours"))
+    for failures, kind in (
+        ([too_big], TerminalError),
+        ([too_big, throttled], TransientError),
+        ([unknown], TransientError),
+    ):
+        with pytest.raises(rollups.DaysNotRebuilt) as raised:
+            rollups.raise_for(failures)
+        assert isinstance(raised.value, kind) and raised.value.failures == failures
+        assert raised.value.__cause__ is failures[0][2]
+    assert "big/2026-11-01: SpillFailed" in str(rollups.DaysNotRebuiltTerminal([too_big]))
+    assert "shop/state: ValueError" in str(rollups.DaysNotRebuiltTransient([unknown]))
+
+
+def test_a_pass_starts_a_day_only_if_it_may_end_in_the_time_left():
+    """``rollups.next_step``: "stop" once the longest day this pass rebuilt would not fit again
+    (any later day may be as long); "skip" a day whose size alone says it would not fit (a
+    smaller one after it still may); else "start". The size is asked only when it could matter."""
+    per_million = rollups.MS_PER_MILLION_ROWS
+    assert rollups.next_step(300_000, 0, None) == "start"
+    assert rollups.next_step(300_000, 100_000, None) == "start"
+    assert rollups.next_step(99_999, 100_000, None) == "stop"
+    assert rollups.next_step(99_999, 100_000, 10) == "stop"
+    assert rollups.next_step(-1, 0, None) == "stop"
+    assert rollups.next_step(per_million * 3, 0, 3_000_000) == "start"
+    assert rollups.next_step(per_million * 3 - 1, 0, 3_000_000) == "skip"
+    assert rollups.next_step(per_million * 3 - 1, 0, 1_000_000) == "start"
