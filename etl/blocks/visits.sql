@@ -1,6 +1,7 @@
 -- One row per session of range_sessions.sql (include that first): whether it starts in the
 -- range, its bot flag, start, duration, bounce (exactly one event), the range's events and
--- page views in it, entry and exit page, and the referrer and UTM of its first event.
+-- page views in it, entry and exit page, and the referrer and UTM of its first event; all of
+-- them over the session's events before its cut (in_session_cut, sessionize.sql).
 visits AS (
   SELECT
     anonymous_id,
@@ -20,5 +21,6 @@ visits AS (
     max(CASE WHEN is_session_start = 1 THEN utm_medium END) AS utm_medium,
     max(CASE WHEN is_session_start = 1 THEN utm_campaign END) AS utm_campaign
   FROM numbered
+  WHERE in_session_cut
   GROUP BY anonymous_id, session_no
 )

@@ -61,10 +61,11 @@ adhoc_scoped AS (
 stepped AS (
   SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM numbered
-  WHERE :steps IN (@spec_funnels)
+  WHERE :steps IN (@spec_funnels) AND in_session_cut
   UNION ALL
   SELECT anonymous_id, session_no, seq, CASE WHEN event_type = 'page_view' THEN path ELSE event_name END AS step_key
   FROM adhoc_numbered
+  WHERE in_session_cut
 ),
 counted AS (
   SELECT anonymous_id, session_no
@@ -78,7 +79,7 @@ counted AS (
 matches AS (
   SELECT t.anonymous_id, t.session_no, t.seq, s.step
   FROM stepped t
-  JOIN counted c ON c.anonymous_id = t.anonymous_id AND c.session_no = t.session_no
+  JOIN counted c ON c.anonymous_id IS NOT DISTINCT FROM t.anonymous_id AND c.session_no = t.session_no
   CROSS JOIN UNNEST(sequence(1, 10)) AS s(step)
   WHERE contains(:steps, t.step_key) AND t.step_key = element_at(:steps, s.step)
 ),

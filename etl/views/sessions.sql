@@ -1,6 +1,7 @@
 -- One row per session (see session_events for the 30-minute rule). A session belongs to the
--- UTC day it started on (dt), even when it runs past midnight; late events (received days
--- after they happened) join the session their event_time places them in.
+-- UTC day it started on (dt), even when it runs past midnight, up to midnight at the end of the
+-- day after it (in_session_cut: later events count in no session, as in the rollups); late
+-- events (received days after they happened) join the session their event_time places them in.
 -- session_id is the event_id of the session's first event. Attributes of the visit (source,
 -- campaign, country, device, browser, OS) come from that first event; entry/exit are the first
 -- and last page views. is_bounce: a session of exactly one event. is_bot: any event came from
@@ -32,4 +33,5 @@ SELECT
   max(CASE WHEN is_session_start THEN utm_campaign END) AS utm_campaign,
   date_format(min(event_time), '%Y-%m-%d') AS dt
 FROM session_events
+WHERE in_session_cut
 GROUP BY app_id, anonymous_id, session_no

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from clickstream.lake import batch, catalog, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED
 from clickstream.traffic_truth import funnel_rows, step_key
-from tests.rollup_helpers import APP, DAY0, FUNNELS, Lake, histories, lived, same
+from tests.rollup_helpers import APP, DAY0, DAYS, FUNNELS, Lake, answers, histories, lived, same
 
 SPEC = list(rollup.FUNNELS[0])
 
@@ -155,3 +155,47 @@ def test_each_side_of_the_funnel_reads_only_its_partitions(tmp_path: Path):
     assert events_read(SPEC) == ({str(DAY0 + timedelta(days=k)) for k in (2, 3)}, 10)
     # WHEN an ad-hoc funnel runs THEN it reads the raw events of the whole range, each once
     assert events_read(["/demo", "/demo"])[1] == 20
+
+
+def _user_only(event_id: str, second: int, kind: str, name: str, path: str | None) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "app_id": APP,
+        "anonymous_id": None,  # a server-side track with only a userId (Segment accepts it)
+        "user_id": "u1",
+        "event_time": datetime.combine(DAY0 + timedelta(days=2), time(10), tzinfo=timezone.utc) + timedelta(seconds=second),
+        "event_type": kind,
+        "event_name": name,
+        "path": path,
+        "is_bot": False,
+    }
+
+
+def test_a_funnel_counts_a_session_with_a_null_anonymous_id_from_rollups_and_raw_events_alike(tmp_path: Path):
+    """Events stored with a NULL anonymous_id (userId-only Segment messages) form sessions that
+    overview counts; the funnel joins a session's steps to it null-safely (IS NOT DISTINCT FROM),
+    so raw events count the session as rollup.funnel_depths does, for spec and ad-hoc funnels."""
+    # GIVEN one session of a user known only by user_id that goes /demo -> LIKE_WOOD -> CLICK_LANG
+    lake = Lake(
+        tmp_path,
+        [
+            _user_only("e1", 0, "page_view", "page_view", "/demo"),
+            _user_only("e2", 1, "click", "LIKE_WOOD", "/demo"),
+            _user_only("e3", 2, "click", "CLICK_LANG", "/demo"),
+        ],
+    )
+    lake.write_events(lake.days())
+    lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
+    duck = DuckLake(lake.root)
+    day = DAY0 + timedelta(days=2)
+    params: dict[str, Any] = {"app_id": APP, "date_from": day, "date_to": day, "include_bots": False, "steps": SPEC}
+    # WHEN the spec funnel runs with the rollups and from raw events, and an ad-hoc funnel runs
+    modeled = answers(duck, "funnel", {**params, "rolled_through": lake.rolled_through()})
+    raw = answers(duck, "funnel", {**params, "rolled_through": NOTHING_ROLLED})
+    overview = answers(duck, "overview", {**params, "rolled_through": NOTHING_ROLLED})
+    adhoc = answers(duck, "funnel", {**params, "steps": ["/demo", "CLICK_LANG"], "rolled_through": NOTHING_ROLLED})
+    # THEN all count the one session overview counts
+    assert overview[0]["sessions"] == 1
+    assert same(modeled, raw), (modeled, raw)
+    assert [r["sessions"] for r in raw] == [1] * len(SPEC), raw
+    assert [r["sessions"] for r in adhoc] == [1, 1], adhoc

@@ -6,7 +6,7 @@ lake), row for row. Rollups are rebuilt only for the days ``rollup.affected_days
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +137,48 @@ def test_events_tied_in_time_are_ordered_by_what_the_panels_read_not_by_event_id
     assert {r["path"]: r["entries"] for r in entries} == {"/a": 1, "/demo": 2}
     sources = answers(duck, "referrers", {**params, "rolled_through": lake.rolled_through()})
     assert "news.example" not in {r["referrer_host"] for r in sources}
+
+
+def test_a_session_running_past_the_day_after_its_start_is_cut_alike_by_rollups_and_raw_events(tmp_path: Path):
+    """A session longer than a day past its start day (a wall-screen tab reloading every 20
+    minutes) is cut at midnight after the day after its start day on both paths: the rollups read
+    a day and the next, and the raw SQL computes a session's end, duration, exit page, bot flag
+    and funnel steps over its events before that cut (in_session_cut, etl/blocks/sessionize.sql),
+    whatever the range. Sessions start by the same rule either way."""
+    # GIVEN a tab that reloads every 20 minutes from day 1 00:00 to day 3 12:00: one session
+    start = datetime.combine(DAY0 + timedelta(days=1), time(), tzinfo=timezone.utc)
+    events = [
+        {
+            "event_id": f"e{k:04d}",
+            "app_id": APP,
+            "anonymous_id": "kiosk",
+            "event_time": start + timedelta(minutes=20 * k),
+            "event_type": "page_view",
+            "event_name": "page_view",
+            "path": "/demo" if k % 2 == 0 else "/b",
+            "browser": "Firefox",
+            "is_bot": False,
+        }
+        for k in range(0, 60 * 60 // 20 + 1)
+    ]
+    assert events[-1]["event_time"] == start + timedelta(days=2, hours=12)
+    lake = Lake(tmp_path, events)
+    lake.write_events(lake.days())
+    lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
+    duck = DuckLake(lake.root)
+    params = {"app_id": APP, "date_from": DAY0 + timedelta(days=1), "date_to": DAY0 + timedelta(days=3), "include_bots": False}
+    # WHEN the session panels run over days 1-3 with the rollups and from raw events
+    for name in ("overview", "exit_pages", "daily_metrics"):
+        raw = answers(duck, name, {**params, "rolled_through": NOTHING_ROLLED})
+        modeled = answers(duck, name, {**params, "rolled_through": lake.rolled_through()})
+        # THEN they agree (without the cut: the rollup's 47.7 h and exit /b, raw events' 60 h and exit /demo)
+        assert same(modeled, raw), (name, modeled, raw)
+    # AND the session lasts until its last event before day 3 00:00 (day 2 23:40)
+    overview = answers(duck, "overview", {**params, "rolled_through": NOTHING_ROLLED})
+    assert overview[0]["sessions"] == 1, overview
+    # AND the sessions view cuts it alike: ends day 2 23:40 on /b, one session
+    view = duck.execute(f"SELECT session_end, duration_s, exit_path FROM sessions WHERE app_id = '{APP}'").to_pylist()
+    cut = start + timedelta(days=1, hours=23, minutes=40)
+    assert [(r["session_end"], r["duration_s"], r["exit_path"]) for r in view] == [
+        (cut.replace(tzinfo=None), (cut - start).total_seconds(), "/b")
+    ], view
