@@ -24,17 +24,18 @@ flagged AS (
     CASE WHEN prev_time IS NULL OR date_diff('millisecond', prev_time, event_time) >= 1800000 THEN 1 ELSE 0 END AS is_session_start
   FROM ordered
 ),
-sessioned AS (
-  SELECT *, sum(is_session_start) OVER (PARTITION BY app_id, anonymous_id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS session_no
-  FROM flagged
-),
 -- in_session_cut: the event is before midnight (UTC) of the day after its session's start day,
 -- where chalicelib/lake/rollup.py cuts a session (a day's rollups read that day and the next).
 -- Sessions start by the rule above either way; a session's end, duration, exit page, bot flag
 -- and funnel steps read only its events in the cut, so a session running more than a day past
--- its start day gets the same answer from rollups and from raw events, for every range.
+-- its start day gets the same answer from rollups and from raw events, for every range. The
+-- session's start is the running max of start times over the same window as session_no (one
+-- sort): starts come in time order, so the latest start so far is this session's.
 numbered AS (
   SELECT *,
-         event_time < date_add('day', 2, CAST(CAST(min(event_time) OVER (PARTITION BY app_id, anonymous_id, session_no) AS date) AS timestamp)) AS in_session_cut
-  FROM sessioned
+         sum(is_session_start) OVER (PARTITION BY app_id, anonymous_id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS session_no,
+         event_time < date_add('day', 2, CAST(CAST(
+           max(CASE WHEN is_session_start = 1 THEN event_time END) OVER (PARTITION BY app_id, anonymous_id ORDER BY seq ROWS UNBOUNDED PRECEDING)
+         AS date) AS timestamp)) AS in_session_cut
+  FROM flagged
 )
