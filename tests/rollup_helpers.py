@@ -92,6 +92,7 @@ class Lake:
 @st.composite
 def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, Any]]:
     bot = visitor % 4 == 3
+    known_only = visitor % 5 == 4
     out = []
     for _ in range(draw(st.integers(1, 3))):
         day = DAY0 + timedelta(days=draw(st.integers(0, DAYS - 1)))
@@ -108,7 +109,9 @@ def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, 
                 {
                     "event_id": f"e{counter[0]:05d}",
                     "app_id": APP,
-                    "anonymous_id": f"v{visitor}",
+                    # every fifth visitor's events carry only a userId (Segment server-side calls):
+                    # their visitor is 'user:' || user_id (decision 0016), one per user
+                    "anonymous_id": None if known_only else f"v{visitor}",
                     "event_time": t,
                     "event_type": kind,
                     "event_name": name,
@@ -117,7 +120,7 @@ def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, 
                     "geo_lon": geo[1],
                     "referrer_host": source if i == 0 else None,
                     "utm_source": "mail" if source and i == 0 else None,
-                    "user_id": draw(st.sampled_from([None, "u1", "u2"])),
+                    "user_id": draw(st.sampled_from(["u1", "u2", f"s{visitor}"] if known_only else [None, "u1", "u2"])),
                     "browser": "Crawler" if bot else ["Firefox", "Chrome"][visitor % 2],
                     "os": "Linux",
                     "device_type": "bot" if bot else "desktop",

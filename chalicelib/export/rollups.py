@@ -50,7 +50,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ClickstreamError, StorageUnavailable, TerminalError, TransientError
 from chalicelib.export import compact
-from chalicelib.lake import layout, rollup, spill
+from chalicelib.lake import layout, rollup, spill, visitor
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store import keys
@@ -248,13 +248,14 @@ def _fresh(client: Any, table: str, app: str) -> None:
 STATE_TABLE = "rollup_state"
 # The set of rollups a state vouches for: the tables, their columns (name and type), the spec
 # funnels rolled up into rollup_funnel_days and the session rule the files were built by (the
-# gap, the order of ties, the messages that are no user action: ``SESSION_RULE``). A release
+# visitor, the gap, the order of ties, the messages that are no user action: ``SESSION_RULE``). A release
 # that changes any of them (a table, a column: visitor_key, decision 0015; a funnel; the gap)
 # writes and trusts only states tagged with its own set: until its first refresh, readers find
 # no state of theirs and read raw events (``least``); that refresh marks every day of the app
 # dirty (the files were built for the old set) before it publishes, so the new set is vouched
 # for only day by day as it is rebuilt.
 SESSION_RULE: Mapping[str, object] = {
+    "visitor": visitor.VISITOR_SQL,  # whose sessions (decision 0016): a change rebuilds every day
     "gap_ms": rollup.GAP_MS,
     "session_order": rollup.SESSION_ORDER,
     "not_actions": rollup.NOT_ACTIONS,

@@ -240,12 +240,20 @@ def user_actions(events: pa.Table) -> pa.Table:
     return events.filter(keep)
 
 
+def with_visitor(events: pa.Table) -> pa.Table:
+    """``events`` with anonymous_id replaced by the visitor (chalicelib/lake/visitor_key.py: the
+    anonymous_id, else ``'user:' + user_id``), what sessions, keys and slices are per; as the SQL's
+    ``@visitor``. Idempotent: a visitor is its own visitor."""
+    at = events.schema.get_field_index("anonymous_id")
+    return events.set_column(at, "anonymous_id", visitor_key.visitors(events["anonymous_id"], events["user_id"]))
+
+
 def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
     """The rollup tables of ``day`` (all but rollup_session_totals, which ``combine`` sums from
     the sessions) from the events of its read window (``read_window``; extra rows outside it are
     ignored). Deterministic: the same events give the same rows in the same order."""
     lo = day_start(day) - timedelta(milliseconds=GAP_MS)
-    events = user_actions(events.select(list(COLUMNS)))
+    events = with_visitor(user_actions(events.select(list(COLUMNS))))
     t = _ms(events["event_time"])
     keep = (t >= int(lo.timestamp() * 1000)) & (t < int((day_start(day) + timedelta(days=2)).timestamp() * 1000))
     events = events.filter(pa.array(keep))
@@ -529,15 +537,15 @@ def rebuild_day_files(
     midnight = int(day_start(after).timestamp() * 1000)
     late = []
     for batch in source.batches(app_id, day, COLUMNS):
-        rows = pa.Table.from_batches([batch])
+        rows = with_visitor(pa.Table.from_batches([batch]))
         late.append(pc.unique(rows["anonymous_id"].filter(pa.array(_ms(rows["event_time"]) >= margin))).cast(pa.string()))
         events.add(rows)
     continuing = pc.unique(pa.chunked_array(late, pa.string())) if late else pa.array([], pa.string())
     for batch in source.batches(app_id, before, COLUMNS):
-        rows = pa.Table.from_batches([batch])
+        rows = with_visitor(pa.Table.from_batches([batch]))
         events.add(rows.filter(pa.array(_ms(rows["event_time"]) >= since_ms)))
     for batch in source.batches(app_id, after, COLUMNS):
-        rows = pa.Table.from_batches([batch])
+        rows = with_visitor(pa.Table.from_batches([batch]))
         keep = pc.or_(
             pc.fill_null(pc.is_in(rows["anonymous_id"], value_set=continuing, skip_nulls=False), False),
             pa.array(_ms(rows["event_time"]) < midnight),  # not the day after's: never dropped

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.lake.visitor import visitor
+
 MINUTE_MS = 60_000
 BARS = 30
 CURRENT_MINUTES = 5
@@ -69,7 +71,7 @@ def counted(row: Mapping[str, Any]) -> bool:
 
 
 def visitor_of(row: Mapping[str, Any]) -> str | None:
-    ident = row.get("anonymous_id") or row.get("user_id")
+    ident = visitor(row.get("anonymous_id"), row.get("user_id"))  # as the lake's (decision 0016)
     if not ident:
         return None
     # A short hash: summaries outlive no event (2 h TTL) but need not hold ids in clear.

@@ -26,6 +26,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from chalicelib.lake.visitor import VISITOR_SQL
+
 FILTERS = ("page", "source", "country", "browser")
 NONE = "(none)"
 _COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
@@ -50,7 +52,7 @@ def _condition(name: str, value: str, cuts: Sequence[str] = ()) -> str:
         kind = "event_type = 'page_view'" if name == "page" else _USER_ACTION
         cut = "".join(f" AND event_time < {c}" for c in cuts)
         return (
-            f"anonymous_id IN (SELECT anonymous_id FROM events WHERE app_id = :app_id "
+            f"{VISITOR_SQL} IN (SELECT {VISITOR_SQL} FROM events WHERE app_id = :app_id "
             f"AND dt BETWEEN :date_from AND :date_to AND {kind} AND {test}{cut})"
         )
     return test

@@ -14,8 +14,12 @@ An expression defined in Python is written once too: a placeholder ``@<name>`` i
 valid Athena SQL, so it cannot be mistaken for any) is replaced by its text wherever it stands
 outside comments and string literals, in every file and block:
 
-* ``@visitor_key``: ``chalicelib.lake.visitor_key.SQL``, the visitor key of ``anonymous_id``
+* ``@visitor``: ``chalicelib.lake.visitor.VISITOR_SQL``, the visitor of a row of ``events``
+  (its anonymous_id, else ``'user:' || user_id``; decision 0016).
+* ``@visitor_key``: ``chalicelib.lake.visitor_key.SQL``, the visitor key of ``@visitor``
   (decision 0015; clickstream.lake.translate rewrites the expanded expression for DuckDB).
+* ``@session_visitor_key``: ``chalicelib.lake.visitor_key.SESSION_SQL``, the visitor key of the
+  column ``anonymous_id`` of a sessionized row (etl/blocks/visits.sql), which holds ``@visitor``.
 * ``@spec_funnels``: the dashboard spec's funnels, ``chalicelib.lake.rollup.FUNNELS``, as array
   literals separated by commas (``ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']``), for the constant
   gates ``:steps IN (@spec_funnels)`` of etl/queries/funnel.sql.
@@ -37,7 +41,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from chalicelib.lake import rollup, visitor_key
+from chalicelib.lake import rollup, visitor, visitor_key
 from chalicelib.lake.schema import SCHEMAS as EXPORTED
 from clickstream.lake.exceptions import QueryError
 from clickstream.target import ROOT
@@ -106,7 +110,12 @@ def funnel_arrays(funnels: Sequence[Sequence[str]]) -> str:
 
 def placeholders() -> dict[str, str]:
     """Each placeholder's name and the SQL that replaces it (the module docstring says which)."""
-    return {"visitor_key": visitor_key.SQL, "spec_funnels": funnel_arrays(rollup.FUNNELS)}
+    return {
+        "visitor": visitor.VISITOR_SQL,
+        "visitor_key": visitor_key.SQL,
+        "session_visitor_key": visitor_key.SESSION_SQL,
+        "spec_funnels": funnel_arrays(rollup.FUNNELS),
+    }
 
 
 def substitute(text: str, *, origin: str = "the SQL") -> str:

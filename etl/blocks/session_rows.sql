@@ -15,7 +15,7 @@ session_rows AS (
   FROM rollup_sessions
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT @visitor_key AS visitor_key, session_start, duration_s, is_bounce, is_bot, entry_path,
+  SELECT @session_visitor_key AS visitor_key, session_start, duration_s, is_bounce, is_bot, entry_path,
          exit_path, referrer_host, utm_source, utm_medium, utm_campaign
   FROM visits
   WHERE starts_in_range

@@ -7,13 +7,13 @@
 -- Only user actions: identify, group and alias messages are no session activity.
 -- Parameters: :app_id, :date_from, :date_to, :rolled_through.
 scoped AS (
-  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, @visitor AS anonymous_id, path, referrer_host,
          utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, true AS in_range
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
-  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, @visitor AS anonymous_id, path, referrer_host,
          utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events
   WHERE app_id = :app_id AND :date_to > :rolled_through
@@ -32,7 +32,7 @@ scoped AS (
   WHERE app_id = :app_id AND :date_to > :rolled_through AND dt = :rolled_through
     AND dt >= date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')
   UNION ALL
-  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path, referrer_host,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, @visitor AS anonymous_id, path, referrer_host,
          utm_source, utm_medium, utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events
   WHERE app_id = :app_id AND :date_to > :rolled_through

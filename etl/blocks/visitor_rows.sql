@@ -13,5 +13,5 @@ visitor_rows AS (
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND event_type NOT IN ('identify', 'group', 'alias')
-  GROUP BY dt, anonymous_id, coalesce(is_bot, false), bot_reason, browser, device_type, os, country
+  GROUP BY dt, @visitor, coalesce(is_bot, false), bot_reason, browser, device_type, os, country
 )

@@ -14,7 +14,7 @@ WITH event_rows AS (
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND event_type <> 'page_view' AND event_type NOT IN ('identify', 'group', 'alias')
-  GROUP BY event_type, event_name, anonymous_id, coalesce(is_bot, false)
+  GROUP BY event_type, event_name, @visitor, coalesce(is_bot, false)
 )
 SELECT event_type, event_name, CAST(sum(events) AS bigint) AS events, count(DISTINCT visitor_key) AS visitors
 FROM event_rows

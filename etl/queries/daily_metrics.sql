@@ -1,5 +1,5 @@
 -- Daily metrics: one row per UTC day of the range with activity; the columns of the
--- daily_metrics view without app_id: dau, wau, mau (distinct anonymous_ids active that day /
+-- daily_metrics view without app_id: dau, wau, mau (distinct visitors active that day /
 -- in the 7 / 30 days ending that day), sessions that started that day, page_views that day,
 -- bounce_rate and avg_session_duration_s of those sessions. WAU/MAU also read the 29 days
 -- before the range (visitor_key, event_type and is_bot only); the day-mask rule is
@@ -32,7 +32,7 @@ active AS (
     AND dt > :rolled_through
     AND (:include_bots OR NOT coalesce(is_bot, false))
     AND event_type NOT IN ('identify', 'group', 'alias')
-  GROUP BY app_id, CAST(dt AS date), anonymous_id
+  GROUP BY app_id, CAST(dt AS date), @visitor
 ),
 bounds AS (
   SELECT app_id, min(day) AS origin, max(day) AS until

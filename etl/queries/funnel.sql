@@ -26,7 +26,7 @@ WITH
 -- @include visits
 ,
 adhoc_scoped AS (
-  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, @visitor AS anonymous_id, path,
          CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
          CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, true AS in_range
   FROM events
@@ -34,7 +34,7 @@ adhoc_scoped AS (
     AND NOT (:steps IN (@spec_funnels))
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
-  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, @visitor AS anonymous_id, path,
          CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
          CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events
@@ -43,7 +43,7 @@ adhoc_scoped AS (
     AND event_time >= date_add('minute', 1410, CAST(CAST(dt AS date) AS timestamp))
     AND event_type NOT IN ('identify', 'group', 'alias')
   UNION ALL
-  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, anonymous_id, path,
+  SELECT app_id, CAST(NULL AS varchar) AS event_id, event_time, event_type, event_name, @visitor AS anonymous_id, path,
          CAST(NULL AS varchar) AS referrer_host, CAST(NULL AS varchar) AS utm_source, CAST(NULL AS varchar) AS utm_medium,
          CAST(NULL AS varchar) AS utm_campaign, coalesce(is_bot, false) AS is_bot, false AS in_range
   FROM events

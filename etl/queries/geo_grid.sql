@@ -15,7 +15,7 @@ WITH geo_rows AS (
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND geo_lat IS NOT NULL AND geo_lon IS NOT NULL AND event_type NOT IN ('identify', 'group', 'alias')
-  GROUP BY geo_lat, geo_lon, anonymous_id, coalesce(is_bot, false)
+  GROUP BY geo_lat, geo_lon, @visitor, coalesce(is_bot, false)
 )
 SELECT round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell, CAST(sum(events) AS bigint) AS events,
        count(DISTINCT visitor_key) AS visitors

@@ -17,7 +17,7 @@ active_days AS (
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND event_type NOT IN ('identify', 'group', 'alias')
-  GROUP BY dt, anonymous_id, coalesce(is_bot, false)
+  GROUP BY dt, @visitor, coalesce(is_bot, false)
 ),
 weeks AS (
   SELECT DISTINCT visitor_key, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week

@@ -12,7 +12,7 @@ WITH page_rows AS (
          count(*) AS page_views
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through AND event_type = 'page_view'
-  GROUP BY path, anonymous_id, coalesce(is_bot, false)
+  GROUP BY path, @visitor, coalesce(is_bot, false)
 )
 SELECT path, CAST(sum(page_views) AS bigint) AS page_views, count(DISTINCT visitor_key) AS visitors
 FROM page_rows

@@ -3,7 +3,7 @@
 CREATE OR REPLACE VIEW countries AS
 SELECT
   app_id, dt, country,
-  count(DISTINCT anonymous_id) AS visitors, count(*) AS events, count_if(event_type = 'page_view') AS page_views
+  count(DISTINCT @visitor) AS visitors, count(*) AS events, count_if(event_type = 'page_view') AS page_views
 FROM events
 WHERE NOT coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
 GROUP BY app_id, dt, country

@@ -1,14 +1,15 @@
 -- Per app and UTC day with activity, people only (is_bot = false; bots are in bot_traffic):
---   dau / wau / mau: distinct anonymous_ids active that day / in the 7 / 30 days ending that day;
+--   dau / wau / mau: distinct visitors (anonymous_id, else 'user:' || user_id) active that day /
+--   in the 7 / 30 days ending that day;
 --   sessions, bounce_rate, avg_session_duration_s: of the sessions that started that day;
 --   page_views: page_view events that day.
 -- The rolling counts are etl/blocks/active_users.sql (shared with etl/queries/daily_metrics.sql).
 CREATE OR REPLACE VIEW daily_metrics AS
 WITH active AS (
-  SELECT app_id, CAST(dt AS date) AS day, anonymous_id AS visitor, count_if(event_type = 'page_view') AS page_views
+  SELECT app_id, CAST(dt AS date) AS day, @visitor AS visitor, count_if(event_type = 'page_view') AS page_views
   FROM events
   WHERE NOT coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
-  GROUP BY app_id, CAST(dt AS date), anonymous_id
+  GROUP BY app_id, CAST(dt AS date), @visitor
 ),
 bounds AS (
   SELECT app_id, min(day) AS origin, max(day) AS until

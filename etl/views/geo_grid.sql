@@ -4,7 +4,7 @@
 CREATE OR REPLACE VIEW geo_grid AS
 SELECT
   app_id, dt, round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell,
-  count(*) AS events, count(DISTINCT anonymous_id) AS visitors
+  count(*) AS events, count(DISTINCT @visitor) AS visitors
 FROM events
 WHERE geo_lat IS NOT NULL AND geo_lon IS NOT NULL AND NOT coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
 GROUP BY app_id, dt, round(geo_lat, 1), round(geo_lon, 1)

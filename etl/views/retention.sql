@@ -1,10 +1,11 @@
 -- Weekly cohorts by first-seen week (ISO weeks, Monday 00:00 UTC), people only: of the
 -- cohort_users first seen in cohort_week, active_users were active again week_offset weeks
 -- later (week_offset 0 is the cohort week itself, so its retention is 1.0).
--- A visitor is an anonymous_id (one browser or device). Reads the app's whole history.
+-- A visitor is an anonymous_id (one browser or device), else 'user:' || user_id (a userId-only
+-- event). Reads the app's whole history.
 CREATE OR REPLACE VIEW retention AS
 WITH weeks AS (
-  SELECT DISTINCT app_id, anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
+  SELECT DISTINCT app_id, @visitor AS anonymous_id, CAST(date_trunc('week', CAST(dt AS date)) AS date) AS week
   FROM events
   WHERE NOT coalesce(is_bot, false) AND event_type NOT IN ('identify', 'group', 'alias')
 ),

@@ -8,7 +8,7 @@
 CREATE OR REPLACE VIEW session_events AS
 WITH scoped AS (
   SELECT
-    app_id, dt, event_id, event_time, event_type, event_name, anonymous_id, user_id, url, path,
+    app_id, dt, event_id, event_time, event_type, event_name, @visitor AS anonymous_id, user_id, url, path,
     referrer_host, utm_source, utm_medium, utm_campaign, country, device_type, browser, os,
     coalesce(is_bot, false) AS is_bot, geo_lat, geo_lon, properties
   FROM events
@@ -16,7 +16,7 @@ WITH scoped AS (
 ),
 -- @include sessionize
 SELECT
-  app_id, dt, event_id, event_time, event_type, event_name, anonymous_id, user_id, url, path,
+  app_id, dt, event_id, event_time, event_type, event_name, @visitor AS anonymous_id, user_id, url, path,
   referrer_host, utm_source, utm_medium, utm_campaign, country, device_type, browser, os, is_bot,
   geo_lat, geo_lon, properties,
   first_value(event_id) OVER (PARTITION BY app_id, anonymous_id, session_no ORDER BY seq) AS session_id,

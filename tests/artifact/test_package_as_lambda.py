@@ -372,8 +372,10 @@ def rebuild(event, context):
 
 
 def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_stack: lr.LambdaRuntime, tmp_path: Path) -> None:
-    """The rebuild's slices (hash of anonymous_id, files in /tmp in the lake's codec) under the
-    layer's pyarrow and numpy, which refuse zstd and lz4: many slices give the unsliced tables."""
+    """The rebuild's slices (hash of the visitor, files in /tmp in the lake's codec) under the
+    layer's pyarrow and numpy, which refuse zstd and lz4: many slices give the unsliced tables.
+    Three visitors are known only by their userId (Segment server-side calls): each is its own
+    visitor, 'user:' + user_id (decision 0016), computed by the layer's pyarrow."""
     from tests.rollup_helpers import Lake as EventsDir
 
     day = date(2026, 11, 2)
@@ -382,7 +384,8 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
         {
             "event_id": f"e{v:02d}{i}",
             "app_id": "a",
-            "anonymous_id": f"user-{v}",  # one first character: the old slicing put them in one slice
+            "anonymous_id": f"user-{v}" if v < 9 else None,  # one first character: the old slicing put them in one slice
+            "user_id": f"u{v}" if v >= 9 else None,
             "event_time": datetime(2026, 11, 2, 23, 40 + v, tzinfo=timezone.utc) + timedelta(minutes=9 * i),
             "event_type": "page_view",
             "path": "/demo",
@@ -405,7 +408,8 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
     assert outcome["result"]["slices"] > 10 and outcome["result"]["differ"] == [], outcome["result"]
     assert sorted(outcome["result"]["sessions"]) == [4] * 12  # across midnight: the day after's rows were read
     # The visitor key computed on the layer (chalicelib/lake/visitor_key.py) is the definition's.
-    expected = {f"user-{v}": struct.unpack(">q", hashlib.md5(f"user-{v}".encode()).digest()[:8])[0] for v in range(12)}
+    ids = [f"user-{v}" if v < 9 else f"user:u{v}" for v in range(12)]
+    expected = {i: struct.unpack(">q", hashlib.md5(i.encode()).digest()[:8])[0] for i in ids}
     assert outcome["result"]["keys"] == expected
     assert outcome["result"]["day_keys"] == sorted(expected.values())
     assert outcome["result"]["left"] == []

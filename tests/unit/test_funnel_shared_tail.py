@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from sqlglot import exp
 
 from chalicelib.lake import rollup
+from chalicelib.lake.visitor import visitor
 from clickstream.lake import batch, catalog, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED
@@ -72,10 +73,10 @@ def reference(events: list[dict[str, Any]], lo: date, hi: date, steps: list[str]
     def last(v: Any) -> tuple[bool, Any]:
         return (v is None, v or "")
 
-    visitors: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    visitors: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for e in events:
         if e["event_type"] not in rollup.NOT_ACTIONS:
-            visitors[e["anonymous_id"]].append(e)
+            visitors[visitor(e["anonymous_id"], e.get("user_id"))].append(e)
     counted: list[list[str | None]] = []
     for rows in visitors.values():
         rows.sort(key=lambda e: (e["event_time"], last(e["event_type"]), last(e["event_name"]), last(e["path"])))

@@ -47,8 +47,12 @@ def kept(events: list[dict[str, Any]], name: str, value: str, lo: date, hi: date
 
     if name in ("country", "browser"):
         return [e for e in events if match(e)]
-    visitors = {e["anonymous_id"] for e in events if lo <= e["event_time"].date() <= hi and picks(e) and match(e)}
-    return [e for e in events if e["anonymous_id"] in visitors]
+
+    def who(e: dict[str, Any]) -> str | None:  # the visitor: anonymous_id, else 'user:' + user_id (decision 0016)
+        return e["anonymous_id"] if e["anonymous_id"] is not None else f"user:{e['user_id']}"
+
+    visitors = {who(e) for e in events if lo <= e["event_time"].date() <= hi and picks(e) and match(e)}
+    return [e for e in events if who(e) in visitors]
 
 
 def filtered(

@@ -77,7 +77,13 @@ def _key(table: pa.Table) -> list[tuple[str, str]]:
 )
 def test_a_sliced_rebuild_equals_the_unsliced_one_for_any_ids(tmp_path_factory, visitors, style, rows_per_slice):
     lake = Lake(tmp_path_factory.mktemp("lake"))
-    lake.events = [{**e, "anonymous_id": ID_STYLES[style](int(e["anonymous_id"][1:]))} for v in visitors for e in v]
+
+    def restyled(e: dict) -> dict:
+        return {**e, "anonymous_id": ID_STYLES[style](int(e["anonymous_id"][1:]))} if e["anonymous_id"] else e
+
+    lake.events = [
+        restyled(e) for v in visitors for e in v
+    ]  # userId-only visitors (no anonymous_id) stay so: sliced by their visitor, 'user:' || user_id
     lake.write_events(lake.days())
     for day in sorted(lake.days()):
         whole = rollup.rebuild_day(lake, APP, day)

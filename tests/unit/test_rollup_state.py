@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from chalicelib.export import rollups
-from chalicelib.lake import rollup
+from chalicelib.lake import rollup, visitor
 from clickstream.lake import catalog
 from clickstream.lake.params import NOTHING_ROLLED
 from clickstream.target import ROOT
@@ -105,11 +105,17 @@ def test_a_state_of_the_release_before_the_columns_counted_is_not_trusted():
 
 def test_a_state_of_another_session_rule_is_not_trusted():
     """The rollup files hold sessions cut by the rule of the release that built them (the gap, the
-    order of ties, which messages are no user action: chalicelib/lake/rollup.py). A release that
+    order of ties, which messages are no user action: chalicelib/lake/rollup.py; whose sessions they
+    are: chalicelib/lake/visitor.py). A release that
     changes any of it, with no column changed, is a new set: readers read raw until the days are
     rebuilt under the new rule. The release before the rule counted is another set too."""
     rule = dict(rollups.SESSION_RULE)
-    assert rule == {"gap_ms": rollup.GAP_MS, "session_order": rollup.SESSION_ORDER, "not_actions": rollup.NOT_ACTIONS}
+    assert rule == {
+        "visitor": visitor.VISITOR_SQL,
+        "gap_ms": rollup.GAP_MS,
+        "session_order": rollup.SESSION_ORDER,
+        "not_actions": rollup.NOT_ACTIONS,
+    }
 
     def tag(**changed: object) -> str:
         return rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, {**rule, **changed})
@@ -121,6 +127,7 @@ def test_a_state_of_another_session_rule_is_not_trusted():
         {"session_order": rollup.SESSION_ORDER[:-1]},
         {"not_actions": (*rollup.NOT_ACTIONS, "screen")},
         {"not_actions": rollup.NOT_ACTIONS[1:]},
+        {"visitor": "anonymous_id"},  # the rule before decision 0016: userId-only events were one visitor
     ):
         assert tag(**changed) != rollups.STATE_TAG, changed
     before = rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS)

@@ -1,9 +1,11 @@
 """Expressions written once in Python and placed in the SQL by clickstream.lake.catalog:
-``@visitor_key`` and ``@spec_funnels`` (the module docstring). What every engine reads is the
+``@visitor``, ``@visitor_key``, ``@session_visitor_key`` and ``@spec_funnels`` (the module
+docstring). What every engine reads is the
 expanded text, so no placeholder may survive it, and an unknown one is an error."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -22,8 +24,9 @@ EXPANDED = sorted(p for d in (catalog.VIEWS_DIR, catalog.QUERIES_DIR, catalog.BL
 
 
 def test_an_unknown_placeholder_is_named_with_its_file_and_the_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    with pytest.raises(QueryError, match=r"top_pages.sql uses the placeholder @visitor, .* known: @spec_funnels, @visitor_key$"):
-        catalog.expand("SELECT @visitor FROM events", origin="top_pages.sql")
+    known = "@session_visitor_key, @spec_funnels, @visitor, @visitor_key"
+    with pytest.raises(QueryError, match=rf"top_pages.sql uses the placeholder @visitors, .* known: {known}$"):
+        catalog.expand("SELECT @visitors FROM events", origin="top_pages.sql")
     with pytest.raises(QueryError, match=r"the SQL uses the placeholder @, "):
         catalog.expand("SELECT @ 1")
     # in a block, the block is named
@@ -49,13 +52,29 @@ def test_the_placeholders_are_used_where_the_copies_were():
     raw = {p.relative_to(catalog.ETL_DIR).as_posix(): p.read_text() for p in EXPANDED}
     keyed = {name for name, text in raw.items() if "@visitor_key" in text}
     assert keyed == {
-        "blocks/session_rows.sql",
         "blocks/visitor_rows.sql",
         "queries/custom_events.sql",
         "queries/daily_metrics.sql",
         "queries/geo_grid.sql",
         "queries/retention.sql",
         "queries/top_pages.sql",
+    }
+    assert {name for name, text in raw.items() if "@session_visitor_key" in text} == {"blocks/session_rows.sql"}
+    # the visitor (decision 0016) wherever events are read per visitor: sessionized, grouped, counted
+    visited = {name for name, text in raw.items() if re.search(r"@visitor\b", text)}
+    assert visited == keyed | {
+        "blocks/range_sessions.sql",
+        "blocks/tail_sessions.sql",
+        "queries/funnel.sql",
+        "views/bot_traffic.sql",
+        "views/countries.sql",
+        "views/custom_events.sql",
+        "views/daily_metrics.sql",
+        "views/geo_grid.sql",
+        "views/pages.sql",
+        "views/retention.sql",
+        "views/session_events.sql",
+        "views/technology.sql",
     }
     assert {name for name, text in raw.items() if "@spec_funnels" in text} == {"queries/funnel.sql"}
     assert raw["queries/funnel.sql"].count(":steps IN (@spec_funnels)") == 6
