@@ -272,13 +272,12 @@ def state_tag(
     ``timestamp[ms, tz=UTC]``): the same text in the Lambda's layer and on a laptop. ``schemas``
     None is the tag of releases before the columns counted, ``rule`` None of releases before the
     session rule counted (tests: their states are not trusted)."""
-    if schemas is None:
-        return hashlib.sha256(repr((tuple(tables), tuple(funnels))).encode()).hexdigest()[:10]
-    columns = tuple((name, tuple((f.name, str(f.type)) for f in schemas[name])) for name in tables)
-    if rule is None:
-        return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns)).encode()).hexdigest()[:10]
-    session = tuple(sorted((k, repr(v)) for k, v in rule.items()))
-    return hashlib.sha256(repr((tuple(tables), tuple(funnels), columns, session)).encode()).hexdigest()[:10]
+    parts: tuple[object, ...] = (tuple(tables), tuple(funnels))
+    if schemas is not None:
+        parts += (tuple((name, tuple((f.name, str(f.type)) for f in schemas[name])) for name in tables),)
+        if rule is not None:
+            parts += (tuple(sorted((k, repr(v)) for k, v in rule.items())),)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:10]
 
 
 STATE_TAG = state_tag(WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, SESSION_RULE)
@@ -445,6 +444,10 @@ class DaysNotRebuilt(ClickstreamError):
             f"{len(self.failures)} rollup step(s) failed ({named}); those days stay dirty and their apps' readers "
             "read raw events for them until a later pass succeeds; every other day was rebuilt and published"
         )
+
+    def raise_for_app(self, app: str) -> None:
+        """Raise again for ``app``'s failures alone (of their kind); return if it had none."""
+        raise_for([failure for failure in self.failures if failure[0] == app])
 
 
 class DaysNotRebuiltTransient(DaysNotRebuilt, TransientError):

@@ -192,7 +192,7 @@ def erase_rollups(session: Session, app_id: str, crash: Callable[[str], None]) -
     try:
         return rollups.rebuild_due(session.lake, session.table, session.settings, now_ms(), renew_after_each_day)
     except rollups.DaysNotRebuilt as failed:
-        rollups.raise_for([f for f in failed.failures if f[0] == app_id])  # the subject's app: raise
+        failed.raise_for_app(app_id)  # the subject's app: raise
         log.warning(json.dumps({"msg": "erasure done; other apps' rollup days failed", "error": str(failed)}))
         return rebuilt
 

@@ -177,6 +177,14 @@ def test_a_pass_with_failed_days_raises_once_of_the_kind_that_says_whether_a_ret
         assert raised.value.__cause__ is failures[0][2]
     assert "big/2026-11-01: SpillFailed" in str(rollups.DaysNotRebuiltTerminal([too_big]))
     assert "shop/state: ValueError" in str(rollups.DaysNotRebuiltTransient([unknown]))
+    # an erasure fails for its own app's failures only (clickstream/admin/erasure.py), of their kind
+    both = rollups.DaysNotRebuiltTransient([too_big, throttled])
+    both.raise_for_app("other")
+    with pytest.raises(rollups.DaysNotRebuiltTerminal) as raised:
+        both.raise_for_app("big")
+    assert raised.value.failures == [too_big]
+    with pytest.raises(rollups.DaysNotRebuiltTransient):
+        both.raise_for_app("shop")
 
 
 def test_a_pass_starts_a_day_only_if_it_may_end_in_the_time_left():
