@@ -2,9 +2,10 @@
 
 Which days: every events partition a run wrote (compaction's dirty set), every partition an
 erasure rewrote and the first day a retention run kept change the rollups of that day, the day
-before and the day after (``rollup.affected_days``). Those days go into a set item in DynamoDB
-and leave it only after the files of every table (``WRITE_ORDER``) are written, once the day
-after them is closed (``rollup.rollable``). Each file has a fixed name, so a rebuild overwrites
+before and the day after (``rollup.affected_days``). Those days go into their app's set item in
+DynamoDB (``keys.rollup_dirty_key``: one item per app, so every day of many apps fits) and leave
+it only after the files of every table (``WRITE_ORDER``) are written, once the day after them is
+closed (``rollup.rollable``). Each file has a fixed name, so a rebuild overwrites
 (a crash before the day leaves the set: the rerun writes the same bytes); one PUT is atomic.
 
 What readers may trust: ``rollup_state`` (one tiny Parquet folder per app, not partitioned by
@@ -23,10 +24,10 @@ refresh that has seen those marks deletes the hold. So a day is never read from 
         before any refresh: a crash between leaves the partition there and the hold in place)
     the rebuild (``rebuild_due``):
     4. PUT the rollup files of the dirty, closed days     <- crash: held; the rerun rewrites
-    5. UPDATE dirty set: DELETE day, ADD app to ``stale`` <- one atomic write; crash: held
+    5. UPDATE the app's item: DELETE day, SET ``stale``   <- one atomic write; crash: held
     6. PUT STATE_FILE: R = min(the last day all rollup tables cover, first dirty day - 1)
                                                           <- crash: the app is still stale
-    7. DELETE the holds (and outdated states) listed before 6, then the app from ``stale``
+    7. DELETE the holds (and outdated states) listed before 6, then REMOVE ``stale``
                                                           <- crash: R was already right
 
 A group writes a hold only for days before the day its run started (``hold_late``): the state
@@ -91,27 +92,69 @@ def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def mark(client: Any, table: str, days: Iterable[tuple[str, date]], neighbours: bool = True) -> None:
-    """Add (app, day) and, by default, its neighbours (``rollup.affected_days``) to the dirty set."""
-    entries = sorted(
-        {f"{app}/{d.isoformat()}" for app, day in days for d in (rollup.affected_days([day]) if neighbours else [day])}
-    )
-    if entries:
+    """Add (app, day) and, by default, its neighbours (``rollup.affected_days``) to the dirty set:
+    one write per app, to the app's own item (``keys.rollup_dirty_key``)."""
+    per_app: dict[str, set[str]] = {}
+    for app, day in days:
+        per_app.setdefault(app, set()).update(d.isoformat() for d in (rollup.affected_days([day]) if neighbours else [day]))
+    for app, entries in sorted(per_app.items()):
         _ddb(
             client.update_item,
             TableName=table,
-            Key=keys.ROLLUP_DIRTY_KEY,
+            Key=keys.rollup_dirty_key(app),
             UpdateExpression="ADD days :d",
-            ExpressionAttributeValues={":d": {"SS": entries}},
+            ExpressionAttributeValues={":d": {"SS": sorted(entries)}},
         )
 
 
+def _dirty_items(client: Any, table: str) -> Iterator[tuple[str | None, set[tuple[str, date]], set[str]]]:
+    """Each item of the dirty set: (app, or None for the legacy item of every app; its dirty
+    (app, day)s; its stale apps). A Query of one partition, page by page."""
+    args = {"TableName": table, **keys.partition_query(keys.ROLLUP_PK), "ConsistentRead": True}
+    while True:
+        page = _ddb(client.query, **args)
+        for item in page.get("Items", []):
+            sk = keys.sort_value(item)
+            days, stale = item.get("days", {}).get("SS", []), item.get("stale", {})
+            if sk == keys.LEGACY_ROLLUP_DIRTY_KEY[keys.SK]["S"]:
+                pairs = {(app, date.fromisoformat(d)) for app, d in (e.rsplit("/", 1) for e in days)}
+                yield None, pairs, set(stale.get("SS", []))
+            elif sk.startswith(keys.ROLLUP_DIRTY_PREFIX):
+                app = sk[len(keys.ROLLUP_DIRTY_PREFIX) :]
+                yield app, {(app, date.fromisoformat(d)) for d in days}, {app} if stale else set()
+        if "LastEvaluatedKey" not in page:
+            return
+        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def dirty(client: Any, table: str) -> list[tuple[str, date]]:
-    item = _ddb(client.get_item, TableName=table, Key=keys.ROLLUP_DIRTY_KEY, ConsistentRead=True).get("Item", {})
-    out = []
-    for entry in item.get("days", {}).get("SS", []):
-        app, day = entry.rsplit("/", 1)
-        out.append((app, date.fromisoformat(day)))
-    return sorted(out)
+    return sorted({pair for _, pairs, _ in _dirty_items(client, table) for pair in pairs})
+
+
+def drain_legacy(client: Any, table: str) -> int:
+    """Move the legacy item's days and stale apps into the per-app items, then delete what was
+    moved from it (an older release's writer may still add to it: the next pass moves that).
+    A crash between: both hold them, and ``dirty`` reads their union. Returns entries moved."""
+    legacy = [(pairs, stale) for app, pairs, stale in _dirty_items(client, table) if app is None]
+    if not legacy or not (legacy[0][0] or legacy[0][1]):
+        return 0
+    pairs, stale = legacy[0]
+    mark(client, table, sorted(pairs), neighbours=False)
+    for app in sorted(stale):
+        _stale(client, table, app)
+    values = {}
+    if pairs:
+        values[":d"] = {"SS": sorted(f"{app}/{day.isoformat()}" for app, day in pairs)}
+    if stale:
+        values[":a"] = {"SS": sorted(stale)}
+    _ddb(
+        client.update_item,
+        TableName=table,
+        Key=keys.LEGACY_ROLLUP_DIRTY_KEY,
+        UpdateExpression="DELETE " + ", ".join(f"{n} {v}" for n, v in (("days", ":d"), ("stale", ":a")) if v in values),
+        ExpressionAttributeValues=values,
+    )
+    return len(pairs) + len(stale)
 
 
 def note_exported(client: Any, table: str, partitions: Iterable[str]) -> None:
@@ -218,30 +261,34 @@ class S3Days:
 
 
 def _clean(client: Any, table: str, app: str, day: date) -> None:
-    """The day leaves the dirty set and its app enters ``stale`` in one write: the app's state
-    is refreshed before ``stale`` lets it go, whatever crashes in between."""
+    """The day leaves the dirty set and its app becomes ``stale`` in one write (both are the
+    app's item): the app's state is refreshed before ``stale`` lets it go, whatever crashes in
+    between."""
     _ddb(
         client.update_item,
         TableName=table,
-        Key=keys.ROLLUP_DIRTY_KEY,
-        UpdateExpression="DELETE days :d ADD stale :a",
-        ExpressionAttributeValues={":d": {"SS": [f"{app}/{day.isoformat()}"]}, ":a": {"SS": [app]}},
+        Key=keys.rollup_dirty_key(app),
+        UpdateExpression="DELETE days :d SET stale = :t",
+        ExpressionAttributeValues={":d": {"SS": [day.isoformat()]}, ":t": {"BOOL": True}},
+    )
+
+
+def _stale(client: Any, table: str, app: str) -> None:
+    _ddb(
+        client.update_item,
+        TableName=table,
+        Key=keys.rollup_dirty_key(app),
+        UpdateExpression="SET stale = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
     )
 
 
 def _stale_apps(client: Any, table: str) -> set[str]:
-    item = _ddb(client.get_item, TableName=table, Key=keys.ROLLUP_DIRTY_KEY, ConsistentRead=True).get("Item", {})
-    return set(item.get("stale", {}).get("SS", []))
+    return {app for _, _, stale in _dirty_items(client, table) for app in stale}
 
 
 def _fresh(client: Any, table: str, app: str) -> None:
-    _ddb(
-        client.update_item,
-        TableName=table,
-        Key=keys.ROLLUP_DIRTY_KEY,
-        UpdateExpression="DELETE stale :a",
-        ExpressionAttributeValues={":a": {"SS": [app]}},
-    )
+    _ddb(client.update_item, TableName=table, Key=keys.rollup_dirty_key(app), UpdateExpression="REMOVE stale")
 
 
 # -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
@@ -502,6 +549,7 @@ def rebuild_due(
     (the run's error; no ExportLagSeconds that run) while every other app's readers move on."""
     # Marks of the partitions runs wrote (their groups' holds rely on them) before any refresh.
     note_exported(client, settings.table, compact.dirty_partitions(client, settings.table))
+    drain_legacy(client, settings.table)
     today = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
     source = S3Days(lake, settings.lake_prefix)
     done = 0

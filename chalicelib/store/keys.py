@@ -96,7 +96,12 @@ EXPORT_STATE_KEY: Key = {PK: {"S": "export#lake"}, SK: {"S": "state"}}  # checkp
 DIRTY_PARTITIONS_KEY: Key = {PK: {"S": "export#dirty"}, SK: {"S": "partitions"}}  # lake partitions to compact
 COMPACTION_PK = "export#compaction"  # one intent item per partition being merged
 RETENTION_DAY_KEY: Key = {PK: {"S": "export#retention"}, SK: {"S": "last-day"}}
-ROLLUP_DIRTY_KEY: Key = {PK: {"S": "export#rollup"}, SK: {"S": "dirty-days"}}  # (app, day)s whose rollups to rebuild
+ROLLUP_PK = "export#rollup"  # the days whose rollups to rebuild: one item per app (rollup_dirty_key)
+# Before one item per app: one item for every app ("app/day" entries and a set of stale apps),
+# which a set change (every day of every app) could grow past DynamoDB's 400 KB. Still read, and
+# drained into the per-app items, for lakes exported by an older release.
+LEGACY_ROLLUP_DIRTY_KEY: Key = {PK: {"S": ROLLUP_PK}, SK: {"S": "dirty-days"}}
+ROLLUP_DIRTY_PREFIX = "dirty-days#"
 SALTS_PK = "salts"  # one daily salt per UTC day (cookieless ids)
 LEDGER_SECRET_KEY: Key = {PK: {"S": "privacy"}, SK: {"S": "ledger-key"}}
 LEDGER_PK = "privacy#ledger"
@@ -134,6 +139,10 @@ def app_of_event(item: dict[str, Any]) -> str:
 # Conditions and projections that name the key attributes.
 ITEM_ABSENT = f"attribute_not_exists({PK})"
 KEY_PROJECTION = f"{PK}, {SK}"
+
+
+def rollup_dirty_key(app_id: str) -> Key:
+    return {PK: {"S": ROLLUP_PK}, SK: {"S": ROLLUP_DIRTY_PREFIX + app_id}}
 
 
 def compaction_intent_key(partition_prefix: str) -> Key:

@@ -342,7 +342,10 @@ def strip_rollups(settings: Settings) -> None:
     """The lake as the export left it before the rollups existed: events only, no dirty days."""
     s3 = s3_lake(settings)
     s3.delete([k for table in (*rollup.SCHEMAS, rollups.STATE_TABLE) for k in lake_files(settings, table)])
-    clients.dynamodb(settings).delete_item(TableName=settings.table, Key=keys.ROLLUP_DIRTY_KEY)
+    dynamodb = clients.dynamodb(settings)
+    found = dynamodb.query(TableName=settings.table, **keys.partition_query(keys.ROLLUP_PK), ConsistentRead=True)["Items"]
+    for item in found:
+        dynamodb.delete_item(TableName=settings.table, Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]})
 
 
 def test_an_older_lake_is_rolled_up_by_etl_rollup(rolled, tmp_path: Path):
