@@ -241,7 +241,7 @@ def user_actions(events: pa.Table) -> pa.Table:
 
 
 def with_visitor(events: pa.Table) -> pa.Table:
-    """``events`` with anonymous_id replaced by the visitor (chalicelib/lake/visitor_key.py: the
+    """``events`` with anonymous_id replaced by the visitor (chalicelib/lake/visitor.py: the
     anonymous_id, else ``'user:' + user_id``), what sessions, keys and slices are per; as the SQL's
     ``@visitor``. Idempotent: a visitor is its own visitor."""
     at = events.schema.get_field_index("anonymous_id")
