@@ -9,9 +9,8 @@ panel the same way. The filters (docs/dashboards.md):
 
 * ``country``, ``browser``: events with that value (a visitor attribute, so: those visitors);
 * ``page``: events of visitors who viewed that page in the range (by their page views);
-* ``source``: events of visitors who started a session from that referrer host in the range
-  (its first user action's host, as Top sources counts sessions; identify, group and alias
-  messages start none, as in every panel);
+* ``source``: events of visitors who arrived from that referrer host in the range (by their
+  user actions: identify, group and alias messages pick no one, as in every panel);
 
 ``(none)`` stands for a missing value (NULL). ``until`` cuts an ongoing period at "now", and the
 previous period at the same elapsed time.
@@ -27,12 +26,12 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from chalicelib.lake import rollup
 from chalicelib.lake.visitor import VISITOR_SQL
 
 FILTERS = ("page", "source", "country", "browser")
 NONE = "(none)"
 _COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
+_VISITOR_LEVEL = {"page", "source"}
 
 
 def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
@@ -44,43 +43,19 @@ _USER_ACTION = "event_type NOT IN ('identify', 'group', 'alias')"  # as every pa
 
 
 def _condition(name: str, value: str, cuts: Sequence[str] = ()) -> str:
-    """The filter ``name = value`` as a condition on a row of ``events``. ``page`` picks visitors
-    by their page views in the range; ``source`` by the sessions they started in it, whose first
-    user action came from that host, as Top sources counts them (``_session_starts``). Both up to
-    the same cuts as every other read of events: what the comparison leaves out decides no one's
-    place."""
+    """The filter ``name = value`` as a condition on a row of ``events``. ``page`` and ``source``
+    pick visitors by their user actions in the range (a page by its page views), up to the same
+    cuts as every other read of events: what the comparison leaves out decides no one's place."""
     column = _COLUMN[name]
     test = f"{column} IS NULL" if value == NONE else f"{column} = :f_{name}"
-    cut = "".join(f" AND event_time < {c}" for c in cuts)
-    if name == "page":
+    if name in _VISITOR_LEVEL:
+        kind = "event_type = 'page_view'" if name == "page" else _USER_ACTION
+        cut = "".join(f" AND event_time < {c}" for c in cuts)
         return (
             f"{VISITOR_SQL} IN (SELECT {VISITOR_SQL} FROM events WHERE app_id = :app_id "
-            f"AND dt BETWEEN :date_from AND :date_to AND event_type = 'page_view' AND {test}{cut})"
+            f"AND dt BETWEEN :date_from AND :date_to AND {kind} AND {test}{cut})"
         )
-    if name == "source":
-        return f"{VISITOR_SQL} IN (SELECT visitor FROM ({_session_starts(cut)}) AS starts WHERE {test})"
     return test
-
-
-# The session rule of etl/blocks/sessionize.sql (a user action GAP_MS or more after the visitor's
-# previous one starts a session; ties ordered by the same columns, whose first row is the start),
-# over the range and the last GAP_MS before it: the first user action of every session that starts
-# in the range, with its referrer_host (what etl/blocks/visits.sql takes for the session's).
-_TIES = ", ".join(c for c in rollup.SESSION_ORDER if c != "event_id")
-_FROM = "CAST(CAST(:date_from AS date) AS timestamp)"
-
-
-def _session_starts(cut: str) -> str:
-    return (
-        f"SELECT visitor, referrer_host FROM ("
-        f"SELECT {VISITOR_SQL} AS visitor, dt, event_time, referrer_host, "
-        f"lag(event_time) OVER (PARTITION BY {VISITOR_SQL} ORDER BY {_TIES}) AS prev_time "
-        f"FROM events WHERE app_id = :app_id AND {_USER_ACTION}{cut} "
-        f"AND dt BETWEEN date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to "
-        f"AND event_time >= date_add('millisecond', -{rollup.GAP_MS}, {_FROM})"
-        f") AS ordered WHERE dt >= :date_from "
-        f"AND (prev_time IS NULL OR date_diff('millisecond', prev_time, event_time) >= {rollup.GAP_MS})"
-    )
 
 
 def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_sql: str | None = None) -> str:

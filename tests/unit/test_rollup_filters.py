@@ -2,9 +2,9 @@
 events for every day, as the rollups carry no filter (clickstream.dashboard.pages.narrow), and
 answers what the same panel, unfiltered, answers over a lake of only the filtered events, read
 through that lake's own rollups: country and browser keep the events with that value; page and
-source keep every event of the visitors who viewed that page (a page view) / started a session
-from that host (its first user action's referrer, as Top sources counts it) in the range
-(``(none)``: the value is missing), up to a cut-off when there is one. Every panel, random lakes, both bot settings. A cut-off
+source keep every event of the visitors who viewed that page (a page view) / came from that host
+(a user action: identify, group and alias messages pick no one) in the range (``(none)``: the
+value is missing), up to a cut-off when there is one. Every panel, random lakes, both bot settings. A cut-off
 alone (a running period) still reads the rollups of the days it leaves whole and answers as raw
 events cut at the same instant."""
 
@@ -42,39 +42,17 @@ def kept(events: list[dict[str, Any]], name: str, value: str, lo: date, hi: date
     def match(e: dict[str, Any]) -> bool:
         return e.get(COLUMN[name]) == wanted
 
+    def picks(e: dict[str, Any]) -> bool:  # page: by page views; source: by user actions (no identify/group/alias)
+        return e["event_type"] == "page_view" if name == "page" else e["event_type"] not in ("identify", "group", "alias")
+
     if name in ("country", "browser"):
         return [e for e in events if match(e)]
-    if name == "page":  # by page views in the range
-        chosen = {who(e) for e in events if lo <= e["event_time"].date() <= hi and e["event_type"] == "page_view" and match(e)}
-    else:  # source: by the first user action of each session starting in the range
-        chosen = {who(e) for e in session_starts(events) if lo <= e["event_time"].date() <= hi and match(e)}
-    return [e for e in events if who(e) in chosen]
 
+    def who(e: dict[str, Any]) -> str | None:  # the visitor: anonymous_id, else 'user:' + user_id (decision 0016)
+        return e["anonymous_id"] if e["anonymous_id"] is not None else f"user:{e['user_id']}"
 
-def who(e: dict[str, Any]) -> str | None:
-    """The visitor: anonymous_id, else 'user:' + user_id (decision 0016)."""
-    return e["anonymous_id"] if e["anonymous_id"] is not None else f"user:{e['user_id']}"
-
-
-def session_starts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first user action of every session: per visitor, in time order (ties as
-    etl/blocks/sessionize.sql orders them, NULL last), one 30 minutes or more after the previous."""
-
-    def last(v: Any) -> tuple[bool, Any]:
-        return (v is None, v or "")
-
-    ties = ("event_type", "event_name", "path", "referrer_host", "utm_source", "utm_medium", "utm_campaign")
-    by: dict[str | None, list[dict[str, Any]]] = {}
-    for e in events:
-        if e["event_type"] not in rollup.NOT_ACTIONS:
-            by.setdefault(who(e), []).append(e)
-    out = []
-    for rows in by.values():
-        rows.sort(key=lambda e: (e["event_time"], *(last(e.get(c)) for c in ties)))
-        for i, e in enumerate(rows):
-            if i == 0 or e["event_time"] - rows[i - 1]["event_time"] >= timedelta(milliseconds=rollup.GAP_MS):
-                out.append(e)
-    return out
+    visitors = {who(e) for e in events if lo <= e["event_time"].date() <= hi and picks(e) and match(e)}
+    return [e for e in events if who(e) in visitors]
 
 
 def filtered(
@@ -239,33 +217,6 @@ def test_a_source_filter_on_none_picks_no_one_by_identify_messages(tmp_path: Any
     # WHEN the overview is filtered on source (none) THEN no one is in it
     row = _overview(tmp_path, events, {"source": scope.NONE}, 0, DAYS - 1)
     assert (row["visitors"], row["page_views"]) == (0, 0), row
-
-
-def test_a_source_filter_picks_the_visitors_of_the_sessions_top_sources_counts_for_it(tmp_path: Any):
-    # GIVEN v1 came from news.example and clicked on (its later events: referrer NULL and the site
-    # itself); v2 came direct and clicked on within the site
-    def at(event_id: str, visitor: str, minute: int, referrer: str | None) -> dict[str, Any]:
-        return {
-            **_at(event_id, visitor, _day(2, 10) + timedelta(minutes=minute), "page_view", "/demo"),
-            "referrer_host": referrer,
-        }
-
-    events = [at("e1", "v1", 0, "news.example"), at("e2", "v1", 5, None), at("e3", "v1", 9, "site.example"),
-              at("e4", "v2", 1, None), at("e5", "v2", 6, "site.example")]  # fmt: skip
-    period = {"app_id": APP, "date_from": DAY0, "date_to": DAY0 + timedelta(days=DAYS - 1), "include_bots": False}
-    top = answers(DuckLake(_rolled(tmp_path, events)), "referrers", {**period, "rolled_through": NOTHING_ROLLED})
-    assert [(r["referrer_host"], r["visitors"]) for r in top] == [("news.example", 1), (None, 1)], top
-    # WHEN the overview is filtered on each source THEN it counts the visitors Top sources does
-    # (before: by any event's referrer, site.example picked both and (none) both)
-    for source, visitors in (("news.example", 1), (scope.NONE, 1), ("site.example", 0)):
-        row = _overview(tmp_path / source, events, {"source": source}, 0, DAYS - 1)
-        assert row["visitors"] == visitors, (source, row)
-
-
-def _rolled(root: Any, events: list[dict[str, Any]]) -> Any:
-    lake = Lake(root, events)
-    lake.write_events(lake.days())
-    return lake.root
 
 
 def test_a_page_filter_on_a_cut_period_picks_only_visitors_who_viewed_the_page_before_the_cut(tmp_path: Any):
