@@ -44,6 +44,7 @@ from sqlglot.errors import SqlglotError
 from chalicelib.lake import rollup, visitor, visitor_key
 from chalicelib.lake.schema import SCHEMAS as EXPORTED
 from clickstream.lake.exceptions import QueryError
+from clickstream.lake.params import athena_literal
 from clickstream.target import ROOT
 
 ETL_DIR = ROOT / "etl"
@@ -94,18 +95,13 @@ def expand(text: str, *, origin: str = "the SQL", _stack: tuple[str, ...] = ()) 
     return substitute(_INCLUDE.sub(block, text), origin=origin)
 
 
-def string_literal(value: str) -> str:
-    """``value`` as an SQL string literal (Athena and DuckDB alike: a quote doubled, nothing else escaped)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def funnel_arrays(funnels: Sequence[Sequence[str]]) -> str:
     """The list for ``:steps IN (...)``: an array literal per funnel, separated by commas. No
     funnel: an empty array, which no :steps (1 to 10 steps) equals, so every gate stays valid SQL
     and says "not a spec funnel"."""
     if not funnels:
         return "CAST(ARRAY[] AS array(varchar))"
-    return ", ".join("ARRAY[" + ", ".join(map(string_literal, steps)) + "]" for steps in funnels)
+    return ", ".join(athena_literal(list(steps)) for steps in funnels)  # ARRAY['a', 'b'], a quote doubled
 
 
 def placeholders() -> dict[str, str]:

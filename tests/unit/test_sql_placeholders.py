@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from chalicelib.lake import rollup, visitor_key
 from clickstream.lake import catalog, translate
 from clickstream.lake.exceptions import QueryError
+from clickstream.lake.params import athena_literal
 from clickstream.query import query
 
 EXPANDED = sorted(p for d in (catalog.VIEWS_DIR, catalog.QUERIES_DIR, catalog.BLOCKS_DIR) for p in d.glob("*.sql"))
@@ -82,7 +83,7 @@ def test_the_placeholders_are_used_where_the_copies_were():
 
 CODE = st.sampled_from(["SELECT ", "x", " AS k", ", ", "(", ")", " FROM events", "\n", " || ", "1"])
 COMMENT = st.text(st.sampled_from("ab @'\"-*/ "), max_size=12).map(lambda s: f"-- {s}\n")
-LITERAL = st.text(st.sampled_from("ab@'\n-*/ "), max_size=12).map(catalog.string_literal)
+LITERAL = st.text(st.sampled_from("ab@'\n-*/ "), max_size=12).map(athena_literal)
 IDENT = st.text(st.sampled_from("ab@ '"), max_size=8).map(lambda s: '"' + s.replace('"', '""') + '"')
 
 
