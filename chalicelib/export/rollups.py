@@ -107,38 +107,56 @@ def mark(client: Any, table: str, days: Iterable[tuple[str, date]], neighbours: 
         )
 
 
-def _dirty_items(client: Any, table: str) -> Iterator[tuple[str | None, set[tuple[str, date]], set[str]]]:
-    """Each item of the dirty set: (app, or None for the legacy item of every app; its dirty
-    (app, day)s; its stale apps). A Query of one partition, page by page."""
+Entries = tuple[set[tuple[str, date]], set[str]]  # an item's dirty (app, day)s and stale apps
+
+
+def _entries(item: dict[str, Any]) -> Entries:
+    """What one item of the dirty set holds: an app's item (``keys.rollup_dirty_key``: its days,
+    its ``stale`` flag) or the legacy item of every app ("app/day" entries, a set of apps)."""
+    sk = keys.sort_value(item)
+    days, stale = item.get("days", {}).get("SS", []), item.get("stale", {})
+    if sk == keys.LEGACY_ROLLUP_DIRTY_KEY[keys.SK]["S"]:
+        return {(app, date.fromisoformat(d)) for app, d in (e.rsplit("/", 1) for e in days)}, set(stale.get("SS", []))
+    if not sk.startswith(keys.ROLLUP_DIRTY_PREFIX):
+        return set(), set()
+    app = sk[len(keys.ROLLUP_DIRTY_PREFIX) :]
+    return {(app, date.fromisoformat(d)) for d in days}, {app} if stale else set()
+
+
+def _dirty_items(client: Any, table: str) -> Iterator[Entries]:
+    """Every item of the dirty set, the legacy one included: a Query of one partition, page by page."""
     args = {"TableName": table, **keys.partition_query(keys.ROLLUP_PK), "ConsistentRead": True}
     while True:
         page = _ddb(client.query, **args)
-        for item in page.get("Items", []):
-            sk = keys.sort_value(item)
-            days, stale = item.get("days", {}).get("SS", []), item.get("stale", {})
-            if sk == keys.LEGACY_ROLLUP_DIRTY_KEY[keys.SK]["S"]:
-                pairs = {(app, date.fromisoformat(d)) for app, d in (e.rsplit("/", 1) for e in days)}
-                yield None, pairs, set(stale.get("SS", []))
-            elif sk.startswith(keys.ROLLUP_DIRTY_PREFIX):
-                app = sk[len(keys.ROLLUP_DIRTY_PREFIX) :]
-                yield app, {(app, date.fromisoformat(d)) for d in days}, {app} if stale else set()
+        yield from (_entries(item) for item in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
             return
         args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _item(client: Any, table: str, key: keys.Key) -> Entries:
+    item = _ddb(client.get_item, TableName=table, Key=key, ConsistentRead=True).get("Item")
+    return _entries(item) if item else (set(), set())
+
+
 def dirty(client: Any, table: str) -> list[tuple[str, date]]:
-    return sorted({pair for _, pairs, _ in _dirty_items(client, table) for pair in pairs})
+    return sorted({pair for pairs, _ in _dirty_items(client, table) for pair in pairs})
+
+
+def dirty_days(client: Any, table: str, app: str) -> list[date]:
+    """One app's dirty days: its item's, and the legacy item's for it (an older release's writer
+    may still add there until the next drain). Two reads, whatever the number of apps."""
+    pairs = _item(client, table, keys.rollup_dirty_key(app))[0] | _item(client, table, keys.LEGACY_ROLLUP_DIRTY_KEY)[0]
+    return sorted(day for owner, day in pairs if owner == app)
 
 
 def drain_legacy(client: Any, table: str) -> int:
     """Move the legacy item's days and stale apps into the per-app items, then delete what was
     moved from it (an older release's writer may still add to it: the next pass moves that).
     A crash between: both hold them, and ``dirty`` reads their union. Returns entries moved."""
-    legacy = [(pairs, stale) for app, pairs, stale in _dirty_items(client, table) if app is None]
-    if not legacy or not (legacy[0][0] or legacy[0][1]):
+    pairs, stale = _item(client, table, keys.LEGACY_ROLLUP_DIRTY_KEY)
+    if not pairs and not stale:
         return 0
-    pairs, stale = legacy[0]
     mark(client, table, sorted(pairs), neighbours=False)
     for app in sorted(stale):
         _stale(client, table, app)
@@ -284,7 +302,7 @@ def _stale(client: Any, table: str, app: str) -> None:
 
 
 def _stale_apps(client: Any, table: str) -> set[str]:
-    return {app for _, _, stale in _dirty_items(client, table) for app in stale}
+    return {app for _, stale in _dirty_items(client, table) for app in stale}
 
 
 def _fresh(client: Any, table: str, app: str) -> None:
@@ -432,8 +450,9 @@ def refresh_state(lake: Lake, client: Any, settings: Settings, app_id: str, cras
         # Readers already read raw events (no state of this set); rebuild every day first.
         mark(client, settings.table, [(app_id, date.fromisoformat(d)) for d in event_days], neighbours=False)
         crash("rollup_after_set_change")
-    dirty_days = [d for app, d in dirty(client, settings.table) if app == app_id]
-    through = covered_through(event_days, [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days)
+    through = covered_through(
+        event_days, [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days(client, settings.table, app_id)
+    )
     lake.put_table(folder + STATE_FILE, state_table(through))
     crash("rollup_after_state")
     if holds:

@@ -80,9 +80,12 @@ def test_an_older_release_s_single_item_is_drained_into_the_apps_items_and_nothi
         pass
     finally:
         rollups._ddb = real  # type: ignore[assignment]
-    # THEN at every point the dirty days and stale apps are the same
+    # THEN at every point the dirty days and stale apps are the same, and so are one app's days as
+    # its state refresh reads them (its item and the legacy item, not every app's)
     assert rollups.dirty(dynamodb, settings.table) == expected
     assert rollups._stale_apps(dynamodb, settings.table) == {"b"}
+    for app in "abc":
+        assert rollups.dirty_days(dynamodb, settings.table, app) == [day for owner, day in expected if owner == app]
     rollups.drain_legacy(dynamodb, settings.table)
     assert rollups.dirty(dynamodb, settings.table) == expected
     assert rollups._stale_apps(dynamodb, settings.table) == {"b"}
