@@ -181,7 +181,8 @@ class StateStore:
         checked again at commit), so the next lease holder may take it over at once, as it
         redoes any crashed run's groups; a worker may not (it would write beside it).
         """
-        condition = "p_seq = :seq AND NOT contains(p_done, :g) AND (attribute_not_exists(#until) OR #until < :now"
+        # Free to take: no claim or an expired one; for the lease holder also any claim but a worker's.
+        free, owner = "attribute_not_exists(#until) OR #until < :now", ""
         values: dict[str, Any] = {
             ":seq": {"N": str(seq)},
             ":g": {"N": str(group)},
@@ -189,12 +190,11 @@ class StateStore:
             ":until": {"N": str(now_ms + claim_ms)},
             ":by": {"S": ("worker:" if worker else "lease:") + claimer},
         }
-        if worker:
-            condition += ")"
-        else:
-            condition = f"lease_owner = :me AND {condition} OR NOT begins_with(#by, :w))"
+        if not worker:
+            free, owner = f"{free} OR NOT begins_with(#by, :w)", "lease_owner = :me AND "
             values[":me"] = {"S": claimer}
             values[":w"] = {"S": "worker:"}
+        condition = f"{owner}p_seq = :seq AND NOT contains(p_done, :g) AND ({free})"
         try:
             self._update(
                 UpdateExpression="SET #until = :until, #by = :by",
