@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.lake import rollup
+from chalicelib.lake.visitor import visitor
 from clickstream.dashboard import scope
 from clickstream.dashboard.pages import narrow
 from clickstream.lake import catalog, translate
@@ -48,8 +49,8 @@ def kept(events: list[dict[str, Any]], name: str, value: str, lo: date, hi: date
     if name in ("country", "browser"):
         return [e for e in events if match(e)]
 
-    def who(e: dict[str, Any]) -> str | None:  # the visitor: anonymous_id, else 'user:' + user_id (decision 0016)
-        return e["anonymous_id"] if e["anonymous_id"] is not None else f"user:{e['user_id']}"
+    def who(e: dict[str, Any]) -> str | None:  # the visitor (decision 0016), by the rule the live view uses
+        return visitor(e["anonymous_id"], e.get("user_id"))
 
     visitors = {who(e) for e in events if lo <= e["event_time"].date() <= hi and picks(e) and match(e)}
     return [e for e in events if who(e) in visitors]
