@@ -251,9 +251,10 @@ def with_visitor(events: pa.Table) -> pa.Table:
 def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
     """The rollup tables of ``day`` (all but rollup_session_totals, which ``combine`` sums from
     the sessions) from the events of its read window (``read_window``; extra rows outside it are
-    ignored). Deterministic: the same events give the same rows in the same order."""
+    ignored), whose anonymous_id is already the visitor (``with_visitor``: ``rebuild_day_files``
+    deals them to slices by it). Deterministic: the same events give the same rows in the same order."""
     lo = day_start(day) - timedelta(milliseconds=GAP_MS)
-    events = with_visitor(user_actions(events.select(list(COLUMNS))))
+    events = user_actions(events.select(list(COLUMNS)))
     t = _ms(events["event_time"])
     keep = (t >= int(lo.timestamp() * 1000)) & (t < int((day_start(day) + timedelta(days=2)).timestamp() * 1000))
     events = events.filter(pa.array(keep))
