@@ -18,9 +18,7 @@ from chalicelib.settings import Settings
 from clickstream.dashboard import main as main_block
 from clickstream.dashboard import panels, scope
 from clickstream.dashboard.spec import Dataset, Spec, load, parse_params, placeholder_spans
-from clickstream.lake import catalog
-from clickstream.lake.params import ENGINE_FILLED, NOTHING_ROLLED
-from clickstream.lake.translate import parameter_names
+from clickstream.lake.params import ENGINE_FILLED
 
 if TYPE_CHECKING:
     from clickstream.lake import LocalLake
@@ -177,7 +175,7 @@ class LakeRunner:
         needed = {name: params[name] for name in _parameters(dataset)}  # run_query refuses parameters a query does not take
         if not filters and until is None and not dataset.compare:
             return dataset.name, needed
-        sql, extra = narrow(dataset.sql(scope.LOCAL_NOW_SQL), dataset.name, filters, until)
+        sql, extra = narrow(dataset.sql(scope.LOCAL_NOW_SQL), filters, until)
         if dataset.compare:  # the page's own "now" rather than DuckDB's clock: one instant per request
             extra["now"] = scope.bound({}, params.get("now") or datetime.now(timezone.utc))["until"]
         return sql, {**needed, **extra}
@@ -229,24 +227,23 @@ def lake_runner(settings: Settings, cache_dir: Path | None = None) -> LakeRunner
     return LakeRunner(settings, cache_dir)
 
 
-def narrow(sql: str, origin: str, filters: Mapping[str, str], until: datetime | None) -> tuple[str, dict[str, Any]]:
+def narrow(sql: str, filters: Mapping[str, str], until: datetime | None) -> tuple[str, dict[str, Any]]:
     """A panel's SQL narrowed by click-to-filter and a cut-off (clickstream.dashboard.scope),
     with the extra values it binds.
 
     The rollup tables carry no filter (a filtered session is the session of the filtered
-    events, which no rollup holds), so a filtered view reads raw events for every day:
-    ``rolled_through`` is pinned to nothing. tests/unit/test_rollup_filters.py checks that the
-    answer is the same panel's over a lake of only the filtered events. A cut alone (``until``:
+    events, which no rollup holds), so a filtered view reads raw events for every day: the
+    query's own ``rolled_through`` becomes the literal for nothing (scope.scoped_sql); the source
+    filter's session starts read the rollups up to the ``rolled_through`` the engine fills in.
+    tests/unit/test_rollup_filters.py checks that the answer is the same panel's over a lake of
+    only the filtered events. A cut alone (``until``:
     the running period at "now", the previous one at the same elapsed time) keeps the rollups
     for the days it leaves whole (scope.rolled_cap), so the page of a running period reads them.
     """
     extra = scope.bound(filters, until)
     if not filters and until is None:
         return sql, extra
-    narrowed = scope.scoped_sql(sql, filters, until is not None)
-    if filters and "rolled_through" in parameter_names(catalog.expand(narrowed, origin=origin)):
-        extra["rolled_through"] = NOTHING_ROLLED
-    return narrowed, extra
+    return scope.scoped_sql(sql, filters, until is not None), extra
 
 
 def compare_parts(dataset: Dataset, params: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], dict[str, Any]]:

@@ -9,8 +9,10 @@ panel the same way. The filters (docs/dashboards.md):
 
 * ``country``, ``browser``: events with that value (a visitor attribute, so: those visitors);
 * ``page``: events of visitors who viewed that page in the range (by their page views);
-* ``source``: events of visitors who arrived from that referrer host in the range (by their
-  user actions: identify, group and alias messages pick no one, as in every panel);
+* ``source``: events of visitors who started a session from that referrer host in the range:
+  the host of the session's first user action, the sessions Top sources counts for it
+  (etl/blocks/source_starts.sql: rollup_sessions for the rolled-up days, the raw tail after
+  them; identify, group and alias messages start none, as in every panel);
 
 ``(none)`` stands for a missing value (NULL). ``until`` cuts an ongoing period at "now", and the
 previous period at the same elapsed time.
@@ -27,11 +29,14 @@ import sqlglot
 from sqlglot import exp
 
 from chalicelib.lake.visitor import VISITOR_SQL
+from clickstream.lake import catalog
+from clickstream.lake.exceptions import QueryError
+from clickstream.lake.params import NOTHING_ROLLED, athena_literal
 
 FILTERS = ("page", "source", "country", "browser")
 NONE = "(none)"
 _COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
-_VISITOR_LEVEL = {"page", "source"}
+STARTS = "source_starts"  # the CTE of etl/blocks/source_starts.sql that the source filter reads
 
 
 def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
@@ -43,18 +48,23 @@ _USER_ACTION = "event_type NOT IN ('identify', 'group', 'alias')"  # as every pa
 
 
 def _condition(name: str, value: str, cuts: Sequence[str] = ()) -> str:
-    """The filter ``name = value`` as a condition on a row of ``events``. ``page`` and ``source``
-    pick visitors by their user actions in the range (a page by its page views), up to the same
-    cuts as every other read of events: what the comparison leaves out decides no one's place."""
+    """The filter ``name = value`` as a condition on a row of ``events``. ``page`` picks visitors
+    by their page views in the range; ``source`` by the sessions they started in it whose first
+    user action came from that host, as Top sources counts them (``STARTS``). Both up to the same
+    cuts as every other read of events: what the comparison leaves out decides no one's place (a
+    session's start depends only on what came before it, so the starts before a cut are those of
+    the events before it)."""
     column = _COLUMN[name]
     test = f"{column} IS NULL" if value == NONE else f"{column} = :f_{name}"
-    if name in _VISITOR_LEVEL:
-        kind = "event_type = 'page_view'" if name == "page" else _USER_ACTION
+    if name == "page":
         cut = "".join(f" AND event_time < {c}" for c in cuts)
         return (
             f"{VISITOR_SQL} IN (SELECT {VISITOR_SQL} FROM events WHERE app_id = :app_id "
-            f"AND dt BETWEEN :date_from AND :date_to AND {kind} AND {test}{cut})"
+            f"AND dt BETWEEN :date_from AND :date_to AND event_type = 'page_view' AND {test}{cut})"
         )
+    if name == "source":
+        cut = "".join(f" AND session_start < {c}" for c in cuts)
+        return f"{VISITOR_SQL} IN (SELECT visitor FROM {STARTS} WHERE {test}{cut})"
     return test
 
 
@@ -63,8 +73,11 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
 
     ``until`` cuts at the bound ``:until``; ``until_sql`` at an SQL expression instead. A cut
     also caps ``:rolled_through`` (``rolled_cap``): the rollups hold whole days, so they are read
-    only for the days the cut leaves whole. Filters do not cap it: a filtered view pins the
-    rollups off altogether (clickstream.dashboard.pages.narrow).
+    only for the days the cut leaves whole. A filter pins the query's own reads of the rollups
+    off (``rolled_through`` becomes the literal NOTHING_ROLLED): the rollups carry no filter, so
+    a filtered view reads raw events for every day. The source filter's session starts
+    (``STARTS``, added as CTEs ahead of the query's own) keep ``:rolled_through``, which the
+    engine fills in as for any query: they are the unfiltered sessions Top sources counts.
     """
     cuts = []
     if until:
@@ -84,11 +97,31 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
         alias = table.alias or "events"
         narrowed = sqlglot.parse_one(f"(SELECT * FROM events WHERE {where}) AS {alias}", read="athena")
         table.replace(narrowed)
-    for cut in cuts:
+    for cap in [athena_literal(NOTHING_ROLLED)] if filters else [rolled_cap(":rolled_through", c) for c in cuts]:
         for found in list(tree.find_all(exp.Placeholder)):
             if found.name == "rolled_through":
-                found.replace(sqlglot.parse_one(rolled_cap(":rolled_through", cut), read="athena"))
+                found.replace(sqlglot.parse_one(cap, read="athena"))
+    if "source" in filters:
+        _prepend_ctes(tree, _source_starts())
     return tree.sql(dialect="athena", comments=False)
+
+
+def _source_starts() -> list[exp.CTE]:
+    """The CTEs of etl/blocks/source_starts.sql, expanded."""
+    block = catalog.expand(f"-- @include {STARTS}", origin="clickstream/dashboard/scope.py")
+    with_ = sqlglot.parse_one(f"WITH {block.rstrip().rstrip(',')} SELECT 1", read="athena").args["with_"]
+    return list(with_.expressions)
+
+
+def _prepend_ctes(tree: exp.Expression, ctes: list[exp.CTE]) -> None:
+    taken = {cte.alias for cte in tree.find_all(exp.CTE)} & {cte.alias for cte in ctes}
+    if taken:
+        raise QueryError(f"the query defines {', '.join(sorted(taken))}, which the source filter's CTEs need")
+    with_ = tree.args.get("with_")
+    if with_ is None:
+        tree.set("with_", exp.With(expressions=ctes))
+    else:
+        with_.set("expressions", ctes + list(with_.expressions))
 
 
 def rolled_cap(rolled_through_sql: str, cut_sql: str) -> str:

@@ -2,11 +2,12 @@
 events for every day, as the rollups carry no filter (clickstream.dashboard.pages.narrow), and
 answers what the same panel, unfiltered, answers over a lake of only the filtered events, read
 through that lake's own rollups: country and browser keep the events with that value; page and
-source keep every event of the visitors who viewed that page (a page view) / came from that host
-(a user action: identify, group and alias messages pick no one) in the range (``(none)``: the
-value is missing), up to a cut-off when there is one. Every panel, random lakes, both bot settings. A cut-off
-alone (a running period) still reads the rollups of the days it leaves whole and answers as raw
-events cut at the same instant."""
+source keep every event of the visitors who viewed that page (a page view) / started a session
+from that host (its first user action's referrer, as Top sources counts it; the starts read
+rollup_sessions up to the rolled_through the engine binds, raw events after it) in the range
+(``(none)``: the value is missing), up to a cut-off when there is one. Every panel, random lakes,
+both bot settings, any rolled_through. A cut-off alone (a running period) still reads the rollups
+of the days it leaves whole and answers as raw events cut at the same instant."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlglot import exp
 
 from chalicelib.lake import rollup
 from chalicelib.lake.visitor import visitor
@@ -43,23 +46,45 @@ def kept(events: list[dict[str, Any]], name: str, value: str, lo: date, hi: date
     def match(e: dict[str, Any]) -> bool:
         return e.get(COLUMN[name]) == wanted
 
-    def picks(e: dict[str, Any]) -> bool:  # page: by page views; source: by user actions (no identify/group/alias)
-        return e["event_type"] == "page_view" if name == "page" else e["event_type"] not in ("identify", "group", "alias")
-
     if name in ("country", "browser"):
         return [e for e in events if match(e)]
+    if name == "page":  # by page views in the range
+        chosen = {who(e) for e in events if lo <= e["event_time"].date() <= hi and e["event_type"] == "page_view" and match(e)}
+    else:  # source: by the first user action of each session starting in the range
+        chosen = {who(e) for e in session_starts(events) if lo <= e["event_time"].date() <= hi and match(e)}
+    return [e for e in events if who(e) in chosen]
 
-    def who(e: dict[str, Any]) -> str | None:  # the visitor (decision 0016), by the rule the live view uses
-        return visitor(e["anonymous_id"], e.get("user_id"))
 
-    visitors = {who(e) for e in events if lo <= e["event_time"].date() <= hi and picks(e) and match(e)}
-    return [e for e in events if who(e) in visitors]
+def who(e: dict[str, Any]) -> str | None:
+    """The visitor (decision 0016), by the rule the live view uses."""
+    return visitor(e["anonymous_id"], e.get("user_id"))
+
+
+def session_starts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first user action of every session: per visitor, in time order (ties as
+    etl/blocks/sessionize.sql orders them, NULL last), one 30 minutes or more after the previous."""
+
+    def last(v: Any) -> tuple[bool, Any]:
+        return (v is None, v or "")
+
+    ties = ("event_type", "event_name", "path", "referrer_host", "utm_source", "utm_medium", "utm_campaign")
+    by: dict[str | None, list[dict[str, Any]]] = {}
+    for e in events:
+        if e["event_type"] not in rollup.NOT_ACTIONS:
+            by.setdefault(who(e), []).append(e)
+    out = []
+    for rows in by.values():
+        rows.sort(key=lambda e: (e["event_time"], *(last(e.get(c)) for c in ties)))
+        for i, e in enumerate(rows):
+            if i == 0 or e["event_time"] - rows[i - 1]["event_time"] >= timedelta(milliseconds=rollup.GAP_MS):
+                out.append(e)
+    return out
 
 
 def filtered(
     duck: DuckLake, name: str, params: dict[str, Any], filters: dict[str, str], until: datetime | None = None
 ) -> list[dict[str, Any]]:
-    sql, extra = narrow(catalog.query_file(name).text, name, filters, until)  # type: ignore[union-attr]
+    sql, extra = narrow(catalog.query_file(name).text, filters, until)  # type: ignore[union-attr]
     names = translate.parameter_names(catalog.expand(sql, origin=name))
     values = bind(names, {k: v for k, v in {**params, **extra}.items() if k in names})
     return duck.execute(translate.to_duckdb(catalog.expand(sql, origin=name)), values).to_pylist()
@@ -74,41 +99,99 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         "events": [e for v in range(draw(st.integers(1, 7))) for e in draw(visits(v, counter))],
         "filter": (name, draw(st.sampled_from(VALUES[name]))),
         "range": (DAY0 + timedelta(days=first), DAY0 + timedelta(days=last)),
+        # what the engine binds: the rollups' published day, or an earlier one (a lake whose
+        # later days are not rolled up yet: the source filter's starts come from raw events there)
+        "rolled": draw(st.sampled_from([None, -2, *range(DAYS)])),
     }
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=cases())
 def test_a_filtered_view_is_the_dashboard_of_the_filtered_events(tmp_path_factory: pytest.TempPathFactory, case: dict[str, Any]):
+    assert_filtered_as_kept(tmp_path_factory, list(case["events"]), case["filter"], case["range"], case["rolled"])
+
+
+def assert_filtered_as_kept(
+    tmp_path_factory: pytest.TempPathFactory,
+    events: list[dict[str, Any]],
+    filter_: tuple[str, str],
+    range_: tuple[date, date],
+    rolled_day: int | None,
+    panels: list[str] | None = None,
+) -> None:
     # GIVEN a rolled-up lake, and a lake of only the events the filter keeps, rolled up too
     days = {DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}
-    whole = Lake(tmp_path_factory.mktemp("whole"), list(case["events"]))
+    whole = Lake(tmp_path_factory.mktemp("whole"), events)
     whole.write_events(whole.days())
     whole.roll(days, 10_000)
-    (name, value), (lo, hi) = case["filter"], case["range"]
-    part = Lake(tmp_path_factory.mktemp("part"), kept(case["events"], name, value, lo, hi))
+    (name, value), (lo, hi) = filter_, range_
+    part = Lake(tmp_path_factory.mktemp("part"), kept(events, name, value, lo, hi))
     part.write_events(part.days())
     part.roll(days, 10_000)
     assert whole.rolled_through() != NOTHING_ROLLED
+    rolled = whole.rolled_through() if rolled_day is None else str(DAY0 + timedelta(days=rolled_day))
     duck_whole, duck_part = DuckLake(whole.root), DuckLake(part.root)
     # WHEN every panel runs filtered over the whole lake THEN it answers as over the filtered events
     for bots in (False, True):
-        params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
-        for panel in catalog.query_names():
+        params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots, "rolled_through": rolled}
+        for panel in panels or catalog.query_names():
             for steps in FUNNELS if panel == "funnel" else [None]:
                 asked = {**params, "steps": steps} if steps else params
                 got = filtered(duck_whole, panel, asked, {name: value})
                 expected = answers(duck_part, panel, {**asked, "rolled_through": part.rolled_through()})
-                assert same(got, expected), (panel, name, value, lo, hi, bots, got, expected)
+                assert same(got, expected), (panel, name, value, lo, hi, rolled, bots, got, expected)
+
+
+@pytest.mark.parametrize("rolled_day", [-2, 1, 2, 3, 4, None])
+def test_a_source_filter_counts_the_sessions_at_the_rollups_edge_once(
+    tmp_path_factory: pytest.TempPathFactory, rolled_day: int | None
+):
+    # GIVEN sessions from news.example on either side of a rolled-up day's end, whatever the last
+    # rolled-up day the engine binds: a starts at 23:50 on day 2 and runs into day 3; b starts at
+    # 00:05 on day 3; c came direct at 23:55 on day 2, so its news.example event at 00:10 on day 3
+    # starts nothing; d's only session from news.example starts on day 4
+    def at(event_id: str, who_: str, when: datetime, referrer: str | None) -> dict[str, Any]:
+        return {**_at(event_id, who_, when, "page_view", "/demo"), "referrer_host": referrer}
+
+    night = _day(2, 23)
+    events = [at("a1", "a", night + timedelta(minutes=50), "news.example"), at("a2", "a", night + timedelta(minutes=70), None),
+              at("b1", "b", night + timedelta(minutes=65), "news.example"), at("b2", "b", _day(4, 9), None),
+              at("c1", "c", night + timedelta(minutes=55), None), at("c2", "c", night + timedelta(minutes=70), "news.example"),
+              at("d1", "d", _day(1, 8), None), at("d2", "d", _day(4, 8), "news.example")]  # fmt: skip
+    # WHEN the session panels and the overview run filtered on news.example THEN a, b and d are in them, c is not
+    assert {who(e) for e in kept(events, "source", "news.example", DAY0, DAY0 + timedelta(days=5))} == {"a", "b", "d"}
+    for lo, hi in ((0, 5), (3, 3), (2, 2), (3, 5)):
+        range_ = (DAY0 + timedelta(days=lo), DAY0 + timedelta(days=hi))
+        assert_filtered_as_kept(
+            tmp_path_factory, events, ("source", "news.example"), range_, rolled_day, ["overview", "referrers"]
+        )
 
 
 def test_a_narrowed_view_pins_the_rollups_off_and_an_unfiltered_one_is_untouched():
     text = catalog.query_file("funnel").text  # type: ignore[union-attr]
-    sql, extra = narrow(text, "funnel", {"country": "DE"}, None)
-    assert extra == {"f_country": "DE", "rolled_through": NOTHING_ROLLED}
+    sql, extra = narrow(text, {"country": "DE"}, None)
+    assert extra == {"f_country": "DE"}
     assert "country = :f_country" in sql
-    assert narrow(text, "funnel", {}, None) == (text, {})
+    assert "rolled_through" not in translate.parameter_names(sql)  # the literal for nothing instead
+    assert f"<= '{NOTHING_ROLLED}'" in sql
+    assert narrow(text, {}, None) == (text, {})
     assert rollup.FUNNELS  # the funnel above reads its rollup when unfiltered
+
+
+def test_a_source_filter_reads_its_session_starts_from_the_rollups_the_engine_binds():
+    # GIVEN a source-filtered panel
+    sql, extra = narrow(catalog.query_file("browsers").text, {"source": "news.example"}, None)  # type: ignore[union-attr]
+    # THEN the panel's own reads are pinned to raw events, and only the starts read rolled_through
+    # (engine-filled, as for an unfiltered query: the run binds the rollups' published day)
+    assert extra == {"f_source": "news.example"}
+    assert f"<= '{NOTHING_ROLLED}'" in sql
+    assert "rolled_through" in translate.parameter_names(sql)
+    tree = sqlglot.parse_one(sql, read="athena")
+    starts = [c for c in tree.find_all(exp.CTE) if c.alias.startswith("source_")]
+    assert [c.alias for c in starts][-1] == scope.STARTS
+    for cte in starts:
+        cte.pop()
+    assert "rolled_through" not in translate.parameter_names(tree.sql(dialect="athena"))
 
 
 @st.composite
@@ -166,7 +249,7 @@ def test_a_session_across_midnight_is_cut_where_the_period_is(tmp_path: Any):
 
 def test_a_cut_caps_the_rolled_up_days_two_days_before_its_own():
     # GIVEN a cut-off while the rollups are published through 2026-11-20
-    sql, extra = narrow(catalog.query_file("browsers").text, "browsers", {}, datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc))  # type: ignore[union-attr]
+    sql, extra = narrow(catalog.query_file("browsers").text, {}, datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc))  # type: ignore[union-attr]
     assert "rolled_through" not in extra  # the engine fills it in, as for an uncut query
     assert "LEAST($rolled_through" in translate.to_duckdb(catalog.expand(sql, origin="browsers"))
 
@@ -198,7 +281,7 @@ def _overview(
     lake.write_events(lake.days())
     lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
     params = {"app_id": APP, "date_from": DAY0 + timedelta(days=lo), "date_to": DAY0 + timedelta(days=hi), "include_bots": False}
-    return filtered(DuckLake(lake.root), "overview", params, filters, until)[0]
+    return filtered(DuckLake(lake.root), "overview", {**params, "rolled_through": lake.rolled_through()}, filters, until)[0]
 
 
 def test_a_page_filter_on_none_picks_visitors_by_page_views_without_a_path_not_by_identify_messages(tmp_path: Any):
@@ -228,3 +311,39 @@ def test_a_page_filter_on_a_cut_period_picks_only_visitors_who_viewed_the_page_b
     row = _overview(tmp_path, events, {"page": "/b"}, 1, 3, until=_day(3, 9))
     # THEN a is not in it: up to the cut, a had not viewed /b
     assert (row["visitors"], row["page_views"]) == (0, 0), row
+
+
+def test_a_source_filter_picks_the_visitors_of_the_sessions_top_sources_counts_for_it(tmp_path: Any):
+    # GIVEN v1 came from news.example and clicked on (its later events: referrer NULL and the site
+    # itself); v2 came direct and clicked on within the site
+    def at(event_id: str, visitor: str, minute: int, referrer: str | None) -> dict[str, Any]:
+        return {
+            **_at(event_id, visitor, _day(2, 10) + timedelta(minutes=minute), "page_view", "/demo"),
+            "referrer_host": referrer,
+        }
+
+    events = [at("e1", "v1", 0, "news.example"), at("e2", "v1", 5, None), at("e3", "v1", 9, "site.example"),
+              at("e4", "v2", 1, None), at("e5", "v2", 6, "site.example")]  # fmt: skip
+    lake = Lake(tmp_path / "top", events)
+    lake.write_events(lake.days())
+    period = {"app_id": APP, "date_from": DAY0, "date_to": DAY0 + timedelta(days=DAYS - 1), "include_bots": False}
+    top = answers(DuckLake(lake.root), "referrers", {**period, "rolled_through": NOTHING_ROLLED})
+    assert [(r["referrer_host"], r["visitors"]) for r in top] == [("news.example", 1), (None, 1)], top
+    # WHEN the overview is filtered on each source THEN it counts the visitors Top sources does
+    # (by any event's referrer, site.example would pick both and (none) both)
+    for source, visitors in (("news.example", 1), (scope.NONE, 1), ("site.example", 0)):
+        row = _overview(tmp_path / source, events, {"source": source}, 0, DAYS - 1)
+        assert row["visitors"] == visitors, (source, row)
+
+
+def test_a_source_filter_on_a_cut_period_picks_only_sessions_started_before_the_cut(tmp_path: Any):
+    # GIVEN a came direct on day 2 and from news.example on day 3 at 20:00; the previous period
+    # (days 1-3) of a page asked at 09:00 on day 6 is cut at 09:00 on day 3
+    events = [_at("e1", "a", _day(2, 10), "page_view", "/demo"),
+              {**_at("e2", "a", _day(3, 20), "page_view", "/b"), "referrer_host": "news.example"}]  # fmt: skip
+    # WHEN that period's overview runs filtered on news.example, cut, and uncut
+    cut = _overview(tmp_path / "cut", events, {"source": "news.example"}, 1, 3, until=_day(3, 9))
+    whole = _overview(tmp_path / "whole", events, {"source": "news.example"}, 1, 3)
+    # THEN a is in it only uncut: up to the cut, a had started no session from news.example
+    assert (cut["visitors"], cut["page_views"]) == (0, 0), cut
+    assert (whole["visitors"], whole["page_views"]) == (1, 2), whole
