@@ -181,17 +181,15 @@ class LakeRunner:
         return sql, {**needed, **extra}
 
     def many(self, requests: Sequence[panels.Request]) -> dict[int, Any]:
-        """The requests with no filter (a compare dataset: its two periods' runs of its base;
-        a cut-off, as a running period has, is fine) as one DuckDB statement. Filtered ones are
-        left to ``__call__``: each reads raw events of its own, there is little to share."""
+        """The requests (a compare dataset: its two periods' runs of its base) as one DuckDB
+        statement. A filtered page shares as much as an unfiltered one: its panels read the same
+        narrowed events, the same sessionization of them, and the source filter's session starts."""
         from clickstream.lake import run_queries
 
         plain: list[tuple[str, dict[str, Any]]] = []
         where: dict[tuple[int, int], int] = {}  # (request, part) -> its query in the batch
         compared: dict[int, Dataset] = {}
         for index, (dataset, params) in enumerate(requests):
-            if params.get("filters"):
-                continue
             parts: list[tuple[Dataset, Mapping[str, Any]]] = [(dataset, params)]
             if dataset.compare:
                 base, cur, prev = compare_parts(dataset, params)
