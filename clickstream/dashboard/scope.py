@@ -44,9 +44,6 @@ def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
     return {name: str(query[name]).strip()[:512] for name in FILTERS if str(query.get(name) or "").strip()}
 
 
-_USER_ACTION = "event_type NOT IN ('identify', 'group', 'alias')"  # as every panel (docs/lake.md)
-
-
 def _condition(name: str, value: str, cuts: Sequence[str] = ()) -> str:
     """The filter ``name = value`` as a condition on a row of ``events``. ``page`` picks visitors
     by their page views in the range; ``source`` by the sessions they started in it whose first
