@@ -37,6 +37,7 @@ FILTERS = ("page", "source", "country", "browser")
 NONE = "(none)"
 _COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
 STARTS = "source_starts"  # the CTE of etl/blocks/source_starts.sql that the source filter reads
+VIEWERS = "page_viewers"  # the CTE of the page filter's visitors (``_page_viewers``)
 
 
 def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
@@ -51,18 +52,18 @@ def _condition(name: str, value: str, cuts: Sequence[str] = ()) -> str:
     cuts as every other read of events: what the comparison leaves out decides no one's place (a
     session's start depends only on what came before it, so the starts before a cut are those of
     the events before it)."""
-    column = _COLUMN[name]
-    test = f"{column} IS NULL" if value == NONE else f"{column} = :f_{name}"
     if name == "page":
-        cut = "".join(f" AND event_time < {c}" for c in cuts)
-        return (
-            f"{VISITOR_SQL} IN (SELECT {VISITOR_SQL} FROM events WHERE app_id = :app_id "
-            f"AND dt BETWEEN :date_from AND :date_to AND event_type = 'page_view' AND {test}{cut})"
-        )
+        return f"{VISITOR_SQL} IN (SELECT visitor FROM {VIEWERS})"
     if name == "source":
         cut = "".join(f" AND session_start < {c}" for c in cuts)
-        return f"{VISITOR_SQL} IN (SELECT visitor FROM {STARTS} WHERE {test}{cut})"
-    return test
+        return f"{VISITOR_SQL} IN (SELECT visitor FROM {STARTS} WHERE {_test(name, value)}{cut})"
+    return _test(name, value)
+
+
+def _test(name: str, value: str) -> str:
+    """``name = value`` on its column; ``(none)``: the column is NULL."""
+    column = _COLUMN[name]
+    return f"{column} IS NULL" if value == NONE else f"{column} = :f_{name}"
 
 
 def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_sql: str | None = None) -> str:
@@ -98,9 +99,24 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
         for found in list(tree.find_all(exp.Placeholder)):
             if found.name == "rolled_through":
                 found.replace(sqlglot.parse_one(cap, read="athena"))
+    # The visitors a filter picks, once per statement (a batch shares them between panels), not
+    # once per read of events; added after the reads were narrowed, so they read all events.
     if "source" in filters:
         _prepend_ctes(tree, _source_starts())
+    if "page" in filters:
+        _prepend_ctes(tree, [_page_viewers(filters["page"], cuts)])
     return tree.sql(dialect="athena", comments=False)
+
+
+def _page_viewers(value: str, cuts: Sequence[str]) -> exp.CTE:
+    """The visitors who viewed the page in the range, up to the cuts."""
+    cut = "".join(f" AND event_time < {c}" for c in cuts)
+    body = (
+        f"SELECT DISTINCT {VISITOR_SQL} AS visitor FROM events WHERE app_id = :app_id "
+        f"AND dt BETWEEN :date_from AND :date_to AND event_type = 'page_view' AND {_test('page', value)}{cut}"
+    )
+    with_ = sqlglot.parse_one(f"WITH {VIEWERS} AS ({body}) SELECT 1", read="athena").args["with_"]
+    return with_.expressions[0]
 
 
 def _source_starts() -> list[exp.CTE]:

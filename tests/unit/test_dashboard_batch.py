@@ -153,7 +153,11 @@ def test_the_page_over_a_lake_answers_the_same_batched_and_one_by_one(
             "",
             True,
         ),
-        (datetime.combine(DAY0 + timedelta(days=DAYS + 1), datetime.min.time(), tzinfo=timezone.utc), "&browser=Firefox", True),
+        (
+            datetime.combine(DAY0 + timedelta(days=DAYS + 1), datetime.min.time(), tzinfo=timezone.utc),
+            "&browser=Firefox&page=/demo",
+            True,
+        ),
         (
             datetime.combine(DAY0 + timedelta(days=DAYS - 1), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=9),
             "&source=news.example",
