@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlglot
@@ -115,15 +116,23 @@ def _page_viewers(value: str, cuts: Sequence[str]) -> exp.CTE:
         f"SELECT DISTINCT {VISITOR_SQL} AS visitor FROM events WHERE app_id = :app_id "
         f"AND dt BETWEEN :date_from AND :date_to AND event_type = 'page_view' AND {_test('page', value)}{cut}"
     )
-    with_ = sqlglot.parse_one(f"WITH {VIEWERS} AS ({body}) SELECT 1", read="athena").args["with_"]
-    return with_.expressions[0]
+    return _ctes(f"{VIEWERS} AS ({body})")[0]
 
 
 def _source_starts() -> list[exp.CTE]:
-    """The CTEs of etl/blocks/source_starts.sql, expanded."""
-    block = catalog.expand(f"-- @include {STARTS}", origin="clickstream/dashboard/scope.py")
-    with_ = sqlglot.parse_one(f"WITH {block.rstrip().rstrip(',')} SELECT 1", read="athena").args["with_"]
-    return list(with_.expressions)
+    """The CTEs of etl/blocks/source_starts.sql, expanded: copies of one parse (about 40 ms,
+    and a filtered page narrows every dataset of both periods)."""
+    return [cte.copy() for cte in _parsed_source_starts()]
+
+
+@lru_cache(maxsize=1)
+def _parsed_source_starts() -> tuple[exp.CTE, ...]:
+    return tuple(_ctes(catalog.expand(f"-- @include {STARTS}", origin="clickstream/dashboard/scope.py")))
+
+
+def _ctes(block: str) -> list[exp.CTE]:
+    """The CTEs of ``block``, a comma-separated list of them (an etl/blocks file's form)."""
+    return list(sqlglot.parse_one(f"WITH {block.rstrip().rstrip(',')} SELECT 1", read="athena").args["with_"].expressions)
 
 
 def _prepend_ctes(tree: exp.Expression, ctes: list[exp.CTE]) -> None:
