@@ -126,12 +126,8 @@ def _entries(item: dict[str, Any]) -> Entries:
 def _dirty_items(client: Any, table: str) -> Iterator[Entries]:
     """Every item of the dirty set, the legacy one included: a Query of one partition, page by page."""
     args = {"TableName": table, **keys.partition_query(keys.ROLLUP_PK), "ConsistentRead": True}
-    while True:
-        page = _ddb(client.query, **args)
+    for page in keys.pages(lambda **a: _ddb(client.query, **a), args):
         yield from (_entries(item) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return
-        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _item(client: Any, table: str, key: keys.Key) -> Entries:

@@ -134,21 +134,14 @@ class AppStore:
         return [replace(a, keys=tuple(by_app.get(a.app_id, []))) for a in apps]
 
     def _query_all(self, pk: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-        }
-        while True:
+        def query(**kwargs: Any) -> dict[str, Any]:
             try:
-                resp = self._client.query(**kwargs)
+                return self._client.query(**kwargs)
             except (ClientError, BotoCoreError) as exc:
                 raise _wrap(exc, f"listing {pk}") from exc
-            items.extend(resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return items
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+        pages = keys.pages(query, {"TableName": self._table, **keys.partition_query(pk)})
+        return [item for page in pages for item in page.get("Items", [])]
 
     # -- writes ------------------------------------------------------------
     def create_app(

@@ -15,8 +15,9 @@ Everything here is pure so it can be property-tested.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 Dataset = Literal["events", "rejected_events"]
 
@@ -179,6 +180,18 @@ def partition_query(pk: str, sk_below: str | None = None) -> dict[str, Any]:
         "KeyConditionExpression": f"{PK} = :pk AND {SK} < :below",
         "ExpressionAttributeValues": {":pk": {"S": pk}, ":below": {"S": sk_below}},
     }
+
+
+def pages(query: Callable[..., dict[str, Any]], args: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a Query: ``query(**args)`` (the caller's client call, with its own error
+    handling), then again from each page's LastEvaluatedKey until a page has none."""
+    args = dict(args)
+    while True:
+        page = query(**args)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def range_query(pk: str, lo: str, hi: str) -> dict[str, Any]:

@@ -54,15 +54,11 @@ def _wrap(exc: Exception, what: str) -> StorageUnavailable:
 
 def _query_all(client: Any, kwargs: dict[str, Any], usage: Usage) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    kwargs = {**kwargs, "ReturnConsumedCapacity": "TOTAL"}
-    while True:
-        resp = client.query(**kwargs)
+    for resp in keys.pages(client.query, {**kwargs, "ReturnConsumedCapacity": "TOTAL"}):
         usage.queries += 1
         usage.read_units += float(resp.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0))
         items.extend(resp.get("Items", []))
-        if "LastEvaluatedKey" not in resp:
-            return items
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return items
 
 
 def read_events(

@@ -118,18 +118,14 @@ class ReadKeyStore:
         return key, clear
 
     def list(self, app_id: str | None = None) -> list[ReadKey]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self._table, **keys.partition_query(READ_KEYS_PK)}
-        while True:
+        def query(**kwargs: Any) -> dict[str, Any]:
             try:
-                resp = self._client.query(**kwargs)
+                return self._client.query(**kwargs)
             except (ClientError, BotoCoreError) as exc:
                 raise _wrap(exc, "listing read keys") from exc
-            items.extend(resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        found = [_from_item(i) for i in items]
+
+        pages = keys.pages(query, {"TableName": self._table, **keys.partition_query(READ_KEYS_PK)})
+        found = [_from_item(i) for page in pages for i in page.get("Items", [])]
         return sorted((k for k in found if app_id is None or k.app_id == app_id), key=lambda k: (k.app_id, k.created_at))
 
     def revoke(self, key_or_prefix: str) -> ReadKey:
