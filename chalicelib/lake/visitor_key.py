@@ -39,12 +39,13 @@ from chalicelib.lake.visitor import USER_PREFIX, VISITOR_SQL
 COLUMN = "visitor_key"
 
 
-def _key_sql(visitor: str) -> str:
+def key_sql(visitor: str) -> str:
+    """The visitor key of the SQL string expression ``visitor`` (Athena)."""
     return f"from_big_endian_64(substr(md5(to_utf8({visitor})), 1, 8))"
 
 
-SQL = _key_sql(VISITOR_SQL)
-SESSION_SQL = _key_sql("anonymous_id")
+SQL = key_sql(VISITOR_SQL)
+SESSION_SQL = key_sql("anonymous_id")
 
 
 def visitors(anonymous_ids: pa.Array | pa.ChunkedArray, user_ids: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -16,6 +16,14 @@ panel the same way. The filters (docs/dashboards.md):
 
 ``(none)`` stands for a missing value (NULL). ``until`` cuts an ongoing period at "now", and the
 previous period at the same elapsed time.
+
+``page`` and ``source`` pick whole visitors: a view filtered by them is the unfiltered view of
+those visitors' events, whose sessions are the unfiltered sessions of those visitors. So their
+rows of the rollups are the filtered view's rows too: such a view narrows each read of a rollup
+table to the picked visitors (``_ROLLUP_NARROWED``) and keeps reading the rollups for the
+rolled-up days. ``country`` and ``browser`` keep events, not visitors: a session of the kept
+events may be part of a rolled-up one, so a view filtered by them reads raw events for every
+day, as does any query that reads a rollup without visitors (``rollup_funnel_days``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import sqlglot
 from sqlglot import exp
 
 from chalicelib.lake.visitor import VISITOR_SQL
+from chalicelib.lake.visitor_key import key_sql
 from clickstream.lake import catalog
 from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import NOTHING_ROLLED, athena_literal
@@ -39,6 +48,25 @@ NONE = "(none)"
 _COLUMN = {"country": "country", "browser": "browser", "page": "path", "source": "referrer_host"}
 STARTS = "source_starts"  # the CTE of etl/blocks/source_starts.sql that the source filter reads
 VIEWERS = "page_viewers"  # the CTE of the page filter's visitors (``_page_viewers``)
+VISITOR_FILTERS = frozenset({"page", "source"})  # filters that pick whole visitors
+# How a view filtered by visitors reads each rollup table: narrowed to the picked visitors by the
+# column that holds them ("key": visitor_key, "visitor": the visitor string), or derived from
+# rollup_sessions (rollup_session_totals: the same sums of the same sessions, chalicelib/lake/
+# rollup.py's _session_totals). A rollup table not named here holds no visitors: a query that
+# reads one reads raw events for every day when filtered.
+_ROLLUP_NARROWED = {
+    "rollup_visitor_days": "key",
+    "rollup_page_days": "key",
+    "rollup_event_days": "key",
+    "rollup_geo_days": "key",
+    "rollup_sessions": "key",
+    "rollup_last_events": "visitor",
+}
+_SESSION_TOTALS = (
+    "SELECT app_id, dt, is_bot, count(*) AS sessions, count_if(is_bounce) AS bounces, "
+    "CAST(sum(date_diff('millisecond', session_start, session_end)) AS bigint) AS duration_ms "
+    "FROM rollup_sessions WHERE {where} GROUP BY app_id, dt, is_bot"
+)
 
 
 def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
@@ -46,18 +74,20 @@ def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
     return {name: str(query[name]).strip()[:512] for name in FILTERS if str(query.get(name) or "").strip()}
 
 
-def _condition(name: str, value: str, cuts: Sequence[str] = ()) -> str:
-    """The filter ``name = value`` as a condition on a row of ``events``. ``page`` picks visitors
-    by their page views in the range; ``source`` by the sessions they started in it whose first
-    user action came from that host, as Top sources counts them (``STARTS``). Both up to the same
-    cuts as every other read of events: what the comparison leaves out decides no one's place (a
-    session's start depends only on what came before it, so the starts before a cut are those of
-    the events before it)."""
+def _condition(name: str, value: str, cuts: Sequence[str] = (), column: str = VISITOR_SQL, key: bool = False) -> str:
+    """The filter ``name = value`` as a condition on a row of ``events`` (or, for the filters
+    that pick visitors, on any row whose visitor is ``column``; ``key``: its visitor key). ``page``
+    picks visitors by their page views in the range; ``source`` by the sessions they started in it
+    whose first user action came from that host, as Top sources counts them (``STARTS``). Both up
+    to the same cuts as every other read of events: what the comparison leaves out decides no
+    one's place (a session's start depends only on what came before it, so the starts before a
+    cut are those of the events before it)."""
+    picked = key_sql("visitor") if key else "visitor"
     if name == "page":
-        return f"{VISITOR_SQL} IN (SELECT visitor FROM {VIEWERS})"
+        return f"{column} IN (SELECT {picked} FROM {VIEWERS})"
     if name == "source":
         cut = "".join(f" AND session_start < {c}" for c in cuts)
-        return f"{VISITOR_SQL} IN (SELECT visitor FROM {STARTS} WHERE {_test(name, value)}{cut})"
+        return f"{column} IN (SELECT {picked} FROM {STARTS} WHERE {_test(name, value)}{cut})"
     return _test(name, value)
 
 
@@ -72,11 +102,13 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
 
     ``until`` cuts at the bound ``:until``; ``until_sql`` at an SQL expression instead. A cut
     also caps ``:rolled_through`` (``rolled_cap``): the rollups hold whole days, so they are read
-    only for the days the cut leaves whole. A filter pins the query's own reads of the rollups
-    off (``rolled_through`` becomes the literal NOTHING_ROLLED): the rollups carry no filter, so
-    a filtered view reads raw events for every day. The source filter's session starts
-    (``STARTS``, added as CTEs ahead of the query's own) keep ``:rolled_through``, which the
-    engine fills in as for any query: they are the unfiltered sessions Top sources counts.
+    only for the days the cut leaves whole. Filters that pick visitors (``page``, ``source``)
+    narrow the query's reads of the rollups to those visitors too (``_ROLLUP_NARROWED``). Any
+    other filter, or a query reading a rollup that holds no visitors, pins the query's reads of
+    the rollups off (``rolled_through`` becomes the literal NOTHING_ROLLED): a filtered view reads
+    raw events for every day then. The filters' own CTEs (``STARTS`` and ``VIEWERS``, added ahead
+    of the query's own) keep ``:rolled_through``, which the engine fills in as for any query: they
+    pick from the unfiltered sessions and page views.
     """
     cuts = []
     if until:
@@ -90,13 +122,19 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     tree = sqlglot.parse_one(sql, read="athena")
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     where = " AND ".join(f"({c})" for c in conditions)
-    for table in list(tree.find_all(exp.Table)):
-        if table.name != "events" or table.db or table.name in ctes:
-            continue
-        alias = table.alias or "events"
-        narrowed = sqlglot.parse_one(f"(SELECT * FROM events WHERE {where}) AS {alias}", read="athena")
-        table.replace(narrowed)
-    for cap in [athena_literal(NOTHING_ROLLED)] if filters else [rolled_cap(":rolled_through", c) for c in cuts]:
+    reads = [t for t in tree.find_all(exp.Table) if not t.db and t.name not in ctes]
+    for table in reads:
+        if table.name == "events":
+            _replace(table, f"SELECT * FROM events WHERE {where}")
+    rollups = {t.name for t in reads if t.name.startswith("rollup_")}
+    pinned = bool(filters) and not (set(filters) <= VISITOR_FILTERS and rollups <= {*_ROLLUP_NARROWED, "rollup_session_totals"})
+    if filters and not pinned:
+        for table in reads:
+            if table.name == "rollup_session_totals":
+                _replace(table, _SESSION_TOTALS.format(where=_picked(filters, cuts, "key")))
+            elif table.name in _ROLLUP_NARROWED:
+                _replace(table, f"SELECT * FROM {table.name} WHERE {_picked(filters, cuts, _ROLLUP_NARROWED[table.name])}")
+    for cap in [athena_literal(NOTHING_ROLLED)] if pinned else [rolled_cap(":rolled_through", c) for c in cuts]:
         for found in list(tree.find_all(exp.Placeholder)):
             if found.name == "rolled_through":
                 found.replace(sqlglot.parse_one(cap, read="athena"))
@@ -107,6 +145,21 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     if "page" in filters:
         _prepend_ctes(tree, [_page_viewers(filters["page"], cuts)])
     return tree.sql(dialect="athena", comments=False)
+
+
+def _picked(filters: Mapping[str, str], cuts: Sequence[str], column: str) -> str:
+    """A rollup row's visitor is one every filter picks; ``column``: "key" (visitor_key) or
+    "visitor" (the visitor string, named anonymous_id in the rollups, chalicelib/lake/visitor.py)."""
+    by_key = column == "key"
+    return " AND ".join(
+        f"({_condition(n, v, cuts, 'visitor_key' if by_key else 'anonymous_id', by_key)})" for n, v in filters.items()
+    )
+
+
+def _replace(table: exp.Table, select: str) -> None:
+    """``table`` (a read in a FROM or JOIN) becomes ``(select) AS <its alias>``."""
+    alias = table.alias or table.name
+    table.replace(sqlglot.parse_one(f"({select}) AS {alias}", read="athena"))
 
 
 def _page_viewers(value: str, cuts: Sequence[str]) -> exp.CTE:

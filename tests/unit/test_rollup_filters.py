@@ -1,13 +1,14 @@
-"""A filtered view (the dashboard's click-to-filter on page, source, country, browser) reads raw
-events for every day, as the rollups carry no filter (clickstream.dashboard.pages.narrow), and
-answers what the same panel, unfiltered, answers over a lake of only the filtered events, read
-through that lake's own rollups: country and browser keep the events with that value; page and
-source keep every event of the visitors who viewed that page (a page view) / started a session
-from that host (its first user action's referrer, as Top sources counts it; the starts read
-rollup_sessions up to the rolled_through the engine binds, raw events after it) in the range
-(``(none)``: the value is missing), up to a cut-off when there is one. Every panel, random lakes,
-both bot settings, any rolled_through. A cut-off alone (a running period) still reads the rollups
-of the days it leaves whole and answers as raw events cut at the same instant."""
+"""A filtered view (the dashboard's click-to-filter on page, source, country, browser) answers
+what the same panel, unfiltered, answers over a lake of only the filtered events, read through
+that lake's own rollups (clickstream.dashboard.pages.narrow): country and browser keep the events
+with that value, and such a view reads raw events for every day; page and source keep every event
+of the visitors who viewed that page (a page view) / started a session from that host (its first
+user action's referrer, as Top sources counts it; the starts read rollup_sessions up to the
+rolled_through the engine binds, raw events after it) in the range, and such a view reads the
+rollups narrowed to those visitors (``(none)``: the value is missing), up to a cut-off when there
+is one. Every panel, random lakes, both bot settings, any rolled_through. A cut-off (a running
+period), alone or with a filter that picks visitors, still reads the rollups of the days it
+leaves whole and answers as raw events cut at the same instant."""
 
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ def test_a_source_filter_counts_the_sessions_at_the_rollups_edge_once(
         )
 
 
-def test_a_narrowed_view_pins_the_rollups_off_and_an_unfiltered_one_is_untouched():
+def test_a_view_filtered_by_events_pins_the_rollups_off_and_an_unfiltered_one_is_untouched():
     text = catalog.query_file("funnel").text  # type: ignore[union-attr]
     sql, extra = narrow(text, {"country": "DE"}, None)
     assert extra == {"f_country": "DE"}
@@ -178,20 +179,36 @@ def test_a_narrowed_view_pins_the_rollups_off_and_an_unfiltered_one_is_untouched
     assert rollup.FUNNELS  # the funnel above reads its rollup when unfiltered
 
 
-def test_a_source_filter_reads_its_session_starts_from_the_rollups_the_engine_binds():
+def test_a_view_filtered_by_visitors_pins_the_rollups_off_only_where_a_rollup_holds_no_visitors():
+    # GIVEN the funnel, whose rollup counts sessions per step and holds no visitors
+    sql, _ = narrow(catalog.query_file("funnel").text, {"page": "/demo"}, None)  # type: ignore[union-attr]
+    # THEN a page filter reads it from raw events for every day (its page viewers read rolled_through)
+    assert f"<= '{NOTHING_ROLLED}'" in sql
+    assert "FROM rollup_funnel_days" in sql
+    # GIVEN the overview, whose session totals hold no visitors either: THEN they are summed from
+    # the narrowed rollup_sessions instead, and its visitor rows are narrowed by key
+    sql, _ = narrow(catalog.query_file("overview").text, {"page": "/demo"}, None)  # type: ignore[union-attr]
+    assert NOTHING_ROLLED not in sql
+    assert "rollup_session_totals" not in catalog.expand(sql, origin="overview").replace("AS rollup_session_totals", "")
+    assert "FROM rollup_visitor_days WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(" in sql
+
+
+def test_a_source_filter_reads_its_session_starts_and_the_panels_rollups_up_to_the_day_the_engine_binds():
     # GIVEN a source-filtered panel
     sql, extra = narrow(catalog.query_file("browsers").text, {"source": "news.example"}, None)  # type: ignore[union-attr]
-    # THEN the panel's own reads are pinned to raw events, and only the starts read rolled_through
-    # (engine-filled, as for an unfiltered query: the run binds the rollups' published day)
+    # THEN the starts and the panel's own reads of the rollups read the rolled_through the engine
+    # fills in (as for an unfiltered query: the run binds the rollups' published day), the panel's
+    # narrowed to the visitors the starts pick
     assert extra == {"f_source": "news.example"}
-    assert f"<= '{NOTHING_ROLLED}'" in sql
-    assert "rolled_through" in translate.parameter_names(sql)
+    assert NOTHING_ROLLED not in sql
     tree = sqlglot.parse_one(sql, read="athena")
     starts = [c for c in tree.find_all(exp.CTE) if c.alias.startswith("source_")]
     assert [c.alias for c in starts][-1] == scope.STARTS
     for cte in starts:
         cte.pop()
-    assert "rolled_through" not in translate.parameter_names(tree.sql(dialect="athena"))
+    rest = tree.sql(dialect="athena")
+    assert "rolled_through" in translate.parameter_names(rest)
+    assert f"FROM rollup_visitor_days WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(SUBSTR(MD5(TO_UTF8(visitor)), 1, 8)) FROM {scope.STARTS}" in rest
 
 
 @st.composite
@@ -205,12 +222,16 @@ def cuts(draw: st.DrawFn) -> dict[str, Any]:
         "events": [e for v in range(draw(st.integers(1, 7))) for e in draw(visits(v, counter))],
         "range": (DAY0 + timedelta(days=first), DAY0 + timedelta(days=last)),
         "until": datetime.combine(day, time(), tzinfo=timezone.utc) + at,
+        # none, or a filter that picks visitors (those keep reading the rollups, narrowed)
+        "filters": draw(st.sampled_from([{}, *({n: v} for n in sorted(scope.VISITOR_FILTERS) for v in VALUES[n])])),
     }
 
 
-def assert_cut_reads_as_raw(root: Any, events: list[dict[str, Any]], lo: date, hi: date, until: datetime) -> None:
+def assert_cut_reads_as_raw(
+    root: Any, events: list[dict[str, Any]], lo: date, hi: date, until: datetime, filters: dict[str, str] | None = None
+) -> None:
     # GIVEN a rolled-up lake and a cut-off (a running period is cut at "now", the previous one
-    # at the same elapsed time)
+    # at the same elapsed time), with or without a filter that picks visitors
     lake = Lake(root, events)
     lake.write_events(lake.days())
     lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
@@ -222,16 +243,16 @@ def assert_cut_reads_as_raw(root: Any, events: list[dict[str, Any]], lo: date, h
         for panel in catalog.query_names():
             for steps in FUNNELS if panel == "funnel" else [None]:
                 asked = {**params, "steps": steps} if steps else params
-                got = filtered(duck, panel, {**asked, "rolled_through": lake.rolled_through()}, {}, until)
-                raw = filtered(duck, panel, {**asked, "rolled_through": NOTHING_ROLLED}, {}, until)
-                assert same(got, raw), (panel, lo, hi, until, bots, got, raw)
+                got = filtered(duck, panel, {**asked, "rolled_through": lake.rolled_through()}, filters or {}, until)
+                raw = filtered(duck, panel, {**asked, "rolled_through": NOTHING_ROLLED}, filters or {}, until)
+                assert same(got, raw), (panel, lo, hi, until, filters, bots, got, raw)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=cuts())
 def test_a_cut_period_reads_the_rollups_of_whole_days(tmp_path_factory: pytest.TempPathFactory, case: dict[str, Any]):
     (lo, hi), until = case["range"], case["until"]
-    assert_cut_reads_as_raw(tmp_path_factory.mktemp("cut"), list(case["events"]), lo, hi, until)
+    assert_cut_reads_as_raw(tmp_path_factory.mktemp("cut"), list(case["events"]), lo, hi, until, case["filters"])
 
 
 def test_a_session_across_midnight_is_cut_where_the_period_is(tmp_path: Any):
