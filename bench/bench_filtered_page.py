@@ -1,34 +1,40 @@
 """A click-to-filter page as the dashboard runs it: one /dashboard/api/panels request with a filter,
-over the benchmark's modeled lake (bench.bench_rollups builds it), batched against one by one.
+over the benchmark's modeled lake (bench.bench_rollups builds it): read through the rollups
+against the raw path, in the same run.
 
-A filtered view reads raw events for every day of its range (the rollups carry no filter,
-docs/lake.md *Filters*); the source filter's session starts read rollup_sessions up to the last
-rolled-up day and sessionize the raw day after it (etl/blocks/source_starts.sql). The page's
-datasets run as one DuckDB statement (clickstream/dashboard/pages.py ``LakeRunner.many``), which
-shares the narrowed events' sessionization between the panels; the baseline in the same run is
-the same runner without its batch, each dataset on its own, as the previous release ran every
-filtered page. Runs alternate, medians of ``--repeat``; the ratio is what to compare across days.
+A view filtered by visitors (``page``, ``source``) reads the rollups narrowed to the visitors the
+filter picks (clickstream/dashboard/scope.py); one filtered by events (``country``, ``browser``)
+reads raw events for every day of its range (docs/lake.md *Filters*). The baseline in the same
+run is the previous release's plan, every filter on the raw path: the same request with
+``scope.VISITOR_FILTERS`` emptied, so that every filter pins the panels' rollups off (the
+source filter's session starts still read rollup_sessions up to the last rolled-up day and
+sessionize the raw day after it, etl/blocks/source_starts.sql). Both run as one batched DuckDB
+statement per request (clickstream/dashboard/pages.py ``LakeRunner.many``); ``--one-by-one``
+adds the same runner without its batch, each dataset on its own. Runs alternate, medians of
+``--repeat``; the ratio is what to compare across days.
 
     .venv/bin/python -m bench.bench_filtered_page                     # 7 days, source = the top host
-    .venv/bin/python -m bench.bench_filtered_page --days 30 --repeat 2 --filter country=US
+    .venv/bin/python -m bench.bench_filtered_page --days 30 --repeat 2 --filter page=/demo/about
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import time
 from datetime import datetime, timedelta, timezone
 from datetime import time as clock
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 from urllib.parse import urlencode
 
 import duckdb
 
 from bench.bench_dashboard_queries import APP, LAST_DAY, ROOT, machine
 from chalicelib.settings import from_env
+from clickstream.dashboard import scope
 from clickstream.dashboard.pages import LakeRunner, handlers
 from clickstream.dashboard.spec import Dataset, load
 from clickstream.lake import LocalLake, directory_lake
@@ -54,17 +60,30 @@ def top_host(root: Any) -> str:
     return str(rows[0][0])
 
 
-def request(lake: LocalLake, batched: bool, query: str, now: datetime) -> float:
-    """Seconds for one /dashboard/api/panels request; every panel must answer (a failing one would be fast)."""
+@contextlib.contextmanager
+def plan(rollups: bool) -> Iterator[None]:
+    """``rollups`` False: the previous release's plan, where every filter pins the rollups off."""
+    kept = scope.VISITOR_FILTERS
+    scope.VISITOR_FILTERS = kept if rollups else frozenset()
+    try:
+        yield
+    finally:
+        scope.VISITOR_FILTERS = kept
+
+
+def request(lake: LocalLake, batched: bool, query: str, now: datetime, rollups: bool = True) -> tuple[float, Any]:
+    """Seconds for one /dashboard/api/panels request and its panels; every panel must answer (a
+    failing one would be fast)."""
     runner = LakeRunner(from_env({}), lake=lake)
     pages = handlers(load(), runner if batched else OneByOne(runner), lambda: [APP], now=lambda: now)
-    started = time.perf_counter()
-    status, _, body = pages["/dashboard"]("GET", "/dashboard/api/panels", query)
-    seconds = time.perf_counter() - started
+    with plan(rollups):
+        started = time.perf_counter()
+        status, _, body = pages["/dashboard"]("GET", "/dashboard/api/panels", query)
+        seconds = time.perf_counter() - started
     answer = json.loads(body)
     failed = [k for k, v in answer.get("panels", {}).items() if "error" in v]
     assert status == 200 and not failed, (status, failed, answer.get("error"))
-    return seconds
+    return seconds, answer["panels"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=7, help="the page's range, ending on the lake's last day")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--filter", default="", help="name=value (default: source = the top referrer host)")
+    parser.add_argument("--one-by-one", action="store_true", help="also time the rollups' plan without the batch")
     args = parser.parse_args(argv)
     root = ROOT / "results" / f"modeled-{args.events}-{args.lake_days}d"
     if not (root / "rollup_sessions").is_dir():
@@ -88,16 +108,24 @@ def main(argv: list[str] | None = None) -> int:
     query = urlencode({"app_id": APP, "date_from": str(lo), "date_to": str(hi), name: value})
     now = datetime.combine(hi + timedelta(days=1), clock(0, 5), tzinfo=timezone.utc)  # the period has ended
     lake = directory_lake(root)
-    request(lake, True, query, now)  # warm the file cache and the batch's plan
-    runs: dict[str, list[float]] = {"one by one": [], "batched": []}
+    # warm the file cache and the batches' plans; both plans must answer alike
+    _, raw = request(lake, True, query, now, rollups=False)
+    _, rolled = request(lake, True, query, now)
+    assert rolled == raw, "the rollups' plan answers differently from the raw path"
+    modes = [("raw path", True, False), ("rollups", True, True)]
+    if args.one_by_one:
+        modes.append(("rollups, one by one", False, True))
+    runs: dict[str, list[float]] = {label: [] for label, _, _ in modes}
     for _ in range(args.repeat):
-        for label, batched in (("one by one", False), ("batched", True)):
-            runs[label].append(request(lake, batched, query, now))
+        for label, batched, rollups in modes:
+            runs[label].append(request(lake, batched, query, now, rollups)[0])
         print("so far: " + "; ".join(f"{k} {' '.join(f'{s:.2f}' for s in v)}" for k, v in runs.items()), flush=True)
-    alone, together = (statistics.median(runs[k]) for k in ("one by one", "batched"))
+    medians = {k: statistics.median(v) for k, v in runs.items()}
+    base = medians["raw path"]
     print(
-        f"{name}={value}, {args.days} days ({lo} to {hi}), the page of an ended period: one by one {alone:.2f} s, "
-        f"batched {together:.2f} s ({alone / together:.1f}x; medians of {args.repeat})\n{os.popen('uptime').read().strip()}"
+        f"{name}={value}, {args.days} days ({lo} to {hi}), the page of an ended period, batched: "
+        + ", ".join(f"{k} {m:.2f} s ({base / m:.1f}x)" for k, m in medians.items())
+        + f"; medians of {args.repeat}\n{os.popen('uptime').read().strip()}"
     )
     return 0
 

@@ -229,10 +229,11 @@ def narrow(sql: str, filters: Mapping[str, str], until: datetime | None) -> tupl
     """A panel's SQL narrowed by click-to-filter and a cut-off (clickstream.dashboard.scope),
     with the extra values it binds.
 
-    The rollup tables carry no filter (a filtered session is the session of the filtered
-    events, which no rollup holds), so a filtered view reads raw events for every day: the
-    query's own ``rolled_through`` becomes the literal for nothing (scope.scoped_sql); the source
-    filter's session starts read the rollups up to the ``rolled_through`` the engine fills in.
+    A filter that picks whole visitors (page, source) narrows the rollups' rows to them too;
+    one that keeps events (country, browser: a session of the kept events is no rolled-up
+    session), or a query reading a rollup without visitors, reads raw events for every day: the
+    query's own ``rolled_through`` becomes the literal for nothing (scope.scoped_sql). The
+    filters' own visitors read the rollups up to the ``rolled_through`` the engine fills in.
     tests/unit/test_rollup_filters.py checks that the answer is the same panel's over a lake of
     only the filtered events. A cut alone (``until``:
     the running period at "now", the previous one at the same elapsed time) keeps the rollups
