@@ -65,6 +65,7 @@ WRITE_ORDER = (
     "rollup_event_days",
     "rollup_geo_days",
     "rollup_funnel_days",
+    "rollup_funnel_sessions",
     "rollup_last_events",
     "rollup_session_totals",
     "rollup_sessions",

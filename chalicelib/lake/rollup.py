@@ -1,6 +1,6 @@
 """The modeled lake: derived tables built from one closed day's events, pure (no I/O).
 
-Eight tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
+Nine tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
 with a fixed name, rebuilt whole (docs/lake.md has their columns):
 
 * ``rollup_sessions``: one row per session that starts on ``dt``, by the session rule of
@@ -20,6 +20,9 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
   day (does its first event continue a session?), so they do not read that day's events.
 * ``rollup_funnel_days``: per spec funnel (``FUNNELS``), bot flag and depth, the sessions that
   start on ``dt`` and reach exactly that step (greedy in-order matching, etl/queries/funnel.sql).
+* ``rollup_funnel_sessions``: the same sessions one by one, with their visitor: one row per
+  session that starts on ``dt`` and reaches step 1 of a spec funnel (what a dashboard view
+  filtered by visitors counts, clickstream/dashboard/scope.py).
 
 Only user actions count: identify, group and alias messages are no page view, no event and
 no session activity (NOT_ACTIONS). Sessions are per visitor, so a day too large for memory is
@@ -158,6 +161,15 @@ FUNNEL_DAYS = pa.schema(
         ("sessions", pa.int64()),
     ]
 )
+FUNNEL_SESSIONS = pa.schema(
+    [
+        ("app_id", pa.string()),
+        ("visitor_key", pa.int64()),
+        ("funnel", pa.string()),
+        ("is_bot", pa.bool_()),
+        ("depth", pa.int64()),
+    ]
+)
 SESSION_TOTALS = pa.schema(
     [
         ("app_id", pa.string()),
@@ -176,6 +188,7 @@ SCHEMAS = {
     "rollup_event_days": EVENT_DAYS,
     "rollup_geo_days": GEO_DAYS,
     "rollup_funnel_days": FUNNEL_DAYS,
+    "rollup_funnel_sessions": FUNNEL_SESSIONS,
     "rollup_last_events": LAST_EVENTS,
 }
 
@@ -263,13 +276,15 @@ def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
     events = events.append_column(visitor_key.COLUMN, visitor_key.keys(events["anonymous_id"]))
     numbered = _number(events, day)
     on_day = _on_day(events, day)
+    funnel_sessions = _funnel_sessions(app_id, events, numbered)
     return {
         "rollup_sessions": _sessions(app_id, events, numbered),
         "rollup_visitor_days": _visitor_days(app_id, on_day),
         "rollup_page_days": _page_days(app_id, on_day),
         "rollup_event_days": _event_days(app_id, on_day),
         "rollup_geo_days": _geo_days(app_id, on_day),
-        "rollup_funnel_days": _funnel_days(app_id, events, numbered),
+        "rollup_funnel_days": _funnel_days(funnel_sessions),
+        "rollup_funnel_sessions": funnel_sessions,
         "rollup_last_events": _last_events(app_id, day, on_day),
     }
 
@@ -453,25 +468,43 @@ def funnel_depths(keys: pa.Array | pa.ChunkedArray, numbered: _Numbered, steps: 
     return depth
 
 
-def _funnel_days(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table:
+def _funnel_sessions(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.Table:
+    """Per spec funnel, the sessions starting on the day that reach its step 1: their visitor,
+    bot flag and depth, in the order of the funnels and then of the sessions."""
     if events.num_rows == 0:
-        return _empty(FUNNEL_DAYS)
+        return _empty(FUNNEL_SESSIONS)
     is_page = pc.fill_null(pc.equal(events["event_type"], "page_view"), False)
     keys = pc.if_else(is_page, events["path"], events["event_name"])  # CASE WHEN ... THEN path ELSE event_name END
-    out: dict[str, list] = {name: [] for name in FUNNEL_DAYS.names}
     wanted = np.flatnonzero(numbered.wanted)
+    visitors = events[visitor_key.COLUMN].to_numpy(zero_copy_only=False)[numbered.starts[wanted]]
+    parts = []
     for steps in FUNNELS:
         depth = funnel_depths(keys, numbered, steps)[wanted]
-        bots = numbered.bots[wanted]
-        for is_bot in (False, True):
-            counts = np.bincount(depth[bots == is_bot], minlength=len(steps) + 1)
-            for d in range(1, len(steps) + 1):
-                if counts[d]:
-                    for name, value in zip(
-                        FUNNEL_DAYS.names, (app_id, funnel_key(steps), is_bot, d, int(counts[d])), strict=True
-                    ):
-                        out[name].append(value)
-    return pa.table(out, schema=FUNNEL_DAYS)
+        entered = depth > 0
+        parts.append(
+            pa.table(
+                {
+                    "app_id": pa.array([app_id] * int(entered.sum()), pa.string()),
+                    "visitor_key": pa.array(visitors[entered], pa.int64()),
+                    "funnel": pa.array([funnel_key(steps)] * int(entered.sum()), pa.string()),
+                    "is_bot": pa.array(numbered.bots[wanted][entered], pa.bool_()),
+                    "depth": pa.array(depth[entered], pa.int64()),
+                },
+                schema=FUNNEL_SESSIONS,
+            )
+        )
+    return pa.concat_tables(parts) if parts else _empty(FUNNEL_SESSIONS)
+
+
+def _funnel_days(sessions: pa.Table) -> pa.Table:
+    """``rollup_funnel_days`` from ``rollup_funnel_sessions``: the sessions counted per funnel,
+    bot flag and depth."""
+    keys = ["app_id", "funnel", "is_bot", "depth"]
+    if sessions.num_rows == 0:
+        return _empty(FUNNEL_DAYS)
+    days = sessions.group_by(keys, use_threads=False).aggregate([("depth", "count")])
+    days = days.rename_columns([{"depth_count": "sessions"}.get(c, c) for c in days.column_names])
+    return days.select(FUNNEL_DAYS.names).cast(FUNNEL_DAYS).sort_by([(k, "ascending") for k in keys])
 
 
 def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> int:

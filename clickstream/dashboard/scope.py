@@ -23,7 +23,8 @@ rows of the rollups are the filtered view's rows too: such a view narrows each r
 table to the picked visitors (``_ROLLUP_NARROWED``) and keeps reading the rollups for the
 rolled-up days. ``country`` and ``browser`` keep events, not visitors: a session of the kept
 events may be part of a rolled-up one, so a view filtered by them reads raw events for every
-day, as does any query that reads a rollup without visitors (``rollup_funnel_days``).
+day. The rollups without visitors (session totals, funnel counts) are summed from the narrowed
+rows of the ones with them (``_DERIVED``).
 """
 
 from __future__ import annotations
@@ -50,23 +51,31 @@ STARTS = "source_starts"  # the CTE of etl/blocks/source_starts.sql that the sou
 VIEWERS = "page_viewers"  # the CTE of the page filter's visitors (``_page_viewers``)
 VISITOR_FILTERS = frozenset({"page", "source"})  # filters that pick whole visitors
 # How a view filtered by visitors reads each rollup table: narrowed to the picked visitors by the
-# column that holds them ("key": visitor_key, "visitor": the visitor string), or derived from
-# rollup_sessions (rollup_session_totals: the same sums of the same sessions, chalicelib/lake/
-# rollup.py's _session_totals). A rollup table not named here holds no visitors: a query that
-# reads one reads raw events for every day when filtered.
+# column that holds them ("key": visitor_key, "visitor": the visitor string), or derived from a
+# narrowed one (``_DERIVED``). A query reading a rollup table named in neither reads raw events
+# for every day when filtered.
 _ROLLUP_NARROWED = {
     "rollup_visitor_days": "key",
     "rollup_page_days": "key",
     "rollup_event_days": "key",
     "rollup_geo_days": "key",
     "rollup_sessions": "key",
+    "rollup_funnel_sessions": "key",
     "rollup_last_events": "visitor",
 }
-_SESSION_TOTALS = (
-    "SELECT app_id, dt, is_bot, count(*) AS sessions, count_if(is_bounce) AS bounces, "
-    "CAST(sum(date_diff('millisecond', session_start, session_end)) AS bigint) AS duration_ms "
-    "FROM rollup_sessions WHERE {where} GROUP BY app_id, dt, is_bot"
-)
+# The rollups without visitors, as sums of the narrowed rows of one with them: the same sessions,
+# the same sums (chalicelib/lake/rollup.py: _session_totals, _funnel_days).
+_DERIVED = {
+    "rollup_session_totals": (
+        "SELECT app_id, dt, is_bot, count(*) AS sessions, count_if(is_bounce) AS bounces, "
+        "CAST(sum(date_diff('millisecond', session_start, session_end)) AS bigint) AS duration_ms "
+        "FROM rollup_sessions WHERE {where} GROUP BY app_id, dt, is_bot"
+    ),
+    "rollup_funnel_days": (
+        "SELECT app_id, dt, funnel, is_bot, depth, count(*) AS sessions "
+        "FROM rollup_funnel_sessions WHERE {where} GROUP BY app_id, dt, funnel, is_bot, depth"
+    ),
+}
 
 
 def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
@@ -127,11 +136,11 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
         if table.name == "events":
             _replace(table, f"SELECT * FROM events WHERE {where}")
     rollups = {t.name for t in reads if t.name.startswith("rollup_")}
-    pinned = bool(filters) and not (set(filters) <= VISITOR_FILTERS and rollups <= {*_ROLLUP_NARROWED, "rollup_session_totals"})
+    pinned = bool(filters) and not (set(filters) <= VISITOR_FILTERS and rollups <= {*_ROLLUP_NARROWED, *_DERIVED})
     if filters and not pinned:
         for table in reads:
-            if table.name == "rollup_session_totals":
-                _replace(table, _SESSION_TOTALS.format(where=_picked(filters, cuts, "key")))
+            if table.name in _DERIVED:
+                _replace(table, _DERIVED[table.name].format(where=_picked(filters, cuts, "key")))
             elif table.name in _ROLLUP_NARROWED:
                 _replace(table, f"SELECT * FROM {table.name} WHERE {_picked(filters, cuts, _ROLLUP_NARROWED[table.name])}")
     for cap in [athena_literal(NOTHING_ROLLED)] if pinned else [rolled_cap(":rolled_through", c) for c in cuts]:

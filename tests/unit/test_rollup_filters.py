@@ -179,17 +179,19 @@ def test_a_view_filtered_by_events_pins_the_rollups_off_and_an_unfiltered_one_is
     assert rollup.FUNNELS  # the funnel above reads its rollup when unfiltered
 
 
-def test_a_view_filtered_by_visitors_pins_the_rollups_off_only_where_a_rollup_holds_no_visitors():
-    # GIVEN the funnel, whose rollup counts sessions per step and holds no visitors
+def test_a_view_filtered_by_visitors_sums_the_rollups_without_visitors_from_those_with_them():
+    # GIVEN the funnel, whose rollup_funnel_days counts sessions per step and holds no visitors
     sql, _ = narrow(catalog.query_file("funnel").text, {"page": "/demo"}, None)  # type: ignore[union-attr]
-    # THEN a page filter reads it from raw events for every day (its page viewers read rolled_through)
-    assert f"<= '{NOTHING_ROLLED}'" in sql
-    assert "FROM rollup_funnel_days" in sql
+    # THEN a page filter counts the narrowed rollup_funnel_sessions instead
+    assert NOTHING_ROLLED not in sql
+    assert "FROM rollup_funnel_sessions WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(" in sql
+    assert "FROM rollup_funnel_days" not in sql
     # GIVEN the overview, whose session totals hold no visitors either: THEN they are summed from
-    # the narrowed rollup_sessions instead, and its visitor rows are narrowed by key
+    # the narrowed rollup_sessions, and its visitor rows are narrowed by key
     sql, _ = narrow(catalog.query_file("overview").text, {"page": "/demo"}, None)  # type: ignore[union-attr]
     assert NOTHING_ROLLED not in sql
-    assert "rollup_session_totals" not in catalog.expand(sql, origin="overview").replace("AS rollup_session_totals", "")
+    assert "FROM rollup_session_totals" not in sql
+    assert "FROM rollup_sessions WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(" in sql
     assert "FROM rollup_visitor_days WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(" in sql
 
 
