@@ -283,7 +283,7 @@ def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
         "rollup_page_days": _page_days(app_id, on_day),
         "rollup_event_days": _event_days(app_id, on_day),
         "rollup_geo_days": _geo_days(app_id, on_day),
-        "rollup_funnel_days": _funnel_days(funnel_sessions),
+        "rollup_funnel_days": _funnel_days(app_id, funnel_sessions),
         "rollup_funnel_sessions": funnel_sessions,
         "rollup_last_events": _last_events(app_id, day, on_day),
     }
@@ -416,14 +416,15 @@ def _visitor_days(app_id: str, rows: pa.Table) -> pa.Table:
     return grouped.select(VISITOR_DAYS.names).cast(VISITOR_DAYS).sort_by([(k, "ascending") for k in keys])
 
 
-def _counted(app_id: str, rows: pa.Table, keys: list[str], schema: pa.Schema, count: str) -> pa.Table:
+def _counted(app_id: str, rows: pa.Table, keys: list[str], schema: pa.Schema, count: str, of: str = "event_id") -> pa.Table:
     """``rows`` grouped by ``keys`` (is_bot as the raw queries' coalesce(is_bot, false)), with
-    their number in ``count``, in ``schema``'s column order, sorted by the keys."""
+    their number in ``count`` (the rows whose column ``of`` is set), in ``schema``'s column
+    order, sorted by the keys."""
     if rows.num_rows == 0:
         return _empty(schema)
     rows = rows.set_column(rows.schema.get_field_index("is_bot"), "is_bot", pc.fill_null(rows["is_bot"], False))
-    grouped = rows.group_by(keys, use_threads=False).aggregate([("event_id", "count")])
-    grouped = grouped.rename_columns([{"event_id_count": count}.get(c, c) for c in grouped.column_names])
+    grouped = rows.group_by(keys, use_threads=False).aggregate([(of, "count")])
+    grouped = grouped.rename_columns([{f"{of}_count": count}.get(c, c) for c in grouped.column_names])
     grouped = grouped.append_column("app_id", pa.array([app_id] * grouped.num_rows, pa.string()))
     return grouped.select(schema.names).cast(schema).sort_by([(k, "ascending") for k in keys])
 
@@ -481,12 +482,13 @@ def _funnel_sessions(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.T
     for steps in FUNNELS:
         depth = funnel_depths(keys, numbered, steps)[wanted]
         entered = depth > 0
+        n = int(entered.sum())
         parts.append(
             pa.table(
                 {
-                    "app_id": pa.array([app_id] * int(entered.sum()), pa.string()),
+                    "app_id": pa.array([app_id] * n, pa.string()),
                     "visitor_key": pa.array(visitors[entered], pa.int64()),
-                    "funnel": pa.array([funnel_key(steps)] * int(entered.sum()), pa.string()),
+                    "funnel": pa.array([funnel_key(steps)] * n, pa.string()),
                     "is_bot": pa.array(numbered.bots[wanted][entered], pa.bool_()),
                     "depth": pa.array(depth[entered], pa.int64()),
                 },
@@ -496,15 +498,10 @@ def _funnel_sessions(app_id: str, events: pa.Table, numbered: _Numbered) -> pa.T
     return pa.concat_tables(parts) if parts else _empty(FUNNEL_SESSIONS)
 
 
-def _funnel_days(sessions: pa.Table) -> pa.Table:
+def _funnel_days(app_id: str, sessions: pa.Table) -> pa.Table:
     """``rollup_funnel_days`` from ``rollup_funnel_sessions``: the sessions counted per funnel,
     bot flag and depth."""
-    keys = ["app_id", "funnel", "is_bot", "depth"]
-    if sessions.num_rows == 0:
-        return _empty(FUNNEL_DAYS)
-    days = sessions.group_by(keys, use_threads=False).aggregate([("depth", "count")])
-    days = days.rename_columns([{"depth_count": "sessions"}.get(c, c) for c in days.column_names])
-    return days.select(FUNNEL_DAYS.names).cast(FUNNEL_DAYS).sort_by([(k, "ascending") for k in keys])
+    return _counted(app_id, sessions.drop_columns(["app_id"]), ["funnel", "is_bot", "depth"], FUNNEL_DAYS, "sessions", "depth")
 
 
 def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> int:
