@@ -39,6 +39,7 @@ import sqlglot
 from sqlglot import exp
 
 from chalicelib.lake.visitor import VISITOR_SQL
+from chalicelib.lake.visitor_key import COLUMN as KEY
 from chalicelib.lake.visitor_key import key_sql
 from clickstream.lake import catalog
 from clickstream.lake.exceptions import QueryError
@@ -51,17 +52,17 @@ STARTS = "source_starts"  # the CTE of etl/blocks/source_starts.sql that the sou
 VIEWERS = "page_viewers"  # the CTE of the page filter's visitors (``_page_viewers``)
 VISITOR_FILTERS = frozenset({"page", "source"})  # filters that pick whole visitors
 # How a view filtered by visitors reads each rollup table: narrowed to the picked visitors by the
-# column that holds them ("key": visitor_key, "visitor": the visitor string), or derived from a
-# narrowed one (``_DERIVED``). A query reading a rollup table named in neither reads raw events
-# for every day when filtered.
+# column that holds them (their key, or the visitor string, named anonymous_id in the rollups,
+# chalicelib/lake/visitor.py), or derived from a narrowed one (``_DERIVED``). A query reading a
+# rollup table named in neither reads raw events for every day when filtered.
 _ROLLUP_NARROWED = {
-    "rollup_visitor_days": "key",
-    "rollup_page_days": "key",
-    "rollup_event_days": "key",
-    "rollup_geo_days": "key",
-    "rollup_sessions": "key",
-    "rollup_funnel_sessions": "key",
-    "rollup_last_events": "visitor",
+    "rollup_visitor_days": KEY,
+    "rollup_page_days": KEY,
+    "rollup_event_days": KEY,
+    "rollup_geo_days": KEY,
+    "rollup_sessions": KEY,
+    "rollup_funnel_sessions": KEY,
+    "rollup_last_events": "anonymous_id",
 }
 # The rollups without visitors, as sums of the narrowed rows of one with them: the same sessions,
 # the same sums (chalicelib/lake/rollup.py: _session_totals, _funnel_days).
@@ -140,7 +141,7 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     if filters and not pinned:
         for table in reads:
             if table.name in _DERIVED:
-                _replace(table, _DERIVED[table.name].format(where=_picked(filters, cuts, "key")))
+                _replace(table, _DERIVED[table.name].format(where=_picked(filters, cuts, KEY)))
             elif table.name in _ROLLUP_NARROWED:
                 _replace(table, f"SELECT * FROM {table.name} WHERE {_picked(filters, cuts, _ROLLUP_NARROWED[table.name])}")
     for cap in [athena_literal(NOTHING_ROLLED)] if pinned else [rolled_cap(":rolled_through", c) for c in cuts]:
@@ -157,12 +158,8 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
 
 
 def _picked(filters: Mapping[str, str], cuts: Sequence[str], column: str) -> str:
-    """A rollup row's visitor is one every filter picks; ``column``: "key" (visitor_key) or
-    "visitor" (the visitor string, named anonymous_id in the rollups, chalicelib/lake/visitor.py)."""
-    by_key = column == "key"
-    return " AND ".join(
-        f"({_condition(n, v, cuts, 'visitor_key' if by_key else 'anonymous_id', by_key)})" for n, v in filters.items()
-    )
+    """A rollup row's visitor, in ``column`` (``_ROLLUP_NARROWED``), is one every filter picks."""
+    return " AND ".join(f"({_condition(n, v, cuts, column, column == KEY)})" for n, v in filters.items())
 
 
 def _replace(table: exp.Table, select: str) -> None:
