@@ -4,9 +4,11 @@ against the raw path, in the same run.
 
 A view filtered by visitors (``page``, ``source``) reads the rollups narrowed to the visitors the
 filter picks (clickstream/dashboard/scope.py); one filtered by events (``country``, ``browser``)
-reads raw events for every day of its range (docs/lake.md *Filters*). The baseline in the same
-run is the previous release's plan, every filter on the raw path: the same request with
-``scope.VISITOR_FILTERS`` emptied, so that every filter pins the panels' rollups off (the
+reads the per-day rollups of events by their rows with the value, and raw events for every day
+of its range for the session panels (docs/lake.md *Filters*). The baseline in the same run is
+the previous release's plan, every filter on the raw path: the same request with
+``scope.VISITOR_FILTERS`` and ``scope.ROW_KEPT`` emptied, so that every filter pins the panels'
+rollups off (the
 source filter's session starts still read rollup_sessions up to the last rolled-up day and
 sessionize the raw day after it, etl/blocks/source_starts.sql). Both run as one batched DuckDB
 statement per request (clickstream/dashboard/pages.py ``LakeRunner.many``); ``--one-by-one``
@@ -15,6 +17,7 @@ adds the same runner without its batch, each dataset on its own. Runs alternate,
 
     .venv/bin/python -m bench.bench_filtered_page                     # 7 days, source = the top host
     .venv/bin/python -m bench.bench_filtered_page --days 30 --repeat 2 --filter page=/demo/about
+    .venv/bin/python -m bench.bench_filtered_page --days 30 --repeat 2 --filter country=US
 """
 
 from __future__ import annotations
@@ -63,12 +66,13 @@ def top_host(root: Any) -> str:
 @contextlib.contextmanager
 def plan(rollups: bool) -> Iterator[None]:
     """``rollups`` False: the previous release's plan, where every filter pins the rollups off."""
-    kept = scope.VISITOR_FILTERS
-    scope.VISITOR_FILTERS = kept if rollups else frozenset()
+    kept = scope.VISITOR_FILTERS, scope.ROW_KEPT
+    if not rollups:
+        scope.VISITOR_FILTERS, scope.ROW_KEPT = frozenset(), frozenset()
     try:
         yield
     finally:
-        scope.VISITOR_FILTERS = kept
+        scope.VISITOR_FILTERS, scope.ROW_KEPT = kept
 
 
 def request(lake: LocalLake, batched: bool, query: str, now: datetime, rollups: bool = True) -> tuple[float, Any]:

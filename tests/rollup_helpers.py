@@ -98,6 +98,9 @@ def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, 
         day = DAY0 + timedelta(days=draw(st.integers(0, DAYS - 1)))
         t = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(minutes=draw(st.sampled_from(CLOCK)))
         source = draw(st.sampled_from([None, "news.example", "search.example"]))
+        # visitors 6, 13, ... switch browsers between visits, and 0, 7, ... countries between events:
+        # a view filtered by either keeps part of their days and sessions
+        browser = draw(st.sampled_from(["Firefox", "Chrome"])) if visitor % 7 == 6 else ["Firefox", "Chrome"][visitor % 2]
         for i in range(draw(st.integers(1, 5))):
             if i:
                 t += timedelta(seconds=draw(st.sampled_from(GAPS_S)))
@@ -121,10 +124,10 @@ def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, 
                     "referrer_host": source if i == 0 else None,
                     "utm_source": "mail" if source and i == 0 else None,
                     "user_id": draw(st.sampled_from(["u1", "u2", f"s{visitor}"] if known_only else [None, "u1", "u2"])),
-                    "browser": "Crawler" if bot else ["Firefox", "Chrome"][visitor % 2],
+                    "browser": "Crawler" if bot else browser,
                     "os": "Linux",
                     "device_type": "bot" if bot else "desktop",
-                    "country": ["DE", "FR", None][visitor % 3],
+                    "country": draw(st.sampled_from(["DE", "FR", None])) if visitor % 7 == 0 else ["DE", "FR", None][visitor % 3],
                     "is_bot": bot,
                     "bot_reason": "known_crawler" if bot else None,
                 }

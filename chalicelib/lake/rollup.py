@@ -12,9 +12,11 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
   what overview and daily_metrics need of sessions, in two rows a day.
 * ``rollup_visitor_days``: per visitor and day, events and page views by the dimensions the
   panels group on (bot flag and reason, browser, device type, OS, country).
-* ``rollup_page_days``: per page, visitor and day, page views.
-* ``rollup_event_days``: per event type and name, visitor and day, events other than page views.
-* ``rollup_geo_days``: per shared position (geo_lat, geo_lon), visitor and day, events.
+* ``rollup_page_days``: per page, visitor, day, browser and country, page views.
+* ``rollup_event_days``: per event type and name, visitor, day, browser and country, events
+  other than page views.
+* ``rollup_geo_days``: per shared position (geo_lat, geo_lon), visitor, day, browser and
+  country, events.
 * ``rollup_last_events``: per visitor whose last user action of ``dt`` is in its last 30 minutes,
   that action's time: all the raw session queries need of a rolled-up day before their first raw
   day (does its first event continue a session?), so they do not read that day's events.
@@ -118,6 +120,10 @@ SESSIONS = pa.schema(
     ]
 )
 VISITOR_DIMENSIONS = ("is_bot", "bot_reason", "browser", "device_type", "os", "country")
+# The event attributes click-to-filter keeps events by (clickstream/dashboard/scope.py ROW_KEPT):
+# every per-day rollup of events groups by them, so a filtered view's rows are those with the value.
+FILTER_DIMENSIONS = ("browser", "country")
+_FILTERED = [(d, pa.string()) for d in FILTER_DIMENSIONS]
 VISITOR_DAYS = pa.schema(
     [("app_id", pa.string()), ("visitor_key", pa.int64())]
     + [(d, pa.bool_() if d == "is_bot" else pa.string()) for d in VISITOR_DIMENSIONS]
@@ -129,6 +135,7 @@ PAGE_DAYS = pa.schema(
         ("path", pa.string()),
         ("visitor_key", pa.int64()),
         ("is_bot", pa.bool_()),
+        *_FILTERED,
         ("page_views", pa.int64()),
     ]
 )
@@ -139,6 +146,7 @@ EVENT_DAYS = pa.schema(
         ("event_name", pa.string()),
         ("visitor_key", pa.int64()),
         ("is_bot", pa.bool_()),
+        *_FILTERED,
         ("events", pa.int64()),
     ]
 )
@@ -149,6 +157,7 @@ GEO_DAYS = pa.schema(
         ("is_bot", pa.bool_()),
         ("geo_lat", pa.float64()),
         ("geo_lon", pa.float64()),
+        *_FILTERED,
         ("events", pa.int64()),
     ]
 )
@@ -431,20 +440,21 @@ def _counted(app_id: str, rows: pa.Table, keys: list[str], schema: pa.Schema, co
 
 def _page_days(app_id: str, rows: pa.Table) -> pa.Table:
     rows = rows.filter(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False))
-    return _counted(app_id, rows, ["path", visitor_key.COLUMN, "is_bot"], PAGE_DAYS, "page_views")
+    return _counted(app_id, rows, ["path", visitor_key.COLUMN, "is_bot", *FILTER_DIMENSIONS], PAGE_DAYS, "page_views")
 
 
 def _event_days(app_id: str, rows: pa.Table) -> pa.Table:
     """Events but page views (etl/queries/custom_events.sql: event_type <> 'page_view', so not NULL)."""
     rows = rows.filter(pc.fill_null(pc.not_equal(rows["event_type"], "page_view"), False))
-    return _counted(app_id, rows, ["event_type", "event_name", visitor_key.COLUMN, "is_bot"], EVENT_DAYS, "events")
+    keys = ["event_type", "event_name", visitor_key.COLUMN, "is_bot", *FILTER_DIMENSIONS]
+    return _counted(app_id, rows, keys, EVENT_DAYS, "events")
 
 
 def _geo_days(app_id: str, rows: pa.Table) -> pa.Table:
     """Events with a position, by the exact position: the query rounds it to its cell, so both
     paths round the same doubles with the same function (etl/queries/geo_grid.sql)."""
     rows = rows.filter(pc.and_(pc.is_valid(rows["geo_lat"]), pc.is_valid(rows["geo_lon"])))
-    return _counted(app_id, rows, [visitor_key.COLUMN, "is_bot", "geo_lat", "geo_lon"], GEO_DAYS, "events")
+    return _counted(app_id, rows, [visitor_key.COLUMN, "is_bot", "geo_lat", "geo_lon", *FILTER_DIMENSIONS], GEO_DAYS, "events")
 
 
 def funnel_depths(keys: pa.Array | pa.ChunkedArray, numbered: _Numbered, steps: Sequence[str]) -> np.ndarray:

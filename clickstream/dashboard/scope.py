@@ -21,10 +21,15 @@ previous period at the same elapsed time.
 those visitors' events, whose sessions are the unfiltered sessions of those visitors. So their
 rows of the rollups are the filtered view's rows too: such a view narrows each read of a rollup
 table to the picked visitors (``_ROLLUP_NARROWED``) and keeps reading the rollups for the
-rolled-up days. ``country`` and ``browser`` keep events, not visitors: a session of the kept
-events may be part of a rolled-up one, so a view filtered by them reads raw events for every
-day. The rollups without visitors (session totals, funnel counts) are summed from the narrowed
-rows of the ones with them (``_DERIVED``).
+rolled-up days. The rollups without visitors (session totals, funnel counts) are summed from the
+narrowed rows of the ones with them (``_DERIVED``).
+
+``country`` and ``browser`` keep events, not visitors. The per-day rollups of events group them
+by both (``ROW_KEPT``: a row's events share one country and one browser), so the kept events'
+rows are the rows with that value, and a query reading only those tables keeps reading the
+rollups, each read narrowed to the rows with the value. A session of the kept events may be part
+of a rolled-up session that no rollup splits, so a query reading the session rollups reads raw
+events for every day when filtered by them.
 """
 
 from __future__ import annotations
@@ -64,6 +69,11 @@ _ROLLUP_NARROWED = {
     "rollup_funnel_sessions": KEY,
     "rollup_last_events": "anonymous_id",
 }
+# The rollup tables that group their events by the filters that keep events (``country``,
+# ``browser``; chalicelib/lake/rollup.py FILTER_DIMENSIONS): the rows a filter keeps are the rows
+# with its value. Not rollup_sessions: a session's country and browser are its first event's.
+EVENT_FILTERS = frozenset({"country", "browser"})
+ROW_KEPT = frozenset({"rollup_visitor_days", "rollup_page_days", "rollup_event_days", "rollup_geo_days"})
 # The rollups without visitors, as sums of the narrowed rows of one with them: the same sessions,
 # the same sums (chalicelib/lake/rollup.py: _session_totals, _funnel_days).
 _DERIVED = {
@@ -113,12 +123,15 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     ``until`` cuts at the bound ``:until``; ``until_sql`` at an SQL expression instead. A cut
     also caps ``:rolled_through`` (``rolled_cap``): the rollups hold whole days, so they are read
     only for the days the cut leaves whole. Filters that pick visitors (``page``, ``source``)
-    narrow the query's reads of the rollups to those visitors too (``_ROLLUP_NARROWED``). Any
-    other filter, or a query reading a rollup that holds no visitors, pins the query's reads of
-    the rollups off (``rolled_through`` becomes the literal NOTHING_ROLLED): a filtered view reads
-    raw events for every day then. The filters' own CTEs (``STARTS`` and ``VIEWERS``, added ahead
-    of the query's own) keep ``:rolled_through``, which the engine fills in as for any query: they
-    pick from the unfiltered sessions and page views.
+    narrow the query's reads of the rollups to those visitors too (``_ROLLUP_NARROWED``); those
+    that keep events (``country``, ``browser``) narrow them to the rows with their value, where
+    every table the query reads groups by it (``ROW_KEPT``). Any other case (a filter that keeps
+    events on a query reading the session rollups, a filter that picks visitors on one reading a
+    rollup that holds no visitors) pins the query's reads of the rollups off (``rolled_through``
+    becomes the literal NOTHING_ROLLED): the filtered query reads raw events for every day then.
+    The filters' own CTEs (``STARTS`` and ``VIEWERS``, added ahead of the query's own) keep
+    ``:rolled_through``, which the engine fills in as for any query: they pick from the
+    unfiltered sessions and page views.
     """
     cuts = []
     if until:
@@ -137,7 +150,7 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
         if table.name == "events":
             _replace(table, f"SELECT * FROM events WHERE {where}")
     rollups = {t.name for t in reads if t.name.startswith("rollup_")}
-    pinned = bool(filters) and not (set(filters) <= VISITOR_FILTERS and rollups <= {*_ROLLUP_NARROWED, *_DERIVED})
+    pinned = not all(_rollup_kept(name, filters) for name in rollups)
     if filters and not pinned:
         for table in reads:
             if table.name in _DERIVED:
@@ -155,6 +168,16 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     if "page" in filters:
         _prepend_ctes(tree, [_page_viewers(filters["page"], cuts)])
     return tree.sql(dialect="athena", comments=False)
+
+
+def _rollup_kept(table: str, filters: Mapping[str, str]) -> bool:
+    """Whether a view with ``filters`` can read ``table``'s rows for the rolled-up days: the
+    filters that pick visitors narrow it by its visitors (or derive it from a table that has
+    them), those that keep events by its rows' values."""
+    by_visitors, by_events = set(filters) & VISITOR_FILTERS, set(filters) - VISITOR_FILTERS
+    if by_events and not (by_events <= EVENT_FILTERS and table in ROW_KEPT):
+        return False
+    return not by_visitors or table in _ROLLUP_NARROWED or table in _DERIVED
 
 
 def _picked(filters: Mapping[str, str], cuts: Sequence[str], column: str) -> str:

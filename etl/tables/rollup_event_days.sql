@@ -1,4 +1,5 @@
--- Per event type and name, visitor and UTC day: events other than page views (custom_events).
+-- Per event type and name, visitor, UTC day, browser and country: events other than page views
+-- (custom_events; by browser and country for the views filtered by them, scope.py ROW_KEPT).
 -- Derived by the export's housekeeping from the closed days' events (chalicelib/lake/rollup.py),
 -- one file per partition (app_id=<app>/dt=<YYYY-MM-DD UTC>/rollup.parquet), rebuilt whole when
 -- a day's events change. docs/lake.md, *The modeled lake*, has the columns. The visitor is its
@@ -8,6 +9,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`rollup_event_days` (
   `event_name` string,
   `visitor_key` bigint,
   `is_bot` boolean,
+  `browser` string,
+  `country` string,
   `events` bigint
 )
 PARTITIONED BY (`app_id` string, `dt` string)

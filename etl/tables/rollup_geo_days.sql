@@ -1,4 +1,5 @@
--- Per shared position (exact geo_lat/geo_lon), visitor and UTC day: events (geo_grid rounds them).
+-- Per shared position (exact geo_lat/geo_lon), visitor, UTC day, browser and country: events
+-- (geo_grid rounds them; by browser and country for the views filtered by them, scope.py ROW_KEPT).
 -- Derived by the export's housekeeping from the closed days' events (chalicelib/lake/rollup.py),
 -- one file per partition (app_id=<app>/dt=<YYYY-MM-DD UTC>/rollup.parquet), rebuilt whole when
 -- a day's events change. docs/lake.md, *The modeled lake*, has the columns. The visitor is its
@@ -8,6 +9,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`rollup_geo_days` (
   `is_bot` boolean,
   `geo_lat` double,
   `geo_lon` double,
+  `browser` string,
+  `country` string,
   `events` bigint
 )
 PARTITIONED BY (`app_id` string, `dt` string)

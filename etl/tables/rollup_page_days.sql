@@ -1,4 +1,5 @@
--- Per page (path), visitor and UTC day: page views.
+-- Per page (path), visitor, UTC day, browser and country: page views (by browser and country so a
+-- view filtered by either keeps the rows with its value, clickstream/dashboard/scope.py ROW_KEPT).
 -- Derived by the export's housekeeping from the closed days' events (chalicelib/lake/rollup.py),
 -- one file per partition (app_id=<app>/dt=<YYYY-MM-DD UTC>/rollup.parquet), rebuilt whole when
 -- a day's events change. docs/lake.md, *The modeled lake*, has the columns. The visitor is its
@@ -7,6 +8,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`rollup_page_days` (
   `path` string,
   `visitor_key` bigint,
   `is_bot` boolean,
+  `browser` string,
+  `country` string,
   `page_views` bigint
 )
 PARTITIONED BY (`app_id` string, `dt` string)

@@ -1,13 +1,15 @@
 """A filtered view (the dashboard's click-to-filter on page, source, country, browser) answers
 what the same panel, unfiltered, answers over a lake of only the filtered events, read through
 that lake's own rollups (clickstream.dashboard.pages.narrow): country and browser keep the events
-with that value, and such a view reads raw events for every day; page and source keep every event
+with that value, and such a view reads the per-day rollups of events (which group by both) by
+their rows, the sessions from raw events for every day; page and source keep every event
 of the visitors who viewed that page (a page view) / started a session from that host (its first
 user action's referrer, as Top sources counts it; the starts read rollup_sessions up to the
 rolled_through the engine binds, raw events after it) in the range, and such a view reads the
 rollups narrowed to those visitors (``(none)``: the value is missing), up to a cut-off when there
-is one. Every panel, random lakes, both bot settings, any rolled_through. A cut-off (a running
-period), alone or with a filter that picks visitors, still reads the rollups of the days it
+is one. Two filters: those that pick visitors pick them from all events, then those that keep
+events keep theirs. Every panel, random lakes, both bot settings, any rolled_through. A cut-off (a running
+period), alone or with a filter, still reads the rollups of the days it
 leaves whole and answers as raw events cut at the same instant."""
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ def kept(events: list[dict[str, Any]], name: str, value: str, lo: date, hi: date
     return [e for e in events if who(e) in chosen]
 
 
+def kept_by_all(events: list[dict[str, Any]], filters: dict[str, str], lo: date, hi: date) -> list[dict[str, Any]]:
+    """The events several filters leave: those that pick visitors pick them from all events
+    (scope.py adds their CTEs over unfiltered events), then those that keep events keep them."""
+    for name in sorted(filters, key=lambda n: n not in scope.VISITOR_FILTERS):
+        events = kept(events, name, filters[name], lo, hi)
+    return events
+
+
 def who(e: dict[str, Any]) -> str | None:
     """The visitor (decision 0016), by the rule the live view uses."""
     return visitor(e["anonymous_id"], e.get("user_id"))
@@ -94,11 +104,13 @@ def filtered(
 @st.composite
 def cases(draw: st.DrawFn) -> dict[str, Any]:
     counter = [0]
-    name = draw(st.sampled_from(sorted(VALUES)))
+    # one filter, or two: one that picks visitors or keeps events, and one that keeps events
+    pairs = [[n, m] for n in sorted(VALUES) for m in sorted(scope.EVENT_FILTERS) if n < m or n in scope.VISITOR_FILTERS]
+    names = draw(st.sampled_from([[n] for n in sorted(VALUES)] + pairs))
     first, last = sorted((draw(st.integers(0, DAYS - 1)), draw(st.integers(0, DAYS - 1))))
     return {
         "events": [e for v in range(draw(st.integers(1, 7))) for e in draw(visits(v, counter))],
-        "filter": (name, draw(st.sampled_from(VALUES[name]))),
+        "filters": {n: draw(st.sampled_from(VALUES[n])) for n in names},
         "range": (DAY0 + timedelta(days=first), DAY0 + timedelta(days=last)),
         # what the engine binds: the rollups' published day, or an earlier one (a lake whose
         # later days are not rolled up yet: the source filter's starts come from raw events there)
@@ -109,13 +121,13 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=cases())
 def test_a_filtered_view_is_the_dashboard_of_the_filtered_events(tmp_path_factory: pytest.TempPathFactory, case: dict[str, Any]):
-    assert_filtered_as_kept(tmp_path_factory, list(case["events"]), case["filter"], case["range"], case["rolled"])
+    assert_filtered_as_kept(tmp_path_factory, list(case["events"]), case["filters"], case["range"], case["rolled"])
 
 
 def assert_filtered_as_kept(
     tmp_path_factory: pytest.TempPathFactory,
     events: list[dict[str, Any]],
-    filter_: tuple[str, str],
+    filters: dict[str, str],
     range_: tuple[date, date],
     rolled_day: int | None,
     panels: list[str] | None = None,
@@ -125,8 +137,8 @@ def assert_filtered_as_kept(
     whole = Lake(tmp_path_factory.mktemp("whole"), events)
     whole.write_events(whole.days())
     whole.roll(days, 10_000)
-    (name, value), (lo, hi) = filter_, range_
-    part = Lake(tmp_path_factory.mktemp("part"), kept(events, name, value, lo, hi))
+    lo, hi = range_
+    part = Lake(tmp_path_factory.mktemp("part"), kept_by_all(events, filters, lo, hi))
     part.write_events(part.days())
     part.roll(days, 10_000)
     assert whole.rolled_through() != NOTHING_ROLLED
@@ -138,9 +150,9 @@ def assert_filtered_as_kept(
         for panel in panels or catalog.query_names():
             for steps in FUNNELS if panel == "funnel" else [None]:
                 asked = {**params, "steps": steps} if steps else params
-                got = filtered(duck_whole, panel, asked, {name: value})
+                got = filtered(duck_whole, panel, asked, filters)
                 expected = answers(duck_part, panel, {**asked, "rolled_through": part.rolled_through()})
-                assert same(got, expected), (panel, name, value, lo, hi, rolled, bots, got, expected)
+                assert same(got, expected), (panel, filters, lo, hi, rolled, bots, got, expected)
 
 
 @pytest.mark.parametrize("rolled_day", [-2, 1, 2, 3, 4, None])
@@ -164,19 +176,49 @@ def test_a_source_filter_counts_the_sessions_at_the_rollups_edge_once(
     for lo, hi in ((0, 5), (3, 3), (2, 2), (3, 5)):
         range_ = (DAY0 + timedelta(days=lo), DAY0 + timedelta(days=hi))
         assert_filtered_as_kept(
-            tmp_path_factory, events, ("source", "news.example"), range_, rolled_day, ["overview", "referrers"]
+            tmp_path_factory, events, {"source": "news.example"}, range_, rolled_day, ["overview", "referrers"]
         )
 
 
-def test_a_view_filtered_by_events_pins_the_rollups_off_and_an_unfiltered_one_is_untouched():
+def test_a_view_filtered_by_events_reads_sessions_raw_and_an_unfiltered_one_is_untouched():
+    # GIVEN the funnel, whose sessions a country filter cuts from the kept events alone
     text = catalog.query_file("funnel").text  # type: ignore[union-attr]
     sql, extra = narrow(text, {"country": "DE"}, None)
+    # THEN it reads raw events for every day
     assert extra == {"f_country": "DE"}
     assert "country = :f_country" in sql
     assert "rolled_through" not in translate.parameter_names(sql)  # the literal for nothing instead
     assert f"<= '{NOTHING_ROLLED}'" in sql
     assert narrow(text, {}, None) == (text, {})
     assert rollup.FUNNELS  # the funnel above reads its rollup when unfiltered
+
+
+@pytest.mark.parametrize(
+    "panel,table",
+    [
+        ("browsers", "rollup_visitor_days"),
+        ("retention", "rollup_visitor_days"),
+        ("top_pages", "rollup_page_days"),
+        ("custom_events", "rollup_event_days"),
+        ("geo_grid", "rollup_geo_days"),
+    ],  # fmt: skip
+)
+def test_a_view_filtered_by_events_reads_the_rollups_grouped_by_their_column(panel: str, table: str):
+    # GIVEN a panel that reads only per-day rollups of events, which group by browser and country
+    assert set(rollup.FILTER_DIMENSIONS) <= set(rollup.SCHEMAS[table].names)
+    text = catalog.query_file(panel).text  # type: ignore[union-attr]
+    # WHEN it is filtered by country, by a missing browser, or by a page and a country
+    for filters, kept_rows in (
+        ({"country": "DE"}, "(country = :f_country)"),
+        ({"browser": scope.NONE}, "(browser IS NULL)"),
+        ({"page": "/demo", "country": "DE"}, "(country = :f_country)"),
+    ):
+        sql, _ = narrow(text, filters, None)
+        # THEN it keeps reading the rollups up to the day the engine binds, the rows with the value
+        assert NOTHING_ROLLED not in sql
+        assert "rolled_through" in translate.parameter_names(sql)
+        assert f"FROM {table} WHERE " in sql
+        assert kept_rows in sql.split(f"FROM {table} WHERE ", 1)[1].split(f") AS {table}", 1)[0]
 
 
 def test_a_view_filtered_by_visitors_sums_the_rollups_without_visitors_from_those_with_them():
@@ -225,8 +267,9 @@ def cuts(draw: st.DrawFn) -> dict[str, Any]:
         "events": [e for v in range(draw(st.integers(1, 7))) for e in draw(visits(v, counter))],
         "range": (DAY0 + timedelta(days=first), DAY0 + timedelta(days=last)),
         "until": datetime.combine(day, time(), tzinfo=timezone.utc) + at,
-        # none, or a filter that picks visitors (those keep reading the rollups, narrowed)
-        "filters": draw(st.sampled_from([{}, *({n: v} for n in sorted(scope.VISITOR_FILTERS) for v in VALUES[n])])),
+        # none, or a filter (those that pick visitors keep reading the rollups, narrowed to them;
+        # those that keep events, the rollups grouped by their column)
+        "filters": draw(st.sampled_from([{}, *({n: v} for n in sorted(VALUES) for v in VALUES[n])])),
     }
 
 
