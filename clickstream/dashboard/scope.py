@@ -43,6 +43,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from chalicelib.lake.rollup import FILTER_DIMENSIONS
 from chalicelib.lake.visitor import VISITOR_SQL
 from chalicelib.lake.visitor_key import COLUMN as KEY
 from chalicelib.lake.visitor_key import key_sql
@@ -69,10 +70,10 @@ _ROLLUP_NARROWED = {
     "rollup_funnel_sessions": KEY,
     "rollup_last_events": "anonymous_id",
 }
-# The rollup tables that group their events by the filters that keep events (``country``,
-# ``browser``; chalicelib/lake/rollup.py FILTER_DIMENSIONS): the rows a filter keeps are the rows
-# with its value. Not rollup_sessions: a session's country and browser are its first event's.
-EVENT_FILTERS = frozenset({"country", "browser"})
+# The filters that keep events (``country``, ``browser``), and the rollup tables that group their
+# events by them: the rows such a filter keeps are the rows with its value. Not rollup_sessions:
+# a session's country and browser are its first event's.
+EVENT_FILTERS = frozenset(FILTER_DIMENSIONS)
 ROW_KEPT = frozenset({"rollup_visitor_days", "rollup_page_days", "rollup_event_days", "rollup_geo_days"})
 # The rollups without visitors, as sums of the narrowed rows of one with them: the same sessions,
 # the same sums (chalicelib/lake/rollup.py: _session_totals, _funnel_days).
