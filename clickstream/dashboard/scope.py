@@ -145,6 +145,7 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
         return sql
     tree = sqlglot.parse_one(sql, read="athena")
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    shares_tail = set(filters) == {"source"} and not cuts and _reads_the_tail(tree)
     where = " AND ".join(f"({c})" for c in conditions)
     reads = [t for t in tree.find_all(exp.Table) if not t.db and t.name not in ctes]
     for table in reads:
@@ -166,9 +167,44 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     # once per read of events; added after the reads were narrowed, so they read all events.
     if "source" in filters:
         _prepend_ctes(tree, _source_starts())
+        if shares_tail and not pinned:
+            _share_source_tail(tree, filters["source"])
     if "page" in filters:
         _prepend_ctes(tree, [_page_viewers(filters["page"], cuts)])
     return tree.sql(dialect="athena", comments=False)
+
+
+# The raw tail's sessions (etl/blocks/tail_sessions.sql + visits.sql), as a query includes them.
+_TAIL = "-- @include tail_sessions\n,\n-- @include visits"
+_SHARED = ("numbered", "visits")  # what the source filter's own copy of the tail gives a query
+
+
+def _reads_the_tail(tree: exp.Expression) -> bool:
+    """Whether the query's CTEs named as the tail's are the tail's, as written (before narrowing)."""
+    own = {cte.alias: cte.this.sql(dialect="athena") for cte in tree.find_all(exp.CTE)}
+    return all(own.get(cte.alias) == cte.this.sql(dialect="athena") for cte in _parsed_tail())
+
+
+@lru_cache(maxsize=1)
+def _parsed_tail() -> tuple[exp.CTE, ...]:
+    return tuple(_ctes(catalog.expand(_TAIL, origin="clickstream/dashboard/scope.py")))
+
+
+def _share_source_tail(tree: exp.Expression, value: str) -> None:
+    """The source filter's starts sessionize the raw tail of every visitor (``STARTS``, under the
+    prefix ``source_``); the query's own tail, narrowed to the visitors the filter picks, is the
+    same sessions of those visitors: a visitor's sessions are cut from its own events alone. So
+    its numbered events and visits become those rows of the starts' copy, and the raw tail is
+    sessionized once per statement. Only for the source filter alone and no cut: any other
+    filter, or a cut, narrows the query's events differently from the starts' read of them."""
+    picked = f"anonymous_id IN (SELECT visitor FROM {STARTS} WHERE {_test('source', value)})"
+    for cte in list(tree.find_all(exp.CTE)):
+        if cte.alias in _SHARED:
+            cte.set("this", sqlglot.parse_one(f"SELECT * FROM source_{cte.alias} WHERE {picked}", read="athena"))
+    # the tail's own CTEs before those, read by nothing now, go (last first: each reads the one before)
+    for dead in reversed([c.alias for c in _parsed_tail() if c.alias not in _SHARED]):
+        if not any(t.name == dead for t in tree.find_all(exp.Table)):
+            next(c for c in tree.find_all(exp.CTE) if c.alias == dead).pop()
 
 
 def _rollup_kept(table: str, filters: Mapping[str, str]) -> bool:

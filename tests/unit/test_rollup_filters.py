@@ -414,3 +414,21 @@ def test_a_source_filter_on_a_cut_period_picks_only_sessions_started_before_the_
     # THEN a is in it only uncut: up to the cut, a had started no session from news.example
     assert (cut["visitors"], cut["page_views"]) == (0, 0), cut
     assert (whole["visitors"], whole["page_views"]) == (1, 2), whole
+
+
+def test_a_source_filter_sessionizes_the_raw_tail_once_for_its_starts_and_the_panels():
+    # GIVEN a session panel filtered by source alone, for an ended period
+    sql, _ = narrow(catalog.query_file("entry_pages").text, {"source": "news.example"}, None)  # type: ignore[union-attr]
+    aliases = [c.alias for c in sqlglot.parse_one(sql, read="athena").find_all(exp.CTE)]
+    # THEN its sessions of the raw tail are those of the starts' own copy, for the visitors it picks
+    picked = f"anonymous_id IN (SELECT visitor FROM {scope.STARTS} WHERE referrer_host = :f_source)"
+    assert f"visits AS (SELECT * FROM source_visits WHERE {picked})" in sql
+    assert f"numbered AS (SELECT * FROM source_numbered WHERE {picked})" in sql
+    assert not {"scoped", "ordered", "flagged"} & set(aliases)  # no second sessionization
+    # WHEN the period is cut, or a country is filtered too, THEN the panel sessionizes its own
+    # narrowed events (the starts' read of them is neither cut nor narrowed by country)
+    for filters, until in (({"source": "news.example"}, datetime(2026, 11, 20, 9, tzinfo=timezone.utc)),
+                           ({"source": "news.example", "country": "DE"}, None)):  # fmt: skip
+        sql, _ = narrow(catalog.query_file("entry_pages").text, filters, until)  # type: ignore[union-attr]
+        assert "FROM source_visits WHERE anonymous_id IN" not in sql
+        assert "ordered" in [c.alias for c in sqlglot.parse_one(sql, read="athena").find_all(exp.CTE)]
