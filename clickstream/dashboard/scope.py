@@ -197,7 +197,7 @@ def _share_source_tail(tree: exp.Expression, value: str) -> None:
     its numbered events and visits become those rows of the starts' copy, and the raw tail is
     sessionized once per statement. Only for the source filter alone and no cut: any other
     filter, or a cut, narrows the query's events differently from the starts' read of them."""
-    picked = f"anonymous_id IN (SELECT visitor FROM {STARTS} WHERE {_test('source', value)})"
+    picked = _condition("source", value, column="anonymous_id")  # the tail's visitor string column
     for cte in list(tree.find_all(exp.CTE)):
         if cte.alias in _SHARED:
             cte.set("this", sqlglot.parse_one(f"SELECT * FROM source_{cte.alias} WHERE {picked}", read="athena"))
