@@ -8,9 +8,8 @@ reads the per-day rollups of events by their rows with the value, and raw events
 of its range for the session panels (docs/lake.md *Filters*). The baseline in the same run is
 the previous release's plan, every filter on the raw path: the same request with
 ``scope.VISITOR_FILTERS`` and ``scope.ROW_KEPT`` emptied, so that every filter pins the panels'
-rollups off (the
-source filter's session starts still read rollup_sessions up to the last rolled-up day and
-sessionize the raw day after it, etl/blocks/source_starts.sql). Both run as one batched DuckDB
+rollups off (the source filter's session starts still read rollup_sessions up to the last
+rolled-up day and sessionize the raw day after it, etl/blocks/source_starts.sql). Both run as one batched DuckDB
 statement per request (clickstream/dashboard/pages.py ``LakeRunner.many``); ``--one-by-one``
 adds the same runner without its batch, each dataset on its own. Runs alternate, medians of
 ``--repeat``; the ratio is what to compare across days.
