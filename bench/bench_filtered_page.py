@@ -11,7 +11,9 @@ the previous release's plan, every filter on the raw path: the same request with
 rollups off (the source filter's session starts still read rollup_sessions up to the last
 rolled-up day and sessionize the raw day after it, etl/blocks/source_starts.sql). Both run as one batched DuckDB
 statement per request (clickstream/dashboard/pages.py ``LakeRunner.many``); ``--one-by-one``
-adds the same runner without its batch, each dataset on its own. Runs alternate, medians of
+adds the same runner without its batch, each dataset on its own; ``--tail-twice`` adds the rollups'
+plan with a source-filtered panel sessionizing its own raw tail instead of reading the source
+filter's copy (``scope._share_source_tail`` off, the previous release). Runs alternate, medians of
 ``--repeat``; the ratio is what to compare across days.
 
     .venv/bin/python -m bench.bench_filtered_page                     # 7 days, source = the top host
@@ -63,23 +65,28 @@ def top_host(root: Any) -> str:
 
 
 @contextlib.contextmanager
-def plan(rollups: bool) -> Iterator[None]:
-    """``rollups`` False: the previous release's plan, where every filter pins the rollups off."""
-    kept = scope.VISITOR_FILTERS, scope.ROW_KEPT
+def plan(rollups: bool, shared_tail: bool = True) -> Iterator[None]:
+    """``rollups`` False: the previous release's plan, where every filter pins the rollups off;
+    ``shared_tail`` False: a source-filtered panel sessionizes its own raw tail."""
+    kept = scope.VISITOR_FILTERS, scope.ROW_KEPT, scope._share_source_tail
     if not rollups:
         scope.VISITOR_FILTERS, scope.ROW_KEPT = frozenset(), frozenset()
+    if not shared_tail:
+        scope._share_source_tail = lambda tree, value: None
     try:
         yield
     finally:
-        scope.VISITOR_FILTERS, scope.ROW_KEPT = kept
+        scope.VISITOR_FILTERS, scope.ROW_KEPT, scope._share_source_tail = kept
 
 
-def request(lake: LocalLake, batched: bool, query: str, now: datetime, rollups: bool = True) -> tuple[float, Any]:
+def request(
+    lake: LocalLake, batched: bool, query: str, now: datetime, rollups: bool = True, shared_tail: bool = True
+) -> tuple[float, Any]:
     """Seconds for one /dashboard/api/panels request and its panels; every panel must answer (a
     failing one would be fast)."""
     runner = LakeRunner(from_env({}), lake=lake)
     pages = handlers(load(), runner if batched else OneByOne(runner), lambda: [APP], now=lambda: now)
-    with plan(rollups):
+    with plan(rollups, shared_tail):
         started = time.perf_counter()
         status, _, body = pages["/dashboard"]("GET", "/dashboard/api/panels", query)
         seconds = time.perf_counter() - started
@@ -97,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--filter", default="", help="name=value (default: source = the top referrer host)")
     parser.add_argument("--one-by-one", action="store_true", help="also time the rollups' plan without the batch")
+    parser.add_argument("--tail-twice", action="store_true", help="also time the rollups' plan without the shared source tail")
     args = parser.parse_args(argv)
     root = ROOT / "results" / f"modeled-{args.events}-{args.lake_days}d"
     if not (root / "rollup_sessions").is_dir():
@@ -115,13 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     _, raw = request(lake, True, query, now, rollups=False)
     _, rolled = request(lake, True, query, now)
     assert rolled == raw, "the rollups' plan answers differently from the raw path"
-    modes = [("raw path", True, False), ("rollups", True, True)]
+    modes = [("raw path", True, False, True), ("rollups", True, True, True)]
     if args.one_by_one:
-        modes.append(("rollups, one by one", False, True))
-    runs: dict[str, list[float]] = {label: [] for label, _, _ in modes}
+        modes.append(("rollups, one by one", False, True, True))
+    if args.tail_twice:
+        assert request(lake, True, query, now, shared_tail=False)[1] == raw, "the tail sessionized twice answers differently"
+        modes.append(("rollups, tail twice", True, True, False))
+    runs: dict[str, list[float]] = {label: [] for label, *_ in modes}
     for _ in range(args.repeat):
-        for label, batched, rollups in modes:
-            runs[label].append(request(lake, batched, query, now, rollups)[0])
+        for label, batched, rollups, shared in modes:
+            runs[label].append(request(lake, batched, query, now, rollups, shared)[0])
         print("so far: " + "; ".join(f"{k} {' '.join(f'{s:.2f}' for s in v)}" for k, v in runs.items()), flush=True)
     medians = {k: statistics.median(v) for k, v in runs.items()}
     base = medians["raw path"]
