@@ -28,6 +28,8 @@ DAYS = 8
 TODAY = DAY0 + timedelta(days=DAYS + 1)  # every day of the lake but the last is rollable
 GAPS_S = [0, 60, 1799, 1800, 1801, 2700]  # 30:00 exactly starts a session, 29:59 does not
 CLOCK = [0, 10, 1380, 1409, 1410, 1411, 1425, 1439, 600]  # minutes: near midnight, at 23:30 (the margin's edge)
+NIGHT = [1410, 1425, 1439]  # a night visit's start: its session runs past midnight
+NIGHT_GAPS_S = [60, 600, 1799]
 CLICKS = ["LIKE_WOOD", "CLICK_LANG", "GEO_LOC", "/demo"]  # an event named like a page is no page view
 GEO = [(48.15, 11.55), (48.25, -0.05), (-33.86, 151.2)]  # halves: both paths round the same doubles
 # The spec's funnel (read from rollup_funnel_days), an ad-hoc one, one with a repeated step.
@@ -93,17 +95,26 @@ class Lake:
 def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, Any]]:
     bot = visitor % 4 == 3
     known_only = visitor % 5 == 4
+    mixed = visitor % 7 in (0, 6)
     out = []
     for _ in range(draw(st.integers(1, 3))):
+        # a mixed visitor's visit may be a night one: a session running past midnight (gaps under
+        # 30 minutes from 23:30 on), in which it switches too, so a filtered view keeps part of a
+        # session that a rolled-up day and the next share
+        night = mixed and draw(st.booleans())
         day = DAY0 + timedelta(days=draw(st.integers(0, DAYS - 1)))
-        t = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(minutes=draw(st.sampled_from(CLOCK)))
+        clock = st.sampled_from(NIGHT if night else CLOCK)
+        t = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(minutes=draw(clock))
         source = draw(st.sampled_from([None, "news.example", "search.example"]))
-        # visitors 6, 13, ... switch browsers between visits, and 0, 7, ... countries between events:
-        # a view filtered by either keeps part of their days and sessions
+        # visitors 6, 13, ... switch browsers between visits (and in a night visit, between events),
+        # and 0, 7, ... countries between events: a view filtered by either keeps part of their
+        # days and sessions
         browser = draw(st.sampled_from(["Firefox", "Chrome"])) if visitor % 7 == 6 else ["Firefox", "Chrome"][visitor % 2]
-        for i in range(draw(st.integers(1, 5))):
+        for i in range(draw(st.integers(2, 5) if night else st.integers(1, 5))):
             if i:
-                t += timedelta(seconds=draw(st.sampled_from(GAPS_S)))
+                t += timedelta(seconds=draw(st.sampled_from(NIGHT_GAPS_S if night else GAPS_S)))
+            if night and visitor % 7 == 6:
+                browser = draw(st.sampled_from(["Firefox", "Chrome"]))
             counter[0] += 1
             kind = draw(st.sampled_from(["page_view", "page_view", "click", "click", "identify"]))
             name = draw(st.sampled_from(CLICKS)) if kind == "click" else kind
