@@ -231,11 +231,12 @@ def narrow(sql: str, filters: Mapping[str, str], until: datetime | None) -> tupl
 
     A filter that picks whole visitors (page, source) narrows the rollups' rows to them too;
     one that keeps events (country, browser) narrows the per-day rollups of events, which group
-    by both, to the rows with its value. A query reading a rollup that the filter cannot narrow
-    (the session rollups under country or browser: a session of the kept events is no rolled-up
-    session) reads raw events for every day: the query's own ``rolled_through`` becomes the
-    literal for nothing (scope.scoped_sql). The filters' own visitors read the rollups up to
-    the ``rolled_through`` the engine fills in.
+    by both, to the rows with its value, and splits the session rollups by visitor: the rows of
+    the visitors it does not split, the kept events of those it does read raw (scope's exact
+    split). A query reading a rollup that the filter cannot narrow reads raw events for every
+    day: the query's own ``rolled_through`` becomes the literal for nothing
+    (scope.scoped_sql). The filters' own visitors read the rollups up to the
+    ``rolled_through`` the engine fills in.
     tests/unit/test_rollup_filters.py checks that the answer is the same panel's over a lake of
     only the filtered events. A cut alone (``until``:
     the running period at "now", the previous one at the same elapsed time) keeps the rollups

@@ -28,8 +28,17 @@ narrowed rows of the ones with them (``_DERIVED``).
 by both (``ROW_KEPT``: a row's events share one country and one browser), so the kept events'
 rows are the rows with that value, and a query reading only those tables keeps reading the
 rollups, each read narrowed to the rows with the value. A session of the kept events may be part
-of a rolled-up session that no rollup splits, so a query reading the session rollups reads raw
-events for every day when filtered by them.
+of a rolled-up session that no rollup splits (a visitor whose country changes mid-session), so a
+query reading the session rollups (``SESSION_SPLIT``) is split by visitor, exactly: with W the
+days a rolled-up session of the range reaches (from the day before the range to the day after
+its last rolled-up day), a visitor whose user actions in W all have the value, or all lack it,
+has under the filter the sessions the rollups hold for it, or none; only the *mixed* ones, with
+both, have their kept events sessionized raw. So the session rollups are read for the visitors
+that are not mixed, the per-day rollups less the mixed visitors' rows of the days read raw for
+them, and the raw side of the query (its reads of ``events`` bounded by ``:rolled_through``)
+reads every day: the kept events after the last rolled-up day and one CTE of the mixed
+visitors' kept events (``_split_ctes``, ``_split_rows``, ``_split_read``). A query of a shape the
+split does not know (``_splittable``) reads raw events for every day when filtered by them.
 """
 
 from __future__ import annotations
@@ -75,19 +84,25 @@ _ROLLUP_NARROWED = {
 # a session's country and browser are its first event's.
 EVENT_FILTERS = frozenset(FILTER_DIMENSIONS)
 ROW_KEPT = frozenset({"rollup_visitor_days", "rollup_page_days", "rollup_event_days", "rollup_geo_days"})
-# The rollups without visitors, as sums of the narrowed rows of one with them: the same sessions,
-# the same sums (chalicelib/lake/rollup.py: _session_totals, _funnel_days).
+# The rollups without visitors, as sums of the narrowed rows of one with them (the table they are
+# summed from, the SELECT): the same sessions, the same sums (chalicelib/lake/rollup.py:
+# _session_totals, _funnel_days).
 _DERIVED = {
     "rollup_session_totals": (
+        "rollup_sessions",
         "SELECT app_id, dt, is_bot, count(*) AS sessions, count_if(is_bounce) AS bounces, "
         "CAST(sum(date_diff('millisecond', session_start, session_end)) AS bigint) AS duration_ms "
-        "FROM rollup_sessions WHERE {where} GROUP BY app_id, dt, is_bot"
+        "FROM rollup_sessions WHERE {where} GROUP BY app_id, dt, is_bot",
     ),
     "rollup_funnel_days": (
+        "rollup_funnel_sessions",
         "SELECT app_id, dt, funnel, is_bot, depth, count(*) AS sessions "
-        "FROM rollup_funnel_sessions WHERE {where} GROUP BY app_id, dt, funnel, is_bot, depth"
+        "FROM rollup_funnel_sessions WHERE {where} GROUP BY app_id, dt, funnel, is_bot, depth",
     ),
 }
+# The session rollups, and the tables read with them, that a view filtered by events reads through
+# the exact split (``_split_rows``): the pure visitors' rows, the mixed visitors' kept events raw.
+SESSION_SPLIT = frozenset({"rollup_sessions", "rollup_funnel_sessions", "rollup_last_events", *_DERIVED})
 
 
 def clean_filters(query: Mapping[str, str]) -> dict[str, str]:
@@ -126,10 +141,12 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     only for the days the cut leaves whole. Filters that pick visitors (``page``, ``source``)
     narrow the query's reads of the rollups to those visitors too (``_ROLLUP_NARROWED``); those
     that keep events (``country``, ``browser``) narrow them to the rows with their value, where
-    every table the query reads groups by it (``ROW_KEPT``). Any other case (a filter that keeps
-    events on a query reading the session rollups, a filter that picks visitors on one reading a
-    rollup that holds no visitors) pins the query's reads of the rollups off (``rolled_through``
-    becomes the literal NOTHING_ROLLED): the filtered query reads raw events for every day then.
+    every table the query reads groups by it (``ROW_KEPT``), and split a query reading the
+    session rollups (``SESSION_SPLIT``) by visitor: the pure visitors' rollup rows, the mixed
+    visitors' kept events raw (``_split``). Any other case (a filter that picks visitors on a
+    query reading a rollup that holds no visitors, a query the split does not know the shape of,
+    ``_splittable``) pins the query's reads of the rollups off (``rolled_through`` becomes the
+    literal NOTHING_ROLLED): the filtered query reads raw events for every day then.
     The filters' own CTEs (``STARTS`` and ``VIEWERS``, added ahead of the query's own) keep
     ``:rolled_through``, which the engine fills in as for any query: they pick from the
     unfiltered sessions and page views.
@@ -148,17 +165,21 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     shares_tail = set(filters) == {"source"} and not cuts and _reads_the_tail(tree)
     where = " AND ".join(f"({c})" for c in conditions)
     reads = [t for t in tree.find_all(exp.Table) if not t.db and t.name not in ctes]
-    for table in reads:
-        if table.name == "events":
-            _replace(table, f"SELECT * FROM events WHERE {where}")
     rollups = {t.name for t in reads if t.name.startswith("rollup_")}
     pinned = not all(_rollup_kept(name, filters) for name in rollups)
+    split = not pinned and bool(set(filters) & EVENT_FILTERS) and bool(rollups - ROW_KEPT)
+    if split and not _splittable(tree, reads):
+        pinned, split = True, False
+    raw_side = {id(t) for t in reads if t.name == "events" and _raw_side(t)} if split else set()
+    for table in reads:
+        if table.name == "events":
+            _replace(table, _split_read(where) if id(table) in raw_side else f"SELECT * FROM events WHERE {where}")
     if filters and not pinned:
         for table in reads:
-            if table.name in _DERIVED:
-                _replace(table, _DERIVED[table.name].format(where=_picked(filters, cuts, KEY)))
-            elif table.name in _ROLLUP_NARROWED:
-                _replace(table, f"SELECT * FROM {table.name} WHERE {_picked(filters, cuts, _ROLLUP_NARROWED[table.name])}")
+            if table.name in _DERIVED or table.name in _ROLLUP_NARROWED or table.name in ROW_KEPT:
+                _replace(table, _rollup_read(table.name, filters, cuts, split))
+    if split:
+        _prepend_ctes(tree, _split_ctes(filters, where))
     for cap in [athena_literal(NOTHING_ROLLED)] if pinned else [rolled_cap(":rolled_through", c) for c in cuts]:
         for found in list(tree.find_all(exp.Placeholder)):
             if found.name == "rolled_through":
@@ -172,6 +193,28 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     if "page" in filters:
         _prepend_ctes(tree, [_page_viewers(filters["page"], cuts)])
     return tree.sql(dialect="athena", comments=False)
+
+
+def _rollup_read(table: str, filters: Mapping[str, str], cuts: Sequence[str], split: bool) -> str:
+    """The SELECT that replaces a read of the rollup ``table`` in a view with ``filters`` that
+    reads it (``_rollup_kept``): its rows of the visitors the filters that pick visitors pick (by
+    the table's visitor column, ``_ROLLUP_NARROWED``), and of the events those that keep events
+    keep (by the rows' value; under the split, ``_split_rows``). A table without visitors is
+    summed from the narrowed rows of the one it is derived from (``_DERIVED``)."""
+    base, select = _DERIVED.get(table, (table, f"SELECT * FROM {table} WHERE {{where}}"))
+    conditions = []
+    visitors = {n: v for n, v in filters.items() if n in VISITOR_FILTERS}
+    if visitors:
+        conditions.append(_picked(visitors, cuts, _ROLLUP_NARROWED[base]))
+    if set(filters) - VISITOR_FILTERS:
+        conditions.append(_split_rows(base, filters) if split else _kept(filters))
+    return select.format(where=" AND ".join(conditions))  # each a conjunction of parenthesized tests
+
+
+def _kept(filters: Mapping[str, str]) -> str:
+    """The filters that keep events, on a row with their columns (an event, a per-day rollup's row,
+    a session's first user action in rollup_sessions)."""
+    return " AND ".join(f"({_test(n, v)})" for n, v in filters.items() if n in EVENT_FILTERS)
 
 
 # The raw tail's sessions (etl/blocks/tail_sessions.sql + visits.sql), as a query includes them.
@@ -210,11 +253,158 @@ def _share_source_tail(tree: exp.Expression, value: str) -> None:
 def _rollup_kept(table: str, filters: Mapping[str, str]) -> bool:
     """Whether a view with ``filters`` can read ``table``'s rows for the rolled-up days: the
     filters that pick visitors narrow it by its visitors (or derive it from a table that has
-    them), those that keep events by its rows' values."""
+    them), those that keep events by its rows' values (``ROW_KEPT``) or, for the session
+    rollups, by the split's pure visitors (``SESSION_SPLIT``, ``_split_rows``)."""
     by_visitors, by_events = set(filters) & VISITOR_FILTERS, set(filters) - VISITOR_FILTERS
-    if by_events and not (by_events <= EVENT_FILTERS and table in ROW_KEPT):
+    if by_events and not (by_events <= EVENT_FILTERS and (table in ROW_KEPT or table in SESSION_SPLIT)):
         return False
     return not by_visitors or table in _ROLLUP_NARROWED or table in _DERIVED
+
+
+# The exact split. A view filtered by events (country, browser) over the rolled-up days, R the
+# last one the query reads (``:rolled_through``, capped by a cut) and W the days from the day
+# before the range to the day after its last rolled-up day, [date_from - 1, min(date_to, R) + 1]:
+#
+#     day:       date_from - 1 | date_from ...              R | R + 1 ...     date_to | + 1
+#     sessions:  margin        | starting here: rollup_sessions | the raw tail (events)
+#     W:         <------------------------------------------------->  (R + 1 read raw)
+#
+# A session starting on a rolled-up day d of the range is cut from its visitor's user actions of
+# [d - 30 min, d + 2) (etl/blocks/sessionize.sql: the gap, in_session_cut), all in W. A visitor
+# whose user actions in W are all kept (*pure*) has, under the filter, the very sessions
+# rollup_sessions holds for it; one whose actions in W are all other has no kept session there;
+# only a visitor with both (*mixed*: a traveller, a browser switch under one id) has kept sessions
+# no rollup holds. So the split reads the session rollups for the visitors that are not mixed
+# (their rows with the value), and the mixed visitors' kept events raw for every day the query's
+# raw side reads; the per-day rollups lose the mixed visitors' rows of those days, so no event is
+# counted twice. Identify, group and alias messages are no session activity and in no rollup:
+# they make no one mixed.
+SPLIT_WINDOW, SPLIT_VISITORS, SPLIT_EVENTS = "split_window", "split_visitors", "split_events"
+_W_FIRST = "date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')"
+_W_LAST = "date_format(date_add('day', 1, least(CAST(:date_to AS date), CAST(:rolled_through AS date))), '%Y-%m-%d')"
+_RAW_LAST = "date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')"  # the raw tail's last day
+_MIXED = f"SELECT visitor_key FROM {SPLIT_VISITORS} WHERE kept AND other"
+_PURE = f"SELECT visitor_key FROM {SPLIT_VISITORS} WHERE kept AND NOT other"
+# The session tables whose reads must be of the range's days for the split to be exact (W covers
+# the sessions starting in the range); rollup_last_events is read for the day R only.
+_RANGE_READ = SESSION_SPLIT - {"rollup_last_events"}
+
+
+def _split_ctes(filters: Mapping[str, str], where: str) -> list[exp.CTE]:
+    """The split's visitors and the mixed visitors' kept events, once per statement (a batch
+    shares them between panels). ``split_window``: every visitor's user actions of W by their
+    value, from rollup_visitor_days (a row's actions share a browser and a country) for the
+    rolled-up days and from raw events for the day after R (W ends there at the latest, so it is
+    one raw day; and when R is before the range's day before, nothing the split reads depends on
+    W). ``split_visitors``: per visitor key, whether it has kept actions in W and other ones.
+    ``split_events``: the mixed visitors' events the view keeps (``where``: every filter and
+    cut), of the rolled-up days from the day before the range to the day after it, every day a
+    raw read of the query reaches there (``_split_read`` reads the days after R itself). Matched
+    by visitor key: the per-day rollups hold no visitor string. Parameters in WHERE clauses only
+    (Athena)."""
+    kept = _kept(filters)
+    window = (
+        f"{SPLIT_WINDOW} AS (SELECT visitor_key, browser, country FROM rollup_visitor_days "
+        f"WHERE app_id = :app_id AND dt BETWEEN {_W_FIRST} AND {_W_LAST} AND dt <= :rolled_through "
+        f"UNION ALL SELECT {key_sql(VISITOR_SQL)} AS visitor_key, browser, country FROM events "
+        f"WHERE app_id = :app_id AND dt BETWEEN {_W_FIRST} AND {_W_LAST} AND dt > :rolled_through "
+        "AND event_type NOT IN ('identify', 'group', 'alias'))"
+    )
+    visitors = (
+        f"{SPLIT_VISITORS} AS (SELECT visitor_key, bool_or(kept) AS kept, bool_or(NOT kept) AS other "
+        f"FROM (SELECT visitor_key, true AS kept FROM {SPLIT_WINDOW} WHERE {kept} "
+        f"UNION ALL SELECT visitor_key, false AS kept FROM {SPLIT_WINDOW} WHERE NOT coalesce({kept}, false)) AS flagged "
+        "WHERE visitor_key IS NOT NULL GROUP BY visitor_key)"
+    )
+    events = (
+        f"{SPLIT_EVENTS} AS (SELECT * FROM events WHERE app_id = :app_id AND dt BETWEEN {_W_FIRST} AND {_RAW_LAST} "
+        f"AND dt <= :rolled_through AND {where} AND {key_sql(VISITOR_SQL)} IN ({_MIXED}))"
+    )
+    return _ctes(f"{window}, {visitors}, {events}")
+
+
+def _split_rows(table: str, filters: Mapping[str, str]) -> str:
+    """A row of ``table``, read for the rolled-up days under the split, is the filtered view's:
+
+    * a per-day rollup's (``ROW_KEPT``): a row with the value, but not a mixed visitor's in the
+      days ``split_events`` holds, whose kept events the raw side reads instead;
+    * a session's (rollup_sessions): its first user action has the value and its visitor is not
+      mixed. A session starting on a rolled-up day of the range starts with an action in W, so
+      for a visitor that is not mixed its value is every action's there: the visitor is pure;
+    * a spec funnel's session (rollup_funnel_sessions, no value of its own): its visitor is pure;
+    * the last user action of day R (rollup_last_events, the raw tail's margin): its visitor is
+      not mixed (a mixed visitor's margin is among its kept events, read raw). A pure visitor's
+      is kept (R is in W when the tail reads it); a visitor with only other actions in W has
+      none on R + 1 (in W), so its margin is more than 30 minutes before any kept event after R
+      and starts nothing, as its unfiltered sessions' starts do not count in the tail."""
+    if table in ROW_KEPT:
+        return f"{_kept(filters)} AND NOT (dt BETWEEN {_W_FIRST} AND {_RAW_LAST} AND visitor_key IN ({_MIXED}))"
+    if table == "rollup_sessions":
+        return f"{_kept(filters)} AND visitor_key NOT IN ({_MIXED})"
+    if table == "rollup_funnel_sessions":
+        return f"visitor_key IN ({_PURE})"
+    if table == "rollup_last_events":
+        return f"{key_sql('anonymous_id')} NOT IN ({_MIXED})"
+    raise QueryError(f"the exact split has no rows of {table} (scope.SESSION_SPLIT and scope._split_rows disagree)")
+
+
+def _raw_side(table: exp.Table) -> bool:
+    """``table`` (a read of events) if it is on the raw side of the query (its SELECT is bounded
+    by ``:rolled_through``), which the split reads for every day (``_split_read``): its SELECT's
+    ``:rolled_through`` becomes the literal for nothing. Any other read of events (an ad-hoc
+    funnel's, which reads raw events for the range whatever is rolled up) keeps reading the kept
+    events of its days."""
+    select = table.find_ancestor(exp.Select)
+    rolled = [p for p in _own(select, exp.Placeholder) if p.name == "rolled_through"] if select else []
+    for found in rolled:
+        found.replace(sqlglot.parse_one(athena_literal(NOTHING_ROLLED), read="athena"))
+    return bool(rolled)
+
+
+def _split_read(where: str) -> str:
+    """The SELECT that replaces a read of events on the raw side under the split: the kept events
+    after R and ``split_events``. The pure visitors' sessions of the rolled-up days stay the
+    rollups'; the mixed visitors' are cut from their kept events, as over the filtered events alone."""
+    return f"SELECT * FROM events WHERE {where} AND dt > :rolled_through UNION ALL SELECT * FROM {SPLIT_EVENTS}"
+
+
+def _splittable(tree: exp.Expression, reads: Sequence[exp.Table]) -> bool:
+    """Whether the split knows the query's shape: it binds the app and the range, no SELECT reads
+    both raw events and a rollup (the split tells them apart by SELECT), the session rollups are
+    read for days of the range (``dt BETWEEN :date_from AND :date_to``: W covers the sessions
+    starting there) and rollup_last_events for the day R (``dt = :rolled_through``)."""
+    if not {"app_id", "date_from", "date_to"} <= {p.name for p in tree.find_all(exp.Placeholder)}:
+        return False
+    for table in reads:
+        select = table.find_ancestor(exp.Select)
+        if select is None:
+            return False
+        if table.name == "events" and any(t.name.startswith("rollup_") for t in _own(select, exp.Table)):
+            return False
+        if table.name in _RANGE_READ and not _bounds(select, exp.Between, "date_from", "date_to"):
+            return False
+        if table.name == "rollup_last_events" and not _bounds(select, exp.EQ, "rolled_through"):
+            return False
+    return True
+
+
+def _bounds(select: exp.Select, kind: type[exp.Expression], *names: str) -> bool:
+    """Whether ``select``'s WHERE says ``dt BETWEEN :<names>`` (``exp.Between``) or ``dt = :<name>``
+    (``exp.EQ``) as one of its conjuncts."""
+    where = select.args.get("where")
+    if where is None:
+        return False
+    for test in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if isinstance(test, kind) and isinstance(test.this, exp.Column) and test.this.name == "dt":
+            bounds = [test.args.get("low"), test.args.get("high")] if kind is exp.Between else [test.expression]
+            if [b.name if isinstance(b, exp.Placeholder) else None for b in bounds] == list(names):
+                return True
+    return False
+
+
+def _own(select: exp.Select, kind: type[exp.Expression]) -> list[Any]:
+    """The nodes of ``kind`` in ``select`` that belong to it, not to a SELECT nested in it."""
+    return [node for node in select.find_all(kind) if node.find_ancestor(exp.Select) is select]
 
 
 def _picked(filters: Mapping[str, str], cuts: Sequence[str], column: str) -> str:

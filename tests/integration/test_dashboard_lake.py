@@ -154,8 +154,8 @@ def test_a_running_period_is_compared_with_the_previous_one_up_to_the_same_time(
 
 def test_a_filter_applies_to_the_rolled_up_days_too(lake):
     """Filters narrow raw events (clickstream.dashboard.scope), and the rollups of the rolled-up
-    days: the per-day rollups of events to the rows with the country, while the session rollups,
-    which do not split a session by country, give way to raw events for every day.
+    days: the per-day rollups of events to the rows with the country, and the session rollups to
+    the visitors the country does not split (the exact split, docs/lake.md *Filters*).
 
     GIVEN a lake whose closed days the export rolled up, WHEN the page is filtered to a country
     no visitor came from, THEN every session panel is empty, over the rolled-up days too."""
