@@ -173,9 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one-by-one", action="store_true", help="also time the rollups' plan without the batch")
     parser.add_argument("--tail-twice", action="store_true", help="also time the rollups' plan without the shared source tail")
     parser.add_argument("--previous", action="store_true", help="also time the previous release's plan (no split)")
+    parser.add_argument("--lake", default="", help="another lake under bench/results (bench.bench_mixed_lake builds one)")
     parser.add_argument("--athena", action="store_true", help="print what Athena would scan per panel, each plan, and stop")
     args = parser.parse_args(argv)
-    root = ROOT / "results" / f"modeled-{args.events}-{args.lake_days}d"
+    root = ROOT / "results" / (args.lake or f"modeled-{args.events}-{args.lake_days}d")
     if not (root / "rollup_sessions").is_dir():
         build = f".venv/bin/python -m bench.bench_rollups --events {args.events} --days {args.lake_days}"
         print(f"{root} has no rollups: run `{build}` first")
