@@ -130,19 +130,29 @@ def substitute(text: str, *, origin: str = "the SQL") -> str:
     return _PLACEHOLDER.sub(one, text)
 
 
+# Parsing a block is most of the cost of expanding a query that includes it under a prefix (about
+# 10 ms each), and every dashboard request expands its panels again: one parse per block text.
+@lru_cache(maxsize=128)
+def _names_in(block: str) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """The CTEs a block (a comma-separated list of CTEs) defines, the tables it reads (no schema),
+    and the column names it uses."""
+    tree = sqlglot.parse_one(f"WITH {block.rstrip().rstrip(',')} SELECT 1", read="athena")
+    defined = tuple(cte.alias_or_name for cte in tree.find_all(exp.CTE))
+    read = tuple(t.name for t in tree.find_all(exp.Table) if not t.args.get("db"))
+    return defined, read, frozenset(c.name for c in tree.find_all(exp.Column))
+
+
 def prefixed(block: str, prefix: str, *, origin: str = "the block") -> tuple[str, list[str]]:
     """(``block`` with its CTEs named ``<prefix>_<name>``, those names): the CTEs it defines and
     those it reads but neither defines nor finds in the lake (tables, views), which the includer
     defines. A name also used as a column would be renamed with it: that is refused."""
     views = {p.stem for p in VIEWS_DIR.glob("*.sql")}
     try:
-        tree = sqlglot.parse_one(f"WITH {block.rstrip().rstrip(',')} SELECT 1", read="athena")
+        defined, read, columns = _names_in(block)
     except SqlglotError as exc:
         raise QueryError(f"{origin} is not a list of CTEs, so it cannot be included under a prefix: {exc}") from exc
-    defined = [cte.alias_or_name for cte in tree.find_all(exp.CTE)]
-    read = [t.name for t in tree.find_all(exp.Table) if not t.args.get("db")]
-    names = list(dict.fromkeys(defined + [n for n in read if n not in defined and n not in SCHEMAS and n not in views]))
-    clashes = sorted({c.name for c in tree.find_all(exp.Column)} & set(names))
+    names = list(dict.fromkeys(defined + tuple(n for n in read if n not in defined and n not in SCHEMAS and n not in views)))
+    clashes = sorted(columns & set(names))
     if clashes:
         raise QueryError(f"{origin} uses {', '.join(clashes)} as a column and a CTE; it cannot be included under a prefix")
     if not names:

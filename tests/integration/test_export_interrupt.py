@@ -2,7 +2,7 @@
 window it began is finished by the next run, exactly once. A skipped run says who holds the lease.
 
 The export is made to hang mid-run, after it has begun a pending window, by pointing its S3
-endpoint at a socket that accepts connections and never answers.
+endpoint at a socket that reads requests and never answers.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -34,14 +35,40 @@ from tests.lake_helpers import event, read_lake, store
 COMMAND = [sys.executable, "-m", "clickstream.cli"]
 
 
+class SilentS3:
+    """An S3 endpoint that reads requests and never answers. ``asked`` is set once a request has
+    arrived: whoever sent it is now waiting on S3."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.asked = threading.Event()
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            self.held.append(conn)  # kept open, never answered
+            if conn.recv(65536):
+                self.asked.set()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
 @pytest.fixture
-def silent_s3() -> Iterator[str]:
-    """An endpoint that takes connections and never answers (the kernel completes them from the backlog)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
+def silent_s3() -> Iterator[SilentS3]:
+    s3 = SilentS3()
+    yield s3
+    s3.close()
 
 
 def env_for(settings: Settings, s3_endpoint: str) -> dict[str, str]:
@@ -76,16 +103,24 @@ def stored_events(settings: Settings, n: int) -> list[str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_etl_run_releases_the_lease_and_the_next_run_finishes_its_window(
-    settings: Settings, silent_s3: str, sig: signal.Signals
+    settings: Settings, silent_s3: SilentS3, sig: signal.Signals
 ) -> None:
     # GIVEN `clickstream etl run` hanging on S3 after it began a pending window
     ids = stored_events(settings, 5)
     proc = subprocess.Popen(
-        [*COMMAND, "etl", "run"], env=env_for(settings, silent_s3), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*COMMAND, "etl", "run"],
+        env=env_for(settings, silent_s3.url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
-        wait_for(lambda: "p_seq" in state_item(settings) or proc.poll() is not None)
+        # Waiting on S3, not merely past the window's start: a signal that lands while CPython
+        # runs a weakref callback or a finalizer is dropped (printed as "Exception ignored"), and
+        # the run's first Arrow compute call imports pandas, about a second of such callbacks.
+        wait_for(lambda: silent_s3.asked.is_set() or proc.poll() is not None)
         assert proc.poll() is None, proc.communicate()[0]
+        assert "p_seq" in state_item(settings)
         # WHEN it is interrupted
         proc.send_signal(sig)
         output, _ = proc.communicate(timeout=30)
@@ -105,12 +140,12 @@ def test_an_interrupted_etl_run_releases_the_lease_and_the_next_run_finishes_its
     assert Counter(read_lake(settings).column("event_id").to_pylist()) == Counter({i: 1 for i in ids})
 
 
-def test_a_run_that_fails_on_a_storage_timeout_releases_the_lease(settings: Settings, silent_s3: str) -> None:
+def test_a_run_that_fails_on_a_storage_timeout_releases_the_lease(settings: Settings, silent_s3: SilentS3) -> None:
     stored_events(settings, 3)
     impatient = boto3.session.Session().client(
         "s3",
         region_name=settings.region,
-        endpoint_url=silent_s3,
+        endpoint_url=silent_s3.url,
         aws_access_key_id="x",
         aws_secret_access_key="x",
         config=Config(read_timeout=0.3, connect_timeout=0.3, retries={"mode": "standard", "max_attempts": 1}),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 from typing import Any
 
 import pyarrow as pa
@@ -87,3 +90,32 @@ def test_a_page_of_old_object_items_a_mixed_page_and_a_current_page_read_back_in
     got = lines_to_table("events", blocks)
     assert got.equals(lines_to_table("events", objects + mixed + current))
     assert got.column("event_id").to_pylist() == [f"e{i:05d}" for i in range(12)]
+
+
+def kernel_sigint_handler() -> int | None:
+    """The SIGINT handler the kernel would run (sigaction), not Python's view of it (signal.getsignal)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    action = ctypes.create_string_buffer(256)  # struct sigaction; its first member is the handler
+    assert libc.sigaction(signal.SIGINT, None, action) == 0, os.strerror(ctypes.get_errno())
+    return ctypes.c_void_p.from_buffer(action).value
+
+
+def test_a_ctrl_c_while_the_export_parses_lines_goes_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C or SIGTERM (the CLI turns both into KeyboardInterrupt) sent while `clickstream etl run`
+    # parses what it read must end the run, which then releases the export lease. pyarrow's CSV
+    # reader put its own handler in place during reads and dropped some of the signals it took
+    # (chalicelib/lake/transform.py): the run went on and hung on a silent S3 instead
+    # (tests/integration/test_export_interrupt.py failed about once in 60). The handler in place
+    # while the reader pulls the items' blocks must be Python's own.
+    during: list[int | None] = []
+    read = transform._Stream.read
+
+    def watched(self: Any, size: int = -1) -> bytes:
+        during.append(kernel_sigint_handler())
+        return read(self, size)
+
+    monkeypatch.setattr(transform._Stream, "read", watched)
+    before = kernel_sigint_handler()
+    table = lines_to_table("events", Blocks.of([rows.encode_row(row(i)) for i in range(3000)]))
+    assert table.num_rows == 3000 and during
+    assert set(during) == {before}, "a signal sent during the read would go to pyarrow's handler, not Python's"
