@@ -8,7 +8,7 @@ events alone; test_rollup_filters.py covers every panel and filter over the gene
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -147,3 +147,22 @@ def test_a_query_the_split_does_not_know_the_shape_of_reads_raw_events_for_every
         narrowed, _ = narrow(sql, {"country": "DE"}, None)
         assert "rolled_through" not in translate.parameter_names(narrowed), narrowed
         assert scope.SPLIT_EVENTS not in narrowed
+
+
+@pytest.mark.parametrize("rolled_day", [2, 3, None])
+def test_a_session_that_crosses_into_another_country_after_midnight_is_cut_from_the_kept_events(
+    tmp_path_factory: pytest.TempPathFactory, rolled_day: int | None
+):
+    # GIVEN v's session starts in Germany at 23:50 on day 2 and goes on in France at 00:10 on
+    # day 3: rolled up, one session of two events on day 2, its first country DE
+    night = datetime.combine(DAY0 + timedelta(days=2), time(23, 50), tzinfo=timezone.utc)
+    base = {"app_id": "a", "anonymous_id": "v", "event_type": "page_view", "event_name": "page_view", "browser": "Firefox"}
+    events = [
+        {**base, "event_id": "e1", "event_time": night, "path": "/demo", "country": "DE"},
+        {**base, "event_id": "e2", "event_time": night + timedelta(minutes=20), "path": "/b", "country": "FR"},
+    ]
+    # WHEN day 2 is filtered to Germany THEN the session is its German event alone (a bounce):
+    # v is mixed in W, whose last day is the day after the range's last rolled-up day
+    assert_filtered_as_kept(
+        tmp_path_factory, events, {"country": "DE"}, (DAY0 + timedelta(days=2),) * 2, rolled_day, ["overview", "exit_pages"]
+    )
