@@ -166,3 +166,18 @@ def test_a_session_that_crosses_into_another_country_after_midnight_is_cut_from_
     assert_filtered_as_kept(
         tmp_path_factory, events, {"country": "DE"}, (DAY0 + timedelta(days=2),) * 2, rolled_day, ["overview", "exit_pages"]
     )
+
+
+def test_a_mixed_visitors_last_event_before_the_raw_days_is_read_once(tmp_path_factory: pytest.TempPathFactory):
+    # GIVEN v is in France at 10:00 on day 2 and in Germany at 23:45 (a session of one event), and
+    # day 2 is the last rolled-up day, whose last events rollup_last_events holds for the raw tail
+    day = datetime.combine(DAY0 + timedelta(days=2), time(), tzinfo=timezone.utc)
+    base = {"app_id": "a", "anonymous_id": "v", "event_type": "page_view", "event_name": "page_view", "browser": "Firefox"}
+    events = [
+        {**base, "event_id": "e1", "event_time": day + timedelta(hours=10), "path": "/b", "country": "FR"},
+        {**base, "event_id": "e2", "event_time": day + timedelta(minutes=1425), "path": "/demo", "country": "DE"},
+    ]
+    # WHEN days 2-4 are filtered to Germany THEN the German session is one event (a bounce): v's
+    # margin comes from its kept events, read raw, not from rollup_last_events as well
+    range_ = (DAY0 + timedelta(days=2), DAY0 + timedelta(days=4))
+    assert_filtered_as_kept(tmp_path_factory, events, {"country": "DE"}, range_, 2, ["overview", "entry_pages"])
