@@ -22,8 +22,8 @@ from clickstream.dashboard import scope
 from clickstream.dashboard.pages import narrow
 from clickstream.lake import catalog, translate
 from clickstream.lake.params import NOTHING_ROLLED
+from tests.filter_helpers import assert_filtered_as_kept, kept_by_all, who
 from tests.rollup_helpers import DAY0, DAYS, visits
-from tests.unit.test_rollup_filters import assert_filtered_as_kept, kept_by_all, who
 
 # visitors whose country changes between events (0, 14: known by user id only, 21) or whose
 # browser changes between visits and within night visits (6, 13, 20); 1 and 2 have one of each
