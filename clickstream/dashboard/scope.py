@@ -170,10 +170,15 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     split = not pinned and bool(set(filters) & EVENT_FILTERS) and bool(rollups - ROW_KEPT)
     if split and not _splittable(tree, reads):
         pinned, split = True, False
-    raw_side = {id(t) for t in reads if t.name == "events" and _raw_side(t)} if split else set()
+    raw_side = [t for t in reads if t.name == "events" and _rolled_in_select(t)] if split else []
+    # the raw side reads every day: its SELECTs' own :rolled_through becomes the literal for
+    # nothing, before _split_read brings in the one that bounds the kept events after R
+    for found in {id(p): p for t in raw_side for p in _rolled_in_select(t)}.values():
+        found.replace(sqlglot.parse_one(athena_literal(NOTHING_ROLLED), read="athena"))
+    split_reads = {id(t) for t in raw_side}  # by identity: every read of events is equal as a tree
     for table in reads:
         if table.name == "events":
-            _replace(table, _split_read(where) if id(table) in raw_side else f"SELECT * FROM events WHERE {where}")
+            _replace(table, _split_read(where) if id(table) in split_reads else f"SELECT * FROM events WHERE {where}")
     if filters and not pinned:
         for table in reads:
             if table.name in _DERIVED or table.name in _ROLLUP_NARROWED or table.name in ROW_KEPT:
@@ -348,17 +353,14 @@ def _split_rows(table: str, filters: Mapping[str, str]) -> str:
     raise QueryError(f"the exact split has no rows of {table} (scope.SESSION_SPLIT and scope._split_rows disagree)")
 
 
-def _raw_side(table: exp.Table) -> bool:
-    """``table`` (a read of events) if it is on the raw side of the query (its SELECT is bounded
-    by ``:rolled_through``), which the split reads for every day (``_split_read``): its SELECT's
-    ``:rolled_through`` becomes the literal for nothing. Any other read of events (an ad-hoc
+def _rolled_in_select(table: exp.Table) -> list[exp.Placeholder]:
+    """The ``:rolled_through`` placeholders of the SELECT that reads ``table`` (a read of events),
+    not of a SELECT nested in it. A read whose SELECT has one is on the raw side of the query,
+    which the split reads for every day (``_split_read``). Any other read of events (an ad-hoc
     funnel's, which reads raw events for the range whatever is rolled up) keeps reading the kept
     events of its days."""
     select = table.find_ancestor(exp.Select)
-    rolled = [p for p in _own(select, exp.Placeholder) if p.name == "rolled_through"] if select else []
-    for found in rolled:
-        found.replace(sqlglot.parse_one(athena_literal(NOTHING_ROLLED), read="athena"))
-    return bool(rolled)
+    return [p for p in _own(select, exp.Placeholder) if p.name == "rolled_through"] if select else []
 
 
 def _split_read(where: str) -> str:
