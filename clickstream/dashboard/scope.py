@@ -285,7 +285,9 @@ def _rollup_kept(table: str, filters: Mapping[str, str]) -> bool:
 # counted twice. Identify, group and alias messages are no session activity and in no rollup:
 # they make no one mixed.
 SPLIT_WINDOW, SPLIT_VISITORS, SPLIT_EVENTS = "split_window", "split_visitors", "split_events"
-_W_FIRST = "date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')"
+# the day before the range, also the previous period's last day (PREV_TO)
+DAY_BEFORE = "date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')"
+_W_FIRST = DAY_BEFORE
 _W_LAST = "date_format(date_add('day', 1, least(CAST(:date_to AS date), CAST(:rolled_through AS date))), '%Y-%m-%d')"
 _RAW_LAST = "date_format(date_add('day', 1, CAST(:date_to AS date)), '%Y-%m-%d')"  # the raw tail's last day
 _MIXED = f"SELECT visitor_key FROM {SPLIT_VISITORS} WHERE kept AND other"
@@ -472,7 +474,7 @@ def rolled_cap(rolled_through_sql: str, cut_sql: str) -> str:
 # The previous period in SQL, from the shown one's :date_from and :date_to (inclusive YYYY-MM-DD).
 _DAYS = "(date_diff('day', CAST(:date_from AS date), CAST(:date_to AS date)) + 1)"
 PREV_FROM = f"date_format(date_add('day', -{_DAYS}, CAST(:date_from AS date)), '%Y-%m-%d')"
-PREV_TO = "date_format(date_add('day', -1, CAST(:date_from AS date)), '%Y-%m-%d')"
+PREV_TO = DAY_BEFORE
 NOW_SQL = "current_timestamp"  # what QuickSight runs; the local page binds its own now instead
 LOCAL_NOW_SQL = "CAST(:now AS timestamp)"
 
