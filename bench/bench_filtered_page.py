@@ -42,7 +42,6 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.pushdown_predicates import pushdown_predicates
-from sqlglot.optimizer.qualify import qualify
 
 from bench.bench_dashboard_queries import APP, FUNNEL, LAST_DAY, ROOT, machine
 from chalicelib.settings import from_env
@@ -158,9 +157,7 @@ def athena_bytes(root: Any, filters: Mapping[str, str], lo: date, hi: date, whic
 
 
 def pushed_down(sql: str) -> str:
-    schema = {table: {f.name: "VARCHAR" for f in s} | {"dt": "VARCHAR"} for table, s in catalog.SCHEMAS.items()}
-    tree = qualify(sqlglot.parse_one(sql, read="athena"), schema=schema, dialect="athena", validate_qualify_columns=False)
-    return pushdown_predicates(tree).sql(dialect="athena")
+    return pushdown_predicates(billing.qualified(sql)).sql(dialect="athena")
 
 
 def main(argv: list[str] | None = None) -> int:

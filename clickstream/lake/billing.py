@@ -59,11 +59,16 @@ def _unqualified(condition: exp.Expression) -> exp.Expression:
     return condition.copy().transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n)
 
 
+def qualified(sql: str) -> exp.Expression:
+    """``sql`` parsed with every column qualified by its lake table (sqlglot's qualify; the
+    types do not matter to what is read), as the optimizer rules that follow need it."""
+    schema = {table: {f.name: "VARCHAR" for f in s} | {"dt": "VARCHAR"} for table, s in SCHEMAS.items()}
+    return qualify(sqlglot.parse_one(sql, read="athena"), schema=schema, dialect="athena", validate_qualify_columns=False)
+
+
 def scans(sql: str) -> list[ScanSpec]:
     """Every scan of a lake table in ``sql`` with the columns it needs and its partition predicate."""
-    schema = {table: {f.name: "VARCHAR" for f in s} | {"dt": "VARCHAR"} for table, s in SCHEMAS.items()}
-    tree = sqlglot.parse_one(sql, read="athena")
-    tree = pushdown_projections(qualify(tree, schema=schema, dialect="athena", validate_qualify_columns=False))
+    tree = pushdown_projections(qualified(sql))
     found = []
     for scope in traverse_scope(tree):
         for alias, (_, source) in scope.selected_sources.items():
