@@ -1,5 +1,7 @@
 -- Geo grid: positions visitors shared (context.geo, sent with GEO_LOC clicks) counted on cells of
--- 0.1 degree (about 11 km north-south); lat_cell/lon_cell are geo_lat/geo_lon rounded to one decimal.
+-- 0.1 degree (about 11 km north-south); lat_cell/lon_cell are geo_lat/geo_lon rounded to one decimal,
+-- written round(x * 10) / 10 as Athena computes round(x, 1): DuckDB's round(x, 1) rounds the exact
+-- binary value (37.65 is 37.6499...: 37.6, where Athena gives 37.7); tests/unit/test_geo_cells.py.
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 -- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
 -- from rollup_geo_days (exact positions, rounded here as for raw events), later days from raw
@@ -17,10 +19,10 @@ WITH geo_rows AS (
     AND geo_lat IS NOT NULL AND geo_lon IS NOT NULL AND event_type NOT IN ('identify', 'group', 'alias')
   GROUP BY geo_lat, geo_lon, @visitor, coalesce(is_bot, false)
 )
-SELECT round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell, CAST(sum(events) AS bigint) AS events,
-       count(DISTINCT visitor_key) AS visitors
+SELECT CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell,
+       CAST(sum(events) AS bigint) AS events, count(DISTINCT visitor_key) AS visitors
 FROM geo_rows
 WHERE :include_bots OR NOT is_bot
-GROUP BY round(geo_lat, 1), round(geo_lon, 1)
+GROUP BY CAST(round(geo_lat * 10) AS double) / 10, CAST(round(geo_lon * 10) AS double) / 10
 ORDER BY events DESC, lat_cell, lon_cell
 LIMIT 1000
