@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import tempfile
@@ -104,12 +105,15 @@ DAY_TABLES: dict[str, str] = {
     "visitor": "SELECT dt, is_bot, bot_reason, browser, device_type, os, country, CAST(sum(events) AS BIGINT) AS events, "
     "CAST(sum(page_views) AS BIGINT) AS page_views FROM rollup_visitor_days GROUP BY ALL",
     "path": "SELECT dt, is_bot, path, CAST(sum(page_views) AS BIGINT) AS page_views FROM rollup_page_days GROUP BY ALL",
-    "event": "SELECT dt, is_bot, event_type, event_name, CAST(sum(events) AS BIGINT) AS events FROM rollup_event_days GROUP BY ALL",
-    "geo": "SELECT dt, is_bot, round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell, CAST(sum(events) AS BIGINT) AS events "
-    "FROM rollup_geo_days GROUP BY ALL",
-    "entry": "SELECT dt, is_bot, entry_path, count(*) AS sessions, count_if(is_bounce) AS bounces FROM rollup_sessions GROUP BY ALL",
+    "event": "SELECT dt, is_bot, event_type, event_name, CAST(sum(events) AS BIGINT) AS events "
+    "FROM rollup_event_days GROUP BY ALL",
+    "geo": "SELECT dt, is_bot, round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell, "
+    "CAST(sum(events) AS BIGINT) AS events FROM rollup_geo_days GROUP BY ALL",
+    "entry": "SELECT dt, is_bot, entry_path, count(*) AS sessions, count_if(is_bounce) AS bounces "
+    "FROM rollup_sessions GROUP BY ALL",
     "exit": "SELECT dt, is_bot, exit_path, count(*) AS sessions FROM rollup_sessions GROUP BY ALL",
-    "referrer": "SELECT dt, is_bot, referrer_host, count(*) AS sessions, count_if(is_bounce) AS bounces FROM rollup_sessions GROUP BY ALL",
+    "referrer": "SELECT dt, is_bot, referrer_host, count(*) AS sessions, count_if(is_bounce) AS bounces "
+    "FROM rollup_sessions GROUP BY ALL",
     "utm": "SELECT dt, is_bot, utm_source, utm_medium, utm_campaign, count(*) AS sessions, count_if(is_bounce) AS bounces "
     "FROM rollup_sessions GROUP BY ALL",
 }
@@ -180,12 +184,12 @@ def build(lake: Path, out: Path) -> dict[str, Any]:
         written += write_partitions(table, out / f"mg_day_{name}", "dt", frozenset())
     for name, (source, values) in MONTH_DIMS.items():
         sql = month_sql(f"{source} WHERE app_id = '{APP}'" if "WHERE" not in source else f"{source} AND app_id = '{APP}'", values)
-        order = ", ".join([*values, "mask_all", "visitor_key"])
+        order = ", ".join([*values, "mask_people", "prev_people", "mask_all", "prev_all", "visitor_key"])
         table = con.sql(
             f"SELECT strftime(month, '%Y-%m-%d') AS dt, * EXCLUDE (month) FROM ({sql}) ORDER BY dt, {order}"
         ).to_arrow_table()
         rows[f"mg_month_{name}"] = table.num_rows
-        written += write_partitions(table, out / f"mg_month_{name}", "dt", frozenset({"visitor_key", "prev_all", "prev_people"}))
+        written += write_partitions(table, out / f"mg_month_{name}", "dt", frozenset({"visitor_key"}))
     con.close()
     return {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu, "rows": rows, "bytes": written}
 
@@ -288,7 +292,7 @@ tail_new AS (
   FROM {tail} t
   WHERE {tail_where} AND NOT EXISTS (
     SELECT 1 FROM mg_month_{dim} m
-    WHERE {_months("m")} AND m.visitor_key = t.visitor_key{same}
+    WHERE {_months("m")} AND :date_to > :rolled_through AND m.visitor_key = t.visitor_key{same}
       AND {_has_day(_mask("m", bots), "CAST(m.dt AS date)", FROM_DAY, UPTO)}
   ){group}
 )"""
@@ -351,7 +355,8 @@ BOT_TRAFFIC = f"""WITH
 {TAIL_VISITOR_ROWS},
 {visitors_ctes("bot", ("bot_reason", "browser"), "tail_visitor_rows", tail_where="is_bot", bots=False)},
 parts AS (
-  SELECT bot_reason, browser, CAST(NULL AS bigint) AS visitors, page_views, events FROM mg_day_visitor WHERE {ROLLED_DAYS} AND is_bot
+  SELECT bot_reason, browser, CAST(NULL AS bigint) AS visitors, page_views, events
+  FROM mg_day_visitor WHERE {ROLLED_DAYS} AND is_bot
   UNION ALL
   SELECT bot_reason, browser, CAST(NULL AS bigint), page_views, events FROM tail_visitor_rows WHERE is_bot
   UNION ALL
@@ -593,12 +598,26 @@ PROTOTYPE: dict[str, str] = {
 UNCONVERTED = ("funnel", "retention")  # today's SQL in the prototype page
 
 
+_FLAVOUR = re.compile(r"CASE WHEN :include_bots THEN ((?:\w+\.)?)(mask|prev)_all ELSE (?:\w+\.)?\2_people END")
+
+
+def one_flavour(sql: str, include_bots: bool) -> str:
+    """The text for one include_bots value: each ``CASE WHEN :include_bots THEN mask_all ELSE
+    mask_people END`` (and prev_) replaced by the column it picks, so that Athena reads one mask
+    and one prev column, not both (the engine would pick the text by the parameter)."""
+    return _FLAVOUR.sub(lambda m: f"{m.group(1)}{m.group(2)}_{'all' if include_bots else 'people'}", sql)
+
+
 def panel_query(name: str, lo: date, hi: date, include_bots: bool, prototype: bool) -> tuple[str, dict[str, Any]]:
     """(Athena SQL, bound values) of one panel: today's (etl/queries) or the prototype's."""
     given = today_params(name, lo, hi, ROLLED.isoformat())
     given["rolled_through"] = ROLLED.isoformat()
     given["include_bots"] = include_bots
-    sql = catalog.expand(PROTOTYPE[name], origin=f"prototype {name}") if prototype and name in PROTOTYPE else name
+    sql = (
+        catalog.expand(one_flavour(PROTOTYPE[name], include_bots), origin=f"prototype {name}")
+        if prototype and name in PROTOTYPE
+        else name
+    )
     text, _ = catalog.resolve(sql)
     names = set(parameter_names(text))
     return prepare(sql, {k: v for k, v in given.items() if k in names})
@@ -656,7 +675,10 @@ def check_equal(con: duckdb.DuckDBPyConnection) -> int:
 def billing_roots(lake: Path, out: Path) -> Iterator[dict[str, Path]]:
     """Directories of symlinks that split a scan by what it reads: the raw events, the keyless
     day tables with the lake's rollups, the month tables; billing knows the prototype's tables."""
-    schemas = {d.name: pq.read_schema(next(d.glob("*/*/*.parquet"))) for d in sorted(out.glob("mg_*"))}
+    schemas = {
+        d.name: pq.read_schema(next(d.glob("*/*/*.parquet"))).append(pa.field("app_id", pa.string()))
+        for d in sorted(out.glob("mg_*"))
+    }
     with tempfile.TemporaryDirectory(prefix="monthgrain-") as tmp:
         roots = {k: Path(tmp) / k for k in ("all", "tail", "days", "months")}
         for folder in [*(lake / t for t in catalog.TABLES), *(out / t for t in schemas)]:
@@ -726,6 +748,14 @@ def profile_page(
     return wall, sum(parts.values()), sorted(parts.items(), key=lambda kv: -kv[1])
 
 
+def mib(n: float) -> str:
+    return f"{n / 2**20:,.2f}"
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:,.2f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lake", type=Path, default=LAKE, help="the modeled lake (read only)")
@@ -777,8 +807,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"bytes {name}: "
             + "; ".join(
-                f"{lab}: today {r['today'] / 2**20:.1f} MiB, prototype {r['proto'] / 2**20:.1f} MiB (tail {r['proto_tail'] / 2**20:.1f}, "
-                f"months {r['proto_months'] / 2**20:.1f}); 90 d {r['today90'] / 2**30:.2f} -> {r['proto90'] / 2**30:.2f} GiB"
+                f"{lab}: today {mib(r['today'])} MiB, prototype {mib(r['proto'])} MiB (tail {mib(r['proto_tail'])}, "
+                f"months {mib(r['proto_months'])}); 90 d {gib(r['today90'])} -> {gib(r['proto90'])} GiB"
                 for lab, r in row.items()
             )
         )
@@ -811,8 +841,9 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{n} {s:.2f}" for n, s in parts[:14])
     )
     print(
-        "| Panel | today ms (tail) | prototype ms (tail) | today ms (ended) | prototype ms (ended) | today MiB | prototype MiB "
-        "| 90 d GiB today (tail) | 90 d GiB ended | 90 d GiB with tail |"
+        "| Panel | today ms, tail | prototype ms, tail | today ms, ended | prototype ms, ended | today MiB, tail "
+        "| prototype MiB, tail | today MiB, ended | prototype MiB, ended | 90 d GiB today: ended / tail "
+        "| 90 d GiB prototype: ended / tail |\n" + "| --- " + "| ---: " * 10 + "|"
     )
     for name in query_names():
         tail, ended = bills[name]["30 d with tail"], bills[name]["30 d ended"]
@@ -822,8 +853,10 @@ def main(argv: list[str] | None = None) -> int:
             for k in ("today", "prototype")
         ]
         print(
-            f"| `{name}` | {ms[0]:,.0f} | {ms[1]:,.0f} | {ms[2]:,.0f} | {ms[3]:,.0f} | {tail['today'] / 2**20:.1f} | {tail['proto'] / 2**20:.1f} "
-            f"| {tail['today90'] / 2**30:.2f} | {ended['proto90'] / 2**30:.2f} | {tail['proto90'] / 2**30:.2f} |"
+            f"| `{name}` | {ms[0]:,.0f} | {ms[1]:,.0f} | {ms[2]:,.0f} | {ms[3]:,.0f} "
+            f"| {mib(tail['today'])} | {mib(tail['proto'])} "
+            f"| {mib(ended['today'])} | {mib(ended['proto'])} | {gib(ended['today90'])} / {gib(tail['today90'])} "
+            f"| {gib(ended['proto90'])} / {gib(tail['proto90'])} |"
         )
     con.close()
     return 0
