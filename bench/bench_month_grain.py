@@ -20,12 +20,20 @@ the range in the mask and ``prev IS NULL OR prev < a``: no key read. Days after 
 (the raw tail) come from ``events`` as today's SQL reads them; a tail visitor counts only if no
 month row with its value has a day in [a, rolled_through] (an anti-join on the key, only when
 the range has a tail). daily_metrics: DAU/WAU/MAU per day from the overall masks, each window
-with the same prev rule. retention and funnel stay today's SQL.
+with the same prev rule. retention and funnel stay today's SQL. Each prototype panel has one text
+per include_bots value (``one_flavour``: the mask and prev columns it picks), so that Athena
+reads one mask and one prev column.
 
 Then, in order: (1) equality: for every panel, several ranges and both include_bots values, the
 prototype page's answer must equal today's batched page row for row (a mismatch stops the run,
 before anything is timed); (2) Athena bytes per panel (clickstream.lake.billing over the
-prototype's tables) and the 90-day estimate at 1 billion events a month; (3) timing: today's
+prototype's tables, split into the raw tail, the day tables and the month tables) and the
+90-day estimate at 1 billion events a month (32.9 M a day): the day tables per event of the
+rolled-up days times 90 days of events, the month tables per event of the rolled-up days times
+120 days of events (a 90-day range reads whole month files, up to 4 of them: at most about 120
+days of events; their rows grow with the visitors of a month, taken linear in events, and a
+partial month of the bench lake has more rows per event than a full one, so an upper bound),
+the raw tail (events and rollup_last_events) per event of the last day times one day; (3) timing: today's
 batched 16-panel statement and the prototype page alternating on one DuckDB connection, median
 of --repeat, for 30 days with a tail and 30 days ended; a DuckDB JSON profile split of the
 prototype page.
