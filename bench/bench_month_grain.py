@@ -811,6 +811,10 @@ def main(argv: list[str] | None = None) -> int:
                     + p["tail"] / tail_events * per_day,
                 }
     print(f"90-day scaling: {per_day / 1e6:.1f} M events a day; cutoff {cutoff:,} bytes")
+    for label in ("30 d with tail", "30 d ended"):
+        for key, who in (("today90", "today's modeled path"), ("proto90", "prototype")):
+            over = sorted(n for n, row in bills.items() if row[label][key] >= cutoff)
+            print(f"90 days like {label}, {who}: {len(over)} of {len(bills)} panels reach the cutoff: {', '.join(over)}")
     for name, row in bills.items():
         print(
             f"bytes {name}: "
@@ -842,12 +846,13 @@ def main(argv: list[str] | None = None) -> int:
     print(os.popen("uptime").read().strip())
     for key, values in times.items():
         print(f"page {key[0]}, {key[1]}: median {statistics.median(values):.2f} s of {len(values)}")
-    names, composed = page(*RANGES["30 d with tail"], False, prototype=True)
-    wall, operators, parts = profile_page(con, names, composed)
-    print(
-        f"prototype page profile (30 d with tail): {wall:.2f} s wall, {operators:.2f} operator s: "
-        + ", ".join(f"{n} {s:.2f}" for n, s in parts[:14])
-    )
+    for label in ("30 d with tail", "30 d ended"):
+        names, composed = page(*RANGES[label], False, prototype=True)
+        wall, operators, parts = profile_page(con, names, composed)
+        print(
+            f"prototype page profile ({label}): {wall:.2f} s wall, {operators:.2f} operator s: "
+            + ", ".join(f"{n} {s:.2f}" for n, s in parts[:14])
+        )
     print(
         "| Panel | today ms, tail | prototype ms, tail | today ms, ended | prototype ms, ended | today MiB, tail "
         "| prototype MiB, tail | today MiB, ended | prototype MiB, ended | 90 d GiB today: ended / tail "
