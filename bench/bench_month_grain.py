@@ -457,7 +457,10 @@ viewed AS (
   GROUP BY day
 ),
 patterns AS (
-  SELECT month, mask, prev, count(*) AS n
+  -- The overall rows as (month, mask, prev) with how many visitors share them; days as integers
+  -- (days after date_from) from here on.
+  SELECT date_diff('day', CAST(:date_from AS date), month) AS mo,
+         date_diff('day', CAST(:date_from AS date), prev) AS pv, mask, count(*) AS n
   FROM (
     SELECT CAST(dt AS date) AS month, {_mask()} AS mask, {_prev()} AS prev
     FROM mg_month_overall
@@ -467,17 +470,47 @@ patterns AS (
   GROUP BY month, mask, prev
 ),
 windows AS (
-  SELECT v.day, w.width, date_add('day', 1 - w.width, v.day) AS since,
-         least(v.day, CAST(:rolled_through AS date)) AS upto
+  SELECT v.day, w.width, date_diff('day', CAST(:date_from AS date), v.day) AS k,
+         date_add('day', 1 - w.width, v.day) AS since, least(v.day, CAST(:rolled_through AS date)) AS upto
   FROM viewed v
   CROSS JOIN UNNEST(ARRAY[1, 7, 30]) AS w(width)
 ),
+pieces AS (
+  -- Each pattern's active days x (its set bits j) and the next one in the same row, from the
+  -- bits above j: the lowest set bit of floor(mask / 2^(j + 1)).
+  SELECT n, pv, mo + j AS x,
+         CASE WHEN rest = 0 THEN NULL ELSE mo + j + 1 + CAST(round(log2(bitwise_and(rest, -rest))) AS integer) END AS next_x
+  FROM (
+    SELECT p.n, p.pv, p.mo, b.j, CAST(floor(p.mask / power(2, b.j + 1)) AS bigint) AS rest
+    FROM patterns p
+    CROSS JOIN UNNEST(sequence(0, 30)) AS b(j)
+    WHERE bitwise_and(p.mask, CAST(power(2, b.j) AS bigint)) <> 0
+  ) b
+),
+spans AS (
+  -- A row counts in the window of width w ending on day d when an active day x is in
+  -- [d - w + 1, d] and prev < d - w + 1: the days [x, x + w - 1] (up to the next active day,
+  -- which takes over) from prev + w on.
+  SELECT w.width, n,
+         greatest(x, coalesce(pv + w.width, x)) AS first_day,
+         least(x + w.width - 1, coalesce(next_x - 1, x + w.width - 1)) AS last_day
+  FROM pieces
+  CROSS JOIN UNNEST(ARRAY[1, 7, 30]) AS w(width)
+),
+deltas AS (
+  SELECT width, day, sum(delta) AS delta
+  FROM (
+    SELECT width, first_day AS day, n AS delta FROM spans WHERE first_day <= last_day
+    UNION ALL
+    SELECT width, last_day + 1 AS day, -n AS delta FROM spans WHERE first_day <= last_day
+  ) d
+  GROUP BY width, day
+),
 rolled AS (
-  SELECT x.day, x.width, sum(p.n) AS visitors
+  SELECT x.day, x.width, sum(dl.delta) AS visitors
   FROM windows x
-  JOIN patterns p ON p.month <= x.upto AND date_add('month', 1, p.month) > x.since
-  WHERE x.since <= x.upto AND {_has_day("p.mask", "p.month", "x.since", "x.upto")}
-    AND (p.prev IS NULL OR p.prev < x.since)
+  JOIN deltas dl ON dl.width = x.width AND dl.day <= x.k
+  WHERE x.since <= x.upto
   GROUP BY x.day, x.width
 ),
 last_rolled AS (
