@@ -63,7 +63,7 @@ from bench.bench_dashboard_queries import APP, LAST_DAY, ROOT, machine
 from bench.bench_rollups import EVENTS_PER_DAY_AT_1B, cutoff_bytes
 from bench.bench_rollups import params as today_params
 from chalicelib.lake import parquetio
-from clickstream.lake import batch, billing, catalog, prepare, query_names
+from clickstream.lake import batch, billing, catalog, prepare, query_names, translate
 from clickstream.lake.duck import table_sql
 from clickstream.lake.translate import parameter_names
 
@@ -741,6 +741,41 @@ def billing_roots(lake: Path, out: Path) -> Iterator[dict[str, Path]]:
             yield roots
 
 
+# Bytes a row of a dense visitor id (sorted, DELTA_BINARY_PACKED) for 3 billion ids ever: the
+# largest of bench/bench_key_bytes.py's figures, measured on a day's rows at production scale.
+# Used only for an arithmetic "what if" of the tail's anti-join, not measured on month rows.
+DENSE_KEY_BYTES = 1.54
+
+
+def key_reads(root: Path, sql: str, params: dict[str, Any]) -> tuple[int, int]:
+    """(bytes of visitor_key chunks, rows) that the scans of month tables reading the key read
+    in the partitions they keep: the tail's anti-join (billing.estimate's partition rule)."""
+    found = rows = 0
+    con = duckdb.connect()
+    for spec in billing.scans(sql):
+        if not spec.table.startswith("mg_month_") or "visitor_key" not in spec.columns:
+            continue
+        where = spec.partition_filter or "true"
+        dts = sorted(p.name[3:] for p in (root / spec.table / f"app_id={APP}").iterdir())
+        kept = con.sql(
+            translate.to_duckdb(f"SELECT dt FROM (SELECT '{APP}' AS app_id, unnest($dts) AS dt) p WHERE {where}"),
+            params={"dts": dts, **{n: params[n] for n in parameter_names(where)}},
+        ).fetchall()
+        for (dt,) in kept:
+            for path in (root / spec.table / f"app_id={APP}" / f"dt={dt}").glob("*.parquet"):
+                meta = pq.ParquetFile(path).metadata
+                rows += meta.num_rows
+                for g in range(meta.num_row_groups):
+                    group = meta.row_group(g)
+                    found += sum(
+                        group.column(c).total_compressed_size
+                        for c in range(group.num_columns)
+                        if group.column(c).path_in_schema == "visitor_key"
+                    )
+    con.close()
+    return found, rows
+
+
 def events_of(lake: Path, days: list[date]) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for d in days for f in lake.glob(f"events/app_id={APP}/dt={d}/*.parquet"))
 
@@ -843,9 +878,17 @@ def main(argv: list[str] | None = None) -> int:
                     + p["months"] / rolled_events * per_day * MONTH_FILE_DAYS
                     + p["tail"] / tail_events * per_day,
                 }
+                keys, key_rows = key_reads(roots["months"], p_sql, p_v)
+                row[label]["proto90_dense"] = (
+                    row[label]["proto90"] - (keys - key_rows * DENSE_KEY_BYTES) / rolled_events * per_day * MONTH_FILE_DAYS
+                )
     print(f"90-day scaling: {per_day / 1e6:.1f} M events a day; cutoff {cutoff:,} bytes")
     for label in ("30 d with tail", "30 d ended"):
-        for key, who in (("today90", "today's modeled path"), ("proto90", "prototype")):
+        for key, who in (
+            ("today90", "today's modeled path"),
+            ("proto90", "prototype"),
+            ("proto90_dense", "prototype, dense key"),
+        ):
             over = sorted(n for n, row in bills.items() if row[label][key] >= cutoff)
             print(f"90 days like {label}, {who}: {len(over)} of {len(bills)} panels reach the cutoff: {', '.join(over)}")
     for name, row in bills.items():
@@ -853,7 +896,8 @@ def main(argv: list[str] | None = None) -> int:
             f"bytes {name}: "
             + "; ".join(
                 f"{lab}: today {mib(r['today'])} MiB, prototype {mib(r['proto'])} MiB (tail {mib(r['proto_tail'])}, "
-                f"months {mib(r['proto_months'])}); 90 d {gib(r['today90'])} -> {gib(r['proto90'])} GiB"
+                f"months {mib(r['proto_months'])}); 90 d {gib(r['today90'])} -> {gib(r['proto90'])} GiB "
+                f"({gib(r['proto90_dense'])} with a dense key of {DENSE_KEY_BYTES} bytes a row, arithmetic)"
                 for lab, r in row.items()
             )
         )
