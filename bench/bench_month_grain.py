@@ -498,13 +498,13 @@ spans AS (
   CROSS JOIN UNNEST(ARRAY[1, 7, 30]) AS w(width)
 ),
 deltas AS (
-  SELECT width, day, sum(delta) AS delta
-  FROM (
-    SELECT width, first_day AS day, n AS delta FROM spans WHERE first_day <= last_day
-    UNION ALL
-    SELECT width, last_day + 1 AS day, -n AS delta FROM spans WHERE first_day <= last_day
-  ) d
-  GROUP BY width, day
+  -- +n on a span's first day, -n on the day after its last; a day's count is their running sum.
+  SELECT width, CASE WHEN side = 0 THEN first_day ELSE last_day + 1 END AS day,
+         sum(CASE WHEN side = 0 THEN n ELSE -n END) AS delta
+  FROM spans
+  CROSS JOIN UNNEST(ARRAY[0, 1]) AS e(side)
+  WHERE first_day <= last_day
+  GROUP BY width, CASE WHEN side = 0 THEN first_day ELSE last_day + 1 END
 ),
 rolled AS (
   SELECT x.day, x.width, sum(dl.delta) AS visitors
