@@ -835,7 +835,7 @@ def gib(n: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lake", type=Path, default=LAKE, help="the modeled lake (read only)")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each page (median)")
     parser.add_argument("--no-time", action="store_true", help="build, check and bill only")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}\n{os.popen('uptime').read().strip()}")
