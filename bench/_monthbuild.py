@@ -14,15 +14,17 @@ the carry file of M-1 (None: nothing before M).
 
 Each dimension is one pass: its value columns are dictionary-encoded over M's rows and the
 carry's together (NULL is a value of its own: ``null_encoding="encode"``), the (value code,
-visitor) pairs sorted once (``np.lexsort``), and each group's masks are a bitwise OR
-(``np.bitwise_or.reduceat``: duplicate days need no dedupe) and its prev a max. Rows come out
-ordered by (value code, visitor_key): within a value, by key.
+visitor) pairs sorted once (``np.lexsort``), and each group's masks are one bitwise OR of an int64
+holding both (``np.bitwise_or.reduceat``: duplicate days need no dedupe; bits 0-30 all rows,
+32-62 people), its prev and last days maxima. Rows come out ordered by (value code, visitor_key):
+within a value, by key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable, Mapping
 
 import numpy as np
@@ -40,12 +42,27 @@ def _columns(*names: str) -> Values:
     return lambda t: [(n, t.column(n)) for n in names]
 
 
+def round_exact(column: pa.ChunkedArray, digits: int = 1) -> pa.ChunkedArray:
+    """DuckDB's round(x, digits) for doubles: the exact binary value rounded half away from zero
+    (round(0.15, 1) = 0.1: 0.15 is 0.1499999...). x * 10 rounded is that except near a tie, where
+    the product's own rounding decides (0.15 * 10 == 1.5): those few are rounded exactly
+    (decimal.Decimal of the double). -0.0 is 0.0, as DuckDB groups them."""
+    x = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    factor = 10.0**digits
+    y = x * factor
+    rounded = np.copysign(np.floor(np.abs(y) + 0.5), y) / factor
+    near = np.flatnonzero(np.abs(np.abs(y) - np.floor(np.abs(y)) - 0.5) < 1e-6)
+    quantum = Decimal(1).scaleb(-digits)
+    for i in near:
+        if np.isfinite(x[i]):
+            rounded[i] = float(Decimal(float(x[i])).quantize(quantum, rounding=ROUND_HALF_UP))
+    rounded += 0.0  # -0.0 -> 0.0: DuckDB groups them as one value
+    return pa.chunked_array([pa.array(rounded, mask=pc.is_null(column).to_numpy(zero_copy_only=False))])
+
+
 def _geo(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
-    # DuckDB's and Trino's round(x, 1): x * 10 rounded half away from zero, / 10.
-    return [
-        (cell, pc.round(t.column(src), ndigits=1, round_mode="half_towards_infinity"))
-        for cell, src in (("lat_cell", "geo_lat"), ("lon_cell", "geo_lon"))
-    ]
+    # round(geo_lat, 1), round(geo_lon, 1) as the panels' SQL computes them on DuckDB.
+    return [(cell, round_exact(t.column(src))) for cell, src in (("lat_cell", "geo_lat"), ("lon_cell", "geo_lon"))]
 
 
 @dataclass(frozen=True)
@@ -70,7 +87,12 @@ DIMS: tuple[Dim, ...] = (
     Dim("entry", "rollup_sessions", _columns("entry_path"), ("entry_path",)),
     Dim("exit", "rollup_sessions", _columns("exit_path"), ("exit_path",)),
     Dim("referrer", "rollup_sessions", _columns("referrer_host"), ("referrer_host",)),
-    Dim("utm", "rollup_sessions", _columns("utm_source", "utm_medium", "utm_campaign"), ("utm_source", "utm_medium", "utm_campaign")),
+    Dim(
+        "utm",
+        "rollup_sessions",
+        _columns("utm_source", "utm_medium", "utm_campaign"),
+        ("utm_source", "utm_medium", "utm_campaign"),
+    ),
 )
 
 # The columns each source rollup is read with (besides its day).
@@ -79,7 +101,16 @@ SOURCE_COLUMNS: dict[str, list[str]] = {
     "rollup_page_days": ["visitor_key", "is_bot", "path"],
     "rollup_event_days": ["visitor_key", "is_bot", "event_type", "event_name"],
     "rollup_geo_days": ["visitor_key", "is_bot", "geo_lat", "geo_lon"],
-    "rollup_sessions": ["visitor_key", "is_bot", "entry_path", "exit_path", "referrer_host", "utm_source", "utm_medium", "utm_campaign"],
+    "rollup_sessions": [
+        "visitor_key",
+        "is_bot",
+        "entry_path",
+        "exit_path",
+        "referrer_host",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+    ],
 }
 
 
@@ -101,18 +132,20 @@ def _dates(days: np.ndarray) -> pa.Array:
     return pa.array(days, type=pa.int32(), mask=days == NO_DAY).cast(pa.date32())
 
 
-def _codes(columns: list[pa.ChunkedArray], rows: int) -> np.ndarray:
-    """One int64 code per row for the combination of its values, NULL a value of its own."""
-    code = np.zeros(rows, dtype=np.int64)
+def _codes(columns: list[pa.ChunkedArray], rows: int) -> tuple[np.ndarray, list[tuple[np.ndarray, pa.Array]]]:
+    """One integer code per row for the combination of its values (NULL a value of its own), and
+    each column's (dictionary indices, dictionary)."""
+    code = np.zeros(rows, dtype=np.int32)
+    parts = []
     for column in columns:
         encoded = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode")
-        code = code * len(encoded.dictionary) + encoded.indices.to_numpy().astype(np.int64)
-    return code
-
-
-def _high_bit(masks: np.ndarray) -> np.ndarray:
-    """0-based index of the highest set bit of each positive mask (exact: frexp, no log)."""
-    return (np.frexp(masks.astype(np.float64))[1] - 1).astype(np.int32)
+        indices = encoded.indices.to_numpy()
+        parts.append((indices, encoded.dictionary))
+        if len(parts) == 1:
+            code = indices
+        else:
+            code = code.astype(np.int64) * len(encoded.dictionary) + indices
+    return code, parts
 
 
 def build_dim(dim: Dim, month: date, rows: pa.Table, carry: pa.Table | None) -> tuple[pa.Table, pa.Table]:
@@ -122,37 +155,48 @@ def build_dim(dim: Dim, month: date, rows: pa.Table, carry: pa.Table | None) -> 
     if dim.bots_only:
         rows = rows.filter(rows.column("is_bot"))
     values = dim.values(rows)
-    n_new = rows.num_rows
     keys = rows.column("visitor_key").to_numpy()
-    bit = np.left_shift(np.int32(1), (_days(rows.column("day")) - start).astype(np.int32))
-    people_bit = np.where(np.asarray(rows.column("is_bot").to_numpy(zero_copy_only=False), dtype=bool), np.int32(0), bit)
-    last_all = np.full(n_new, NO_DAY, dtype=np.int32)
-    last_people = last_all
+    day = _days(rows.column("day"))
+    bot = np.asarray(rows.column("is_bot").to_numpy(zero_copy_only=False), dtype=bool)
+    # bits 0-30: the day's bit (all rows); bits 32-62: the same for non-bot rows. One OR does both.
+    bit = np.left_shift(np.int64(1), (day - start).astype(np.int64))
+    bits = bit | np.where(bot, np.int64(0), bit << 32)
+    prev_all = np.full(keys.size, NO_DAY, dtype=np.int32)  # before M: only carry rows have one
+    prev_people = prev_all
+    last_all, last_people = day, np.where(bot, NO_DAY, day)  # through M
     columns = [v for _, v in values]
     if carry is not None and carry.num_rows:
-        prev_all = _days(carry.column("last_all"))
-        prev_people = _days(carry.column("last_people"))
-        kept = prev_all >= lookback  # older than M's lookback: not a prev of M, not carried on
-        prev_all, prev_people = prev_all[kept], prev_people[kept]
-        prev_people = np.where(prev_people >= lookback, prev_people, NO_DAY)
+        carried_all = _days(carry.column("last_all"))
+        kept = carried_all >= lookback  # older than M's lookback: not a prev of M, not carried on
         carried = carry.filter(pa.array(kept))
+        carried_all = carried_all[kept]
+        carried_people = _days(carried.column("last_people"))
+        carried_people = np.where(carried_people >= lookback, carried_people, NO_DAY)
         keys = np.concatenate([keys, carried.column("visitor_key").to_numpy()])
-        zeros = np.zeros(carried.num_rows, dtype=np.int32)
-        bit, people_bit = np.concatenate([bit, zeros]), np.concatenate([people_bit, zeros])
-        last_all = np.concatenate([last_all, prev_all])
-        last_people = np.concatenate([last_people, prev_people])
+        bits = np.concatenate([bits, np.zeros(carried.num_rows, dtype=np.int64)])
+        prev_all = np.concatenate([prev_all, carried_all])
+        prev_people = np.concatenate([prev_people, carried_people])
+        last_all = np.concatenate([last_all, carried_all])
+        last_people = np.concatenate([last_people, carried_people])
         columns = [pa.chunked_array(v.chunks + carried.column(n).cast(v.type).chunks, type=v.type) for n, v in values]
     total = keys.size
-    code = _codes(columns, total)
+    code, parts = _codes(columns, total)
     order = np.lexsort((keys, code))
     code_s, keys_s = code[order], keys[order]
-    first = np.flatnonzero(np.concatenate([[True], (code_s[1:] != code_s[:-1]) | (keys_s[1:] != keys_s[:-1])])) if total else order
-    mask_all = np.bitwise_or.reduceat(bit[order], first) if total else bit
-    mask_people = np.bitwise_or.reduceat(people_bit[order], first) if total else bit
-    prev_all = np.maximum.reduceat(last_all[order], first) if total else last_all
-    prev_people = np.maximum.reduceat(last_people[order], first) if total else last_people
-    taken = pa.array(order[first])
-    value_columns = {n: c.take(taken) for (n, _), c in zip(values, columns)}
+    first = (
+        np.flatnonzero(np.concatenate([[True], (code_s[1:] != code_s[:-1]) | (keys_s[1:] != keys_s[:-1])])) if total else order
+    )
+    rows_at = order[first]
+
+    def reduce(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
+        return ufunc.reduceat(x[order], first) if total else x
+
+    masks = reduce(np.bitwise_or, bits)
+    mask_all = (masks & 0x7FFFFFFF).astype(np.int32)
+    mask_people = (masks >> 32).astype(np.int32)
+    group_prev_all, group_prev_people = reduce(np.maximum, prev_all), reduce(np.maximum, prev_people)
+    group_last_all, group_last_people = reduce(np.maximum, last_all), reduce(np.maximum, last_people)
+    value_columns = {n: dictionary.take(pa.array(indices[rows_at])) for (n, _), (indices, dictionary) in zip(values, parts)}
     group_keys = keys_s[first]
 
     active = mask_all != 0
@@ -161,20 +205,18 @@ def build_dim(dim: Dim, month: date, rows: pa.Table, carry: pa.Table | None) -> 
         {
             **{n: c.filter(active_at) for n, c in value_columns.items()},
             "visitor_key": pa.array(group_keys[active]),
-            "mask_all": pa.array(mask_all[active], type=pa.int32()),
-            "mask_people": pa.array(mask_people[active], type=pa.int32()),
-            "prev_all": _dates(prev_all[active]),
-            "prev_people": _dates(prev_people[active]),
+            "mask_all": pa.array(mask_all[active]),
+            "mask_people": pa.array(mask_people[active]),
+            "prev_all": _dates(group_prev_all[active]),
+            "prev_people": _dates(group_prev_people[active]),
         }
     )
-    carry_all = np.where(active, start + _high_bit(np.maximum(mask_all, 1)), prev_all)
-    carry_people = np.where(mask_people != 0, start + _high_bit(np.maximum(mask_people, 1)), prev_people)
     carry_rows = pa.table(
         {
             **value_columns,
             "visitor_key": pa.array(group_keys),
-            "last_all": _dates(carry_all.astype(np.int32)),
-            "last_people": _dates(carry_people.astype(np.int32)),
+            "last_all": _dates(group_last_all),
+            "last_people": _dates(group_last_people),
         }
     )
     return month_rows, carry_rows
@@ -192,8 +234,12 @@ def build_month(
     carried: dict[str, pa.Table] = {}
     for dim in DIMS:
         rows = days[dim.source]
-        outside = pc.sum(pc.or_(pc.less(rows.column("day"), month), pc.greater_equal(rows.column("day"), add_months(month, 1)))).as_py()
+        outside = pc.sum(
+            pc.or_(pc.less(rows.column("day"), month), pc.greater_equal(rows.column("day"), add_months(month, 1)))
+        ).as_py()
         if outside:
-            raise ValueError(f"{dim.source} has {outside} rows outside {month:%Y-%m}; the month build reads only its month's days")
+            raise ValueError(
+                f"{dim.source} has {outside} rows outside {month:%Y-%m}; the month build reads only its month's days"
+            )
         months[dim.name], carried[dim.name] = build_dim(dim, month, rows, None if carry is None else carry.get(dim.name))
     return months, carried

@@ -30,17 +30,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -52,6 +54,12 @@ from chalicelib.lake.parquetio import parquet_bytes
 LAKE = Path("/work/main/bench/results/modeled-10000000-30d")
 OUT = ROOT / "results" / "month-build"
 OCTOBER, NOVEMBER = date(2026, 10, 1), date(2026, 11, 1)
+# timed builds: name -> (month, from the month before's carry, label)
+SCENARIOS: dict[str, tuple[date, bool, str]] = {
+    "nov": (NOVEMBER, True, "(a) November from October's carry + its 19 days"),
+    "oct": (OCTOBER, False, "(b) October from nothing, its 10 days"),
+    "nov0": (NOVEMBER, False, "(c) November's 19 days without a carry (the carry's share: a - c)"),
+}
 PLAIN = frozenset({"visitor_key"})  # about one row per value: no dictionary (parquetio.options)
 
 # --- reading and writing (the build's I/O edges) ----------------------------------------------
@@ -79,7 +87,9 @@ def read_days(lake: Path, days: list[date]) -> dict[str, pa.Table]:
 
 def events_of(lake: Path, days: list[date]) -> int:
     return sum(
-        pq.ParquetFile(f).metadata.num_rows for d in days for f in (lake / "events" / f"app_id={APP}" / f"dt={d.isoformat()}").glob("*.parquet")
+        pq.ParquetFile(f).metadata.num_rows
+        for d in days
+        for f in (lake / "events" / f"app_id={APP}" / f"dt={d.isoformat()}").glob("*.parquet")
     )
 
 
@@ -228,6 +238,7 @@ def vm(field: str) -> float:
 def timed_build(lake: Path, month: date, carry_from: Path | None, out: Path) -> dict[str, Any]:
     """Read, build, write one month; CPU and wall per step, peak RSS."""
     rss_start = vm("VmRSS")
+    u0 = resource.getrusage(resource.RUSAGE_SELF)
     c0, w0 = time.process_time(), time.perf_counter()
     days = lake_days(lake, month)
     rows = read_days(lake, days)
@@ -237,7 +248,11 @@ def timed_build(lake: Path, month: date, carry_from: Path | None, out: Path) -> 
     c2, w2 = time.process_time(), time.perf_counter()
     written = write_month(out, month, months, carried)
     c3, w3 = time.process_time(), time.perf_counter()
+    u3 = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "user_s": u3.ru_utime - u0.ru_utime,
+        "sys_s": u3.ru_stime - u0.ru_stime,
+        "minor_faults": u3.ru_minflt - u0.ru_minflt,
         "month": f"{month:%Y-%m}",
         "days": len(days),
         "day_rows": sum(t.num_rows for t in rows.values()),
@@ -253,7 +268,19 @@ def timed_build(lake: Path, month: date, carry_from: Path | None, out: Path) -> 
 
 def run_child(lake: Path, which: str, carry_from: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="monthbuild-run-") as out:
-        cmd = [sys.executable, "-m", "bench.bench_month_build", "--lake", str(lake), "--child", which, "--carry-from", str(carry_from), "--out", out]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.bench_month_build",
+            "--lake",
+            str(lake),
+            "--child",
+            which,
+            "--carry-from",
+            str(carry_from),
+            "--out",
+            out,
+        ]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT.parent)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -264,6 +291,74 @@ def run_child(lake: Path, which: str, carry_from: Path) -> dict[str, Any]:
 
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def synthetic_lake(root: Path, seed: int = 7) -> list[date]:
+    """A small lake of the five source rollups over eight months (2026-01..2026-08), on random
+    days with gaps, from a pool of 60 visitors who come back after up to seven months: what the
+    benchmark lake (two months) cannot exercise, the LOOKBACK's expiry through a chain of carry
+    files. Values include NULL, bots without and with a browser, and positions on the rounding
+    edges of round(x, 1) (0.05, 0.15, 1.25, -0.05, -1.25)."""
+    rng = np.random.default_rng(seed)
+    first, last = date(2026, 1, 1), date(2026, 8, 31)
+    all_days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    days = sorted(all_days[i] for i in rng.choice(len(all_days), size=70, replace=False))
+    names = np.array(["a", "b", "c", None], dtype=object)
+    edges = np.array([0.05, 0.15, 1.25, -0.05, -1.25, 12.34, -0.04, 0.04, -0.0, None], dtype=object)
+    for d in days:
+        n = int(rng.integers(5, 40))
+        keys = rng.integers(0, 60, size=n) * 7919 - 200_000  # negative keys too, like hashed ones
+        bot = rng.random(n) < 0.3
+
+        def pick(values: np.ndarray, m: int = n) -> pa.Array:
+            return pa.array(values[rng.integers(0, len(values), size=m)].tolist())
+
+        tables = {
+            "rollup_visitor_days": {
+                "bot_reason": pa.array([rng.choice(["crawler", None]) if b else None for b in bot], pa.string()),
+                "browser": pick(names),
+                "device_type": pick(names),
+                "os": pick(names),
+                "country": pick(names),
+            },
+            "rollup_page_days": {"path": pick(names)},
+            "rollup_event_days": {"event_type": pick(names), "event_name": pick(names)},
+            "rollup_geo_days": {"geo_lat": pick(edges).cast(pa.float64()), "geo_lon": pick(edges).cast(pa.float64())},
+            "rollup_sessions": {
+                c: pick(names) for c in ("entry_path", "exit_path", "referrer_host", "utm_source", "utm_medium", "utm_campaign")
+            },
+        }
+        for source, columns in tables.items():
+            t = pa.table({"app_id": [APP] * n, "visitor_key": pa.array(keys, pa.int64()), "is_bot": pa.array(bot), **columns})
+            path = root / source / f"app_id={APP}" / f"dt={d.isoformat()}" / "rollup.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(t, path)
+    return days
+
+
+def check_synthetic() -> None:
+    """The carry chain over eight months of a synthetic lake equals the definition, every month,
+    every dimension, month rows and carry."""
+    with tempfile.TemporaryDirectory(prefix="monthbuild-synthetic-") as tmp:
+        lake, out = Path(tmp) / "lake", Path(tmp) / "out"
+        synthetic_lake(lake)
+        con = reference_connection(lake)
+        carry: dict[str, pa.Table] | None = None
+        checked = expired = 0
+        for i in range(8):
+            month = date(2026, 1 + i, 1)
+            months, carried = build_month(month, read_days(lake, lake_days(lake, month)), carry)
+            write_month(out, month, months, carried)
+            for dim in DIMS:
+                checked += assert_equal(con, f"synthetic {dim.name} {month:%Y-%m}", months[dim.name], reference_sql(dim, month))
+                assert_equal(con, f"synthetic {dim.name} carry {month:%Y-%m}", carried[dim.name], reference_carry_sql(dim, month))
+                if carry is not None:
+                    expired += carry[dim.name].num_rows - int(
+                        pc.sum(pc.greater_equal(carry[dim.name].column("last_all"), add_months(month, -LOOKBACK))).as_py() or 0
+                    )
+            carry = read_carry(out, month)
+        con.close()
+    print(f"synthetic lake, 8 months chained through carry files: {checked:,} month rows equal; {expired:,} carry rows expired")
 
 
 def check_and_size(lake: Path, out: Path) -> dict[str, Any]:
@@ -282,7 +377,10 @@ def check_and_size(lake: Path, out: Path) -> dict[str, Any]:
         n = assert_equal(con, f"{dim.name} 2026-11", nov_rows[dim.name], reference_sql(dim, NOVEMBER))
         c = assert_equal(con, f"{dim.name} carry 2026-11", nov_carry[dim.name], reference_carry_sql(dim, NOVEMBER))
         prevs = nov_rows[dim.name].column("prev_all").null_count
-        print(f"  {dim.name:>9}: October {o:>9,} equal; November {n:>9,} equal ({n - prevs:,} with a prev); November carry {c:>9,} equal")
+        print(
+            f"  {dim.name:>9}: October {o:>9,} equal; November {n:>9,} equal ({n - prevs:,} with a prev); "
+            f"November carry {c:>9,} equal"
+        )
     con.close()
 
     sizes: dict[str, Any] = {"dims": {}}
@@ -290,20 +388,24 @@ def check_and_size(lake: Path, out: Path) -> dict[str, Any]:
     for dim in DIMS:
         t = nov_rows[dim.name]
         kb = key_bytes(t)
+        per = {k: v / max(t.num_rows, 1) for k, v in kb.items()}
         mb = month_path(out, dim.name, NOVEMBER).stat().st_size
         cb = carry_path(out, dim.name, NOVEMBER).stat().st_size
         cr = nov_carry[dim.name].num_rows
         sizes["dims"][dim.name] = {"rows": t.num_rows, "bytes": mb, "key": kb, "carry_rows": cr, "carry_bytes": cb}
         print(
             f"  {dim.name:>9}: {t.num_rows:>9,} rows {mb / 2**20:7.2f} MiB ({mb / max(t.num_rows, 1):5.2f} B/row; "
-            f"key {kb['plain'] / max(t.num_rows, 1):.2f} / {kb['delta'] / max(t.num_rows, 1):.2f} / {kb['by_key_delta'] / max(t.num_rows, 1):.2f} B/row); "
+            f"key {per['plain']:.2f} / {per['delta']:.2f} / {per['by_key_delta']:.2f} B/row); "
             f"carry {cr:>9,} rows {cb / 2**20:6.2f} MiB"
         )
     tot_rows = sum(d["rows"] for d in sizes["dims"].values())
     tot_bytes = sum(d["bytes"] for d in sizes["dims"].values())
     tot_carry = sum(d["carry_rows"] for d in sizes["dims"].values())
     tot_cbytes = sum(d["carry_bytes"] for d in sizes["dims"].values())
-    print(f"  {'all':>9}: {tot_rows:>9,} rows {tot_bytes / 2**20:7.2f} MiB; carry {tot_carry:>9,} rows {tot_cbytes / 2**20:6.2f} MiB")
+    print(
+        f"  {'all':>9}: {tot_rows:>9,} rows {tot_bytes / 2**20:7.2f} MiB; "
+        f"carry {tot_carry:>9,} rows {tot_cbytes / 2**20:6.2f} MiB"
+    )
     oct_total = sum(t.num_rows for t in oct_rows.values())
     print(f"  October (10 days): {oct_total:,} month rows; October carry {sum(t.num_rows for t in oct_carry.values()):,} rows")
 
@@ -335,38 +437,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=LAKE)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--child", choices=("oct", "nov"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=tuple(SCENARIOS), help=argparse.SUPPRESS)
     parser.add_argument("--carry-from", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        month, carry_from = (OCTOBER, None) if args.child == "oct" else (NOVEMBER, args.carry_from)
+        month, with_carry, _ = SCENARIOS[args.child]
+        carry_from = args.carry_from if with_carry else None
         print(json.dumps(timed_build(args.lake, month, carry_from, args.out)))
         return 0
 
     print(f"pyarrow {pa.__version__}; lake {args.lake}")
     print(f"uptime before: {uptime()}")
+    check_synthetic()
     sizes = check_and_size(args.lake, args.out)
-    runs: dict[str, list[dict[str, Any]]] = {"nov": [], "oct": []}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in SCENARIOS}
     for _ in range(args.repeat):
-        for which in ("nov", "oct"):
+        for which in SCENARIOS:
             runs[which].append(run_child(args.lake, which, args.out))
     after = uptime()
     print(f"\ntimed builds, median of {args.repeat}, a fresh process each (read + build + write):")
     summary: dict[str, Any] = {}
-    for which, label in (("nov", "(a) November from October's carry + 19 days"), ("oct", "(b) October from nothing, 10 days")):
+    for which, (month, _, label) in SCENARIOS.items():
         r = runs[which]
-        events = sizes["events"]["2026-11" if which == "nov" else "2026-10"]
+        events = sizes["events"][f"{month:%Y-%m}"]
 
         def med(part: str, step: str, r: list[dict[str, Any]] = r) -> float:
             return statistics.median(x[part][step] for x in r)
 
         peak = statistics.median(x["peak_rss_mib"] for x in r)
+        user = statistics.median(x["user_s"] for x in r)
+        system = statistics.median(x["sys_s"] for x in r)
         totals = ", ".join(f"{x['cpu']['total']:.2f}" for x in r)
         base = statistics.median(x["rss_after_imports_mib"] for x in r)
         summary[which] = {
             "events": events,
             "cpu": {s: med("cpu", s) for s in ("read", "build", "write", "total")},
             "wall": {s: med("wall", s) for s in ("read", "build", "write", "total")},
+            "user_s": user,
+            "sys_s": system,
             "peak_rss_mib": peak,
             "rss_after_imports_mib": base,
             "day_rows": r[0]["day_rows"],
@@ -376,13 +484,19 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {label}: {events:,} events, {r[0]['day_rows']:,} day rows, {r[0]['carry_in_rows']:,} carry rows in\n"
             f"    CPU {med('cpu', 'total'):.2f} s (read {med('cpu', 'read'):.2f}, build {med('cpu', 'build'):.2f}, "
-            f"write {med('cpu', 'write'):.2f}); wall {med('wall', 'total'):.2f} s; "
-            f"CPU per million events {med('cpu', 'total') / events * 1e6:.3f} s; "
+            f"write {med('cpu', 'write'):.2f}; user {user:.2f}, system {system:.2f}); wall {med('wall', 'total'):.2f} s; "
+            f"per million events: CPU {med('cpu', 'total') / events * 1e6:.3f} s, user {user / events * 1e6:.3f} s;\n    "
             f"peak RSS {peak:.0f} MiB ({base:.0f} after imports); "
             f"all CPU totals {totals}"
         )
     print(f"uptime after: {after}")
-    result = {"sizes": sizes, "timed": summary, "uptime_after": after, "pyarrow": pa.__version__, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    result = {
+        "sizes": sizes,
+        "timed": summary,
+        "uptime_after": after,
+        "pyarrow": pa.__version__,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (args.out / "figures.json").write_text(json.dumps(result, indent=1, default=str))
     print(f"figures: {args.out / 'figures.json'}")
     return 0
