@@ -7,6 +7,9 @@ A prototype: the build is bench._monthbuild.build_month, not chalicelib code.
 Over the modeled benchmark lake (bench.bench_rollups; read only: events 2026-10-22..2026-11-20,
 rollups through 2026-11-19, 10 million events) it
 
+0. chains eight months of a small synthetic lake (``synthetic_lake``: gaps longer than the
+   four-month lookback, NULLs, bots, round(x, 1)'s edges) through carry files and checks every
+   month's rows and carry against the reference below;
 1. builds October from nothing (10 rolled-up days) and November from October's carry file and
    November's 19 rolled-up days, and checks both months' rows, every dimension, and November's
    carry against a reference computed straight from the definition over all the rollup days in
@@ -19,8 +22,10 @@ rollups through 2026-11-19, 10 million events) it
    plus November's 19 days (the daily rebuild of the current month at its largest in this lake),
    (b) October from nothing. Each is read (the day files' needed columns, the carry), build,
    write (month and carry files to local disk): CPU seconds (``time.process_time``), wall
-   seconds, peak RSS (``VmHWM``) and RSS after imports; per million events of the month's days
-   read (the ``events`` rows of those days). ``uptime`` before and after.
+   seconds, peak RSS (``VmHWM``) and RSS after imports; user and system CPU and minor page faults
+   (system time here is mostly first-touch page faults of this VM: user is the portable figure);
+   per million events of the month's days read (the ``events`` rows of those days); and (c)
+   November without a carry, so a - c is the carry's share. ``uptime`` before and after.
 
 Files go to bench/results/month-build/ (gitignored): ``rollup_visitor_months/app_id=/dim=/
 month=/part.parquet`` and the carry files ``month_carry/app_id=/month=/dim=*.parquet``.
