@@ -2,7 +2,7 @@
 *Open costs*: the month build), in the Lambda's toolset (pyarrow + numpy, no DuckDB, no pandas).
 A prototype: the build is bench._monthbuild.build_month, not chalicelib code.
 
-    .venv/bin/python -m bench.bench_month_build [--lake PATH] [--repeat 3]
+    .venv/bin/python -m bench.bench_month_build [--lake PATH] [--repeat 3] [--lambda]
 
 Over the modeled benchmark lake (bench.bench_rollups; read only: events 2026-10-22..2026-11-20,
 rollups through 2026-11-19, 10 million events) it
@@ -26,6 +26,9 @@ rollups through 2026-11-19, 10 million events) it
    (system time here is mostly first-touch page faults of this VM: user is the portable figure);
    per million events of the month's days read (the ``events`` rows of those days); and (c)
    November without a carry, so a - c is the carry's share. ``uptime`` before and after.
+4. with ``--lambda``: (a) and (b) again inside the artifact test's Lambda emulation (the packaged
+   chalicelib, the layer's pyarrow and numpy, python3.13 -I -S; bench._lambdaprobe), whose month
+   files must equal this build's, table for table.
 
 Files go to bench/results/month-build/ (gitignored): ``rollup_visitor_months/app_id=/dim=/
 month=/part.parquet`` and the carry files ``month_carry/app_id=/month=/dim=*.parquet``.
@@ -84,7 +87,7 @@ def read_days(lake: Path, days: list[date]) -> dict[str, pa.Table]:
     for source, columns in SOURCE_COLUMNS.items():
         parts = []
         for d in days:
-            t = pq.read_table(lake / source / f"app_id={APP}" / f"dt={d.isoformat()}" / "rollup.parquet", columns=columns)
+            t = pq.ParquetFile(lake / source / f"app_id={APP}" / f"dt={d.isoformat()}" / "rollup.parquet").read(columns=columns)
             parts.append(t.append_column("day", pa.array([d] * t.num_rows, type=pa.date32())))
         tables[source] = pa.concat_tables(parts)
     return tables
@@ -122,7 +125,7 @@ def write_month(out: Path, month: date, months: dict[str, pa.Table], carry: dict
 
 
 def read_carry(out: Path, month: date) -> dict[str, pa.Table]:
-    return {dim.name: pq.read_table(carry_path(out, dim.name, month)) for dim in DIMS}
+    return {dim.name: pq.ParquetFile(carry_path(out, dim.name, month)).read() for dim in DIMS}
 
 
 # --- the reference: the definition, in DuckDB SQL, over all the rollup days -------------------
@@ -291,6 +294,98 @@ def run_child(lake: Path, which: str, carry_from: Path) -> dict[str, Any]:
     return result
 
 
+# --- the same builds inside the artifact test's Lambda emulation (--lambda) -------------------
+
+# Appended to bench/_monthbuild.py's text as the probe module: the layer's pyarrow and numpy,
+# python3.13 -I -S, the packaged chalicelib's writer.
+LAMBDA_HANDLER = """
+
+import resource as _resource
+import time as _time
+
+import pyarrow.parquet as _pq
+
+from chalicelib.lake.parquetio import parquet_bytes as _parquet_bytes
+
+
+def _vm(field):
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith(field + ":")).split()[1]) / 1024
+
+
+def handler(event, context):
+    from pathlib import Path
+
+    lake, out, month = Path(event["lake"]), Path(event["out"]), date.fromisoformat(event["month"])
+    rss_start, u0 = _vm("VmRSS"), _resource.getrusage(_resource.RUSAGE_SELF)
+    c0, w0 = _time.process_time(), _time.perf_counter()
+    rows = {}
+    for source, columns in SOURCE_COLUMNS.items():
+        parts = []
+        for d in [date.fromisoformat(x) for x in event["days"]]:
+            path = lake / source / f"app_id={event['app']}" / f"dt={d.isoformat()}" / "rollup.parquet"
+            t = _pq.ParquetFile(path).read(columns=columns)
+            parts.append(t.append_column("day", pa.array([d] * t.num_rows, type=pa.date32())))
+        rows[source] = pa.concat_tables(parts)
+    carry = None
+    if event["carry_from"]:
+        carry = {dim.name: _pq.ParquetFile(Path(event["carry_from"]) / f"dim={dim.name}.parquet").read() for dim in DIMS}
+    c1 = _time.process_time()
+    months, carried = build_month(month, rows, carry)
+    c2 = _time.process_time()
+    written = 0
+    for dim in DIMS:
+        for kind, table in (("month", months[dim.name]), ("carry", carried[dim.name])):
+            path = out / kind / f"{dim.name}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            body = _parquet_bytes(table, frozenset({"visitor_key"}))
+            path.write_bytes(body)
+            written += len(body)
+    c3, w3 = _time.process_time(), _time.perf_counter()
+    u3 = _resource.getrusage(_resource.RUSAGE_SELF)
+    return {
+        "pyarrow": pa.__version__, "numpy": np.__version__,
+        "cpu": {"read": c1 - c0, "build": c2 - c1, "write": c3 - c2, "total": c3 - c0}, "wall": w3 - w0,
+        "user_s": u3.ru_utime - u0.ru_utime, "sys_s": u3.ru_stime - u0.ru_stime,
+        "rss_after_imports_mib": rss_start, "peak_rss_mib": _vm("VmHWM"), "bytes": written,
+        "month_rows": sum(t.num_rows for t in months.values()),
+    }
+"""
+
+
+def lambda_runs(lake: Path, out: Path, repeat: int) -> dict[str, list[dict[str, Any]]]:
+    """(a) and (b) in the Lambda emulation (bench._lambdaprobe), a fresh process each."""
+    from bench._lambdaprobe import emulation
+
+    source = (Path(__file__).parent / "_monthbuild.py").read_text() + LAMBDA_HANDLER
+    runs: dict[str, list[dict[str, Any]]] = {"nov": [], "oct": []}
+    with tempfile.TemporaryDirectory(prefix="monthbuild-lambda-") as tmp:
+        runtime = emulation(Path(tmp), "month_build_probe", source)
+        for _ in range(repeat):
+            for which in runs:
+                month, with_carry, _label = SCENARIOS[which]
+                event = {
+                    "lake": str(lake),
+                    "app": APP,
+                    "month": month.isoformat(),
+                    "days": [d.isoformat() for d in lake_days(lake, month)],
+                    "carry_from": str(carry_path(out, "x", add_months(month, -1)).parent) if with_carry else None,
+                    "out": str(out / "lambda" / which),
+                }
+                [outcome] = runtime.invoke("export_worker", [event], handler="month_build_probe.handler")
+                if "result" not in outcome:
+                    raise SystemExit(f"lambda {which}: {outcome.get('message')}\n{outcome.get('trace')}")
+                runs[which].append(outcome["result"])
+    for which in runs:  # the layer's pyarrow and numpy build the same rows, in the same order
+        month = SCENARIOS[which][0]
+        for dim in DIMS:
+            ours = pq.ParquetFile(month_path(out, dim.name, month)).read()
+            theirs = pq.ParquetFile(out / "lambda" / which / "month" / f"{dim.name}.parquet").read()
+            if not theirs.equals(ours):
+                raise SystemExit(f"MISMATCH: the Lambda emulation's {dim.name} rows of {month:%Y-%m} differ from this build's")
+    return runs
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -442,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=LAKE)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--lambda", dest="in_lambda", action="store_true", help="also time (a) and (b) in the Lambda emulation")
     parser.add_argument("--child", choices=tuple(SCENARIOS), help=argparse.SUPPRESS)
     parser.add_argument("--carry-from", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -494,6 +590,22 @@ def main(argv: list[str] | None = None) -> int:
             f"peak RSS {peak:.0f} MiB ({base:.0f} after imports); "
             f"all CPU totals {totals}"
         )
+    if args.in_lambda:
+        lam = lambda_runs(args.lake, args.out, args.repeat)
+        summary["lambda"] = lam
+        first = lam["nov"][0]
+        print(f"\nin the Lambda emulation (pyarrow {first['pyarrow']}, numpy {first['numpy']}), median of {args.repeat}:")
+        for which, r in lam.items():
+            events = sizes["events"][f"{SCENARIOS[which][0]:%Y-%m}"]
+            cpu = statistics.median(x["cpu"]["total"] for x in r)
+            user = statistics.median(x["user_s"] for x in r)
+            build = statistics.median(x["cpu"]["build"] for x in r)
+            peak = statistics.median(x["peak_rss_mib"] for x in r)
+            print(
+                f"  {SCENARIOS[which][2]}: CPU {cpu:.2f} s (user {user:.2f}, build {build:.2f}); "
+                f"user per million events {user / events * 1e6:.3f} s; peak RSS {peak:.0f} MiB"
+            )
+        after = uptime()
     print(f"uptime after: {after}")
     result = {
         "sizes": sizes,
