@@ -14,7 +14,7 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import BotoCoreError
 
@@ -65,30 +65,29 @@ class RawQuery:
             **keys.range_query(key_range.pk, key_range.sk_from, key_range.sk_to),
         }
 
-    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> Blocks:
-        """Every ``d`` in the range, in sort-key order."""
-        payload = {**self._range(key_range), "ProjectionExpression": keys.DATA, "ConsistentRead": True}
-        out = Blocks()
+    def _pages(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Each page of the Query, following LastEvaluatedKey (the raw call has no paginator)."""
+        payload = dict(payload)
         while True:
             page = self._post(payload)
+            yield page
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            payload["ExclusiveStartKey"] = last_key
+
+    def read(self, key_range: KeyRange, on_page: Callable[[int], None] | None = None) -> Blocks:
+        """Every ``d`` in the range, in sort-key order."""
+        out = Blocks()
+        for page in self._pages({**self._range(key_range), "ProjectionExpression": keys.DATA, "ConsistentRead": True}):
             items = page.get("Items", [])
             out.add([item[keys.DATA]["S"] for item in items])
             if on_page:
                 on_page(len(items))
-            last_key = page.get("LastEvaluatedKey")
-            if not last_key:
-                return out
-            payload["ExclusiveStartKey"] = last_key
+        return out
 
     def count(self, key_range: KeyRange) -> int:
-        payload = {**self._range(key_range), "Select": "COUNT"}
-        total = 0
-        while True:
-            page = self._post(payload)
-            total += int(page.get("Count", 0))
-            if not page.get("LastEvaluatedKey"):
-                return total
-            payload["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sum(int(page.get("Count", 0)) for page in self._pages({**self._range(key_range), "Select": "COUNT"}))
 
     def read_many(self, ranges: Iterable[KeyRange], threads: int = 8, on_page: Callable[[int], None] | None = None) -> Blocks:
         """Every ``d`` in the ranges, range after range, each in sort-key order."""

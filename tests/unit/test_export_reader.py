@@ -76,3 +76,19 @@ def test_a_refusal_is_not_retried_and_a_persistent_failure_gives_up_after_the_at
     with pytest.raises(StorageUnavailable, match="after 3 attempts"):
         q.read(RANGE)
     assert wire.answers == []
+
+
+def test_a_count_follows_every_page_and_each_query_starts_from_the_range_itself() -> None:
+    q, wire = reader(
+        [
+            (200, {"Count": 2, "LastEvaluatedKey": {"pk": {"S": "k1"}}}),
+            (200, {"Count": 3, "LastEvaluatedKey": {"pk": {"S": "k2"}}}),
+            (200, {"Count": 1}),
+            (200, {"Count": 4}),
+        ]
+    )
+    assert q.count(RANGE) == 6
+    assert [r.get("ExclusiveStartKey") for r in wire.requests] == [None, {"pk": {"S": "k1"}}, {"pk": {"S": "k2"}}]
+    assert all(r["Select"] == "COUNT" for r in wire.requests)
+    assert q.count(RANGE) == 4  # a second count of the same range does not resume the first one's key
+    assert "ExclusiveStartKey" not in wire.requests[-1]
