@@ -4,7 +4,8 @@ A prototype: the build is bench._monthbuild.build_month, not chalicelib code.
 
     .venv/bin/python -m bench.bench_month_build [--lake PATH] [--repeat 3] [--lambda]
 
-Over the modeled benchmark lake (bench.bench_rollups; read only: events 2026-10-22..2026-11-20,
+Over the modeled benchmark lake (bench.bench_rollups builds it in bench/results/; ``--lake``
+another one, e.g. /work/main's; read only: events 2026-10-22..2026-11-20,
 rollups through 2026-11-19, 10 million events) it
 
 0. chains eight months of a small synthetic lake (``synthetic_lake``: gaps longer than the
@@ -59,7 +60,7 @@ from bench._monthbuild import DIMS, LOOKBACK, SOURCE_COLUMNS, Dim, add_months, b
 from bench.bench_dashboard_queries import APP, ROOT
 from chalicelib.lake.parquetio import parquet_bytes
 
-LAKE = Path("/work/main/bench/results/modeled-10000000-30d")
+LAKE = ROOT / "results" / "modeled-10000000-30d"  # bench.bench_rollups builds it
 OUT = ROOT / "results" / "month-build"
 OCTOBER, NOVEMBER = date(2026, 10, 1), date(2026, 11, 1)
 # timed builds: name -> (month, from the month before's carry, label)
@@ -547,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(timed_build(args.lake, month, carry_from, args.out)))
         return 0
 
+    if not (args.lake / "rollup_visitor_days" / f"app_id={APP}").is_dir():
+        print(f"no modeled lake at {args.lake}: build it with bench.bench_rollups, or pass --lake", file=sys.stderr)
+        return 2
     print(f"pyarrow {pa.__version__}; lake {args.lake}")
     print(f"uptime before: {uptime()}")
     check_synthetic()
