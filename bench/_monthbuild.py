@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable, Mapping
 
 import numpy as np
@@ -42,27 +41,21 @@ def _columns(*names: str) -> Values:
     return lambda t: [(n, t.column(n)) for n in names]
 
 
-def round_exact(column: pa.ChunkedArray, digits: int = 1) -> pa.ChunkedArray:
-    """DuckDB's round(x, digits) for doubles: the exact binary value rounded half away from zero
-    (round(0.15, 1) = 0.1: 0.15 is 0.1499999...). x * 10 rounded is that except near a tie, where
-    the product's own rounding decides (0.15 * 10 == 1.5): those few are rounded exactly
-    (decimal.Decimal of the double). -0.0 is 0.0, as DuckDB groups them."""
+def geo_cell(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The geo grid's cell as etl/queries/geo_grid.sql writes it, round(x * 10) / 10 (Athena's
+    round(x, 1)): the IEEE product x * 10, rounded half away from zero on its exact value
+    (|y| - floor(|y|) is exact), divided by 10. -0.0 is 0.0, as DuckDB groups them."""
     x = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-    factor = 10.0**digits
-    y = x * factor
-    rounded = np.copysign(np.floor(np.abs(y) + 0.5), y) / factor
-    near = np.flatnonzero(np.abs(np.abs(y) - np.floor(np.abs(y)) - 0.5) < 1e-6)
-    quantum = Decimal(1).scaleb(-digits)
-    for i in near:
-        if np.isfinite(x[i]):
-            rounded[i] = float(Decimal(float(x[i])).quantize(quantum, rounding=ROUND_HALF_UP))
+    y = np.abs(x * 10.0)
+    whole = np.floor(y)
+    rounded = np.copysign(whole + (y - whole >= 0.5), x) / 10.0
     rounded += 0.0  # -0.0 -> 0.0: DuckDB groups them as one value
     return pa.chunked_array([pa.array(rounded, mask=pc.is_null(column).to_numpy(zero_copy_only=False))])
 
 
 def _geo(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
-    # round(geo_lat, 1), round(geo_lon, 1) as the panels' SQL computes them on DuckDB.
-    return [(cell, round_exact(t.column(src))) for cell, src in (("lat_cell", "geo_lat"), ("lon_cell", "geo_lon"))]
+    # the panels' cells (etl/queries/geo_grid.sql).
+    return [(cell, geo_cell(t.column(src))) for cell, src in (("lat_cell", "geo_lat"), ("lon_cell", "geo_lon"))]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ clickstream.lake.billing counts). No timing: the figures do not depend on the ma
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -59,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", default="2026-11-10")
     parser.add_argument("--lake", type=Path, default=LAKE)
     args = parser.parse_args(argv)
-    day = pq.read_table(args.lake / "rollup_visitor_days" / f"app_id={APP}" / f"dt={args.day}")
+    folder = args.lake / "rollup_visitor_days" / f"app_id={APP}" / f"dt={args.day}"
+    if not folder.is_dir():
+        print(f"no {folder}: build the modeled lake with bench.bench_rollups, or pass --lake/--day", file=sys.stderr)
+        return 2
+    day = pq.read_table(folder)
     rng = np.random.default_rng(1)
     rows = day.take(pa.array(rng.integers(0, day.num_rows, size=args.rows))).drop_columns(["visitor_key"])
     others = [c for c in rows.column_names]

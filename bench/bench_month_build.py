@@ -5,11 +5,11 @@ A prototype: the build is bench._monthbuild.build_month, not chalicelib code.
     .venv/bin/python -m bench.bench_month_build [--lake PATH] [--repeat 3] [--lambda]
 
 Over the modeled benchmark lake (bench.bench_rollups builds it in bench/results/; ``--lake``
-another one, e.g. /work/main's; read only: events 2026-10-22..2026-11-20,
+another one; read only: events 2026-10-22..2026-11-20,
 rollups through 2026-11-19, 10 million events) it
 
 0. chains eight months of a small synthetic lake (``synthetic_lake``: gaps longer than the
-   four-month lookback, NULLs, bots, round(x, 1)'s edges) through carry files and checks every
+   four-month lookback, NULLs, bots, the geo cell's edges) through carry files and checks every
    month's rows and carry against the reference below;
 1. builds October from nothing (10 rolled-up days) and November from October's carry file and
    November's 19 rolled-up days, and checks both months' rows, every dimension, and November's
@@ -135,7 +135,8 @@ REFERENCE_SOURCES: dict[str, str] = {
     "rollup_visitor_days": "visitor_key, is_bot, bot_reason, browser, device_type, os, country",
     "rollup_page_days": "visitor_key, is_bot, path",
     "rollup_event_days": "visitor_key, is_bot, event_type, event_name",
-    "rollup_geo_days": "visitor_key, is_bot, round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell",
+    "rollup_geo_days": "visitor_key, is_bot, CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, "
+    "CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell",
     "rollup_sessions": "visitor_key, is_bot, entry_path, exit_path, referrer_host, utm_source, utm_medium, utm_campaign",
 }
 
@@ -399,7 +400,7 @@ def synthetic_lake(root: Path, seed: int = 7) -> list[date]:
     days with gaps, from a pool of 60 visitors who come back after up to seven months: what the
     benchmark lake (two months) cannot exercise, the LOOKBACK's expiry through a chain of carry
     files. Values include NULL, bots without and with a browser, and positions on the rounding
-    edges of round(x, 1) (0.05, 0.15, 1.25, -0.05, -1.25)."""
+    edges of the geo cell, round(x * 10) / 10 (0.05, 0.15, 1.25, -0.05, -1.25)."""
     rng = np.random.default_rng(seed)
     first, last = date(2026, 1, 1), date(2026, 8, 31)
     all_days = [first + timedelta(days=i) for i in range((last - first).days + 1)]

@@ -47,6 +47,7 @@ import os
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ from clickstream.lake import batch, billing, catalog, prepare, query_names, tran
 from clickstream.lake.duck import table_sql
 from clickstream.lake.translate import parameter_names
 
-LAKE = Path("/work/main/bench/results/modeled-10000000-30d")  # bench.bench_rollups' lake, read only
+LAKE = ROOT / "results" / "modeled-10000000-30d"  # bench.bench_rollups' lake, read only
 OUT = ROOT / "results" / "month-grain"
 ROLLED = date(2026, 11, 19)
 CUTOFF_DAYS = 90
@@ -95,7 +96,8 @@ MONTH_DIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("event_type", "event_name"),
     ),
     "geo": (
-        "SELECT CAST(dt AS DATE) AS day, visitor_key, is_bot, round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell "
+        "SELECT CAST(dt AS DATE) AS day, visitor_key, is_bot, "
+        "CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell "
         "FROM rollup_geo_days",
         ("lat_cell", "lon_cell"),
     ),
@@ -115,7 +117,8 @@ DAY_TABLES: dict[str, str] = {
     "path": "SELECT dt, is_bot, path, CAST(sum(page_views) AS BIGINT) AS page_views FROM rollup_page_days GROUP BY ALL",
     "event": "SELECT dt, is_bot, event_type, event_name, CAST(sum(events) AS BIGINT) AS events "
     "FROM rollup_event_days GROUP BY ALL",
-    "geo": "SELECT dt, is_bot, round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell, "
+    "geo": "SELECT dt, is_bot, CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, "
+    "CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell, "
     "CAST(sum(events) AS BIGINT) AS events FROM rollup_geo_days GROUP BY ALL",
     "entry": "SELECT dt, is_bot, entry_path, count(*) AS sessions, count_if(is_bounce) AS bounces "
     "FROM rollup_sessions GROUP BY ALL",
@@ -260,12 +263,14 @@ TAIL_EVENT_ROWS = f"""tail_event_rows AS (
   GROUP BY event_type, event_name, @visitor, coalesce(is_bot, false)
 )"""
 TAIL_GEO_ROWS = f"""tail_geo_rows AS (
-  SELECT round(geo_lat, 1) AS lat_cell, round(geo_lon, 1) AS lon_cell, @visitor_key AS visitor_key,
+  SELECT CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell,
+         @visitor_key AS visitor_key,
          coalesce(is_bot, false) AS is_bot, count(*) AS events
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND geo_lat IS NOT NULL AND geo_lon IS NOT NULL AND event_type NOT IN {NOT_USER}
-  GROUP BY round(geo_lat, 1), round(geo_lon, 1), @visitor, coalesce(is_bot, false)
+  GROUP BY CAST(round(geo_lat * 10) AS double) / 10, CAST(round(geo_lon * 10) AS double) / 10, @visitor,
+    coalesce(is_bot, false)
 )"""
 TAIL_SESSION_ROWS = """-- @include tail_sessions
 ,
@@ -840,6 +845,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"machine: {machine()}\n{os.popen('uptime').read().strip()}")
     lake: Path = args.lake
+    if not (lake / "rollup_visitor_days" / f"app_id={APP}").is_dir():
+        print(f"no modeled lake at {lake}: build it with bench.bench_rollups, or pass --lake", file=sys.stderr)
+        return 2
     built = build(lake, OUT)
     print(
         f"built the prototype's tables in {built['wall_s']:.1f} s ({built['cpu_s']:.1f} CPU s in this process), "
