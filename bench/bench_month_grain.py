@@ -1,6 +1,6 @@
 """A month grain for distinct visitors, prototyped for the whole dashboard page (issue 14).
 
-    .venv/bin/python -m bench.bench_month_grain [--repeat 5] [--lake PATH] [--no-time]
+    .venv/bin/python -m bench.bench_month_grain [--repeat 5] [--lake PATH] [--no-time] [--synthetic-seeds 7 11]
 
 A prototype, not the shipped path: it measures what the redesign of
 docs/performance-dashboard.md ("Why 15 panels stay over the 90-day cutoff") would give the
@@ -13,21 +13,27 @@ bench/results/month-grain/ (one Parquet file per app and month or day partition,
   without the visitor key, so sums over days are exact;
 * visitor-month tables (``mg_month_*``), one row per month, visitor and value: ``mask_all`` (bit
   d-1: the visitor had a row with that value on day d, bots included), ``mask_people`` (non-bot
-  rows only), ``prev_all`` / ``prev_people`` (its last such day before the month, NULL if none).
+  rows only), ``prev_all`` / ``prev_people`` (its last such day before the month, NULL if none);
+  the overall table also holds, for retention, ``hist1_*``..``hist4_*``: the visitor's days of
+  each of the four months before, reduced to the last active day of each ISO week within that
+  month (``with_history``).
 
 The visitors of [a, b] with a value are the rows of the months overlapping [a, b] with a day of
 the range in the mask and ``prev IS NULL OR prev < a``: no key read. Days after rolled_through
 (the raw tail) come from ``events`` as today's SQL reads them; a tail visitor counts only if no
 month row with its value has a day in [a, rolled_through] (an anti-join on the key, only when
 the range has a tail). daily_metrics: DAU/WAU/MAU per day from the overall masks, each window
-with the same prev rule. retention and funnel stay today's SQL. Each prototype panel has one text
-per include_bots value (``one_flavour``: the mask and prev columns it picks), so that Athena
-reads one mask and one prev column.
+with the same prev rule. retention: weekly cohorts from the overall rows alone (``RETENTION``:
+the cohort week from the hist columns, the active weeks from the mask). funnel stays today's
+SQL. Each prototype panel has one text per include_bots value (``one_flavour``: the mask, prev
+and hist columns it picks), so that Athena reads one flavour of each.
 
 Then, in order: (1) equality: for every panel, several ranges and both include_bots values, the
 prototype page's answer must equal today's batched page row for row (a mismatch stops the run,
-before anything is timed); (2) Athena bytes per panel (clickstream.lake.billing over the
-prototype's tables, split into the raw tail, the day tables and the month tables) and the
+before anything is timed), and retention's month form equals today's retention on synthetic
+lakes of eight months for ranges of 1 to 92 days (``check_retention_synthetic``); (2) Athena
+bytes per panel (clickstream.lake.billing over the prototype's tables, split into the raw tail,
+the day tables and the month tables) and the
 90-day estimate at 1 billion events a month (32.9 M a day): the day tables per event of the
 rolled-up days times 90 days of events, the month tables per event of the rolled-up days times
 120 days of events (a 90-day range reads whole month files, up to 4 of them: at most about 120
@@ -44,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import statistics
@@ -53,7 +60,7 @@ import time
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from unittest import mock
 
 import duckdb
@@ -151,6 +158,56 @@ WINDOW w AS (PARTITION BY visitor_key{"".join(f", {v}" for v in values)} ORDER B
 """
 
 
+# retention's history (the overall dimension only): for i = 1..4, ``hist{i}_all`` and
+# ``hist{i}_people`` hold the visitor's days of the month i months before the row's month, but
+# only the last active day of each (ISO week x month) fragment: the bits that retention needs.
+HISTORY_MONTHS = 4
+
+
+def history_sql(source: str) -> str:
+    """Per month and visitor, ``red_all`` / ``red_people``: its active days (all rows; people
+    rows) that are the last of their ISO week within their month (DuckDB)."""
+
+    def last(next_day: str) -> str:
+        return (
+            f"{next_day} IS NULL OR date_trunc('week', {next_day}) <> date_trunc('week', day) "
+            f"OR date_trunc('month', {next_day}) <> date_trunc('month', day)"
+        )
+
+    bit = "CAST(1 AS INTEGER) << (day(day) - 1)"
+    return f"""
+WITH src AS ({source}),
+d AS (SELECT visitor_key, day, bool_or(NOT is_bot) AS people FROM src GROUP BY ALL),
+n AS (
+  SELECT visitor_key, day, people, lead(day) OVER (PARTITION BY visitor_key ORDER BY day) AS next_all,
+         lead(day) OVER (PARTITION BY visitor_key, people ORDER BY day) AS next_people
+  FROM d
+)
+SELECT CAST(date_trunc('month', day) AS DATE) AS month, visitor_key,
+       CAST(bit_or(CASE WHEN {last("next_all")} THEN {bit} ELSE 0 END) AS INTEGER) AS red_all,
+       CAST(bit_or(CASE WHEN people AND ({last("next_people")}) THEN {bit} ELSE 0 END) AS INTEGER) AS red_people
+FROM n
+GROUP BY ALL
+"""
+
+
+def with_history(month_rows: str, source: str) -> str:
+    """``month_rows`` (month_sql's) with retention's hist columns (DuckDB)."""
+    joins = "".join(
+        f"\nLEFT JOIN h h{i} ON h{i}.visitor_key = m.visitor_key AND h{i}.month = CAST(m.month - INTERVAL {i} MONTH AS DATE)"
+        for i in range(1, HISTORY_MONTHS + 1)
+    )
+    cols = "".join(
+        f", coalesce(h{i}.red_all, 0) AS hist{i}_all, coalesce(h{i}.red_people, 0) AS hist{i}_people"
+        for i in range(1, HISTORY_MONTHS + 1)
+    )
+    return f"""
+WITH m AS ({month_rows}), h AS ({history_sql(source)})
+SELECT m.*{cols}
+FROM m{joins}
+"""
+
+
 def lake_connection(lake: Path, out: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with the lake's tables as clickstream.lake.duck makes them, and the
     prototype's tables in ``out``."""
@@ -194,7 +251,10 @@ def build(lake: Path, out: Path) -> dict[str, Any]:
         rows[f"mg_day_{name}"] = table.num_rows
         written += write_partitions(table, out / f"mg_day_{name}", "dt", frozenset())
     for name, (source, values) in MONTH_DIMS.items():
-        sql = month_sql(f"{source} WHERE app_id = '{APP}'" if "WHERE" not in source else f"{source} AND app_id = '{APP}'", values)
+        source = f"{source} WHERE app_id = '{APP}'" if "WHERE" not in source else f"{source} AND app_id = '{APP}'"
+        sql = month_sql(source, values)
+        if name == "overall":
+            sql = with_history(sql, source)
         order = ", ".join([*values, "mask_people", "prev_people", "mask_all", "prev_all", "visitor_key"])
         table = con.sql(
             f"SELECT strftime(month, '%Y-%m-%d') AS dt, * EXCLUDE (month) FROM ({sql}) ORDER BY dt, {order}"
@@ -562,6 +622,124 @@ WHERE v.day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date) AND c.da
 ORDER BY v.day"""
 
 
+def _bits(month: str, since: str, upto: str) -> str:
+    """The bits (bit j: day j + 1 of ``month``) of the days in [since, upto] (dates); 0 when
+    none, whatever the dates (a bigint)."""
+    lo = f"greatest(0, date_diff('day', {month}, {since}))"
+    hi = f"least(30, date_diff('day', {month}, {upto}))"
+    return f"CAST(power(2, greatest({hi} + 1, {lo})) - power(2, {lo}) AS bigint)"
+
+
+def _low_day(bits: str, month: str) -> str:
+    """The day of the lowest set bit of ``bits`` (non-zero, below 2^31) in ``month``."""
+    return f"date_add('day', CAST(round(log2(bitwise_and({bits}, -{bits}))) AS integer), {month})"
+
+
+def _hist(i: int, alias: str = "") -> str:
+    p = f"{alias}." if alias else ""
+    return f"CASE WHEN :include_bots THEN {p}hist{i}_all ELSE {p}hist{i}_people END"
+
+
+_WEEK = "CAST(date_trunc('week', {}) AS date)"
+_MONTH_BACK = "date_add('month', -{i}, month)"
+_COHORT_DAY = (
+    "CASE "
+    + " ".join(f"WHEN h{i} <> 0 THEN {_low_day(f'h{i}', _MONTH_BACK.format(i=i))}" for i in range(HISTORY_MONTHS, 0, -1))
+    + f" ELSE {_low_day('live', 'month')} END"
+)
+
+# retention: weekly cohorts from the overall month rows. A row of month M active in [a, b] (a =
+# date_from, its days up to min(date_to, rolled_through): ``live``) tells, with no key, (1) the
+# visitor's first active day from a: the first bit from a of hist4..hist1 (the months before M;
+# they hold the last day of each week-in-month fragment, so the first such bit from a is in the
+# first active week from a: the cohort week), else the first bit of ``live``; (2) its active
+# weeks within M: the weeks of ``live``'s bits, except M's first week when it began in M-1 and
+# hist1 has a day of it from a (the row of M-1 counts that week). A range of 92 days or less
+# starts at most four months before any month it overlaps. The raw tail (days after
+# rolled_through) reads keys, as the other panels' tails do: a tail visitor's cohort is its first
+# rolled-up active day of the range if any, else its first tail week; a tail week counts unless it
+# is the week of the visitor's last rolled-up active day (then the month rows counted it).
+RETENTION = f"""WITH
+tail_weeks AS (
+  SELECT @visitor_key AS visitor_key, {_WEEK.format("CAST(dt AS date)")} AS week
+  FROM events
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
+    AND event_type NOT IN {NOT_USER} AND (:include_bots OR NOT coalesce(is_bot, false))
+  GROUP BY @visitor, {_WEEK.format("CAST(dt AS date)")}
+),
+month_rows AS (
+  SELECT month, live,
+         {
+    ", ".join(
+        f"bitwise_and(CAST(hist{i} AS bigint), {_bits(_MONTH_BACK.format(i=i), FROM_DAY, 'month')}) AS h{i}"
+        for i in range(1, HISTORY_MONTHS + 1)
+    )
+}
+  FROM (
+    SELECT CAST(dt AS date) AS month,
+           bitwise_and(CAST({_mask()} AS bigint), {_bits("CAST(dt AS date)", FROM_DAY, UPTO)}) AS live,
+           {", ".join(f"{_hist(i)} AS hist{i}" for i in range(1, HISTORY_MONTHS + 1))}
+    FROM mg_month_overall
+    WHERE {_months()}
+  ) o
+  WHERE live <> 0
+),
+month_weeks AS (
+  SELECT c.cohort_week, CAST(date_add('day', 7 * w.k, {_WEEK.format("c.month")}) AS date) AS week
+  FROM (SELECT month, live, h1, {_WEEK.format(_COHORT_DAY)} AS cohort_week FROM month_rows) c
+  CROSS JOIN UNNEST(sequence(0, 5)) AS w(k)
+  WHERE bitwise_and(c.live, {
+    _bits(
+        "c.month",
+        f"date_add('day', 7 * w.k, {_WEEK.format('c.month')})",
+        f"date_add('day', 7 * w.k + 6, {_WEEK.format('c.month')})",
+    )
+}) <> 0
+    AND NOT (w.k = 0 AND bitwise_and(c.h1, {
+    _bits("date_add('month', -1, c.month)", _WEEK.format("c.month"), "date_add('day', -1, c.month)")
+}) <> 0)
+),
+tail_rolled AS (
+  SELECT visitor_key, min({_low_day("live", "month")}) AS first_day,
+         max(date_add('day', CAST(floor(log2(live)) AS integer), month)) AS last_day
+  FROM (
+    SELECT m.visitor_key, CAST(m.dt AS date) AS month,
+           bitwise_and(CAST({_mask("m")} AS bigint), {_bits("CAST(m.dt AS date)", FROM_DAY, UPTO)}) AS live
+    FROM mg_month_overall m
+    WHERE {_months("m")} AND :date_to > :rolled_through AND m.visitor_key IN (SELECT visitor_key FROM tail_weeks)
+  ) r
+  WHERE live <> 0
+  GROUP BY visitor_key
+),
+tail_new AS (
+  SELECT coalesce({_WEEK.format("r.first_day")}, min(t.week) OVER (PARTITION BY t.visitor_key)) AS cohort_week, t.week
+  FROM tail_weeks t
+  LEFT JOIN tail_rolled r ON r.visitor_key = t.visitor_key
+  WHERE r.last_day IS NULL OR t.week > {_WEEK.format("r.last_day")}
+),
+counts AS (
+  SELECT cohort_week, week, count(*) AS active_users
+  FROM (SELECT cohort_week, week FROM month_weeks UNION ALL SELECT cohort_week, week FROM tail_new) a
+  GROUP BY cohort_week, week
+),
+sized AS (
+  SELECT
+    cohort_week,
+    week,
+    active_users,
+    max(CASE WHEN week = cohort_week THEN active_users END) OVER (PARTITION BY cohort_week) AS cohort_users
+  FROM counts
+)
+SELECT
+  cohort_week,
+  date_diff('week', cohort_week, week) AS week_offset,
+  cohort_users,
+  active_users,
+  CAST(active_users AS double) / cohort_users AS retention
+FROM sized
+ORDER BY cohort_week, week_offset"""
+
+
 def _visitor_panel(column: str, dim: str) -> str:
     return dimension_panel(dim, column, f"visitors DESC, events DESC, {column}")
 
@@ -640,11 +818,12 @@ PROTOTYPE: dict[str, str] = {
         1000,
     ),
     "daily_metrics": DAILY_METRICS,
+    "retention": RETENTION,
 }
-UNCONVERTED = ("funnel", "retention")  # today's SQL in the prototype page
+UNCONVERTED = ("funnel",)  # today's SQL in the prototype page
 
 
-_FLAVOUR = re.compile(r"CASE WHEN :include_bots THEN ((?:\w+\.)?)(mask|prev)_all ELSE (?:\w+\.)?\2_people END")
+_FLAVOUR = re.compile(r"CASE WHEN :include_bots THEN ((?:\w+\.)?)(mask|prev|hist\d)_all ELSE (?:\w+\.)?\2_people END")
 
 
 def one_flavour(sql: str, include_bots: bool) -> str:
@@ -654,10 +833,12 @@ def one_flavour(sql: str, include_bots: bool) -> str:
     return _FLAVOUR.sub(lambda m: f"{m.group(1)}{m.group(2)}_{'all' if include_bots else 'people'}", sql)
 
 
-def panel_query(name: str, lo: date, hi: date, include_bots: bool, prototype: bool) -> tuple[str, dict[str, Any]]:
+def panel_query(
+    name: str, lo: date, hi: date, include_bots: bool, prototype: bool, rolled: date = ROLLED
+) -> tuple[str, dict[str, Any]]:
     """(Athena SQL, bound values) of one panel: today's (etl/queries) or the prototype's."""
-    given = today_params(name, lo, hi, ROLLED.isoformat())
-    given["rolled_through"] = ROLLED.isoformat()
+    given = today_params(name, lo, hi, rolled.isoformat())
+    given["rolled_through"] = rolled.isoformat()
     given["include_bots"] = include_bots
     sql = (
         catalog.expand(one_flavour(PROTOTYPE[name], include_bots), origin=f"prototype {name}")
@@ -717,6 +898,70 @@ def check_equal(con: duckdb.DuckDBPyConnection) -> int:
     return compared
 
 
+def synthetic_ranges(days: list[date], seed: int) -> list[tuple[date, date]]:
+    """Ranges of 1 to 92 days over a synthetic lake's span: starting on every month's first and
+    last two days and on random days, ending on month ends and on random days."""
+    rng = random.Random(seed)
+    first, last = days[0], days[-1]
+    span = (last - first).days
+    starts = {d for d in (first + timedelta(days=i) for i in range(span + 1)) if d.day <= 2 or (d + timedelta(days=2)).day <= 2}
+    starts |= {first + timedelta(days=rng.randrange(span + 1)) for _ in range(30)}
+    out = set()
+    for lo in sorted(starts):
+        for length in (1, 8, 31, 61, 89, 91, 92, rng.randrange(1, 93)):
+            hi = lo + timedelta(days=length - 1)
+            if hi <= last:
+                out.add((lo, hi))
+    return sorted(out)
+
+
+def check_retention_synthetic(seeds: tuple[int, ...] = (7, 11)) -> int:
+    """The month form of retention equals today's retention on small synthetic lakes of eight
+    months (bench.bench_month_build's: visitors that come back after gaps of up to seven months,
+    bots, a visitor both bot and person on a day), for ranges of 1 to 92 days starting and ending
+    anywhere, so that hist2..hist4 are exercised (the benchmark lake has two months). All rolled
+    up, no tail. Raises on the first difference, or when most answers are empty (a range of a
+    day or a week may hold no activity); returns how many answers were compared."""
+    from bench.bench_month_build import synthetic_lake
+
+    compared = empty = 0
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="monthgrain-retention-") as tmp:
+            lake, out = Path(tmp) / "lake", Path(tmp) / "out"
+            days = synthetic_lake(lake, seed)
+            con = lake_connection(lake)
+            source = f"{MONTH_DIMS['overall'][0]} WHERE app_id = '{APP}'"
+            table = con.sql(
+                f"SELECT strftime(month, '%Y-%m-%d') AS dt, * EXCLUDE (month) "
+                f"FROM ({with_history(month_sql(source, ()), source)}) ORDER BY ALL"
+            ).to_arrow_table()
+            write_partitions(table, out / "mg_month_overall", "dt", frozenset({"visitor_key"}))
+            con.close()
+            con = lake_connection(lake, out)
+            for view in ("rollup_visitor_days", "mg_month_overall"):  # in memory: hundreds of small queries follow
+                con.execute(f"CREATE TABLE mem_{view} AS SELECT * FROM {view}")
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM mem_{view}")
+            ranges = synthetic_ranges(days, seed)
+            for bots in (False, True):
+                for lo, hi in ranges:
+                    # today's and the month form as one batch of two: the same shape every time, so
+                    # batch.compose's plan is cached and the texts are translated once
+                    queries = [panel_query("retention", lo, hi, bots, proto, rolled=days[-1]) for proto in (False, True)]
+                    _, (a, b) = run_page(con, batch.compose(queries))
+                    if a.column_names != b.column_names or a.to_pylist() != b.to_pylist():
+                        diff = [(x, y) for x, y in zip(a.to_pylist(), b.to_pylist()) if x != y][:3]
+                        raise SystemExit(
+                            f"MISMATCH: retention on the synthetic lake (seed {seed}), {lo}..{hi}, include_bots={bots}: "
+                            f"today {a.num_rows} rows, month form {b.num_rows}; first differences {diff}"
+                        )
+                    compared += 1
+                    empty += a.num_rows == 0
+            con.close()
+    if empty * 2 > compared:
+        raise SystemExit(f"synthetic retention check: {empty} of {compared} answers empty, too few to tell anything")
+    return compared
+
+
 @contextmanager
 def billing_roots(lake: Path, out: Path) -> Iterator[dict[str, Path]]:
     """Directories of symlinks that split a scan by what it reads: the raw events, the keyless
@@ -746,6 +991,10 @@ def billing_roots(lake: Path, out: Path) -> Iterator[dict[str, Path]]:
             yield roots
 
 
+# A full month's days, against the days of the month whose reduced masks stand in for a
+# populated hist column (populated_hist_bytes): its bytes taken proportional to days.
+FULL_MONTH_DAYS = 31
+
 # Bytes a row of a dense visitor id (sorted, DELTA_BINARY_PACKED) for 3 billion ids ever: the
 # largest of bench/bench_key_bytes.py's figures, measured on a day's rows at production scale.
 # Used only for an arithmetic "what if" of the tail's anti-join, not measured on month rows.
@@ -755,10 +1004,16 @@ DENSE_KEY_BYTES = 1.54
 def key_reads(root: Path, sql: str, params: dict[str, Any]) -> tuple[int, int]:
     """(bytes of visitor_key chunks, rows) that the scans of month tables reading the key read
     in the partitions they keep: the tail's anti-join (billing.estimate's partition rule)."""
+    return column_reads(root, sql, params, lambda column: column == "visitor_key")
+
+
+def column_reads(root: Path, sql: str, params: dict[str, Any], wanted: Callable[[str], bool]) -> tuple[int, int]:
+    """(bytes of the ``wanted`` columns' chunks, rows) that the scans of month tables reading
+    such a column read in the partitions they keep (billing.estimate's partition rule)."""
     found = rows = 0
     con = duckdb.connect()
     for spec in billing.scans(sql):
-        if not spec.table.startswith("mg_month_") or "visitor_key" not in spec.columns:
+        if not spec.table.startswith("mg_month_") or not any(wanted(c) for c in spec.columns):
             continue
         where = spec.partition_filter or "true"
         dts = sorted(p.name[3:] for p in (root / spec.table / f"app_id={APP}").iterdir())
@@ -775,7 +1030,7 @@ def key_reads(root: Path, sql: str, params: dict[str, Any]) -> tuple[int, int]:
                     found += sum(
                         group.column(c).total_compressed_size
                         for c in range(group.num_columns)
-                        if group.column(c).path_in_schema == "visitor_key"
+                        if wanted(group.column(c).path_in_schema)
                     )
     con.close()
     return found, rows
@@ -829,6 +1084,28 @@ def profile_page(
     return wall, sum(parts.values()), sorted(parts.items(), key=lambda kv: -kv[1])
 
 
+def populated_hist_bytes(lake: Path, month: date = date(2026, 11, 1)) -> tuple[float, int]:
+    """(compressed bytes a row, rows) of a hist column as it would be where every row's visitor
+    was active the month before: ``month``'s own reduced people masks (what hist1 of the month
+    after holds), non-zero only, in a random row order (a later month's rows are sorted by its
+    own mask, not this one's). The benchmark lake has two months, so hist2..hist4 are zero there
+    and hist1 holds a 10-day October: this is the measured stand-in for a populated column."""
+    con = lake_connection(lake)
+    source = f"{MONTH_DIMS['overall'][0]} WHERE app_id = '{APP}'"
+    values = (
+        con.sql(f"SELECT red_people FROM ({history_sql(source)}) WHERE month = DATE '{month}' AND red_people <> 0")
+        .to_arrow_table()
+        .column(0)
+        .to_pylist()
+    )
+    con.close()
+    random.Random(14).shuffle(values)
+    body = parquetio.parquet_bytes(pa.table({"hist1_people": pa.array(values, pa.int32())}), frozenset())
+    meta = pq.ParquetFile(pa.BufferReader(body)).metadata
+    chunks = sum(meta.row_group(g).column(0).total_compressed_size for g in range(meta.num_row_groups))
+    return chunks / len(values), len(values)
+
+
 def mib(n: float) -> str:
     return f"{n / 2**20:,.2f}"
 
@@ -842,6 +1119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=LAKE, help="the modeled lake (read only)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each page (median)")
     parser.add_argument("--no-time", action="store_true", help="build, check and bill only")
+    parser.add_argument(
+        "--synthetic-seeds",
+        type=int,
+        nargs="*",
+        default=[7],
+        help="seeds of the synthetic lakes that retention's month form is checked on (ranges up to 92 days)",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine()}\n{os.popen('uptime').read().strip()}")
     lake: Path = args.lake
@@ -856,6 +1140,12 @@ def main(argv: list[str] | None = None) -> int:
     con = lake_connection(lake, OUT)
     compared = check_equal(con)
     print(f"equality: {compared} panel answers equal to today's, row for row")
+    started = time.perf_counter()
+    synthetic = check_retention_synthetic(tuple(args.synthetic_seeds))
+    print(
+        f"equality, retention on synthetic lakes of eight months (seeds {args.synthetic_seeds}): {synthetic} answers "
+        f"equal to today's, row for row ({time.perf_counter() - started:.0f} s)"
+    )
 
     # Athena bytes per panel, split by what is read; the 90-day scaling (module docstring).
     lake_days = sorted(date.fromisoformat(p.name[3:]) for p in (lake / "events" / f"app_id={APP}").iterdir())
@@ -864,6 +1154,13 @@ def main(argv: list[str] | None = None) -> int:
     cutoff = cutoff_bytes()
     per_day = EVENTS_PER_DAY_AT_1B
     bills: dict[str, dict[str, dict[str, float]]] = {}
+    hist_row_bytes, hist_sample = populated_hist_bytes(lake)
+    hist_days = ROLLED.day  # November's days in the stand-in; a full month has up to 31
+    print(
+        f"retention's hist column, populated stand-in: {hist_row_bytes:.3f} bytes a row ({hist_sample:,} rows of "
+        f"November's {hist_days} days, random order); taken x {FULL_MONTH_DAYS}/{hist_days} for a full month, "
+        f"x {HISTORY_MONTHS} columns, for every month row read"
+    )
     with billing_roots(lake, OUT) as roots:
         for label in ("30 d with tail", "30 d ended"):
             lo, hi = RANGES[label]
@@ -890,6 +1187,14 @@ def main(argv: list[str] | None = None) -> int:
                 row[label]["proto90_dense"] = (
                     row[label]["proto90"] - (keys - key_rows * DENSE_KEY_BYTES) / rolled_events * per_day * MONTH_FILE_DAYS
                 )
+                # retention: its four hist columns as populated as hist1 of a full month would be
+                # (arithmetic from the measured stand-in, in place of the hist chunks read here)
+                hist, hist_rows = column_reads(roots["months"], p_sql, p_v, lambda c: c.startswith("hist"))
+                populated = hist_rows * HISTORY_MONTHS * hist_row_bytes * FULL_MONTH_DAYS / hist_days
+                row[label]["hist"], row[label]["hist_populated"] = hist, populated
+                row[label]["proto90_populated"] = (
+                    row[label]["proto90"] + (populated - hist) / rolled_events * per_day * MONTH_FILE_DAYS
+                )
     print(f"90-day scaling: {per_day / 1e6:.1f} M events a day; cutoff {cutoff:,} bytes")
     for label in ("30 d with tail", "30 d ended"):
         for key, who in (
@@ -899,6 +1204,13 @@ def main(argv: list[str] | None = None) -> int:
         ):
             over = sorted(n for n, row in bills.items() if row[label][key] >= cutoff)
             print(f"90 days like {label}, {who}: {len(over)} of {len(bills)} panels reach the cutoff: {', '.join(over)}")
+    for label in ("30 d with tail", "30 d ended"):
+        r = bills["retention"][label]
+        print(
+            f"retention, {label}: hist chunks read {mib(r['hist'])} MiB (populated: {mib(r['hist_populated'])} MiB, "
+            f"arithmetic); 90 d {gib(r['proto90'])} GiB as measured, {gib(r['proto90_populated'])} GiB with the "
+            f"hist columns populated (today {gib(r['today90'])})"
+        )
     for name, row in bills.items():
         print(
             f"bytes {name}: "
