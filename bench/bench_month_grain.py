@@ -641,6 +641,33 @@ def _hist(i: int, alias: str = "") -> str:
 
 
 _WEEK = "CAST(date_trunc('week', {}) AS date)"
+
+
+def _month_rows() -> str:
+    """The overall rows active in the range, one scan per month of it: the k-th month reads
+    hist1..hist{k} only (the months from the range's first on; the first month reads none), so
+    that Athena reads each hist column only in the month files that need it."""
+    scans = []
+    for k in range(HISTORY_MONTHS + 1):
+        hist = "".join(f", {_hist(i)} AS hist{i}" for i in range(1, k + 1))
+        h = "".join(
+            f", bitwise_and(CAST(hist{i} AS bigint), {_bits(_MONTH_BACK.format(i=i), FROM_DAY, 'month')}) AS h{i}"
+            if i <= k
+            else f", CAST(0 AS bigint) AS h{i}"
+            for i in range(1, HISTORY_MONTHS + 1)
+        )
+        month = f"date_format(date_add('month', {k}, date_trunc('month', {FROM_DAY})), '%Y-%m-%d')"
+        scans.append(f"""  SELECT month, live{h}
+  FROM (
+    SELECT CAST(dt AS date) AS month,
+           bitwise_and(CAST({_mask()} AS bigint), {_bits("CAST(dt AS date)", FROM_DAY, UPTO)}) AS live{hist}
+    FROM mg_month_overall
+    WHERE app_id = :app_id AND dt = {month} AND dt <= :date_to AND dt <= :rolled_through AND :date_from <= :rolled_through
+  ) o{k}
+  WHERE live <> 0""")
+    return "\n  UNION ALL\n".join(scans)
+
+
 _MONTH_BACK = "date_add('month', -{i}, month)"
 _COHORT_DAY = (
     "CASE "
@@ -655,7 +682,10 @@ _COHORT_DAY = (
 # first active week from a: the cohort week), else the first bit of ``live``; (2) its active
 # weeks within M: the weeks of ``live``'s bits, except M's first week when it began in M-1 and
 # hist1 has a day of it from a (the row of M-1 counts that week). A range of 92 days or less
-# starts at most four months before any month it overlaps. The raw tail (days after
+# starts at most four months before any month it overlaps, so the k-th month of the range needs
+# hist1..hist{k} only: one scan per month (``_month_rows``), so that the first month's file is
+# read without hist columns, the second's with hist1, and so on (a 90-day range: 0+1+2+3 hist
+# column-files, not 4 x 4). Longer ranges would need the visitor-day path. The raw tail (days after
 # rolled_through) reads keys, as the other panels' tails do: a tail visitor's cohort is its first
 # rolled-up active day of the range if any, else its first tail week; a tail week counts unless it
 # is the week of the visitor's last rolled-up active day (then the month rows counted it).
@@ -668,21 +698,7 @@ tail_weeks AS (
   GROUP BY @visitor, {_WEEK.format("CAST(dt AS date)")}
 ),
 month_rows AS (
-  SELECT month, live,
-         {
-    ", ".join(
-        f"bitwise_and(CAST(hist{i} AS bigint), {_bits(_MONTH_BACK.format(i=i), FROM_DAY, 'month')}) AS h{i}"
-        for i in range(1, HISTORY_MONTHS + 1)
-    )
-}
-  FROM (
-    SELECT CAST(dt AS date) AS month,
-           bitwise_and(CAST({_mask()} AS bigint), {_bits("CAST(dt AS date)", FROM_DAY, UPTO)}) AS live,
-           {", ".join(f"{_hist(i)} AS hist{i}" for i in range(1, HISTORY_MONTHS + 1))}
-    FROM mg_month_overall
-    WHERE {_months()}
-  ) o
-  WHERE live <> 0
+{_month_rows()}
 ),
 month_weeks AS (
   SELECT c.cohort_week, CAST(date_add('day', 7 * w.k, {_WEEK.format("c.month")}) AS date) AS week
@@ -1008,8 +1024,8 @@ def key_reads(root: Path, sql: str, params: dict[str, Any]) -> tuple[int, int]:
 
 
 def column_reads(root: Path, sql: str, params: dict[str, Any], wanted: Callable[[str], bool]) -> tuple[int, int]:
-    """(bytes of the ``wanted`` columns' chunks, rows) that the scans of month tables reading
-    such a column read in the partitions they keep (billing.estimate's partition rule)."""
+    """(bytes of the ``wanted`` columns' chunks, their rows summed over those columns) that the
+    scans of month tables read in the partitions they keep (billing.estimate's partition rule)."""
     found = rows = 0
     con = duckdb.connect()
     for spec in billing.scans(sql):
@@ -1024,7 +1040,7 @@ def column_reads(root: Path, sql: str, params: dict[str, Any], wanted: Callable[
         for (dt,) in kept:
             for path in (root / spec.table / f"app_id={APP}" / f"dt={dt}").glob("*.parquet"):
                 meta = pq.ParquetFile(path).metadata
-                rows += meta.num_rows
+                rows += meta.num_rows * sum(wanted(c) for c in spec.columns)
                 for g in range(meta.num_row_groups):
                     group = meta.row_group(g)
                     found += sum(
@@ -1156,10 +1172,11 @@ def main(argv: list[str] | None = None) -> int:
     bills: dict[str, dict[str, dict[str, float]]] = {}
     hist_row_bytes, hist_sample = populated_hist_bytes(lake)
     hist_days = ROLLED.day  # November's days in the stand-in; a full month has up to 31
+    month_rows_per_event = built["rows"]["mg_month_overall"] / rolled_events  # partial months: an upper bound
     print(
         f"retention's hist column, populated stand-in: {hist_row_bytes:.3f} bytes a row ({hist_sample:,} rows of "
-        f"November's {hist_days} days, random order); taken x {FULL_MONTH_DAYS}/{hist_days} for a full month, "
-        f"x {HISTORY_MONTHS} columns, for every month row read"
+        f"November's {hist_days} days, random order); taken x {FULL_MONTH_DAYS}/{hist_days} for a full month, for "
+        f"every row of the 0+1+2+3 hist column-files a 90-day range reads ({month_rows_per_event:.4f} month rows an event)"
     )
     with billing_roots(lake, OUT) as roots:
         for label in ("30 d with tail", "30 d ended"):
@@ -1187,14 +1204,22 @@ def main(argv: list[str] | None = None) -> int:
                 row[label]["proto90_dense"] = (
                     row[label]["proto90"] - (keys - key_rows * DENSE_KEY_BYTES) / rolled_events * per_day * MONTH_FILE_DAYS
                 )
-                # retention: its four hist columns as populated as hist1 of a full month would be
-                # (arithmetic from the measured stand-in, in place of the hist chunks read here)
+                # retention: the hist chunks as measured, and at 90 days with every hist column as
+                # populated as a full month's would be (arithmetic from the measured stand-in): a
+                # 90-day range reads 4 month files, the k-th with hist1..hist{k}: 0+1+2+3 column-files
                 hist, hist_rows = column_reads(roots["months"], p_sql, p_v, lambda c: c.startswith("hist"))
-                populated = hist_rows * HISTORY_MONTHS * hist_row_bytes * FULL_MONTH_DAYS / hist_days
-                row[label]["hist"], row[label]["hist_populated"] = hist, populated
-                row[label]["proto90_populated"] = (
-                    row[label]["proto90"] + (populated - hist) / rolled_events * per_day * MONTH_FILE_DAYS
+                hist90 = (
+                    sum(range(MONTH_FILE_DAYS // 30))
+                    * month_rows_per_event
+                    * per_day
+                    * (MONTH_FILE_DAYS / (MONTH_FILE_DAYS // 30))
+                    * hist_row_bytes
+                    * FULL_MONTH_DAYS
+                    / hist_days
                 )
+                row[label]["hist"], row[label]["hist_rows"] = hist, hist_rows
+                measured90 = hist / rolled_events * per_day * MONTH_FILE_DAYS
+                row[label]["proto90_populated"] = row[label]["proto90"] - measured90 + hist90
     print(f"90-day scaling: {per_day / 1e6:.1f} M events a day; cutoff {cutoff:,} bytes")
     for label in ("30 d with tail", "30 d ended"):
         for key, who in (
@@ -1207,9 +1232,10 @@ def main(argv: list[str] | None = None) -> int:
     for label in ("30 d with tail", "30 d ended"):
         r = bills["retention"][label]
         print(
-            f"retention, {label}: hist chunks read {mib(r['hist'])} MiB (populated: {mib(r['hist_populated'])} MiB, "
-            f"arithmetic); 90 d {gib(r['proto90'])} GiB as measured, {gib(r['proto90_populated'])} GiB with the "
-            f"hist columns populated (today {gib(r['today90'])})"
+            f"retention, {label}: hist chunks read {mib(r['hist'])} MiB ({r['hist_rows']:,.0f} column-rows); 90 d "
+            f"{gib(r['proto90'])} GiB as measured, {gib(r['proto90_populated'])} GiB with the hist columns populated "
+            f"({gib(r['proto90_populated'] - r['proto90'] + r['proto90_dense'])} with that and a dense key; "
+            f"arithmetic; today {gib(r['today90'])})"
         )
     for name, row in bills.items():
         print(
