@@ -624,10 +624,13 @@ ORDER BY v.day"""
 
 def _bits(month: str, since: str, upto: str) -> str:
     """The bits (bit j: day j + 1 of ``month``) of the days in [since, upto] (dates); 0 when
-    none, whatever the dates (a bigint)."""
-    lo = f"greatest(0, date_diff('day', {month}, {since}))"
-    hi = f"least(30, date_diff('day', {month}, {upto}))"
-    return f"CAST(power(2, greatest({hi} + 1, {lo})) - power(2, {lo}) AS bigint)"
+    none, whatever the dates (a bigint). No greatest/least: sqlglot writes each of those for
+    DuckDB as a CASE repeating its arguments, which nested grows the text manyfold."""
+    lo = f"date_diff('day', {month}, {since})"
+    hi = f"date_diff('day', {month}, {upto})"
+    from_lo = f"CASE WHEN {lo} <= 0 THEN 2147483647 WHEN {lo} > 30 THEN 0 ELSE 2147483648 - CAST(power(2, {lo}) AS bigint) END"
+    upto_hi = f"CASE WHEN {hi} < 0 THEN 0 WHEN {hi} >= 30 THEN 2147483647 ELSE CAST(power(2, {hi} + 1) AS bigint) - 1 END"
+    return f"bitwise_and(CAST({from_lo} AS bigint), CAST({upto_hi} AS bigint))"
 
 
 def _low_day(bits: str, month: str) -> str:
@@ -641,39 +644,80 @@ def _hist(i: int, alias: str = "") -> str:
 
 
 _WEEK = "CAST(date_trunc('week', {}) AS date)"
+_COHORT_DAY = "date_add('day', CAST(round(log2(p.low)) AS integer), date_add('month', -p.src, p.month))"
 
 
-def _month_rows() -> str:
-    """The overall rows active in the range, one scan per month of it: the k-th month reads
-    hist1..hist{k} only (the months from the range's first on; the first month reads none), so
-    that Athena reads each hist column only in the month files that need it."""
+def _retention_constants() -> str:
+    """CTEs ``rdays`` and ``rbits``: one row of the dates (m0..m4: the range's months from its
+    first) and bit ranges the month scans use, computed once from the parameters (written into
+    each scan's expressions instead, they made a text of 80-130 thousand characters for DuckDB)."""
+    months = ", ".join(
+        f"CAST(date_add('month', {k}, date_trunc('month', {FROM_DAY})) AS date) AS m{k}" for k in range(HISTORY_MONTHS + 1)
+    )
+    bits = []
+    for k in range(HISTORY_MONTHS + 1):
+        bits.append(f"{_bits(f'm{k}', 'a', 'u')} AS live{k}")
+        for i in range(1, k + 1):  # hist i of month k is month k - i: its days from a
+            bits.append(f"{_bits(f'm{k - i}', 'a', f'm{k}')} AS hist{k}_{i}")
+        week0 = _WEEK.format(f"m{k}")
+        for j in range(6):
+            first, last = f"date_add('day', {7 * j}, {week0})", f"date_add('day', {7 * j + 6}, {week0})"
+            bits.append(f"{_bits(f'm{k}', first, last)} AS week{k}_{j}")
+        if k:  # the days of month k's first week that lie in month k - 1
+            bits.append(f"{_bits(f'm{k - 1}', week0, f'date_add({QUOTE}day{QUOTE}, -1, m{k})')} AS before{k}")
+    names = ", ".join(f"m{k}" for k in range(HISTORY_MONTHS + 1))
+    listed = ",\n         ".join(bits)
+    return f"""rdays AS (
+  SELECT {FROM_DAY} AS a, {UPTO} AS u, {months}
+),
+rbits AS (
+  SELECT {names},
+         {listed}
+  FROM rdays
+)"""
+
+
+QUOTE = "'"
+
+
+def _month_patterns() -> str:
+    """The overall rows active in the range as patterns with their counts, one scan per month
+    of the range: (month, src, low, weeks, n). The k-th month reads hist1..hist{k} only (the
+    first month reads none), so that Athena reads each hist column only in the month files that
+    need it. ``src`` is the month (i months back, 0: the row's own) holding the visitor's first
+    active day from date_from, ``low`` that day's bit; bit j of ``weeks``: the row counts week
+    j of its month (the ISO week of its first day, + j)."""
     scans = []
     for k in range(HISTORY_MONTHS + 1):
+        month = f"date_add('month', {k}, date_trunc('month', {FROM_DAY}))"
         hist = "".join(f", {_hist(i)} AS hist{i}" for i in range(1, k + 1))
-        h = "".join(
-            f", bitwise_and(CAST(hist{i} AS bigint), {_bits(_MONTH_BACK.format(i=i), FROM_DAY, 'month')}) AS h{i}"
-            if i <= k
-            else f", CAST(0 AS bigint) AS h{i}"
-            for i in range(1, HISTORY_MONTHS + 1)
-        )
-        month = f"date_format(date_add('month', {k}, date_trunc('month', {FROM_DAY})), '%Y-%m-%d')"
-        scans.append(f"""  SELECT month, live{h}
+        h = "".join(f", bitwise_and(CAST(o.hist{i} AS bigint), c.hist{k}_{i}) AS h{i}" for i in range(1, k + 1))
+        src = "CASE " + "".join(f"WHEN h{i} <> 0 THEN {i} " for i in range(k, 0, -1)) + "ELSE 0 END" if k else "0"
+        low = "bitwise_and(live, -live)"
+        if k:
+            low = "CASE " + "".join(f"WHEN h{i} <> 0 THEN bitwise_and(h{i}, -h{i}) " for i in range(k, 0, -1)) + f"ELSE {low} END"
+        terms = []
+        for j in range(6):
+            term = f"CASE WHEN bitwise_and(live, week{k}_{j}) <> 0"
+            if j == 0 and k:  # the week began in the month before and hist1 has a day of it: that row counts it
+                term += f" AND bitwise_and(h1, before{k}) = 0"
+            terms.append(f"{term} THEN {2**j} ELSE 0 END")
+        carried = "".join(f", c.week{k}_{j}" for j in range(6)) + (f", c.before{k}" if k else "")
+        scans.append(f"""  SELECT m{k} AS month, {src} AS src, {low} AS low, {" + ".join(terms)} AS weeks, count(*) AS n
   FROM (
-    SELECT CAST(dt AS date) AS month,
-           bitwise_and(CAST({_mask()} AS bigint), {_bits("CAST(dt AS date)", FROM_DAY, UPTO)}) AS live{hist}
-    FROM mg_month_overall
-    WHERE app_id = :app_id AND dt = {month} AND dt <= :date_to AND dt <= :rolled_through AND :date_from <= :rolled_through
-  ) o{k}
-  WHERE live <> 0""")
+    SELECT c.m{k}, bitwise_and(CAST(o.mask AS bigint), c.live{k}) AS live{h}{carried}
+    FROM (
+      SELECT {_mask()} AS mask{hist}
+      FROM mg_month_overall
+      WHERE app_id = :app_id AND dt = date_format({month}, '%Y-%m-%d') AND dt <= :date_to AND dt <= :rolled_through
+        AND :date_from <= :rolled_through
+    ) o
+    CROSS JOIN rbits c
+  ) r{k}
+  WHERE live <> 0
+  GROUP BY 1, 2, 3, 4""")
     return "\n  UNION ALL\n".join(scans)
 
-
-_MONTH_BACK = "date_add('month', -{i}, month)"
-_COHORT_DAY = (
-    "CASE "
-    + " ".join(f"WHEN h{i} <> 0 THEN {_low_day(f'h{i}', _MONTH_BACK.format(i=i))}" for i in range(HISTORY_MONTHS, 0, -1))
-    + f" ELSE {_low_day('live', 'month')} END"
-)
 
 # retention: weekly cohorts from the overall month rows. A row of month M active in [a, b] (a =
 # date_from, its days up to min(date_to, rolled_through): ``live``) tells, with no key, (1) the
@@ -683,7 +727,7 @@ _COHORT_DAY = (
 # weeks within M: the weeks of ``live``'s bits, except M's first week when it began in M-1 and
 # hist1 has a day of it from a (the row of M-1 counts that week). A range of 92 days or less
 # starts at most four months before any month it overlaps, so the k-th month of the range needs
-# hist1..hist{k} only: one scan per month (``_month_rows``), so that the first month's file is
+# hist1..hist{k} only: one scan per month (``_month_patterns``), so that the first month's file is
 # read without hist columns, the second's with hist1, and so on (a 90-day range: 0+1+2+3 hist
 # column-files, not 4 x 4). Longer ranges would need the visitor-day path. The raw tail (days after
 # rolled_through) reads keys, as the other panels' tails do: a tail visitor's cohort is its first
@@ -697,23 +741,16 @@ tail_weeks AS (
     AND event_type NOT IN {NOT_USER} AND (:include_bots OR NOT coalesce(is_bot, false))
   GROUP BY @visitor, {_WEEK.format("CAST(dt AS date)")}
 ),
-month_rows AS (
-{_month_rows()}
+{_retention_constants()},
+patterns AS (
+{_month_patterns()}
 ),
 month_weeks AS (
-  SELECT c.cohort_week, CAST(date_add('day', 7 * w.k, {_WEEK.format("c.month")}) AS date) AS week
-  FROM (SELECT month, live, h1, {_WEEK.format(_COHORT_DAY)} AS cohort_week FROM month_rows) c
-  CROSS JOIN UNNEST(sequence(0, 5)) AS w(k)
-  WHERE bitwise_and(c.live, {
-    _bits(
-        "c.month",
-        f"date_add('day', 7 * w.k, {_WEEK.format('c.month')})",
-        f"date_add('day', 7 * w.k + 6, {_WEEK.format('c.month')})",
-    )
-}) <> 0
-    AND NOT (w.k = 0 AND bitwise_and(c.h1, {
-    _bits("date_add('month', -1, c.month)", _WEEK.format("c.month"), "date_add('day', -1, c.month)")
-}) <> 0)
+  SELECT {_WEEK.format(_COHORT_DAY)} AS cohort_week,
+         CAST(date_add('day', 7 * w.j, {_WEEK.format("p.month")}) AS date) AS week, p.n
+  FROM patterns p
+  CROSS JOIN UNNEST(sequence(0, 5)) AS w(j)
+  WHERE bitwise_and(p.weeks, CAST(power(2, w.j) AS bigint)) <> 0
 ),
 tail_rolled AS (
   SELECT visitor_key, min({_low_day("live", "month")}) AS first_day,
@@ -734,8 +771,8 @@ tail_new AS (
   WHERE r.last_day IS NULL OR t.week > {_WEEK.format("r.last_day")}
 ),
 counts AS (
-  SELECT cohort_week, week, count(*) AS active_users
-  FROM (SELECT cohort_week, week FROM month_weeks UNION ALL SELECT cohort_week, week FROM tail_new) a
+  SELECT cohort_week, week, CAST(sum(n) AS bigint) AS active_users
+  FROM (SELECT cohort_week, week, n FROM month_weeks UNION ALL SELECT cohort_week, week, 1 FROM tail_new) a
   GROUP BY cohort_week, week
 ),
 sized AS (
