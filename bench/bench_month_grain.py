@@ -648,25 +648,28 @@ _COHORT_DAY = "date_add('day', CAST(round(log2(p.low)) AS integer), date_add('mo
 
 
 def _retention_constants() -> str:
-    """CTEs ``rdays`` and ``rbits``: one row of the dates (m0..m4: the range's months from its
-    first) and bit ranges the month scans use, computed once from the parameters (written into
-    each scan's expressions instead, they made a text of 80-130 thousand characters for DuckDB)."""
+    """CTEs ``rdays`` and ``rbits``: one row of what the month scans need from the parameters,
+    computed once: m0..m4 (the range's months from its first), ``from_a`` (the bits from
+    date_from's day on), ``up{k}`` (month k's bits up to min(date_to, rolled_through)), ``w0_{k}``
+    (days of month k's first ISO week before the month) and ``before{k}`` (those days' bits in
+    month k - 1). Written into each scan instead, they made a text of 80-130 thousand
+    characters that took DuckDB longer to plan than to run."""
     months = ", ".join(
         f"CAST(date_add('month', {k}, date_trunc('month', {FROM_DAY})) AS date) AS m{k}" for k in range(HISTORY_MONTHS + 1)
     )
-    bits = []
+    cols = ["2147483648 - CAST(power(2, day(a) - 1) AS bigint) AS from_a"]
     for k in range(HISTORY_MONTHS + 1):
-        bits.append(f"{_bits(f'm{k}', 'a', 'u')} AS live{k}")
-        for i in range(1, k + 1):  # hist i of month k is month k - i: its days from a
-            bits.append(f"{_bits(f'm{k - i}', 'a', f'm{k}')} AS hist{k}_{i}")
-        week0 = _WEEK.format(f"m{k}")
-        for j in range(6):
-            first, last = f"date_add('day', {7 * j}, {week0})", f"date_add('day', {7 * j + 6}, {week0})"
-            bits.append(f"{_bits(f'm{k}', first, last)} AS week{k}_{j}")
-        if k:  # the days of month k's first week that lie in month k - 1
-            bits.append(f"{_bits(f'm{k - 1}', week0, f'date_add({QUOTE}day{QUOTE}, -1, m{k})')} AS before{k}")
+        d = f"date_diff('day', m{k}, u)"
+        cols.append(
+            f"CASE WHEN {d} < 0 THEN 0 WHEN {d} >= 30 THEN 2147483647 ELSE CAST(power(2, {d} + 1) AS bigint) - 1 END AS up{k}"
+        )
+        w0 = f"date_diff('day', {_WEEK.format(f'm{k}')}, m{k})"
+        cols.append(f"{w0} AS w0_{k}")
+        if k:
+            n = f"date_diff('day', m{k - 1}, m{k})"
+            cols.append(f"CAST(power(2, {n}) - power(2, {n} - {w0}) AS bigint) AS before{k}")
     names = ", ".join(f"m{k}" for k in range(HISTORY_MONTHS + 1))
-    listed = ",\n         ".join(bits)
+    listed = ",\n         ".join(cols)
     return f"""rdays AS (
   SELECT {FROM_DAY} AS a, {UPTO} AS u, {months}
 ),
@@ -677,35 +680,37 @@ rbits AS (
 )"""
 
 
-QUOTE = "'"
-
-
 def _month_patterns() -> str:
     """The overall rows active in the range as patterns with their counts, one scan per month
     of the range: (month, src, low, weeks, n). The k-th month reads hist1..hist{k} only (the
     first month reads none), so that Athena reads each hist column only in the month files that
     need it. ``src`` is the month (i months back, 0: the row's own) holding the visitor's first
     active day from date_from, ``low`` that day's bit; bit j of ``weeks``: the row counts week
-    j of its month (the ISO week of its first day, + j)."""
+    j of its month (the ISO week of its first day, + j). Month k - i for i < k lies wholly after
+    date_from's month, so only hist{k} (date_from's month) is cut to the days from date_from."""
     scans = []
     for k in range(HISTORY_MONTHS + 1):
         month = f"date_add('month', {k}, date_trunc('month', {FROM_DAY}))"
         hist = "".join(f", {_hist(i)} AS hist{i}" for i in range(1, k + 1))
-        h = "".join(f", bitwise_and(CAST(o.hist{i} AS bigint), c.hist{k}_{i}) AS h{i}" for i in range(1, k + 1))
+        h = "".join(
+            f", bitwise_and(CAST(o.hist{i} AS bigint), c.from_a) AS h{i}" if i == k else f", CAST(o.hist{i} AS bigint) AS h{i}"
+            for i in range(1, k + 1)
+        )
         src = "CASE " + "".join(f"WHEN h{i} <> 0 THEN {i} " for i in range(k, 0, -1)) + "ELSE 0 END" if k else "0"
         low = "bitwise_and(live, -live)"
         if k:
             low = "CASE " + "".join(f"WHEN h{i} <> 0 THEN bitwise_and(h{i}, -h{i}) " for i in range(k, 0, -1)) + f"ELSE {low} END"
         terms = []
-        for j in range(6):
-            term = f"CASE WHEN bitwise_and(live, week{k}_{j}) <> 0"
+        for j in range(6):  # week j: the month's days 7j - w0 .. 7j - w0 + 6
+            term = f"CASE WHEN bitwise_and(live, CAST(floor({127 * 2 ** (7 * j)} / power(2, w0)) AS bigint)) <> 0"
             if j == 0 and k:  # the week began in the month before and hist1 has a day of it: that row counts it
-                term += f" AND bitwise_and(h1, before{k}) = 0"
+                term += " AND bitwise_and(h1, before) = 0"
             terms.append(f"{term} THEN {2**j} ELSE 0 END")
-        carried = "".join(f", c.week{k}_{j}" for j in range(6)) + (f", c.before{k}" if k else "")
+        live = "bitwise_and(c.up0, c.from_a)" if k == 0 else f"c.up{k}"
+        before = f", c.before{k} AS before" if k else ""
         scans.append(f"""  SELECT m{k} AS month, {src} AS src, {low} AS low, {" + ".join(terms)} AS weeks, count(*) AS n
   FROM (
-    SELECT c.m{k}, bitwise_and(CAST(o.mask AS bigint), c.live{k}) AS live{h}{carried}
+    SELECT c.m{k}, c.w0_{k} AS w0, bitwise_and(CAST(o.mask AS bigint), {live}) AS live{h}{before}
     FROM (
       SELECT {_mask()} AS mask{hist}
       FROM mg_month_overall
