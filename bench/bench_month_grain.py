@@ -68,7 +68,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.bench_dashboard_queries import APP, LAST_DAY, ROOT, machine
-from bench.bench_rollups import EVENTS_PER_DAY_AT_1B, cutoff_bytes
+from bench.bench_rollups import EVENTS_PER_DAY_AT_1B, cutoff_bytes, profile_parts
 from bench.bench_rollups import params as today_params
 from chalicelib.lake import parquetio
 from clickstream.lake import batch, billing, catalog, prepare, query_names, translate
@@ -1110,36 +1110,8 @@ def profile_page(
         wall, tables = run_page(con, composed)
         con.execute("PRAGMA disable_profiling")
         tree = json.loads(out.read_text())
-    by_columns: dict[tuple[str, ...], list[str]] = {}
-    for name, table in zip(names, tables):
-        by_columns.setdefault((batch.ORDINAL, *table.column_names), []).append(name)
-    parts: dict[str, float] = {}
-
-    def panel_of(node: dict) -> str:
-        for _ in range(3):
-            node = (node.get("children") or [{}])[0]
-            projected = (node.get("extra_info") or {}).get("Projections")
-            if isinstance(projected, list) and tuple(projected) in by_columns:
-                return "panel " + "/".join(by_columns[tuple(projected)])
-        return "panel ?"
-
-    def walk(node: dict, owner: str) -> None:
-        info, children = node.get("extra_info") or {}, node.get("children", [])
-        if node.get("name") == "CTE" and len(children) == 2:
-            name = f"CTE {info.get('CTE Name')}"
-            parts[name] = parts.get(name, 0.0) + float(node.get("timing", 0.0))
-            walk(children[0], name)
-            walk(children[1], owner)
-            return
-        if node.get("name") == "UNGROUPED_AGGREGATE" and owner == "statement" and "list(" in str(info.get("Aggregates")):
-            owner = panel_of(node)
-        parts[owner] = parts.get(owner, 0.0) + float(node.get("timing", 0.0))
-        for child in children:
-            walk(child, owner)
-
-    for node in tree.get("operator", []):
-        walk(node, "statement")
-    return wall, sum(parts.values()), sorted(parts.items(), key=lambda kv: -kv[1])
+    total, parts = profile_parts(tree, names, tables)
+    return wall, total, parts
 
 
 def populated_hist_bytes(lake: Path, month: date = date(2026, 11, 1)) -> tuple[float, int]:

@@ -212,9 +212,17 @@ def profile_batched(root: Path, lo: date, hi: date, through: str) -> tuple[float
         con.execute("PRAGMA disable_profiling")
         tree = json.loads(out.read_text())
     con.close()
+    total, parts = profile_parts(tree, names, composed.split(answer))
+    return wall, total, parts
+
+
+def profile_parts(tree: dict, names: Sequence[str], tables: Sequence[pa.Table]) -> tuple[float, list[tuple[str, float]]]:
+    """A batched page's DuckDB JSON profile split by part: (operator seconds summed over threads,
+    operator seconds per part, largest first). A part is a CTE's definition or a panel's own
+    SELECT, known by the columns it projects beside the ordinal (``tables``: the panels' answers)."""
     parts: dict[str, float] = {}
     by_columns: dict[tuple[str, ...], list[str]] = {}
-    for name, table in zip(names, composed.split(answer)):
+    for name, table in zip(names, tables):
         by_columns.setdefault((batch.ORDINAL, *table.column_names), []).append(name)
 
     def panel_of(node: dict) -> str:
@@ -242,7 +250,7 @@ def profile_batched(root: Path, lo: date, hi: date, through: str) -> tuple[float
     for node in tree.get("operator", []):
         walk(node, "statement")
     total = sum(parts.values())
-    return wall, total, sorted(parts.items(), key=lambda kv: -kv[1])
+    return total, sorted(parts.items(), key=lambda kv: -kv[1])
 
 
 class CountingRunner(LakeRunner):
