@@ -31,19 +31,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.bench_dashboard_queries import APP, ROOT
+from clickstream.lake import billing
 
 LAKE = ROOT / "results" / "modeled-10000000-30d"
 DIRECTORY_SIZES = (100_000_000, 300_000_000, 3_000_000_000)
-
-
-def column_bytes(path: Path) -> dict[str, int]:
-    meta = pq.ParquetFile(path).metadata
-    sizes: dict[str, int] = {}
-    for g in range(meta.num_row_groups):
-        for c in range(meta.num_columns):
-            chunk = meta.row_group(g).column(c)
-            sizes[chunk.path_in_schema] = sizes.get(chunk.path_in_schema, 0) + chunk.total_compressed_size
-    return sizes
 
 
 def dense_ids(rng: np.random.Generator, rows: int, directory: int) -> np.ndarray:
@@ -67,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     day = pq.read_table(folder)
     rng = np.random.default_rng(1)
     rows = day.take(pa.array(rng.integers(0, day.num_rows, size=args.rows))).drop_columns(["visitor_key"])
-    others = [c for c in rows.column_names]
+    others = list(rows.column_names)
     print(f"{day.num_rows:,} visitor-days of {args.day} resampled to {args.rows:,} rows")
     print("bytes per row: " + ", ".join(others + ["visitor_key"]))
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             table = rows.append_column("visitor_key", keys)
             path = Path(tmp) / "day.parquet"
             pq.write_table(table, path, compression="snappy", use_dictionary=others, column_encoding=encoding or None)
-            sizes = column_bytes(path)
+            sizes = billing.column_sizes(path)
             print(f"{name:>18}: " + ", ".join(f"{sizes[c] / args.rows:.3f}" for c in others + ["visitor_key"]))
     return 0
 

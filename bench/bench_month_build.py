@@ -59,6 +59,7 @@ import pyarrow.parquet as pq
 from bench._monthbuild import DIMS, LOOKBACK, SOURCE_COLUMNS, Dim, add_months, build_month
 from bench.bench_dashboard_queries import APP, ROOT
 from chalicelib.lake.parquetio import parquet_bytes
+from clickstream.lake import billing
 
 LAKE = ROOT / "results" / "modeled-10000000-30d"  # bench.bench_rollups builds it
 OUT = ROOT / "results" / "month-build"
@@ -227,13 +228,7 @@ def key_bytes(table: pa.Table) -> dict[str, int]:
             path = Path(tmp) / f"{name}.parquet"
             others = [c for c in t.column_names if c != "visitor_key"]
             pq.write_table(t, path, compression="snappy", use_dictionary=others, column_encoding=encoding)
-            meta = pq.ParquetFile(path).metadata
-            sizes[name] = sum(
-                meta.row_group(g).column(c).total_compressed_size
-                for g in range(meta.num_row_groups)
-                for c in range(meta.num_columns)
-                if meta.row_group(g).column(c).path_in_schema == "visitor_key"
-            )
+            sizes[name] = billing.column_sizes(path)["visitor_key"]
     return sizes
 
 

@@ -932,6 +932,17 @@ RANGES = {
 }
 
 
+def require_equal(today: pa.Table, proto: pa.Table, what: str) -> None:
+    """Stop the benchmark unless the prototype's answer is today's, column for column and row for
+    row, naming the case and the first differences."""
+    if today.column_names != proto.column_names or today.to_pylist() != proto.to_pylist():
+        diff = [(x, y) for x, y in zip(today.to_pylist(), proto.to_pylist()) if x != y][:3]
+        raise SystemExit(
+            f"MISMATCH: {what}: today {today.num_rows} rows {today.column_names}, prototype {proto.num_rows} rows "
+            f"{proto.column_names}; first differences {diff}"
+        )
+
+
 def check_equal(con: duckdb.DuckDBPyConnection) -> int:
     """Every panel of the prototype page equals today's, row for row; raises on the first
     difference. Returns how many panel answers were compared."""
@@ -943,12 +954,7 @@ def check_equal(con: duckdb.DuckDBPyConnection) -> int:
             t_s, t_tables = run_page(con, today)
             p_s, p_tables = run_page(con, proto)
             for name, a, b in zip(names, t_tables, p_tables):
-                if a.column_names != b.column_names or a.to_pylist() != b.to_pylist():
-                    diff = [(x, y) for x, y in zip(a.to_pylist(), b.to_pylist()) if x != y][:3]
-                    raise SystemExit(
-                        f"MISMATCH: {name}, {label} ({lo}..{hi}), include_bots={bots}: today {a.num_rows} rows "
-                        f"{a.column_names}, prototype {b.num_rows} rows {b.column_names}; first differences {diff}"
-                    )
+                require_equal(a, b, f"{name}, {label} ({lo}..{hi}), include_bots={bots}")
                 compared += 1
             print(
                 f"equal: {label} {lo}..{hi} include_bots={bots}: {len(names)} panels (today {t_s:.2f} s, prototype {p_s:.2f} s)"
@@ -1006,12 +1012,7 @@ def check_retention_synthetic(seeds: tuple[int, ...] = (7, 11)) -> int:
                     # batch.compose's plan is cached and the texts are translated once
                     queries = [panel_query("retention", lo, hi, bots, proto, rolled=days[-1]) for proto in (False, True)]
                     _, (a, b) = run_page(con, batch.compose(queries))
-                    if a.column_names != b.column_names or a.to_pylist() != b.to_pylist():
-                        diff = [(x, y) for x, y in zip(a.to_pylist(), b.to_pylist()) if x != y][:3]
-                        raise SystemExit(
-                            f"MISMATCH: retention on the synthetic lake (seed {seed}), {lo}..{hi}, include_bots={bots}: "
-                            f"today {a.num_rows} rows, month form {b.num_rows}; first differences {diff}"
-                        )
+                    require_equal(a, b, f"retention on the synthetic lake (seed {seed}), {lo}..{hi}, include_bots={bots}")
                     compared += 1
                     empty += a.num_rows == 0
             con.close()
@@ -1081,15 +1082,8 @@ def column_reads(root: Path, sql: str, params: dict[str, Any], wanted: Callable[
         ).fetchall()
         for (dt,) in kept:
             for path in (root / spec.table / f"app_id={APP}" / f"dt={dt}").glob("*.parquet"):
-                meta = pq.ParquetFile(path).metadata
-                rows += meta.num_rows * sum(wanted(c) for c in spec.columns)
-                for g in range(meta.num_row_groups):
-                    group = meta.row_group(g)
-                    found += sum(
-                        group.column(c).total_compressed_size
-                        for c in range(group.num_columns)
-                        if wanted(group.column(c).path_in_schema)
-                    )
+                rows += pq.ParquetFile(path).metadata.num_rows * sum(wanted(c) for c in spec.columns)
+                found += sum(size for column, size in billing.column_sizes(path).items() if wanted(column))
     con.close()
     return found, rows
 
@@ -1131,9 +1125,7 @@ def populated_hist_bytes(lake: Path, month: date = date(2026, 11, 1)) -> tuple[f
     con.close()
     random.Random(14).shuffle(values)
     body = parquetio.parquet_bytes(pa.table({"hist1_people": pa.array(values, pa.int32())}), frozenset())
-    meta = pq.ParquetFile(pa.BufferReader(body)).metadata
-    chunks = sum(meta.row_group(g).column(0).total_compressed_size for g in range(meta.num_row_groups))
-    return chunks / len(values), len(values)
+    return billing.column_sizes(pa.BufferReader(body))["hist1_people"] / len(values), len(values)
 
 
 def mib(n: float) -> str:

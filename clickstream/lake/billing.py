@@ -84,9 +84,10 @@ def scans(sql: str) -> list[ScanSpec]:
     return found
 
 
-@lru_cache(maxsize=4096)
-def _chunk_sizes(path: str, mtime_ns: int) -> dict[str, int]:
-    meta = pq.ParquetFile(path).metadata
+def column_sizes(source: Any) -> dict[str, int]:
+    """Compressed bytes per top-level column of one Parquet file (a path or a pyarrow file),
+    summed over its row groups: what Athena reads of that column in that file."""
+    meta = pq.ParquetFile(source).metadata
     sizes: dict[str, int] = {}
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
@@ -95,6 +96,11 @@ def _chunk_sizes(path: str, mtime_ns: int) -> dict[str, int]:
             name = chunk.path_in_schema.split(".")[0]
             sizes[name] = sizes.get(name, 0) + chunk.total_compressed_size
     return sizes
+
+
+@lru_cache(maxsize=4096)
+def _chunk_sizes(path: str, mtime_ns: int) -> dict[str, int]:
+    return column_sizes(path)
 
 
 def _partitions(root: Path, table: str) -> list[tuple[str, str]]:
