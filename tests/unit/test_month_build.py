@@ -132,7 +132,7 @@ def chain(lake: dict[str, pa.Table], key_range: KeyRange = ALL_KEYS) -> list[Mon
     return built
 
 
-SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
