@@ -452,7 +452,8 @@ def part3(table: pa.Table, tmp: Path, group_rows: int) -> None:
         f"{per_file * 1000:.2f} ms per file (mean of 100; load `{uptime()}`); encodings of the key: "
         f"{sorted(set(meta.row_group(0).column(meta.schema.names.index(KEY)).encodings))}"
     )
-    [(want,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}') WHERE {KEY} >= {lo} AND {KEY} < {hi}").fetchall()
+    query = f"SELECT count(*) FROM read_parquet('{path}') WHERE {KEY} >= {lo} AND {KEY} < {hi}"
+    [(want,)] = duckdb.connect().execute(query).fetchall()
     print(f"DuckDB {duckdb.__version__} reads the file: {want:,} rows in the slice [{lo}, {hi})")
     source = tmp / "p3-source.parquet"
     pq.write_table(table, source)
