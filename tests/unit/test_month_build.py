@@ -192,6 +192,17 @@ def test_the_planned_ranges_cover_every_key_once(n: int, keys: list[int]) -> Non
         assert ranges[at].lo <= key < ranges[at].hi
 
 
+@settings(max_examples=40)
+@given(n=st.integers(1, 300), m=st.integers(1, 50), data=st.data())
+def test_sub_ranges_of_a_part_cover_it_once(n: int, m: int, data: st.DataObject) -> None:
+    part = data.draw(st.sampled_from(plan_ranges(n)))
+    subs = plan_ranges(m, part)
+    assert subs[0].lo == part.lo and subs[-1].hi == part.hi and all(a.hi == b.lo for a, b in zip(subs, subs[1:]))
+    assert plan_ranges(1, part) == (part,)
+    with pytest.raises(KeyRangeError, match=r"cannot plan 3 key ranges in \[5, 7\)"):
+        plan_ranges(3, KeyRange(5, 7))
+
+
 def test_a_key_range_is_a_few_row_groups_of_a_file_sorted_by_key() -> None:
     rng = random.Random(3)
     keys = sorted([KEY_MIN, KEY_MAX, *(rng.randrange(KEY_MIN, KEY_END) for _ in range(10_000))])

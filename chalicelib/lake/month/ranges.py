@@ -63,12 +63,16 @@ class KeyRange:
 ALL_KEYS = KeyRange(KEY_MIN, KEY_END)
 
 
-def plan_ranges(n: int) -> tuple[KeyRange, ...]:
-    """The key space in ``n`` contiguous ranges of equal width (within one key), in key order:
-    they cover every int64 once. Random keys give each about 1/n of the visitors."""
-    if not 1 <= n <= MAX_RANGES:
-        raise KeyRangeError(f"cannot plan {n} key ranges: the month build takes 1 to {MAX_RANGES} slices")
-    bounds = [KEY_MIN + (i * 2**64) // n for i in range(n + 1)]
+def plan_ranges(n: int, within: KeyRange | None = None) -> tuple[KeyRange, ...]:
+    """``within`` (the whole key space if None) in ``n`` contiguous ranges of equal width (within
+    one key), in key order: they cover each of its keys once. Random keys give each about 1/n of
+    the visitors. The month's parts are ``plan_ranges(n)``; a part too large for memory is built
+    in ``plan_ranges(m, part)``, its sub-ranges appended in order (decision 0017, *Slices and
+    files*)."""
+    space = ALL_KEYS if within is None else within
+    if not 1 <= n <= min(MAX_RANGES, space.hi - space.lo):
+        raise KeyRangeError(f"cannot plan {n} key ranges in {space}: the month build takes 1 to {MAX_RANGES} slices")
+    bounds = [space.lo + (i * (space.hi - space.lo)) // n for i in range(n + 1)]
     return tuple(KeyRange(lo, hi) for lo, hi in zip(bounds, bounds[1:]))
 
 
