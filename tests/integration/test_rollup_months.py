@@ -9,13 +9,11 @@ a month whose rows are being rebuilt.
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 
 from chalicelib import clients
@@ -199,3 +197,161 @@ def test_the_export_builds_every_month_as_the_definition_says(lake5: Settings):
         visitor_key.key("anon-c"): date(2026, 10, 2),
         visitor_key.key("anon-d"): None,
     }
+
+
+LATE = visit("anon-c", "u-carol", date(2026, 10, 20), 15, ["/pricing"]) + visit("anon-e", None, date(2026, 10, 21), 9, ["/"])
+# What the late days' cleaning adds: each day's month from that day, and the four months after.
+LATE_ENTRIES = {date(2026, 10, d) for d in range(19, 23)} | {
+    date(2026, 11, 1),
+    date(2026, 12, 1),
+    date(2027, 1, 1),
+    date(2027, 2, 1),
+}
+
+
+def late_events(settings: Settings) -> None:
+    store(settings, LATE, received_ms=NOW + DAY - 60_000, app_id=APP)
+
+
+def assert_rebuilt_for_the_late_events(settings: Settings) -> None:
+    assert_months_are_the_definition(settings)
+    assert dirty_months(settings) == set()
+    assert rolled_through(settings) == "2026-12-08"  # the last day with rollups (events to the 7th)
+    december = stored(settings, month_files(settings, "overall", date(2026, 12, 1)), month.MONTH_SCHEMAS["overall"])
+    prev = dict(zip(december.column("visitor_key").to_pylist(), december.column("prev_all").to_pylist()))
+    assert prev[visitor_key.key("anon-c")] == date(2026, 10, 20), "December was rebuilt from October's new carry"
+
+
+def test_a_late_event_rebuilds_its_month_and_the_months_after_it_that_exist(lake5: Settings):
+    # WHEN late events of October arrive and the next day's run exports them
+    late_events(lake5)
+    assert exporter(lake5, NOW + DAY).run_once().status == "exported"
+    # THEN October and December (November and 2027 have no day) are the definition's again
+    assert_rebuilt_for_the_late_events(lake5)
+    assert listed(lake5, months.table_prefix(lake5.lake_prefix, APP) + "dim=overall/month=2027-01/") == []
+
+
+CRASHES = [
+    ("rollup_after_write", 1),
+    ("rollup_after_clean", 1),
+    ("rollup_after_clean", 3),
+    ("month_after_part", 1),
+    ("month_after_part", 2),
+    ("month_after_clean", 1),
+    ("month_after_clean", 2),
+    ("rollup_after_state", 1),
+]
+
+
+@pytest.mark.parametrize("point, nth", CRASHES)
+def test_a_crash_at_any_step_never_publishes_a_month_being_rebuilt_and_the_rerun_finishes(lake5: Settings, point: str, nth: int):
+    seen = []
+
+    def crash(reached: str) -> None:
+        if reached == point:
+            seen.append(reached)
+            if len(seen) == nth:
+                raise HardKill(point)
+
+    # WHEN the run exporting late events of October dies at the point
+    late_events(lake5)
+    with pytest.raises(HardKill):
+        exporter(lake5, NOW + DAY, crash).run_once()
+    # THEN what the published state covers is the definition's, as readers read it
+    through = rolled_through(lake5)
+    if through != rollups.NOTHING_ROLLED:
+        assert_months_are_the_definition(lake5, date.fromisoformat(through))
+    entries = dirty_months(lake5)
+    if entries and point != "rollup_after_state":
+        assert through < min(entries).isoformat()
+    if point == "rollup_after_clean" and nth == 1:
+        assert entries == {date(2026, 10, 19), *(e for e in LATE_ENTRIES if e.day == 1)}, entries
+    # WHEN the next run starts (the dead run's lease expired)
+    assert exporter(lake5, NOW + DAY + 60_000).run_once().status in ("exported", "idle")
+    # THEN the months are the definition's, nothing is dirty, and the state covers the closed days
+    assert_rebuilt_for_the_late_events(lake5)
+    assert not [k for k in listed(lake5, rollups.state_folder(lake5.lake_prefix, APP)) if "/hold-" in k]
+
+
+def test_a_month_that_cannot_be_built_keeps_the_state_before_it_and_the_months_after_wait(lake5: Settings):
+    # GIVEN October's carry is damaged (a part of another count beside its own)
+    lake = s3_lake(lake5)
+    good = carry_files(lake5, "browser", date(2026, 10, 1))[0]
+    broken = good.replace("part-0-of-1", "part-1-of-3")
+    lake.put_bytes(broken, lake.read_bytes(good))
+    # WHEN late events of October are exported: October builds, its carry is rewritten whole
+    # (the stray part is deleted with the other count's files), so damage the carry December reads
+    late_events(lake5)
+    exporter(lake5, NOW + DAY).run_once()
+    assert not lake.exists(broken)
+    # Now a stray part in the month December reads from, and a late event in December
+    lake.put_bytes(broken, lake.read_bytes(good))
+    store(lake5, visit("anon-f", None, date(2026, 12, 6), 9, ["/"]), received_ms=NOW + 2 * DAY - 60_000, app_id=APP)
+    with pytest.raises(rollups.DaysNotRebuilt, match="not one complete set"):
+        exporter(lake5, NOW + 2 * DAY).run_once()
+    # THEN December stays dirty, and the published state stops the day before its first entry
+    entries = dirty_months(lake5)
+    assert min(entries) == date(2026, 12, 5), entries
+    assert rolled_through(lake5) == "2026-12-04"
+    # WHEN the damage is gone, the next run builds December and the state moves on
+    lake.delete([broken])
+    exporter(lake5, NOW + 2 * DAY + 60_000).run_once()
+    assert dirty_months(lake5) == set()
+    assert rolled_through(lake5) == "2026-12-08"
+    assert_months_are_the_definition(lake5)
+
+
+def test_retention_deletes_the_months_wholly_expired_and_rebuilds_the_first_kept(lake5: Settings):
+    apps = AppStore(clients.dynamodb(lake5), lake5.table, cache_seconds=0)
+    apps.create_app("Shop", app_id=APP)
+    # WHEN the next day's run keeps 88 days: from September 15th on
+    apps.update_app(APP, retention_days=88)
+    report = exporter(lake5, NOW + DAY).run_once()
+    assert report.retention_removed == 2, report  # events of August 30th and September 3rd
+    # THEN August's month files and carry are gone, September is rebuilt from its days kept
+    # (Alice's visit of the 3rd is gone: no prev in August), and all is the definition's
+    assert [k for k in listed(lake5, months.table_prefix(lake5.lake_prefix, APP)) if "month=2026-08" in k] == []
+    assert [k for k in listed(lake5, months.carry_prefix(lake5.lake_prefix, APP)) if "month=2026-08" in k] == []
+    september = stored(lake5, month_files(lake5, "overall", date(2026, 9, 1)), month.MONTH_SCHEMAS["overall"])
+    assert september.column("prev_all").to_pylist() == [None]
+    assert september.column("visitor_key").to_pylist() == [visitor_key.key("anon-a")]
+    assert_months_are_the_definition(lake5)
+    assert dirty_months(lake5) == set()
+    assert not [k for k in listed(lake5, rollups.state_folder(lake5.lake_prefix, APP)) if "/hold-" in k]
+
+
+def test_an_erasure_reaches_every_month_and_carry_holding_the_visitor(lake5: Settings):
+    # WHEN Alice is erased (its own pass rebuilds the days closed by the machine's clock, before
+    # this lake's December), and the next export's housekeeping rebuilds the rest
+    erase(exporter(lake5, NOW + DAY), Subject(APP, "user_id", "u-alice"), "test", wait_s=5)
+    exporter(lake5, NOW + DAY + 60_000).run_once()
+    # THEN no month file or carry holds her key, and every month is the definition's
+    alice = visitor_key.key("anon-a")
+    lake = s3_lake(lake5)
+    for key in listed(lake5, months.table_prefix(lake5.lake_prefix, APP)) + listed(
+        lake5, months.carry_prefix(lake5.lake_prefix, APP)
+    ):
+        assert alice not in lake.read_table(key).column("visitor_key").to_pylist(), key
+    assert_months_are_the_definition(lake5)
+    assert dirty_months(lake5) == set()
+
+
+def test_a_month_in_two_parts_built_in_sub_ranges_holds_the_rows_of_one_part(lake5: Settings):
+    # GIVEN October built anew in two parts, each in three sub-ranges (by the rows estimated)
+    lake = s3_lake(lake5)
+    october = date(2026, 10, 1)
+    lake.delete(months.existing_parts(lake, lake5.lake_prefix, APP, october))
+    estimate = months.MonthInputs.list(lake, lake5.lake_prefix, APP, october).rows(lake)
+    per_build = estimate // 2 // 3 + 1
+    result = months.rebuild_month(lake, lake5.lake_prefix, APP, october, parts=2, rows_per_build=per_build)
+    assert result.parts == 2
+    for dim in month.DIMENSIONS:
+        names = [k.rsplit("/", 1)[-1] for k in month_files(lake5, dim.name, october) + carry_files(lake5, dim.name, october)]
+        assert names == ["part-0-of-2.parquet", "part-1-of-2.parquet"] * 2, (dim.name, names)
+    # WHEN December is rebuilt (one part) from October's two-part carry, and October again
+    for m in (date(2026, 12, 1), october):
+        months.rebuild_month(lake, lake5.lake_prefix, APP, m)
+    # THEN October kept its two parts, and every month is the definition's
+    assert [months.parse_part(k) for k in month_files(lake5, "overall", october)] == [(0, 2), (1, 2)]
+    assert [months.parse_part(k) for k in month_files(lake5, "overall", date(2026, 12, 1))] == [(0, 1)]
+    assert_months_are_the_definition(lake5)
