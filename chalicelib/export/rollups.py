@@ -373,7 +373,9 @@ MONTH_SCHEMAS: Mapping[str, pa.Schema] = {
         list({f.name: f for d in month.DIMENSIONS for f in month.carry_schema(d, date(2000, 1, 1))}.values())
     ),
 }
-STATE_TAG = state_tag((*WRITE_ORDER, *MONTH_SCHEMAS), rollup.FUNNELS, {**rollup.SCHEMAS, **MONTH_SCHEMAS}, SESSION_RULE)
+TAGGED = (*WRITE_ORDER, *MONTH_SCHEMAS)
+TAGGED_SCHEMAS: Mapping[str, pa.Schema] = {**rollup.SCHEMAS, **MONTH_SCHEMAS}
+STATE_TAG = state_tag(TAGGED, rollup.FUNNELS, TAGGED_SCHEMAS, SESSION_RULE)
 STATE_FILE = f"state-{STATE_TAG}.parquet"
 STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"
