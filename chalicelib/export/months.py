@@ -310,12 +310,12 @@ class MonthResult:
 
 
 def existing_parts(lake: Lake, prefix: str, app: str, month: date) -> list[str]:
-    """Every month and carry file of ``month`` (one LIST of the month table's app folder per
-    dimension is avoided: one LIST of the app's month table, one of its carry month)."""
-    text = f"/month={month_text(month)}/"
-    rows = [o["Key"] for o in _listed(lake, table_prefix(prefix, app)) if text in o["Key"]]
-    carried = [o["Key"] for o in _listed(lake, carry_prefix(prefix, app) + f"month={month_text(month)}/")]
-    return rows + carried
+    """Every month and carry file of ``month``: a LIST per dimension's month folder, one of the
+    carry's month folder (not of the app's whole table, which grows with the months kept)."""
+    text = month_text(month)
+    base = table_prefix(prefix, app)
+    rows = [o["Key"] for d in m.DIMENSIONS for o in _listed(lake, f"{base}dim={d.name}/month={text}/")]
+    return rows + [o["Key"] for o in _listed(lake, carry_prefix(prefix, app) + f"month={text}/")]
 
 
 def rebuild_month(

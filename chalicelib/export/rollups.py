@@ -278,14 +278,16 @@ def mark_months(client: Any, table: str, app: str, entries: Iterable[date]) -> N
 
 
 def _clean_months(client: Any, table: str, app: str, entries: Iterable[date]) -> None:
-    """The entries a month rebuild read leave the set, exactly those: one added meanwhile (a day
-    of the month rebuilt again) stays, and the month is built again."""
+    """The entries a month rebuild read leave the set, exactly those (one added meanwhile, a day
+    of the month rebuilt again, stays: the month is built again), and the app becomes ``stale``
+    in the same write: its state, bounded by the entries, is refreshed even in a pass that
+    rebuilt no day of it (the months a failed or late pass left)."""
     _ddb(
         client.update_item,
         TableName=table,
         Key=keys.rollup_dirty_key(app),
-        UpdateExpression="DELETE months :m",
-        ExpressionAttributeValues={":m": {"SS": sorted(d.isoformat() for d in entries)}},
+        UpdateExpression="DELETE months :m SET stale = :t",
+        ExpressionAttributeValues={":m": {"SS": sorted(d.isoformat() for d in entries)}, ":t": {"BOOL": True}},
     )
 
 

@@ -274,17 +274,15 @@ def test_a_crash_at_any_step_never_publishes_a_month_being_rebuilt_and_the_rerun
 
 
 def test_a_month_that_cannot_be_built_keeps_the_state_before_it_and_the_months_after_wait(lake5: Settings):
-    # GIVEN October's carry is damaged (a part of another count beside its own)
+    # GIVEN a stray part of another count in October's carry: a rebuild of October deletes it
     lake = s3_lake(lake5)
     good = carry_files(lake5, "browser", date(2026, 10, 1))[0]
     broken = good.replace("part-0-of-1", "part-1-of-3")
     lake.put_bytes(broken, lake.read_bytes(good))
-    # WHEN late events of October are exported: October builds, its carry is rewritten whole
-    # (the stray part is deleted with the other count's files), so damage the carry December reads
     late_events(lake5)
     exporter(lake5, NOW + DAY).run_once()
     assert not lake.exists(broken)
-    # Now a stray part in the month December reads from, and a late event in December
+    # WHEN it is there again, and a late event of December needs October's carry
     lake.put_bytes(broken, lake.read_bytes(good))
     store(lake5, visit("anon-f", None, date(2026, 12, 6), 9, ["/"]), received_ms=NOW + 2 * DAY - 60_000, app_id=APP)
     with pytest.raises(rollups.DaysNotRebuilt, match="not one complete set"):
