@@ -1,6 +1,6 @@
 """Keyless day totals (decision 0017 step 1): the dashboard page with and without them, in one run.
 
-    .venv/bin/python -m bench.bench_day_totals [--source PATH] [--before REF] [--repeat 6]
+    .venv/bin/python -m bench.bench_day_totals [--source PATH] [--before REF] [--repeat 6] [--panels]
 
 The lake is bench.bench_rollups' modeled lake (``--source``, default
 bench/results/modeled-10000000-30d: 10 million events over 30 days, every day but the last
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import time
@@ -67,10 +68,14 @@ def sql_at(ref: str, name: str) -> str:
             ["git", "-C", str(ROOT.parent), "show", f"{ref}:{path}"], capture_output=True, text=True, check=True
         ).stdout
 
-    def expand(text: str) -> str:
-        return catalog._INCLUDE.sub(lambda m: expand(show(f"etl/blocks/{m.group(1)}.sql")), text)
+    def block(match: re.Match[str]) -> str:
+        body = expand(show(f"etl/blocks/{match.group(1)}.sql")).strip()
+        return body if match.group(2) is None else catalog.prefixed(body, match.group(2), origin=match.group(1))[0]
 
-    return expand(show(f"etl/queries/{name}.sql"))
+    def expand(text: str) -> str:
+        return catalog._INCLUDE.sub(block, text)
+
+    return catalog.substitute(expand(show(f"etl/queries/{name}.sql")), origin=f"{ref}:{name}")
 
 
 def queries(ref: str | None, lo: date, hi: date, through: str) -> list[tuple[str, dict]]:
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=ROOT / "results" / "modeled-10000000-30d")
     parser.add_argument("--before", default=None, help="a git ref (default: the merge base with main)")
     parser.add_argument("--repeat", type=int, default=6)
+    parser.add_argument("--panels", action="store_true", help="also time each panel alone")
     args = parser.parse_args(argv)
     if args.before is None:
         base = subprocess.run(
@@ -139,6 +145,22 @@ def main(argv: list[str] | None = None) -> int:
             times.setdefault(key, []).append(timed(lake, qs))
         print("so far: " + "; ".join(f"{w} {label} {' '.join(f'{x:.2f}' for x in v)}" for (w, label), v in times.items()))
     print(os.popen("uptime").read().strip())
+    alone: dict[tuple[str, str, str], list[float]] = {}
+    if args.panels:
+        # each panel alone (LocalLake.query), before and after in turn, for the range with a tail
+        for _ in range(args.repeat):
+            for name, old, new in zip(query_names(), composed[("with tail", "before")], composed[("with tail", "after")]):
+                for label, (sql, values) in (("before", old), ("after", new)):
+                    started = time.perf_counter()
+                    lake.query(sql, values, max_age_s=3600)
+                    alone.setdefault((name, label, "with tail"), []).append(time.perf_counter() - started)
+        print(os.popen("uptime").read().strip())
+        print("DuckDB, each panel alone, 30 days with tail (medians: before -> after, ratio; runs before | after):")
+        for name in query_names():
+            b_runs, a_runs = alone[(name, "before", "with tail")], alone[(name, "after", "with tail")]
+            b, a = statistics.median(b_runs), statistics.median(a_runs)
+            runs = f"{' '.join(f'{x:.2f}' for x in b_runs)} | {' '.join(f'{x:.2f}' for x in a_runs)}"
+            print(f"  {name}: {b:.3f} -> {a:.3f} s ({a / b:.2f}; {runs})")
     for what in ranges:
         b, a = statistics.median(times[(what, "before")]), statistics.median(times[(what, "after")])
         print(f"DuckDB page, 30 days {what}: before {b:.2f} s, after {a:.2f} s (medians of {args.repeat}), ratio {a / b:.2f}")
