@@ -381,6 +381,7 @@ def rebuild(event, context):
             "sessions": [s["event_count"] for s in whole["rollup_sessions"].to_pylist()],
             "keys": {s["anonymous_id"]: s["visitor_key"] for s in sliced["rollup_sessions"].to_pylist()},
             "day_keys": sorted(sliced["rollup_visitor_days"]["visitor_key"].to_pylist()),
+            "totals": {n: sliced[n].drop_columns(["app_id"]).to_pylist() for n in rollup.TOTALS},
             "left": os.listdir(os.environ["TMPDIR"])}
 """
 
@@ -404,6 +405,8 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
             "event_type": "page_view",
             "path": "/demo",
             "is_bot": False,
+            "geo_lat": 37.65,  # a half: Athena's cell is 37.7 (tests/unit/test_geo_cells.py)
+            "geo_lon": -0.05,
         }
         for v in range(12)
         for i in range(4)
@@ -426,6 +429,20 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
     expected = {i: struct.unpack(">q", hashlib.md5(i.encode()).digest()[:8])[0] for i in ids}
     assert outcome["result"]["keys"] == expected
     assert outcome["result"]["day_keys"] == sorted(expected.values())
+    # The keyless day totals (decision 0017 step 1), summed over the slices on the layer: the day's
+    # 25 page views (v + 9 i minutes after 23:40 before midnight) and the 12 sessions starting on it.
+    totals = outcome["result"]["totals"]
+    people = {"is_bot": False}
+    dims = {"bot_reason": None, "browser": None, "device_type": None, "os": None, "country": None}
+    assert totals["rollup_visitor_totals"] == [{**people, **dims, "events": 25, "page_views": 25}]
+    assert totals["rollup_page_totals"] == [{**people, "path": "/demo", "page_views": 25}]
+    assert totals["rollup_event_totals"] == []
+    assert totals["rollup_geo_totals"] == [{**people, "lat_cell": 37.7, "lon_cell": -0.1, "events": 25}]
+    assert totals["rollup_entry_totals"] == [{**people, "entry_path": "/demo", "sessions": 12, "bounces": 0}]
+    assert totals["rollup_exit_totals"] == [{**people, "exit_path": "/demo", "sessions": 12}]
+    source = {"utm_source": None, "utm_medium": None, "utm_campaign": None}
+    assert totals["rollup_referrer_totals"] == [{**people, "referrer_host": None, "sessions": 12, "bounces": 0}]
+    assert totals["rollup_utm_totals"] == [{**people, **source, "sessions": 12, "bounces": 0}]
     assert outcome["result"]["left"] == []
 
 
