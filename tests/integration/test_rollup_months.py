@@ -50,6 +50,14 @@ class HardKill(BaseException):
     """The process dies mid-step."""
 
 
+def dies_at(point: str) -> Callable[[str], None]:
+    def crash(reached: str) -> None:
+        if reached == point:
+            raise HardKill(point)
+
+    return crash
+
+
 def at(day: date, hour: float) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000 + hour * 3_600_000)
 
@@ -353,3 +361,20 @@ def test_a_month_in_two_parts_built_in_sub_ranges_holds_the_rows_of_one_part(lak
     assert [months.parse_part(k) for k in month_files(lake5, "overall", october)] == [(0, 2), (1, 2)]
     assert [months.parse_part(k) for k in month_files(lake5, "overall", date(2026, 12, 1))] == [(0, 1)]
     assert_months_are_the_definition(lake5)
+
+
+def test_a_month_whose_days_are_all_gone_loses_its_files_even_after_a_crash(lake5: Settings):
+    # GIVEN December's day rollups are gone (as if removed with their events) and the month marked
+    lake = s3_lake(lake5)
+    dynamodb = clients.dynamodb(lake5)
+    december = date(2026, 12, 1)
+    for source in month.SOURCE_COLUMNS:
+        lake.delete(listed(lake5, layout.app_prefix(lake5.lake_prefix, source, APP) + "dt=2026-12-"))
+    rollups.mark_months(dynamodb, lake5.table, APP, [december])
+    # WHEN the pass dies right after deleting the month's files, then runs again
+    with pytest.raises(HardKill):
+        rollups.rebuild_due(lake, dynamodb, lake5, NOW, dies_at("month_after_delete"))
+    rollups.rebuild_due(lake, dynamodb, lake5, NOW, lambda _: None)
+    # THEN December has no month file or carry, and its entry is gone
+    assert months.existing_parts(lake, lake5.lake_prefix, APP, december) == []
+    assert dirty_months(lake5) == set()
