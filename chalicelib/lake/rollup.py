@@ -220,11 +220,19 @@ SCHEMAS = {
 # Columns with about one row per value in their table, written without a dictionary
 # (parquetio.options): a dictionary would hold every value and add an index to each row. Measured
 # on bench_rollups' lake (10 M events, 30 days), snappy: rollup_visitor_days' visitor_key 13.2 ->
-# 10.7 MB, rollup_sessions' keys and times 5-25 % smaller; rollup_page_days' and
-# rollup_event_days' visitor_key repeat (a visitor's pages, events) and keep theirs (plain: +40-50 %).
+# 10.7 MB, rollup_sessions' keys and times 5-25 % smaller. And visitor_key in every KEY_SORTED
+# file: a visitor's rows are adjacent there, so the codec compresses its repeated key, which a
+# dictionary of 25,000-row groups cannot beat (8 bytes per key per group plus an index per row):
+# on a day resampled to 4.4 M visitor-days, rollup_page_days' key 4.98 -> 3.97 bytes a row,
+# rollup_event_days' 5.60 -> 4.51, rollup_geo_days' 7.13 -> 6.73 (docs/performance-dashboard.md,
+# *Key-sorted day rollups, shipped*).
 PLAIN = {
     "rollup_sessions": frozenset({"session_id", "anonymous_id", "visitor_key", "session_start", "session_end", "duration_s"}),
     "rollup_visitor_days": frozenset({"visitor_key"}),
+    "rollup_page_days": frozenset({"visitor_key"}),
+    "rollup_event_days": frozenset({"visitor_key"}),
+    "rollup_geo_days": frozenset({"visitor_key"}),
+    "rollup_funnel_sessions": frozenset({"visitor_key"}),
     "rollup_last_events": frozenset({"anonymous_id", "last_event_time"}),
 }
 
