@@ -608,20 +608,20 @@ def rebuild_day_files(
     midnight = int(day_start(after).timestamp() * 1000)
     late = []
     for batch in source.batches(app_id, day, COLUMNS):
-        rows = _keyed(pa.Table.from_batches([batch]))
+        rows = with_visitor(pa.Table.from_batches([batch]))
         late.append(pc.unique(rows["anonymous_id"].filter(pa.array(_ms(rows["event_time"]) >= margin))).cast(pa.string()))
-        events.add(rows)
+        events.add(_keyed(rows))
     continuing = pc.unique(pa.chunked_array(late, pa.string())) if late else pa.array([], pa.string())
     for batch in source.batches(app_id, before, COLUMNS):
-        rows = _keyed(pa.Table.from_batches([batch]))
-        events.add(rows.filter(pa.array(_ms(rows["event_time"]) >= since_ms)))
+        rows = with_visitor(pa.Table.from_batches([batch]))
+        events.add(_keyed(rows.filter(pa.array(_ms(rows["event_time"]) >= since_ms))))
     for batch in source.batches(app_id, after, COLUMNS):
-        rows = _keyed(pa.Table.from_batches([batch]))
+        rows = with_visitor(pa.Table.from_batches([batch]))
         keep = pc.or_(
             pc.fill_null(pc.is_in(rows["anonymous_id"], value_set=continuing, skip_nulls=False), False),
             pa.array(_ms(rows["event_time"]) < midnight),  # not the day after's: never dropped
         )
-        events.add(rows.filter(keep))
+        events.add(_keyed(rows.filter(keep)))
     events.close()
     files = spill.TableFiles(folder, SCHEMAS, PLAIN, KEY_SORTED)
     funnels, totals = [], []
@@ -654,9 +654,9 @@ def _summed(funnels: list[pa.Table], totals: list[pa.Table]) -> dict[str, pa.Tab
 
 
 def _keyed(events: pa.Table) -> pa.Table:
-    """``with_visitor``, and each row's visitor key: what the slices are ranges of, spilled with
-    the row so that ``build_day`` does not hash the visitor again."""
-    events = with_visitor(events)
+    """``events`` (``with_visitor``'s) with each row's visitor key: what the slices are ranges of,
+    spilled with the row so that ``build_day`` does not hash the visitor again. Only rows kept
+    are hashed (of the day before, its last 30 minutes)."""
     return events.append_column(visitor_key.COLUMN, visitor_key.keys(events["anonymous_id"]))
 
 
