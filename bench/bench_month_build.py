@@ -1,6 +1,8 @@
 """What the export's housekeeping would spend building ``rollup_visitor_months`` (decision 0017,
 *Open costs*: the month build), in the Lambda's toolset (pyarrow + numpy, no DuckDB, no pandas).
-A prototype: the build is bench._monthbuild.build_month, not chalicelib code.
+The build is chalicelib.lake.month.build_month (not wired into the export yet); the reference
+is tests/month_reference.py, the definition in DuckDB SQL that tests/unit/test_month_build.py
+holds it to.
 
     .venv/bin/python -m bench.bench_month_build [--lake PATH] [--repeat 3] [--lambda]
 
@@ -14,11 +16,12 @@ rollups through 2026-11-19, 10 million events) it
 1. builds October from nothing (10 rolled-up days) and November from October's carry file and
    November's 19 rolled-up days, and checks both months' rows, every dimension, and November's
    carry against a reference computed straight from the definition over all the rollup days in
-   DuckDB SQL (``reference_sql``): equal as multisets (EXCEPT ALL both ways, counts equal), or
-   the run stops with the differing rows;
-2. prints rows and bytes written per dimension (snappy, the lake's writer settings), and the
-   ``visitor_key`` column's bytes written plain, delta-encoded (rows sorted by value, then key)
-   and in a file sorted by key alone; the month's rows against its days closed (for scaling);
+   DuckDB SQL (tests/month_reference.py): equal row for row in the build's order (by
+   visitor_key, then the values), or the run stops with the differing rows (EXCEPT ALL both ways);
+2. prints rows and bytes written per dimension (snappy, the lake's writer settings) in the
+   build's order (visitor_key, then values) against the same rows ordered by (values,
+   visitor_key), with the ``visitor_key`` column's bytes of each, plain and delta-encoded; the
+   month's rows against its days closed (for scaling);
 3. times, ``--repeat`` times in a fresh process each (median): (a) November from October's carry
    plus November's 19 days (the daily rebuild of the current month at its largest in this lake),
    (b) October from nothing. Each is read (the day files' needed columns, the carry), build,
@@ -56,10 +59,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench._monthbuild import DIMS, LOOKBACK, SOURCE_COLUMNS, Dim, add_months, build_month
 from bench.bench_dashboard_queries import APP, ROOT
+from chalicelib.lake.month import DIMENSIONS as DIMS
+from chalicelib.lake.month import LOOKBACK_MONTHS as LOOKBACK
+from chalicelib.lake.month import MONTH_SCHEMAS, SOURCE_COLUMNS, Dimension, add_months, build_month, carry_schema
 from chalicelib.lake.parquetio import parquet_bytes
 from clickstream.lake import billing
+from tests import month_reference
 
 LAKE = ROOT / "results" / "modeled-10000000-30d"  # bench.bench_rollups builds it
 OUT = ROOT / "results" / "month-build"
@@ -89,7 +95,8 @@ def read_days(lake: Path, days: list[date]) -> dict[str, pa.Table]:
     for source, columns in SOURCE_COLUMNS.items():
         parts = []
         for d in days:
-            t = pq.ParquetFile(lake / source / f"app_id={APP}" / f"dt={d.isoformat()}" / "rollup.parquet").read(columns=columns)
+            path = lake / source / f"app_id={APP}" / f"dt={d.isoformat()}" / "rollup.parquet"
+            t = pq.ParquetFile(path).read(columns=list(columns))
             parts.append(t.append_column("day", pa.array([d] * t.num_rows, type=pa.date32())))
         tables[source] = pa.concat_tables(parts)
     return tables
@@ -132,103 +139,73 @@ def read_carry(out: Path, month: date) -> dict[str, pa.Table]:
 
 # --- the reference: the definition, in DuckDB SQL, over all the rollup days -------------------
 
-REFERENCE_SOURCES: dict[str, str] = {
-    "rollup_visitor_days": "visitor_key, is_bot, bot_reason, browser, device_type, os, country",
-    "rollup_page_days": "visitor_key, is_bot, path",
-    "rollup_event_days": "visitor_key, is_bot, event_type, event_name",
-    "rollup_geo_days": "visitor_key, is_bot, CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, "
-    "CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell",
-    "rollup_sessions": "visitor_key, is_bot, entry_path, exit_path, referrer_host, utm_source, utm_medium, utm_campaign",
-}
-
 
 def reference_connection(lake: Path) -> duckdb.DuckDBPyConnection:
+    """The source rollups as tests/month_reference.py reads them: a view each, with ``day``."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
-    for source, columns in REFERENCE_SOURCES.items():
+    for source, columns in SOURCE_COLUMNS.items():
         glob = lake / source / f"app_id={APP}" / "dt=*" / "*.parquet"
         con.execute(
-            f"CREATE VIEW {source} AS SELECT CAST(regexp_extract(filename, 'dt=([0-9-]+)', 1) AS DATE) AS day, {columns} "
-            f"FROM read_parquet('{glob}', filename = true) WHERE app_id = '{APP}'"
+            f"CREATE VIEW {source} AS SELECT CAST(regexp_extract(filename, 'dt=([0-9-]+)', 1) AS DATE) AS day, "
+            f"{', '.join(columns)} FROM read_parquet('{glob}', filename = true) WHERE app_id = '{APP}'"
         )
     return con
 
 
-def reference_sql(dim: Dim, month: date) -> str:
-    """The month rows of ``dim`` for ``month``, straight from the definition: each day's value and
-    visitor (people: any non-bot row that day), masks over the month's days, prev the last such
-    day in the LOOKBACK months before it."""
-    vals = "".join(f"{v}, " for v in dim.value_names)
-    where = "WHERE is_bot" if dim.bots_only else ""
-    on = "".join(f" AND m.{v} IS NOT DISTINCT FROM p.{v}" for v in dim.value_names)
-    start, end, back = month.isoformat(), add_months(month, 1).isoformat(), add_months(month, -LOOKBACK).isoformat()
-    return f"""
-WITH d AS (SELECT {vals}visitor_key, day, bool_or(NOT is_bot) AS people FROM {dim.source} {where} GROUP BY ALL),
-m AS (
-  SELECT {vals}visitor_key,
-         CAST(bit_or(CAST(1 AS INTEGER) << (day(day) - 1)) AS INTEGER) AS mask_all,
-         CAST(bit_or(CASE WHEN people THEN CAST(1 AS INTEGER) << (day(day) - 1) ELSE 0 END) AS INTEGER) AS mask_people
-  FROM d WHERE day >= DATE '{start}' AND day < DATE '{end}' GROUP BY ALL
-),
-p AS (
-  SELECT {vals}visitor_key, max(day) AS prev_all, max(day) FILTER (WHERE people) AS prev_people
-  FROM d WHERE day >= DATE '{back}' AND day < DATE '{start}' GROUP BY ALL
-)
-SELECT {"".join(f"m.{v}, " for v in dim.value_names)}m.visitor_key, m.mask_all, m.mask_people, p.prev_all, p.prev_people
-FROM m LEFT JOIN p ON m.visitor_key = p.visitor_key{on}
-"""
+def reference_sql(dim: Dimension, month: date) -> tuple[str, pa.Schema]:
+    return month_reference.month_rows_sql(dim, month), MONTH_SCHEMAS[dim.name]
 
 
-def reference_carry_sql(dim: Dim, month: date) -> str:
-    """The carry of ``month``: every (value, visitor) with a day in it or the LOOKBACK months
-    before it, with its last day (all; people)."""
-    vals = "".join(f"{v}, " for v in dim.value_names)
-    where = "AND is_bot" if dim.bots_only else ""
-    back, end = add_months(month, -LOOKBACK).isoformat(), add_months(month, 1).isoformat()
-    return f"""
-SELECT {vals}visitor_key, max(day) AS last_all, max(day) FILTER (WHERE NOT is_bot) AS last_people
-FROM {dim.source} WHERE day >= DATE '{back}' AND day < DATE '{end}' {where} GROUP BY ALL
-"""
+def reference_carry_sql(dim: Dimension, month: date) -> tuple[str, pa.Schema]:
+    return month_reference.carry_sql(dim, month), carry_schema(dim, month)
 
 
-def assert_equal(con: duckdb.DuckDBPyConnection, label: str, built: pa.Table, sql: str) -> int:
-    """``built`` equals the reference rows as a multiset, or SystemExit with the differences."""
+def assert_equal(con: duckdb.DuckDBPyConnection, label: str, built: pa.Table, reference: tuple[str, pa.Schema]) -> int:
+    """``built`` equals the reference rows in order, or SystemExit with the differences."""
+    sql, schema = reference
+    want = month_reference.reference(con, sql, schema)
+    if built.equals(want):
+        return want.num_rows
     con.register("built", built)
+    con.register("want", want)
     try:
-        columns = ", ".join(built.column_names)
-        ref = f"SELECT {columns} FROM ({sql})"
-        extra = con.execute(f"SELECT * FROM built EXCEPT ALL {ref} LIMIT 5").fetchall()
-        missing = con.execute(f"{ref} EXCEPT ALL SELECT * FROM built LIMIT 5").fetchall()
-        count = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
+        extra = con.execute("SELECT * FROM built EXCEPT ALL SELECT * FROM want LIMIT 5").fetchall()
+        missing = con.execute("SELECT * FROM want EXCEPT ALL SELECT * FROM built LIMIT 5").fetchall()
     finally:
         con.unregister("built")
-    if extra or missing or count != built.num_rows:
-        raise SystemExit(
-            f"MISMATCH {label}: built {built.num_rows} rows, reference {count}; "
-            f"built but not in the reference (first 5): {extra}; in the reference but not built (first 5): {missing}"
-        )
-    return int(count)
+        con.unregister("want")
+    raise SystemExit(
+        f"MISMATCH {label}: built {built.num_rows} rows, reference {want.num_rows} (or the same rows in another order); "
+        f"built but not in the reference (first 5): {extra}; in the reference but not built (first 5): {missing}"
+    )
 
 
 # --- sizes ------------------------------------------------------------------------------------
 
 
-def key_bytes(table: pa.Table) -> dict[str, int]:
-    """The visitor_key column's compressed bytes: plain as written (rows by value, then key),
-    DELTA_BINARY_PACKED in the same order, and plain in a file sorted by key alone."""
+def order_bytes(table: pa.Table, value_names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """File and ``visitor_key`` bytes of ``table`` as built (by key, then values) and sorted by
+    (values, key), each with the key plain (the lake's writer settings) and DELTA_BINARY_PACKED."""
+    by_value = table.sort_by([(v, "ascending") for v in (*value_names, "visitor_key")]) if value_names else table
     sizes = {}
-    variants = {
-        "plain": (table, None),
-        "delta": (table, {"visitor_key": "DELTA_BINARY_PACKED"}),
-        "by_key_delta": (table.sort_by("visitor_key"), {"visitor_key": "DELTA_BINARY_PACKED"}),
-    }
     with tempfile.TemporaryDirectory(prefix="monthbuild-") as tmp:
-        for name, (t, encoding) in variants.items():
-            path = Path(tmp) / f"{name}.parquet"
-            others = [c for c in t.column_names if c != "visitor_key"]
-            pq.write_table(t, path, compression="snappy", use_dictionary=others, column_encoding=encoding)
-            sizes[name] = billing.column_sizes(path)["visitor_key"]
+        for order, t in (("by_key", table), ("by_value", by_value)):
+            for encoding in ("plain", "delta"):
+                path = Path(tmp) / f"{order}-{encoding}.parquet"
+                if encoding == "plain":
+                    path.write_bytes(parquet_bytes(t, PLAIN))
+                else:
+                    others = [c for c in t.column_names if c != "visitor_key"]
+                    pq.write_table(
+                        t,
+                        path,
+                        compression="snappy",
+                        use_dictionary=others,
+                        column_encoding={"visitor_key": "DELTA_BINARY_PACKED"},
+                    )
+                sizes[f"{order}_{encoding}"] = {"file": path.stat().st_size, "key": billing.column_sizes(path)["visitor_key"]}
     return sizes
 
 
@@ -249,7 +226,8 @@ def timed_build(lake: Path, month: date, carry_from: Path | None, out: Path) -> 
     rows = read_days(lake, days)
     carry = read_carry(carry_from, add_months(month, -1)) if carry_from is not None else None
     c1, w1 = time.process_time(), time.perf_counter()
-    months, carried = build_month(month, rows, carry)
+    built = build_month(month, rows, carry)
+    months, carried = built.rows, built.carry
     c2, w2 = time.process_time(), time.perf_counter()
     written = write_month(out, month, months, carried)
     c3, w3 = time.process_time(), time.perf_counter()
@@ -293,9 +271,16 @@ def run_child(lake: Path, which: str, carry_from: Path) -> dict[str, Any]:
 
 # --- the same builds inside the artifact test's Lambda emulation (--lambda) -------------------
 
-# Appended to bench/_monthbuild.py's text as the probe module: the layer's pyarrow and numpy,
-# python3.13 -I -S, the packaged chalicelib's writer.
+# The probe module: the layer's pyarrow and numpy, python3.13 -I -S, the packaged chalicelib's
+# month build and writer.
 LAMBDA_HANDLER = """
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+
+from chalicelib.lake.month import DIMENSIONS as DIMS
+from chalicelib.lake.month import SOURCE_COLUMNS, build_month
 
 import resource as _resource
 import time as _time
@@ -321,14 +306,15 @@ def handler(event, context):
         parts = []
         for d in [date.fromisoformat(x) for x in event["days"]]:
             path = lake / source / f"app_id={event['app']}" / f"dt={d.isoformat()}" / "rollup.parquet"
-            t = _pq.ParquetFile(path).read(columns=columns)
+            t = _pq.ParquetFile(path).read(columns=list(columns))
             parts.append(t.append_column("day", pa.array([d] * t.num_rows, type=pa.date32())))
         rows[source] = pa.concat_tables(parts)
     carry = None
     if event["carry_from"]:
         carry = {dim.name: _pq.ParquetFile(Path(event["carry_from"]) / f"dim={dim.name}.parquet").read() for dim in DIMS}
     c1 = _time.process_time()
-    months, carried = build_month(month, rows, carry)
+    built = build_month(month, rows, carry)
+    months, carried = built.rows, built.carry
     c2 = _time.process_time()
     written = 0
     for dim in DIMS:
@@ -354,7 +340,7 @@ def lambda_runs(lake: Path, out: Path, repeat: int) -> dict[str, list[dict[str, 
     """(a) and (b) in the Lambda emulation (bench._lambdaprobe), a fresh process each."""
     from bench._lambdaprobe import emulation
 
-    source = (Path(__file__).parent / "_monthbuild.py").read_text() + LAMBDA_HANDLER
+    source = LAMBDA_HANDLER
     runs: dict[str, list[dict[str, Any]]] = {"nov": [], "oct": []}
     with tempfile.TemporaryDirectory(prefix="monthbuild-lambda-") as tmp:
         runtime = emulation(Path(tmp), "month_build_probe", source)
@@ -444,7 +430,8 @@ def check_synthetic() -> None:
         checked = expired = 0
         for i in range(8):
             month = date(2026, 1 + i, 1)
-            months, carried = build_month(month, read_days(lake, lake_days(lake, month)), carry)
+            built = build_month(month, read_days(lake, lake_days(lake, month)), carry)
+            months, carried = built.rows, built.carry
             write_month(out, month, months, carried)
             for dim in DIMS:
                 checked += assert_equal(con, f"synthetic {dim.name} {month:%Y-%m}", months[dim.name], reference_sql(dim, month))
@@ -462,9 +449,11 @@ def check_and_size(lake: Path, out: Path) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     october = lake_days(lake, OCTOBER)
     november = lake_days(lake, NOVEMBER)
-    oct_rows, oct_carry = build_month(OCTOBER, read_days(lake, october), None)
+    oct_built = build_month(OCTOBER, read_days(lake, october), None)
+    oct_rows, oct_carry = oct_built.rows, oct_built.carry
     write_month(out, OCTOBER, oct_rows, oct_carry)
-    nov_rows, nov_carry = build_month(NOVEMBER, read_days(lake, november), read_carry(out, OCTOBER))
+    nov_built = build_month(NOVEMBER, read_days(lake, november), read_carry(out, OCTOBER))
+    nov_rows, nov_carry = nov_built.rows, nov_built.carry
     write_month(out, NOVEMBER, nov_rows, nov_carry)
 
     con = reference_connection(lake)
@@ -481,22 +470,33 @@ def check_and_size(lake: Path, out: Path) -> dict[str, Any]:
     con.close()
 
     sizes: dict[str, Any] = {"dims": {}}
-    print("\nNovember (19 days): rows and bytes per dim (snappy; visitor_key bytes: plain / delta / file by key, delta)")
+    print(
+        "\nNovember (19 days): rows and bytes per dim (snappy); B/row of the file and of its visitor_key, "
+        "ordered by key then values (as built) / by values then key, key plain; the same with the key delta-encoded"
+    )
     for dim in DIMS:
         t = nov_rows[dim.name]
-        kb = key_bytes(t)
-        per = {k: v / max(t.num_rows, 1) for k, v in kb.items()}
+        kb = order_bytes(t, dim.value_names)
+        per = {k: {c: v / max(t.num_rows, 1) for c, v in b.items()} for k, b in kb.items()}
         mb = month_path(out, dim.name, NOVEMBER).stat().st_size
         cb = carry_path(out, dim.name, NOVEMBER).stat().st_size
         cr = nov_carry[dim.name].num_rows
         sizes["dims"][dim.name] = {"rows": t.num_rows, "bytes": mb, "key": kb, "carry_rows": cr, "carry_bytes": cb}
         print(
             f"  {dim.name:>9}: {t.num_rows:>9,} rows {mb / 2**20:7.2f} MiB ({mb / max(t.num_rows, 1):5.2f} B/row; "
-            f"key {per['plain']:.2f} / {per['delta']:.2f} / {per['by_key_delta']:.2f} B/row); "
+            f"by key {per['by_key_plain']['file']:.2f} (key {per['by_key_plain']['key']:.2f}) / "
+            f"by value {per['by_value_plain']['file']:.2f} (key {per['by_value_plain']['key']:.2f}); "
+            f"delta: {per['by_key_delta']['file']:.2f} ({per['by_key_delta']['key']:.2f}) / "
+            f"{per['by_value_delta']['file']:.2f} ({per['by_value_delta']['key']:.2f})); "
             f"carry {cr:>9,} rows {cb / 2**20:6.2f} MiB"
         )
     tot_rows = sum(d["rows"] for d in sizes["dims"].values())
     tot_bytes = sum(d["bytes"] for d in sizes["dims"].values())
+    for variant in ("by_key_plain", "by_value_plain", "by_key_delta", "by_value_delta"):
+        file_bytes = sum(d["key"][variant]["file"] for d in sizes["dims"].values())
+        key_col = sum(d["key"][variant]["key"] for d in sizes["dims"].values())
+        sizes[variant] = {"file": file_bytes, "key": key_col}
+        print(f"  all dims, {variant}: {file_bytes / tot_rows:.3f} B/row (visitor_key {key_col / tot_rows:.3f})")
     tot_carry = sum(d["carry_rows"] for d in sizes["dims"].values())
     tot_cbytes = sum(d["carry_bytes"] for d in sizes["dims"].values())
     print(
@@ -513,7 +513,7 @@ def check_and_size(lake: Path, out: Path) -> dict[str, Any]:
     for k in (1, 5, 10, 15, len(november)):
         through = november[k - 1]
         part = {s: t.filter(pc.less_equal(t.column("day"), through)) for s, t in all_nov.items()}
-        rows_k, _ = build_month(NOVEMBER, part, carry)
+        rows_k = build_month(NOVEMBER, part, carry).rows
         growth[k] = {"rows": sum(t.num_rows for t in rows_k.values()), "day_rows": sum(t.num_rows for t in part.values())}
     print("  November month rows after d days closed: " + ", ".join(f"{k}: {g['rows']:,}" for k, g in growth.items()))
     print("  (source day rows read:                   " + ", ".join(f"{k}: {g['day_rows']:,}" for k, g in growth.items()) + ")")
