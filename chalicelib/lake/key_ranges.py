@@ -3,10 +3,12 @@
 The visitor key is a random 64-bit hash stored as a signed BIGINT (chalicelib/lake/visitor_key.py,
 decision 0015), so n equal-width ranges of the signed int64 line hold about 1/n of the visitors
 each, whatever the ids look like. The day rebuild (chalicelib/lake/rollup.py) deals its visitors
-to slices by these ranges and appends the slices in range order, so every keyed day file is
-sorted by ``visitor_key`` (decision 0017, step 2's layout); the month build slices by the same
-ranges and reads a range's rows of a day file by its row groups' min/max statistics
-(``row_groups``, ``read``), not the whole file.
+to slices by these ranges (``slice_of``) and appends the slices in range order, so every keyed
+day file is sorted by ``visitor_key`` (decision 0017, step 2's layout). The month build
+(chalicelib/lake/month) builds a range [lo, hi) from only the day rows and carry rows whose key
+is in it, and produces exactly that range's month and carry rows (a visitor's rows never depend
+on another visitor's); it reads a range's rows of a day file by its row groups' min/max
+statistics (``row_groups``, ``read``), not the whole file.
 
 Pure but for ``read``, which reads the row groups ``row_groups`` chose from an open Parquet file.
 A NULL key (an event with no id at all; none is accepted) sorts last, so it belongs to the last
@@ -66,23 +68,26 @@ class KeyRange:
 ALL_KEYS = KeyRange(KEY_MIN, KEY_END)
 
 
-def _bounds(n: int) -> list[int]:
-    if not 1 <= n <= MAX_RANGES:
-        raise KeyRangeError(f"cannot plan {n} key ranges: a build takes 1 to {MAX_RANGES} slices")
-    return [KEY_MIN + (i * 2**64) // n for i in range(n + 1)]
+def _bounds(n: int, space: KeyRange) -> list[int]:
+    if not 1 <= n <= min(MAX_RANGES, space.hi - space.lo):
+        raise KeyRangeError(f"cannot plan {n} key ranges in {space}: a build takes 1 to {MAX_RANGES} slices")
+    return [space.lo + (i * (space.hi - space.lo)) // n for i in range(n + 1)]
 
 
-def plan_ranges(n: int) -> tuple[KeyRange, ...]:
-    """The key space in ``n`` contiguous ranges of equal width (within one key), in key order:
-    every int64 is in exactly one. Range i is slice i of n, in the day build and the month build."""
-    bounds = _bounds(n)
+def plan_ranges(n: int, within: KeyRange | None = None) -> tuple[KeyRange, ...]:
+    """``within`` (the whole key space if None) in ``n`` contiguous ranges of equal width (within
+    one key), in key order: they cover each of its keys once. Range i of ``plan_ranges(n)`` is
+    slice i of n, in the day build and the month build; a month's part too large for memory is
+    built in ``plan_ranges(m, part)``, its sub-ranges appended in order (decision 0017, *Slices
+    and files*)."""
+    bounds = _bounds(n, ALL_KEYS if within is None else within)
     return tuple(KeyRange(lo, hi) for lo, hi in zip(bounds, bounds[1:]))
 
 
 def slice_of(keys: pa.Array | pa.ChunkedArray, n: int) -> np.ndarray:
     """The slice (0 .. n - 1) of each key: the index of its range in ``plan_ranges(n)``. NULL
     keys go to the last slice (they sort after every key)."""
-    inner = np.array(_bounds(n)[1:-1], dtype=np.int64)
+    inner = np.array(_bounds(n, ALL_KEYS)[1:-1], dtype=np.int64)
     valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
     values = pc.fill_null(keys, 0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     which = np.searchsorted(inner, values, side="right").astype(np.int64)
@@ -106,6 +111,19 @@ def select(table: pa.Table, key_range: KeyRange) -> pa.Table:
     if key_range == ALL_KEYS:
         return table
     return table.filter(pa.array(key_range.mask(keys_of(table, "the table to slice"))))
+
+
+def require_inside(table: pa.Table, key_range: KeyRange, what: str) -> np.ndarray:
+    """``table``'s keys, or a KeyRangeError naming the first key outside ``key_range``: a slice
+    fed another slice's rows would write them twice."""
+    keys = keys_of(table, what)
+    outside = ~key_range.mask(keys)
+    if outside.any():
+        raise KeyRangeError(
+            f"{what} has {int(outside.sum())} rows outside the slice's key range {key_range} "
+            f"(first: {int(keys[outside][0])}); select the slice's rows first (key_ranges.select)"
+        )
+    return keys
 
 
 def row_groups(metadata: pq.FileMetaData, key_range: KeyRange) -> list[int]:
