@@ -68,6 +68,14 @@ WRITE_ORDER = (
     "rollup_funnel_sessions",
     "rollup_last_events",
     "rollup_session_totals",
+    "rollup_visitor_totals",
+    "rollup_page_totals",
+    "rollup_event_totals",
+    "rollup_geo_totals",
+    "rollup_entry_totals",
+    "rollup_exit_totals",
+    "rollup_referrer_totals",
+    "rollup_utm_totals",
     "rollup_sessions",
 )
 BATCH_ROWS = 100_000

@@ -1,6 +1,6 @@
 """The modeled lake: derived tables built from one closed day's events, pure (no I/O).
 
-Nine tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
+Seventeen tables, partitioned like ``events`` (``app_id=<app>/dt=<day>``), one file per partition
 with a fixed name, rebuilt whole (docs/lake.md has their columns):
 
 * ``rollup_sessions``: one row per session that starts on ``dt``, by the session rule of
@@ -25,12 +25,17 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
 * ``rollup_funnel_sessions``: the same sessions one by one, with their visitor: one row per
   session that starts on ``dt`` and reaches step 1 of a spec funnel (what a dashboard view
   filtered by visitors counts, clickstream/dashboard/scope.py).
+* the keyless totals (``TOTALS``, decision 0017 step 1): ``rollup_visitor_totals``,
+  ``rollup_page_totals``, ``rollup_event_totals``, ``rollup_geo_totals`` (by the geo grid's
+  cell), ``rollup_entry_totals``, ``rollup_exit_totals``, ``rollup_referrer_totals``,
+  ``rollup_utm_totals``: per bot flag and value, the sums of a keyed table's events, page views,
+  sessions and bounces, without visitors: what the panels sum, in rows per value, not per visitor.
 
 Only user actions count: identify, group and alias messages are no page view, no event and
 no session activity (NOT_ACTIONS). Sessions are per visitor, so a day too large for memory is
 built in slices of visitors (``rebuild_day_files``: the days read once, dealt to slice files on
 local disk by ranges of the visitor key, ``build_day`` on each slice's rows, the tables appended
-to local files, funnel counts and session totals summed): a visitor's rows never span two
+to local files, funnel counts, session totals and the keyless totals summed): a visitor's rows never span two
 slices.
 
 The keyed tables (``KEY_SORTED``) are sorted by ``visitor_key`` within a slice and the slices
@@ -48,7 +53,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -194,6 +199,38 @@ SESSION_TOTALS = pa.schema(
     ]
 )
 LAST_EVENTS = pa.schema([("app_id", pa.string()), ("anonymous_id", pa.string()), ("last_event_time", TS)])
+
+
+def _totals_schema(values: Sequence[tuple[str, pa.DataType]], measures: Sequence[str]) -> pa.Schema:
+    return pa.schema([("app_id", pa.string()), ("is_bot", pa.bool_()), *values, *[(m, pa.int64()) for m in measures]])
+
+
+# The keyless per-day totals (decision 0017, step 1): per bot flag and value, the additive measures
+# a panel sums (events, page views, sessions, bounces), no visitor. Their rows per day are the
+# values' combinations, not visitors; a panel sums them over the rolled-up days and keeps counting
+# visitors over the keyed rollups. Each is a sum of a keyed table's rows (``TOTALS``).
+_TEXT = pa.string()
+VISITOR_TOTALS = _totals_schema([(d, _TEXT) for d in VISITOR_DIMENSIONS[1:]], ("events", "page_views"))
+PAGE_TOTALS = _totals_schema([("path", _TEXT)], ("page_views",))
+EVENT_TOTALS = _totals_schema([("event_type", _TEXT), ("event_name", _TEXT)], ("events",))
+# The geo grid's cell (``geo_cell``), not the position: the panel groups by the cell.
+GEO_TOTALS = _totals_schema([("lat_cell", pa.float64()), ("lon_cell", pa.float64())], ("events",))
+ENTRY_TOTALS = _totals_schema([("entry_path", _TEXT)], ("sessions", "bounces"))
+EXIT_TOTALS = _totals_schema([("exit_path", _TEXT)], ("sessions",))
+REFERRER_TOTALS = _totals_schema([("referrer_host", _TEXT)], ("sessions", "bounces"))
+UTM_TOTALS = _totals_schema([("utm_source", _TEXT), ("utm_medium", _TEXT), ("utm_campaign", _TEXT)], ("sessions", "bounces"))
+# name -> (the keyed table it sums, its schema): what ``_totals`` computes per slice and
+# ``_summed`` adds up over the slices (a row's events or session are in one slice: its visitor's).
+TOTALS: dict[str, tuple[str, pa.Schema]] = {
+    "rollup_visitor_totals": ("rollup_visitor_days", VISITOR_TOTALS),
+    "rollup_page_totals": ("rollup_page_days", PAGE_TOTALS),
+    "rollup_event_totals": ("rollup_event_days", EVENT_TOTALS),
+    "rollup_geo_totals": ("rollup_geo_days", GEO_TOTALS),
+    "rollup_entry_totals": ("rollup_sessions", ENTRY_TOTALS),
+    "rollup_exit_totals": ("rollup_sessions", EXIT_TOTALS),
+    "rollup_referrer_totals": ("rollup_sessions", REFERRER_TOTALS),
+    "rollup_utm_totals": ("rollup_sessions", UTM_TOTALS),
+}
 # The tables with a visitor key, each written sorted by these columns: the key, then the table's
 # other key columns (deterministic ties; rollup_sessions: the visitor, then its sessions in time).
 # ``build_day`` emits them in this order; ``rebuild_day_files`` appends the slices in key order.
@@ -215,6 +252,7 @@ SCHEMAS = {
     "rollup_funnel_days": FUNNEL_DAYS,
     "rollup_funnel_sessions": FUNNEL_SESSIONS,
     "rollup_last_events": LAST_EVENTS,
+    **{name: schema for name, (_, schema) in TOTALS.items()},
 }
 
 # Columns with about one row per value in their table, written without a dictionary
@@ -624,32 +662,76 @@ def rebuild_day_files(
         events.add(_keyed(rows.filter(keep)))
     events.close()
     files = spill.TableFiles(folder, SCHEMAS, PLAIN, KEY_SORTED)
-    funnels, totals = [], []
+    funnels, totals, keyless = [], [], []
     for i in range(slices):
         tables = build_day(app_id, day, events.read(i))
         events.paths[i].unlink()  # the disk holds the events once, then the tables
         funnels.append(tables.pop("rollup_funnel_days"))
         totals.append(_session_totals(tables["rollup_sessions"]))
+        keyless.append(_totals(tables))  # a few thousand rows a slice: summed in memory
         files.append(tables)
-    files.append(_summed(funnels, totals))
+    files.append(_summed(funnels, totals, keyless))
     return files.close()
 
 
-def _summed(funnels: list[pa.Table], totals: list[pa.Table]) -> dict[str, pa.Table]:
-    """The tables over all visitors, from each slice's: funnel sessions and session totals per
-    key, summed (a session is in one slice: its visitor's)."""
+def geo_cell(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The geo grid's cell as etl/queries/geo_grid.sql writes it, round(x * 10) / 10 (Athena's
+    round(x, 1), tests/unit/test_geo_cells.py): the IEEE product x * 10, rounded half away from
+    zero on its exact value (|y| - floor(|y|) is exact), divided by 10. -0.0 is 0.0, as DuckDB
+    and Athena group them as one value."""
+    x = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    y = np.abs(x * 10.0)
+    whole = np.floor(y)
+    rounded = np.copysign(whole + (y - whole >= 0.5), x) / 10.0
+    rounded += 0.0
+    nulls = pc.is_null(column)
+    return pa.array(rounded, pa.float64(), mask=np.asarray(nulls.to_numpy(zero_copy_only=False), dtype=bool))
+
+
+def _totals(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
+    """One slice's keyless totals (``TOTALS``) from its keyed tables: each keyed row's measures
+    summed per bot flag and value; a session is one session, a bounce one of one event."""
     out = {}
-    for name, parts, keys, sums in (
-        ("rollup_funnel_days", funnels, ["app_id", "funnel", "is_bot", "depth"], ["sessions"]),
-        ("rollup_session_totals", totals, ["app_id", "is_bot"], ["sessions", "bounces", "duration_ms"]),
-    ):
+    for name, (source, schema) in TOTALS.items():
+        rows = tables[source]
+        if source == "rollup_geo_days":
+            rows = rows.append_column("lat_cell", geo_cell(rows["geo_lat"])).append_column("lon_cell", geo_cell(rows["geo_lon"]))
+        if source == "rollup_sessions":
+            rows = rows.append_column("sessions", pa.array(np.ones(rows.num_rows, dtype=np.int64)))
+            rows = rows.append_column("bounces", pc.cast(rows["is_bounce"], pa.int64()))
+        measures = _measures(schema)
+        out[name] = _sum_by(rows, [n for n in schema.names if n not in measures], measures, schema)
+    return out
+
+
+def _measures(schema: pa.Schema) -> list[str]:
+    """A keyless total's measures: its integer columns (every other column is a key)."""
+    return [f.name for f in schema if f.type == pa.int64()]
+
+
+def _sum_by(rows: pa.Table, keys: list[str], measures: list[str], schema: pa.Schema) -> pa.Table:
+    """``rows`` summed per ``keys``, in ``schema``, sorted by the keys (NULL last)."""
+    if rows.num_rows == 0:
+        return _empty(schema)
+    table = rows.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in measures])
+    table = table.rename_columns([c.removesuffix("_sum") for c in table.column_names])
+    return table.select(schema.names).cast(schema).sort_by([(k, "ascending") for k in keys])
+
+
+def _summed(funnels: list[pa.Table], totals: list[pa.Table], keyless: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """The tables over all visitors, from each slice's: funnel sessions, session totals and the
+    keyless totals (``TOTALS``) per key, summed (a session is in one slice: its visitor's; so is
+    an event)."""
+    parts = {"rollup_funnel_days": funnels, "rollup_session_totals": totals}
+    for name in TOTALS:
+        parts[name] = [one[name] for one in keyless]
+    sums = {"rollup_funnel_days": ["sessions"], "rollup_session_totals": ["sessions", "bounces", "duration_ms"]}
+    out = {}
+    for name, tables in parts.items():
         schema = SCHEMAS[name]
-        table = pa.concat_tables(parts) if parts else _empty(schema)
-        if table.num_rows:
-            table = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
-            table = table.rename_columns([c.removesuffix("_sum") for c in table.column_names])
-            table = table.select(schema.names).cast(schema).sort_by([(k, "ascending") for k in keys])
-        out[name] = table
+        measures = sums.get(name) or _measures(schema)
+        keys = [n for n in schema.names if n not in measures]
+        out[name] = _sum_by(pa.concat_tables(tables), keys, measures, schema) if tables else _empty(schema)
     return out
 
 

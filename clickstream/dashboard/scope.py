@@ -83,10 +83,41 @@ _ROLLUP_NARROWED = {
 # events by them: the rows such a filter keeps are the rows with its value. Not rollup_sessions:
 # a session's country and browser are its first event's.
 EVENT_FILTERS = frozenset(FILTER_DIMENSIONS)
-ROW_KEPT = frozenset({"rollup_visitor_days", "rollup_page_days", "rollup_event_days", "rollup_geo_days"})
+_ROW_KEPT_KEYED = frozenset({"rollup_visitor_days", "rollup_page_days", "rollup_event_days", "rollup_geo_days"})
 # The rollups without visitors, as sums of the narrowed rows of one with them (the table they are
 # summed from, the SELECT): the same sessions, the same sums (chalicelib/lake/rollup.py:
-# _session_totals, _funnel_days).
+# _session_totals, _funnel_days, _totals).
+_SESSIONS_BY = {
+    "rollup_entry_totals": ("entry_path", True),
+    "rollup_exit_totals": ("exit_path", False),
+    "rollup_referrer_totals": ("referrer_host", True),
+    "rollup_utm_totals": ("utm_source, utm_medium, utm_campaign", True),
+}
+_SUMMED_BY = {
+    "rollup_visitor_totals": ("rollup_visitor_days", "bot_reason, browser, device_type, os, country", "events, page_views"),
+    "rollup_page_totals": ("rollup_page_days", "path", "page_views"),
+    "rollup_event_totals": ("rollup_event_days", "event_type, event_name", "events"),
+    "rollup_geo_totals": (
+        "rollup_geo_days",
+        "CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell",
+        "events",
+    ),
+}
+
+
+def _summed_select(base: str, values: str, measures: str) -> str:
+    sums = ", ".join(f"CAST(sum({m}) AS bigint) AS {m}" for m in measures.split(", "))
+    count = 3 + len(values.split(", "))  # app_id, dt, is_bot and the values (no value's expression holds ", ")
+    groups = ", ".join(str(i) for i in range(1, count + 1))
+    return f"SELECT app_id, dt, is_bot, {values}, {sums} FROM {base} WHERE {{where}} GROUP BY {groups}"
+
+
+def _sessions_select(values: str, bounces: bool) -> str:
+    counted = "count(*) AS sessions" + (", count_if(is_bounce) AS bounces" if bounces else "")
+    group = f"app_id, dt, is_bot, {values}"
+    return f"SELECT {group}, {counted} FROM rollup_sessions WHERE {{where}} GROUP BY {group}"
+
+
 _DERIVED = {
     "rollup_session_totals": (
         "rollup_sessions",
@@ -99,10 +130,17 @@ _DERIVED = {
         "SELECT app_id, dt, funnel, is_bot, depth, count(*) AS sessions "
         "FROM rollup_funnel_sessions WHERE {where} GROUP BY app_id, dt, funnel, is_bot, depth",
     ),
+    **{name: (base, _summed_select(base, values, measures)) for name, (base, values, measures) in _SUMMED_BY.items()},
+    **{name: ("rollup_sessions", _sessions_select(values, bounces)) for name, (values, bounces) in _SESSIONS_BY.items()},
 }
+# A keyless total of a per-day rollup of events is kept by a filter of events as its base is: the
+# sums of the base's rows with the value.
+ROW_KEPT = _ROW_KEPT_KEYED | frozenset(_SUMMED_BY)
 # The session rollups, and the tables read with them, that a view filtered by events reads through
 # the exact split (``_split_rows``): the pure visitors' rows, the mixed visitors' kept events raw.
-SESSION_SPLIT = frozenset({"rollup_sessions", "rollup_funnel_sessions", "rollup_last_events", *_DERIVED})
+SESSION_SPLIT = frozenset(
+    {"rollup_sessions", "rollup_funnel_sessions", "rollup_last_events", *(n for n in _DERIVED if n not in ROW_KEPT)}
+)
 
 
 def clean_filters(query: Mapping[str, str]) -> dict[str, str]:

@@ -1,5 +1,6 @@
 -- Daily, weekly and monthly active users, written once: over a CTE `active` (app_id, day,
--- visitor, page_views: rows of activity; a visitor and day may repeat) and a CTE `bounds`
+-- visitor, page_views: rows of activity; a visitor and day may repeat; a row with a NULL visitor
+-- holds page views only, as the rolled-up days' keyless totals do) and a CTE `bounds`
 -- (app_id, origin, until: the first and last day to count, per app; `active` holds the 29 days
 -- before origin too), `daily` gives per app and day with activity in [origin, until]: dau,
 -- page_views, wau and mau (distinct visitors active that day / in the 7 / 30 days ending that
@@ -19,7 +20,7 @@ offsets AS (
   SELECT a.app_id, a.visitor, date_diff('day', b.origin, a.day) AS j, date_diff('day', b.origin, b.until) AS last_j
   FROM active a
   JOIN bounds b ON b.app_id = a.app_id
-  WHERE a.day BETWEEN CAST(date_add('day', -29, b.origin) AS date) AND b.until
+  WHERE a.day BETWEEN CAST(date_add('day', -29, b.origin) AS date) AND b.until AND a.visitor IS NOT NULL
 ),
 words AS (
   SELECT app_id, t, visitor, bitwise_or_agg(CAST(power(2, j - 32 * t + 29) AS bigint)) AS mask

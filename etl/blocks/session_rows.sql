@@ -4,6 +4,9 @@
 -- session rule to the same events, so the union is what range_sessions.sql + visits.sql give
 -- (tests/unit/test_rollup_equality.py checks it, row for row, over random lakes). visitor_key: the
 -- visitor's 64-bit key (docs/decisions/0015-visitor-key.md), what the distinct-visitor counts count.
+-- sessions, bounces: 1 and 0/1 for a raw tail session, NULL for a rolled-up one: a panel counting
+-- sessions sums them with its keyless day totals (rollup_entry_totals, ..., decision 0017 step 1)
+-- for the rolled-up days, in rows without a visitor, and counts visitors over these rows.
 -- Parameters: :app_id, :date_from, :date_to, :rolled_through.
 -- @include tail_sessions
 ,
@@ -11,12 +14,13 @@
 ,
 session_rows AS (
   SELECT visitor_key, session_start, duration_s, is_bounce, is_bot, entry_path, exit_path, referrer_host,
-         utm_source, utm_medium, utm_campaign
+         utm_source, utm_medium, utm_campaign, CAST(NULL AS bigint) AS sessions, CAST(NULL AS bigint) AS bounces
   FROM rollup_sessions
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
   SELECT @session_visitor_key AS visitor_key, session_start, duration_s, is_bounce, is_bot, entry_path,
-         exit_path, referrer_host, utm_source, utm_medium, utm_campaign
+         exit_path, referrer_host, utm_source, utm_medium, utm_campaign,
+         CAST(1 AS bigint) AS sessions, CAST(CASE WHEN is_bounce THEN 1 ELSE 0 END AS bigint) AS bounces
   FROM visits
   WHERE starts_in_range
 )

@@ -4,9 +4,16 @@
 -- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
 -- from rollup_event_days, later days from raw events: the answer is the raw events' either way
 -- (docs/lake.md, *The modeled lake*). Reads exactly the range's partitions.
+-- The rolled-up days' events are rollup_event_totals' (keyless day totals, decision 0017 step 1),
+-- in rows without a visitor; their event-visitor rows carry no measure (count(DISTINCT) and sum()
+-- skip the NULLs).
 WITH event_rows AS (
-  SELECT event_type, event_name, visitor_key, is_bot, events
+  SELECT event_type, event_name, visitor_key, is_bot, CAST(NULL AS bigint) AS events
   FROM rollup_event_days
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+  UNION ALL
+  SELECT event_type, event_name, CAST(NULL AS bigint) AS visitor_key, is_bot, events
+  FROM rollup_event_totals
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
   SELECT event_type, event_name, @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot,

@@ -16,12 +16,19 @@ WITH
 ,
 active AS (
   -- Rows of activity (a visitor and day may repeat: one row per visitor-day and dimension). The
-  -- visitor is its visitor_key (docs/decisions/0015-visitor-key.md).
-  SELECT app_id, CAST(dt AS date) AS day, visitor_key AS visitor, page_views
+  -- visitor is its visitor_key (docs/decisions/0015-visitor-key.md). The rolled-up days' page
+  -- views are rollup_visitor_totals' (keyless, decision 0017 step 1), in rows without a visitor
+  -- (active_users.sql counts no NULL visitor), only for the range itself.
+  SELECT app_id, CAST(dt AS date) AS day, visitor_key AS visitor, CAST(NULL AS bigint) AS page_views
   FROM rollup_visitor_days
   WHERE app_id = :app_id
     AND dt BETWEEN date_format(date_add('day', -29, CAST(:date_from AS date)), '%Y-%m-%d') AND :date_to
     AND dt <= :rolled_through
+    AND (:include_bots OR NOT is_bot)
+  UNION ALL
+  SELECT app_id, CAST(dt AS date) AS day, CAST(NULL AS bigint) AS visitor, page_views
+  FROM rollup_visitor_totals
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
     AND (:include_bots OR NOT is_bot)
   UNION ALL
   SELECT app_id, CAST(dt AS date) AS day, @visitor_key AS visitor,

@@ -6,13 +6,24 @@
 -- from the rollup tables, later days from raw events: the answer is the raw events' either way
 -- (docs/lake.md, *The modeled lake*).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
+-- The rolled-up days' sessions are rollup_exit_totals (keyless day totals, decision 0017
+-- step 1), in rows without a visitor; the rolled-up session rows carry none (session_rows.sql).
 WITH
 -- @include session_rows
+,
+exit_rows AS (
+  SELECT visitor_key, is_bot, exit_path, sessions
+  FROM session_rows
+  UNION ALL
+  SELECT CAST(NULL AS bigint) AS visitor_key, is_bot, exit_path, sessions
+  FROM rollup_exit_totals
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+)
 SELECT
   exit_path AS path,
-  count(*) AS exits,
+  CAST(sum(sessions) AS bigint) AS exits,
   count(DISTINCT visitor_key) AS visitors
-FROM session_rows
+FROM exit_rows
 WHERE exit_path IS NOT NULL AND (:include_bots OR NOT is_bot)
 GROUP BY exit_path
 ORDER BY exits DESC, path

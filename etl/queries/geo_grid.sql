@@ -4,25 +4,31 @@
 -- binary value (37.65 is 37.6499...: 37.6, where Athena gives 37.7); tests/unit/test_geo_cells.py.
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 -- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
--- from rollup_geo_days (exact positions, rounded here as for raw events), later days from raw
--- events: the answer is the raw events' either way (docs/lake.md, *The modeled lake*).
+-- from rollup_geo_days (exact positions, rounded here as for raw events) for the visitors and from
+-- rollup_geo_totals (keyless day totals per cell, decision 0017 step 1: the export rounds with the
+-- same rule, chalicelib.lake.rollup.geo_cell) for the events, later days from raw events: the
+-- answer is the raw events' either way (docs/lake.md, *The modeled lake*).
 -- Reads exactly the range's partitions.
 WITH geo_rows AS (
-  SELECT geo_lat, geo_lon, visitor_key, is_bot, events
+  SELECT CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell,
+         visitor_key, is_bot, CAST(NULL AS bigint) AS events
   FROM rollup_geo_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
   UNION ALL
-  SELECT geo_lat, geo_lon, @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot,
-         count(*) AS events
+  SELECT lat_cell, lon_cell, CAST(NULL AS bigint) AS visitor_key, is_bot, events
+  FROM rollup_geo_totals
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+  UNION ALL
+  SELECT CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell,
+         @visitor_key AS visitor_key, coalesce(is_bot, false) AS is_bot, count(*) AS events
   FROM events
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt > :rolled_through
     AND geo_lat IS NOT NULL AND geo_lon IS NOT NULL AND event_type NOT IN ('identify', 'group', 'alias')
   GROUP BY geo_lat, geo_lon, @visitor, coalesce(is_bot, false)
 )
-SELECT CAST(round(geo_lat * 10) AS double) / 10 AS lat_cell, CAST(round(geo_lon * 10) AS double) / 10 AS lon_cell,
-       CAST(sum(events) AS bigint) AS events, count(DISTINCT visitor_key) AS visitors
+SELECT lat_cell, lon_cell, CAST(sum(events) AS bigint) AS events, count(DISTINCT visitor_key) AS visitors
 FROM geo_rows
 WHERE :include_bots OR NOT is_bot
-GROUP BY CAST(round(geo_lat * 10) AS double) / 10, CAST(round(geo_lon * 10) AS double) / 10
+GROUP BY lat_cell, lon_cell
 ORDER BY events DESC, lat_cell, lon_cell
 LIMIT 1000

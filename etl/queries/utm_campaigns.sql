@@ -7,16 +7,27 @@
 -- from the rollup tables, later days from raw events: the answer is the raw events' either way
 -- (docs/lake.md, *The modeled lake*).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
+-- The rolled-up days' sessions and bounces are rollup_utm_totals (keyless day totals, decision 0017
+-- step 1), in rows without a visitor; the rolled-up session rows carry none (session_rows.sql).
 WITH
 -- @include session_rows
+,
+utm_rows AS (
+  SELECT visitor_key, is_bot, utm_source, utm_medium, utm_campaign, sessions, bounces
+  FROM session_rows
+  UNION ALL
+  SELECT CAST(NULL AS bigint) AS visitor_key, is_bot, utm_source, utm_medium, utm_campaign, sessions, bounces
+  FROM rollup_utm_totals
+  WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+)
 SELECT
   utm_source,
   utm_medium,
   utm_campaign,
-  count(*) AS sessions,
+  CAST(sum(sessions) AS bigint) AS sessions,
   count(DISTINCT visitor_key) AS visitors,
-  CAST(count_if(is_bounce) AS double) / count(*) AS bounce_rate
-FROM session_rows
+  CAST(sum(bounces) AS double) / sum(sessions) AS bounce_rate
+FROM utm_rows
 WHERE (utm_source IS NOT NULL OR utm_campaign IS NOT NULL) AND (:include_bots OR NOT is_bot)
 GROUP BY utm_source, utm_medium, utm_campaign
 ORDER BY sessions DESC, utm_source, utm_medium, utm_campaign

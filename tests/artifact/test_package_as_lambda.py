@@ -383,6 +383,7 @@ def rebuild(event, context):
             "keys": {s["anonymous_id"]: s["visitor_key"] for s in sliced["rollup_sessions"].to_pylist()},
             "day_keys": sorted(sliced["rollup_visitor_days"]["visitor_key"].to_pylist()),
             "files": files(source, event["app"], day),
+            "totals": {n: sliced[n].drop_columns(["app_id"]).to_pylist() for n in rollup.TOTALS},
             "left": os.listdir(os.environ["TMPDIR"])}
 
 def files(source, app, day):
@@ -420,13 +421,11 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
             "anonymous_id": f"user-{v}" if v < 9 else None,  # one first character: the old slicing put them in one slice
             "user_id": f"u{v}" if v >= 9 else None,
             "event_time": datetime(2026, 11, 2, 23, 40 + v, tzinfo=timezone.utc) + timedelta(minutes=9 * i),
-            # a click with a position second: every keyed table has rows
-            "event_type": "click" if i == 1 else "page_view",
-            "event_name": "GEO_LOC" if i == 1 else "page_view",
-            "path": None if i == 1 else "/demo",
-            "geo_lat": 48.15 if i == 1 else None,
-            "geo_lon": 11.55 if i == 1 else None,
+            "event_type": "page_view",
+            "path": "/demo",
             "is_bot": False,
+            "geo_lat": 37.65,  # a half: Athena's cell is 37.7 (tests/unit/test_geo_cells.py)
+            "geo_lon": -0.05,
         }
         for v in range(12)
         for i in range(4)
@@ -449,9 +448,25 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
     expected = {i: struct.unpack(">q", hashlib.md5(i.encode()).digest()[:8])[0] for i in ids}
     assert outcome["result"]["keys"] == expected
     assert outcome["result"]["day_keys"] == sorted(expected.values())
-    keyed = outcome["result"]["files"]
-    assert sorted(keyed) == sorted(rollup.KEY_SORTED) and all(f["rows"] for f in keyed.values()), keyed
-    assert all(f["sorted"] and f["stats"] and all(f["stats"]) and f["halves"] == [True, True] for f in keyed.values()), keyed
+    keyed = outcome["result"]["files"]  # (the day has no custom event: its rollup_event_days is empty)
+    assert sorted(keyed) == sorted(rollup.KEY_SORTED), keyed
+    assert all(bool(f["rows"]) == (n != "rollup_event_days") for n, f in keyed.items()), keyed
+    assert all(f["sorted"] and all(f["stats"]) and bool(f["stats"]) == bool(f["rows"]) for f in keyed.values()), keyed
+    assert all(f["halves"] == [True, True] for f in keyed.values()), keyed
+    # The keyless day totals (decision 0017 step 1), summed over the slices on the layer: the day's
+    # 25 page views (v + 9 i minutes after 23:40 before midnight) and the 12 sessions starting on it.
+    totals = outcome["result"]["totals"]
+    people = {"is_bot": False}
+    dims = {"bot_reason": None, "browser": None, "device_type": None, "os": None, "country": None}
+    assert totals["rollup_visitor_totals"] == [{**people, **dims, "events": 25, "page_views": 25}]
+    assert totals["rollup_page_totals"] == [{**people, "path": "/demo", "page_views": 25}]
+    assert totals["rollup_event_totals"] == []
+    assert totals["rollup_geo_totals"] == [{**people, "lat_cell": 37.7, "lon_cell": -0.1, "events": 25}]
+    assert totals["rollup_entry_totals"] == [{**people, "entry_path": "/demo", "sessions": 12, "bounces": 0}]
+    assert totals["rollup_exit_totals"] == [{**people, "exit_path": "/demo", "sessions": 12}]
+    source = {"utm_source": None, "utm_medium": None, "utm_campaign": None}
+    assert totals["rollup_referrer_totals"] == [{**people, "referrer_host": None, "sessions": 12, "bounces": 0}]
+    assert totals["rollup_utm_totals"] == [{**people, **source, "sessions": 12, "bounces": 0}]
     assert outcome["result"]["left"] == []
 
 

@@ -123,11 +123,19 @@ def assert_rollups_match_events(s):
     assert event_days
     for app, dt in event_days:
         expected = rollup.rebuild_day(source, app, date.fromisoformat(dt))
-        for name in rollup.SCHEMAS:
+        written = {}
+        for name in rollup.SCHEMAS:  # the keyless totals (rollup.TOTALS) among them
             files = [k for k in listed if k.startswith(layout.partition_prefix(s.lake_prefix, name, app, dt))]
             assert files == [layout.partition_prefix(s.lake_prefix, name, app, dt) + rollup.FILE_NAME], (name, app, dt)
             body = s3.get_object(Bucket=s.bucket, Key=files[0])["Body"].read()
-            assert pq.read_table(io.BytesIO(body)).equals(expected[name]), (name, app, dt)
+            written[name] = pq.read_table(io.BytesIO(body))
+            assert written[name].equals(expected[name]), (name, app, dt)
+        # the keyless totals written once: every event and session of the day counted once
+        assert sum(written["rollup_visitor_totals"]["events"].to_pylist()) == sum(
+            written["rollup_visitor_days"]["events"].to_pylist()
+        )
+        for name in ("rollup_entry_totals", "rollup_exit_totals", "rollup_referrer_totals", "rollup_utm_totals"):
+            assert sum(written[name]["sessions"].to_pylist()) == written["rollup_sessions"].num_rows, (name, app, dt)
 
 
 def assert_no_stale_rollup_readable(s, final=False):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from chalicelib.lake import rollup
 from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
 from clickstream.lake import catalog, translate
@@ -77,3 +78,10 @@ def test_the_geo_grid_panel_and_view_put_each_position_in_athenas_cell(tmp_path:
 
     view = duck.execute("SELECT lat_cell, lon_cell FROM geo_grid WHERE app_id = 'demo'")
     assert sorted(zip(view["lat_cell"].to_pylist(), view["lon_cell"].to_pylist())) == expected
+
+
+def test_the_export_computes_the_same_cells_for_rollup_geo_totals():
+    """rollup_geo_totals holds the cell, computed in pyarrow/numpy by the export (no SQL engine
+    in the Lambda): Athena's on every edge, so a rolled-up day and a raw one share their cells."""
+    got = rollup.geo_cell(pa.array(EDGES, pa.float64())).to_pylist()
+    assert got == [athena_cell(x) + 0.0 for x in EDGES]

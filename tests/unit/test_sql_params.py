@@ -127,10 +127,11 @@ def test_athena_gets_qmark_sql_and_execution_parameters():
     assert table.to_pylist() == [{"path": "/demo", "page_views": 3}]
     (call,) = calls
     assert call["paramstyle"] == "qmark" and call["database"] == "clickstream_prod" and call["workgroup"] == "clickstream-prod"
-    # the rollup scan, then the raw scan after :rolled_through (default: nothing rolled up), then the filter
+    # the rollup scans (the keyed rows, the keyless totals), then the raw scan after :rolled_through
+    # (default: nothing rolled up), then the filter
     scan = ["'demo'", "'2026-11-01'", "'2026-11-07'", "'0001-01-01'"]
-    assert call["params"] == [*scan, *scan, "false"]
-    assert "demo" not in call["sql"] and call["sql"].count("?") == 9
+    assert call["params"] == [*scan, *scan, *scan, "false"]
+    assert "demo" not in call["sql"] and call["sql"].count("?") == 13
 
 
 def test_athena_failures_keep_their_kind():

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from chalicelib.lake.rollup import geo_cell  # the day totals' cells too: one rounding rule
 
 LOOKBACK_MONTHS = 4  # months before M that prev looks into: exact for ranges of up to 5 calendar months
 HISTORY_MONTHS = 4  # months of reduced days retention's overall rows hold
@@ -37,18 +37,6 @@ CARRY_MONTH = b"clickstream.month_carry.month"  # schema metadata: the carry's m
 CARRY_DIMENSION = b"clickstream.month_carry.dim"
 
 Values = Callable[[pa.Table], list[pa.ChunkedArray]]
-
-
-def geo_cell(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """The geo grid's cell as etl/queries/geo_grid.sql writes it, round(x * 10) / 10 (Athena's
-    round(x, 1)): the IEEE product x * 10, rounded half away from zero on its exact value
-    (|y| - floor(|y|) is exact), divided by 10. -0.0 is 0.0, as DuckDB groups them."""
-    x = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-    y = np.abs(x * 10.0)
-    whole = np.floor(y)
-    rounded = np.copysign(whole + (y - whole >= 0.5), x) / 10.0
-    rounded += 0.0  # -0.0 -> 0.0
-    return pa.array(rounded, mask=pc.is_null(column).to_numpy(zero_copy_only=False))
 
 
 @dataclass(frozen=True)
