@@ -16,7 +16,8 @@ are copied into this checkout's bench/results/keysorted-{old,new,events}/). Prin
    1 billion events a month (bench_rollups' scaling: rolled-up part per event of the rolled-up
    days, raw tail per event of the last day);
 4. the 30-day page as one batched DuckDB statement (bench_rollups.time_batched), old and new
-   alternating, and one JSON profile of each;
+   alternating, wall and CPU seconds, and one JSON profile of each (``--page-only``: this part
+   alone, over the lakes a previous run built);
 5. footer bytes of the new files, and what statistics on every column would add.
 """
 
@@ -30,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -82,12 +83,42 @@ def table_bytes(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+def page_times(roots: dict[str, Path], lo: date, hi: date, repeat: int) -> None:
+    """4. DuckDB, the batched page, old and new alternating: wall seconds and CPU seconds (process
+    time, DuckDB's threads included: less sensitive to other tenants than the wall clock)."""
+    lakes = {k: directory_lake(r) for k, r in roots.items()}
+    through = lakes["new"].rolled_through(APP) or NOTHING_ROLLED
+    assert through == (lakes["old"].rolled_through(APP) or NOTHING_ROLLED)
+    for which in lakes:
+        time_batched(lakes[which], lo, hi, through)  # warm the file cache
+    seconds: dict[str, list[float]] = {"old": [], "new": []}
+    cpu: dict[str, list[float]] = {"old": [], "new": []}
+    for i in range(repeat):
+        for which in ("old", "new") if i % 2 == 0 else ("new", "old"):
+            load = uptime()
+            started = time.process_time()
+            seconds[which].append(time_batched(lakes[which], lo, hi, through))
+            cpu[which].append(time.process_time() - started)
+            print(f"batched page {which}: {seconds[which][-1]:.2f} s, {cpu[which][-1]:.2f} CPU s (load {load})")
+    med = {k: (statistics.median(seconds[k]), statistics.median(cpu[k])) for k in seconds}
+    print(
+        "batched page, median: "
+        + ", ".join(f"{k} {w:.2f} s, {c:.2f} CPU s" for k, (w, c) in med.items())
+        + f"; new/old wall {med['new'][0] / med['old'][0]:.3f}, CPU {med['new'][1] / med['old'][1]:.3f}"
+    )
+    for which, root in roots.items():
+        wall, operators, parts = profile_batched(root, lo, hi, through)
+        top = ", ".join(f"{p} {s:.2f}" for p, s in parts[:6])
+        print(f"profile {which}: {wall:.2f} s wall, {operators:.2f} operator-s; {top}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, required=True)
     parser.add_argument("--lake", type=Path, required=True)
     parser.add_argument("--builds", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=6)
+    parser.add_argument("--page-only", action="store_true", help="only part 4, over the lakes a previous run built")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent.parent
     roots = {"old": ROOT / "results" / "keysorted-old", "new": ROOT / "results" / "keysorted-new"}
@@ -101,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     events = sum(pq.ParquetFile(f).metadata.num_rows for f in args.lake.glob("events/*/*/*.parquet"))
     print(f"{events:,} events, {len(closed)} closed days; load {uptime()}")
 
+    lo, hi = first, LAST_DAY
+    if args.page_only:
+        page_times(roots, lo, hi, args.repeat)
+        return 0
     # 1. CPU of the rebuild, alternating.
     cpu: dict[str, list[float]] = {"old": [], "new": []}
     for _ in range(args.builds):
@@ -121,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"all rollups: {total['old'] / 2**20:.1f} -> {total['new'] / 2**20:.1f} MiB ({total['new'] / total['old']:.3f}x)")
 
     # 3. Athena bytes: the 30-day page, and 90 days at 1 billion events a month.
-    lo, hi = first, LAST_DAY
     through = directory_lake(roots["new"]).rolled_through(APP) or NOTHING_ROLLED
     assert through == (directory_lake(roots["old"]).rolled_through(APP) or NOTHING_ROLLED)
     day_events = {
@@ -146,21 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         o, w = scaled["old"][n], scaled["new"][n]
         print(f"  90 d @ 1B/month `{n}`: {o / 2**30:.2f} -> {w / 2**30:.2f} GiB ({w / o:.3f}x)")
 
-    # 4. DuckDB, the batched page, alternating.
-    lakes = {k: directory_lake(r) for k, r in roots.items()}
-    for which in lakes:
-        time_batched(lakes[which], lo, hi, through)  # warm the file cache
-    seconds: dict[str, list[float]] = {"old": [], "new": []}
-    for i in range(args.repeat):
-        for which in ("old", "new") if i % 2 == 0 else ("new", "old"):
-            load = uptime()
-            seconds[which].append(time_batched(lakes[which], lo, hi, through))
-            print(f"batched page {which}: {seconds[which][-1]:.2f} s (load {load})")
-    print("batched page, median: " + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in seconds.items()))
-    for which, root in roots.items():
-        wall, operators, parts = profile_batched(root, lo, hi, through)
-        top = ", ".join(f"{p} {s:.2f}" for p, s in parts[:6])
-        print(f"profile {which}: {wall:.2f} s wall, {operators:.2f} operator-s; {top}")
+    page_times(roots, lo, hi, args.repeat)
 
     # 5. Footers of one day's new files; statistics on every column instead of parquetio's.
     day = closed[len(closed) // 2]
