@@ -93,6 +93,48 @@ def write_sorted(name: str, table: pa.Table, path: Path, group_rows: int, delta:
     return path
 
 
+_MASK = (1 << 64) - 1
+_PRIME = 0x100000001B3  # FNV-1's 64-bit prime: any odd multiplier spreads the bytes
+_powers = np.ones(1, dtype=np.uint64)
+
+
+def _power_table(n: int) -> np.ndarray:
+    global _powers
+    if len(_powers) < n:
+        values = [1]
+        for _ in range(max(n, 2 * len(_powers)) - 1):
+            values.append((values[-1] * _PRIME) & _MASK)
+        _powers = np.array(values, dtype=np.uint64)
+    return _powers
+
+
+def hash_slice_of(keys: pa.Array | pa.ChunkedArray, slices: int) -> np.ndarray:
+    """How the export dealt visitors to slices before the day files were key-sorted (git d343af3,
+    chalicelib/lake/spill.py): "today's" layout in this benchmark. The slice (0 .. slices - 1) of
+    each key: a polynomial hash of its UTF-8 bytes, mixed by
+    splitmix64's finalizer. Stable across processes and versions (no Python ``hash``, no
+    seed), and any strings spread, not only UUIDs: ids that share a prefix, differ in one
+    byte or are not hexadecimal land in different slices as often as random ones. A null key
+    hashes as the empty string."""
+    if slices <= 1 or len(keys) == 0:
+        return np.zeros(len(keys), dtype=np.int64)
+    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    array = pc.fill_null(array.cast(pa.large_string()), "")
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[first:last].astype(np.uint64) + np.uint64(1)
+    starts = offsets[:-1] - first
+    lengths = np.diff(offsets)
+    position = np.arange(last - first, dtype=np.int64) - np.repeat(starts, lengths)
+    terms = data * _power_table(int(lengths.max(initial=0)) + 1)[position]  # wraps mod 2**64
+    running = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(terms, dtype=np.uint64)])
+    z = running[offsets[1:] - first] - running[starts] + lengths.astype(np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z % np.uint64(slices)).astype(np.int64)
+
+
 def write_today(name: str, table: pa.Table, slice_of_row: np.ndarray, slices: int, folder: Path) -> Path:
     """As ``rollup.rebuild_day_files`` writes a day built in ``slices`` slices: each slice's rows
     sorted as ``build_day`` sorts them, appended to one file by ``spill.TableFiles``."""
@@ -124,13 +166,13 @@ def resample(
 ) -> tuple[dict[str, pa.Table], dict[str, np.ndarray]]:
     """The day's visitors drawn with replacement until rollup_visitor_days has about ``rows`` rows:
     each copy with all its rows, a fresh anonymous_id, its key and fresh session ids. Also, per
-    table, the slice (of ``slices``) each row's visitor falls in by ``spill.slice_of``."""
+    table, the slice (of ``slices``) each row's visitor falls in by ``hash_slice_of``."""
     keys = np.unique(np.concatenate([day[n][KEY].to_numpy() for n in TABLES]))
     draws = round(len(keys) * rows / day["rollup_visitor_days"].num_rows)
     picked = rng.integers(0, len(keys), size=draws)
     anon = hex_ids(rng, draws, 16)
     new_keys = visitor_key.keys(anon).to_numpy()
-    slice_of_copy = spill.slice_of(anon, slices)
+    slice_of_copy = hash_slice_of(anon, slices)
     out, slice_rows = {}, {}
     for name in TABLES:
         table = day[name]

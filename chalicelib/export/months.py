@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chalicelib.export.ranged import RANGED_ABOVE, RangedObject
-from chalicelib.lake import layout, parquetio, rollup
+from chalicelib.lake import key_ranges, layout, parquetio, rollup
 from chalicelib.lake import month as m
 from chalicelib.lake.month.build import MonthInputError
 from chalicelib.lake.month.dimensions import carry_schema
@@ -55,7 +55,7 @@ HEADROOM = 2
 # Day rollup and carry bytes per row when a file is too small to read its footer for (below
 # RANGED_ABOVE): an underestimate of the bytes (more rows) only makes parts smaller.
 BYTES_PER_ROW = 8
-KEY_GROUP_ROWS = 25_000  # a range reads few groups of sorted files (decision 0017, storage layout)
+KEY_GROUP_ROWS = parquetio.KEY_SORTED_GROUP_ROWS  # as the key-sorted day rollups: a range reads few groups
 _PART = re.compile(r"part-(\d+)-of-(\d+)\.parquet$")
 
 
@@ -104,7 +104,7 @@ def part_count(rows: int, days_rolled: int, month: date, rows_per_part: int = RO
     """Pure: the parts of a month first built with ``rows`` input rows over ``days_rolled`` days:
     the rows scaled to the whole month, with ``HEADROOM``, ``rows_per_part`` each, at least 1."""
     expected = rows * days_in(month) * HEADROOM // max(1, days_rolled)
-    return max(1, min(m.ranges.MAX_RANGES, -(-expected // rows_per_part)))
+    return max(1, min(key_ranges.MAX_RANGES, -(-expected // rows_per_part)))
 
 
 def builds_in(rows: int, rows_per_build: int = ROWS_PER_BUILD) -> int:

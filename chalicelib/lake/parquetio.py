@@ -16,9 +16,17 @@ from chalicelib.store import retry
 COMPRESSION = LAKE_CODEC  # only a codec the Lambda layer's pyarrow has (chalicelib/lake/codecs.py)
 # Unique per row: a dictionary page would only be written and then abandoned.
 NO_DICTIONARY = frozenset({"event_id", "event_time", "received_at", "client_timestamp", "sent_at", "geo_lat", "geo_lon", "raw"})
-# What queries filter on inside a partition; other columns' min/max would only cost time.
-STATISTICS = ("event_time", "received_at", "app_id", "event_type", "event_name")
+# What readers filter on inside a partition; other columns' min/max would only cost time and
+# footer bytes. visitor_key: a key range's rows of a key-sorted file (KEY_SORTED_GROUP_ROWS).
+STATISTICS = ("event_time", "received_at", "app_id", "event_type", "event_name", "visitor_key")
 ROW_GROUP_ROWS = 1_000_000
+# Row groups of a file sorted by visitor_key (the keyed day rollups: chalicelib/lake/rollup.py
+# KEY_SORTED, spill.TableFiles): a build of one key range reads only the groups whose key
+# statistics overlap it (chalicelib/lake/key_ranges.py). 25,000 rows: a slice of 130 reads
+# 1.2-2.9x its own rows of a day at a billion events a month, 13-74x with 1 M-row groups, for a
+# footer of about 140 KiB on a day's 4.4 M visitor-days (docs/performance-dashboard.md,
+# *Key-sorted rollups*).
+KEY_SORTED_GROUP_ROWS = 25_000
 
 
 def options(names: Sequence[str], plain: Collection[str] = ()) -> dict[str, Any]:

@@ -34,9 +34,14 @@ with a fixed name, rebuilt whole (docs/lake.md has their columns):
 Only user actions count: identify, group and alias messages are no page view, no event and
 no session activity (NOT_ACTIONS). Sessions are per visitor, so a day too large for memory is
 built in slices of visitors (``rebuild_day_files``: the days read once, dealt to slice files on
-local disk by a hash of anonymous_id, ``build_day`` on each slice's rows, the tables appended
+local disk by ranges of the visitor key, ``build_day`` on each slice's rows, the tables appended
 to local files, funnel counts, session totals and the keyless totals summed): a visitor's rows never span two
 slices.
+
+The keyed tables (``KEY_SORTED``) are sorted by ``visitor_key`` within a slice and the slices
+are appended in key order (chalicelib/lake/key_ranges.py), so each day file is sorted by the key,
+in row groups with min/max key statistics (chalicelib/lake/parquetio.py): a build of one key
+range (the month build, decision 0017 step 2) reads a few row groups of a day, not all of it.
 
 Which days to rebuild: a day's sessions read the day before (30 minutes) and the day after,
 so a change to day X changes the rollups of X - 1, X and X + 1 (``affected_days``). A day is
@@ -55,7 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chalicelib.lake import spill, visitor_key
+from chalicelib.lake import key_ranges, spill, visitor_key
 
 GAP_MS = 30 * 60 * 1000
 NOT_ACTIONS = ("identify", "group", "alias")
@@ -226,6 +231,17 @@ TOTALS: dict[str, tuple[str, pa.Schema]] = {
     "rollup_referrer_totals": ("rollup_sessions", REFERRER_TOTALS),
     "rollup_utm_totals": ("rollup_sessions", UTM_TOTALS),
 }
+# The tables with a visitor key, each written sorted by these columns: the key, then the table's
+# other key columns (deterministic ties; rollup_sessions: the visitor, then its sessions in time).
+# ``build_day`` emits them in this order; ``rebuild_day_files`` appends the slices in key order.
+KEY_SORTED: dict[str, tuple[str, ...]] = {
+    "rollup_sessions": (visitor_key.COLUMN, "anonymous_id", "session_start"),
+    "rollup_visitor_days": (visitor_key.COLUMN, *VISITOR_DIMENSIONS),
+    "rollup_page_days": (visitor_key.COLUMN, "path", "is_bot", *FILTER_DIMENSIONS),
+    "rollup_event_days": (visitor_key.COLUMN, "event_type", "event_name", "is_bot", *FILTER_DIMENSIONS),
+    "rollup_geo_days": (visitor_key.COLUMN, "is_bot", "geo_lat", "geo_lon", *FILTER_DIMENSIONS),
+    "rollup_funnel_sessions": (visitor_key.COLUMN, "funnel", "is_bot", "depth"),
+}
 SCHEMAS = {
     "rollup_sessions": SESSIONS,
     "rollup_session_totals": SESSION_TOTALS,
@@ -242,11 +258,19 @@ SCHEMAS = {
 # Columns with about one row per value in their table, written without a dictionary
 # (parquetio.options): a dictionary would hold every value and add an index to each row. Measured
 # on bench_rollups' lake (10 M events, 30 days), snappy: rollup_visitor_days' visitor_key 13.2 ->
-# 10.7 MB, rollup_sessions' keys and times 5-25 % smaller; rollup_page_days' and
-# rollup_event_days' visitor_key repeat (a visitor's pages, events) and keep theirs (plain: +40-50 %).
+# 10.7 MB, rollup_sessions' keys and times 5-25 % smaller. And visitor_key in every KEY_SORTED
+# file: a visitor's rows are adjacent there, so the codec compresses its repeated key, which a
+# dictionary of 25,000-row groups cannot beat (8 bytes per key per group plus an index per row):
+# on a day resampled to 4.4 M visitor-days, rollup_page_days' key 4.98 -> 3.97 bytes a row,
+# rollup_event_days' 5.60 -> 4.51, rollup_geo_days' 7.13 -> 6.73 (docs/performance-dashboard.md,
+# *Key-sorted day rollups, shipped*).
 PLAIN = {
     "rollup_sessions": frozenset({"session_id", "anonymous_id", "visitor_key", "session_start", "session_end", "duration_s"}),
     "rollup_visitor_days": frozenset({"visitor_key"}),
+    "rollup_page_days": frozenset({"visitor_key"}),
+    "rollup_event_days": frozenset({"visitor_key"}),
+    "rollup_geo_days": frozenset({"visitor_key"}),
+    "rollup_funnel_sessions": frozenset({"visitor_key"}),
     "rollup_last_events": frozenset({"anonymous_id", "last_event_time"}),
 }
 
@@ -311,16 +335,21 @@ def with_visitor(events: pa.Table) -> pa.Table:
 def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
     """The rollup tables of ``day`` (all but rollup_session_totals, which ``combine`` sums from
     the sessions) from the events of its read window (``read_window``; extra rows outside it are
-    ignored), whose anonymous_id is already the visitor (``with_visitor``: ``rebuild_day_files``
-    deals them to slices by it). Deterministic: the same events give the same rows in the same order."""
+    ignored), whose anonymous_id is already the visitor (``with_visitor``), with its
+    ``visitor_key`` if the caller has it (``rebuild_day_files`` deals them to slices by it).
+    Deterministic: the same events give the same rows in the same order, the keyed tables in
+    ``KEY_SORTED``'s."""
     lo = day_start(day) - timedelta(milliseconds=GAP_MS)
-    events = user_actions(events.select(list(COLUMNS)))
+    keyed = visitor_key.COLUMN in events.column_names
+    events = user_actions(events.select([*COLUMNS, visitor_key.COLUMN] if keyed else list(COLUMNS)))
     t = _ms(events["event_time"])
     keep = (t >= int(lo.timestamp() * 1000)) & (t < int((day_start(day) + timedelta(days=2)).timestamp() * 1000))
     events = events.filter(pa.array(keep))
-    events = events.sort_by([(name, "ascending") for name in ("anonymous_id", *SESSION_ORDER)])  # NULL at the end
-    # One MD5 per visitor of the window (chalicelib/lake/visitor_key.py): what the distinct counts count.
-    events = events.append_column(visitor_key.COLUMN, visitor_key.keys(events["anonymous_id"]))
+    if not keyed:  # one MD5 per visitor of the window (chalicelib/lake/visitor_key.py): what the distinct counts count
+        events = events.append_column(visitor_key.COLUMN, visitor_key.keys(events["anonymous_id"]))
+    # By key first, so that sessions come out in KEY_SORTED's order; a visitor's rows stay adjacent.
+    order = (visitor_key.COLUMN, "anonymous_id", *SESSION_ORDER)
+    events = events.sort_by([(name, "ascending") for name in order])  # NULL at the end
     numbered = _number(events, day)
     on_day = _on_day(events, day)
     funnel_sessions = _funnel_sessions(app_id, events, numbered)
@@ -331,7 +360,7 @@ def build_day(app_id: str, day: date, events: pa.Table) -> dict[str, pa.Table]:
         "rollup_event_days": _event_days(app_id, on_day),
         "rollup_geo_days": _geo_days(app_id, on_day),
         "rollup_funnel_days": _funnel_days(app_id, funnel_sessions),
-        "rollup_funnel_sessions": funnel_sessions,
+        "rollup_funnel_sessions": funnel_sessions.sort_by([(k, "ascending") for k in KEY_SORTED["rollup_funnel_sessions"]]),
         "rollup_last_events": _last_events(app_id, day, on_day),
     }
 
@@ -454,7 +483,7 @@ def _visitor_days(app_id: str, rows: pa.Table) -> pa.Table:
         return _empty(VISITOR_DAYS)
     rows = rows.set_column(rows.schema.get_field_index("is_bot"), "is_bot", pc.fill_null(rows["is_bot"], False))
     rows = rows.append_column("page_view", pc.cast(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False), pa.int64()))
-    keys = [visitor_key.COLUMN, *VISITOR_DIMENSIONS]
+    keys = list(KEY_SORTED["rollup_visitor_days"])
     grouped = rows.group_by(keys, use_threads=False).aggregate([("event_id", "count"), ("page_view", "sum")])
     grouped = grouped.rename_columns(
         [{"event_id_count": "events", "page_view_sum": "page_views"}.get(c, c) for c in grouped.column_names]
@@ -478,21 +507,20 @@ def _counted(app_id: str, rows: pa.Table, keys: list[str], schema: pa.Schema, co
 
 def _page_days(app_id: str, rows: pa.Table) -> pa.Table:
     rows = rows.filter(pc.fill_null(pc.equal(rows["event_type"], "page_view"), False))
-    return _counted(app_id, rows, ["path", visitor_key.COLUMN, "is_bot", *FILTER_DIMENSIONS], PAGE_DAYS, "page_views")
+    return _counted(app_id, rows, list(KEY_SORTED["rollup_page_days"]), PAGE_DAYS, "page_views")
 
 
 def _event_days(app_id: str, rows: pa.Table) -> pa.Table:
     """Events but page views (etl/queries/custom_events.sql: event_type <> 'page_view', so not NULL)."""
     rows = rows.filter(pc.fill_null(pc.not_equal(rows["event_type"], "page_view"), False))
-    keys = ["event_type", "event_name", visitor_key.COLUMN, "is_bot", *FILTER_DIMENSIONS]
-    return _counted(app_id, rows, keys, EVENT_DAYS, "events")
+    return _counted(app_id, rows, list(KEY_SORTED["rollup_event_days"]), EVENT_DAYS, "events")
 
 
 def _geo_days(app_id: str, rows: pa.Table) -> pa.Table:
     """Events with a position, by the exact position: the query rounds it to its cell, so both
     paths round the same doubles with the same function (etl/queries/geo_grid.sql)."""
     rows = rows.filter(pc.and_(pc.is_valid(rows["geo_lat"]), pc.is_valid(rows["geo_lon"])))
-    return _counted(app_id, rows, [visitor_key.COLUMN, "is_bot", "geo_lat", "geo_lon", *FILTER_DIMENSIONS], GEO_DAYS, "events")
+    return _counted(app_id, rows, list(KEY_SORTED["rollup_geo_days"]), GEO_DAYS, "events")
 
 
 def funnel_depths(keys: pa.Array | pa.ChunkedArray, numbered: _Numbered, steps: Sequence[str]) -> np.ndarray:
@@ -554,8 +582,8 @@ def _funnel_days(app_id: str, sessions: pa.Table) -> pa.Table:
 
 def visitor_slices(count: int, rows_per_slice: int = 2_000_000) -> int:
     """How many slices of visitors a day of ``count`` rows is built in: about ``rows_per_slice``
-    of the day's events each (``spill.slice_of`` deals visitors to them by a hash of their id,
-    whatever the ids look like)."""
+    of the day's events each (``key_ranges.slice_of`` deals visitors to them by the range of
+    their key, an MD5 of the id: they spread whatever the ids look like)."""
     return max(1, min(4096, -(-count // max(1, rows_per_slice))))
 
 
@@ -600,16 +628,18 @@ def rebuild_day_files(
     midnight, and a buffer are in memory at once.
 
     Each of the three days is read once (``read_window``): the day first, every row dealt to
-    its visitor's slice file (``spill.Spill``), noting the visitors active in its last 30
+    its visitor's slice file (``spill.Spill``; slice i holds the visitor keys of
+    ``key_ranges.plan_ranges(slices)[i]``), noting the visitors active in its last 30
     minutes; then the last 30 minutes of the day before; then of the day after only those
     visitors' rows (a session that starts on ``day`` reaches the day after only through an
     event of the day at or after 23:30; other rows of the day after start sessions of their
     own day, which ``build_day`` drops). Then each slice is built from its file and appended
-    to the tables' files: a visitor's rows are all in one slice, so the slices' rows are
-    those of one unsliced build, and the funnel counts and session totals, over all
+    to the tables' files in slice order: a visitor's rows are all in one slice, so the slices'
+    rows are those of one unsliced build, the keyed tables in the same order (``KEY_SORTED``:
+    the key first, and the slices are ranges of it), and the funnel counts and session totals, over all
     visitors, are summed at the end (``_summed``)."""
     slices = visitor_slices(source.count(app_id, day), rows_per_slice)
-    events = spill.Spill(folder / "events", _empty_events().schema, slices, "anonymous_id")
+    events = spill.Spill(folder / "events", _SPILLED, slices, lambda rows: key_ranges.slice_of(rows[visitor_key.COLUMN], slices))
     (before, since), (_, _), (after, _) = read_window(day)
     since_ms = int(since.timestamp() * 1000) if since is not None else 0
     margin = int((day_start(day) + timedelta(days=1, milliseconds=-GAP_MS)).timestamp() * 1000)
@@ -618,20 +648,20 @@ def rebuild_day_files(
     for batch in source.batches(app_id, day, COLUMNS):
         rows = with_visitor(pa.Table.from_batches([batch]))
         late.append(pc.unique(rows["anonymous_id"].filter(pa.array(_ms(rows["event_time"]) >= margin))).cast(pa.string()))
-        events.add(rows)
+        events.add(_keyed(rows))
     continuing = pc.unique(pa.chunked_array(late, pa.string())) if late else pa.array([], pa.string())
     for batch in source.batches(app_id, before, COLUMNS):
         rows = with_visitor(pa.Table.from_batches([batch]))
-        events.add(rows.filter(pa.array(_ms(rows["event_time"]) >= since_ms)))
+        events.add(_keyed(rows.filter(pa.array(_ms(rows["event_time"]) >= since_ms))))
     for batch in source.batches(app_id, after, COLUMNS):
         rows = with_visitor(pa.Table.from_batches([batch]))
         keep = pc.or_(
             pc.fill_null(pc.is_in(rows["anonymous_id"], value_set=continuing, skip_nulls=False), False),
             pa.array(_ms(rows["event_time"]) < midnight),  # not the day after's: never dropped
         )
-        events.add(rows.filter(keep))
+        events.add(_keyed(rows.filter(keep)))
     events.close()
-    files = spill.TableFiles(folder, SCHEMAS, PLAIN)
+    files = spill.TableFiles(folder, SCHEMAS, PLAIN, KEY_SORTED)
     funnels, totals, keyless = [], [], []
     for i in range(slices):
         tables = build_day(app_id, day, events.read(i))
@@ -705,6 +735,12 @@ def _summed(funnels: list[pa.Table], totals: list[pa.Table], keyless: list[dict[
     return out
 
 
-def _empty_events() -> pa.Table:
-    types = {"event_time": TS, "is_bot": pa.bool_(), "geo_lat": pa.float64(), "geo_lon": pa.float64()}
-    return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS]).empty_table()
+def _keyed(events: pa.Table) -> pa.Table:
+    """``events`` (``with_visitor``'s) with each row's visitor key: what the slices are ranges of,
+    spilled with the row so that ``build_day`` does not hash the visitor again. Only rows kept
+    are hashed (of the day before, its last 30 minutes)."""
+    return events.append_column(visitor_key.COLUMN, visitor_key.keys(events["anonymous_id"]))
+
+
+_TYPES = {"event_time": TS, "is_bot": pa.bool_(), "geo_lat": pa.float64(), "geo_lon": pa.float64()}
+_SPILLED = pa.schema([(c, _TYPES.get(c, pa.string())) for c in COLUMNS] + [(visitor_key.COLUMN, pa.int64())])

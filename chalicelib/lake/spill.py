@@ -1,9 +1,10 @@
-"""Split rows into slices by a stable hash of a string key, spilled to local Parquet files.
+"""Split rows into slices, spilled to local Parquet files; the built tables appended to files.
 
 A rollup rebuild (chalicelib/lake/rollup.py, ``rebuild_day``) reads each of its three days once
-and deals every row to the slice of its visitor; each slice is then built from its own file.
-Before, each slice decoded the three days again (CPU grew with slices x day: a day of 30
-million events would have needed about 40 minutes, past Lambda's 15).
+and deals every row to the slice of its visitor (by the range of its visitor key,
+chalicelib/lake/key_ranges.py); each slice is then built from its own file. Before, each slice
+decoded the three days again (CPU grew with slices x day: a day of 30 million events would have
+needed about 40 minutes, past Lambda's 15).
 
 Where the files go: ``tempfile.gettempdir()`` (Lambda: ``/tmp``, the function's ephemeral
 storage, 512 MB unless ``EphemeralStorage`` raises it, up to 10,240 MB:
@@ -21,11 +22,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Collection, Iterator, Mapping
+from typing import Callable, Collection, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chalicelib.errors import TerminalError
@@ -37,49 +37,10 @@ WORKDIR_PREFIX = "clickstream-rollup-"
 BUFFER_ROWS = 400_000
 MIN_GROUP_ROWS = 10_000  # a row group is at least this (or what is left at the end)
 
-_MASK = (1 << 64) - 1
-_PRIME = 0x100000001B3  # FNV-1's 64-bit prime: any odd multiplier spreads the bytes
-_powers = np.ones(1, dtype=np.uint64)
-
 
 class SpillFailed(TerminalError):
     """The local disk could not hold a rebuild's slices: the day stays dirty, every retry fails
     the same way until the function's ephemeral storage is larger."""
-
-
-def _power_table(n: int) -> np.ndarray:
-    global _powers
-    if len(_powers) < n:
-        values = [1]
-        for _ in range(max(n, 2 * len(_powers)) - 1):
-            values.append((values[-1] * _PRIME) & _MASK)
-        _powers = np.array(values, dtype=np.uint64)
-    return _powers
-
-
-def slice_of(keys: pa.Array | pa.ChunkedArray, slices: int) -> np.ndarray:
-    """The slice (0 .. slices - 1) of each key: a polynomial hash of its UTF-8 bytes, mixed by
-    splitmix64's finalizer. Stable across processes and versions (no Python ``hash``, no
-    seed), and any strings spread, not only UUIDs: ids that share a prefix, differ in one
-    byte or are not hexadecimal land in different slices as often as random ones. A null key
-    hashes as the empty string."""
-    if slices <= 1 or len(keys) == 0:
-        return np.zeros(len(keys), dtype=np.int64)
-    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    array = pc.fill_null(array.cast(pa.large_string()), "")
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-    first, last = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[first:last].astype(np.uint64) + np.uint64(1)
-    starts = offsets[:-1] - first
-    lengths = np.diff(offsets)
-    position = np.arange(last - first, dtype=np.int64) - np.repeat(starts, lengths)
-    terms = data * _power_table(int(lengths.max(initial=0)) + 1)[position]  # wraps mod 2**64
-    running = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(terms, dtype=np.uint64)])
-    z = running[offsets[1:] - first] - running[starts] + lengths.astype(np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(slices)).astype(np.int64)
 
 
 @contextlib.contextmanager
@@ -115,10 +76,11 @@ def _alive(pid: int) -> bool:
 
 
 class Spill:
-    """Rows dealt to ``slices`` Parquet files in ``folder`` by ``slice_of(rows[key])``."""
+    """Rows dealt to ``slices`` Parquet files in ``folder`` by ``deal(rows)``: the slice
+    (0 .. slices - 1) of each row."""
 
-    def __init__(self, folder: Path, schema: pa.Schema, slices: int, key: str) -> None:
-        self.folder, self.schema, self.slices, self.key = folder, schema, slices, key
+    def __init__(self, folder: Path, schema: pa.Schema, slices: int, deal: Callable[[pa.Table], np.ndarray]) -> None:
+        self.folder, self.schema, self.slices, self.deal = folder, schema, slices, deal
         folder.mkdir(parents=True, exist_ok=True)
         self.paths = [folder / f"slice-{i:04d}.parquet" for i in range(slices)]
         self._writers: list[pq.ParquetWriter | None] = [None] * slices
@@ -131,7 +93,7 @@ class Spill:
         if rows.num_rows == 0:
             return
         rows = rows.select(self.schema.names).cast(self.schema)
-        which = slice_of(rows[self.key], self.slices)
+        which = self.deal(rows)
         order = np.argsort(which, kind="stable")
         bounds = np.searchsorted(which[order], np.arange(self.slices + 1))
         dealt = rows.take(pa.array(order))
@@ -176,32 +138,58 @@ class Spill:
 
 
 class TableFiles:
-    """One Parquet file per table in ``folder``, appended to a part at a time (a row group or
-    more per part), written as the lake writes its objects (``parquetio.parquet_bytes``)."""
+    """One Parquet file per table in ``folder``, appended to a part at a time, written as the
+    lake writes its objects (``parquetio.options``). A table of ``key_sorted`` (its parts come
+    sorted by visitor key and in key order) is written in row groups of exactly
+    ``parquetio.KEY_SORTED_GROUP_ROWS`` rows but the last, whatever the parts: rows carried over
+    to the next part's group, so the file is the same bytes however the rows were sliced."""
 
-    def __init__(self, folder: Path, schemas: dict[str, pa.Schema], plain: Mapping[str, Collection[str]] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        schemas: dict[str, pa.Schema],
+        plain: Mapping[str, Collection[str]] | None = None,
+        key_sorted: Collection[str] = (),
+    ) -> None:
         self.schemas = schemas
         self.plain = plain or {}
+        self.key_sorted = frozenset(key_sorted)
         self.paths = {name: folder / f"{name}.parquet" for name in schemas}
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._held: dict[str, list[pa.Table]] = {name: [] for name in self.key_sorted}
 
     def append(self, tables: dict[str, pa.Table]) -> None:
         for name, table in tables.items():
             if table.num_rows == 0:
                 continue
-            writer = self._writers.get(name)
-            if writer is None:
-                writer = self._writers[name] = _lake_writer(self.paths[name], self.schemas[name], self.plain.get(name, ()))
-            try:
-                writer.write_table(table.cast(self.schemas[name]), row_group_size=parquetio.ROW_GROUP_ROWS)
-            except OSError as exc:
-                raise SpillFailed(
-                    f"writing {self.paths[name]} failed ({exc}); the function's ephemeral storage (EphemeralStorage) "
-                    "is too small for this day: it stays dirty and is retried"
-                ) from exc
+            table = table.cast(self.schemas[name])
+            if name not in self.key_sorted:
+                self._write(name, table, parquetio.ROW_GROUP_ROWS)
+                continue
+            held = pa.concat_tables([*self._held[name], table])
+            full = held.num_rows - held.num_rows % parquetio.KEY_SORTED_GROUP_ROWS
+            if full:
+                self._write(name, held.slice(0, full), parquetio.KEY_SORTED_GROUP_ROWS)
+            self._held[name] = [held.slice(full)] if held.num_rows > full else []
+
+    def _write(self, name: str, table: pa.Table, group_rows: int) -> None:
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = self._writers[name] = _lake_writer(self.paths[name], self.schemas[name], self.plain.get(name, ()))
+        try:
+            writer.write_table(table, row_group_size=group_rows)
+        except OSError as exc:
+            raise SpillFailed(
+                f"writing {self.paths[name]} failed ({exc}); the function's ephemeral storage (EphemeralStorage) "
+                "is too small for this day: it stays dirty and is retried"
+            ) from exc
 
     def close(self) -> dict[str, Path]:
         """The files, one per table (a table no part had rows for: a file of no rows)."""
+        for name, held in self._held.items():
+            if held:
+                self._write(name, pa.concat_tables(held), parquetio.KEY_SORTED_GROUP_ROWS)
+        self._held = {}
         for name, schema in self.schemas.items():
             writer = self._writers.pop(name, None) or _lake_writer(self.paths[name], schema, self.plain.get(name, ()))
             writer.close()

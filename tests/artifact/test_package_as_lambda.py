@@ -324,13 +324,28 @@ def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
     assert late_day < days[-1][1], "the late event is on an earlier day than the others"
     for table in rollups.WRITE_ORDER:
         assert layout.partition_prefix("lake", table, app, late_day) + rollup.FILE_NAME in listed, table
-    # The layer's pyarrow writes each rollup column as rollup.PLAIN says: the visitor-day key
-    # without a dictionary, the page-day key (repeated per page) with one.
-    for table, dictionary in (("rollup_visitor_days", False), ("rollup_page_days", True)):
+    # The layer's pyarrow writes each rollup column as rollup.PLAIN says: the key of the key-sorted
+    # files without a dictionary, the browser with one.
+    for table, column_name, dictionary in (
+        ("rollup_visitor_days", "visitor_key", False),
+        ("rollup_page_days", "visitor_key", False),
+        ("rollup_visitor_days", "browser", True),
+    ):
         key = layout.partition_prefix("lake", table, app, late_day) + rollup.FILE_NAME
         meta = pq.ParquetFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())).metadata
-        column = meta.row_group(0).column(meta.schema.to_arrow_schema().get_field_index("visitor_key"))
-        assert column.has_dictionary_page is dictionary, (table, column.encodings)
+        column = meta.row_group(0).column(meta.schema.to_arrow_schema().get_field_index(column_name))
+        assert column.has_dictionary_page is dictionary, (table, column_name, column.encodings)
+    # ... and each keyed file sorted by visitor_key, with the key's min/max in every row group
+    # (what a month build's key range selects groups by: chalicelib/lake/key_ranges.py).
+    for table in rollup.KEY_SORTED:
+        key = layout.partition_prefix("lake", table, app, late_day) + rollup.FILE_NAME
+        parquet = pq.ParquetFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        keys = parquet.read(columns=["visitor_key"])["visitor_key"].to_pylist()
+        assert keys == sorted(keys) and (keys or table != "rollup_visitor_days"), table  # (a day may have no custom event)
+        at = parquet.schema_arrow.get_field_index("visitor_key")
+        for g in range(parquet.metadata.num_row_groups):
+            stats = parquet.metadata.row_group(g).column(at).statistics
+            assert stats is not None and stats.has_min_max, (table, g)
     # The month pass (decision 0017 step 2) built the late day's month on the layer: one part of
     # each dimension and its carry, the overall rows' visitors those of the month's visitor days.
     first = date.fromisoformat(late_day).replace(day=1)
@@ -358,7 +373,7 @@ import os
 from datetime import date
 from pathlib import Path
 import pyarrow.parquet as pq
-from chalicelib.lake import rollup
+from chalicelib.lake import key_ranges, rollup, spill
 
 class Days:  # rollup.DaySource over a directory laid out like the lake
     def __init__(self, root):
@@ -381,13 +396,31 @@ def rebuild(event, context):
             "sessions": [s["event_count"] for s in whole["rollup_sessions"].to_pylist()],
             "keys": {s["anonymous_id"]: s["visitor_key"] for s in sliced["rollup_sessions"].to_pylist()},
             "day_keys": sorted(sliced["rollup_visitor_days"]["visitor_key"].to_pylist()),
+            "files": files(source, event["app"], day),
             "totals": {n: sliced[n].drop_columns(["app_id"]).to_pylist() for n in rollup.TOTALS},
             "left": os.listdir(os.environ["TMPDIR"])}
+
+def files(source, app, day):
+    # The layer's pyarrow writes each keyed file sorted by key across the slices, with the key's
+    # statistics, and reads a key range's rows by them.
+    out = {}
+    with spill.workdir() as folder:
+        for name, path in rollup.rebuild_day_files(source, app, day, folder, rows_per_slice=1).items():
+            if name in rollup.KEY_SORTED:
+                parquet = pq.ParquetFile(path)
+                table = parquet.read()
+                keys = table["visitor_key"].to_pylist()
+                halves = key_ranges.plan_ranges(2)
+                out[name] = {"rows": len(keys), "sorted": keys == sorted(keys),
+                             "stats": [parquet.metadata.row_group(g).column(table.schema.get_field_index("visitor_key"))
+                                       .statistics.has_min_max for g in range(parquet.metadata.num_row_groups)],
+                             "halves": [key_ranges.read(parquet, r).equals(key_ranges.select(table, r)) for r in halves]}
+    return out
 """
 
 
 def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_stack: lr.LambdaRuntime, tmp_path: Path) -> None:
-    """The rebuild's slices (hash of the visitor, files in /tmp in the lake's codec) under the
+    """The rebuild's slices (ranges of the visitor key, files in /tmp in the lake's codec) under the
     layer's pyarrow and numpy, which refuse zstd and lz4: many slices give the unsliced tables.
     Three visitors are known only by their userId (Segment server-side calls): each is its own
     visitor, 'user:' + user_id (decision 0016), computed by the layer's pyarrow."""
@@ -429,6 +462,11 @@ def test_a_day_rebuilt_in_slices_through_local_files_runs_on_the_layer(lambda_st
     expected = {i: struct.unpack(">q", hashlib.md5(i.encode()).digest()[:8])[0] for i in ids}
     assert outcome["result"]["keys"] == expected
     assert outcome["result"]["day_keys"] == sorted(expected.values())
+    keyed = outcome["result"]["files"]  # (the day has no custom event: its rollup_event_days is empty)
+    assert sorted(keyed) == sorted(rollup.KEY_SORTED), keyed
+    assert all(bool(f["rows"]) == (n != "rollup_event_days") for n, f in keyed.items()), keyed
+    assert all(f["sorted"] and all(f["stats"]) and bool(f["stats"]) == bool(f["rows"]) for f in keyed.values()), keyed
+    assert all(f["halves"] == [True, True] for f in keyed.values()), keyed
     # The keyless day totals (decision 0017 step 1), summed over the slices on the layer: the day's
     # 25 page views (v + 9 i minutes after 23:40 before midnight) and the 12 sessions starting on it.
     totals = outcome["result"]["totals"]

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.errors import TerminalError
+from chalicelib.lake.key_ranges import KEY_END, KEY_MIN, MAX_RANGES
 from chalicelib.lake.month import (
     ALL_KEYS,
     DIMENSIONS,
@@ -33,7 +34,6 @@ from chalicelib.lake.month import (
     row_groups,
     select,
 )
-from chalicelib.lake.month.ranges import KEY_END, KEY_MIN, MAX_RANGES
 from chalicelib.lake.month.weeks import last_of_weeks, week_fragments
 from chalicelib.lake.parquetio import parquet_bytes
 from tests import month_reference

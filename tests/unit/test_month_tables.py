@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from chalicelib.export import months, rollups
-from chalicelib.lake import month
+from chalicelib.lake import key_ranges, month
 from chalicelib.lake.month.dimensions import PARTITIONS, table_columns
 from clickstream.lake import catalog
 
@@ -60,7 +60,7 @@ def test_the_state_bound_stops_before_the_least_month_entry():
 @given(rows=st.integers(0, 10**10), days=st.integers(1, 31))
 def test_a_month_s_part_count_grows_with_its_rows_and_a_small_app_has_one(rows: int, days: int):
     n = months.part_count(rows, days, date(2026, 11, 1))
-    assert 1 <= n <= month.ranges.MAX_RANGES
+    assert 1 <= n <= key_ranges.MAX_RANGES
     assert months.part_count(rows + 10**7, days, date(2026, 11, 1)) >= n
     if rows * 30 * months.HEADROOM // days <= months.ROWS_PER_PART:
         assert n == 1

@@ -3,11 +3,13 @@ built from the day rollups in key-range slices. Pure (tables in, tables out); th
 housekeeping does the reading and writing.
 
 * ``dimensions``: what the table holds, its dimensions and schemas;
-* ``ranges``: the key-range plan and the selection of a range's rows;
+* the key-range plan and the selection of a range's rows are chalicelib/lake/key_ranges.py's,
+  shared with the day rebuild, which deals its slices by the same ranges;
 * ``weeks``: retention's reduction of a month's days to each ISO week's last;
 * ``build``: the build of one month (or one key range of it) from the carry of the month before.
 """
 
+from chalicelib.lake.key_ranges import ALL_KEYS, KeyRange, KeyRangeError, plan_ranges, row_groups, select
 from chalicelib.lake.month.build import MonthBuild, MonthInputError, add_months, build_dimension, build_month
 from chalicelib.lake.month.dimensions import (
     DIMENSIONS,
@@ -19,7 +21,6 @@ from chalicelib.lake.month.dimensions import (
     carry_schema,
     month_schema,
 )
-from chalicelib.lake.month.ranges import ALL_KEYS, KeyRange, KeyRangeError, plan_ranges, row_groups, select
 
 __all__ = [
     "ALL_KEYS",

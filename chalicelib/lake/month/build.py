@@ -15,7 +15,7 @@ chain of carries equals the definition over all days (tests/unit/test_month_buil
 day in month K changes K's carry and so every month after it within the lookback.
 
 Rows come out ordered by visitor_key, then the values: the build of a key range
-(chalicelib/lake/month/ranges.py) emits exactly that range's rows in that order, so the slices'
+(chalicelib/lake/key_ranges.py) emits exactly that range's rows in that order, so the slices'
 outputs concatenated in range order are the unsliced build's, row for row.
 """
 
@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chalicelib.errors import TerminalError
+from chalicelib.lake.key_ranges import ALL_KEYS, KeyRange, require_inside
 from chalicelib.lake.month.dimensions import (
     BY_NAME,
     CARRY_DIMENSION,
@@ -43,7 +44,6 @@ from chalicelib.lake.month.dimensions import (
     Dimension,
     carry_schema,
 )
-from chalicelib.lake.month.ranges import ALL_KEYS, KeyRange, require_inside
 from chalicelib.lake.month.weeks import last_of_weeks
 
 NO_DAY = np.iinfo(np.int32).min  # a day sentinel: no such day (below every real date32)
