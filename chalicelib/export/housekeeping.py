@@ -60,7 +60,10 @@ class Housekeeping:
             # Readers off the rollups (all raw) until roll_up has rebuilt the first day kept,
             # which loses the 30 minutes before it: its sessions may start earlier now.
             rollups.hold(self.lake, self.settings.lake_prefix, app_id, "retention", rollups.NOTHING_ROLLED)
-            rollups.mark(self.table, self.settings.table, [(app_id, date.fromisoformat(cutoff))], neighbours=False)
+            first_kept = date.fromisoformat(cutoff)
+            rollups.mark(self.table, self.settings.table, [(app_id, first_kept)], neighbours=False)
+            # Its month holds the deleted days until rebuilt: wrong from the month's first day.
+            rollups.mark_months(self.table, self.settings.table, app_id, [first_kept.replace(day=1)])
 
         removed = retention.apply(self.lake, self.settings.lake_prefix, apps, now_ms, before)
         retention.done_today(self.table, self.settings.table, now_ms)

@@ -12,6 +12,8 @@ before readers trust the rollups again, so the order of the steps is what keeps 
     2. DELETE the expired days' rollup partitions                         <- crash: their events are
                                                                              there, so no state covers a
                                                                              day missing a table
+       and the month files and carries of months wholly before the first day kept (the month of
+       the first day kept is marked from its first day: its rows hold deleted days until rebuilt)
     3. DELETE the expired days' events partitions                         <- crash: no rollups left
                                                                              to read for them
     4. done_today: record today                                           <- crash: the rerun finds
@@ -31,6 +33,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.export import months
 from chalicelib.lake import layout, rollup
 from chalicelib.lake.parquetio import Lake
 from chalicelib.store import keys, retry
@@ -81,8 +84,12 @@ def apply(
             for dataset in (*rollup.SCHEMAS, *layout.DATASETS)
             for part in expired_partitions(lake, prefix, app_id, dataset, cutoff)
         ]
-        if expired:
+        expired_months = months.expired_months(lake, prefix, app_id, cutoff)
+        if expired or expired_months:
             before(app_id, cutoff)
+        for month, files in expired_months.items():
+            lake.delete(files)
+            removed.append(Removed(app_id, months.MONTH_TABLE, months.month_text(month), len(files)))
         for dataset, part in expired:
             keys = [o["Key"] for o in lake.list(part)]
             lake.delete(keys)

@@ -50,8 +50,9 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ClickstreamError, StorageUnavailable, TerminalError, TransientError
-from chalicelib.export import compact
-from chalicelib.lake import layout, rollup, spill, visitor
+from chalicelib.export import compact, months
+from chalicelib.export.ranged import RANGED_ABOVE, RangedObject
+from chalicelib.lake import layout, month, rollup, spill, visitor
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store import keys
@@ -190,44 +191,6 @@ def note_exported(client: Any, table: str, partitions: Iterable[str]) -> None:
     mark(client, table, days)
 
 
-# Objects above this are read by ranges (the footer, then the column chunks of the columns a
-# rebuild needs, a row group at a time), never whole: a compacted day of tens of millions of
-# events is a file of a gigabyte. Smaller ones are one GET.
-RANGED_ABOVE = 32 * 1024 * 1024
-
-
-class RangedObject(io.RawIOBase):
-    """A seekable, read-only view of one S3 object for pyarrow: every read is a ranged GET."""
-
-    def __init__(self, lake: Lake, key: str, size: int) -> None:
-        self.lake, self.key, self.size, self.pos = lake, key, size, 0
-        self.gets = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self.size - self.pos)
-        if n <= 0:
-            return 0
-        data = self.lake.read_range(self.key, self.pos, self.pos + n - 1)
-        self.gets += 1
-        buffer[: len(data)] = data
-        self.pos += len(data)
-        return len(data)
-
-
 class S3Days:
     """rollup.DaySource over the lake on S3: one object at a time (a large one by ranges),
     decoded a batch at a time, only the columns asked for."""
@@ -283,17 +246,79 @@ class S3Days:
                 self.requests += ranged.gets
 
 
+def month_entries(day: date) -> list[str]:
+    """Pure: the dirty-month entries a rebuilt day X adds: X itself (its month is wrong from X
+    on) and the first day of each of the ``LOOKBACK_MONTHS`` months after (their ``prev`` and
+    ``hist`` read X's month through the carry)."""
+    first = date(day.year, day.month, 1)
+    return [day.isoformat(), *(month.add_months(first, k).isoformat() for k in range(1, month.LOOKBACK_MONTHS + 1))]
+
+
 def _clean(client: Any, table: str, app: str, day: date) -> None:
-    """The day leaves the dirty set and its app becomes ``stale`` in one write (both are the
-    app's item): the app's state is refreshed before ``stale`` lets it go, whatever crashes in
-    between."""
+    """The day leaves the dirty set, the months it changes enter it (``month_entries``), and its
+    app becomes ``stale``, in one write (all are the app's item): the app's state is refreshed
+    before ``stale`` lets it go, and the months are rebuilt before their entries go, whatever
+    crashes in between."""
     _ddb(
         client.update_item,
         TableName=table,
         Key=keys.rollup_dirty_key(app),
-        UpdateExpression="DELETE days :d SET stale = :t",
-        ExpressionAttributeValues={":d": {"SS": [day.isoformat()]}, ":t": {"BOOL": True}},
+        UpdateExpression="DELETE days :d ADD months :m SET stale = :t",
+        ExpressionAttributeValues={
+            ":d": {"SS": [day.isoformat()]},
+            ":m": {"SS": month_entries(day)},
+            ":t": {"BOOL": True},
+        },
     )
+
+
+def mark_months(client: Any, table: str, app: str, entries: Iterable[date]) -> None:
+    """Add month entries (a day: its month is wrong from that day on) to the app's item."""
+    values = sorted({d.isoformat() for d in entries})
+    if values:
+        _ddb(
+            client.update_item,
+            TableName=table,
+            Key=keys.rollup_dirty_key(app),
+            UpdateExpression="ADD months :m",
+            ExpressionAttributeValues={":m": {"SS": values}},
+        )
+
+
+def _clean_months(client: Any, table: str, app: str, entries: Iterable[date]) -> None:
+    """The entries a month rebuild read leave the set, exactly those (one added meanwhile, a day
+    of the month rebuilt again, stays: the month is built again), and the app becomes ``stale``
+    in the same write: its state, bounded by the entries, is refreshed even in a pass that
+    rebuilt no day of it (the months a failed or late pass left)."""
+    _ddb(
+        client.update_item,
+        TableName=table,
+        Key=keys.rollup_dirty_key(app),
+        UpdateExpression="DELETE months :m SET stale = :t",
+        ExpressionAttributeValues={":m": {"SS": sorted(d.isoformat() for d in entries)}, ":t": {"BOOL": True}},
+    )
+
+
+def _months_of(item: dict[str, Any] | None) -> set[date]:
+    if not item or not keys.sort_value(item).startswith(keys.ROLLUP_DIRTY_PREFIX):
+        return set()
+    return {date.fromisoformat(d) for d in item.get("months", {}).get("SS", [])}
+
+
+def dirty_months(client: Any, table: str, app: str | None = None) -> dict[str, set[date]]:
+    """The dirty-month entries per app (one app: one read of its item; all: a Query)."""
+    if app is not None:
+        item = _ddb(client.get_item, TableName=table, Key=keys.rollup_dirty_key(app), ConsistentRead=True).get("Item")
+        entries = _months_of(item)
+        return {app: entries} if entries else {}
+    out = {}
+    args = {"TableName": table, **keys.partition_query(keys.ROLLUP_PK), "ConsistentRead": True}
+    for page in keys.pages(lambda **a: _ddb(client.query, **a), args):
+        for item in page.get("Items", []):
+            entries = _months_of(item)
+            if entries:
+                out[keys.sort_value(item)[len(keys.ROLLUP_DIRTY_PREFIX) :]] = entries
+    return out
 
 
 def _stale(client: Any, table: str, app: str) -> None:
@@ -350,7 +375,17 @@ def state_tag(
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:10]
 
 
-STATE_TAG = state_tag(WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, SESSION_RULE)
+# The month table and its carry (decision 0017 step 2) count as tables of the set: a release
+# that adds or changes them re-rolls every day, which marks every month.
+MONTH_SCHEMAS: Mapping[str, pa.Schema] = {
+    months.MONTH_TABLE: pa.schema(month.dimensions.table_columns()),
+    months.CARRY: pa.schema(
+        list({f.name: f for d in month.DIMENSIONS for f in month.carry_schema(d, date(2000, 1, 1))}.values())
+    ),
+}
+TAGGED = (*WRITE_ORDER, *MONTH_SCHEMAS)
+TAGGED_SCHEMAS: Mapping[str, pa.Schema] = {**rollup.SCHEMAS, **MONTH_SCHEMAS}
+STATE_TAG = state_tag(TAGGED, rollup.FUNNELS, TAGGED_SCHEMAS, SESSION_RULE)
 STATE_FILE = f"state-{STATE_TAG}.parquet"
 STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"
@@ -430,13 +465,19 @@ def _days(lake: Lake, prefix: str, table: str, app_id: str) -> set[str]:
     return out
 
 
-def covered_through(event_days: Iterable[str], table_days: Sequence[Iterable[str]], dirty_days: Iterable[date]) -> str:
+def covered_through(
+    event_days: Iterable[str],
+    table_days: Sequence[Iterable[str]],
+    dirty_days: Iterable[date],
+    dirty_months: Iterable[date] = (),
+) -> str:
     """Pure: the rolled_through a refresh writes. Up to the last day that every rollup table has
-    (and every day with events before it), and before the first dirty day."""
+    (and every day with events before it), and before the first dirty day and the least entry
+    of a month to rebuild (its rows are wrong from that day on)."""
     have = [set(d) for d in table_days]
     rolled = set.intersection(*have) if have else set()
     last = rollup.rolled_through(event_days, rolled) or NOTHING_ROLLED
-    first_dirty = min(dirty_days, default=None)
+    first_dirty = min([*dirty_days, *dirty_months], default=None)
     if first_dirty is not None:
         last = min(last, (first_dirty - timedelta(days=1)).isoformat())
     return max(last, NOTHING_ROLLED)
@@ -456,7 +497,10 @@ def refresh_state(lake: Lake, client: Any, settings: Settings, app_id: str, cras
         mark(client, settings.table, [(app_id, date.fromisoformat(d)) for d in event_days], neighbours=False)
         crash("rollup_after_set_change")
     through = covered_through(
-        event_days, [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days(client, settings.table, app_id)
+        event_days,
+        [_days(lake, prefix, name, app_id) for name in WRITE_ORDER],
+        dirty_days(client, settings.table, app_id),
+        dirty_months(client, settings.table, app_id).get(app_id, set()),
     )
     lake.put_table(folder + STATE_FILE, state_table(through))
     crash("rollup_after_state")
@@ -602,11 +646,13 @@ def rebuild_due(
             if remaining_ms is not None:
                 longest = max(longest, started - remaining_ms())
         done += 1
+    # Step 5b: the months the cleaned days marked, before any refresh (normally R does not move back).
+    left_over += _rebuild_months(lake, client, settings, crash, failures, remaining_ms)
     if left_over:
         log.info(
             json.dumps(
                 {
-                    "msg": "rollup pass out of time; days left dirty for the next run",
+                    "msg": "rollup pass out of time; days (and months: their first day) left dirty for the next run",
                     "days": len(left_over),
                     "first": f"{left_over[0][0]}/{left_over[0][1].isoformat()}",
                     "rebuilt": done,
@@ -621,6 +667,45 @@ def rebuild_due(
             _failed(failures, app, None, exc)
     raise_for(failures)
     return done
+
+
+def _rebuild_months(
+    lake: Lake,
+    client: Any,
+    settings: Settings,
+    crash: Callable[[str], None],
+    failures: list[tuple[str, date | None, Exception]],
+    remaining_ms: Callable[[], int] | None,
+) -> list[tuple[str, date]]:
+    """Step 5b: per app, the months with entries, in ascending order (M's carry is rebuilt before
+    M + 1 reads it): build each (chalicelib/export/months.py), then delete the entries read.
+    A month that fails stops its app's later months (they would read its old carry); it and
+    they stay dirty, so R stays before them. Returns the (app, month) left for lack of time.
+
+    Not yet: the parts done are not recorded, so a month too long for one invocation is started
+    again from part 0 by every pass (and never finishes: its entries stay and R stays before it)."""
+    longest, left_over = 0, list[tuple[str, date]]()
+    for app, entries in sorted(dirty_months(client, settings.table).items()):
+        by_month: dict[date, set[date]] = {}
+        for entry in entries:
+            by_month.setdefault(date(entry.year, entry.month, 1), set()).add(entry)
+        for first, read in sorted(by_month.items()):
+            if remaining_ms is not None:
+                if next_step(remaining_ms() - REFRESH_RESERVE_MS, longest, None) == "stop":
+                    left_over.extend((app, later) for later in sorted(by_month) if later >= first)
+                    break
+                started = remaining_ms()
+            try:
+                months.rebuild_month(lake, settings.lake_prefix, app, first, crash)
+            except Exception as exc:  # noqa: BLE001  (recorded and raised after the refreshes)
+                _failed(failures, app, first, exc)
+                break
+            finally:
+                if remaining_ms is not None:
+                    longest = max(longest, started - remaining_ms())
+            _clean_months(client, settings.table, app, read)
+            crash("month_after_clean")
+    return left_over
 
 
 def _rebuild_day(

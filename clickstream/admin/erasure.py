@@ -187,6 +187,8 @@ def erase_rollups(session: Session, app_id: str, crash: Callable[[str], None]) -
         if point == "rollup_after_clean":
             rebuilt += 1
             _renew(session, "rebuilding the rollups", rebuilt, "days rebuilt")
+        elif point == "month_after_clean":  # the month pass after the days (rollups.py, step 5b)
+            _renew(session, "rebuilding the rollup months", rebuilt, "days rebuilt")
 
     _renew(session, "before rebuilding the rollups", 0, "days rebuilt")
     try:

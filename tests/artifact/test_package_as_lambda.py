@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from chalicelib.export import rollups
-from chalicelib.lake import codecs, layout, rollup
+from chalicelib.export import months, rollups
+from chalicelib.lake import codecs, layout, month, rollup
 from chalicelib.store import keys
 from tests.artifact import lambda_runtime as lr
 from tests.factories import event
@@ -346,6 +346,20 @@ def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
         for g in range(parquet.metadata.num_row_groups):
             stats = parquet.metadata.row_group(g).column(at).statistics
             assert stats is not None and stats.has_min_max, (table, g)
+    # The month pass (decision 0017 step 2) built the late day's month on the layer: one part of
+    # each dimension and its carry, the overall rows' visitors those of the month's visitor days.
+    first = date.fromisoformat(late_day).replace(day=1)
+    for dim in month.DIMENSIONS:
+        assert months.month_key("lake", app, dim.name, first, 0, 1) in listed, dim.name
+        assert months.carry_key("lake", app, first, dim.name, 0, 1) in listed, dim.name
+    overall = months.month_key("lake", app, "overall", first, 0, 1)
+    rows = pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=overall)["Body"].read()))
+    day_keys: set[int] = set()
+    for key in listed:
+        if key.startswith(layout.app_prefix("lake", "rollup_visitor_days", app) + f"dt={first:%Y-%m}-"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            day_keys.update(pq.read_table(io.BytesIO(body)).column("visitor_key").to_pylist())
+    assert rows.num_rows and sorted(rows.column("visitor_key").to_pylist()) == sorted(day_keys)
     state = [k for k in listed if k.startswith(rollups.state_folder("lake", app))]
     assert state == [rollups.state_folder("lake", app) + rollups.STATE_FILE], state  # no hold left
     body = s3.get_object(Bucket=bucket, Key=state[0])["Body"].read()

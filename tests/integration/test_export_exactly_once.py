@@ -54,6 +54,8 @@ CRASH_POINTS = [
     "compact_after_delete",
     "rollup_after_write",
     "rollup_after_clean",
+    "month_after_part",
+    "month_after_clean",
     "rollup_after_state",
 ]
 

@@ -94,13 +94,17 @@ def test_a_state_of_the_release_before_the_columns_counted_is_not_trusted():
     assert rollups.least([(old, "2026-11-20")]) == NOTHING_ROLLED
     assert rollups.least([(old, "2026-11-20"), (rollups.STATE_TAG, "2026-11-02")]) == "2026-11-02"
 
-    schemas = dict(rollup.SCHEMAS)
-    assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, schemas, rollups.SESSION_RULE) == rollups.STATE_TAG
+    schemas = dict(rollups.TAGGED_SCHEMAS)
+    assert rollups.state_tag(rollups.TAGGED, rollup.FUNNELS, schemas, rollups.SESSION_RULE) == rollups.STATE_TAG
     without_key = rollup.VISITOR_DAYS.remove(rollup.VISITOR_DAYS.get_field_index("visitor_key"))
     retyped = rollup.PAGE_DAYS.set(rollup.PAGE_DAYS.get_field_index("visitor_key"), pa.field("visitor_key", pa.string()))
     for name, schema in (("rollup_visitor_days", without_key), ("rollup_page_days", retyped)):
         changed = {**schemas, name: schema}
-        assert rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, changed, rollups.SESSION_RULE) != rollups.STATE_TAG
+        assert rollups.state_tag(rollups.TAGGED, rollup.FUNNELS, changed, rollups.SESSION_RULE) != rollups.STATE_TAG
+    # The release before the month grain (decision 0017 step 2) is another set: its states are
+    # not trusted, and the first refresh re-rolls every day, which marks every month.
+    before_months = rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, rollups.SESSION_RULE)
+    assert before_months != rollups.STATE_TAG
 
 
 def test_a_state_of_another_session_rule_is_not_trusted():
@@ -118,7 +122,7 @@ def test_a_state_of_another_session_rule_is_not_trusted():
     }
 
     def tag(**changed: object) -> str:
-        return rollups.state_tag(rollups.WRITE_ORDER, rollup.FUNNELS, rollup.SCHEMAS, {**rule, **changed})
+        return rollups.state_tag(rollups.TAGGED, rollup.FUNNELS, rollups.TAGGED_SCHEMAS, {**rule, **changed})
 
     assert tag() == rollups.STATE_TAG
     for changed in (
