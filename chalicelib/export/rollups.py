@@ -101,6 +101,12 @@ def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
         raise StorageUnavailable(f"rollup state: {exc}") from exc
 
 
+def _update_app(client: Any, table: str, app: str, expression: str, values: dict[str, Any] | None = None) -> None:
+    """One UpdateItem of the app's dirty item (``keys.rollup_dirty_key``): atomic, whatever it sets."""
+    extra = {"ExpressionAttributeValues": values} if values else {}
+    _ddb(client.update_item, TableName=table, Key=keys.rollup_dirty_key(app), UpdateExpression=expression, **extra)
+
+
 def mark(client: Any, table: str, days: Iterable[tuple[str, date]], neighbours: bool = True) -> None:
     """Add (app, day) and, by default, its neighbours (``rollup.affected_days``) to the dirty set:
     one write per app, to the app's own item (``keys.rollup_dirty_key``)."""
@@ -108,13 +114,7 @@ def mark(client: Any, table: str, days: Iterable[tuple[str, date]], neighbours: 
     for app, day in days:
         per_app.setdefault(app, set()).update(d.isoformat() for d in (rollup.affected_days([day]) if neighbours else [day]))
     for app, entries in sorted(per_app.items()):
-        _ddb(
-            client.update_item,
-            TableName=table,
-            Key=keys.rollup_dirty_key(app),
-            UpdateExpression="ADD days :d",
-            ExpressionAttributeValues={":d": {"SS": sorted(entries)}},
-        )
+        _update_app(client, table, app, "ADD days :d", {":d": {"SS": sorted(entries)}})
 
 
 Entries = tuple[set[tuple[str, date]], set[str]]  # an item's dirty (app, day)s and stale apps
@@ -259,16 +259,12 @@ def _clean(client: Any, table: str, app: str, day: date) -> None:
     app becomes ``stale``, in one write (all are the app's item): the app's state is refreshed
     before ``stale`` lets it go, and the months are rebuilt before their entries go, whatever
     crashes in between."""
-    _ddb(
-        client.update_item,
-        TableName=table,
-        Key=keys.rollup_dirty_key(app),
-        UpdateExpression="DELETE days :d ADD months :m SET stale = :t",
-        ExpressionAttributeValues={
-            ":d": {"SS": [day.isoformat()]},
-            ":m": {"SS": month_entries(day)},
-            ":t": {"BOOL": True},
-        },
+    _update_app(
+        client,
+        table,
+        app,
+        "DELETE days :d ADD months :m SET stale = :t",
+        {":d": {"SS": [day.isoformat()]}, ":m": {"SS": month_entries(day)}, ":t": {"BOOL": True}},
     )
 
 
@@ -276,13 +272,7 @@ def mark_months(client: Any, table: str, app: str, entries: Iterable[date]) -> N
     """Add month entries (a day: its month is wrong from that day on) to the app's item."""
     values = sorted({d.isoformat() for d in entries})
     if values:
-        _ddb(
-            client.update_item,
-            TableName=table,
-            Key=keys.rollup_dirty_key(app),
-            UpdateExpression="ADD months :m",
-            ExpressionAttributeValues={":m": {"SS": values}},
-        )
+        _update_app(client, table, app, "ADD months :m", {":m": {"SS": values}})
 
 
 def _clean_months(client: Any, table: str, app: str, entries: Iterable[date]) -> None:
@@ -290,12 +280,12 @@ def _clean_months(client: Any, table: str, app: str, entries: Iterable[date]) ->
     of the month rebuilt again, stays: the month is built again), and the app becomes ``stale``
     in the same write: its state, bounded by the entries, is refreshed even in a pass that
     rebuilt no day of it (the months a failed or late pass left)."""
-    _ddb(
-        client.update_item,
-        TableName=table,
-        Key=keys.rollup_dirty_key(app),
-        UpdateExpression="DELETE months :m SET stale = :t",
-        ExpressionAttributeValues={":m": {"SS": sorted(d.isoformat() for d in entries)}, ":t": {"BOOL": True}},
+    _update_app(
+        client,
+        table,
+        app,
+        "DELETE months :m SET stale = :t",
+        {":m": {"SS": sorted(d.isoformat() for d in entries)}, ":t": {"BOOL": True}},
     )
 
 
@@ -322,13 +312,7 @@ def dirty_months(client: Any, table: str, app: str | None = None) -> dict[str, s
 
 
 def _stale(client: Any, table: str, app: str) -> None:
-    _ddb(
-        client.update_item,
-        TableName=table,
-        Key=keys.rollup_dirty_key(app),
-        UpdateExpression="SET stale = :t",
-        ExpressionAttributeValues={":t": {"BOOL": True}},
-    )
+    _update_app(client, table, app, "SET stale = :t", {":t": {"BOOL": True}})
 
 
 def _stale_apps(client: Any, table: str) -> set[str]:
@@ -336,7 +320,7 @@ def _stale_apps(client: Any, table: str) -> set[str]:
 
 
 def _fresh(client: Any, table: str, app: str) -> None:
-    _ddb(client.update_item, TableName=table, Key=keys.rollup_dirty_key(app), UpdateExpression="REMOVE stale")
+    _update_app(client, table, app, "REMOVE stale")
 
 
 # -- the readers' state: rollup_state/app_id=<app>/{state,hold-*}.parquet --------------------
