@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from typing import Any, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from chalicelib import clients
 from chalicelib.collect.enrich import request_facts
 from chalicelib.collect.ingest import plan_batch
+from chalicelib.export.run import Exporter, Tuning
 from chalicelib.lake import layout, rows
 from chalicelib.settings import Settings
 from chalicelib.store import keys
@@ -80,3 +81,16 @@ def read_lake(settings: Settings, dataset: str = "events") -> pa.Table:
     if not tables:
         return pa.table({})
     return pa.concat_tables(tables, promote_options="default")
+
+
+def rollup_exporter(settings: Settings, now_ms: int, crash: Callable[[str], None] = lambda _: None) -> Exporter:
+    """An exporter over the local servers whose clock stands at ``now_ms``: no settle delay (the
+    tests export only after every write returned), a short lease, ``crash`` at its crash points."""
+    return Exporter(
+        settings.with_(settle_seconds=0),
+        clients.dynamodb(settings),
+        clients.s3(settings),
+        clock=lambda: now_ms / 1000,
+        crash=crash,
+        tuning=Tuning(lease_ms=2_000),
+    )

@@ -18,14 +18,14 @@ import pytest
 
 from chalicelib import clients
 from chalicelib.export import months, rollups
-from chalicelib.export.run import Exporter, Tuning
+from chalicelib.export.run import Exporter
 from chalicelib.lake import layout, month, rollup, visitor_key
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store.apps import AppStore
 from clickstream.admin.erasure import Subject, erase
 from tests.factories import ABSENT
-from tests.lake_helpers import event, store
+from tests.lake_helpers import event, rollup_exporter, store
 from tests.month_reference import carry_sql, connect, month_rows_sql, reference
 
 APP = "shop"
@@ -77,14 +77,7 @@ def visit(who: str, user: str | None, day: date, hour: float, paths: list[str]) 
 
 
 def exporter(settings: Settings, now_ms: int = NOW, crash: Callable[[str], None] = lambda _: None) -> Exporter:
-    return Exporter(
-        settings.with_(settle_seconds=0),
-        clients.dynamodb(settings),
-        clients.s3(settings),
-        clock=lambda: now_ms / 1000,
-        crash=crash,
-        tuning=Tuning(lease_ms=2_000),
-    )
+    return rollup_exporter(settings, now_ms, crash)
 
 
 def s3_lake(settings: Settings) -> Lake:

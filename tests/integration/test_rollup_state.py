@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from chalicelib import clients
 from chalicelib.export import rollups
-from chalicelib.export.run import Exporter, Tuning
+from chalicelib.export.run import Exporter
 from chalicelib.lake import layout, rollup, visitor_key
 from chalicelib.lake.parquetio import Lake, parquet_bytes
 from chalicelib.settings import Settings
@@ -34,7 +34,7 @@ from clickstream.cli import main
 from clickstream.lake import LocalLake, directory_lake, local_lake, query_names, run_query
 from clickstream.lake.params import NOTHING_ROLLED
 from tests.factories import ABSENT
-from tests.lake_helpers import cli_env, event, lake_files, read_lake, store
+from tests.lake_helpers import cli_env, event, lake_files, read_lake, rollup_exporter, store
 
 APP = "shop"
 NOW = int(time.time() * 1000)
@@ -62,14 +62,7 @@ def dies_at(point: str) -> Callable[[str], None]:
 
 
 def exporter(settings: Settings, now_ms: int = NOW, crash: Callable[[str], None] = lambda _: None) -> Exporter:
-    return Exporter(
-        settings.with_(settle_seconds=0),
-        clients.dynamodb(settings),
-        clients.s3(settings),
-        clock=lambda: now_ms / 1000,
-        crash=crash,
-        tuning=Tuning(lease_ms=2_000),
-    )
+    return rollup_exporter(settings, now_ms, crash)
 
 
 def visit(who: str, user: str | None, start_ms: int, paths: list[str], gap_min: float = 5) -> list[dict[str, Any]]:
