@@ -168,6 +168,20 @@ def estimate(inputs: Inputs, table: Mapping[str, Any]) -> Estimate:
     rollup_seconds = events / 1e6 * builds * m["rollup_cpu_s_per_million_events"]
     rollup_gb_s = rollup_seconds * export_gb
     add("Lambda", f"rollup compute ({prof.export_memory_mb} MB)", rollup_gb_s, "GB-s", p["lambda_x86_per_gb_second"])
+    # The month grain (decision 0017 step 2, chalicelib/export/months.py): every day built marks
+    # its month, which is rebuilt from the previous month's carry and all its days so far, so a
+    # month's passes read on average (days + 1) / 2 days of events each. CPU per million events
+    # read: bench.bench_month_build.
+    month_days_read = (DAYS_PER_MONTH + 1) / 2
+    month_seconds = events / 1e6 * builds * month_days_read * m["month_cpu_s_per_million_events_read"]
+    add(
+        "Lambda",
+        f"month rollup compute ({prof.export_memory_mb} MB)",
+        month_seconds * export_gb,
+        "GB-s",
+        p["lambda_x86_per_gb_second"],
+    )
+    rollup_seconds += month_seconds
     # Ephemeral storage above the free 512 MB is billed for every second the function runs.
     extra_gb = max(0, prof.export_ephemeral_mb - 512) / 1024
     add(
@@ -250,6 +264,20 @@ def estimate(inputs: Inputs, table: Mapping[str, Any]) -> Estimate:
         p["s3_put_per_1000"],
     )
     add("S3", "rollup GETs", rollup_days * a["rollup_gets_per_day"] / 1000, "1,000 requests", p["s3_get_per_1000"])
+    add(
+        "S3",
+        "month rollup LISTs and PUTs",
+        rollup_days * (a["month_lists_per_build"] + a["month_puts_per_build"]) / 1000,
+        "1,000 requests",
+        p["s3_put_per_1000"],
+    )
+    add(
+        "S3",
+        "month rollup GETs",
+        rollup_days * (month_days_read * a["month_gets_per_day_read"] + a["month_carry_gets_per_build"]) / 1000,
+        "1,000 requests",
+        p["s3_get_per_1000"],
+    )
     month_gib = events * m["parquet_bytes_per_event"] / GIB
     history = a["lake_history_months"]
     average_file = events * m["parquet_bytes_per_event"] / data_files if data_files else 0.0

@@ -69,7 +69,26 @@ def test_rollup_lines_match_hand_computation_and_the_template_disk() -> None:
     # a PUT per rollup table and day (chalicelib/export/rollups.WRITE_ORDER: 17 with the keyless totals)
     assert line(est, "rollup LISTs and PUTs") == pytest.approx(days * (4 + 17) / 1000 * 0.005)
     assert line(est, "rollup GETs") == pytest.approx(days * 3 / 1000 * 0.0004)
+    # the month grain: each of those builds rebuilds its month from all its days so far, on
+    # average (30.4 + 1) / 2 days of events read, at the measured CPU per million events read
+    read = 30 * 1.5 * (DAYS_PER_MONTH + 1) / 2
+    assert line(est, "month rollup compute") == pytest.approx(
+        read * M["month_cpu_s_per_million_events_read"] * 3008 / 1024 * P["lambda_x86_per_gb_second"]
+    )
+    # 13 month files and 13 carry files a build (chalicelib/lake/month DIMENSIONS), 7 LISTs
+    assert line(est, "month rollup LISTs and PUTs") == pytest.approx(days * (7 + 26) / 1000 * 0.005)
+    assert line(est, "month rollup GETs") == pytest.approx(days * ((DAYS_PER_MONTH + 1) / 2 * 10 + 26) / 1000 * 0.0004)
+    # the disk is billed for the month builds' seconds too
+    all_seconds = seconds + read * M["month_cpu_s_per_million_events_read"]
+    assert line(est, "export ephemeral storage") == pytest.approx(
+        (RUNS * 0.6 + 30_000 * 0.2 + all_seconds)
+        * (Profile().export_ephemeral_mb - 512)
+        / 1024
+        * P["lambda_ephemeral_per_gb_second"]
+    )
     assert line(estimate(Inputs(0, 10), TABLE), "rollup compute") == 0
+    assert line(estimate(Inputs(0, 10), TABLE), "month rollup compute") == 0
+    assert line(estimate(Inputs(0, 10), TABLE), "month rollup GETs") == 0
     assert line(estimate(Inputs(0, 10), TABLE), "rollup GETs") == 0
     # the disk the cost model charges is the one deploy/resources.yaml gives the export function
     template = (Path(__file__).resolve().parents[2] / "deploy" / "resources.yaml").read_text()
