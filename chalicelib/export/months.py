@@ -18,6 +18,9 @@ entry; parts of one ``n`` agree on those days, so a mix of old and new parts ans
 
 A part too large for one build is built in sub-ranges (``plan_ranges(m, part)``), each appended to
 the part's files as row groups, so memory is bounded by ``ROWS_PER_BUILD`` input rows whatever n.
+A month too long for one invocation is built over several: the build stops before a part when
+told (``may_start``) and picks up after the parts done (``Resume``), which the caller records
+(chalicelib/export/rollups.py: the app's dirty item, valid while the month's version is).
 
 The carry of M - 1 is what M's build starts from. A month with no rolled-up day has no files and
 no carry: its carry is derived on the way (``_carry_before``: the latest carry of the lookback
@@ -307,6 +310,21 @@ class MonthResult:
     parts: int  # n (0: the month has no rolled-up day; its files were deleted)
     rows: int  # month rows written, all dimensions
     files: int  # PUTs
+    finished: bool = True  # False: stopped before a part (``may_start``); the parts after stay to build
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A build of the month picked up after its first ``done`` parts of ``n``, written from the
+    same inputs by an earlier pass (the caller vouches for the inputs: rollups.resume_of)."""
+
+    n: int
+    done: int
+
+
+def first_part(resume: Resume | None, n: int) -> int:
+    """Pure: the first part to build: after the parts done, if they were parts of this n."""
+    return min(resume.done, n) if resume is not None and resume.n == n else 0
 
 
 def existing_parts(lake: Lake, prefix: str, app: str, month: date) -> list[str]:
@@ -326,11 +344,19 @@ def rebuild_month(
     crash: Callable[[str], None] = lambda _: None,
     parts: int | None = None,
     rows_per_build: int = ROWS_PER_BUILD,
+    resume: Resume | None = None,
+    progress: Callable[[int, int], None] = lambda n, done: None,
+    may_start: Callable[[], bool] = lambda: True,
 ) -> MonthResult:
     """Rebuild ``month`` of ``app`` from its day rollups and the carry before it: every part's
     files PUT under their fixed names (a rerun writes the same bytes), then files of another
     part count deleted. A month with no rolled-up day deletes its files and carry instead.
-    ``parts`` sets n when the month has no files yet (tests; otherwise ``part_count``)."""
+    ``parts`` sets n when the month has no files yet (tests; otherwise ``part_count``).
+
+    Part by part: the parts ``resume`` says are done are skipped (``first_part``); each part
+    written is reported (``progress(n, parts done)``); before each part, ``may_start()`` False
+    stops the build (``finished`` False: the files of the parts not built are the last build's,
+    which readers of the month's days before its least entry may still read)."""
     inputs = MonthInputs.list(lake, prefix, app, month)
     existing = existing_parts(lake, prefix, app, month)
     if not inputs.days:
@@ -346,7 +372,12 @@ def rebuild_month(
     before = CarryBefore.find(lake, prefix, app, month)
     per_part_rows = (input_rows + before.rows()) // n
     written = rows = 0
+    start = first_part(resume, n)
     for i, part in enumerate(m.plan_ranges(n)):
+        if i < start:
+            continue
+        if not may_start():
+            return MonthResult(month, n, rows, written, finished=False)
         out = _PartWriter(month)
         for sub in m.plan_ranges(builds_in(per_part_rows, rows_per_build), part):
             built = m.build_month(month, inputs.read(lake, sub), before.read(lake, sub), sub)
@@ -357,6 +388,8 @@ def rebuild_month(
             lake.put_bytes(key, body)
             written += 1
         crash("month_after_part")
+        progress(n, i + 1)
+        crash("month_after_record")
     stale = [k for k in existing if (parse_part(k) or (0, 0))[1] != n]
     if stale:  # a month rebuilt with another n after its files were half deleted: none may stay
         lake.delete(stale)

@@ -12,7 +12,9 @@ What readers may trust: ``rollup_state`` (one tiny Parquet folder per app, not p
 day). Its ``state-<tag>.parquet`` (``STATE_FILE``, tagged with the set of rollups) says ``rolled_through`` R: every day up
 to R has the files of every rollup table and none of them is dirty. Readers (DuckDB, Athena, the QuickSight datasets' SQL)
 take the *least* value of all files in the app's folder, none meaning nothing rolled up, and
-read the rollups for days <= R, raw events after. Whatever is about to change an app's events
+read the rollups for days <= R, raw events after. The state's ``months_through`` (<= R) is the
+same for the month rows (``rollup_visitor_months``: a month lagging behind its days holds back
+only their readers; ``values_of``). Whatever is about to change an app's events
 first writes a ``hold-<name>.parquet`` there, a lower R, and marks the days dirty; only a state
 refresh that has seen those marks deletes the hold. So a day is never read from a stale rollup::
 
@@ -25,7 +27,8 @@ refresh that has seen those marks deletes the hold. So a day is never read from 
     the rebuild (``rebuild_due``):
     4. PUT the rollup files of the dirty, closed days     <- crash: held; the rerun rewrites
     5. UPDATE the app's item: DELETE day, SET ``stale``   <- one atomic write; crash: held
-    6. PUT STATE_FILE: R = min(the last day all rollup tables cover, first dirty day - 1)
+    6. PUT STATE_FILE: R = min(the last day all rollup tables cover, first dirty day - 1),
+       and the month rows' own bound, min(R, least dirty-month entry - 1)
                                                           <- crash: the app is still stale
     7. DELETE the holds (and outdated states) listed before 6, then REMOVE ``stale``
                                                           <- crash: R was already right
@@ -101,9 +104,18 @@ def _ddb(call: Callable[..., Any], **kwargs: Any) -> Any:
         raise StorageUnavailable(f"rollup state: {exc}") from exc
 
 
-def _update_app(client: Any, table: str, app: str, expression: str, values: dict[str, Any] | None = None) -> None:
+def _update_app(
+    client: Any,
+    table: str,
+    app: str,
+    expression: str,
+    values: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+) -> None:
     """One UpdateItem of the app's dirty item (``keys.rollup_dirty_key``): atomic, whatever it sets."""
-    extra = {"ExpressionAttributeValues": values} if values else {}
+    extra: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
+    if names:
+        extra["ExpressionAttributeNames"] = names
     _ddb(client.update_item, TableName=table, Key=keys.rollup_dirty_key(app), UpdateExpression=expression, **extra)
 
 
@@ -255,37 +267,86 @@ def month_entries(day: date) -> list[str]:
 
 
 def _clean(client: Any, table: str, app: str, day: date) -> None:
-    """The day leaves the dirty set, the months it changes enter it (``month_entries``), and its
-    app becomes ``stale``, in one write (all are the app's item): the app's state is refreshed
-    before ``stale`` lets it go, and the months are rebuilt before their entries go, whatever
-    crashes in between."""
+    """The day leaves the dirty set, the months it changes enter it (``month_entries``, each
+    month's version bumped: ``_add_months``), and its app becomes ``stale``, in one write (all
+    are the app's item): the app's state is refreshed before ``stale`` lets it go, and the months
+    are rebuilt before their entries go, whatever crashes in between."""
+    add, values, names = _add_months(month_entries(day))
     _update_app(
         client,
         table,
         app,
-        "DELETE days :d ADD months :m SET stale = :t",
-        {":d": {"SS": [day.isoformat()]}, ":m": {"SS": month_entries(day)}, ":t": {"BOOL": True}},
+        f"DELETE days :d {add} SET stale = :t",
+        {":d": {"SS": [day.isoformat()]}, ":t": {"BOOL": True}, **values},
+        names,
     )
 
 
 def mark_months(client: Any, table: str, app: str, entries: Iterable[date]) -> None:
-    """Add month entries (a day: its month is wrong from that day on) to the app's item."""
+    """Add month entries (a day: its month is wrong from that day on) to the app's item, and
+    make the app ``stale`` in the same write: the pass's refresh then lowers its months_through
+    before them even if the month is not finished in that pass (the callers' holds cover the
+    time until then)."""
     values = sorted({d.isoformat() for d in entries})
     if values:
-        _update_app(client, table, app, "ADD months :m", {":m": {"SS": values}})
+        add, values_, names = _add_months(values)
+        _update_app(client, table, app, f"{add} SET stale = :t", {**values_, ":t": {"BOOL": True}}, names)
 
 
-def _clean_months(client: Any, table: str, app: str, entries: Iterable[date]) -> None:
+# A month's build may take more than one invocation (an app of a billion events a month), so it
+# records the parts it has written (``_parts_name``: version, n, parts done) and the next pass
+# resumes after them, but only if no entry of the month was added since (decision 0017,
+# *Step 2's wiring as built*): every addition bumps the month's version (``_version_name``) in
+# the same write, because a set ADD of an entry already present changes nothing, so the entries
+# alone cannot say that a day was rebuilt again after the parts were written.
+def _version_name(first: date) -> str:
+    return f"mver_{first:%Y-%m}"
+
+
+def _parts_name(first: date) -> str:
+    return f"mparts_{first:%Y-%m}"
+
+
+def _add_months(entries: Sequence[str]) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """Pure: the ADD clause (expression, values, names: as ``_update_app`` takes them) adding ``entries`` (days) to the app's
+    dirty months and 1 to the version of each of their months."""
+    firsts = sorted({date.fromisoformat(e).replace(day=1) for e in entries})
+    names = {f"#v{i}": _version_name(first) for i, first in enumerate(firsts)}
+    clause = "ADD months :m" + "".join(f", {name} :one" for name in names)
+    return clause, {":m": {"SS": sorted(entries)}, ":one": {"N": "1"}}, names
+
+
+def _version(item: Mapping[str, Any], first: date) -> int:
+    return int(item.get(_version_name(first), {}).get("N", "0"))
+
+
+def resume_of(item: Mapping[str, Any], first: date) -> months.Resume | None:
+    """Pure: where the build of month ``first`` picks up, from the app's dirty item: the parts
+    its record says are written, if the month's version is still the record's (no entry added
+    since: the parts were built from the inputs of now); None: from part 0."""
+    record = item.get(_parts_name(first), {}).get("M")
+    if not record or int(record["v"]["N"]) != _version(item, first):
+        return None
+    return months.Resume(int(record["n"]["N"]), int(record["done"]["N"]))
+
+
+def _record_parts(client: Any, table: str, app: str, first: date, version: int, n: int, done: int) -> None:
+    record = {"v": {"N": str(version)}, "n": {"N": str(n)}, "done": {"N": str(done)}}
+    _update_app(client, table, app, "SET #p = :r", {":r": {"M": record}}, {"#p": _parts_name(first)})
+
+
+def _clean_months(client: Any, table: str, app: str, first: date, entries: Iterable[date]) -> None:
     """The entries a month rebuild read leave the set, exactly those (one added meanwhile, a day
-    of the month rebuilt again, stays: the month is built again), and the app becomes ``stale``
-    in the same write: its state, bounded by the entries, is refreshed even in a pass that
-    rebuilt no day of it (the months a failed or late pass left)."""
+    of the month rebuilt again, stays: the month is built again), its parts record goes, and the
+    app becomes ``stale`` in the same write: its state, bounded by the entries, is refreshed even
+    in a pass that rebuilt no day of it (the months a failed or late pass left)."""
     _update_app(
         client,
         table,
         app,
-        "DELETE months :m SET stale = :t",
+        "DELETE months :m REMOVE #p SET stale = :t",
         {":m": {"SS": sorted(d.isoformat() for d in entries)}, ":t": {"BOOL": True}},
+        {"#p": _parts_name(first)},
     )
 
 
@@ -374,8 +435,11 @@ STATE_FILE = f"state-{STATE_TAG}.parquet"
 STATE_PREFIX = "state-"
 HOLD_PREFIX = "hold-"
 NOTHING_ROLLED = "0001-01-01"  # before any day: readers read raw events only
-# app_id is the folder (partition). vouches: STATE_TAG in a state, null in a hold.
-STATE_SCHEMA = pa.schema([("rolled_through", pa.string()), ("vouches", pa.string())])
+# app_id is the folder (partition). vouches: STATE_TAG in a state, null in a hold. months_through:
+# in a state, the last day the month rows may be read for (<= rolled_through; null in a hold and
+# in the states of releases before it, which vouch for no month row).
+STATE_SCHEMA = pa.schema([("rolled_through", pa.string()), ("vouches", pa.string()), ("months_through", pa.string())])
+Grain = Literal["days", "months"]  # what a reader reads: the day rollups, or the month rows
 Entry = tuple[str | None, str | None]  # (vouches, rolled_through) of one row of a state file
 
 
@@ -383,9 +447,13 @@ def state_folder(prefix: str, app_id: str) -> str:
     return layout.app_prefix(prefix, STATE_TABLE, app_id)
 
 
-def state_table(rolled_through: str, vouches: str | None = STATE_TAG) -> pa.Table:
+def state_table(rolled_through: str, vouches: str | None = STATE_TAG, months_through: str | None = None) -> pa.Table:
     return pa.table(
-        {"rolled_through": pa.array([rolled_through], pa.string()), "vouches": pa.array([vouches], pa.string())},
+        {
+            "rolled_through": pa.array([rolled_through], pa.string()),
+            "vouches": pa.array([vouches], pa.string()),
+            "months_through": pa.array([months_through], pa.string()),
+        },
         schema=STATE_SCHEMA,
     )
 
@@ -403,18 +471,26 @@ def least(entries: Iterable[Entry]) -> str | None:
     return min(present, default=NOTHING_ROLLED)
 
 
-def values_of(table: pa.Table) -> list[Entry]:
+def values_of(table: pa.Table, grain: Grain = "days") -> list[Entry]:
+    """The (vouches, day) rows of one state file for a reader of ``grain``, for ``least``. For
+    the month rows, a state's day is its ``months_through`` (none: NOTHING_ROLLED) and a hold's
+    its ``rolled_through``: a change held off the day rollups is held off the months built from
+    them."""
     if "rolled_through" not in table.column_names:
         return [(None, NOTHING_ROLLED)]
     values = table.column("rolled_through").to_pylist()
     tags = table.column("vouches").to_pylist() if "vouches" in table.column_names else [None] * len(values)
+    if grain == "months":
+        months_ = table.column("months_through").to_pylist() if "months_through" in table.column_names else [None] * len(values)
+        values = [v if tag is None else (m_ or NOTHING_ROLLED) for tag, v, m_ in zip(tags, values, months_, strict=True)]
     return list(zip(tags, values, strict=True))
 
 
-def read_state(lake: Lake, prefix: str, app_id: str) -> str | None:
-    """The app's rolled_through as every reader computes it (one LIST, a GET per file)."""
+def read_state(lake: Lake, prefix: str, app_id: str, grain: Grain = "days") -> str | None:
+    """The app's rolled_through (``grain`` "months": its months_through) as every reader
+    computes it (one LIST, a GET per file)."""
     keys_ = [o["Key"] for o in lake.list(state_folder(prefix, app_id)) if o["Key"].endswith(".parquet")]
-    return least(v for k in keys_ for v in values_of(lake.read_table(k)))
+    return least(v for k in keys_ for v in values_of(lake.read_table(k), grain))
 
 
 def hold(lake: Lake, prefix: str, app_id: str, name: str, through: str) -> None:
@@ -449,19 +525,24 @@ def _days(lake: Lake, prefix: str, table: str, app_id: str) -> set[str]:
     return out
 
 
-def covered_through(
-    event_days: Iterable[str],
-    table_days: Sequence[Iterable[str]],
-    dirty_days: Iterable[date],
-    dirty_months: Iterable[date] = (),
-) -> str:
+def covered_through(event_days: Iterable[str], table_days: Sequence[Iterable[str]], dirty_days: Iterable[date]) -> str:
     """Pure: the rolled_through a refresh writes. Up to the last day that every rollup table has
-    (and every day with events before it), and before the first dirty day and the least entry
-    of a month to rebuild (its rows are wrong from that day on)."""
+    (and every day with events before it), and before the first dirty day."""
     have = [set(d) for d in table_days]
     rolled = set.intersection(*have) if have else set()
-    last = rollup.rolled_through(event_days, rolled) or NOTHING_ROLLED
-    first_dirty = min([*dirty_days, *dirty_months], default=None)
+    return _before(rollup.rolled_through(event_days, rolled) or NOTHING_ROLLED, dirty_days)
+
+
+def months_covered(rolled_through: str, dirty_months: Iterable[date]) -> str:
+    """Pure: the months_through a refresh writes: at most rolled_through (the month rows are
+    built from the day rollups), and before the least entry of a month to rebuild (its rows are
+    wrong from that day on). A month that lags (a long build, a failure) holds back only the
+    readers of month rows; the day rollups' readers keep rolled_through."""
+    return _before(rolled_through, dirty_months)
+
+
+def _before(last: str, dirty: Iterable[date]) -> str:
+    first_dirty = min(dirty, default=None)
     if first_dirty is not None:
         last = min(last, (first_dirty - timedelta(days=1)).isoformat())
     return max(last, NOTHING_ROLLED)
@@ -481,12 +562,10 @@ def refresh_state(lake: Lake, client: Any, settings: Settings, app_id: str, cras
         mark(client, settings.table, [(app_id, date.fromisoformat(d)) for d in event_days], neighbours=False)
         crash("rollup_after_set_change")
     through = covered_through(
-        event_days,
-        [_days(lake, prefix, name, app_id) for name in WRITE_ORDER],
-        dirty_days(client, settings.table, app_id),
-        dirty_months(client, settings.table, app_id).get(app_id, set()),
+        event_days, [_days(lake, prefix, name, app_id) for name in WRITE_ORDER], dirty_days(client, settings.table, app_id)
     )
-    lake.put_table(folder + STATE_FILE, state_table(through))
+    months_through = months_covered(through, dirty_months(client, settings.table, app_id).get(app_id, set()))
+    lake.put_table(folder + STATE_FILE, state_table(through, months_through=months_through))
     crash("rollup_after_state")
     if holds:
         lake.delete(holds)
@@ -630,7 +709,8 @@ def rebuild_due(
             if remaining_ms is not None:
                 longest = max(longest, started - remaining_ms())
         done += 1
-    # Step 5b: the months the cleaned days marked, before any refresh (normally R does not move back).
+    # Step 5b: the months the cleaned days marked, before any refresh (normally months_through
+    # does not move back).
     left_over += _rebuild_months(lake, client, settings, crash, failures, remaining_ms)
     if left_over:
         log.info(
@@ -653,6 +733,26 @@ def rebuild_due(
     return done
 
 
+class _Pace:
+    """Whether the next month part may start: only while the longest part of this pass (the time
+    between two calls, a month's listing included: an overestimate) would still end
+    ``REFRESH_RESERVE_MS`` before the invocation's end (``next_step``); always without a limit."""
+
+    def __init__(self, remaining_ms: Callable[[], int] | None) -> None:
+        self.remaining_ms = remaining_ms
+        self.longest = 0
+        self.last: int | None = None
+
+    def may_start(self) -> bool:
+        if self.remaining_ms is None:
+            return True
+        now = self.remaining_ms()
+        if self.last is not None:
+            self.longest = max(self.longest, self.last - now)
+        self.last = now
+        return next_step(now - REFRESH_RESERVE_MS, self.longest, None) != "stop"
+
+
 def _rebuild_months(
     lake: Lake,
     client: Any,
@@ -664,30 +764,44 @@ def _rebuild_months(
     """Step 5b: per app, the months with entries, in ascending order (M's carry is rebuilt before
     M + 1 reads it): build each (chalicelib/export/months.py), then delete the entries read.
     A month that fails stops its app's later months (they would read its old carry); it and
-    they stay dirty, so R stays before them. Returns the (app, month) left for lack of time.
+    they stay dirty, so months_through stays before them. Returns the (app, month) left for lack
+    of time.
 
-    Not yet: the parts done are not recorded, so a month too long for one invocation is started
-    again from part 0 by every pass (and never finishes: its entries stay and R stays before it)."""
-    longest, left_over = 0, list[tuple[str, date]]()
+    A month is built part by part while the parts fit in the invocation (``_Pace``); each part
+    written is recorded (``_record_parts``), and a month left half-built is resumed by the next
+    pass after its last recorded part if no entry of it was added since (``resume_of``), so a
+    month longer than one invocation finishes over several."""
+    pace, left_over = _Pace(remaining_ms), list[tuple[str, date]]()
     for app, entries in sorted(dirty_months(client, settings.table).items()):
+        item = _ddb(client.get_item, TableName=settings.table, Key=keys.rollup_dirty_key(app), ConsistentRead=True)
+        item = item.get("Item", {})
         by_month: dict[date, set[date]] = {}
         for entry in entries:
             by_month.setdefault(date(entry.year, entry.month, 1), set()).add(entry)
         for first, read in sorted(by_month.items()):
-            if remaining_ms is not None:
-                if next_step(remaining_ms() - REFRESH_RESERVE_MS, longest, None) == "stop":
-                    left_over.extend((app, later) for later in sorted(by_month) if later >= first)
-                    break
-                started = remaining_ms()
+            version = _version(item, first)
+
+            def record(n: int, done: int, app: str = app, first: date = first, version: int = version) -> None:
+                _record_parts(client, settings.table, app, first, version, n, done)
+
             try:
-                months.rebuild_month(lake, settings.lake_prefix, app, first, crash)
+                result = months.rebuild_month(
+                    lake,
+                    settings.lake_prefix,
+                    app,
+                    first,
+                    crash,
+                    resume=resume_of(item, first),
+                    progress=record,
+                    may_start=pace.may_start,
+                )
             except Exception as exc:  # noqa: BLE001  (recorded and raised after the refreshes)
                 _failed(failures, app, first, exc)
                 break
-            finally:
-                if remaining_ms is not None:
-                    longest = max(longest, started - remaining_ms())
-            _clean_months(client, settings.table, app, read)
+            if not result.finished:
+                left_over.extend((app, later) for later in sorted(by_month) if later >= first)
+                break
+            _clean_months(client, settings.table, app, first, read)
             crash("month_after_clean")
     return left_over
 

@@ -366,6 +366,8 @@ def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
     [(vouches, through)] = rollups.values_of(pq.read_table(io.BytesIO(body)))
     assert vouches == rollups.STATE_TAG  # the packaged export vouches for this release's set of rollups
     assert through == (date.fromisoformat(late_day) + timedelta(days=1)).isoformat()  # today's neighbours are open
+    # and the month rows (their month built, no entry left) as far as the day rollups
+    assert rollups.values_of(pq.read_table(io.BytesIO(body)), "months") == [(vouches, through)]
 
 
 ROLLUP_PROBE = """

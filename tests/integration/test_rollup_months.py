@@ -167,6 +167,11 @@ def rolled_through(settings: Settings) -> str:
     return rollups.read_state(s3_lake(settings), settings.lake_prefix, APP) or rollups.NOTHING_ROLLED
 
 
+def months_through(settings: Settings) -> str:
+    """How far a reader of the month rows may read them (the state's months_through and the holds)."""
+    return rollups.read_state(s3_lake(settings), settings.lake_prefix, APP, "months") or rollups.NOTHING_ROLLED
+
+
 def dirty_months(settings: Settings) -> set[date]:
     return rollups.dirty_months(clients.dynamodb(settings), settings.table, APP).get(APP, set())
 
@@ -218,6 +223,7 @@ def assert_rebuilt_for_the_late_events(settings: Settings) -> None:
     assert_months_are_the_definition(settings)
     assert dirty_months(settings) == set()
     assert rolled_through(settings) == "2026-12-08"  # the last day with rollups (events to the 7th)
+    assert months_through(settings) == "2026-12-08"
     december = stored(settings, month_files(settings, "overall", date(2026, 12, 1)), month.MONTH_SCHEMAS["overall"])
     prev = dict(zip(december.column("visitor_key").to_pylist(), december.column("prev_all").to_pylist()))
     assert prev[visitor_key.key("anon-c")] == date(2026, 10, 20), "December was rebuilt from October's new carry"
@@ -238,6 +244,7 @@ CRASHES = [
     ("rollup_after_clean", 3),
     ("month_after_part", 1),
     ("month_after_part", 2),
+    ("month_after_record", 1),
     ("month_after_clean", 1),
     ("month_after_clean", 2),
     ("rollup_after_state", 1),
@@ -259,7 +266,8 @@ def test_a_crash_at_any_step_never_publishes_a_month_being_rebuilt_and_the_rerun
     with pytest.raises(HardKill):
         exporter(lake5, NOW + DAY, crash).run_once()
     # THEN what the published state covers is the definition's, as readers read it
-    through = rolled_through(lake5)
+    through = months_through(lake5)
+    assert through <= rolled_through(lake5)
     if through != rollups.NOTHING_ROLLED:
         assert_months_are_the_definition(lake5, date.fromisoformat(through))
     entries = dirty_months(lake5)
@@ -288,15 +296,17 @@ def test_a_month_that_cannot_be_built_keeps_the_state_before_it_and_the_months_a
     store(lake5, visit("anon-f", None, date(2026, 12, 6), 9, ["/"]), received_ms=NOW + 2 * DAY - 60_000, app_id=APP)
     with pytest.raises(rollups.DaysNotRebuilt, match="not one complete set"):
         exporter(lake5, NOW + 2 * DAY).run_once()
-    # THEN December stays dirty, and the published state stops the day before its first entry
+    # THEN December stays dirty, and the month rows' bound stops the day before its first entry,
+    # while the day rollups, all rebuilt, are vouched for through the last closed day
     entries = dirty_months(lake5)
     assert min(entries) == date(2026, 12, 5), entries
-    assert rolled_through(lake5) == "2026-12-04"
+    assert months_through(lake5) == "2026-12-04"
+    assert rolled_through(lake5) == "2026-12-08"
     # WHEN the damage is gone, the next run builds December and the state moves on
     lake.delete([broken])
     exporter(lake5, NOW + 2 * DAY + 60_000).run_once()
     assert dirty_months(lake5) == set()
-    assert rolled_through(lake5) == "2026-12-08"
+    assert months_through(lake5) == "2026-12-08"
     assert_months_are_the_definition(lake5)
 
 
@@ -371,3 +381,86 @@ def test_a_month_whose_days_are_all_gone_loses_its_files_even_after_a_crash(lake
     # THEN December has no month file or carry, and its entry is gone
     assert months.existing_parts(lake, lake5.lake_prefix, APP, december) == []
     assert dirty_months(lake5) == set()
+
+
+class PutsSeen(Lake):
+    """The lake over HTTP, noting the keys it PUTs."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(clients.s3(settings), settings.bucket)
+        self.puts: list[str] = []
+
+    def put_bytes(self, key: str, body: bytes) -> None:
+        self.puts.append(key)
+        super().put_bytes(key, body)
+
+    def parts_put(self, m: date) -> list[int]:
+        """The parts of month ``m`` whose overall rows were PUT since the last call."""
+        seen = [months.parse_part(k) for k in self.puts if f"/dim=overall/month={m:%Y-%m}/" in k]
+        self.puts.clear()
+        return [i for i, _ in (p for p in seen if p is not None)]
+
+
+OCTOBER = date(2026, 10, 1)
+
+
+def october_in_three_parts(settings: Settings) -> None:
+    """October's files rebuilt in three parts (as a large app's would be) and October marked."""
+    lake = s3_lake(settings)
+    lake.delete(months.existing_parts(lake, settings.lake_prefix, APP, OCTOBER))
+    months.rebuild_month(lake, settings.lake_prefix, APP, OCTOBER, parts=3)
+    rollups.mark_months(clients.dynamodb(settings), settings.table, APP, [OCTOBER])
+
+
+class OnePartAPass:
+    """An invocation's clock with time for one month part (a part takes 100 s of it)."""
+
+    def __init__(self) -> None:
+        self.elapsed_ms = 0
+        self.start = 0
+
+    def crash(self, point: str) -> None:
+        if point == "month_after_part":
+            self.elapsed_ms += 100_000
+
+    def remaining(self) -> int:
+        return rollups.REFRESH_RESERVE_MS + 150_000 - (self.elapsed_ms - self.start)
+
+    def run(self, lake: Lake, settings: Settings) -> None:
+        self.start = self.elapsed_ms
+        rollups.rebuild_due(lake, clients.dynamodb(settings), settings, NOW, self.crash, remaining_ms=self.remaining)
+
+
+def test_a_month_too_long_for_one_invocation_is_finished_part_by_part_by_the_next_passes(lake5: Settings):
+    october_in_three_parts(lake5)
+    lake, clock = PutsSeen(lake5), OnePartAPass()
+    # WHEN a pass has time for one part of it, then the next, then the next
+    for part in range(3):
+        clock.run(lake, lake5)
+        # THEN each builds the part after the last one built (none is built twice), and until
+        # the last, October stays dirty: its rows' readers stop before it, the day rollups' do not
+        assert lake.parts_put(OCTOBER) == [part]
+        if part < 2:
+            assert dirty_months(lake5) == {OCTOBER}
+            assert months_through(lake5) == "2026-09-30"
+            assert rolled_through(lake5) == "2026-12-08"
+    assert dirty_months(lake5) == set()
+    assert months_through(lake5) == "2026-12-08"
+    assert [months.parse_part(k) for k in month_files(lake5, "overall", OCTOBER)] == [(0, 3), (1, 3), (2, 3)]
+    assert_months_are_the_definition(lake5)
+
+
+def test_a_day_rebuilt_again_between_two_passes_starts_its_month_over(lake5: Settings):
+    october_in_three_parts(lake5)
+    lake, clock = PutsSeen(lake5), OnePartAPass()
+    clock.run(lake, lake5)
+    assert lake.parts_put(OCTOBER) == [0]
+    # WHEN October 1st is rebuilt again before the next pass (its entry, 2026-10-01, is already in
+    # the set: adding it again changes nothing there), then a pass with time for the whole month
+    dynamodb = clients.dynamodb(lake5)
+    rollups.mark(dynamodb, lake5.table, [(APP, OCTOBER)], neighbours=False)
+    rollups.rebuild_due(lake, dynamodb, lake5, NOW, lambda _: None)
+    # THEN part 0, built before the day changed, is built again: the month starts over
+    assert lake.parts_put(OCTOBER) == [0, 1, 2]
+    assert dirty_months(lake5) == set()
+    assert_months_are_the_definition(lake5)
