@@ -43,10 +43,10 @@ from chalicelib.export.ranged import RANGED_ABOVE, RangedObject
 from chalicelib.lake import key_ranges, layout, parquetio, rollup
 from chalicelib.lake import month as m
 from chalicelib.lake.month.build import MonthInputError
+from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from chalicelib.lake.month.dimensions import carry_schema
 from chalicelib.lake.parquetio import Lake
 
-MONTH_TABLE = "rollup_visitor_months"
 CARRY = "month_carry"  # under the export's _state/: no reader sees it
 # Input rows (day rows and carry rows) one build holds: about 130 bytes of memory each in the
 # build (docs/performance-dashboard.md, *Month grain: what building it costs*), so about 260 MB.

@@ -122,10 +122,11 @@ _SQL_FOR = {
 
 def placeholders(sql: str) -> list[str]:
     """The :named parameters a query binds, in order of first use (not those the engine fills
-    in; but app_id wherever rolled_through is used, which ROLLED_THROUGH_SQL reads by app)."""
+    in; but app_id wherever rolled_through or months_through is used, which ROLLED_THROUGH_SQL
+    reads by app)."""
     names = [name for _, _, name in placeholder_spans(sql)]
     used = [n for n in names if n not in ENGINE_FILLED]
-    if "rolled_through" in names and "app_id" not in used:
+    if any(n in ENGINE_FILLED for n in names) and "app_id" not in used:
         used.insert(0, "app_id")
     return list(dict.fromkeys(used))
 
@@ -143,15 +144,24 @@ def placeholders(sql: str) -> list[str]:
 # https://trino.io/docs/current/admin/dynamic-filtering.html); where it does not, the answer is
 # the same and only the bytes scanned grow, still bounded by the date range's partitions.
 # rollups.least in SQL: raw events only unless a state vouches for this release's set of rollups.
+# :months_through the same way, over rollups.values_of(..., "months"): a state's months_through
+# (none, a state of a release before it: nothing), a hold's rolled_through.
 ROLLED_THROUGH_SQL = (
-    "(SELECT CASE WHEN count_if(vouches = {tag}) = 0 THEN {nothing} ELSE min(rolled_through) END"
+    "(SELECT CASE WHEN count_if(vouches = {tag}) = 0 THEN {nothing} ELSE min({bound}) END"
     " FROM {database}.rollup_state WHERE app_id = {app} AND (vouches IS NULL OR vouches = {tag}))"
 )
+_BOUNDS = {
+    "rolled_through": "rolled_through",
+    "months_through": "CASE WHEN vouches IS NULL THEN rolled_through ELSE coalesce(months_through, {nothing}) END",
+}
 
 
-def rolled_through_sql(database: str) -> str:
+def rolled_through_sql(database: str, name: str = "rolled_through") -> str:
+    """The subquery standing for the engine-filled parameter ``name`` in a dataset's SQL."""
+    nothing = athena_literal(DEFAULTS[name])
     return ROLLED_THROUGH_SQL.format(
-        nothing=athena_literal(DEFAULTS["rolled_through"]),
+        bound=_BOUNDS[name].format(nothing=nothing),
+        nothing=nothing,
         tag=athena_literal(rollups.STATE_TAG),
         database=database,
         app=_SQL_FOR["string"].format(qs_name("app_id")),
@@ -170,8 +180,8 @@ def athena_sql(sql: str, spec: Spec, database: str) -> str:
         if not t.db and t.name and t.name not in ctes
     ]
     for start, end, name in placeholder_spans(sql):
-        if name == "rolled_through":
-            edits.append((start, end, rolled_through_sql(database)))
+        if name in ENGINE_FILLED:
+            edits.append((start, end, rolled_through_sql(database, name)))
             continue
         param = spec.parameter(name)
         edits.append((start, end, _SQL_FOR[param.type].format(qs_name(param.name))))

@@ -75,26 +75,30 @@ def run_query(
     sql, values = prepare(sql_or_name, params)
     engine_fills = _engine_fills(values, params)
     if engine == "athena":
-        if engine_fills:
+        for name in engine_fills:
             # The rollups' published state, read from S3 (one LIST, a GET per state file) and
             # bound as a literal: Athena prunes the partitions on both sides of the switch.
-            values["rolled_through"] = athena.rolled_through(values["app_id"], settings) or values["rolled_through"]
+            grain = params_mod.GRAINS[name]
+            values[name] = athena.rolled_through(values["app_id"], settings, grain=grain) or values[name]
         return athena.run(sql, values, settings, read_sql=read_sql)
     target = lake or local_lake(settings, cache_dir)
     return target.query(sql, _fill_locally(target, values, engine_fills, max_age_s), max_age_s=max_age_s)
 
 
-def _engine_fills(values: Mapping[str, Any], params: Mapping[str, Any] | None) -> bool:
-    """The SQL takes ``rolled_through`` and the caller left it to the engine."""
-    return "rolled_through" in values and "rolled_through" not in (params or {})
+def _engine_fills(values: Mapping[str, Any], params: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The engine's parameters (``rolled_through``, ``months_through``) that the SQL takes and
+    the caller left to the engine."""
+    return tuple(n for n in params_mod.ENGINE_FILLED if n in values and n not in (params or {}))
 
 
-def _fill_locally(target: LocalLake, values: dict[str, Any], engine_fills: bool, max_age_s: float) -> dict[str, Any]:
+def _fill_locally(target: LocalLake, values: dict[str, Any], engine_fills: Sequence[str], max_age_s: float) -> dict[str, Any]:
     """``values`` with the engine's part of the contract on DuckDB: ``rolled_through``, the last
-    day the rollups cover, from the lake itself (when the caller did not bind it)."""
+    day the rollups cover, and ``months_through``, the month rows', from the lake itself (when
+    the caller did not bind them)."""
     if engine_fills:
         target.sync(max_age_s)
-        values["rolled_through"] = target.rolled_through(values["app_id"]) or values["rolled_through"]
+    for name in engine_fills:
+        values[name] = target.rolled_through(values["app_id"], params_mod.GRAINS[name]) or values[name]
     return values
 
 

@@ -65,12 +65,13 @@ def run(
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def rolled_through(app_id: str, settings: Settings, s3: Any = None) -> str | None:
-    """The last day Athena may read ``app_id``'s rollups for: the least value of its
-    rollup_state files (chalicelib/export/rollups.py), None when there are none."""
+def rolled_through(app_id: str, settings: Settings, s3: Any = None, grain: rollups.Grain = "days") -> str | None:
+    """The last day Athena may read ``app_id``'s rollups for (``grain`` "months": its month
+    rows): the least value of its rollup_state files (chalicelib/export/rollups.py), None when
+    there are none."""
     lake = Lake(s3 or clients.s3(settings), settings.bucket)
     try:
-        return rollups.read_state(lake, settings.lake_prefix, app_id)
+        return rollups.read_state(lake, settings.lake_prefix, app_id, grain)
     except ClickstreamError as exc:
         raise LakeUnavailable(f"reading the rollup state of {app_id!r} failed: {exc}") from exc
 

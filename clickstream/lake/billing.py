@@ -24,11 +24,9 @@ from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from chalicelib.lake import layout
 from clickstream.lake import translate
-from clickstream.lake.catalog import SCHEMAS
+from clickstream.lake.catalog import PARTITIONS, SCHEMAS, partition_values, partitions_glob
 
-PARTITION_COLUMNS = ("app_id", "dt")
 MB = 1 << 20
 MIN_BILLED = 10 * MB
 
@@ -51,8 +49,8 @@ class Bill:
         return max(MIN_BILLED, -(-self.scanned_bytes // MB) * MB)
 
 
-def _partition_only(condition: exp.Expression) -> bool:
-    return all(c.name in PARTITION_COLUMNS for c in condition.find_all(exp.Column))
+def _partition_only(condition: exp.Expression, table: str) -> bool:
+    return all(c.name in PARTITIONS[table] for c in condition.find_all(exp.Column))
 
 
 def _unqualified(condition: exp.Expression) -> exp.Expression:
@@ -62,7 +60,7 @@ def _unqualified(condition: exp.Expression) -> exp.Expression:
 def qualified(sql: str) -> exp.Expression:
     """``sql`` parsed with every column qualified by its lake table (sqlglot's qualify; the
     types do not matter to what is read), as the optimizer rules that follow need it."""
-    schema = {table: {f.name: "VARCHAR" for f in s} | {"dt": "VARCHAR"} for table, s in SCHEMAS.items()}
+    schema = {table: {f.name: "VARCHAR" for f in s} | {c: "VARCHAR" for c in PARTITIONS[table]} for table, s in SCHEMAS.items()}
     return qualify(sqlglot.parse_one(sql, read="athena"), schema=schema, dialect="athena", validate_qualify_columns=False)
 
 
@@ -74,12 +72,12 @@ def scans(sql: str) -> list[ScanSpec]:
         for alias, (_, source) in scope.selected_sources.items():
             if not (isinstance(source, exp.Table) and source.name in SCHEMAS):
                 continue
-            columns = sorted({c.name for c in scope.columns if c.table == alias} - set(PARTITION_COLUMNS))
+            columns = sorted({c.name for c in scope.columns if c.table == alias} - set(PARTITIONS[source.name]))
             where = scope.expression.args.get("where")
             kept = list(where.this.flatten()) if where is not None and isinstance(where.this, exp.And) else []
             if where is not None and not kept:
                 kept = [where.this]
-            conjuncts = [_unqualified(c).sql("athena") for c in kept if _partition_only(c)]
+            conjuncts = [_unqualified(c).sql("athena") for c in kept if _partition_only(c, source.name)]
             found.append(ScanSpec(source.name, tuple(columns), " AND ".join(f"({c})" for c in conjuncts) or None))
     return found
 
@@ -103,11 +101,9 @@ def _chunk_sizes(path: str, mtime_ns: int) -> dict[str, int]:
     return column_sizes(path)
 
 
-def _partitions(root: Path, table: str) -> list[tuple[str, str]]:
-    out = []
-    for part in sorted((root / table).glob(layout.PARTITIONS_GLOB)):
-        out.append(layout.partition_of(f"{part.parent.name}/{part.name}/"))
-    return out
+def _partitions(root: Path, table: str) -> list[tuple[str, ...]]:
+    folder = root / table
+    return [partition_values(table, part.relative_to(folder).as_posix()) for part in sorted(folder.glob(partitions_glob(table)))]
 
 
 def estimate(root: Path, sql: str, params: Mapping[str, Any]) -> Bill:
@@ -117,14 +113,16 @@ def estimate(root: Path, sql: str, params: Mapping[str, Any]) -> Bill:
     con = duckdb.connect()
     for spec in specs:
         parts = _partitions(root, spec.table)
-        con.execute("CREATE OR REPLACE TABLE parts (app_id VARCHAR, dt VARCHAR)")
+        names = PARTITIONS[spec.table]
+        con.execute(f"CREATE OR REPLACE TABLE parts ({', '.join(f'{c} VARCHAR' for c in names)})")
         if parts:
-            con.executemany("INSERT INTO parts VALUES (?, ?)", parts)
+            con.executemany(f"INSERT INTO parts VALUES ({', '.join('?' for _ in names)})", parts)
         where = spec.partition_filter or "true"
-        query = translate.to_duckdb(f"SELECT app_id, dt FROM parts WHERE {where}")
+        query = translate.to_duckdb(f"SELECT {', '.join(names)} FROM parts WHERE {where}")
         needed = {n: params[n] for n in translate.parameter_names(where)}
-        for app_id, dt in con.sql(query, params=needed).fetchall():
-            for path in sorted((root / spec.table / layout.partition_path(app_id, dt)).glob("*.parquet")):
+        for values in con.sql(query, params=needed).fetchall():
+            folder = "/".join(f"{c}={v}" for c, v in zip(names, values, strict=True))
+            for path in sorted((root / spec.table / folder).glob("*.parquet")):
                 sizes = _chunk_sizes(str(path), path.stat().st_mtime_ns)
                 total += sum(sizes.get(c, 0) for c in spec.columns)
                 files += 1

@@ -37,11 +37,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from chalicelib.lake import rollup, visitor, visitor_key
+from chalicelib.lake.month import dimensions as month
 from chalicelib.lake.schema import SCHEMAS as EXPORTED
 from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import athena_literal
@@ -51,9 +53,37 @@ ETL_DIR = ROOT / "etl"
 VIEWS_DIR = ETL_DIR / "views"
 QUERIES_DIR = ETL_DIR / "queries"
 BLOCKS_DIR = ETL_DIR / "blocks"
-# The lake's tables: what the export writes, then the rollups its housekeeping derives.
-SCHEMAS = {**EXPORTED, **rollup.SCHEMAS}
+# The lake's tables: what the export writes, then the rollups its housekeeping derives (the
+# visitor-month grain of decision 0017 last).
+SCHEMAS = {**EXPORTED, **rollup.SCHEMAS, month.TABLE: pa.schema(month.table_columns())}
 TABLES = tuple(SCHEMAS)
+# Their partition columns, in the path (Hive style), not in the files: app_id and dt, but the
+# month grain's app_id, dim and month (etl/tables/*.sql say the same to Athena).
+DAY_PARTITIONS = ("app_id", "dt")
+PARTITIONS: dict[str, tuple[str, ...]] = {table: DAY_PARTITIONS for table in SCHEMAS} | {month.TABLE: month.PARTITIONS}
+
+
+def files_glob(table: str) -> str:
+    """Every data file of ``table``, relative to its folder."""
+    return "/".join(f"{c}=*" for c in PARTITIONS[table]) + "/*.parquet"
+
+
+def partitions_glob(table: str) -> str:
+    """Every partition folder of ``table``, relative to its folder."""
+    return "/".join(f"{c}=*" for c in PARTITIONS[table])
+
+
+def file_pattern(table: str) -> re.Pattern[str]:
+    """A data file's path relative to the table's folder (``fullmatch``)."""
+    return re.compile("/".join(f"{c}=[^/]+" for c in PARTITIONS[table]) + r"/[^/]+\.parquet")
+
+
+def partition_values(table: str, relative: str) -> tuple[str, ...]:
+    """The partition values of a path relative to the table's folder (``app_id=a/dt=d/...``)."""
+    parts = relative.split("/")
+    return tuple(part.split("=", 1)[1] for part in parts[: len(PARTITIONS[table])])
+
+
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _INCLUDE = re.compile(r"^[ \t]*--[ \t]*@include[ \t]+(\S+)(?:[ \t]+as[ \t]+(\S+))?[ \t]*$", re.MULTILINE)
 # A placeholder, after the comments, string literals and quoted identifiers it may not stand in

@@ -1,7 +1,8 @@
-"""DuckDB over a directory in the lake's layout (<root>/<table>/app_id=<app>/dt=<day>/*.parquet).
+"""DuckDB over a directory in the lake's layout (<root>/<table>/app_id=<app>/dt=<day>/*.parquet;
+the month grain's <root>/rollup_visitor_months/app_id=<app>/dim=<dim>/month=<YYYY-MM>/*.parquet).
 
 The tables are views over read_parquet with Hive partitioning, typed as Athena types them:
-app_id and dt strings, times as UTC timestamps without a zone (the session runs in UTC). The
+the partition columns (catalog.PARTITIONS) strings, times as UTC timestamps without a zone (the session runs in UTC). The
 etl/views are then created from their Athena text, translated by sqlglot, in dependency order.
 """
 
@@ -19,11 +20,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chalicelib.lake import layout
 from clickstream.lake import catalog, translate
 from clickstream.lake.exceptions import LakeUnavailable, QueryError
 
-_DUCK_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+}
 
 
 def _duck_type(t: pa.DataType) -> str:
@@ -50,18 +57,23 @@ def table_sql(root: Path, table: str) -> str:
     reads it: the queries name every column of the schema, whichever rows they keep.
     """
     schema = catalog.SCHEMAS[table]
-    files = list((root / table).glob(layout.FILES_GLOB))
+    partitions = catalog.PARTITIONS[table]
+    glob = catalog.files_glob(table)
+    files = list((root / table).glob(glob))
     if not files:
         columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
-        return f"CREATE OR REPLACE VIEW {table} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS dt WHERE false"
+        empty = "".join(f", CAST(NULL AS VARCHAR) AS {c}" for c in partitions if c != "app_id")
+        return f"CREATE OR REPLACE VIEW {table} AS SELECT {columns}{empty} WHERE false"
     shapes = {_columns(str(f), f.stat().st_mtime_ns) for f in files}
     present = {name for shape in shapes for name in shape}
     times = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.name in present]
     replace = ", ".join(f"CAST({name} AS TIMESTAMP) AS {name}" for name in times)
     absent = "".join(f", CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema if f.name not in present)
+    types = ", ".join(f"'{c}': 'VARCHAR'" for c in partitions)
     source = (
-        f"read_parquet({_quote(str(root / table / layout.FILES_GLOB))}, hive_partitioning = true, "
-        f"hive_types = {{'app_id': 'VARCHAR', 'dt': 'VARCHAR'}}, union_by_name = {'false' if len(shapes) == 1 else 'true'})"
+        f"read_parquet({_quote(str(root / table / glob))}, hive_partitioning = true, "
+        f"hive_types = {{{types}}}, "
+        f"union_by_name = {'false' if len(shapes) == 1 else 'true'})"
     )
     return f"CREATE OR REPLACE VIEW {table} AS SELECT *{f' REPLACE ({replace})' if replace else ''}{absent} FROM {source}"
 

@@ -36,8 +36,9 @@ class LocalLake:
         self.mirror = mirror
         self._synced_at: float | None = None
         self._lock = threading.RLock()
-        self._states: dict[str, str | None] = {}  # app -> rolled_through, read at the last sync
-        self._state_files: dict[str, tuple[str, list[str | None]]] = {}  # key -> (ETag, values)
+        # (app, grain) -> rolled_through or months_through, read at the last sync
+        self._states: dict[tuple[str, rollups.Grain], str | None] = {}
+        self._state_files: dict[str, tuple[str, pa.Table]] = {}  # key -> (ETag, the file's rows)
 
     @property
     def root(self) -> Path:
@@ -87,8 +88,9 @@ class LocalLake:
             table = self.duck.execute(composed.sql, composed.params)
         return composed.split(table)
 
-    def rolled_through(self, app_id: str) -> str | None:
-        """The last day the rollups may be read for ``app_id``, as the export's housekeeping
+    def rolled_through(self, app_id: str, grain: rollups.Grain = "days") -> str | None:
+        """The last day the rollups (``grain`` "months": the month rows) may be read for
+        ``app_id``, as the export's housekeeping
         published it (chalicelib/export/rollups.py: the least value of the app's rollup_state
         files, read at the last sync; None: nothing rolled up). The rollup files alone do not
         say it: after late events, an erasure or a retention run, a day's files are stale until
@@ -98,11 +100,13 @@ class LocalLake:
         rollup_state folder at all: there, the days whose files are present."""
         if self.mirror is not None:
             with self._lock:
-                return self._states.get(app_id)
+                return self._states.get((app_id, grain))
         folder = self.root / rollups.STATE_TABLE
         if folder.is_dir():
             files = sorted((folder / f"app_id={app_id}").glob("*.parquet"))
-            return rollups.least(v for f in files for v in rollups.values_of(pq.read_table(f)))
+            return rollups.least(v for f in files for v in rollups.values_of(pq.read_table(f), grain))
+        if grain == "months":
+            return None  # no export built month rows here
 
         def days(table: str) -> list[str]:
             return [
@@ -117,7 +121,7 @@ class LocalLake:
         assert self.mirror is not None
         lake = Lake(self.mirror.s3, self.mirror.bucket)
         base = layout.dataset_prefix(self.mirror.lake_prefix, rollups.STATE_TABLE)
-        seen: dict[str, tuple[str, list[rollups.Entry]]] = {}
+        seen: dict[str, tuple[str, pa.Table]] = {}
         try:
             for obj in lake.list(base):
                 key = obj["Key"]
@@ -125,15 +129,19 @@ class LocalLake:
                     continue
                 tag = str(obj.get("ETag", ""))
                 cached = self._state_files.get(key)
-                values = cached[1] if cached and cached[0] == tag else rollups.values_of(lake.read_table(key))
-                seen[key] = (tag, values)
+                seen[key] = (tag, cached[1] if cached and cached[0] == tag else lake.read_table(key))
         except ClickstreamError as exc:
             raise LakeUnavailable(f"reading the rollup state under s3://{lake.bucket}/{base} failed: {exc}") from exc
         self._state_files = seen
-        per_app: dict[str, list[rollups.Entry]] = {}
-        for key, (_, values) in seen.items():
-            per_app.setdefault(key[len(base) :].split("/", 1)[0].removeprefix("app_id="), []).extend(values)
-        self._states = {app: rollups.least(values) for app, values in per_app.items()}
+        per_app: dict[str, list[pa.Table]] = {}
+        for key, (_, table) in seen.items():
+            per_app.setdefault(key[len(base) :].split("/", 1)[0].removeprefix("app_id="), []).append(table)
+        grains: tuple[rollups.Grain, ...] = ("days", "months")
+        self._states = {
+            (app, grain): rollups.least(v for t in tables for v in rollups.values_of(t, grain))
+            for app, tables in per_app.items()
+            for grain in grains
+        }
 
     def profile(self, sql: str, params: Mapping[str, Any]) -> tuple[pa.Table, Profile]:
         """Run as Athena would and report the files each scan read."""

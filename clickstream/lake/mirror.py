@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.lake import layout
-from clickstream.lake.catalog import TABLES
+from clickstream.lake.catalog import TABLES, file_pattern
 from clickstream.lake.exceptions import LakeUnavailable
 
 MANIFEST = ".mirror.json"
@@ -53,11 +53,12 @@ class Mirror:
         out: dict[str, tuple[str, str, int]] = {}
         for table in TABLES:
             prefix = layout.dataset_prefix(self.lake_prefix, table)
+            data_file = file_pattern(table)
             try:
                 for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                     for obj in page.get("Contents", []):
                         rest = obj["Key"][len(prefix) :]
-                        if layout.PARTITION_FILE.fullmatch(rest):
+                        if data_file.fullmatch(rest):
                             out[f"{table}/{rest}"] = (obj["Key"], obj["ETag"].strip('"'), int(obj["Size"]))
             except (ClientError, BotoCoreError) as exc:
                 message = f"listing s3://{self.bucket}/{prefix} failed: {exc}; the local copy was not updated"

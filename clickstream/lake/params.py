@@ -24,13 +24,18 @@ TYPES: dict[str, ParamType] = {
     "include_bots": "boolean",
     "steps": "steps",
     "rolled_through": "date",
+    "months_through": "date",
 }
-# rolled_through: the last day the rollup tables hold (etl/blocks/session_rows.sql). The engine
-# fills it in from the lake; this default (nothing rolled up) reads raw events only.
+# rolled_through: the last day the rollup tables hold (etl/blocks/session_rows.sql);
+# months_through: the last day the month rows (rollup_visitor_months) may be read for, at most
+# rolled_through (docs/lake.md, *The month grain*). The engine fills both in from the lake's
+# rollup_state; these defaults (nothing rolled up) read raw events only.
 NOTHING_ROLLED = "0001-01-01"
-DEFAULTS: dict[str, Any] = {"include_bots": False, "rolled_through": NOTHING_ROLLED}
-# Parameters the engine supplies (not a filter of the dashboard spec).
-ENGINE_FILLED = ("rolled_through",)
+DEFAULTS: dict[str, Any] = {"include_bots": False, "rolled_through": NOTHING_ROLLED, "months_through": NOTHING_ROLLED}
+# Parameters the engine supplies (not a filter of the dashboard spec), and the grain of the
+# rollups each is the bound of (chalicelib.export.rollups.values_of).
+ENGINE_FILLED = ("rolled_through", "months_through")
+GRAINS: dict[str, Literal["days", "months"]] = {"rolled_through": "days", "months_through": "months"}
 MAX_STEPS = 10  # etl/queries/funnel.sql unnests sequence(1, 10)
 # chalicelib.store.apps accepts the same app ids; anything else cannot be in the lake.
 _APP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")

@@ -10,8 +10,10 @@ a month whose rows are being rebuilt.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -24,6 +26,7 @@ from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from chalicelib.store.apps import AppStore
 from clickstream.admin.erasure import Subject, erase
+from clickstream.lake import billing, run_query
 from tests.factories import ABSENT
 from tests.lake_helpers import event, rollup_exporter, store
 from tests.month_reference import carry_sql, connect, month_rows_sql, reference
@@ -431,7 +434,26 @@ class OnePartAPass:
         rollups.rebuild_due(lake, clients.dynamodb(settings), settings, NOW, self.crash, remaining_ms=self.remaining)
 
 
-def test_a_month_too_long_for_one_invocation_is_finished_part_by_part_by_the_next_passes(lake5: Settings):
+# What an ad-hoc query of the month rows binds: the engine fills both bounds from the state.
+BOUNDS_SQL = "SELECT :months_through AS months_through, :rolled_through AS rolled_through WHERE :app_id <> ''"
+
+
+def engines_bind(settings: Settings, cache_dir: Path) -> list[dict[str, str]]:
+    """The bounds each engine binds for the app: DuckDB (the local mirror), then Athena (the
+    literals it would send; awswrangler stood in for)."""
+    sent: list[list[str]] = []
+
+    def read_sql(**kwargs: Any) -> pd.DataFrame:
+        sent.append(kwargs["params"])
+        return pd.DataFrame({"x": [1]})
+
+    local = run_query(BOUNDS_SQL, {"app_id": APP}, settings=settings, cache_dir=cache_dir, max_age_s=0).to_pylist()
+    run_query(BOUNDS_SQL, {"app_id": APP}, settings=settings, engine="athena", read_sql=read_sql)
+    months_, rolled, _ = (v.strip("'") for v in sent[-1])
+    return [*local, {"months_through": months_, "rolled_through": rolled}]
+
+
+def test_a_month_too_long_for_one_invocation_is_finished_part_by_part_by_the_next_passes(lake5: Settings, tmp_path: Path):
     october_in_three_parts(lake5)
     lake, clock = PutsSeen(lake5), OnePartAPass()
     # WHEN a pass has time for one part of it, then the next, then the next
@@ -444,8 +466,11 @@ def test_a_month_too_long_for_one_invocation_is_finished_part_by_part_by_the_nex
             assert dirty_months(lake5) == {OCTOBER}
             assert months_through(lake5) == "2026-09-30"
             assert rolled_through(lake5) == "2026-12-08"
+            # as both engines bind them for a query of the month rows
+            assert engines_bind(lake5, tmp_path) == [{"months_through": "2026-09-30", "rolled_through": "2026-12-08"}] * 2
     assert dirty_months(lake5) == set()
     assert months_through(lake5) == "2026-12-08"
+    assert engines_bind(lake5, tmp_path) == [{"months_through": "2026-12-08", "rolled_through": "2026-12-08"}] * 2
     assert [months.parse_part(k) for k in month_files(lake5, "overall", OCTOBER)] == [(0, 3), (1, 3), (2, 3)]
     assert_months_are_the_definition(lake5)
 
@@ -464,3 +489,41 @@ def test_a_day_rebuilt_again_between_two_passes_starts_its_month_over(lake5: Set
     assert lake.parts_put(OCTOBER) == [0, 1, 2]
     assert dirty_months(lake5) == set()
     assert_months_are_the_definition(lake5)
+
+
+def test_the_month_rows_are_queried_on_a_laptop_as_on_athena_and_billed_by_dimension(lake5: Settings, tmp_path: Path):
+    # WHEN an analyst queries rollup_visitor_months on the local stack (the SQL Athena runs)
+    sql = (
+        "SELECT dim, month, count(*) AS visitors, count(browser) AS with_browser, count(path) AS with_path "
+        "FROM rollup_visitor_months WHERE app_id = :app_id GROUP BY dim, month ORDER BY dim, month"
+    )
+    got = run_query(sql, {"app_id": APP}, settings=lake5, cache_dir=tmp_path).to_pylist()
+    # THEN every month file's rows are there, by dimension and month, each file's value columns
+    # its own and the other dimensions' NULL
+    want = []
+    for dim in sorted(d.name for d in month.DIMENSIONS):
+        for m in MONTHS:
+            rows = stored(lake5, month_files(lake5, dim, m), month.MONTH_SCHEMAS[dim]).num_rows
+            if rows:
+                with_browser = rows if dim in ("browser", "bot") else 0
+                with_path = rows if dim == "path" else 0
+                want.append(
+                    {"dim": dim, "month": f"{m:%Y-%m}", "visitors": rows, "with_browser": with_browser, "with_path": with_path}
+                )
+    assert got == want
+    # and docs/lake.md's example (the people active in a month up to months_through) runs
+    example = (
+        "SELECT count(*) AS visitors FROM rollup_visitor_months WHERE app_id = :app_id AND dim = 'overall' "
+        "AND month = '2026-10' AND bitwise_and(mask_people, CAST(power(2, least(30, date_diff('day', DATE '2026-10-01', "
+        "CAST(:months_through AS date))) + 1) - 1 AS bigint)) <> 0"
+    )
+    october = stored(lake5, month_files(lake5, "overall", OCTOBER), month.MONTH_SCHEMAS["overall"])
+    people = sum(1 for mask in october.column("mask_people").to_pylist() if mask)
+    assert run_query(example, {"app_id": APP}, settings=lake5, cache_dir=tmp_path).to_pylist() == [{"visitors": people}]
+    assert people == 2  # Carol and anon-b
+    # and Athena's bill for one dimension's rows is that dimension's files alone
+    root = tmp_path
+    browser = "SELECT count(*) AS n FROM rollup_visitor_months WHERE app_id = :app_id AND dim = 'browser'"
+    bill = billing.estimate(root, browser, {"app_id": APP})
+    assert bill.files == len([m for m in MONTHS if month_files(lake5, "browser", m)]) == 4
+    assert billing.estimate(root, sql, {"app_id": APP}).files == len(listed(lake5, months.table_prefix(lake5.lake_prefix, APP)))

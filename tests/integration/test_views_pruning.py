@@ -16,6 +16,7 @@ import pytest
 
 from chalicelib import clients
 from chalicelib.export.run import Exporter
+from chalicelib.lake import month
 from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
@@ -126,8 +127,13 @@ def test_the_mirror_fetches_only_what_changed(settings, lake):
     # WHEN events of a new app arrive in two exports, the second late into a closed day
     closed_day = NOW - 3 * DAY + 7_200_000
     arrive_and_export(settings, "app-m", [event(f"m-{i}", closed_day + i, event_type="page_view") for i in range(3)])
-    # (the closed day's events file, and the rollups the export wrote for it and its neighbours)
-    assert lake.sync().downloaded == 1 + len(list(lake.root.glob("rollup_*/app_id=app-m/dt=*/*.parquet")))
+    # (the closed day's events file, the rollups the export wrote for it and its neighbours, and
+    # the month rows built from them: one part of each dimension)
+    downloaded = lake.sync().downloaded
+    rollups_ = list(lake.root.glob("rollup_*/app_id=app-m/dt=*/*.parquet"))
+    month_rows = list(lake.root.glob("rollup_visitor_months/app_id=app-m/dim=*/month=*/*.parquet"))
+    assert len(month_rows) == len(month.DIMENSIONS)
+    assert downloaded == 1 + len(rollups_) + len(month_rows)
     arrive_and_export(settings, "app-m", [event("m-late", closed_day + 99, event_type="page_view")])
     # THEN that export compacted the day's two files into one: the copy fetched the merged
     # file (and the rebuilt rollups) and dropped the one it had (the second never reached it)

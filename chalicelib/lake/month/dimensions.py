@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from chalicelib.lake.rollup import geo_cell  # the day totals' cells too: one rounding rule
 
+TABLE = "rollup_visitor_months"  # its Glue table (etl/tables/rollup_visitor_months.sql)
 LOOKBACK_MONTHS = 4  # months before M that prev looks into: exact for ranges of up to 5 calendar months
 HISTORY_MONTHS = 4  # months of reduced days retention's overall rows hold
 PARTITIONS = ("app_id", "dim", "month")  # in the path, not in the files
