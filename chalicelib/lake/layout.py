@@ -11,9 +11,8 @@ import re
 
 DATASETS: tuple[str, ...] = ("events", "rejected_events")
 
-# Relative to a dataset's folder (local mirror or S3 prefix): every partition and every data file.
-PARTITIONS_GLOB = "app_id=*/dt=*"
-FILES_GLOB = "app_id=*/dt=*/*.parquet"
+# Relative to a dataset's folder (S3 prefix): a data file of a day-partitioned table. (The
+# readers' globs and patterns per table, the month grain's included: clickstream.lake.catalog.)
 PARTITION_FILE = re.compile(r"app_id=[^/]+/dt=[^/]+/[^/]+\.parquet")
 
 
