@@ -362,13 +362,18 @@ def dirty_months(client: Any, table: str, app: str | None = None) -> dict[str, s
         item = _ddb(client.get_item, TableName=table, Key=keys.rollup_dirty_key(app), ConsistentRead=True).get("Item")
         entries = _months_of(item)
         return {app: entries} if entries else {}
+    return {owner: _months_of(item) for owner, item in _month_items(client, table).items()}
+
+
+def _month_items(client: Any, table: str) -> dict[str, dict[str, Any]]:
+    """The dirty items of the apps with dirty-month entries, whole (their versions and parts
+    records too), per app: one Query."""
     out = {}
     args = {"TableName": table, **keys.partition_query(keys.ROLLUP_PK), "ConsistentRead": True}
     for page in keys.pages(lambda **a: _ddb(client.query, **a), args):
         for item in page.get("Items", []):
-            entries = _months_of(item)
-            if entries:
-                out[keys.sort_value(item)[len(keys.ROLLUP_DIRTY_PREFIX) :]] = entries
+            if _months_of(item):
+                out[keys.sort_value(item)[len(keys.ROLLUP_DIRTY_PREFIX) :]] = item
     return out
 
 
@@ -772,11 +777,9 @@ def _rebuild_months(
     pass after its last recorded part if no entry of it was added since (``resume_of``), so a
     month longer than one invocation finishes over several."""
     pace, left_over = _Pace(remaining_ms), list[tuple[str, date]]()
-    for app, entries in sorted(dirty_months(client, settings.table).items()):
-        item = _ddb(client.get_item, TableName=settings.table, Key=keys.rollup_dirty_key(app), ConsistentRead=True)
-        item = item.get("Item", {})
+    for app, item in sorted(_month_items(client, settings.table).items()):
         by_month: dict[date, set[date]] = {}
-        for entry in entries:
+        for entry in _months_of(item):
             by_month.setdefault(date(entry.year, entry.month, 1), set()).add(entry)
         for first, read in sorted(by_month.items()):
             version = _version(item, first)
