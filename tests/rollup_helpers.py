@@ -4,6 +4,7 @@ the rebuild's DaySource, and the panel runner that compares answers."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import strategies as st
 
-from chalicelib.lake import rollup
+from chalicelib.lake import month, rollup
+from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from chalicelib.lake.parquetio import parquet_bytes
 from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
@@ -23,7 +25,7 @@ from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED, bind
 
 APP = "a"
-DAY0 = date(2026, 11, 1)
+DAY0 = date(2026, 10, 28)  # the lake's days cross a month's end: the month rows of two months
 DAYS = 8
 TODAY = DAY0 + timedelta(days=DAYS + 1)  # every day of the lake but the last is rollable
 GAPS_S = [0, 60, 1799, 1800, 1801, 2700]  # 30:00 exactly starts a session, 29:59 does not
@@ -83,6 +85,44 @@ class Lake:
             for day in days:
                 for f in (self.root / table / f"app_id={APP}" / f"dt={day}").glob("*.parquet"):
                     f.unlink()
+
+    def build_months(self) -> None:
+        """The month rows (rollup_visitor_months) of the rolled-up days, every month rebuilt in
+        order from the carry of the month before, as the export's month pass leaves them once no
+        month is dirty (chalicelib/export/months.py)."""
+        shutil.rmtree(self.root / MONTH_TABLE, ignore_errors=True)
+        folder = self.root / "rollup_sessions" / f"app_id={APP}"
+        rolled = sorted(date.fromisoformat(p.parent.name[3:]) for p in folder.glob(f"dt=*/{rollup.FILE_NAME}"))
+        if not rolled:
+            return
+        first, carry = rolled[0].replace(day=1), None
+        while first <= rolled[-1]:
+            built = month.build_month(first, {s: self._month_days(s, first) for s in month.SOURCE_COLUMNS}, carry)
+            if any(d.replace(day=1) == first for d in rolled):
+                for dim, rows in built.rows.items():
+                    out = self.root / MONTH_TABLE / f"app_id={APP}" / f"dim={dim}" / f"month={first:%Y-%m}"
+                    out.mkdir(parents=True, exist_ok=True)
+                    (out / "part-0-of-1.parquet").write_bytes(parquet_bytes(rows))
+            first, carry = month.add_months(first, 1), dict(built.carry)
+
+    def _month_days(self, source: str, first: date) -> pa.Table:
+        columns = list(month.SOURCE_COLUMNS[source])
+        tables = []
+        for path in sorted((self.root / source / f"app_id={APP}").glob(f"dt={first:%Y-%m}-*/{rollup.FILE_NAME}")):
+            rows = pq.read_table(path, columns=columns)
+            day = pa.array([date.fromisoformat(path.parent.name[3:])] * rows.num_rows, pa.date32())
+            tables.append(rows.add_column(0, "day", day))
+        fields = {f.name: f for f in rollup.SCHEMAS[source]}
+        schema = pa.schema([pa.field("day", pa.date32()), *(fields[c] for c in columns)])
+        return pa.concat_tables([t.cast(schema) for t in tables]) if tables else schema.empty_table()
+
+    def months_through(self, lag: int) -> str:
+        """How far the month rows may be read, ``lag`` days before rolled_through (a month build
+        still under way; the rows are right up to then)."""
+        rolled = self.rolled_through()
+        if rolled == NOTHING_ROLLED:
+            return rolled
+        return max(str(date.fromisoformat(rolled) - timedelta(days=lag)), NOTHING_ROLLED)
 
     def rolled_through(self) -> str:
         def listed(table: str) -> list[str]:
@@ -186,6 +226,8 @@ def histories(draw: st.DrawFn) -> dict[str, Any]:
         "rolled_first": draw(st.integers(-1, DAYS)),  # days rolled before the changes: DAY0 .. DAY0 + k
         "slice_rows": draw(st.sampled_from([1, 5, 10_000])),  # 1: one slice per ~id range, as on a huge day
         "ranges": draw(st.lists(st.tuples(st.integers(0, DAYS), st.integers(0, DAYS)), min_size=1, max_size=3)),
+        # how many days the month rows lag the day rollups (a month build unfinished): months_through
+        "months_lag": draw(st.sampled_from([0, 0, 1, 3, DAYS + 2])),
     }
 
 
@@ -218,4 +260,5 @@ def lived(root: Path, history: dict[str, Any]) -> Lake:
         rolled_up = lake.root / "rollup_sessions" / f"app_id={APP}"
         rolled = {d for d in rollup.affected_days(changed) if (rolled_up / f"dt={d}").is_dir()}
         lake.roll(rolled, history["slice_rows"])
+    lake.build_months()
     return lake

@@ -52,6 +52,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from chalicelib.lake.rollup import FILTER_DIMENSIONS
 from chalicelib.lake.visitor import VISITOR_SQL
 from chalicelib.lake.visitor_key import COLUMN as KEY
@@ -203,7 +204,7 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
     shares_tail = set(filters) == {"source"} and not cuts and _reads_the_tail(tree)
     where = " AND ".join(f"({c})" for c in conditions)
     reads = [t for t in tree.find_all(exp.Table) if not t.db and t.name not in ctes]
-    rollups = {t.name for t in reads if t.name.startswith("rollup_")}
+    rollups = {t.name for t in reads if t.name.startswith("rollup_") and t.name != MONTH_TABLE}
     pinned = not all(_rollup_kept(name, filters) for name in rollups)
     split = not pinned and bool(set(filters) & EVENT_FILTERS) and bool(rollups - ROW_KEPT)
     if split and not _splittable(tree, reads):
@@ -227,6 +228,13 @@ def scoped_sql(sql: str, filters: Mapping[str, str], until: bool = False, until_
         for found in list(tree.find_all(exp.Placeholder)):
             if found.name == "rolled_through":
                 found.replace(sqlglot.parse_one(cap, read="athena"))
+    # A filtered view reads no month row (a month row of one value cannot be narrowed by another):
+    # :months_through pinned to nothing empties the month arm, and the panel counts its visitors
+    # from the visitor-day rows, narrowed as above (clickstream/lake/month_reads.py).
+    if filters:
+        for found in list(tree.find_all(exp.Placeholder)):
+            if found.name == "months_through":
+                found.replace(sqlglot.parse_one(athena_literal(NOTHING_ROLLED), read="athena"))
     # The visitors a filter picks, once per statement (a batch shares them between panels), not
     # once per read of events; added after the reads were narrowed, so they read all events.
     if "source" in filters:

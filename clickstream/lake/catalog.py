@@ -23,6 +23,8 @@ outside comments and string literals, in every file and block:
 * ``@spec_funnels``: the dashboard spec's funnels, ``chalicelib.lake.rollup.FUNNELS``, as array
   literals separated by commas (``ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']``), for the constant
   gates ``:steps IN (@spec_funnels)`` of etl/queries/funnel.sql.
+* ``@months_upto``, ``@month_seen``, ``@month_first`` (and ``_all`` forms): how a panel reads
+  the month rows and the days after them (clickstream/lake/month_reads.py).
 
 An unknown placeholder is an error naming it. Every reader goes through here (DuckDB, Athena,
 the QuickSight datasets), so the expanded text is the only SQL any engine sees;
@@ -45,6 +47,7 @@ from sqlglot.errors import SqlglotError
 from chalicelib.lake import rollup, visitor, visitor_key
 from chalicelib.lake.month import dimensions as month
 from chalicelib.lake.schema import SCHEMAS as EXPORTED
+from clickstream.lake import month_reads
 from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import athena_literal
 from clickstream.target import ROOT
@@ -141,6 +144,7 @@ def placeholders() -> dict[str, str]:
         "visitor_key": visitor_key.SQL,
         "session_visitor_key": visitor_key.SESSION_SQL,
         "spec_funnels": funnel_arrays(rollup.FUNNELS),
+        **month_reads.placeholders(),
     }
 
 

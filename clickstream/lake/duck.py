@@ -62,7 +62,7 @@ def table_sql(root: Path, table: str) -> str:
     files = list((root / table).glob(glob))
     if not files:
         columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
-        empty = "".join(f", CAST(NULL AS VARCHAR) AS {c}" for c in partitions if c != "app_id")
+        empty = "".join(f", CAST(NULL AS VARCHAR) AS {c}" for c in partitions if c not in schema.names)
         return f"CREATE OR REPLACE VIEW {table} AS SELECT {columns}{empty} WHERE false"
     shapes = {_columns(str(f), f.stat().st_mtime_ns) for f in files}
     present = {name for shape in shapes for name in shape}

@@ -1,15 +1,36 @@
 -- Bot traffic: what the other panels leave out by default, per bot_reason (known_crawler,
 -- user_agent_contains:<word>, missing_user_agent) and browser.
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive).
--- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
--- from the rollup tables, later days from raw events: the answer is the raw events' either way
--- (docs/lake.md, *The modeled lake*).
+-- Visitors: the month rows (rollup_visitor_months) through :months_through, later days' visitors
+-- not in them; page views and events: the day rollups up to :rolled_through, raw events after
+-- (the engine supplies both bounds). The answer is the raw events' either way (docs/lake.md,
+-- *The modeled lake*; clickstream/lake/month_reads.py has the two arms).
 WITH
 -- @include visitor_rows
+,
+parts AS (
+  SELECT bot_reason, browser, CAST(NULL AS bigint) AS visitors, page_views, events
+  FROM visitor_rows
+  WHERE is_bot
+  UNION ALL
+  SELECT bot_reason, browser, count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
+  FROM rollup_visitor_months
+  WHERE app_id = :app_id AND dim = 'bot' AND @month_seen_all AND @month_first_all
+  GROUP BY bot_reason, browser
+  UNION ALL
+  SELECT bot_reason, browser, count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)
+  FROM visitor_rows v
+  WHERE is_bot AND dt > @months_upto AND NOT EXISTS (
+    SELECT 1 FROM rollup_visitor_months m
+    WHERE m.app_id = :app_id AND m.dim = 'bot' AND m.visitor_key = v.visitor_key
+      AND m.bot_reason IS NOT DISTINCT FROM v.bot_reason
+      AND m.browser IS NOT DISTINCT FROM v.browser AND @month_seen_all
+  )
+  GROUP BY bot_reason, browser
+)
 SELECT bot_reason, browser, CAST(sum(events) AS bigint) AS events, CAST(sum(page_views) AS bigint) AS page_views,
-       count(DISTINCT visitor_key) AS visitors
-FROM visitor_rows
-WHERE is_bot
+       CAST(coalesce(sum(visitors), 0) AS bigint) AS visitors
+FROM parts
 GROUP BY bot_reason, browser
 ORDER BY events DESC, bot_reason, browser
 LIMIT 100

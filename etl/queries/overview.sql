@@ -5,8 +5,10 @@
 -- the UTC day they start on: etl/blocks/session_totals.sql (`clickstream query --print NAME`
 -- shows it expanded).
 -- Days up to :rolled_through (the last day the ETL rolled up; the engine supplies it) are read
--- from the rollup tables, later days from raw events: the answer is the raw events' either way
--- (docs/lake.md, *The modeled lake*).
+-- from the rollup tables, later days from raw events; visitors from the month rows
+-- (rollup_visitor_months) through :months_through and the later days' visitors not in them. The
+-- answer is the raw events' either way (docs/lake.md, *The modeled lake*;
+-- clickstream/lake/month_reads.py has the two arms).
 -- Parameters: :app_id, :date_from, :date_to (YYYY-MM-DD, inclusive), :include_bots (boolean).
 WITH
 -- @include session_totals
@@ -15,11 +17,25 @@ WITH
 ,
 activity AS (
   SELECT
-    count(DISTINCT visitor_key) AS visitors,
+    CAST(coalesce(sum(visitors), 0) AS bigint) AS visitors,
     CAST(coalesce(sum(page_views), 0) AS bigint) AS page_views,
     CAST(coalesce(sum(events), 0) AS bigint) AS events
-  FROM visitor_rows
-  WHERE :include_bots OR NOT is_bot
+  FROM (
+    SELECT CAST(NULL AS bigint) AS visitors, page_views, events
+    FROM visitor_rows
+    WHERE :include_bots OR NOT is_bot
+    UNION ALL
+    SELECT count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
+    FROM rollup_visitor_months
+    WHERE app_id = :app_id AND dim = 'overall' AND @month_seen AND @month_first
+    UNION ALL
+    SELECT count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)
+    FROM visitor_rows v
+    WHERE (:include_bots OR NOT is_bot) AND dt > @months_upto AND NOT EXISTS (
+      SELECT 1 FROM rollup_visitor_months m
+      WHERE m.app_id = :app_id AND m.dim = 'overall' AND m.visitor_key = v.visitor_key AND @month_seen
+    )
+  ) parts
 ),
 started AS (
   SELECT

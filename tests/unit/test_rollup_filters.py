@@ -105,6 +105,13 @@ def test_a_view_filtered_by_events_splits_the_sessions_by_visitor_and_an_unfilte
     assert rollup.FUNNELS  # the funnel above reads its rollup when unfiltered
 
 
+def reads_the_rollups(sql: str) -> bool:
+    """The filtered SQL reads the rollups up to the day the engine binds: no read of them is
+    pinned off (``dt <= '0001-01-01'``). The month rows are, by the literal in place of
+    :months_through (clickstream/dashboard/scope.py)."""
+    return f"dt <= '{NOTHING_ROLLED}'" not in sql and "rolled_through" in translate.parameter_names(sql)
+
+
 @pytest.mark.parametrize(
     "panel,table",
     [
@@ -127,8 +134,9 @@ def test_a_view_filtered_by_events_reads_the_rollups_grouped_by_their_column(pan
     ):
         sql, _ = narrow(text, filters, None)
         # THEN it keeps reading the rollups up to the day the engine binds, the rows with the value
-        assert NOTHING_ROLLED not in sql
-        assert "rolled_through" in translate.parameter_names(sql)
+        assert reads_the_rollups(sql)
+        # AND no month row: a month row of one value cannot be narrowed by another
+        assert "months_through" not in translate.parameter_names(sql)
         assert f"FROM {table} WHERE " in sql
         assert kept_rows in sql.split(f"FROM {table} WHERE ", 1)[1].split(f") AS {table}", 1)[0]
 
@@ -137,13 +145,13 @@ def test_a_view_filtered_by_visitors_sums_the_rollups_without_visitors_from_thos
     # GIVEN the funnel, whose rollup_funnel_days counts sessions per step and holds no visitors
     sql, _ = narrow(catalog.query_file("funnel").text, {"page": "/demo"}, None)  # type: ignore[union-attr]
     # THEN a page filter counts the narrowed rollup_funnel_sessions instead
-    assert NOTHING_ROLLED not in sql
+    assert reads_the_rollups(sql)
     assert "FROM rollup_funnel_sessions WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(" in sql
     assert "FROM rollup_funnel_days" not in sql
     # GIVEN the overview, whose session totals hold no visitors either: THEN they are summed from
     # the narrowed rollup_sessions, and its visitor rows are narrowed by key
     sql, _ = narrow(catalog.query_file("overview").text, {"page": "/demo"}, None)  # type: ignore[union-attr]
-    assert NOTHING_ROLLED not in sql
+    assert reads_the_rollups(sql)
     assert "FROM rollup_session_totals" not in sql
     assert "FROM rollup_sessions WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(" in sql
     assert "FROM rollup_visitor_days WHERE (visitor_key IN (SELECT FROM_BIG_ENDIAN_64(" in sql
@@ -156,7 +164,7 @@ def test_a_source_filter_reads_its_session_starts_and_the_panels_rollups_up_to_t
     # fills in (as for an unfiltered query: the run binds the rollups' published day), the panel's
     # narrowed to the visitors the starts pick
     assert extra == {"f_source": "news.example"}
-    assert NOTHING_ROLLED not in sql
+    assert reads_the_rollups(sql)
     tree = sqlglot.parse_one(sql, read="athena")
     starts = [c for c in tree.find_all(exp.CTE) if c.alias.startswith("source_")]
     assert [c.alias for c in starts][-1] == scope.STARTS
@@ -193,15 +201,17 @@ def assert_cut_reads_as_raw(
     lake = Lake(root, events)
     lake.write_events(lake.days())
     lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)
+    lake.build_months()
     duck = DuckLake(lake.root)
-    # WHEN every panel runs cut, reading the rollups up to two days before the cut's day
+    # WHEN every panel runs cut, reading the rollups (and the month rows) up to two days before the cut's day
     # THEN it answers what raw events cut at the same instant answer
     for bots in (False, True):
         params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
         for panel in catalog.query_names():
             for steps in FUNNELS if panel == "funnel" else [None]:
                 asked = {**params, "steps": steps} if steps else params
-                got = filtered(duck, panel, {**asked, "rolled_through": lake.rolled_through()}, filters or {}, until)
+                through = {"rolled_through": lake.rolled_through(), "months_through": lake.rolled_through()}
+                got = filtered(duck, panel, {**asked, **through}, filters or {}, until)
                 raw = filtered(duck, panel, {**asked, "rolled_through": NOTHING_ROLLED}, filters or {}, until)
                 assert same(got, raw), (panel, lo, hi, until, filters, bots, got, raw)
 

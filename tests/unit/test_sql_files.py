@@ -92,18 +92,20 @@ def test_a_view_file_replaces_the_view_it_is_named_after(path: Path):
 def test_a_query_is_one_select_with_contract_parameters(path: Path):
     text = _sql(path)
     assert isinstance(sqlglot.parse_one(text, read="trino"), exp.Query)
-    assert set(translate.parameter_names(text)) <= {"app_id", "date_from", "date_to", "include_bots", "steps", "rolled_through"}
+    engine = {"rolled_through", "months_through"}
+    assert set(translate.parameter_names(text)) <= {"app_id", "date_from", "date_to", "include_bots", "steps", *engine}
     assert {"app_id", "date_from", "date_to"} <= set(translate.parameter_names(text))
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
-def test_every_scan_names_the_app_by_equality_and_bounds_dt(path: Path):
+def test_every_scan_names_the_app_by_equality_and_bounds_its_days(path: Path):
     scans = billing.scans(_sql(path))
     assert scans
     for scan in scans:
         conjuncts = scan.partition_filter or ""
         assert "(app_id = :app_id)" in conjuncts, scan
-        assert "dt" in conjuncts and (":date_from" in conjuncts or ":date_to" in conjuncts), scan
+        time = catalog.PARTITIONS[scan.table][-1]  # dt, or month for the month rows
+        assert time in conjuncts and (":date_from" in conjuncts or ":date_to" in conjuncts), scan
         assert " OR " not in conjuncts.upper(), "an OR over partitions would not prune"
 
 

@@ -1,0 +1,120 @@
+"""The panels that count visitors read the month rows (rollup_visitor_months; decision 0017
+step 3) through months_through, and the later days' visitor rows after it; a range longer than
+the rows' lookback reads no month row. The equality over random lakes is
+tests/unit/test_rollup_equality.py's; these pin down what it cannot show: that the month rows are
+what is read, and the edge of the lookback."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clickstream.lake import catalog, translate
+from clickstream.lake.duck import DuckLake
+from clickstream.lake.params import NOTHING_ROLLED
+from tests.rollup_helpers import APP, Lake, answers, same
+
+MONTH_PANELS = [
+    n for n in catalog.query_names() if "months_through" in translate.parameter_names(catalog.expand(catalog.query_file(n).text))
+]  # type: ignore[union-attr]
+
+
+def event(i: int, visitor: str, day: date, browser: str, bot: bool = False) -> dict[str, Any]:
+    return {
+        "event_id": f"e{i:04d}",
+        "app_id": APP,
+        "anonymous_id": visitor,
+        "event_time": datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=9, minutes=i),
+        "event_type": "page_view",
+        "event_name": "page_view",
+        "path": "/demo",
+        "browser": "Crawler" if bot else browser,
+        "country": "DE",
+        "os": "Linux",
+        "device_type": "bot" if bot else "desktop",
+        "is_bot": bot,
+        "bot_reason": "known_crawler" if bot else None,
+    }
+
+
+def rolled_lake(root: Path, events: list[dict[str, Any]]) -> Lake:
+    lake = Lake(root, events)
+    lake.write_events(lake.days())
+    first, last = min(lake.days()), max(lake.days())
+    lake.roll({first + timedelta(days=k) for k in range(-1, (last - first).days + 2)}, 10_000)
+    lake.build_months()
+    return lake
+
+
+def test_the_visitor_panels_are_the_ones_that_read_the_month_rows():
+    assert set(MONTH_PANELS) == {"overview", "browsers", "countries", "devices", "operating_systems", "bot_traffic"}
+
+
+def test_visitors_come_from_the_month_rows_through_months_through(tmp_path: Path):
+    # GIVEN visitors over two months (one returning across the month's end, one switching
+    # browsers, a bot), rolled up and built into month rows
+    days = [date(2026, 9, 28), date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 3)]
+    events = [
+        event(0, "v1", days[0], "Firefox"),
+        event(1, "v1", days[2], "Firefox"),
+        event(2, "v2", days[1], "Chrome"),
+        event(3, "v2", days[3], "Firefox"),
+        event(4, "v3", days[2], "Chrome"),
+        event(5, "bot", days[1], "", bot=True),
+        event(6, "bot", days[3], "", bot=True),
+    ]
+    lake = rolled_lake(tmp_path, events)
+    through = lake.rolled_through()
+    assert through >= str(days[-1])
+    # AND the keyed visitor-day rows of the rolled-up days gone: only the month rows hold the
+    # visitors of those days (the keyless day totals still hold the events)
+    for folder in (lake.root / "rollup_visitor_days" / f"app_id={APP}").glob("dt=*"):
+        for f in folder.glob("*.parquet"):
+            f.unlink()
+    duck = DuckLake(lake.root)
+    for lo, hi in [(days[0], days[3]), (days[1], days[2]), (days[2], days[3])]:
+        for bots in (False, True):
+            params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
+            for name in MONTH_PANELS:
+                # WHEN the panel reads the month rows through the last rolled-up day
+                modeled = answers(duck, name, {**params, "rolled_through": through, "months_through": through})
+                raw = answers(duck, name, {**params, "rolled_through": NOTHING_ROLLED})
+                # THEN it counts the visitors the raw events have (read from the month rows alone)
+                assert same(modeled, raw), (name, lo, hi, bots, modeled, raw)
+    # AND with the month rows not vouched for (months_through before the range) it reads the
+    # visitor-day rows, which are gone: the visitors it counts are the ones it lost
+    params = {"app_id": APP, "date_from": days[0], "date_to": days[3], "include_bots": False}
+    lagging = answers(duck, "overview", {**params, "rolled_through": through, "months_through": NOTHING_ROLLED})
+    assert lagging[0]["visitors"] == 0
+    assert answers(duck, "overview", {**params, "rolled_through": through, "months_through": through})[0]["visitors"] == 3
+
+
+@pytest.mark.parametrize(
+    "lo,hi",
+    [
+        (date(2026, 4, 1), date(2026, 8, 31)),  # five calendar months: the month rows' lookback covers it
+        (date(2026, 3, 1), date(2026, 8, 31)),  # six: no month row is read
+        (date(2026, 3, 15), date(2026, 8, 2)),  # six, the first and last partly: none either
+    ],
+)
+def test_a_range_longer_than_the_lookback_reads_no_month_row(tmp_path: Path, lo: date, hi: date):
+    # GIVEN a visitor active in March and again in August (its August row's prev looks back to
+    # April: none, so the month rows alone would count it twice over March to August), and
+    # another in July
+    events = [
+        event(0, "v1", date(2026, 3, 20), "Firefox"),
+        event(1, "v1", date(2026, 8, 1), "Firefox"),
+        event(2, "v2", date(2026, 7, 6), "Chrome"),
+    ]
+    lake = rolled_lake(tmp_path, events)
+    duck = DuckLake(lake.root)
+    through = lake.rolled_through()
+    params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": False}
+    # WHEN the overview runs over the range with the month rows vouched for
+    modeled = answers(duck, "overview", {**params, "rolled_through": through, "months_through": through})
+    # THEN v1 counts once, as the raw events say
+    assert modeled[0]["visitors"] == 2
+    assert same(modeled, answers(duck, "overview", {**params, "rolled_through": NOTHING_ROLLED}))
