@@ -31,7 +31,7 @@ from clickstream.admin.backfill import backfill
 from clickstream.admin.erasure import ErasureLeaseLost, Subject, erase
 from clickstream.admin.rollup_backfill import mark_existing
 from clickstream.cli import main
-from clickstream.lake import LocalLake, directory_lake, local_lake, query_names, run_query
+from clickstream.lake import LocalLake, catalog, directory_lake, local_lake, query_names, run_query, translate
 from clickstream.lake.params import NOTHING_ROLLED
 from tests.factories import ABSENT
 from tests.lake_helpers import cli_env, event, lake_files, read_lake, rollup_exporter, store
@@ -317,17 +317,20 @@ def test_the_athena_path_binds_the_published_state(rolled):
         sent.append(kwargs["params"])
         return pd.DataFrame({"visitors": [1]})
 
-    def bound(given: dict[str, Any]) -> str:
+    names = translate.to_qmark(catalog.resolve("overview")[0])[1]  # the order the literals are sent in
+
+    def bound(given: dict[str, Any], name: str = "rolled_through") -> str:
         run_query("overview", given, settings=settings, engine="athena", read_sql=read_sql)
-        literals = {p for p in sent[-1] if p.startswith("'") and p[1:5].isdigit()}
-        dates = {given.get(k) for k in ("date_from", "date_to")}
-        return [p.strip("'") for p in literals if p.strip("'") not in dates][0]
+        literals = {n: p for n, p in zip(names, sent[-1], strict=True)}
+        return literals[name].strip("'")
 
     given = {"app_id": APP, "date_from": (TODAY - timedelta(days=6)).isoformat(), "date_to": TODAY.isoformat()}
     assert bound(given) == (TODAY - timedelta(days=2)).isoformat()
+    assert bound(given, "months_through") == (TODAY - timedelta(days=2)).isoformat()  # the month pass ran too
     assert bound({**given, "rolled_through": "2020-01-02"}) == "2020-01-02"
     rollups.hold(s3_lake(settings), settings.lake_prefix, APP, "test", NOTHING_ROLLED)
     assert bound(given) == NOTHING_ROLLED
+    assert bound(given, "months_through") == NOTHING_ROLLED  # a hold holds the month rows too
     assert bound({**given, "app_id": "other"}) == NOTHING_ROLLED
 
 

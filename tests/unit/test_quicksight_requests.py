@@ -103,12 +103,16 @@ def test_datasets_read_the_rollups_through_the_published_state_never_a_literal(s
     assert "clickstream_prod.rollup_state WHERE app_id = <<$appId>> AND" in subquery and "'0001-01-01'" in subquery
     assert subquery.count(f"'{rollups.STATE_TAG}'") == 2  # trusts only a state of its own set of rollups
     rolled = 0
+    months = qs.rolled_through_sql("clickstream_prod", "months_through")
+    assert "months_through" in months and months != subquery
     for dataset in spec.used_datasets():
-        uses = [n for _, _, n in qs.placeholder_spans(dataset.sql())].count("rolled_through")
+        names = [n for _, _, n in qs.placeholder_spans(dataset.sql())]
+        uses = names.count("rolled_through")
         sql = data_sets(spec)[dataset.name]["PhysicalTableMap"]["sql"]["CustomSql"]["SqlQuery"]
         assert sql.count(subquery) == uses, dataset.name
+        assert sql.count(months) == names.count("months_through"), dataset.name
         # (funnel.sql's own '0001-01-01', for ad-hoc steps, is in the file: only those may be left)
-        left = sql.replace(subquery, "").count("'0001-01-01'")
+        left = sql.replace(months, "").replace(subquery, "").count("'0001-01-01'")
         assert left == dataset.sql().count("'0001-01-01'"), f"{dataset.name}: a literal rolled_through is left"
         if uses:
             rolled += 1

@@ -25,7 +25,10 @@ EXPANDED = sorted(p for d in (catalog.VIEWS_DIR, catalog.QUERIES_DIR, catalog.BL
 
 
 def test_an_unknown_placeholder_is_named_with_its_file_and_the_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    known = "@session_visitor_key, @spec_funnels, @visitor, @visitor_key"
+    known = (
+        "@month_first, @month_first_all, @month_seen, @month_seen_all, @months_upto,"
+        " @session_visitor_key, @spec_funnels, @visitor, @visitor_key"
+    )
     with pytest.raises(QueryError, match=rf"top_pages.sql uses the placeholder @visitors, .* known: {known}$"):
         catalog.expand("SELECT @visitors FROM events", origin="top_pages.sql")
     with pytest.raises(QueryError, match=r"the SQL uses the placeholder @, "):
