@@ -22,7 +22,7 @@ MONTH_PANELS = [
 ]  # type: ignore[union-attr]
 
 
-def event(i: int, visitor: str, day: date, browser: str, bot: bool = False) -> dict[str, Any]:
+def event(i: int, visitor: str, day: date, browser: str, bot: bool = False, **other: Any) -> dict[str, Any]:
     return {
         "event_id": f"e{i:04d}",
         "app_id": APP,
@@ -37,7 +37,16 @@ def event(i: int, visitor: str, day: date, browser: str, bot: bool = False) -> d
         "device_type": "bot" if bot else "desktop",
         "is_bot": bot,
         "bot_reason": "known_crawler" if bot else None,
+        "geo_lat": None,  # (every row names every column: the lake's files take the first row's)
+        "geo_lon": None,
+        **dict.fromkeys(("referrer_host", "utm_source", "utm_medium", "utm_campaign")),
+        **other,
     }
+
+
+def click(i: int, visitor: str, day: date, name: str, geo: tuple[float, float] | None = None) -> dict[str, Any]:
+    at = {"geo_lat": geo[0], "geo_lon": geo[1]} if geo else {}
+    return event(i, visitor, day, "Firefox", event_type="click", event_name=name, path=None, **at)
 
 
 def rolled_lake(root: Path, events: list[dict[str, Any]]) -> Lake:
@@ -50,7 +59,10 @@ def rolled_lake(root: Path, events: list[dict[str, Any]]) -> Lake:
 
 
 def test_the_visitor_panels_are_the_ones_that_read_the_month_rows():
-    assert set(MONTH_PANELS) == {"overview", "browsers", "countries", "devices", "operating_systems", "bot_traffic"}
+    assert set(MONTH_PANELS) == {
+        *("overview", "browsers", "countries", "devices", "operating_systems", "bot_traffic"),
+        *("top_pages", "custom_events", "geo_grid", "entry_pages", "exit_pages", "referrers", "utm_campaigns"),
+    }
 
 
 def test_visitors_come_from_the_month_rows_through_months_through(tmp_path: Path):
@@ -60,19 +72,27 @@ def test_visitors_come_from_the_month_rows_through_months_through(tmp_path: Path
     events = [
         event(0, "v1", days[0], "Firefox"),
         event(1, "v1", days[2], "Firefox"),
-        event(2, "v2", days[1], "Chrome"),
+        event(2, "v2", days[1], "Chrome", referrer_host="news.example", utm_source="news", utm_campaign="launch"),
         event(3, "v2", days[3], "Firefox"),
-        event(4, "v3", days[2], "Chrome"),
+        event(4, "v3", days[2], "Chrome", referrer_host="news.example"),
         event(5, "bot", days[1], "", bot=True),
         event(6, "bot", days[3], "", bot=True),
+        event(7, "v2", days[3], "Firefox", path="/other"),
+        # (pages, custom events and positions: one visitor on both sides of the month's end)
+        click(8, "v1", days[0], "LIKE_WOOD", geo=(52.52, 13.4)),
+        click(9, "v1", days[2], "LIKE_WOOD", geo=(52.54, 13.41)),
+        click(10, "v3", days[2], "CLICK_LANG"),
+        click(11, "v2", days[1], "LIKE_WOOD", geo=(48.14, 11.58)),
     ]
     lake = rolled_lake(tmp_path, events)
     through = lake.rolled_through()
     assert through >= str(days[-1])
     # AND the keyed visitor-day rows of the rolled-up days gone: only the month rows hold the
     # visitors of those days (the keyless day totals still hold the events)
-    for folder in (lake.root / "rollup_visitor_days" / f"app_id={APP}").glob("dt=*"):
-        for f in folder.glob("*.parquet"):
+    for table in ("rollup_visitor_days", "rollup_page_days", "rollup_event_days", "rollup_geo_days", "rollup_sessions"):
+        keyed = list((lake.root / table / f"app_id={APP}").glob("dt=*/*.parquet"))
+        assert keyed, table
+        for f in keyed:
             f.unlink()
     duck = DuckLake(lake.root)
     for lo, hi in [(days[0], days[3]), (days[1], days[2]), (days[2], days[3])]:
