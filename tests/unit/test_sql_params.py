@@ -127,11 +127,22 @@ def test_athena_gets_qmark_sql_and_execution_parameters():
     assert table.to_pylist() == [{"path": "/demo", "page_views": 3}]
     (call,) = calls
     assert call["paramstyle"] == "qmark" and call["database"] == "clickstream_prod" and call["workgroup"] == "clickstream-prod"
-    # the rollup scans (the keyed rows, the keyless totals), then the raw scan after :rolled_through
-    # (default: nothing rolled up), then the filter
+    # one literal per ?, in the order of the placeholders: first the rollup scans (the keyed rows,
+    # the keyless totals), then the raw scan after :rolled_through (default: nothing rolled up)
     scan = ["'demo'", "'2026-11-01'", "'2026-11-07'", "'0001-01-01'"]
-    assert call["params"] == [*scan, *scan, *scan, "false"]
-    assert "demo" not in call["sql"] and call["sql"].count("?") == 13
+    assert call["params"][:12] == [*scan, *scan, *scan]
+    literal = {
+        "app_id": "'demo'",
+        "date_from": "'2026-11-01'",
+        "date_to": "'2026-11-07'",
+        "rolled_through": "'0001-01-01'",
+        "months_through": "'0001-01-01'",  # (default: no month row vouched for)
+        "include_bots": "false",
+    }
+    names = translate.to_qmark(sql)[1]
+    assert set(names) == set(literal)
+    assert call["params"] == [literal[n] for n in names]
+    assert "demo" not in call["sql"] and call["sql"].count("?") == len(names)
 
 
 def test_athena_failures_keep_their_kind():
