@@ -15,6 +15,8 @@ A panel's distinct visitors of [date_from, date_to] with a value are the sum of 
   (day rollups to rolled_through, raw events after), each visitor counted unless a month row of
   its value has a day in [date_from, U] (an anti-join on the key, ``@month_seen`` again).
 
+``@month_later`` (the range has days after U) guards the anti-join, so that a range ended by U
+reads no key of the month rows.
 ``@month_seen`` and ``@month_first`` pick the mask and prev of people or of all rows by
 ``:include_bots``; ``@month_seen_all`` and ``@month_first_all`` take all rows (bot_traffic). They
 name the month table's columns unqualified (``month``, ``mask_*``, ``prev_*``), which no other
@@ -64,4 +66,8 @@ def placeholders() -> dict[str, str]:
         "month_seen_all": _seen("mask_all"),
         "month_first": _first(_FLAVOURED.format(column="prev")),
         "month_first_all": _first("prev_all"),
+        # in the later arm's anti-join: the range has days after U. A constant once the values are
+        # bound, so an ended range (U = date_to) reads no month row for it (Trino folds the
+        # subquery to nothing; clickstream.lake.billing prunes every month partition).
+        "month_later": f"date_format({_UPTO}, '%Y-%m-%d') < :date_to",
     }

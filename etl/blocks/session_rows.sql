@@ -7,6 +7,8 @@
 -- sessions, bounces: 1 and 0/1 for a raw tail session, NULL for a rolled-up one: a panel counting
 -- sessions sums them with its keyless day totals (rollup_entry_totals, ..., decision 0017 step 1)
 -- for the rolled-up days, in rows without a visitor, and counts visitors over these rows.
+-- Rolled-up sessions only of the days after the month rows' (`dt > months_upto`): a panel
+-- counts earlier days' visitors from rollup_visitor_months (clickstream/lake/month_reads.py).
 -- Parameters: :app_id, :date_from, :date_to, :rolled_through.
 -- @include tail_sessions
 ,
@@ -17,6 +19,7 @@ session_rows AS (
          utm_source, utm_medium, utm_campaign, CAST(NULL AS bigint) AS sessions, CAST(NULL AS bigint) AS bounces
   FROM rollup_sessions
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+    AND dt > @months_upto  -- days the month rows hold give no key here (month_reads.py)
   UNION ALL
   SELECT @session_visitor_key AS visitor_key, session_start, duration_s, is_bounce, is_bot, entry_path,
          exit_path, referrer_host, utm_source, utm_medium, utm_campaign,

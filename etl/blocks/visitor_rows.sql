@@ -6,11 +6,14 @@
 -- decision 0017 step 1), in rows whose visitor_key is NULL; their visitor-day rows carry NULL
 -- measures. count(DISTINCT visitor_key) and sum(events) skip the NULLs, so each counts its own
 -- rows, and a scan of rollup_visitor_days reads no measure column.
+-- Its visitor-day rows are only those of the days after the month rows' (`dt > months_upto`):
+-- the panels count earlier days' visitors from rollup_visitor_months (clickstream/lake/month_reads.py).
 visitor_rows AS (
   SELECT dt, visitor_key, is_bot, bot_reason, browser, device_type, os, country,
          CAST(NULL AS bigint) AS events, CAST(NULL AS bigint) AS page_views
   FROM rollup_visitor_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+    AND dt > @months_upto  -- days the month rows hold give no key here (month_reads.py)
   UNION ALL
   SELECT dt, CAST(NULL AS bigint) AS visitor_key, is_bot, bot_reason, browser, device_type, os, country, events, page_views
   FROM rollup_visitor_totals

@@ -24,7 +24,7 @@ parts AS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'bot' AND m.visitor_key = v.visitor_key
       AND m.bot_reason IS NOT DISTINCT FROM v.bot_reason
-      AND m.browser IS NOT DISTINCT FROM v.browser AND @month_seen_all
+      AND m.browser IS NOT DISTINCT FROM v.browser AND @month_seen_all AND @month_later
   )
   GROUP BY bot_reason, browser
 )

@@ -22,7 +22,7 @@ parts AS (
   WHERE (:include_bots OR NOT is_bot) AND dt > @months_upto AND NOT EXISTS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'browser' AND m.visitor_key = v.visitor_key
-      AND m.browser IS NOT DISTINCT FROM v.browser AND @month_seen
+      AND m.browser IS NOT DISTINCT FROM v.browser AND @month_seen AND @month_later
   )
   GROUP BY browser
 )

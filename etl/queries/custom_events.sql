@@ -13,6 +13,7 @@ WITH event_rows AS (
   SELECT dt, event_type, event_name, visitor_key, is_bot, CAST(NULL AS bigint) AS events
   FROM rollup_event_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+    AND dt > @months_upto  -- days the month rows hold give no key here (month_reads.py)
   UNION ALL
   SELECT dt, event_type, event_name, CAST(NULL AS bigint) AS visitor_key, is_bot, events
   FROM rollup_event_totals
@@ -41,7 +42,7 @@ parts AS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'event' AND m.visitor_key = v.visitor_key
       AND m.event_type IS NOT DISTINCT FROM v.event_type AND m.event_name IS NOT DISTINCT FROM v.event_name
-      AND @month_seen
+      AND @month_seen AND @month_later
   )
   GROUP BY event_type, event_name
 )

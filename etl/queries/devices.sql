@@ -22,7 +22,7 @@ parts AS (
   WHERE (:include_bots OR NOT is_bot) AND dt > @months_upto AND NOT EXISTS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'device' AND m.visitor_key = v.visitor_key
-      AND m.device_type IS NOT DISTINCT FROM v.device_type AND @month_seen
+      AND m.device_type IS NOT DISTINCT FROM v.device_type AND @month_seen AND @month_later
   )
   GROUP BY device_type
 )

@@ -37,7 +37,7 @@ parts AS (
     AND CAST(session_start AS date) > CAST(@months_upto AS date) AND NOT EXISTS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'exit' AND m.visitor_key = v.visitor_key
-      AND m.exit_path IS NOT DISTINCT FROM v.exit_path AND @month_seen
+      AND m.exit_path IS NOT DISTINCT FROM v.exit_path AND @month_seen AND @month_later
   )
   GROUP BY exit_path
 )

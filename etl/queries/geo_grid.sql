@@ -16,6 +16,7 @@ WITH geo_rows AS (
          visitor_key, is_bot, CAST(NULL AS bigint) AS events
   FROM rollup_geo_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+    AND dt > @months_upto  -- days the month rows hold give no key here (month_reads.py)
   UNION ALL
   SELECT dt, lat_cell, lon_cell, CAST(NULL AS bigint) AS visitor_key, is_bot, events
   FROM rollup_geo_totals
@@ -43,7 +44,7 @@ parts AS (
   WHERE (:include_bots OR NOT is_bot) AND visitor_key IS NOT NULL AND dt > @months_upto AND NOT EXISTS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'geo' AND m.visitor_key = v.visitor_key
-      AND m.lat_cell = v.lat_cell AND m.lon_cell = v.lon_cell AND @month_seen
+      AND m.lat_cell = v.lat_cell AND m.lon_cell = v.lon_cell AND @month_seen AND @month_later
   )
   GROUP BY lat_cell, lon_cell
 )

@@ -22,7 +22,7 @@ parts AS (
   WHERE (:include_bots OR NOT is_bot) AND dt > @months_upto AND NOT EXISTS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'os' AND m.visitor_key = v.visitor_key
-      AND m.os IS NOT DISTINCT FROM v.os AND @month_seen
+      AND m.os IS NOT DISTINCT FROM v.os AND @month_seen AND @month_later
   )
   GROUP BY os
 )

@@ -33,7 +33,7 @@ activity AS (
     FROM visitor_rows v
     WHERE (:include_bots OR NOT is_bot) AND dt > @months_upto AND NOT EXISTS (
       SELECT 1 FROM rollup_visitor_months m
-      WHERE m.app_id = :app_id AND m.dim = 'overall' AND m.visitor_key = v.visitor_key AND @month_seen
+      WHERE m.app_id = :app_id AND m.dim = 'overall' AND m.visitor_key = v.visitor_key AND @month_seen AND @month_later
     )
   ) parts
 ),

@@ -12,6 +12,7 @@ WITH page_rows AS (
   SELECT dt, path, visitor_key, is_bot, CAST(NULL AS bigint) AS page_views
   FROM rollup_page_days
   WHERE app_id = :app_id AND dt BETWEEN :date_from AND :date_to AND dt <= :rolled_through
+    AND dt > @months_upto  -- days the month rows hold give no key here (month_reads.py)
   UNION ALL
   SELECT dt, path, CAST(NULL AS bigint) AS visitor_key, is_bot, page_views
   FROM rollup_page_totals
@@ -38,7 +39,7 @@ parts AS (
   WHERE (:include_bots OR NOT is_bot) AND visitor_key IS NOT NULL AND dt > @months_upto AND NOT EXISTS (
     SELECT 1 FROM rollup_visitor_months m
     WHERE m.app_id = :app_id AND m.dim = 'path' AND m.visitor_key = v.visitor_key
-      AND m.path IS NOT DISTINCT FROM v.path AND @month_seen
+      AND m.path IS NOT DISTINCT FROM v.path AND @month_seen AND @month_later
   )
   GROUP BY path
 )

@@ -40,7 +40,7 @@ parts AS (
     WHERE m.app_id = :app_id AND m.dim = 'utm' AND m.visitor_key = v.visitor_key
       AND m.utm_source IS NOT DISTINCT FROM v.utm_source
       AND m.utm_medium IS NOT DISTINCT FROM v.utm_medium
-      AND m.utm_campaign IS NOT DISTINCT FROM v.utm_campaign AND @month_seen
+      AND m.utm_campaign IS NOT DISTINCT FROM v.utm_campaign AND @month_seen AND @month_later
   )
   GROUP BY utm_source, utm_medium, utm_campaign
 )

@@ -128,9 +128,12 @@ def test_athena_gets_qmark_sql_and_execution_parameters():
     (call,) = calls
     assert call["paramstyle"] == "qmark" and call["database"] == "clickstream_prod" and call["workgroup"] == "clickstream-prod"
     # one literal per ?, in the order of the placeholders: first the rollup scans (the keyed rows,
-    # the keyless totals), then the raw scan after :rolled_through (default: nothing rolled up)
+    # bounded below by the month rows' last day too, @months_upto; then the keyless totals), then
+    # the raw scan after :rolled_through (default: nothing rolled up)
     scan = ["'demo'", "'2026-11-01'", "'2026-11-07'", "'0001-01-01'"]
-    assert call["params"][:12] == [*scan, *scan, *scan]
+    upto = len(translate.to_qmark(sql.split("FROM rollup_page_totals")[0])[1]) - len(scan)
+    assert upto > 0 and call["params"][: 2 * len(scan) + upto] == [*scan, *call["params"][4 : 4 + upto], *scan]
+    assert call["params"][2 * len(scan) + upto : 3 * len(scan) + upto] == scan
     literal = {
         "app_id": "'demo'",
         "date_from": "'2026-11-01'",
