@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.simplify import simplify
 
 from clickstream.lake import translate
 from clickstream.lake.catalog import PARTITIONS, SCHEMAS, partition_values, partitions_glob
@@ -57,16 +58,34 @@ def _unqualified(condition: exp.Expression) -> exp.Expression:
     return condition.copy().transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n)
 
 
-def qualified(sql: str) -> exp.Expression:
+def _fold_flags(tree: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
+    """The boolean parameters bound, and each CASE they decide folded to the branch it takes: what
+    Athena's planner does before it chooses the columns to read. Trino replaces every parameter of
+    a prepared statement by its value before planning (trinodb/trino, core/trino-main/src/main/java/
+    io/trino/sql/planner/ParameterRewriter.java) and folds constant expressions, so
+    ``CASE WHEN :include_bots THEN mask_all ELSE mask_people END`` reads one of the two columns."""
+    flags = {name: value for name, value in params.items() if isinstance(value, bool)}
+    if not flags:
+        return tree
+    bound = tree.transform(
+        lambda n: (exp.true() if flags[n.name] else exp.false()) if isinstance(n, exp.Placeholder) and n.name in flags else n
+    )
+    return bound.transform(lambda n: simplify(n) if isinstance(n, exp.Case) else n)
+
+
+def qualified(sql: str, params: Mapping[str, Any] | None = None) -> exp.Expression:
     """``sql`` parsed with every column qualified by its lake table (sqlglot's qualify; the
-    types do not matter to what is read), as the optimizer rules that follow need it."""
+    types do not matter to what is read), as the optimizer rules that follow need it; with
+    ``params``, the CASEs its boolean parameters decide folded (``_fold_flags``)."""
     schema = {table: {f.name: "VARCHAR" for f in s} | {c: "VARCHAR" for c in PARTITIONS[table]} for table, s in SCHEMAS.items()}
-    return qualify(sqlglot.parse_one(sql, read="athena"), schema=schema, dialect="athena", validate_qualify_columns=False)
+    tree = _fold_flags(sqlglot.parse_one(sql, read="athena"), params or {})
+    return qualify(tree, schema=schema, dialect="athena", validate_qualify_columns=False)
 
 
-def scans(sql: str) -> list[ScanSpec]:
-    """Every scan of a lake table in ``sql`` with the columns it needs and its partition predicate."""
-    tree = pushdown_projections(qualified(sql))
+def scans(sql: str, params: Mapping[str, Any] | None = None) -> list[ScanSpec]:
+    """Every scan of a lake table in ``sql`` with the columns it needs and its partition predicate
+    (with ``params``: as Athena plans it with those values, ``_fold_flags``)."""
+    tree = pushdown_projections(qualified(sql, params))
     found = []
     for scope in traverse_scope(tree):
         for alias, (_, source) in scope.selected_sources.items():
@@ -109,7 +128,7 @@ def _partitions(root: Path, table: str) -> list[tuple[str, ...]]:
 def estimate(root: Path, sql: str, params: Mapping[str, Any]) -> Bill:
     """What Athena would scan for ``sql`` (with bound ``params``) over the lake in ``root``."""
     total = files = 0
-    specs = scans(sql)
+    specs = scans(sql, params)
     con = duckdb.connect()
     for spec in specs:
         parts = _partitions(root, spec.table)

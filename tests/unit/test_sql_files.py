@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
-from clickstream.lake import billing, catalog, translate
+from clickstream.lake import billing, catalog, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import bind
@@ -107,6 +107,23 @@ def test_every_scan_names_the_app_by_equality_and_bounds_its_days(path: Path):
         time = catalog.PARTITIONS[scan.table][-1]  # dt, or month for the month rows
         assert time in conjuncts and (":date_from" in conjuncts or ":date_to" in conjuncts), scan
         assert " OR " not in conjuncts.upper(), "an OR over partitions would not prune"
+
+
+@pytest.mark.parametrize("bots", [False, True])
+def test_the_bill_reads_the_month_columns_of_the_bot_setting_only(bots: bool):
+    """Athena plans a prepared statement with its values bound and folds the CASE on
+    :include_bots (billing._fold_flags), so a panel reads the mask and prev of people or of all
+    rows, not both; the SQL alone (no values) names both."""
+    given = {"app_id": "a", "date_from": "2026-11-01", "date_to": "2026-11-07", "include_bots": bots}
+    sql, values = prepare("browsers", given)
+
+    def month_columns(found: list[billing.ScanSpec]) -> set[str]:
+        return {c for scan in found if scan.table == "rollup_visitor_months" for c in scan.columns}
+
+    mine, other = ("all", "people") if bots else ("people", "all")
+    read = month_columns(billing.scans(sql, values))
+    assert {f"mask_{mine}", f"prev_{mine}", "visitor_key"} <= read and not {f"mask_{other}", f"prev_{other}"} & read
+    assert {"mask_all", "mask_people", "prev_all", "prev_people"} <= month_columns(billing.scans(sql))
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
