@@ -50,6 +50,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from bench._docsection import write_section
 from bench.bench_dashboard_queries import APP, FUNNEL, LAST_DAY, ROOT, ensure_lake, machine
 from bench.bench_month_build import lake_days, read_days
 from bench.bench_rollups import CountingRunner, build, cutoff_bytes
@@ -312,14 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         *rows,
         "",
     ]
-    text = DOC.read_text()
-    if MARK in text:
-        head, _, rest = text.partition(MARK)
-        tail = rest.split("\n## ", 1)
-        text = head + "\n".join(section) + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(section)
-    DOC.write_text(text)
+    write_section(DOC, MARK, section)
     return 0
 
 
