@@ -321,7 +321,7 @@ def test_the_athena_path_binds_the_published_state(rolled):
 
     def bound(given: dict[str, Any], name: str = "rolled_through") -> str:
         run_query("overview", given, settings=settings, engine="athena", read_sql=read_sql)
-        literals = {n: p for n, p in zip(names, sent[-1], strict=True)}
+        literals = dict(zip(names, sent[-1], strict=True))
         return literals[name].strip("'")
 
     given = {"app_id": APP, "date_from": (TODAY - timedelta(days=6)).isoformat(), "date_to": TODAY.isoformat()}

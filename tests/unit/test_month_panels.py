@@ -37,9 +37,8 @@ def event(i: int, visitor: str, day: date, browser: str, bot: bool = False, **ot
         "device_type": "bot" if bot else "desktop",
         "is_bot": bot,
         "bot_reason": "known_crawler" if bot else None,
-        "geo_lat": None,  # (every row names every column: the lake's files take the first row's)
-        "geo_lon": None,
-        **dict.fromkeys(("referrer_host", "utm_source", "utm_medium", "utm_campaign")),
+        # every row names every column (the lake's files take the first row's): NULL unless given
+        **dict.fromkeys(("geo_lat", "geo_lon", "referrer_host", "utm_source", "utm_medium", "utm_campaign")),
         **other,
     }
 
