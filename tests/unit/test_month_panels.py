@@ -2,7 +2,8 @@
 step 3) through months_through, and the later days' visitor rows after it; a range longer than
 the rows' lookback reads no month row. The equality over random lakes is
 tests/unit/test_rollup_equality.py's; these pin down what it cannot show: that the month rows are
-what is read, and the edge of the lookback."""
+what is read, that what they replace is not (the bill: no keyed day row up to them, no key of
+them for a range they end), and the edge of the lookback."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from clickstream.lake import catalog, translate
+from clickstream.lake import billing, catalog, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED
 from tests.rollup_helpers import APP, Lake, answers, same
@@ -137,3 +138,42 @@ def test_a_range_longer_than_the_lookback_reads_no_month_row(tmp_path: Path, lo:
     # THEN v1 counts once, as the raw events say
     assert modeled[0]["visitors"] == 2
     assert same(modeled, answers(duck, "overview", {**params, "rolled_through": NOTHING_ROLLED}))
+
+
+def only(root: Path, out: Path, tables: set[str]) -> Path:
+    """A lake of symlinks to some of ``root``'s tables: what a scan of those tables reads."""
+    out.mkdir()
+    for table in tables:
+        (out / table).symlink_to(root / table)
+    return out
+
+
+KEYED_DAYS = {"rollup_visitor_days", "rollup_page_days", "rollup_event_days", "rollup_geo_days", "rollup_sessions"}
+
+
+def test_what_the_month_rows_replace_is_not_read(tmp_path: Path):
+    # GIVEN a lake over a month's end, rolled up and built into month rows
+    days = [date(2026, 9, 28), date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 3)]
+    events = [event(i, f"v{i % 3}", days[i % 4], "Firefox", referrer_host="news.example") for i in range(8)]
+    events += [click(8, "v1", days[0], "LIKE_WOOD", geo=(52.52, 13.4)), click(9, "v2", days[2], "CLICK_LANG")]
+    lake = rolled_lake(tmp_path / "lake", events)
+    through = lake.rolled_through()
+    keyed = only(lake.root, tmp_path / "keyed", KEYED_DAYS)
+    months = only(lake.root, tmp_path / "months", {"rollup_visitor_months"})
+    for name in MONTH_PANELS:
+        ended = {"app_id": APP, "date_from": str(days[0]), "date_to": str(days[3]), "rolled_through": through}
+        # (the tail: a raw day after the rolled-up ones; none in this lake, which is what is billed)
+        running = {**ended, "date_to": str(date.fromisoformat(through) + timedelta(days=1))}
+        for params in (ended, running):
+            sql, values = prepare(name, {**params, "months_through": through})
+            # WHEN the panel reads the month rows through the last rolled-up day
+            # THEN it reads none of the keyed day rows the month rows hold (their scans prune them)
+            assert billing.estimate(keyed, sql, values).scanned_bytes == 0, name
+            # (and it would without the month rows)
+            off_sql, off_values = prepare(name, {**params, "months_through": NOTHING_ROLLED})
+            assert billing.estimate(keyed, off_sql, off_values).scanned_bytes > 0, name
+        # AND a range ended by the month rows reads each month file once: the month arm, no key
+        # lookup of the later days (@month_later); a range with later days reads them twice
+        ended_bill = billing.estimate(months, *prepare(name, {**ended, "months_through": through}))
+        running_bill = billing.estimate(months, *prepare(name, {**running, "months_through": through}))
+        assert ended_bill.files == 2 and running_bill.files == 4, (name, ended_bill, running_bill)
