@@ -62,6 +62,7 @@ def test_the_visitor_panels_are_the_ones_that_read_the_month_rows():
     assert set(MONTH_PANELS) == {
         *("overview", "browsers", "countries", "devices", "operating_systems", "bot_traffic"),
         *("top_pages", "custom_events", "geo_grid", "entry_pages", "exit_pages", "referrers", "utm_campaigns"),
+        "daily_metrics",
     }
 
 
