@@ -38,7 +38,6 @@ Figures go to docs/performance-dashboard.md, section "Month grain: the panels re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -53,13 +52,10 @@ import pyarrow.parquet as pq
 from bench._docsection import write_section
 from bench.bench_dashboard_queries import APP, FUNNEL, LAST_DAY, ROOT, ensure_lake, machine
 from bench.bench_month_build import lake_days, read_days
-from bench.bench_rollups import CountingRunner, build, cutoff_bytes
+from bench.bench_rollups import build, cutoff_bytes, time_dashboard
 from chalicelib.export import months, rollups
 from chalicelib.lake import month
 from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
-from chalicelib.settings import from_env
-from clickstream.dashboard.pages import handlers
-from clickstream.dashboard.spec import load
 from clickstream.lake import LocalLake, billing, catalog, directory_lake, prepare, query_names
 from clickstream.lake.params import NOTHING_ROLLED
 from clickstream.lake.translate import parameter_names
@@ -168,20 +164,6 @@ def time_alone(lake: LocalLake, name: str, lo: date, hi: date, months_through: s
     return time.perf_counter() - started
 
 
-def time_dashboard(lake: LocalLake, lo: date, hi: date, now: datetime) -> float:
-    """One /dashboard/api/panels request over ``lake`` (its state gives rolled_through and
-    months_through); every panel must answer."""
-    run = CountingRunner(from_env({}), lake=lake)
-    pages = handlers(load(), run, lambda: [APP], now=lambda: now)
-    started = time.perf_counter()
-    status, _, body = pages["/dashboard"]("GET", "/dashboard/api/panels", f"app_id={APP}&date_from={lo}&date_to={hi}")
-    seconds = time.perf_counter() - started
-    answer = json.loads(body)
-    failed = [k for k, v in answer.get("panels", {}).items() if "error" in v]
-    assert status == 200 and not failed, (status, failed)
-    return seconds
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -212,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):
         for way, lake, through in (("off", off_lake, NOTHING_ROLLED), ("on", on_lake, str(ROLLED))):
             runs.setdefault(f"batched {way}", []).append(time_batched(lake, lo, hi, through))
-            runs.setdefault(f"dashboard ended {way}", []).append(time_dashboard(lake, lo, hi, ended))
-            runs.setdefault(f"dashboard running {way}", []).append(time_dashboard(lake, lo, hi, running))
+            runs.setdefault(f"dashboard ended {way}", []).append(time_dashboard(lake, lo, hi, ended)[0])
+            runs.setdefault(f"dashboard running {way}", []).append(time_dashboard(lake, lo, hi, running)[0])
         print("so far: " + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items()))
     for _ in range(max(1, args.repeat // 2)):
         for name in query_names():
