@@ -59,6 +59,7 @@ from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from clickstream.lake import LocalLake, billing, catalog, directory_lake, prepare, query_names
 from clickstream.lake.params import NOTHING_ROLLED
 from clickstream.lake.translate import parameter_names
+from tests.rollup_helpers import same
 
 DOC = ROOT.parent / "docs" / "performance-dashboard.md"
 MARK = "## Month grain: the panels reading it"
@@ -129,13 +130,6 @@ def params(name: str, lo: date, hi: date, months_through: str, bots: bool = Fals
 
 def rows_of(lake: LocalLake, name: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     return lake.query(*prepare(name, values), max_age_s=3600).to_pylist()
-
-
-def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    def norm(rows: list[dict[str, Any]]) -> list[tuple]:
-        return [tuple(round(v, 9) if isinstance(v, float) else v for v in r.values()) for r in rows]
-
-    return norm(a) == norm(b)
 
 
 def check_answers(lake: LocalLake, ranges: list[tuple[date, date]]) -> int:

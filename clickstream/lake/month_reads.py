@@ -37,6 +37,7 @@ _UPTO = (
     f"CASE WHEN (year({_LAST}) * 12 + month({_LAST})) - (year({_FROM}) * 12 + month({_FROM})) <= {LOOKBACK_MONTHS} "
     f"THEN {_LAST} ELSE date_add('day', -1, {_FROM}) END"
 )
+_UPTO_TEXT = f"date_format({_UPTO}, '%Y-%m-%d')"  # U as a dt partition value
 _FIRST_DAY = "CAST(concat(month, '-01') AS date)"  # the row's month (a partition value, YYYY-MM)
 _FLAVOURED = "CASE WHEN :include_bots THEN {column}_all ELSE {column}_people END"
 
@@ -61,7 +62,7 @@ def _first(prev: str) -> str:
 def placeholders() -> dict[str, str]:
     """The month arm's placeholders and their SQL (the module docstring says what each means)."""
     return {
-        "months_upto": f"date_format({_UPTO}, '%Y-%m-%d')",
+        "months_upto": _UPTO_TEXT,
         "month_seen": _seen(_FLAVOURED.format(column="mask")),
         "month_seen_all": _seen("mask_all"),
         "month_first": _first(_FLAVOURED.format(column="prev")),
@@ -69,5 +70,5 @@ def placeholders() -> dict[str, str]:
         # in the later arm's anti-join: the range has days after U. A constant once the values are
         # bound, so an ended range (U = date_to) reads no month row for it (Trino folds the
         # subquery to nothing; clickstream.lake.billing prunes every month partition).
-        "month_later": f"date_format({_UPTO}, '%Y-%m-%d') < :date_to",
+        "month_later": f"{_UPTO_TEXT} < :date_to",
     }
