@@ -47,6 +47,7 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench._docsection import write_section
@@ -54,7 +55,8 @@ from bench.bench_dashboard_queries import APP, FUNNEL, LAST_DAY, ROOT, ensure_la
 from bench.bench_month_build import lake_days, read_days
 from bench.bench_rollups import build, cutoff_bytes, time_dashboard
 from chalicelib.export import months, rollups
-from chalicelib.lake import month
+from chalicelib.lake import month, parquetio
+from chalicelib.lake.month import weeks
 from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from clickstream.lake import LocalLake, billing, catalog, directory_lake, prepare, query_names
 from clickstream.lake.params import NOTHING_ROLLED
@@ -158,6 +160,28 @@ def time_alone(lake: LocalLake, name: str, lo: date, hi: date, months_through: s
     return time.perf_counter() - started
 
 
+def populated_history(root: Path, rolled_events: int) -> dict[str, float]:
+    """What a populated hist column costs: November's people masks reduced as the build writes
+    them into December's ``hist1``, the non-zero ones in the file's (key) order, and the 90-day
+    bytes of the 6 hist column-files a 90-day range reads at 1 billion events a month."""
+    files = sorted(root.glob(f"{MONTH_TABLE}/app_id={APP}/dim=overall/month=*/*.parquet"))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    november = pq.read_table(root / MONTH_TABLE / f"app_id={APP}" / "dim=overall" / "month=2026-11", columns=["mask_people"])
+    reduced = weeks.last_of_weeks(november.column("mask_people").to_numpy(), date(2026, 11, 1))
+    reduced = reduced[reduced != 0]
+    body = parquetio.parquet_bytes(pa.table({"hist1_people": pa.array(reduced, pa.int32())}), frozenset())
+    per_row = billing.column_sizes(pa.BufferReader(body))["hist1_people"] / len(reduced)
+    full = per_row * 31 / ROLLED.day
+    per_event = rows / rolled_events
+    return {
+        "rows": len(reduced),
+        "bytes_per_row": per_row,
+        "full_bytes_per_row": full,
+        "rows_per_event": per_event,
+        "bytes_at_90_days": 6 * full * per_event * 1e9,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -208,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     cutoff = cutoff_bytes()
     rows, totals = [], {"off": 0, "on": 0}
     over = {(way, case): 0 for way in ("off", "on") for case in ("running", "ended")}
+    ended_at_1b: dict[str, float] = {}
     for name in query_names():
         scaled: dict[tuple[str, str], float] = {}
         bill: dict[str, tuple[int, int, int, int]] = {}
@@ -227,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 if case == "running":
                     bill[way] = (whole, month_part, day_part, tail)
                     totals[way] += whole
+        ended_at_1b[name] = scaled["on", "ended"]
         t_off = statistics.median(alone[name, "off"])
         t_on = statistics.median(alone[name, "on"])
         gib = {k: v / 2**30 for k, v in scaled.items()}
@@ -238,6 +264,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{gib['off', 'ended']:,.2f} -> {gib['on', 'ended']:,.2f} | {verdict('running')} / {verdict('ended')} |"
         )
         print(rows[-1])
+    history = populated_history(LAKE, rolled_events)
+    with_history = ended_at_1b["retention"] + history["bytes_at_90_days"]
+    history_text = (
+        f"`retention`'s history: here `hist1` holds a {(date(2026, 11, 1) - (lo)).days}-day October and `hist2`..`hist4` "
+        f"are empty, so its 90-day figure undercounts them. As full as a long-lived lake's: November's people masks "
+        f"reduced as the build writes them into December's `hist1` (chalicelib.lake.month.weeks.last_of_weeks), "
+        f"{history['rows']:,} non-zero rows in key order, {history['bytes_per_row']:.3f} bytes a row, "
+        f"x 31/{ROLLED.day} for a whole month ({history['full_bytes_per_row']:.3f}), charged for every month row "
+        f"({history['rows_per_event']:.4f} overall rows an event) of the 6 hist column-files a 90-day range reads "
+        f"(months 2..4 of the range read 1, 2, 3): +{history['bytes_at_90_days'] / 2**30:.2f} GiB, so "
+        f"**{with_history / 2**30:.2f} GiB** ended ({'under' if with_history < cutoff else 'over'} the cutoff; "
+        "an upper bound: every row with a full history, at the partial months' rows per event)."
+    )
+    print(history_text)
     uptime_after = os.popen("uptime").read().strip()
     summary = (
         f"the 16 panels as one batched statement {medians['batched off']:.2f} s -> {medians['batched on']:.2f} s "
@@ -282,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         f"against the month rows' keys) or ended at the last rolled-up day ({ROLLED}: the previous period, any past "
         f"one, QuickSight's datasets; no later day, so the anti-join reads nothing, `@month_later`). "
         f"Cutoff: {cutoff:,} bytes.",
+        "",
+        history_text,
         "",
         "| Panel | ms before | ms after | MiB before | MiB after | after: months / days / tail "
         "| GiB 90 d with a raw day, before -> after | GiB 90 d ended, before -> after | vs cutoff (raw day / ended) |",

@@ -18,7 +18,8 @@ A panel's distinct visitors of [date_from, date_to] with a value are the sum of 
 ``@month_later`` (the range has days after U) guards the anti-join, so that a range ended by U
 reads no key of the month rows.
 ``@month_seen`` and ``@month_first`` pick the mask and prev of people or of all rows by
-``:include_bots``; ``@month_seen_all`` and ``@month_first_all`` take all rows (bot_traffic). They
+``:include_bots``; ``@month_seen_all`` and ``@month_first_all`` take all rows (bot_traffic),
+``@month_seen_people`` people rows (a scan of one flavour, under its own ``:include_bots`` arm). They
 name the month table's columns unqualified (``month``, ``mask_*``, ``prev_*``), which no other
 table of a panel has, so they read the month table's row in a correlated subquery too.
 ``@month_seen`` is a conjunction: write it after AND, never after OR or NOT. Every parameter
@@ -65,6 +66,7 @@ def placeholders() -> dict[str, str]:
         "months_upto": _UPTO_TEXT,
         "month_seen": _seen(_FLAVOURED.format(column="mask")),
         "month_seen_all": _seen("mask_all"),
+        "month_seen_people": _seen("mask_people"),
         "month_first": _first(_FLAVOURED.format(column="prev")),
         "month_first_all": _first("prev_all"),
         # in the later arm's anti-join: the range has days after U. A constant once the values are

@@ -7,10 +7,13 @@ them for a range they end), and the edge of the lookback."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from clickstream.lake import billing, catalog, prepare, translate
@@ -63,6 +66,7 @@ def test_the_visitor_panels_are_the_ones_that_read_the_month_rows():
         *("overview", "browsers", "countries", "devices", "operating_systems", "bot_traffic"),
         *("top_pages", "custom_events", "geo_grid", "entry_pages", "exit_pages", "referrers", "utm_campaigns"),
         "daily_metrics",
+        "retention",
     }
 
 
@@ -178,3 +182,50 @@ def test_what_the_month_rows_replace_is_not_read(tmp_path: Path):
         ended_bill = billing.estimate(months, *prepare(name, {**ended, "months_through": through}))
         running_bill = billing.estimate(months, *prepare(name, {**running, "months_through": through}))
         assert ended_bill.files == 2 and running_bill.files == 4, (name, ended_bill, running_bill)
+
+
+def test_retention_from_the_month_rows_over_eight_months_is_the_raw_events(tmp_path: Path, seed: int = 7):
+    # GIVEN visitors over eight months who come back after gaps of days to seven months (so that
+    # a row's hist1..hist4 all hold days), bots, and a visitor both bot and person on a day;
+    # rolled up and built into month rows but for the last five days (raw)
+    rng = random.Random(seed)
+    first, last = date(2026, 3, 2), date(2026, 10, 30)
+    span = (last - first).days
+    events, i = [], 0
+    for v in range(40):
+        bot = v % 9 == 0
+        days = {first + timedelta(days=rng.randrange(span + 1)) for _ in range(rng.randint(1, 7))}
+        if v % 4 == 0:  # a run of days, then one back months later
+            start = first + timedelta(days=rng.randrange(span - 40))
+            days |= {start + timedelta(days=k) for k in range(rng.randint(2, 12))}
+        for day in sorted(days):
+            events.append(event(i, f"v{v}", day, "Firefox", bot=bot))
+            i += 1
+    events.append(event(i, "v1", sorted(e["event_time"].date() for e in events if e["anonymous_id"] == "v1")[0], "", bot=True))
+    lake = Lake(tmp_path, events)
+    lake.write_events(lake.days())
+    lake.roll({d for d in lake.days() if d <= last - timedelta(days=5)}, 10_000)
+    lake.build_months()
+    through = lake.rolled_through()
+    assert through <= str(last - timedelta(days=5)) and max(lake.days()) > date.fromisoformat(through)
+    duck = DuckLake(lake.root)
+    overall = pq.read_table(lake.root / "rollup_visitor_months" / f"app_id={APP}" / "dim=overall")
+    assert all(pc.max(overall.column(f"hist{i}_people")).as_py() > 0 for i in range(1, 5))  # every hist column holds days
+    ranges = [(date(2026, 5, 1), date(2026, 9, 30)), (date(2026, 6, 1), date(2026, 10, 30))]
+    ranges += [(date(2026, 5, 31), date(2026, 8, 31)), (date(2026, 3, 4), date(2026, 7, 31))]
+    while len(ranges) < 14:
+        lo = first + timedelta(days=rng.randrange(span))
+        ranges.append((lo, min(last, lo + timedelta(days=rng.randint(0, 155)))))
+    compared = 0
+    for lo, hi in ranges:
+        for bots in (False, True):
+            params = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
+            raw = answers(duck, "retention", {**params, "rolled_through": NOTHING_ROLLED})
+            for months in (through, str(date.fromisoformat(through) - timedelta(days=rng.randint(1, 40)))):
+                # WHEN retention reads the month rows through months_through, the day rollups
+                # and raw events after
+                modeled = answers(duck, "retention", {**params, "rolled_through": through, "months_through": months})
+                # THEN its cohorts are the raw events', row for row
+                assert same(modeled, raw), (seed, lo, hi, bots, months, modeled, raw)
+            compared += len(raw)
+    assert compared > 60  # most ranges hold cohorts

@@ -26,7 +26,7 @@ EXPANDED = sorted(p for d in (catalog.VIEWS_DIR, catalog.QUERIES_DIR, catalog.BL
 
 def test_an_unknown_placeholder_is_named_with_its_file_and_the_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     known = (
-        "@month_first, @month_first_all, @month_later, @month_seen, @month_seen_all, @months_upto,"
+        "@month_first, @month_first_all, @month_later, @month_seen, @month_seen_all, @month_seen_people, @months_upto,"
         " @session_visitor_key, @spec_funnels, @visitor, @visitor_key"
     )
     with pytest.raises(QueryError, match=rf"top_pages.sql uses the placeholder @visitors, .* known: {known}$"):
