@@ -2,7 +2,7 @@
 (``rollup_visitor_months``) against the same SQL with the month rows off (``months_through`` =
 nothing: every visitor from the visitor-day rows, the release before), in one run.
 
-    .venv/bin/python -m bench.bench_month_panels [--repeat 5] [--no-doc]
+    .venv/bin/python -m bench.bench_month_panels [--repeat 5] [--no-doc] [--profile]
 
 Lake: bench.bench_rollups' modeled-10000000-30d (10 million events 2026-10-22..2026-11-20, day
 rollups through 2026-11-19; generated and rolled up here as bench_rollups does when missing). The
@@ -33,6 +33,8 @@ Then, each way (months_through = 2026-11-19, the last rolled-up day, or nothing)
    rolled-up day (the previous period, QuickSight's datasets: no later day, no key read).
 
 Figures go to docs/performance-dashboard.md, section "Month grain: the panels reading it".
+``--profile`` instead prints where the batched 30-day page spends its time (DuckDB's JSON
+profile, bench_rollups.profile_batched: operator seconds per CTE and per panel) and stops.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ import pyarrow.parquet as pq
 from bench._docsection import write_section
 from bench.bench_dashboard_queries import APP, FUNNEL, LAST_DAY, ROOT, ensure_lake, machine
 from bench.bench_month_build import lake_days, read_days
-from bench.bench_rollups import build, cutoff_bytes, time_dashboard
+from bench.bench_rollups import build, cutoff_bytes, profile_batched, time_dashboard
 from chalicelib.export import months, rollups
 from chalicelib.lake import month, parquetio
 from chalicelib.lake.month import weeks
@@ -186,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-doc", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="only profile the batched 30-day page (month rows on) and stop")
     args = parser.parse_args(argv)
     uptime_before = os.popen("uptime").read().strip()
     print(f"machine: {machine()}\n{uptime_before}")
@@ -201,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     assert on_lake.rolled_through(APP, "months") == str(ROLLED) and off_lake.rolled_through(APP, "months") == NOTHING_ROLLED
 
     lo, hi = LAST_DAY - timedelta(days=29), LAST_DAY
+    if args.profile:
+        queries = [prepare(n, params(n, lo, hi, str(ROLLED))) for n in query_names()]
+        wall, total, parts = profile_batched(LAKE, lo, hi, str(ROLLED), queries)
+        print(f"batched page, one profiled run: {wall:.2f} s wall, {total:.2f} operator s")
+        for part, seconds in parts[:20]:
+            print(f"  {seconds:6.3f} s  {part} ({seconds / total:.0%})")
+        return 0
     ranges = [(lo, hi), (lo, ROLLED), (ROLLED - timedelta(days=6), ROLLED), (date(2026, 11, 1), hi)]
     checked = check_answers(on_lake, ranges)
     print(f"answers: {checked} (panel, range, bot setting) equal both ways")

@@ -43,7 +43,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -193,12 +193,15 @@ def time_batched(lake: LocalLake, lo: date, hi: date, through: str) -> float:
     return time.perf_counter() - started
 
 
-def profile_batched(root: Path, lo: date, hi: date, through: str) -> tuple[float, float, list[tuple[str, float]]]:
+def profile_batched(
+    root: Path, lo: date, hi: date, through: str, queries: list[tuple[str, dict[str, Any]]] | None = None
+) -> tuple[float, float, list[tuple[str, float]]]:
     """The batched page once with DuckDB's JSON profile, on a connection of its own: (wall seconds,
     operator seconds summed over threads, operator seconds per part: each CTE's definition, each
-    panel's own SELECT, known by the columns it projects beside the ordinal)."""
+    panel's own SELECT, known by the columns it projects beside the ordinal). ``queries``: the
+    panels' prepared queries in query_names() order (default: rolled through ``through``)."""
     names = query_names()
-    composed = batch.compose([prepare(n, params(n, lo, hi, through)) for n in names])
+    composed = batch.compose(queries or [prepare(n, params(n, lo, hi, through)) for n in names])
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for table in catalog.TABLES:
