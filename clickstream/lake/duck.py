@@ -9,8 +9,10 @@ etl/views are then created from their Athena text, translated by sqlglot, in dep
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +41,32 @@ def _duck_type(t: pa.DataType) -> str:
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+# Prepared statements kept per DuckLake (least recently used dropped): the dashboard's page
+# shapes (each filter, each panel alone) and a CLI session's queries.
+PREPARED_KEPT = 64
+
+
+def literal(value: Any) -> str | None:
+    """``value`` as a DuckDB literal for ``EXECUTE name(param := literal)``, or None where it has
+    none here (the statement then runs with the value bound as before). Strings are quoted as
+    standard SQL (a quote doubled; DuckDB reads no backslash escape in them), so no value can
+    end its literal; tests/unit/test_duck_prepared.py checks each kind round-trips."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"CAST({_quote(repr(value))} AS DOUBLE)" if math.isfinite(value) else None
+    if isinstance(value, str):
+        return None if "\x00" in value else _quote(value)
+    if isinstance(value, (list, tuple)):
+        items = [literal(v) for v in value]
+        return None if any(i is None for i in items) else "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
+    return None
 
 
 @lru_cache(maxsize=16384)
@@ -98,17 +126,24 @@ class Profile:
 
 
 class DuckLake:
-    def __init__(self, root: Path, threads: int | None = None) -> None:
+    def __init__(self, root: Path, threads: int | None = None, prepare: bool = True) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
         self._con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.RLock()
+        self.prepare = prepare
+        self._prepared: OrderedDict[str, str] = OrderedDict()  # DuckDB SQL -> statement name
+        self._named = 0
         self.refresh()
 
     def refresh(self) -> None:
-        """(Re)create the tables and views: after files appear in, or vanish from, a table."""
+        """(Re)create the tables and views: after files appear in, or vanish from, a table (a
+        table's first file, a file with new columns, change its view). The prepared statements,
+        planned over the old views, go too. (Files of a table already listed need no refresh for
+        them: DuckDB lists a view's files again at each EXECUTE.)"""
         with self._lock:
+            self._forget()
             for table in catalog.TABLES:
                 self._con.execute(table_sql(self.root, table))
             for view in catalog.view_files():
@@ -125,32 +160,63 @@ class DuckLake:
             except duckdb.Error as exc:
                 raise QueryError(f"DuckDB: {exc}") from exc
 
+    def _forget(self, duck_sql: str | None = None) -> None:
+        """Drop the prepared statement of ``duck_sql`` (None: all of them)."""
+        for sql in list(self._prepared) if duck_sql is None else [duck_sql]:
+            name = self._prepared.pop(sql, None)
+            if name is not None:
+                self._con.execute(f"DEALLOCATE {name}")
+
+    def _run(self, duck_sql: str, params: Mapping[str, Any]) -> pa.Table:
+        """The rows of ``duck_sql`` with ``params``. The statement is prepared once per text and
+        then executed with the values as literals: DuckDB binds and optimizes a statement on
+        every run otherwise, which is most of the time of a dashboard page (the panels' text
+        repeats its month-arm expressions: docs/performance-dashboard.md, *Prepared statements*).
+        Values without a literal here (``literal``), and ``prepare=False``, run as before."""
+        values = {k: literal(v) for k, v in params.items()}
+        name = self._prepared.get(duck_sql)
+        if name is None and self.prepare and all(v is not None for v in values.values()):
+            try:
+                self._con.execute(f"PREPARE lake_statement_{self._named + 1} AS {duck_sql}")
+            except duckdb.Error:
+                pass  # run as before below: its error, if it has one, is the statement's own
+            else:
+                self._named += 1
+                name = self._prepared[duck_sql] = f"lake_statement_{self._named}"
+                while len(self._prepared) > PREPARED_KEPT:
+                    self._forget(next(iter(self._prepared)))
+        if name is None or any(v is None for v in values.values()):
+            return self._con.sql(duck_sql, params=dict(params)).to_arrow_table()
+        self._prepared.move_to_end(duck_sql)
+        arguments = ", ".join(f"{k} := {v}" for k, v in values.items())
+        try:
+            return self._con.sql(f"EXECUTE {name}({arguments})" if arguments else f"EXECUTE {name}").to_arrow_table()
+        except duckdb.Error:
+            self._forget(duck_sql)  # a file listed when it was planned may be gone: plan afresh next time
+            raise
+
     def execute(self, duck_sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         with self._lock:
-            cursor = self._con.cursor()
             try:
-                return normalize(cursor.sql(duck_sql, params=dict(params or {})).to_arrow_table())
+                return normalize(self._run(duck_sql, dict(params or {})))
             except duckdb.IOException as exc:
                 raise LakeUnavailable(f"DuckDB could not read the local lake in {self.root}: {exc}") from exc
             except duckdb.Error as exc:
                 raise QueryError(f"DuckDB: {exc}") from exc
-            finally:
-                cursor.close()
 
     def profile(self, duck_sql: str, params: Mapping[str, Any] | None = None) -> tuple[pa.Table, Profile]:
-        """Run and report which files each table scan read and which columns it projected."""
+        """Run as ``execute`` does and report which files each table scan read and which columns
+        it projected."""
         with self._lock, tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "profile.json"
-            cursor = self._con.cursor()
+            self._con.execute("PRAGMA enable_profiling = 'json'")
+            self._con.execute(f"PRAGMA profiling_output = {_quote(str(out))}")
             try:
-                cursor.execute("PRAGMA enable_profiling = 'json'")
-                cursor.execute(f"PRAGMA profiling_output = {_quote(str(out))}")
-                result = cursor.sql(duck_sql, params=dict(params or {})).to_arrow_table()
-                cursor.execute("PRAGMA disable_profiling")
+                result = self._run(duck_sql, dict(params or {}))
             except duckdb.Error as exc:
                 raise QueryError(f"DuckDB: {exc}") from exc
             finally:
-                cursor.close()
+                self._con.execute("PRAGMA disable_profiling")
             tree = json.loads(out.read_text())
         scans: list[Scan] = []
         for node in tree.get("operator", []):

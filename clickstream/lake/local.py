@@ -35,6 +35,7 @@ class LocalLake:
         self.duck = duck
         self.mirror = mirror
         self._synced_at: float | None = None
+        self._generation: tuple[int, int] | None = None
         self._lock = threading.RLock()
         # (app, grain) -> rolled_through or months_through, read at the last sync
         self._states: dict[tuple[str, rollups.Grain], str | None] = {}
@@ -54,8 +55,13 @@ class LocalLake:
             first = self._synced_at is None
             self._read_states()
             report = self.mirror.sync()
-            if report.changed or first:
+            # The manifest also changes when another process's sync of the same copy fetched
+            # the files (this one then finds nothing to fetch): the views and prepared
+            # statements still list the files as they were.
+            generation = self.mirror.generation()
+            if report.changed or first or generation != self._generation:
                 self.duck.refresh()
+                self._generation = generation
             self._synced_at = time.monotonic()
             return report
 
@@ -162,6 +168,7 @@ def local_lake(settings: Settings, cache_dir: Path | None = None) -> LocalLake:
     return LocalLake(DuckLake(root), mirror)
 
 
-def directory_lake(root: Path, threads: int | None = None) -> LocalLake:
-    """DuckDB over a directory already in the lake's layout (the benchmark's generated lake)."""
-    return LocalLake(DuckLake(root, threads=threads))
+def directory_lake(root: Path, threads: int | None = None, prepare: bool = True) -> LocalLake:
+    """DuckDB over a directory already in the lake's layout (the benchmark's generated lake);
+    ``prepare=False``: every statement bound and planned on every run (DuckLake)."""
+    return LocalLake(DuckLake(root, threads=threads, prepare=prepare))

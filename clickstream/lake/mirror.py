@@ -72,6 +72,15 @@ class Mirror:
         except (FileNotFoundError, ValueError):
             return {}
 
+    def generation(self) -> tuple[int, int] | None:
+        """Which manifest the copy has (a new file, so a new inode, at every sync that changed
+        it, whichever process ran it); None before the first sync."""
+        try:
+            st = (self.root / MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
     def sync(self) -> SyncReport:
         started = time.monotonic()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -93,7 +102,8 @@ class Mirror:
                 (self.root / rel).unlink(missing_ok=True)
                 have.pop(rel)
                 self._prune(self.root / rel)
-            self._write_manifest(have)
+            if touched or gone:  # unchanged, it stays the same file (generation)
+                self._write_manifest(have)
         apps = frozenset(rel.split("/")[1].split("=", 1)[1] for rel in touched | set(gone))
         return SyncReport(downloaded, len(gone), len(remote) - downloaded, size, round(time.monotonic() - started, 3), apps)
 

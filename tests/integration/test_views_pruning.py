@@ -156,6 +156,34 @@ def test_a_session_query_after_a_change_reads_the_new_files_without_materialisin
     assert not hasattr(lake, "sessions"), "nothing is materialised on the query side"
 
 
+def test_files_another_process_fetched_into_the_same_copy_are_read_at_once(settings, tmp_path):
+    # GIVEN two processes on one copy (the dashboard and a `clickstream query`) of a lake with
+    # no events yet: the first one's events view is an empty relation
+    prefix = f"{settings.lake_prefix}-{uuid.uuid4().hex[:8]}"
+    mine, theirs = (
+        LocalLake(DuckLake(tmp_path), Mirror(clients.s3(settings), settings.bucket, prefix, tmp_path)) for _ in range(2)
+    )
+    count = "SELECT count(*) AS n FROM events WHERE app_id = :app_id"
+    assert mine.query(count, {"app_id": "app-g"}, max_age_s=0).to_pylist() == [{"n": 0}]
+    # WHEN the first events file lands and the other process's sync fetches it
+    table = conform(
+        pa.table(
+            {
+                "event_id": ["g-1", "g-2"],
+                "app_id": ["app-g", "app-g"],
+                "event_type": ["page_view", "page_view"],
+                "event_time": pa.array([datetime.fromisoformat(f"{DAYS[0]}T10:00:00+00:00")] * 2, pa.timestamp("ms", tz="UTC")),
+            }
+        ),
+        EVENTS,
+    )
+    key = f"{prefix}/events/app_id=app-g/dt={DAYS[0]}/part-1.parquet"
+    clients.s3(settings).put_object(Bucket=settings.bucket, Key=key, Body=parquet_bytes(table))
+    assert theirs.sync().downloaded == 1
+    # THEN the first one's next query reads it, though its own sync finds nothing left to fetch
+    assert mine.query(count, {"app_id": "app-g"}, max_age_s=0).to_pylist() == [{"n": 2}]
+
+
 def test_an_object_rewritten_in_place_is_fetched_again(settings, lake):
     def put(event_id: str) -> None:
         table = conform(

@@ -1,0 +1,130 @@
+"""The local engine's prepared statements measured: the dashboard's page with each statement
+planned once (clickstream.lake.duck.DuckLake: PREPARE, then EXECUTE with the values as literals)
+against the same statements bound and planned on every run (``prepare=False``, the release
+before), in one run.
+
+    .venv/bin/python -m bench.bench_prepared [--repeat 5] [--no-doc]
+
+Lake: bench.bench_month_panels' (bench.bench_rollups' modeled-10000000-30d with the month rows of
+October and November, months_through = rolled_through = 2026-11-19; built there when missing).
+Each way, alternating, ``--repeat`` times, medians:
+
+1. **Answers**: the 16 panels over four ranges and both bot settings, equal row for row both ways.
+2. **The batched page** (LocalLake.query_many, the 16 panels as one statement) over 30 days with
+   the raw last day (a running period) and over the 30 days ended at the last rolled-up day; the
+   prepared way twice: planned already (the same page again), and first after a lake change
+   (``refresh()`` before the run drops the statements, as a sync that fetched files does).
+3. **The dashboard's request** (/dashboard/api/panels, the previous period included), ended and
+   running period.
+
+Figures go to docs/performance-dashboard.md, section "Prepared statements".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock
+
+from bench._docsection import write_section
+from bench.bench_dashboard_queries import LAST_DAY, machine
+from bench.bench_month_panels import DOC, LAKE, ROLLED, build_months, ensure_modeled, params, rows_of, time_batched, with_state
+from bench.bench_rollups import time_dashboard
+from clickstream.lake import directory_lake, query_names
+from tests.rollup_helpers import same
+
+MARK = "## Prepared statements"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-doc", action="store_true")
+    args = parser.parse_args(argv)
+    uptime_before = os.popen("uptime").read().strip()
+    print(f"machine: {machine()}\n{uptime_before}")
+    ensure_modeled()
+    if not (LAKE / "rollup_visitor_months").is_dir():
+        build_months(LAKE)
+    with_state(LAKE, str(ROLLED))
+    bound, prepared = directory_lake(LAKE, prepare=False), directory_lake(LAKE)
+    through = str(ROLLED)
+
+    lo, hi = LAST_DAY - timedelta(days=29), LAST_DAY
+    ranges = [(lo, hi), (lo, ROLLED), (ROLLED - timedelta(days=6), ROLLED), (date(2026, 11, 1), hi)]
+    checked = 0
+    for a, b in ranges:
+        for bots in (False, True):
+            for name in query_names():
+                values = params(name, a, b, through, bots)
+                assert same(rows_of(prepared, name, values), rows_of(bound, name, values)), (name, a, b, bots)
+                checked += 1
+    print(f"answers: {checked} (panel, range, bot setting) equal both ways")
+
+    def first(lo_: date, hi_: date) -> float:
+        prepared.duck.refresh()
+        return time_batched(prepared, lo_, hi_, through)
+
+    ended = datetime.combine(hi + timedelta(days=1), clock(0, 5), tzinfo=timezone.utc)
+    running = datetime.combine(hi, clock(18, 0), tzinfo=timezone.utc)
+    runs: dict[str, list[float]] = {}
+    for _ in range(args.repeat):
+        for case, lo_, hi_ in (("running", lo, hi), ("ended", lo, ROLLED)):
+            runs.setdefault(f"page {case} bound", []).append(time_batched(bound, lo_, hi_, through))
+            runs.setdefault(f"page {case} prepared, first after a change", []).append(first(lo_, hi_))
+            runs.setdefault(f"page {case} prepared", []).append(time_batched(prepared, lo_, hi_, through))
+        for case, now in (("running", running), ("ended", ended)):
+            runs.setdefault(f"dashboard {case} bound", []).append(time_dashboard(bound, lo, hi, now)[0])
+            runs.setdefault(f"dashboard {case} prepared", []).append(time_dashboard(prepared, lo, hi, now)[0])
+        print("so far: " + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items()))
+    m = {k: statistics.median(v) for k, v in runs.items()}
+    uptime_after = os.popen("uptime").read().strip()
+
+    def pair(key: str, other: str = "prepared") -> str:
+        return f"{m[f'{key} bound']:.2f} -> {m[f'{key} {other}']:.2f} s ({m[f'{key} {other}'] / m[f'{key} bound']:.2f})"
+
+    summary = [
+        f"* the 16 panels as one batched statement, 30 days with the raw last day: {pair('page running')}; "
+        f"first after a lake change {pair('page running', 'prepared, first after a change')}",
+        f"* the same ended at the last rolled-up day: {pair('page ended')}; first after a lake change "
+        f"{pair('page ended', 'prepared, first after a change')}",
+        f"* the dashboard's request (the previous period included), running period: {pair('dashboard running')}",
+        f"* the same, ended period: {pair('dashboard ended')}",
+    ]
+    print("\n".join(summary))
+    if args.no_doc:
+        return 0
+    singles = "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items())
+    write_section(
+        DOC,
+        MARK,
+        [
+            MARK,
+            "",
+            f"Command: `.venv/bin/python -m bench.bench_prepared --repeat {args.repeat}`  ",
+            f"Machine: {machine()}  ",
+            f"Load before: `{uptime_before}`  ",
+            f"Load after: `{uptime_after}`",
+            "",
+            "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
+            f"through {ROLLED}). Before: every statement bound and planned on every run (`DuckLake(prepare=False)`, "
+            "the release before); after: planned once per statement text and executed with the values as literals "
+            f"(`clickstream/lake/duck.py`). {checked} answers (16 panels x 4 ranges x both bot settings) equal both "
+            'ways. "First after a lake change": `refresh()` before the run, which drops the prepared statements '
+            "as a sync that fetched files does, so the run plans the page again.",
+            "",
+            f"Same run, alternating, medians of {args.repeat}:",
+            "",
+            *summary,
+            "",
+            f"Single runs: {singles}.",
+            "",
+        ],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
