@@ -135,22 +135,30 @@ class DuckLake:
         self.prepare = prepare
         self._prepared: OrderedDict[str, str] = OrderedDict()  # DuckDB SQL -> statement name
         self._named = 0
+        self._tables: dict[str, str] = {}  # the tables' views as last created
         self.refresh()
 
-    def refresh(self) -> None:
-        """(Re)create the tables and views: after files appear in, or vanish from, a table (a
-        table's first file, a file with new columns, change its view). The prepared statements,
-        planned over the old views, go too. (Files of a table already listed need no refresh for
-        them: DuckDB lists a view's files again at each EXECUTE.)"""
+    def refresh(self, recreate: bool = False) -> None:
+        """(Re)create the tables' views where their files changed what they are (a table's first
+        file, its last one gone, a file with new columns), then the etl views, and drop the
+        prepared statements, which were planned over the old ones. When no table's view changes
+        (an export added files of the same columns, the usual case) nothing is re-created and
+        the statements stay planned: DuckDB lists a view's files again at each EXECUTE, so they
+        read the new files. ``recreate``: every view re-created and every statement dropped all
+        the same (bench_prepared: the first page after a change that re-creates the views)."""
         with self._lock:
+            tables = {table: table_sql(self.root, table) for table in catalog.TABLES}
+            if tables == self._tables and not recreate:
+                return
             self._forget()
-            for table in catalog.TABLES:
-                self._con.execute(table_sql(self.root, table))
+            for sql in tables.values():
+                self._con.execute(sql)
             for view in catalog.view_files():
                 try:
                     self._con.execute(translate.to_duckdb(view.text))
                 except duckdb.Error as exc:
                     raise QueryError(f"etl/views/{view.name}.sql does not run on DuckDB: {exc}") from exc
+            self._tables = tables
 
     def statement(self, duck_sql: str) -> None:
         """Run a statement that returns no rows (CREATE TABLE ...)."""

@@ -87,3 +87,14 @@ def test_more_statements_than_are_kept_all_answer(tmp_path: Path):
     for k in range(PREPARED_KEPT + 5):
         assert duck.execute(f"SELECT $x + {k} AS y", {"x": 1}).to_pylist() == [{"y": 1 + k}]
     assert duck.execute("SELECT $x + 0 AS y", {"x": 2}).to_pylist() == [{"y": 2}]
+
+
+def test_a_tables_first_file_is_read_after_the_refresh_that_finds_it(tmp_path: Path):
+    duck = DuckLake(tmp_path)
+    sql = "SELECT count(*) AS n FROM events WHERE app_id = $app"
+    assert duck.execute(sql, {"app": "a"}).to_pylist() == [{"n": 0}]  # no file: an empty relation
+    folder = tmp_path / "events" / "app_id=a" / "dt=2026-11-01"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"event_id": ["e1", "e2"]}), folder / "compacted-1.parquet")
+    duck.refresh()
+    assert duck.execute(sql, {"app": "a"}).to_pylist() == [{"n": 2}]
