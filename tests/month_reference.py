@@ -73,8 +73,8 @@ def _with_history(dim: Dimension, rows: str, first_back: int) -> str:
 
 def month_rows_sql(dim: Dimension, month: date) -> str:
     """``dim``'s month rows of ``month``: each day's value and visitor (people: any non-bot row
-    that day), masks over the month's days, prev the last such day in the LOOKBACK_MONTHS months
-    before it; for ``overall`` the four months before reduced to each ISO week's last day."""
+    that day), masks over the month's days and their first and last days, prev the last such
+    day in the LOOKBACK_MONTHS months before it; for ``overall`` the four months before reduced to each ISO week's last day."""
     vals = "".join(f"{v}, " for v in dim.value_names)
     on = "".join(f" AND m.{v} IS NOT DISTINCT FROM p.{v}" for v in dim.value_names)
     start, end = month.isoformat(), add_months(month, 1).isoformat()
@@ -84,7 +84,9 @@ WITH d AS (SELECT {vals}visitor_key, day, bool_or(NOT is_bot) AS people FROM ({_
 m AS (
   SELECT {vals}visitor_key,
          CAST(bit_or(CAST(1 AS INTEGER) << (day(day) - 1)) AS INTEGER) AS mask_all,
-         CAST(bit_or(CASE WHEN people THEN CAST(1 AS INTEGER) << (day(day) - 1) ELSE 0 END) AS INTEGER) AS mask_people
+         CAST(bit_or(CASE WHEN people THEN CAST(1 AS INTEGER) << (day(day) - 1) ELSE 0 END) AS INTEGER) AS mask_people,
+         min(day(day)) AS first_day_all, max(day(day)) AS last_day_all,
+         min(day(day)) FILTER (WHERE people) AS first_day_people, max(day(day)) FILTER (WHERE people) AS last_day_people
   FROM d WHERE day >= DATE '{start}' AND day < DATE '{end}' GROUP BY ALL
 ),
 p AS (
@@ -92,7 +94,7 @@ p AS (
   FROM d WHERE day >= DATE '{back}' AND day < DATE '{start}' GROUP BY ALL
 )
 SELECT DATE '{start}' AS month, {"".join(f"m.{v}, " for v in dim.value_names)}m.visitor_key, m.mask_all, m.mask_people,
-       p.prev_all, p.prev_people
+       p.prev_all, p.prev_people, m.first_day_all, m.last_day_all, m.first_day_people, m.last_day_people
 FROM m LEFT JOIN p ON m.visitor_key = p.visitor_key{on}
 """
     return f"SELECT * FROM ({_with_history(dim, rows, 1)}) ORDER BY {_order(dim)}"

@@ -29,6 +29,7 @@ _DUCK_TYPES = {
     pa.string(): "VARCHAR",
     pa.int64(): "BIGINT",
     pa.int32(): "INTEGER",
+    pa.int8(): "TINYINT",
     pa.float64(): "DOUBLE",
     pa.bool_(): "BOOLEAN",
     pa.date32(): "DATE",

@@ -6,29 +6,30 @@ A panel's distinct visitors of [date_from, date_to] with a value are the sum of 
 * **The month arm**, through ``U``: the least of ``:date_to``, ``:months_through`` (how far the
   month rows are right) and ``:rolled_through`` (which the dashboard caps for a running period and
   pins to nothing for a filtered view: both reach the month arm through it). The month rows of
-  the months overlapping [date_from, U] with a day of that range in their mask (``@month_seen``)
-  and ``prev`` NULL or before date_from (``@month_first``) are each one visitor, counted in the
-  first month of the range it is active in. ``prev`` looks back LOOKBACK_MONTHS, so this is exact
-  when [date_from, U] spans at most LOOKBACK_MONTHS + 1 calendar months; a longer range has no
-  month arm (U is the day before date_from).
+  the months overlapping [date_from, U] with a day of that range and ``prev`` NULL or before
+  date_from are each one visitor, counted in the first month of the range it is active in:
+  ``@month_rows_<dim>``, a derived table of the dimension's value columns (``FROM
+  @month_rows_browser AS mr``). A range within one month tests the mask; a longer one reads one
+  day column of each month instead (``_rows``). ``prev`` looks back LOOKBACK_MONTHS, so this is
+  exact when [date_from, U] spans at most LOOKBACK_MONTHS + 1 calendar months; a longer range
+  has no month arm (U is the day before date_from).
 * **The later days**, after U (``dt > @months_upto``): the visitor-day rows the panel read before
   (day rollups to rolled_through, raw events after), each visitor counted unless a month row of
-  its value has a day in [date_from, U] (an anti-join on the key, ``@month_seen`` again).
+  its value has a day in [date_from, U] (an anti-join on the key, ``@month_seen``), guarded by
+  ``@month_later`` (the range has days after U), so that a range ended by U reads no key of the
+  month rows.
 
-``@month_later`` (the range has days after U) guards the anti-join, so that a range ended by U
-reads no key of the month rows.
-``@month_seen`` and ``@month_first`` pick the mask and prev of people or of all rows by
-``:include_bots``; ``@month_seen_all`` and ``@month_first_all`` take all rows (bot_traffic),
-``@month_seen_people`` people rows (a scan of one flavour, under its own ``:include_bots`` arm). They
-name the month table's columns unqualified (``month``, ``mask_*``, ``prev_*``), which no other
-table of a panel has, so they read the month table's row in a correlated subquery too.
-``@month_seen`` is a conjunction: write it after AND, never after OR or NOT. Every parameter
-stays in a WHERE clause (Athena binds them only there).
+``@month_seen`` picks the mask of people or of all rows by ``:include_bots``;
+``@month_seen_all`` takes all rows (bot_traffic), ``@month_seen_people`` people rows (a scan of
+one flavour, under its own ``:include_bots`` arm). They name the month table's columns
+unqualified (``month``, ``mask_*``), which no other table of a panel has, so they read the month
+table's row in a correlated subquery too. ``@month_seen`` is a conjunction: write it after AND,
+never after OR or NOT. Every parameter stays in a WHERE clause (Athena binds them only there).
 """
 
 from __future__ import annotations
 
-from chalicelib.lake.month.dimensions import LOOKBACK_MONTHS
+from chalicelib.lake.month.dimensions import DIMENSIONS, LOOKBACK_MONTHS, TABLE, Dimension
 
 _FROM = "CAST(:date_from AS date)"
 _LAST = "least(CAST(:date_to AS date), CAST(:months_through AS date), CAST(:rolled_through AS date))"
@@ -60,15 +61,39 @@ def _first(prev: str) -> str:
     return f"({prev} IS NULL OR {prev} < {_FROM})"
 
 
+def _rows(dim: Dimension) -> str:
+    """``@month_rows_<dim>``: the month arm's rows of ``dim`` as a derived table of its value
+    columns (``one`` for ``overall``), each row one visitor of [date_from, U] with its value:
+    ``@month_seen`` and ``@month_first``, read by where the row's month lies in the range. A range
+    within one month reads the mask; a longer one reads one day column of each month instead of
+    its mask: the last day (from date_from) in date_from's month, the first day (up to U) in U's,
+    any day in the months between. One scan per case, each under a WHERE that only a range of that
+    case keeps (Athena plans the others to nothing, as the bill estimate prunes them), because a
+    scan reads every column it names in every file it reads. ``bot`` rows count all days."""
+    flavour = (lambda c: f"{c}_all") if dim.bots_only else (lambda c: _FLAVOURED.format(column=c))
+    columns = ", ".join(dim.value_names) or "1 AS one"
+    head, tail = f"date_format({_FROM}, '%Y-%m')", f"date_format({_UPTO}, '%Y-%m')"
+    scan = f"SELECT {columns} FROM {TABLE} WHERE app_id = :app_id AND dim = '{dim.name}' AND {_first(flavour('prev'))}"
+    # U before date_from (nothing rolled up in the range, or no month arm): the first case needs
+    # its own guard, the others find head >= tail
+    days = f"CAST(power(2, day_of_month({_UPTO})) - power(2, day_of_month({_FROM}) - 1) AS bigint)"
+    cases = (
+        f"month = {head} AND month = {tail} AND {_UPTO} >= {_FROM} AND bitwise_and({flavour('mask')}, {days}) <> 0",
+        f"month = {head} AND month < {tail} AND {flavour('last_day')} >= day_of_month({_FROM})",
+        f"month > {head} AND month < {tail} AND {flavour('first_day')} IS NOT NULL",
+        f"month = {tail} AND month > {head} AND {flavour('first_day')} <= day_of_month({_UPTO})",
+    )
+    return "(" + " UNION ALL ".join(f"{scan} AND {case}" for case in cases) + ")"
+
+
 def placeholders() -> dict[str, str]:
     """The month arm's placeholders and their SQL (the module docstring says what each means)."""
     return {
+        **{f"month_rows_{dim.name}": _rows(dim) for dim in DIMENSIONS},
         "months_upto": _UPTO_TEXT,
         "month_seen": _seen(_FLAVOURED.format(column="mask")),
         "month_seen_all": _seen("mask_all"),
         "month_seen_people": _seen("mask_people"),
-        "month_first": _first(_FLAVOURED.format(column="prev")),
-        "month_first_all": _first("prev_all"),
         # in the later arm's anti-join: the range has days after U. A constant once the values are
         # bound, so an ended range (U = date_to) reads no month row for it (Trino folds the
         # subquery to nothing; clickstream.lake.billing prunes every month partition).

@@ -14,8 +14,7 @@ parts AS (
   WHERE is_bot
   UNION ALL
   SELECT bot_reason, browser, count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'bot' AND @month_seen_all AND @month_first_all
+  FROM @month_rows_bot AS mr
   GROUP BY bot_reason, browser
   UNION ALL
   SELECT bot_reason, browser, count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)

@@ -32,8 +32,7 @@ parts AS (
   WHERE :include_bots OR NOT is_bot
   UNION ALL
   SELECT event_type, event_name, count(*), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'event' AND @month_seen AND @month_first
+  FROM @month_rows_event AS mr
   GROUP BY event_type, event_name
   UNION ALL
   SELECT event_type, event_name, count(DISTINCT visitor_key), CAST(NULL AS bigint)

@@ -13,8 +13,7 @@ parts AS (
   WHERE (:include_bots OR NOT is_bot)
   UNION ALL
   SELECT device_type, count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'device' AND @month_seen AND @month_first
+  FROM @month_rows_device AS mr
   GROUP BY device_type
   UNION ALL
   SELECT device_type, count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)

@@ -27,8 +27,7 @@ parts AS (
   WHERE :include_bots OR NOT is_bot
   UNION ALL
   SELECT entry_path, count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'entry' AND @month_seen AND @month_first
+  FROM @month_rows_entry AS mr
   GROUP BY entry_path
   UNION ALL
   SELECT entry_path, count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)

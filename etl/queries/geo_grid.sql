@@ -35,8 +35,7 @@ parts AS (
   WHERE :include_bots OR NOT is_bot
   UNION ALL
   SELECT lat_cell, lon_cell, count(*), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'geo' AND @month_seen AND @month_first
+  FROM @month_rows_geo AS mr
   GROUP BY lat_cell, lon_cell
   UNION ALL
   SELECT lat_cell, lon_cell, count(DISTINCT visitor_key), CAST(NULL AS bigint)

@@ -13,8 +13,7 @@ parts AS (
   WHERE (:include_bots OR NOT is_bot)
   UNION ALL
   SELECT os, count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'os' AND @month_seen AND @month_first
+  FROM @month_rows_os AS mr
   GROUP BY os
   UNION ALL
   SELECT os, count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)

@@ -26,8 +26,7 @@ activity AS (
     WHERE :include_bots OR NOT is_bot
     UNION ALL
     SELECT count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
-    FROM rollup_visitor_months
-    WHERE app_id = :app_id AND dim = 'overall' AND @month_seen AND @month_first
+    FROM @month_rows_overall AS mr
     UNION ALL
     SELECT count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)
     FROM visitor_rows v

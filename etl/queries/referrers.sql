@@ -27,8 +27,7 @@ parts AS (
   WHERE :include_bots OR NOT is_bot
   UNION ALL
   SELECT referrer_host, count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'referrer' AND @month_seen AND @month_first
+  FROM @month_rows_referrer AS mr
   GROUP BY referrer_host
   UNION ALL
   SELECT referrer_host, count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)

@@ -30,8 +30,7 @@ parts AS (
   WHERE :include_bots OR NOT is_bot
   UNION ALL
   SELECT path, count(*), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'path' AND @month_seen AND @month_first
+  FROM @month_rows_path AS mr
   GROUP BY path
   UNION ALL
   SELECT path, count(DISTINCT visitor_key), CAST(NULL AS bigint)

@@ -28,8 +28,7 @@ parts AS (
   WHERE :include_bots OR NOT is_bot
   UNION ALL
   SELECT utm_source, utm_medium, utm_campaign, count(*), CAST(NULL AS bigint), CAST(NULL AS bigint)
-  FROM rollup_visitor_months
-  WHERE app_id = :app_id AND dim = 'utm' AND @month_seen AND @month_first
+  FROM @month_rows_utm AS mr
   GROUP BY utm_source, utm_medium, utm_campaign
   UNION ALL
   SELECT utm_source, utm_medium, utm_campaign, count(DISTINCT visitor_key), CAST(NULL AS bigint), CAST(NULL AS bigint)

@@ -1,6 +1,8 @@
 -- Per app, month, dimension (`dim`), value and visitor: the visitor's days with that value in the
 -- month as bitmasks (bit d-1: day d; all rows and people only) and its last such day in the four
--- months before (`prev_*`, NULL if none); the `overall` rows also hold retention's history
+-- months before (`prev_*`, NULL if none), the first and last day in each mask (`first_day_*`,
+-- `last_day_*`, NULL if none: what a range over more than one month reads instead of the mask);
+-- the `overall` rows also hold retention's history
 -- (`hist1_*`..`hist4_*`: the four months before, each ISO week's last active day). A file holds
 -- one dimension's value columns; the others' read as NULL (decision 0017 step 2).
 -- Built by the export's housekeeping from the day rollups and the previous month's carry
@@ -14,6 +16,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `${DATABASE}`.`rollup_visitor_months` (
   `mask_people` int,
   `prev_all` date,
   `prev_people` date,
+  `first_day_all` tinyint,
+  `last_day_all` tinyint,
+  `first_day_people` tinyint,
+  `last_day_people` tinyint,
   `hist1_all` int,
   `hist1_people` int,
   `hist2_all` int,

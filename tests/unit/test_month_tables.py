@@ -22,7 +22,14 @@ from chalicelib.store import keys
 from clickstream.lake import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-GLUE = {pa.string(): "STRING", pa.float64(): "DOUBLE", pa.int64(): "BIGINT", pa.int32(): "INT", pa.date32(): "DATE"}
+GLUE = {
+    pa.string(): "STRING",
+    pa.float64(): "DOUBLE",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INT",
+    pa.int8(): "TINYINT",
+    pa.date32(): "DATE",
+}
 
 
 def test_the_ddl_lists_every_dimension_s_columns_and_projects_app_dim_and_month():

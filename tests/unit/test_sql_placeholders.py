@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.lake import rollup, visitor_key
+from chalicelib.lake.month import DIMENSIONS
 from clickstream.lake import catalog, translate
 from clickstream.lake.exceptions import QueryError
 from clickstream.lake.params import athena_literal
@@ -26,8 +27,10 @@ EXPANDED = sorted(p for d in (catalog.VIEWS_DIR, catalog.QUERIES_DIR, catalog.BL
 
 def test_an_unknown_placeholder_is_named_with_its_file_and_the_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     known = (
-        "@month_first, @month_first_all, @month_later, @month_seen, @month_seen_all, @month_seen_people, @months_upto,"
-        " @session_visitor_key, @spec_funnels, @visitor, @visitor_key"
+        "@month_later, "
+        + ", ".join(f"@month_rows_{d.name}" for d in sorted(DIMENSIONS, key=lambda d: d.name))
+        + ", @month_seen, @month_seen_all, @month_seen_people, @months_upto, @session_visitor_key, @spec_funnels,"
+        " @visitor, @visitor_key"
     )
     with pytest.raises(QueryError, match=rf"top_pages.sql uses the placeholder @visitors, .* known: {known}$"):
         catalog.expand("SELECT @visitors FROM events", origin="top_pages.sql")

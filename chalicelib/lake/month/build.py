@@ -82,6 +82,17 @@ def _days(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
+def _first_and_last(masks: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """The first and the last day (1-31) of each mask (bit d-1: day d), NULL where it is 0."""
+    m = masks.astype(np.int64)
+    none = m == 0
+    safe = np.where(none, 1, m)
+    # exact: the lowest bit is a power of two, and log2 of an int below 2**31 floors right
+    first = np.log2(safe & -safe).astype(np.int8) + 1
+    last = np.floor(np.log2(safe)).astype(np.int8) + 1
+    return pa.array(first, pa.int8(), mask=none), pa.array(last, pa.int8(), mask=none)
+
+
 def _dates(days: np.ndarray) -> pa.Array:
     return pa.array(days, type=pa.int32(), mask=days == NO_DAY).cast(pa.date32())
 
@@ -202,6 +213,8 @@ def build_dimension(
         pa.array(mask_people[active]),
         _dates(reduce(np.maximum, prev_all)[active]),
         _dates(reduce(np.maximum, prev_people)[active]),
+        *_first_and_last(mask_all[active]),
+        *_first_and_last(mask_people[active]),
         *(pa.array(carried_hist[c][active]) for c in HISTORY_COLUMNS if dim.history),
     ]
     next_hist: dict[str, np.ndarray] = {}

@@ -9,6 +9,12 @@ a file per dimension holds that dimension's value columns, the visitor, and
 * ``prev_all`` / ``prev_people``: its last such day in the ``LOOKBACK_MONTHS`` months before the
   month, NULL if none: a range [a, b] counts the rows with a masked day in it and prev NULL or
   before a, each visitor once;
+* ``first_day_*`` / ``last_day_*`` (``DAY_COLUMNS``): the first and last day of the month in the
+  mask (1-31), NULL if none (a people column of a row with only bot days). A range over more
+  than one month needs no more of a row than one of them: whether the row has a day from ``a``
+  in ``a``'s month (the last day), or up to ``b`` in ``b``'s (the first), or any day in a month
+  between (the first is not NULL). A day is a tinyint dictionary-encoded in a few bits, where a
+  mask takes about two bytes (clickstream/lake/month_reads.py reads them);
 * the ``overall`` dimension only, for retention: ``hist{i}_all`` / ``hist{i}_people`` for i = 1..4,
   the visitor's active days of the month i months before, reduced to the last active day of
   each ISO week within that month (chalicelib/lake/month/weeks.py).
@@ -97,6 +103,7 @@ SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
     for source in dict.fromkeys(d.source for d in DIMENSIONS)
 }
 
+DAY_COLUMNS = ("first_day_all", "last_day_all", "first_day_people", "last_day_people")
 HISTORY_COLUMNS = tuple(f"hist{i}_{who}" for i in range(1, HISTORY_MONTHS + 1) for who in ("all", "people"))
 
 
@@ -118,6 +125,10 @@ def month_schema(dim: Dimension) -> pa.Schema:
             pa.field("mask_people", pa.int32(), nullable=False),
             pa.field("prev_all", pa.date32()),
             pa.field("prev_people", pa.date32()),
+            pa.field("first_day_all", pa.int8(), nullable=False),
+            pa.field("last_day_all", pa.int8(), nullable=False),
+            pa.field("first_day_people", pa.int8()),
+            pa.field("last_day_people", pa.int8()),
             *_history(dim),
         ]
     )
