@@ -9,6 +9,7 @@ a month whose rows are being rebuilt.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -157,12 +158,23 @@ def assert_months_are_the_definition(settings: Settings, through: date | None = 
 
 
 def cut(rows: pa.Table, m: date, through: date) -> pa.Table:
-    """Month rows as a reader of days <= ``through`` sees them."""
+    """Month rows as a reader of days <= ``through`` sees them: the masks cut there; a first day
+    only up to it (clickstream/lake/month_reads.py asks whether it is <= U, so a later one, right
+    or not, reads as none); a last day only of a month wholly up to it (read only for a month
+    before U's)."""
     days = min((through - m).days + 1, 31)
     keep = (1 << days) - 1
     for column in ("mask_all", "mask_people"):
         masked = pc.bit_wise_and(rows.column(column), pa.scalar(keep, pa.int32()))
         rows = rows.set_column(rows.schema.get_field_index(column), column, masked)
+    whole = days >= calendar.monthrange(m.year, m.month)[1]
+    for who in ("all", "people"):
+        first = rows.column(f"first_day_{who}")
+        seen = pc.if_else(pc.less_equal(first, pa.scalar(days, pa.int8())), first, pa.scalar(None, pa.int8()))
+        rows = rows.set_column(rows.schema.get_field_index(f"first_day_{who}"), f"first_day_{who}", seen)
+        if not whole:
+            index = rows.schema.get_field_index(f"last_day_{who}")
+            rows = rows.set_column(index, f"last_day_{who}", pa.nulls(rows.num_rows, pa.int8()))
     return rows.filter(pc.not_equal(rows.column("mask_all"), 0))
 
 
