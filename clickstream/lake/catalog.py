@@ -23,8 +23,9 @@ outside comments and string literals, in every file and block:
 * ``@spec_funnels``: the dashboard spec's funnels, ``chalicelib.lake.rollup.FUNNELS``, as array
   literals separated by commas (``ARRAY['/demo', 'LIKE_WOOD', 'CLICK_LANG']``), for the constant
   gates ``:steps IN (@spec_funnels)`` of etl/queries/funnel.sql.
-* ``@months_upto``, ``@month_seen``, ``@month_first`` (and ``_all`` forms): how a panel reads
-  the month rows and the days after them (clickstream/lake/month_reads.py).
+* ``@months_upto``, ``@month_rows_<dim>``, ``@month_seen`` (and its ``_all`` and ``_people``
+  forms), ``@month_later``: how a panel reads the month rows and the days after them
+  (clickstream/lake/month_reads.py).
 
 An unknown placeholder is an error naming it. Every reader goes through here (DuckDB, Athena,
 the QuickSight datasets), so the expanded text is the only SQL any engine sees;
