@@ -176,6 +176,20 @@ class DuckLake:
             if name is not None:
                 self._con.execute(f"DEALLOCATE {name}")
 
+    def _plan(self, duck_sql: str) -> str | None:
+        """``duck_sql`` prepared under a new name, the least recently used statement dropped past
+        PREPARED_KEPT; None if DuckDB cannot prepare it."""
+        name = f"lake_statement_{self._named + 1}"
+        try:
+            self._con.execute(f"PREPARE {name} AS {duck_sql}")
+        except duckdb.Error:
+            return None
+        self._named += 1
+        self._prepared[duck_sql] = name
+        while len(self._prepared) > PREPARED_KEPT:
+            self._forget(next(iter(self._prepared)))
+        return name
+
     def _run(self, duck_sql: str, params: Mapping[str, Any]) -> pa.Table:
         """The rows of ``duck_sql`` with ``params``. The statement is prepared once per text and
         then executed with the values as literals: DuckDB binds and optimizes a statement on
@@ -183,18 +197,10 @@ class DuckLake:
         repeats its month-arm expressions: docs/performance-dashboard.md, *Prepared statements*).
         Values without a literal here (``literal``), and ``prepare=False``, run as before."""
         values = {k: literal(v) for k, v in params.items()}
-        name = self._prepared.get(duck_sql)
-        if name is None and self.prepare and all(v is not None for v in values.values()):
-            try:
-                self._con.execute(f"PREPARE lake_statement_{self._named + 1} AS {duck_sql}")
-            except duckdb.Error:
-                pass  # run as before below: its error, if it has one, is the statement's own
-            else:
-                self._named += 1
-                name = self._prepared[duck_sql] = f"lake_statement_{self._named}"
-                while len(self._prepared) > PREPARED_KEPT:
-                    self._forget(next(iter(self._prepared)))
-        if name is None or any(v is None for v in values.values()):
+        name = None
+        if self.prepare and all(v is not None for v in values.values()):
+            name = self._prepared.get(duck_sql) or self._plan(duck_sql)
+        if name is None:  # bound as before; its error, if it has one, is the statement's own
             return self._con.sql(duck_sql, params=dict(params)).to_arrow_table()
         self._prepared.move_to_end(duck_sql)
         arguments = ", ".join(f"{k} := {v}" for k, v in values.items())

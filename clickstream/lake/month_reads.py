@@ -67,9 +67,10 @@ def _rows(dim: Dimension) -> str:
     day in the range, ``prev`` NULL or before date_from), told by where the row's month lies in
     the range. A range within one month reads the mask; a longer one reads one day column of
     each month instead of its mask: the last day (from date_from) in date_from's month, the first
-    day (up to U) in U's, any day in the months between. One scan per case, each under a WHERE that only a range of that
-    case keeps (Athena plans the others to nothing, as the bill estimate prunes them), because a
-    scan reads every column it names in every file it reads. ``bot`` rows count all days."""
+    day (up to U) in U's, any day in the months between. One scan per case, each under a WHERE
+    that only a range of that case keeps (Athena plans the others to nothing, as the bill
+    estimate prunes them), because a scan reads every column it names in every file it reads.
+    ``bot`` rows count all days."""
     flavour = (lambda c: f"{c}_all") if dim.bots_only else (lambda c: _FLAVOURED.format(column=c))
     columns = ", ".join(dim.value_names) or "1 AS one"
     head, tail = f"date_format({_FROM}, '%Y-%m')", f"date_format({_UPTO}, '%Y-%m')"

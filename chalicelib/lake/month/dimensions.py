@@ -9,7 +9,7 @@ a file per dimension holds that dimension's value columns, the visitor, and
 * ``prev_all`` / ``prev_people``: its last such day in the ``LOOKBACK_MONTHS`` months before the
   month, NULL if none: a range [a, b] counts the rows with a masked day in it and prev NULL or
   before a, each visitor once;
-* ``first_day_*`` / ``last_day_*`` (``DAY_COLUMNS``): the first and last day of the month in the
+* ``first_day_*`` / ``last_day_*``: the first and last day of the month in the
   mask (1-31), NULL if none (a people column of a row with only bot days). A range over more
   than one month needs no more of a row than one of them: whether the row has a day from ``a``
   in ``a``'s month (the last day), or up to ``b`` in ``b``'s (the first), or any day in a month
@@ -103,7 +103,6 @@ SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
     for source in dict.fromkeys(d.source for d in DIMENSIONS)
 }
 
-DAY_COLUMNS = ("first_day_all", "last_day_all", "first_day_people", "last_day_people")
 HISTORY_COLUMNS = tuple(f"hist{i}_{who}" for i in range(1, HISTORY_MONTHS + 1) for who in ("all", "people"))
 
 
