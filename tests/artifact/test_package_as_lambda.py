@@ -360,6 +360,11 @@ def assert_rolled_up_and_published(s3: Any, bucket: str) -> None:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             day_keys.update(pq.read_table(io.BytesIO(body)).column("visitor_key").to_pylist())
     assert rows.num_rows and sorted(rows.column("visitor_key").to_pylist()) == sorted(day_keys)
+    # each row's first and last day, as the layer's numpy computed them, are its mask's (None: no day)
+    for who in ("all", "people"):
+        masks = rows.column(f"mask_{who}").to_pylist()
+        days = list(zip(rows.column(f"first_day_{who}").to_pylist(), rows.column(f"last_day_{who}").to_pylist()))
+        assert days == [((m & -m).bit_length(), m.bit_length()) if m else (None, None) for m in masks], who
     state = [k for k in listed if k.startswith(rollups.state_folder("lake", app))]
     assert state == [rollups.state_folder("lake", app) + rollups.STATE_FILE], state  # no hold left
     body = s3.get_object(Bucket=bucket, Key=state[0])["Body"].read()
