@@ -1,7 +1,7 @@
 """The local engine's prepared statements measured: the dashboard's page with each statement
-planned once (clickstream.lake.duck.DuckLake: PREPARE, then EXECUTE with the values as literals)
-against the same statements bound and planned on every run (``prepare=False``, the release
-before), in one run.
+prepared once (clickstream.lake.duck.DuckLake: PREPARE, then EXECUTE with the values as literals;
+DuckDB keeps the parse and binds it again at each EXECUTE) against the same statements parsed and
+bound with their values on every run (``prepare=False``, the release before), in one run.
 
     .venv/bin/python -m bench.bench_prepared [--repeat 5] [--no-doc]
 
@@ -12,7 +12,7 @@ Each way, alternating, ``--repeat`` times, medians:
 1. **Answers**: the 16 panels over four ranges and both bot settings, equal row for row both ways.
 2. **The batched page** (LocalLake.query_many, the 16 panels as one statement) over 30 days with
    the raw last day (a running period) and over the 30 days ended at the last rolled-up day; the
-   prepared way twice: planned already (the same page again, or the first after an export that
+   prepared way twice: prepared already (the same page again, or the first after an export that
    added files of the columns a table already had: a sync's ``refresh()`` keeps the statements
    then), and first after a change that re-creates the views (``refresh(recreate=True)`` before
    the run: a table's first file, a file with new columns).
@@ -111,13 +111,15 @@ def main(argv: list[str] | None = None) -> int:
             f"Load after: `{uptime_after}`",
             "",
             "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
-            f"through {ROLLED}). Before: every statement bound and planned on every run (`DuckLake(prepare=False)`, "
-            "the release before); after: planned once per statement text and executed with the values as literals "
+            f"through {ROLLED}). Before: every statement parsed and bound with its values on every run "
+            "(`DuckLake(prepare=False)`, the release before); after: prepared once per statement text (DuckDB keeps "
+            "the parse and binds it again at each EXECUTE) and executed with the values as literals "
             f"(`clickstream/lake/duck.py`). {checked} answers (16 panels x 4 ranges x both bot settings) equal both "
             'ways. "First after a change that re-creates the views": `refresh(recreate=True)` before the run, which '
             "re-creates the views and drops the prepared statements, as a sync does when a table's view changes (its "
-            "first file, a file with new columns), so the run plans the page again. A sync after an export that added "
-            "files of the columns the tables already had keeps the statements: the page is then as planned already.",
+            "first file, a file with new columns), so the run prepares the page again. A sync after an export that "
+            "added files of the columns the tables already had keeps the statements: the page is then as prepared "
+            "already.",
             "",
             f"Same run, alternating, medians of {args.repeat}:",
             "",

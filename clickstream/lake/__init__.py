@@ -23,7 +23,7 @@ from chalicelib.settings import Settings
 from clickstream.lake import athena, catalog, translate
 from clickstream.lake import params as params_mod
 from clickstream.lake.exceptions import LakeUnavailable, ParamError, QueryError
-from clickstream.lake.local import LocalLake, directory_lake, local_lake
+from clickstream.lake.local import LocalLake, directory_lake, local_lake, mirrored_lake
 
 Engine = Literal["duckdb", "athena"]
 
@@ -35,6 +35,7 @@ __all__ = [
     "QueryError",
     "directory_lake",
     "local_lake",
+    "mirrored_lake",
     "prepare",
     "query_names",
     "run_queries",

@@ -127,11 +127,22 @@ class Profile:
 
 
 class DuckLake:
-    def __init__(self, root: Path, threads: int | None = None, prepare: bool = True) -> None:
+    def __init__(self, root: Path, threads: int | None = None, prepare: bool = True, cache_metadata: bool = False) -> None:
+        """``cache_metadata``: keep each Parquet file's footer between queries (DuckDB's
+        ``parquet_metadata_cache``), which saves reading it again at every statement's binding
+        and scan (docs/performance-dashboard.md, *Parquet footers kept*). DuckDB trusts a kept
+        footer while the file's device, inode, size and modification second are the ones it
+        read, so a file rewritten in place (the same inode) with the same size in the same second
+        would be read with the old footer. Only for a directory whose writer rules that out: the
+        mirror does (it renames files into place, each in a later second than the file that was
+        at its path: clickstream.lake.mirror); a directory written by anything else leaves it off."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
         self._con.execute("SET TimeZone = 'UTC'")
+        self.cache_metadata = cache_metadata
+        if cache_metadata:
+            self._con.execute("SET parquet_metadata_cache = true")
         self._lock = threading.RLock()
         self.prepare = prepare
         self._prepared: OrderedDict[str, str] = OrderedDict()  # DuckDB SQL -> statement name
@@ -142,11 +153,12 @@ class DuckLake:
     def refresh(self, recreate: bool = False) -> None:
         """(Re)create the tables' views where their files changed what they are (a table's first
         file, its last one gone, a file with new columns), then the etl views, and drop the
-        prepared statements, which were planned over the old ones. When no table's view changes
+        prepared statements, which were prepared over the old ones. When no table's view changes
         (an export added files of the same columns, the usual case) nothing is re-created and
-        the statements stay planned: DuckDB lists a view's files again at each EXECUTE, so they
-        read the new files. ``recreate``: every view re-created and every statement dropped all
-        the same (bench_prepared: the first page after a change that re-creates the views)."""
+        the statements stay prepared: DuckDB binds them again, listing a view's files, at each
+        EXECUTE, so they read the new files. ``recreate``: every view re-created and every
+        statement dropped all the same (bench_prepared: the first page after a change that
+        re-creates the views)."""
         with self._lock:
             tables = {table: table_sql(self.root, table) for table in catalog.TABLES}
             if tables == self._tables and not recreate:
@@ -192,10 +204,12 @@ class DuckLake:
 
     def _run(self, duck_sql: str, params: Mapping[str, Any]) -> pa.Table:
         """The rows of ``duck_sql`` with ``params``. The statement is prepared once per text and
-        then executed with the values as literals: DuckDB binds and optimizes a statement on
-        every run otherwise, which is most of the time of a dashboard page (the panels' text
-        repeats its month-arm expressions: docs/performance-dashboard.md, *Prepared statements*).
-        Values without a literal here (``literal``), and ``prepare=False``, run as before."""
+        then executed with the values as literals. That keeps its parse; DuckDB binds and
+        optimizes it again at every EXECUTE (a statement with parameters that scans files:
+        ``PreparedStatement::CanCachePlan``), which still measured 0.5-0.9 s faster a page than
+        binding it with the values (docs/performance-dashboard.md, *Prepared statements*; the
+        panels' text repeats its month-arm expressions). Values without a literal here
+        (``literal``), and ``prepare=False``, run as before."""
         values = {k: literal(v) for k, v in params.items()}
         name = None
         if self.prepare and all(v is not None for v in values.values()):
@@ -207,7 +221,7 @@ class DuckLake:
         try:
             return self._con.sql(f"EXECUTE {name}({arguments})" if arguments else f"EXECUTE {name}").to_arrow_table()
         except duckdb.Error:
-            self._forget(duck_sql)  # a file listed when it was planned may be gone: plan afresh next time
+            self._forget(duck_sql)  # prepared afresh next time, as a failure may leave it bound to what is gone
             raise
 
     def execute(self, duck_sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:

@@ -164,11 +164,19 @@ def default_cache_dir(settings: Settings) -> Path:
 def local_lake(settings: Settings, cache_dir: Path | None = None) -> LocalLake:
     """One mirror and DuckDB database per stack and cache directory, per process."""
     root = cache_dir or default_cache_dir(settings)
-    mirror = Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, root)
-    return LocalLake(DuckLake(root), mirror)
+    return mirrored_lake(Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, root))
 
 
-def directory_lake(root: Path, threads: int | None = None, prepare: bool = True) -> LocalLake:
+def mirrored_lake(mirror: Mirror) -> LocalLake:
+    """DuckDB over a mirror's copy, with the Parquet footers kept between queries: the mirror
+    never puts a file at a path in the second of the file that was there (DuckLake,
+    ``cache_metadata``)."""
+    return LocalLake(DuckLake(mirror.root, cache_metadata=True), mirror)
+
+
+def directory_lake(root: Path, threads: int | None = None, prepare: bool = True, cache_metadata: bool = False) -> LocalLake:
     """DuckDB over a directory already in the lake's layout (the benchmark's generated lake);
-    ``prepare=False``: every statement bound and planned on every run (DuckLake)."""
-    return LocalLake(DuckLake(root, threads=threads, prepare=prepare))
+    ``prepare=False``: every statement parsed and bound on every run; ``cache_metadata``: the
+    Parquet footers kept between queries, for a directory whose files are not rewritten while
+    it is read (DuckLake)."""
+    return LocalLake(DuckLake(root, threads=threads, prepare=prepare, cache_metadata=cache_metadata))

@@ -7,6 +7,7 @@ billing estimate prices the same pruning from the Athena SQL and the Parquet met
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,8 +23,7 @@ from chalicelib.lake.schema import EVENTS
 from chalicelib.lake.transform import conform
 from chalicelib.settings import Settings, from_env
 from clickstream.admin.tables import ensure_bucket, ensure_table
-from clickstream.lake import LocalLake, billing, prepare
-from clickstream.lake.duck import DuckLake
+from clickstream.lake import LocalLake, billing, mirrored_lake, prepare
 from clickstream.lake.mirror import Mirror
 from tests.lake_helpers import event, store
 
@@ -82,7 +82,7 @@ def settings(local_stack) -> Settings:
 @pytest.fixture
 def lake(settings: Settings, tmp_path: Path) -> LocalLake:
     """A fresh local copy: nothing mirrored yet."""
-    return LocalLake(DuckLake(tmp_path), Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, tmp_path))
+    return mirrored_lake(Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, tmp_path))
 
 
 def partitions(files: set[str]) -> set[str]:
@@ -160,9 +160,7 @@ def test_files_another_process_fetched_into_the_same_copy_are_read_at_once(setti
     # GIVEN two processes on one copy (the dashboard and a `clickstream query`) of a lake with
     # no events yet: the first one's events view is an empty relation
     prefix = f"{settings.lake_prefix}-{uuid.uuid4().hex[:8]}"
-    mine, theirs = (
-        LocalLake(DuckLake(tmp_path), Mirror(clients.s3(settings), settings.bucket, prefix, tmp_path)) for _ in range(2)
-    )
+    mine, theirs = (mirrored_lake(Mirror(clients.s3(settings), settings.bucket, prefix, tmp_path)) for _ in range(2))
     count = "SELECT count(*) AS n FROM events WHERE app_id = :app_id"
     assert mine.query(count, {"app_id": "app-g"}, max_age_s=0).to_pylist() == [{"n": 0}]
     # WHEN the first events file lands and the other process's sync fetches it
@@ -205,3 +203,40 @@ def test_an_object_rewritten_in_place_is_fetched_again(settings, lake):
     put("second")  # same key, new content, new ETag
     assert lake.sync().downloaded == 1
     assert lake.query("SELECT event_id FROM events WHERE app_id = 'app-w'", {}).to_pylist() == [{"event_id": "second"}]
+
+
+def test_a_file_rewritten_in_the_second_duckdb_read_it_is_read_anew(settings, lake):
+    # GIVEN a copy whose clock stands still, so that every write below is in one whole second:
+    # DuckDB keeps the footers (mirrored_lake) and trusts one while the file's device, inode, size
+    # and modification second are the same; a deleted file's inode number can be reused by the
+    # next file created, so only a later second tells a file put back at its path from it
+    second = int(time.time()) - 60
+    lake.mirror.clock = lambda: second + 0.25
+    key = f"{settings.lake_prefix}/events/app_id=app-f/dt={DAYS[0]}/part-1.parquet"
+    local = lake.root / "events" / "app_id=app-f" / f"dt={DAYS[0]}" / "part-1.parquet"
+    count = "SELECT count(*) AS n, min(event_id) AS first FROM events WHERE app_id = 'app-f'"
+
+    def put(*ids: str) -> None:
+        at = datetime.fromisoformat(f"{DAYS[0]}T10:00:00+00:00")
+        columns = {"event_id": list(ids), "app_id": ["app-f"] * len(ids), "event_type": ["page_view"] * len(ids)}
+        table = conform(pa.table({**columns, "event_time": pa.array([at] * len(ids), pa.timestamp("ms", tz="UTC"))}), EVENTS)
+        clients.s3(settings).put_object(Bucket=settings.bucket, Key=key, Body=parquet_bytes(table))
+
+    put("f-1")
+    lake.sync()
+    assert lake.query(count, {}, max_age_s=60).to_pylist() == [{"n": 1, "first": "f-1"}]  # its footer is kept now
+    # WHEN the export rewrites the file (three rows: another footer) and the copy fetches it in
+    # that same second of its clock
+    put("f-2", "f-3", "f-4")
+    lake.sync()
+    # THEN the new file is in a later whole second, so DuckDB reads its footer, not the kept one
+    assert int(local.stat().st_mtime) == second + 1
+    assert lake.query(count, {}, max_age_s=60).to_pylist() == [{"n": 3, "first": "f-2"}]
+    # AND a file deleted and put back at the same path is later still than the deleted one
+    clients.s3(settings).delete_object(Bucket=settings.bucket, Key=key)
+    assert lake.sync().deleted == 1
+    assert lake.query(count, {}, max_age_s=60).to_pylist() == [{"n": 0, "first": None}]
+    put("f-5", "f-6")
+    lake.sync()
+    assert int(local.stat().st_mtime) == second + 2
+    assert lake.query(count, {}, max_age_s=60).to_pylist() == [{"n": 2, "first": "f-5"}]

@@ -20,8 +20,7 @@ from chalicelib import clients
 from chalicelib.export.run import Exporter
 from chalicelib.settings import from_env
 from clickstream.admin.tables import ensure_bucket, ensure_table
-from clickstream.lake import LocalLake, catalog, run_query, translate
-from clickstream.lake.duck import DuckLake
+from clickstream.lake import LocalLake, catalog, mirrored_lake, run_query, translate
 from clickstream.lake.mirror import Mirror
 from clickstream.lake.params import NOTHING_ROLLED
 from clickstream.traffic import FUNNEL, generate, send, store_sender
@@ -60,7 +59,7 @@ def world(local_stack, tmp_path_factory) -> Iterator[tuple[Truth, dict[str, Loca
         ).run_once()
         assert report.status == "exported"
     root = tmp_path_factory.mktemp("lake-cache")
-    lake = LocalLake(DuckLake(root), Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, root))
+    lake = mirrored_lake(Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, root))
     lake.sync()
     # The same files two ways: the closed days from the rollups the second run wrote (the local
     # default), and every day from raw events (rolled_through left at nothing rolled up).

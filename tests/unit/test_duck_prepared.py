@@ -1,4 +1,4 @@
-"""The local engine plans each statement once (clickstream.lake.duck: PREPARE, then EXECUTE with
+"""The local engine prepares each statement once (clickstream.lake.duck: PREPARE, then EXECUTE with
 the values written as literals). A value must reach the statement exactly as bound, whatever it
 holds, and the answers must stay the lake's as files come and go."""
 

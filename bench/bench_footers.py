@@ -1,0 +1,154 @@
+"""The Parquet footers kept between queries, measured: the local engine with DuckDB's
+``parquet_metadata_cache`` on (clickstream.lake.duck.DuckLake ``cache_metadata``, as
+``mirrored_lake`` runs it for the dashboard) against the same engine reading every footer again at
+every statement (the release before), in one run.
+
+    .venv/bin/python -m bench.bench_footers [--repeat 5] [--no-doc]
+
+Why: a DuckDB statement with parameters that scans files is bound and optimized again at every
+EXECUTE (DuckDB keeps only its parse: ``PreparedStatement::CanCachePlan``), and binding a view over
+``read_parquet`` opens the files it names for their schema; the page's statement names the month
+table about 65 times. A JSON profile of the ended 30-day page (2026-12-04, 22:30): 0.60 s in the
+planner and 0.17 s in the optimizer of 1.09 s.
+
+Lake: bench.bench_month_panels' (built there when missing). Each way, alternating, ``--repeat``
+times, medians:
+
+1. **Answers**: the 16 panels over four ranges and both bot settings, equal row for row both ways.
+2. **The batched page** (LocalLake.query_many) over 30 days with the raw last day and over the 30
+   days ended at the last rolled-up day; the kept way also **first after an export**: the raw last
+   day's events files and November's month files (what an export rewrites) renamed into place
+   again before the run (new inodes, so DuckDB reads their footers again, as after a sync).
+3. **The dashboard's request** (/dashboard/api/panels, the previous period included), ended and
+   running period.
+
+Figures go to docs/performance-dashboard.md, section "Parquet footers kept".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock
+
+from bench._docsection import write_section
+from bench.bench_dashboard_queries import APP, LAST_DAY, machine
+from bench.bench_month_panels import DOC, LAKE, ROLLED, build_months, ensure_modeled, params, rows_of, time_batched, with_state
+from bench.bench_rollups import time_dashboard
+from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
+from clickstream.lake import directory_lake, query_names
+from tests.rollup_helpers import same
+
+MARK = "## Parquet footers kept"
+
+
+def rewrite_as_an_export_does() -> int:
+    """The files an export rewrites for a running day (its events, the current month's rows),
+    renamed into place again with the same bytes: new inodes, as the mirror's renames give."""
+    files = [*(LAKE / "events" / f"app_id={APP}" / f"dt={LAST_DAY}").glob("*.parquet")]
+    files += (LAKE / MONTH_TABLE / f"app_id={APP}").glob("dim=*/month=2026-11/*.parquet")
+    for f in files:
+        copy = f.with_name(f".{f.name}.copy")
+        shutil.copyfile(f, copy)
+        os.replace(copy, f)
+    return len(files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-doc", action="store_true")
+    args = parser.parse_args(argv)
+    uptime_before = os.popen("uptime").read().strip()
+    print(f"machine: {machine()}\n{uptime_before}")
+    ensure_modeled()
+    if not (LAKE / MONTH_TABLE).is_dir():
+        build_months(LAKE)
+    with_state(LAKE, str(ROLLED))
+    # the benchmark's lake is not written while it is read (a rewrite below is a rename)
+    read, kept = directory_lake(LAKE), directory_lake(LAKE, cache_metadata=True)
+    through = str(ROLLED)
+
+    lo, hi = LAST_DAY - timedelta(days=29), LAST_DAY
+    ranges = [(lo, hi), (lo, ROLLED), (ROLLED - timedelta(days=6), ROLLED), (date(2026, 11, 1), hi)]
+    checked = 0
+    for a, b in ranges:
+        for bots in (False, True):
+            for name in query_names():
+                values = params(name, a, b, through, bots)
+                assert same(rows_of(kept, name, values), rows_of(read, name, values)), (name, a, b, bots)
+                checked += 1
+    print(f"answers: {checked} (panel, range, bot setting) equal both ways")
+
+    rewritten = 0
+
+    def first(lo_: date, hi_: date) -> float:
+        nonlocal rewritten
+        rewritten = rewrite_as_an_export_does()
+        return time_batched(kept, lo_, hi_, through)
+
+    ended = datetime.combine(hi + timedelta(days=1), clock(0, 5), tzinfo=timezone.utc)
+    running = datetime.combine(hi, clock(18, 0), tzinfo=timezone.utc)
+    runs: dict[str, list[float]] = {}
+    for _ in range(args.repeat):
+        for case, lo_, hi_ in (("running", lo, hi), ("ended", lo, ROLLED)):
+            runs.setdefault(f"page {case} read", []).append(time_batched(read, lo_, hi_, through))
+            runs.setdefault(f"page {case} kept, first after an export", []).append(first(lo_, hi_))
+            runs.setdefault(f"page {case} kept", []).append(time_batched(kept, lo_, hi_, through))
+        for case, now in (("running", running), ("ended", ended)):
+            runs.setdefault(f"dashboard {case} read", []).append(time_dashboard(read, lo, hi, now)[0])
+            runs.setdefault(f"dashboard {case} kept", []).append(time_dashboard(kept, lo, hi, now)[0])
+        print("so far: " + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items()))
+    m = {k: statistics.median(v) for k, v in runs.items()}
+    uptime_after = os.popen("uptime").read().strip()
+
+    def pair(key: str, other: str = "kept") -> str:
+        return f"{m[f'{key} read']:.2f} -> {m[f'{key} {other}']:.2f} s ({m[f'{key} {other}'] / m[f'{key} read']:.2f})"
+
+    summary = [
+        f"* the 16 panels as one batched statement, 30 days with the raw last day: {pair('page running')}; "
+        f"first after an export {pair('page running', 'kept, first after an export')}",
+        f"* the same ended at the last rolled-up day: {pair('page ended')}; first after an export "
+        f"{pair('page ended', 'kept, first after an export')}",
+        f"* the dashboard's request (the previous period included), running period: {pair('dashboard running')}",
+        f"* the same, ended period: {pair('dashboard ended')}",
+    ]
+    print("\n".join(summary))
+    if args.no_doc:
+        return 0
+    singles = "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items())
+    write_section(
+        DOC,
+        MARK,
+        [
+            MARK,
+            "",
+            f"Command: `.venv/bin/python -m bench.bench_footers --repeat {args.repeat}`  ",
+            f"Machine: {machine()}  ",
+            f"Load before: `{uptime_before}`  ",
+            f"Load after: `{uptime_after}`",
+            "",
+            "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
+            f"through {ROLLED}). Before: every footer read again at every statement (`DuckLake(cache_metadata=False)`, "
+            "the release before); after: the footers kept between queries (`cache_metadata=True`, as `mirrored_lake` "
+            f"runs the dashboard). Both prepared. {checked} answers (16 panels x 4 ranges x both bot settings) equal "
+            "both ways. \"First after an export\": the raw last day's events files and November's month files "
+            f"({rewritten} files, what an export rewrites for a running day) renamed into place again before the run, "
+            "so their footers are read again.",
+            "",
+            f"Same run, alternating, medians of {args.repeat}:",
+            "",
+            *summary,
+            "",
+            f"Single runs: {singles}.",
+            "",
+        ],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
