@@ -1,28 +1,31 @@
-"""The Parquet footers kept between queries, measured: the local engine with DuckDB's
-``parquet_metadata_cache`` on (clickstream.lake.duck.DuckLake ``cache_metadata``, as
-``mirrored_lake`` runs it for the dashboard) against the same engine reading every footer again at
-every statement (the release before), in one run.
+"""Binding the dashboard's page, measured: the local engine as the dashboard runs it (the Parquet
+footers kept between queries: DuckDB's ``parquet_metadata_cache``, clickstream.lake.duck.DuckLake
+``cache_metadata``, as ``mirrored_lake`` runs it; and the month arm's last day U bound as a
+parameter: clickstream.lake.month_reads.with_upto) against the release before (every footer read
+again at every statement, U written out as Athena runs it), and the footers kept alone, in one
+run.
 
     .venv/bin/python -m bench.bench_footers [--repeat 5] [--no-doc]
 
 Why: a DuckDB statement with parameters that scans files is bound and optimized again at every
-EXECUTE (DuckDB keeps only its parse: ``PreparedStatement::CanCachePlan``), and binding a view over
-``read_parquet`` opens the files it names for their schema; the page's statement names the month
-table about 65 times. A JSON profile of the ended 30-day page (2026-12-04, 22:30): 0.60 s in the
-planner and 0.17 s in the optimizer of 1.09 s.
+EXECUTE (DuckDB keeps only its parse: ``PreparedStatement::CanCachePlan``); binding a view over
+``read_parquet`` opens the files it names for their schema (the page's statement names the month
+table about 65 times), and U's expression is two thirds of the page's 276 KB. A JSON profile of
+the ended 30-day page (2026-12-04, 22:30): 0.60 s in the planner and 0.17 s in the optimizer of
+1.09 s.
 
 Lake: bench.bench_month_panels' (built there when missing). Each way, alternating, ``--repeat``
 times, medians:
 
-1. **Answers**: the 16 panels over four ranges and both bot settings, equal row for row both ways.
+1. **Answers**: the 16 panels over four ranges and both bot settings, equal row for row all ways.
 2. **The batched page** (LocalLake.query_many) over 30 days with the raw last day and over the 30
-   days ended at the last rolled-up day; the kept way also **first after an export**: the raw last
-   day's events files and November's month files (what an export rewrites) renamed into place
-   again before the run (new inodes, so DuckDB reads their footers again, as after a sync).
+   days ended at the last rolled-up day; the dashboard's way also **first after an export**: the
+   raw last day's events files and November's month files (what an export rewrites) renamed into
+   place again before the run (new inodes, so DuckDB reads their footers again, as after a sync).
 3. **The dashboard's request** (/dashboard/api/panels, the previous period included), ended and
    running period.
 
-Figures go to docs/performance-dashboard.md, section "Parquet footers kept".
+Figures go to docs/performance-dashboard.md, section "Binding the page".
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from clickstream.lake import directory_lake, query_names
 from tests.rollup_helpers import same
 
-MARK = "## Parquet footers kept"
+MARK = "## Binding the page: footers kept, U bound"
 
 
 def rewrite_as_an_export_does() -> int:
@@ -69,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         build_months(LAKE)
     with_state(LAKE, str(ROLLED))
     # the benchmark's lake is not written while it is read (a rewrite below is a rename)
-    read, kept = directory_lake(LAKE), directory_lake(LAKE, cache_metadata=True)
+    read = directory_lake(LAKE, bind_upto=False)
+    footers = directory_lake(LAKE, cache_metadata=True, bind_upto=False)
+    kept = directory_lake(LAKE, cache_metadata=True)
     through = str(ROLLED)
 
     lo, hi = LAST_DAY - timedelta(days=29), LAST_DAY
@@ -79,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         for bots in (False, True):
             for name in query_names():
                 values = params(name, a, b, through, bots)
-                assert same(rows_of(kept, name, values), rows_of(read, name, values)), (name, a, b, bots)
+                before = rows_of(read, name, values)
+                assert same(rows_of(kept, name, values), before) and same(rows_of(footers, name, values), before), (name, a, bots)
                 checked += 1
-    print(f"answers: {checked} (panel, range, bot setting) equal both ways")
+    print(f"answers: {checked} (panel, range, bot setting) equal all ways")
 
     rewritten = 0
 
@@ -96,10 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):
         for case, lo_, hi_ in (("running", lo, hi), ("ended", lo, ROLLED)):
             runs.setdefault(f"page {case} read", []).append(time_batched(read, lo_, hi_, through))
+            runs.setdefault(f"page {case} footers", []).append(time_batched(footers, lo_, hi_, through))
             runs.setdefault(f"page {case} kept, first after an export", []).append(first(lo_, hi_))
             runs.setdefault(f"page {case} kept", []).append(time_batched(kept, lo_, hi_, through))
         for case, now in (("running", running), ("ended", ended)):
             runs.setdefault(f"dashboard {case} read", []).append(time_dashboard(read, lo, hi, now)[0])
+            runs.setdefault(f"dashboard {case} footers", []).append(time_dashboard(footers, lo, hi, now)[0])
             runs.setdefault(f"dashboard {case} kept", []).append(time_dashboard(kept, lo, hi, now)[0])
         print("so far: " + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items()))
     m = {k: statistics.median(v) for k, v in runs.items()}
@@ -110,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = [
         f"* the 16 panels as one batched statement, 30 days with the raw last day: {pair('page running')}; "
-        f"first after an export {pair('page running', 'kept, first after an export')}",
+        f"first after an export {pair('page running', 'kept, first after an export')}; the footers kept alone "
+        f"{pair('page running', 'footers')}",
         f"* the same ended at the last rolled-up day: {pair('page ended')}; first after an export "
-        f"{pair('page ended', 'kept, first after an export')}",
-        f"* the dashboard's request (the previous period included), running period: {pair('dashboard running')}",
-        f"* the same, ended period: {pair('dashboard ended')}",
+        f"{pair('page ended', 'kept, first after an export')}; the footers kept alone {pair('page ended', 'footers')}",
+        f"* the dashboard's request (the previous period included), running period: {pair('dashboard running')}; "
+        f"the footers kept alone {pair('dashboard running', 'footers')}",
+        f"* the same, ended period: {pair('dashboard ended')}; the footers kept alone {pair('dashboard ended', 'footers')}",
     ]
     print("\n".join(summary))
     if args.no_doc:
@@ -132,10 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             f"Load after: `{uptime_after}`",
             "",
             "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
-            f"through {ROLLED}). Before: every footer read again at every statement (`DuckLake(cache_metadata=False)`, "
-            "the release before); after: the footers kept between queries (`cache_metadata=True`, as `mirrored_lake` "
-            f"runs the dashboard). Both prepared. {checked} answers (16 panels x 4 ranges x both bot settings) equal "
-            "both ways. \"First after an export\": the raw last day's events files and November's month files "
+            f"through {ROLLED}). Before: every footer read again at every statement and U written out "
+            "(`directory_lake(cache_metadata=False, bind_upto=False)`, the release before); after: the footers kept "
+            "between queries and U bound (`cache_metadata=True, bind_upto=True`, as `mirrored_lake` runs the "
+            'dashboard); "the footers kept alone": `cache_metadata=True, bind_upto=False`. All prepared. '
+            f"{checked} answers (16 panels x 4 ranges x both bot settings) equal all ways. "
+            "\"First after an export\": the raw last day's events files and November's month files "
             f"({rewritten} files, what an export rewrites for a running day) renamed into place again before the run, "
             "so their footers are read again.",
             "",

@@ -17,7 +17,7 @@ from chalicelib.export import rollups
 from chalicelib.lake import layout, rollup
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
-from clickstream.lake import batch, translate
+from clickstream.lake import batch, month_reads, translate
 from clickstream.lake.duck import DuckLake, Profile
 from clickstream.lake.exceptions import LakeUnavailable
 from clickstream.lake.mirror import Mirror, SyncReport
@@ -31,9 +31,12 @@ class LocalLake:
     Session panels are fast because the ETL rolled the closed days up (``rolled_through``).
     """
 
-    def __init__(self, duck: DuckLake, mirror: Mirror | None = None) -> None:
+    def __init__(self, duck: DuckLake, mirror: Mirror | None = None, bind_upto: bool = True) -> None:
         self.duck = duck
         self.mirror = mirror
+        # the month arm's last day as a parameter (month_reads.with_upto); False: written out, as
+        # Athena runs it (bench.bench_footers' baseline)
+        self.bind_upto = bind_upto
         self._synced_at: float | None = None
         self._generation: tuple[int, int] | None = None
         self._lock = threading.RLock()
@@ -68,15 +71,16 @@ class LocalLake:
     def query(self, sql: str, params: Mapping[str, Any], max_age_s: float = 2.0) -> pa.Table:
         """Run Athena SQL (with bound parameters) on the local copy."""
         self.sync(max_age_s)
+        sql, values = self._upto(sql, params)
         duck_sql = translate.to_duckdb(sql)
         try:
-            return self.duck.execute(duck_sql, params)
+            return self.duck.execute(duck_sql, values)
         except LakeUnavailable:
             if self.mirror is None:
                 raise
             # Another process's sync removed a file this query had listed (compaction): once more.
             self.sync(0.0)
-            return self.duck.execute(duck_sql, params)
+            return self.duck.execute(duck_sql, values)
 
     def query_many(self, queries: Sequence[tuple[str, Mapping[str, Any]]], max_age_s: float = 2.0) -> list[pa.Table]:
         """Run many Athena statements (each with its bound parameters) as one DuckDB statement
@@ -84,7 +88,7 @@ class LocalLake:
         as ``query`` returns them. Nothing is kept afterwards. One failing query fails the batch:
         the caller runs them one by one then (clickstream.dashboard.panels.prefetch)."""
         self.sync(max_age_s)
-        composed = batch.compose(queries)
+        composed = batch.compose([self._upto(sql, params) for sql, params in queries])
         try:
             table = self.duck.execute(composed.sql, composed.params)
         except LakeUnavailable:
@@ -152,7 +156,11 @@ class LocalLake:
     def profile(self, sql: str, params: Mapping[str, Any]) -> tuple[pa.Table, Profile]:
         """Run as Athena would and report the files each scan read."""
         self.sync(0.0)
-        return self.duck.profile(translate.to_duckdb(sql), params)
+        sql, values = self._upto(sql, params)
+        return self.duck.profile(translate.to_duckdb(sql), values)
+
+    def _upto(self, sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        return month_reads.with_upto(sql, params) if self.bind_upto else (sql, dict(params))
 
 
 def default_cache_dir(settings: Settings) -> Path:
@@ -174,9 +182,11 @@ def mirrored_lake(mirror: Mirror) -> LocalLake:
     return LocalLake(DuckLake(mirror.root, cache_metadata=True), mirror)
 
 
-def directory_lake(root: Path, threads: int | None = None, prepare: bool = True, cache_metadata: bool = False) -> LocalLake:
+def directory_lake(
+    root: Path, threads: int | None = None, prepare: bool = True, cache_metadata: bool = False, bind_upto: bool = True
+) -> LocalLake:
     """DuckDB over a directory already in the lake's layout (the benchmark's generated lake);
     ``prepare=False``: every statement parsed and bound on every run; ``cache_metadata``: the
     Parquet footers kept between queries, for a directory whose files are not rewritten while
-    it is read (DuckLake)."""
-    return LocalLake(DuckLake(root, threads=threads, prepare=prepare, cache_metadata=cache_metadata))
+    it is read (DuckLake); ``bind_upto=False``: the month arm's last day written out (LocalLake)."""
+    return LocalLake(DuckLake(root, threads=threads, prepare=prepare, cache_metadata=cache_metadata), bind_upto=bind_upto)

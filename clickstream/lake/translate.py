@@ -4,7 +4,9 @@
   becomes ``$name`` and the values are bound by name in a prepared statement. One construct
   is rewritten by hand: the visitor key (chalicelib/lake/visitor_key.py), whose Trino form
   sqlglot turns into functions DuckDB lacks (``for_duckdb``, which clickstream/lake/batch.py
-  applies too).
+  applies too). Before that, the local engine puts the month arm's last day U, written out in the
+  Athena text wherever it is used, in a parameter of its own (clickstream.lake.month_reads
+  ``with_upto``: a third of the page's SQL to bind at every run).
 * Athena: ``:name`` becomes ``?`` in the original text and the values travel separately as
   execution parameters, in order of appearance (a name used twice is sent twice).
 

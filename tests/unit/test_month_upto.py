@@ -1,0 +1,99 @@
+"""The local engine binds U itself (clickstream.lake.month_reads.with_upto): the month arm's last
+day, written out in the SQL wherever it is used (Athena binds parameters only in WHERE clauses),
+is a parameter on DuckDB, its value computed in Python from the same values. The two must agree
+for any values the SQL can be given, and a panel must answer the same either way."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clickstream.lake import catalog, directory_lake, month_reads, prepare, translate
+from clickstream.lake.duck import DuckLake
+from clickstream.lake.params import NOTHING_ROLLED
+from tests.rollup_helpers import APP, answers, same
+from tests.unit.test_month_panels import MONTH_PANELS, click, event, rolled_lake
+
+
+def prepared(name: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The panel's Athena SQL and its values, of ``values`` those it takes."""
+    names = translate.parameter_names(catalog.resolve(name)[0])
+    return prepare(name, {k: v for k, v in values.items() if k in names})
+
+
+DAYS = st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=DAYS, last=DAYS, months=st.one_of(DAYS, st.just(None)), rolled=st.one_of(DAYS, st.just(None)))
+def test_u_computed_in_python_is_u_as_its_sql_computes_it(first: date, last: date, months: date | None, rolled: date | None):
+    values = {
+        "date_from": first.isoformat(),
+        "date_to": last.isoformat(),
+        "months_through": months.isoformat() if months else NOTHING_ROLLED,
+        "rolled_through": rolled.isoformat() if rolled else NOTHING_ROLLED,
+    }
+    # (DuckDB types U as a timestamp where the CASE mixes a date and a day before one: midnight)
+    u = month_reads._UPTO
+    sql = translate.to_duckdb(
+        f"SELECT CAST(CAST({u} AS date) AS varchar), CAST({u} AS timestamp) = CAST(CAST({u} AS date) AS timestamp)"
+    )
+    expected, midnight = duckdb.connect().execute(sql, values).fetchone()  # type: ignore[misc]
+    assert month_reads.upto(values) == expected and midnight
+
+
+def test_a_statement_without_u_or_without_its_values_is_left_as_it_is():
+    values = {"app_id": APP, "date_from": "2026-11-01", "date_to": "2026-11-02"}
+    assert month_reads.with_upto("SELECT 1 WHERE :app_id = 'a'", values) == ("SELECT 1 WHERE :app_id = 'a'", values)
+    sql, _ = prepare("browsers", values)
+    assert month_reads.with_upto(sql, {**values, "months_through": "not a day", "rolled_through": NOTHING_ROLLED})[0] == sql
+
+
+def test_every_panel_answers_the_same_with_u_bound_as_with_u_written_out(tmp_path: Path):
+    # GIVEN visitors over two months, rolled up and built into month rows, and a raw last day
+    days = [date(2026, 9, 28), date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 3), date(2026, 10, 4)]
+    events = [
+        event(0, "v1", days[0], "Firefox"),
+        event(1, "v1", days[2], "Firefox"),
+        event(2, "v2", days[1], "Chrome", referrer_host="news.example", utm_source="news", utm_campaign="launch"),
+        event(3, "v2", days[3], "Firefox"),
+        event(4, "v3", days[2], "Chrome", referrer_host="news.example"),
+        event(5, "bot", days[1], "", bot=True),
+        event(6, "v2", days[4], "Firefox", path="/other"),
+        event(7, "v4", days[4], "Chrome"),
+        click(8, "v1", days[0], "LIKE_WOOD", geo=(52.52, 13.4)),
+        click(9, "v1", days[4], "LIKE_WOOD", geo=(52.54, 13.41)),
+        click(10, "v3", days[2], "CLICK_LANG"),
+    ]
+    lake = rolled_lake(tmp_path, events)
+    duck, local = DuckLake(lake.root), directory_lake(lake.root)
+    through = str(days[3])
+    cases = [  # (range, months_through, bots): U at months_through, at rolled_through, before the range
+        ((days[0], days[4]), through, False),
+        ((days[0], days[4]), str(days[1]), True),
+        ((days[1], days[3]), through, True),
+        ((days[2], days[4]), NOTHING_ROLLED, False),
+        ((days[4], days[4]), through, False),
+        ((days[0] - timedelta(days=200), days[4]), through, True),  # longer than the lookback
+    ]
+    checked = 0
+    for (lo, hi), months, bots in cases:
+        values = {"app_id": APP, "date_from": lo, "date_to": hi, "include_bots": bots}
+        values |= {"rolled_through": through, "months_through": months}
+        for name in MONTH_PANELS:
+            # WHEN the panel runs as Athena's text (U written out) and as the local engine runs
+            # it (U bound), alone and in the page's batch
+            written = answers(duck, name, values)
+            sql, bound = prepared(name, values)
+            assert month_reads.UPTO_PARAMETER in month_reads.with_upto(sql, bound)[1]
+            # THEN the answers are the same
+            assert same(local.query(sql, bound, max_age_s=3600).to_pylist(), written), (name, lo, hi, months, bots)
+            checked += 1
+        page = local.query_many([prepared(n, values) for n in MONTH_PANELS], max_age_s=3600)
+        assert all(same(t.to_pylist(), answers(duck, n, values)) for n, t in zip(MONTH_PANELS, page, strict=True))
+    assert checked == len(cases) * len(MONTH_PANELS)
