@@ -130,7 +130,7 @@ class DuckLake:
     def __init__(self, root: Path, threads: int | None = None, prepare: bool = True, cache_metadata: bool = False) -> None:
         """``cache_metadata``: keep each Parquet file's footer between queries (DuckDB's
         ``parquet_metadata_cache``), which saves reading it again at every statement's binding
-        and scan (docs/performance-dashboard.md, *Parquet footers kept*). DuckDB trusts a kept
+        and scan (docs/performance-dashboard.md, *Binding the page*). DuckDB trusts a kept
         footer while the file's device, inode, size and modification second are the ones it
         read, so a file rewritten in place (the same inode) with the same size in the same second
         would be read with the old footer. Only for a directory whose writer rules that out: the
