@@ -33,17 +33,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
-from datetime import date, datetime, timedelta, timezone
-from datetime import time as clock
+from datetime import date
 
 from bench._docsection import write_section
+from bench._pagebench import THROUGH, alternate, check_answers, ratio, ready, singles
 from bench.bench_dashboard_queries import APP, LAST_DAY, machine
-from bench.bench_month_panels import DOC, LAKE, ROLLED, build_months, ensure_modeled, params, rows_of, time_batched, with_state
-from bench.bench_rollups import time_dashboard
+from bench.bench_month_panels import DOC, LAKE, ROLLED, time_batched
 from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
-from clickstream.lake import directory_lake, query_names
-from tests.rollup_helpers import same
+from clickstream.lake import directory_lake
 
 MARK = "## Binding the page: footers kept, U bound"
 
@@ -67,54 +64,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     uptime_before = os.popen("uptime").read().strip()
     print(f"machine: {machine()}\n{uptime_before}")
-    ensure_modeled()
-    if not (LAKE / MONTH_TABLE).is_dir():
-        build_months(LAKE)
-    with_state(LAKE, str(ROLLED))
+    ready()
     # the benchmark's lake is not written while it is read (a rewrite below is a rename)
     read = directory_lake(LAKE, bind_upto=False)
     footers = directory_lake(LAKE, cache_metadata=True, bind_upto=False)
     kept = directory_lake(LAKE, cache_metadata=True)
-    through = str(ROLLED)
-
-    lo, hi = LAST_DAY - timedelta(days=29), LAST_DAY
-    ranges = [(lo, hi), (lo, ROLLED), (ROLLED - timedelta(days=6), ROLLED), (date(2026, 11, 1), hi)]
-    checked = 0
-    for a, b in ranges:
-        for bots in (False, True):
-            for name in query_names():
-                values = params(name, a, b, through, bots)
-                before = rows_of(read, name, values)
-                assert same(rows_of(kept, name, values), before) and same(rows_of(footers, name, values), before), (name, a, bots)
-                checked += 1
+    checked = check_answers([read, footers, kept])
     print(f"answers: {checked} (panel, range, bot setting) equal all ways")
 
     rewritten = 0
 
-    def first(lo_: date, hi_: date) -> float:
+    def first(lo: date, hi: date) -> float:
         nonlocal rewritten
         rewritten = rewrite_as_an_export_does()
-        return time_batched(kept, lo_, hi_, through)
+        return time_batched(kept, lo, hi, THROUGH)
 
-    ended = datetime.combine(hi + timedelta(days=1), clock(0, 5), tzinfo=timezone.utc)
-    running = datetime.combine(hi, clock(18, 0), tzinfo=timezone.utc)
-    runs: dict[str, list[float]] = {}
-    for _ in range(args.repeat):
-        for case, lo_, hi_ in (("running", lo, hi), ("ended", lo, ROLLED)):
-            runs.setdefault(f"page {case} read", []).append(time_batched(read, lo_, hi_, through))
-            runs.setdefault(f"page {case} footers", []).append(time_batched(footers, lo_, hi_, through))
-            runs.setdefault(f"page {case} kept, first after an export", []).append(first(lo_, hi_))
-            runs.setdefault(f"page {case} kept", []).append(time_batched(kept, lo_, hi_, through))
-        for case, now in (("running", running), ("ended", ended)):
-            runs.setdefault(f"dashboard {case} read", []).append(time_dashboard(read, lo, hi, now)[0])
-            runs.setdefault(f"dashboard {case} footers", []).append(time_dashboard(footers, lo, hi, now)[0])
-            runs.setdefault(f"dashboard {case} kept", []).append(time_dashboard(kept, lo, hi, now)[0])
-        print("so far: " + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items()))
-    m = {k: statistics.median(v) for k, v in runs.items()}
+    pages = {
+        "read": lambda lo, hi: time_batched(read, lo, hi, THROUGH),
+        "footers": lambda lo, hi: time_batched(footers, lo, hi, THROUGH),
+        "kept, first after an export": first,
+        "kept": lambda lo, hi: time_batched(kept, lo, hi, THROUGH),
+    }
+    runs = alternate(args.repeat, pages, {"read": read, "footers": footers, "kept": kept})
     uptime_after = os.popen("uptime").read().strip()
 
     def pair(key: str, other: str = "kept") -> str:
-        return f"{m[f'{key} read']:.2f} -> {m[f'{key} {other}']:.2f} s ({m[f'{key} {other}'] / m[f'{key} read']:.2f})"
+        return ratio(runs, key, "read", other)
 
     summary = [
         f"* the 16 panels as one batched statement, 30 days with the raw last day: {pair('page running')}; "
@@ -129,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary))
     if args.no_doc:
         return 0
-    singles = "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items())
     write_section(
         DOC,
         MARK,
@@ -155,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *summary,
             "",
-            f"Single runs: {singles}.",
+            f"Single runs: {singles(runs)}.",
             "",
         ],
     )

@@ -26,16 +26,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-from datetime import date, datetime, timedelta, timezone
-from datetime import time as clock
+from datetime import date
 
 from bench._docsection import write_section
-from bench.bench_dashboard_queries import LAST_DAY, machine
-from bench.bench_month_panels import DOC, LAKE, ROLLED, build_months, ensure_modeled, params, rows_of, time_batched, with_state
-from bench.bench_rollups import time_dashboard
-from clickstream.lake import directory_lake, query_names
-from tests.rollup_helpers import same
+from bench._pagebench import THROUGH, alternate, check_answers, ratio, ready, singles
+from bench.bench_dashboard_queries import machine
+from bench.bench_month_panels import DOC, LAKE, ROLLED, time_batched
+from clickstream.lake import directory_lake
 
 MARK = "## Prepared statements"
 
@@ -47,45 +44,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     uptime_before = os.popen("uptime").read().strip()
     print(f"machine: {machine()}\n{uptime_before}")
-    ensure_modeled()
-    if not (LAKE / "rollup_visitor_months").is_dir():
-        build_months(LAKE)
-    with_state(LAKE, str(ROLLED))
+    ready()
     bound, prepared = directory_lake(LAKE, prepare=False), directory_lake(LAKE)
-    through = str(ROLLED)
-
-    lo, hi = LAST_DAY - timedelta(days=29), LAST_DAY
-    ranges = [(lo, hi), (lo, ROLLED), (ROLLED - timedelta(days=6), ROLLED), (date(2026, 11, 1), hi)]
-    checked = 0
-    for a, b in ranges:
-        for bots in (False, True):
-            for name in query_names():
-                values = params(name, a, b, through, bots)
-                assert same(rows_of(prepared, name, values), rows_of(bound, name, values)), (name, a, b, bots)
-                checked += 1
+    checked = check_answers([bound, prepared])
     print(f"answers: {checked} (panel, range, bot setting) equal both ways")
 
-    def first(lo_: date, hi_: date) -> float:
+    def first(lo: date, hi: date) -> float:
         prepared.duck.refresh(recreate=True)
-        return time_batched(prepared, lo_, hi_, through)
+        return time_batched(prepared, lo, hi, THROUGH)
 
-    ended = datetime.combine(hi + timedelta(days=1), clock(0, 5), tzinfo=timezone.utc)
-    running = datetime.combine(hi, clock(18, 0), tzinfo=timezone.utc)
-    runs: dict[str, list[float]] = {}
-    for _ in range(args.repeat):
-        for case, lo_, hi_ in (("running", lo, hi), ("ended", lo, ROLLED)):
-            runs.setdefault(f"page {case} bound", []).append(time_batched(bound, lo_, hi_, through))
-            runs.setdefault(f"page {case} prepared, first after a change", []).append(first(lo_, hi_))
-            runs.setdefault(f"page {case} prepared", []).append(time_batched(prepared, lo_, hi_, through))
-        for case, now in (("running", running), ("ended", ended)):
-            runs.setdefault(f"dashboard {case} bound", []).append(time_dashboard(bound, lo, hi, now)[0])
-            runs.setdefault(f"dashboard {case} prepared", []).append(time_dashboard(prepared, lo, hi, now)[0])
-        print("so far: " + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items()))
-    m = {k: statistics.median(v) for k, v in runs.items()}
+    pages = {
+        "bound": lambda lo, hi: time_batched(bound, lo, hi, THROUGH),
+        "prepared, first after a change": first,
+        "prepared": lambda lo, hi: time_batched(prepared, lo, hi, THROUGH),
+    }
+    runs = alternate(args.repeat, pages, {"bound": bound, "prepared": prepared})
     uptime_after = os.popen("uptime").read().strip()
 
     def pair(key: str, other: str = "prepared") -> str:
-        return f"{m[f'{key} bound']:.2f} -> {m[f'{key} {other}']:.2f} s ({m[f'{key} {other}'] / m[f'{key} bound']:.2f})"
+        return ratio(runs, key, "bound", other)
 
     summary = [
         f"* the 16 panels as one batched statement, 30 days with the raw last day: {pair('page running')}; "
@@ -98,7 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary))
     if args.no_doc:
         return 0
-    singles = "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items())
     write_section(
         DOC,
         MARK,
@@ -125,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *summary,
             "",
-            f"Single runs: {singles}.",
+            f"Single runs: {singles(runs)}.",
             "",
         ],
     )

@@ -5,6 +5,7 @@ for any values the SQL can be given, and a panel must answer the same either way
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,21 +56,24 @@ def test_a_statement_without_u_or_without_its_values_is_left_as_it_is():
 
 
 def test_every_panel_answers_the_same_with_u_bound_as_with_u_written_out(tmp_path: Path):
-    # GIVEN visitors over two months, rolled up and built into month rows, and a raw last day
+    # GIVEN visitors over two months (returning ones, ones switching browsers or arriving from a
+    # referrer, a bot, clicks), rolled up and built into month rows through days[3], and a raw
+    # last day
     days = [date(2026, 9, 28), date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 3), date(2026, 10, 4)]
-    events = [
-        event(0, "v1", days[0], "Firefox"),
-        event(1, "v1", days[2], "Firefox"),
-        event(2, "v2", days[1], "Chrome", referrer_host="news.example", utm_source="news", utm_campaign="launch"),
-        event(3, "v2", days[3], "Firefox"),
-        event(4, "v3", days[2], "Chrome", referrer_host="news.example"),
-        event(5, "bot", days[1], "", bot=True),
-        event(6, "v2", days[4], "Firefox", path="/other"),
-        event(7, "v4", days[4], "Chrome"),
-        click(8, "v1", days[0], "LIKE_WOOD", geo=(52.52, 13.4)),
-        click(9, "v1", days[4], "LIKE_WOOD", geo=(52.54, 13.41)),
-        click(10, "v3", days[2], "CLICK_LANG"),
-    ]
+    draw = random.Random(3)
+    events: list[dict[str, Any]] = []
+    for v in range(8):
+        for day in draw.sample(days, draw.randint(1, 3)):
+            i = len(events)
+            if v == 7:
+                events.append(event(i, "bot", day, "", bot=True))
+            elif draw.random() < 0.3:
+                events.append(click(i, f"v{v}", day, draw.choice(["LIKE_WOOD", "CLICK_LANG"]), geo=(52.5, 13.4)))
+            else:
+                source = {"referrer_host": "news.example", "utm_source": "news"} if draw.random() < 0.3 else {}
+                events.append(
+                    event(i, f"v{v}", day, draw.choice(["Firefox", "Chrome"]), path=draw.choice(["/demo", "/other"]), **source)
+                )
     lake = rolled_lake(tmp_path, events)
     duck, local = DuckLake(lake.root), directory_lake(lake.root)
     through = str(days[3])
