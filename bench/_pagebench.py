@@ -4,13 +4,16 @@ equal every way, then every way timed in turn, ``repeat`` times, on the same ran
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 from typing import Callable, Mapping, Sequence
 
-from bench.bench_dashboard_queries import LAST_DAY
-from bench.bench_month_panels import LAKE, ROLLED, build_months, ensure_modeled, params, rows_of, with_state
+from bench._docsection import write_section
+from bench.bench_dashboard_queries import LAST_DAY, machine
+from bench.bench_month_panels import DOC, LAKE, ROLLED, build_months, ensure_modeled, params, rows_of, with_state
 from bench.bench_rollups import time_dashboard
 from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from clickstream.lake import LocalLake, query_names
@@ -22,12 +25,20 @@ FIRST = LAST_DAY - timedelta(days=29)  # the 30-day page: FIRST..LAST_DAY runnin
 Page = Callable[[date, date], float]  # the batched page over a range, in seconds
 
 
-def ready() -> None:
-    """bench.bench_month_panels' lake, its month rows and state, built where missing."""
+def start(argv: list[str] | None, description: str) -> tuple[argparse.Namespace, str]:
+    """The options (``--repeat``, ``--no-doc``) and the load before, printed with the machine;
+    bench.bench_month_panels' lake, its month rows and state built where missing."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-doc", action="store_true")
+    args = parser.parse_args(argv)
+    uptime_before = os.popen("uptime").read().strip()
+    print(f"machine: {machine()}\n{uptime_before}")
     ensure_modeled()
     if not (LAKE / MONTH_TABLE).is_dir():
         build_months(LAKE)
     with_state(LAKE, THROUGH)
+    return args, uptime_before
 
 
 def check_answers(lakes: Sequence[LocalLake]) -> int:
@@ -71,3 +82,32 @@ def ratio(runs: Mapping[str, list[float]], key: str, base: str, other: str) -> s
 
 def singles(runs: Mapping[str, list[float]]) -> str:
     return "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items())
+
+
+def report(
+    module: str, mark: str, repeat: int, uptime_before: str, lake: str, summary: list[str], runs: Mapping[str, list[float]]
+) -> None:
+    """docs/performance-dashboard.md's section ``mark``: the command, the machine and its load,
+    ``lake`` (what was compared), the ``summary`` lines and every single run."""
+    uptime_after = os.popen("uptime").read().strip()
+    write_section(
+        DOC,
+        mark,
+        [
+            mark,
+            "",
+            f"Command: `.venv/bin/python -m bench.{module} --repeat {repeat}`  ",
+            f"Machine: {machine()}  ",
+            f"Load before: `{uptime_before}`  ",
+            f"Load after: `{uptime_after}`",
+            "",
+            lake,
+            "",
+            f"Same run, alternating, medians of {repeat}:",
+            "",
+            *summary,
+            "",
+            f"Single runs: {singles(runs)}.",
+            "",
+        ],
+    )

@@ -30,15 +30,13 @@ Figures go to docs/performance-dashboard.md, section "Binding the page".
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from datetime import date
 
-from bench._docsection import write_section
-from bench._pagebench import THROUGH, alternate, check_answers, ratio, ready, singles
-from bench.bench_dashboard_queries import APP, LAST_DAY, machine
-from bench.bench_month_panels import DOC, LAKE, ROLLED, time_batched
+from bench._pagebench import THROUGH, alternate, check_answers, ratio, report, start
+from bench.bench_dashboard_queries import APP, LAST_DAY
+from bench.bench_month_panels import LAKE, ROLLED, time_batched
 from chalicelib.lake.month.dimensions import TABLE as MONTH_TABLE
 from clickstream.lake import directory_lake
 
@@ -58,13 +56,7 @@ def rewrite_as_an_export_does() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-doc", action="store_true")
-    args = parser.parse_args(argv)
-    uptime_before = os.popen("uptime").read().strip()
-    print(f"machine: {machine()}\n{uptime_before}")
-    ready()
+    args, uptime_before = start(argv, __doc__ or "")
     # the benchmark's lake is not written while it is read (a rewrite below is a rename)
     read = directory_lake(LAKE, bind_upto=False)
     footers = directory_lake(LAKE, cache_metadata=True, bind_upto=False)
@@ -86,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         "kept": lambda lo, hi: time_batched(kept, lo, hi, THROUGH),
     }
     runs = alternate(args.repeat, pages, {"read": read, "footers": footers, "kept": kept})
-    uptime_after = os.popen("uptime").read().strip()
 
     def pair(key: str, other: str = "kept") -> str:
         return ratio(runs, key, "read", other)
@@ -104,35 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary))
     if args.no_doc:
         return 0
-    write_section(
-        DOC,
-        MARK,
-        [
-            MARK,
-            "",
-            f"Command: `.venv/bin/python -m bench.bench_footers --repeat {args.repeat}`  ",
-            f"Machine: {machine()}  ",
-            f"Load before: `{uptime_before}`  ",
-            f"Load after: `{uptime_after}`",
-            "",
-            "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
-            f"through {ROLLED}). Before: every footer read again at every statement and U written out "
-            "(`directory_lake(cache_metadata=False, bind_upto=False)`, the release before); after: the footers kept "
-            "between queries and U bound (`cache_metadata=True, bind_upto=True`, as `mirrored_lake` runs the "
-            'dashboard); "the footers kept alone": `cache_metadata=True, bind_upto=False`. All prepared. '
-            f"{checked} answers (16 panels x 4 ranges x both bot settings) equal all ways. "
-            "\"First after an export\": the raw last day's events files and November's month files "
-            f"({rewritten} files, what an export rewrites for a running day) renamed into place again before the run, "
-            "so their footers are read again.",
-            "",
-            f"Same run, alternating, medians of {args.repeat}:",
-            "",
-            *summary,
-            "",
-            f"Single runs: {singles(runs)}.",
-            "",
-        ],
+    lake = (
+        "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
+        f"through {ROLLED}). Before: every footer read again at every statement and U written out "
+        "(`directory_lake(cache_metadata=False, bind_upto=False)`, the release before); after: the footers kept "
+        "between queries and U bound (`cache_metadata=True, bind_upto=True`, as `mirrored_lake` runs the "
+        'dashboard); "the footers kept alone": `cache_metadata=True, bind_upto=False`. All prepared. '
+        f"{checked} answers (16 panels x 4 ranges x both bot settings) equal all ways. "
+        "\"First after an export\": the raw last day's events files and November's month files "
+        f"({rewritten} files, what an export rewrites for a running day) renamed into place again before the run, "
+        "so their footers are read again."
     )
+    report("bench_footers", MARK, args.repeat, uptime_before, lake, summary, runs)
     return 0
 
 

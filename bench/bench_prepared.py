@@ -24,27 +24,17 @@ Figures go to docs/performance-dashboard.md, section "Prepared statements".
 
 from __future__ import annotations
 
-import argparse
-import os
 from datetime import date
 
-from bench._docsection import write_section
-from bench._pagebench import THROUGH, alternate, check_answers, ratio, ready, singles
-from bench.bench_dashboard_queries import machine
-from bench.bench_month_panels import DOC, LAKE, ROLLED, time_batched
+from bench._pagebench import THROUGH, alternate, check_answers, ratio, report, start
+from bench.bench_month_panels import LAKE, ROLLED, time_batched
 from clickstream.lake import directory_lake
 
 MARK = "## Prepared statements"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-doc", action="store_true")
-    args = parser.parse_args(argv)
-    uptime_before = os.popen("uptime").read().strip()
-    print(f"machine: {machine()}\n{uptime_before}")
-    ready()
+    args, uptime_before = start(argv, __doc__ or "")
     bound, prepared = directory_lake(LAKE, prepare=False), directory_lake(LAKE)
     checked = check_answers([bound, prepared])
     print(f"answers: {checked} (panel, range, bot setting) equal both ways")
@@ -59,7 +49,6 @@ def main(argv: list[str] | None = None) -> int:
         "prepared": lambda lo, hi: time_batched(prepared, lo, hi, THROUGH),
     }
     runs = alternate(args.repeat, pages, {"bound": bound, "prepared": prepared})
-    uptime_after = os.popen("uptime").read().strip()
 
     def pair(key: str, other: str = "prepared") -> str:
         return ratio(runs, key, "bound", other)
@@ -75,36 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary))
     if args.no_doc:
         return 0
-    write_section(
-        DOC,
-        MARK,
-        [
-            MARK,
-            "",
-            f"Command: `.venv/bin/python -m bench.bench_prepared --repeat {args.repeat}`  ",
-            f"Machine: {machine()}  ",
-            f"Load before: `{uptime_before}`  ",
-            f"Load after: `{uptime_after}`",
-            "",
-            "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
-            f"through {ROLLED}). Before: every statement parsed and bound with its values on every run "
-            "(`DuckLake(prepare=False)`, the release before); after: prepared once per statement text (DuckDB keeps "
-            "the parse and binds it again at each EXECUTE) and executed with the values as literals "
-            f"(`clickstream/lake/duck.py`). {checked} answers (16 panels x 4 ranges x both bot settings) equal both "
-            'ways. "First after a change that re-creates the views": `refresh(recreate=True)` before the run, which '
-            "re-creates the views and drops the prepared statements, as a sync does when a table's view changes (its "
-            "first file, a file with new columns), so the run prepares the page again. A sync after an export that "
-            "added files of the columns the tables already had keeps the statements: the page is then as prepared "
-            "already.",
-            "",
-            f"Same run, alternating, medians of {args.repeat}:",
-            "",
-            *summary,
-            "",
-            f"Single runs: {singles(runs)}.",
-            "",
-        ],
+    lake = (
+        "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
+        f"through {ROLLED}). Before: every statement parsed and bound with its values on every run "
+        "(`DuckLake(prepare=False)`, the release before); after: prepared once per statement text (DuckDB keeps "
+        "the parse and binds it again at each EXECUTE) and executed with the values as literals "
+        f"(`clickstream/lake/duck.py`). {checked} answers (16 panels x 4 ranges x both bot settings) equal both "
+        'ways. "First after a change that re-creates the views": `refresh(recreate=True)` before the run, which '
+        "re-creates the views and drops the prepared statements, as a sync does when a table's view changes (its "
+        "first file, a file with new columns), so the run prepares the page again. A sync after an export that "
+        "added files of the columns the tables already had keeps the statements: the page is then as prepared "
+        "already."
     )
+    report("bench_prepared", MARK, args.repeat, uptime_before, lake, summary, runs)
     return 0
 
 
