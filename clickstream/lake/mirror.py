@@ -116,11 +116,14 @@ class Mirror:
                 second = _second(self.root / rel)
                 if second is not None:
                     deleted[rel] = second
+            if gone:  # their seconds recorded before the files go, so that no kill loses one
+                self._write_gone(deleted)
+            for rel in gone:
                 (self.root / rel).unlink(missing_ok=True)
                 have.pop(rel)
                 self._prune(self.root / rel)
             if touched or gone:  # unchanged, it stays the same file (generation)
-                self._write_json(GONE, {r: s for r, s in deleted.items() if s > self.clock() - GONE_KEPT_S})
+                self._write_gone(deleted)
                 self._write_json(MANIFEST, have)
         apps = frozenset(rel.split("/")[1].split("=", 1)[1] for rel in touched | set(gone))
         return SyncReport(downloaded, len(gone), len(remote) - downloaded, size, round(time.monotonic() - started, 3), apps)
@@ -130,6 +133,9 @@ class Mirror:
             return {str(k): int(v) for k, v in json.loads((self.root / GONE).read_text()).items()}
         except (FileNotFoundError, ValueError, AttributeError):
             return {}
+
+    def _write_gone(self, deleted: dict[str, int]) -> None:
+        self._write_json(GONE, {r: s for r, s in deleted.items() if s > self.clock() - GONE_KEPT_S})
 
     def _stamp(self, previous: list[int | None]) -> float:
         """A modification time from the clock, in a later whole second than ``previous`` (the
