@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from clickstream.lake import catalog, directory_lake, month_reads, prepare, translate
 from clickstream.lake.duck import DuckLake
 from clickstream.lake.params import NOTHING_ROLLED
+from tests.month_helpers import MONTH_PANELS, click, event, rolled_lake
 from tests.rollup_helpers import APP, answers, same
-from tests.unit.test_month_panels import MONTH_PANELS, click, event, rolled_lake
 
 
 def prepared(name: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
