@@ -31,12 +31,15 @@ class LocalLake:
     Session panels are fast because the ETL rolled the closed days up (``rolled_through``).
     """
 
-    def __init__(self, duck: DuckLake, mirror: Mirror | None = None, bind_upto: bool = True) -> None:
+    def __init__(self, duck: DuckLake, mirror: Mirror | None = None, bind_upto: bool = True, prune_months: bool = True) -> None:
         self.duck = duck
         self.mirror = mirror
         # the month arm's last day as a parameter (month_reads.with_upto); False: written out, as
         # Athena runs it (bench.bench_footers' baseline)
         self.bind_upto = bind_upto
+        # with U bound, the month arm's scans a range cannot keep left out; False: all bound and
+        # planned (bench.bench_footers' baseline for it)
+        self.prune_months = prune_months
         self._synced_at: float | None = None
         self._generation: tuple[int, int] | None = None
         self._lock = threading.RLock()
@@ -160,7 +163,7 @@ class LocalLake:
         return self.duck.profile(translate.to_duckdb(sql), values)
 
     def _upto(self, sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        return month_reads.with_upto(sql, params) if self.bind_upto else (sql, dict(params))
+        return month_reads.with_upto(sql, params, prune=self.prune_months) if self.bind_upto else (sql, dict(params))
 
 
 def default_cache_dir(settings: Settings) -> Path:
@@ -183,10 +186,17 @@ def mirrored_lake(mirror: Mirror) -> LocalLake:
 
 
 def directory_lake(
-    root: Path, threads: int | None = None, prepare: bool = True, cache_metadata: bool = False, bind_upto: bool = True
+    root: Path,
+    threads: int | None = None,
+    prepare: bool = True,
+    cache_metadata: bool = False,
+    bind_upto: bool = True,
+    prune_months: bool = True,
 ) -> LocalLake:
     """DuckDB over a directory already in the lake's layout (the benchmark's generated lake);
     ``prepare=False``: every statement parsed and bound on every run; ``cache_metadata``: the
     Parquet footers kept between queries, for a directory whose files are not rewritten while
-    it is read (DuckLake); ``bind_upto=False``: the month arm's last day written out (LocalLake)."""
-    return LocalLake(DuckLake(root, threads=threads, prepare=prepare, cache_metadata=cache_metadata), bind_upto=bind_upto)
+    it is read (DuckLake); ``bind_upto=False``: the month arm's last day written out,
+    ``prune_months=False``: its every scan bound (LocalLake)."""
+    duck = DuckLake(root, threads=threads, prepare=prepare, cache_metadata=cache_metadata)
+    return LocalLake(duck, bind_upto=bind_upto, prune_months=prune_months)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,60 @@ def test_u_computed_in_python_is_u_as_its_sql_computes_it(first: date, last: dat
     assert month_reads.upto(values) == expected and midnight
 
 
+def _month_rows(draw: Callable[[st.SearchStrategy[Any]], Any], first: date, last: date) -> list[dict[str, Any]]:
+    """Month rows of the ``browser`` dimension in the months of [first, last] and the one before
+    and after each: a day mask (all rows, and people: a subset), its first and last days, a prev
+    or none."""
+    months = max(0, (last.year * 12 + last.month) - (first.year * 12 + first.month))
+    rows = []
+    for i in range(draw(st.integers(0, 12))):
+        month = date(first.year, first.month, 15) + timedelta(days=30.5 * draw(st.integers(-1, months + 1)))
+        month = month.replace(day=1)
+        days = ((month + timedelta(days=32)).replace(day=1) - month).days
+        mask = draw(st.integers(1, 2**days - 1))
+        people = mask & draw(st.integers(0, 2**days - 1))
+        row: dict[str, Any] = {"app_id": APP, "dim": "browser", "month": f"{month:%Y-%m}", "browser": f"b{i % 3}"}
+        for who, bits in (("all", mask), ("people", people)):
+            set_days = [d + 1 for d in range(days) if bits >> d & 1]
+            row[f"mask_{who}"] = bits
+            row[f"first_day_{who}"] = set_days[0] if set_days else None
+            row[f"last_day_{who}"] = set_days[-1] if set_days else None
+            row[f"prev_{who}"] = draw(st.one_of(st.just(None), st.dates(month - timedelta(days=120), month - timedelta(days=1))))
+        rows.append(row)
+    return rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), first=DAYS, span=st.one_of(st.integers(-40, 40), st.integers(-40, 160)), bots=st.booleans())
+def test_the_month_scans_left_out_for_a_range_select_nothing_for_it(data: st.DataObject, first: date, span: int, bots: bool):
+    # GIVEN month rows around a range [first, U] (U up to five months on, or before first)
+    last = first + timedelta(days=span)
+    rows = _month_rows(data.draw, first, last)
+    con = duckdb.connect()
+    day, date32 = pa.int8(), pa.date32()
+    schema = pa.schema(
+        [("app_id", pa.string()), ("dim", pa.string()), ("month", pa.string()), ("browser", pa.string())]
+        + [(f"mask_{w}", pa.int32()) for w in ("all", "people")]
+        + [(f"{c}_{w}", day) for c in ("first_day", "last_day") for w in ("all", "people")]
+        + [(f"prev_{w}", date32) for w in ("all", "people")]
+    )
+    con.register("drawn", pa.Table.from_pylist(rows, schema=schema))
+    con.execute("CREATE TABLE rollup_visitor_months AS SELECT * FROM drawn")
+    values = {"app_id": APP, "date_from": first.isoformat(), "include_bots": bots}
+    values |= {name: last.isoformat() for name in ("date_to", "months_through", "rolled_through")}
+    dim = next(d for d in month_reads.DIMENSIONS if d.name == "browser")
+
+    # WHEN the derived table is read whole and with only the scans cases_of keeps
+    def read(kept: tuple[int, ...]) -> list[Any]:
+        sql = translate.to_duckdb(f"SELECT browser FROM {month_reads._rows(dim, kept)} AS mr ORDER BY browser")
+        return con.execute(sql, values).fetchall()
+
+    kept = month_reads.cases_of(first, date.fromisoformat(month_reads.upto(values) or ""))
+    # THEN the rows are the same, and every scan left out selects nothing
+    assert read(kept) == read(month_reads.ALL_CASES)
+    assert all(read((i,)) == [] for i in month_reads.ALL_CASES if i not in kept)
+
+
 def test_a_statement_without_u_or_without_its_values_is_left_as_it_is():
     values = {"app_id": APP, "date_from": "2026-11-01", "date_to": "2026-11-02"}
     assert month_reads.with_upto("SELECT 1 WHERE :app_id = 'a'", values) == ("SELECT 1 WHERE :app_id = 'a'", values)
@@ -83,6 +138,7 @@ def test_every_panel_answers_the_same_with_u_bound_as_with_u_written_out(tmp_pat
         ((days[1], days[3]), through, True),
         ((days[2], days[4]), NOTHING_ROLLED, False),
         ((days[4], days[4]), through, False),
+        ((days[0] - timedelta(days=45), days[4]), through, False),  # a month between (September)
         ((days[0] - timedelta(days=200), days[4]), through, True),  # longer than the lookback
     ]
     checked = 0
