@@ -1,9 +1,10 @@
 """Binding the dashboard's page, measured: the local engine as the dashboard runs it (the Parquet
 footers kept between queries: DuckDB's ``parquet_metadata_cache``, clickstream.lake.duck.DuckLake
 ``cache_metadata``, as ``mirrored_lake`` runs it; and the month arm's last day U bound as a
-parameter: clickstream.lake.month_reads.with_upto) against the release before (every footer read
-again at every statement, U written out as Athena runs it), and the footers kept alone, in one
-run.
+parameter: clickstream.lake.month_reads.with_upto, with the month arm's scans that the range
+cannot keep left out) against the release before (every footer read again at every statement, U
+written out as Athena runs it), the footers kept alone, and U bound with every month scan kept
+(the release before the scans were left out), in one run.
 
     .venv/bin/python -m bench.bench_footers [--repeat 5] [--no-doc]
 
@@ -17,7 +18,8 @@ the ended 30-day page (2026-12-04, 22:30): 0.60 s in the planner and 0.17 s in t
 Lake: bench.bench_month_panels' (built there when missing). Each way, alternating, ``--repeat``
 times, medians:
 
-1. **Answers**: the 16 panels over four ranges and both bot settings, equal row for row all ways.
+1. **Answers**: the 16 panels over four ranges and both bot settings, equal row for row all ways
+   (the ranges within one month and over two months: both ways of leaving scans out).
 2. **The batched page** (LocalLake.query_many) over 30 days with the raw last day and over the 30
    days ended at the last rolled-up day; the dashboard's way also **first after an export**: the
    raw last day's events files and November's month files (what an export rewrites) renamed into
@@ -60,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     # the benchmark's lake is not written while it is read (a rewrite below is a rename)
     read = directory_lake(LAKE, bind_upto=False)
     footers = directory_lake(LAKE, cache_metadata=True, bind_upto=False)
+    every_scan = directory_lake(LAKE, cache_metadata=True, prune_months=False)
     kept = directory_lake(LAKE, cache_metadata=True)
-    checked = check_answers([read, footers, kept])
+    checked = check_answers([read, footers, every_scan, kept])
     print(f"answers: {checked} (panel, range, bot setting) equal all ways")
 
     rewritten = 0
@@ -74,13 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     pages = {
         "read": lambda lo, hi: time_batched(read, lo, hi, THROUGH),
         "footers": lambda lo, hi: time_batched(footers, lo, hi, THROUGH),
+        "every month scan": lambda lo, hi: time_batched(every_scan, lo, hi, THROUGH),
         "kept, first after an export": first,
         "kept": lambda lo, hi: time_batched(kept, lo, hi, THROUGH),
     }
     runs = alternate(args.repeat, pages, {"read": read, "footers": footers, "kept": kept})
 
-    def pair(key: str, other: str = "kept") -> str:
-        return ratio(runs, key, "read", other)
+    def pair(key: str, other: str = "kept", base: str = "read") -> str:
+        return ratio(runs, key, base, other)
 
     summary = [
         f"* the 16 panels as one batched statement, 30 days with the raw last day: {pair('page running')}; "
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{pair('page running', 'footers')}",
         f"* the same ended at the last rolled-up day: {pair('page ended')}; first after an export "
         f"{pair('page ended', 'kept, first after an export')}; the footers kept alone {pair('page ended', 'footers')}",
+        f"* the month scans a range cannot keep left out, against every one bound (footers kept and U bound both "
+        f"ways): running {pair('page running', base='every month scan')}; ended {pair('page ended', base='every month scan')}",
         f"* the dashboard's request (the previous period included), running period: {pair('dashboard running')}; "
         f"the footers kept alone {pair('dashboard running', 'footers')}",
         f"* the same, ended period: {pair('dashboard ended')}; the footers kept alone {pair('dashboard ended', 'footers')}",
@@ -100,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         f"through {ROLLED}). Before: every footer read again at every statement and U written out "
         "(`directory_lake(cache_metadata=False, bind_upto=False)`, the release before); after: the footers kept "
         "between queries and U bound (`cache_metadata=True, bind_upto=True`, as `mirrored_lake` runs the "
-        'dashboard); "the footers kept alone": `cache_metadata=True, bind_upto=False`. All prepared. '
+        'dashboard); "the footers kept alone": `cache_metadata=True, bind_upto=False`; "every month scan": '
+        "`cache_metadata=True, prune_months=False`. All prepared. "
         f"{checked} answers (16 panels x 4 ranges x both bot settings) equal all ways. "
         "\"First after an export\": the raw last day's events files and November's month files "
         f"({rewritten} files, what an export rewrites for a running day) renamed into place again before the run, "
