@@ -20,10 +20,18 @@ from chalicelib.export import rollups
 from chalicelib.lake.parquetio import Lake
 from chalicelib.settings import Settings
 from clickstream.lake import catalog, translate
-from clickstream.lake.exceptions import LakeUnavailable, QueryError
+from clickstream.lake.exceptions import LakeUnavailable, QueryError, ScanCutoffReached
 from clickstream.lake.params import athena_literal
 
 ReadSql = Callable[..., Any]
+
+# A workgroup's per-query data usage control cancels a query that scans more than its cutoff
+# (https://docs.aws.amazon.com/athena/latest/ug/workgroups-setting-control-limits-cloudwatch.html:
+# "If any query that runs in the workgroup exceeds the limit, it is canceled"); awswrangler raises
+# QueryCancelled with the state's reason (awswrangler/athena/_executions.py, wait_query). The
+# reason reads "Bytes scanned limit was exceeded" (as reported in dbt-labs/dbt-adapters#1221,
+# whose adapter retried such queries silently); matched too in case a path reports it as failed.
+_SCAN_LIMIT = "bytes scanned limit"
 
 
 def workgroup_for(settings: Settings) -> str:
@@ -57,8 +65,17 @@ def run(
             ctas_approach=False,
             boto3_session=boto3_session,
         )
-    except Exception as exc:  # awswrangler raises QueryFailed, botocore its ClientErrors
+    except Exception as exc:  # awswrangler raises QueryFailed and QueryCancelled, botocore its ClientErrors
         kind = type(exc).__name__
+        if kind == "QueryCancelled" or _SCAN_LIMIT in str(exc).lower():
+            raise ScanCutoffReached(
+                f"Athena cancelled the query ({exc}). The stack's workgroup "
+                f"{workgroup or workgroup_for(settings)} cancels a query once it has scanned more than its "
+                "per-query cutoff (the stack parameter AthenaBytesScannedCutoff, 1 GiB by default), and bills "
+                "what it scanned: run again, it is cancelled again. A shorter range scans less, and a range "
+                "ended at the last rolled-up day reads no visitor key of the month rows "
+                "(docs/performance-dashboard.md)"
+            ) from exc
         if kind in ("QueryFailed", "InvalidArgumentValue", "InvalidArgument"):
             raise QueryError(f"Athena refused the query: {exc}") from exc
         raise LakeUnavailable(f"Athena could not run the query ({kind}): {exc}") from exc

@@ -13,5 +13,10 @@ class ParamError(QueryError):
     """A parameter is missing, unknown or malformed; the message names it and what it takes."""
 
 
+class ScanCutoffReached(QueryError):
+    """Athena cancelled the query, as the stack's workgroup cancels one that scans more than its
+    per-query cutoff: run again, it is cancelled (and billed) again."""
+
+
 class LakeUnavailable(TransientError):
     """S3, Athena or the local cache could not be read or written; a retry may help."""

@@ -6,15 +6,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import boto3
 import duckdb
 import pandas as pd
 import pytest
+from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chalicelib.errors import TransientError
 from chalicelib.settings import from_env
 from clickstream.lake import athena, prepare, translate
-from clickstream.lake.exceptions import LakeUnavailable, ParamError, QueryError
+from clickstream.lake.exceptions import LakeUnavailable, ParamError, QueryError, ScanCutoffReached
 from clickstream.lake.params import athena_literal, bind, parse_pairs
 
 SQL = """-- :not_a_param in a comment
@@ -148,22 +151,56 @@ def test_athena_gets_qmark_sql_and_execution_parameters():
     assert "demo" not in call["sql"] and call["sql"].count("?") == len(names)
 
 
+class _AthenaOnly(boto3.Session):
+    """A session whose Athena client is ``client`` (stubbed), for awswrangler to call."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
+        self._athena = client
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        assert (kwargs.get("service_name") or args[0]) == "athena"
+        return self._athena
+
+
+def _ended(state: str, reason: str | None = None, error: str | None = None) -> Any:
+    """awswrangler's calls for one query (the workgroup's settings, the start, the state), with
+    the query ending in ``state`` for ``reason``, or the first call failing with ``error``."""
+    client = boto3.client("athena", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
+    stubber = Stubber(client)
+    if error:
+        stubber.add_client_error("get_work_group", service_error_code=error, http_status_code=500)
+    else:
+        configuration = {
+            "ResultConfiguration": {"OutputLocation": "s3://bucket/athena-results/"},
+            "EnforceWorkGroupConfiguration": True,
+            "BytesScannedCutoffPerQuery": 1073741824,
+        }
+        stubber.add_response("get_work_group", {"WorkGroup": {"Name": "clickstream-dev", "Configuration": configuration}})
+        stubber.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+        status = {"State": state, **({"StateChangeReason": reason} if reason else {})}
+        stubber.add_response("get_query_execution", {"QueryExecution": {"QueryExecutionId": "q-1", "Status": status}})
+    stubber.activate()
+    return _AthenaOnly(client)
+
+
 def test_athena_failures_keep_their_kind():
-    class QueryFailed(Exception):
-        pass
-
+    # GIVEN awswrangler itself, over Athena's responses for a query that fails, one cancelled by
+    # the workgroup's scan cutoff, and a failing service
     settings = from_env({})
-
-    def refuse(**kwargs: Any) -> None:
-        raise QueryFailed("SYNTAX_ERROR: line 1:8")
-
-    def unreachable(**kwargs: Any) -> None:
-        raise ConnectionError("no route")
-
-    with pytest.raises(QueryError, match="SYNTAX_ERROR"):
-        athena.run("SELECT 1", {}, settings, read_sql=refuse)
-    with pytest.raises(LakeUnavailable, match="no route"):
-        athena.run("SELECT 1", {}, settings, read_sql=unreachable)
+    # WHEN the query runs, THEN a wrong query is a terminal error naming Athena's reason
+    with pytest.raises(QueryError, match="SYNTAX_ERROR") as failed:
+        athena.run("SELECT 1", {}, settings, boto3_session=_ended("FAILED", "SYNTAX_ERROR: line 1:8"))
+    assert not isinstance(failed.value, ScanCutoffReached)
+    # a query over the cutoff is terminal too (a retry is cancelled and billed again), and says
+    # which limit and what scans less
+    with pytest.raises(ScanCutoffReached, match="Bytes scanned limit was exceeded") as cancelled:
+        athena.run("SELECT 1", {}, settings, boto3_session=_ended("CANCELLED", "Bytes scanned limit was exceeded"))
+    assert "AthenaBytesScannedCutoff" in str(cancelled.value) and athena.workgroup_for(settings) in str(cancelled.value)
+    assert isinstance(cancelled.value, QueryError) and not isinstance(cancelled.value, TransientError)
+    # and a failing service is transient
+    with pytest.raises(LakeUnavailable, match="InternalServerException"):
+        athena.run("SELECT 1", {}, settings, boto3_session=_ended("", error="InternalServerException"))
 
 
 def test_view_statements_come_in_dependency_order():
