@@ -140,7 +140,6 @@ class DuckLake:
         self.root.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
         self._con.execute("SET TimeZone = 'UTC'")
-        self.cache_metadata = cache_metadata
         if cache_metadata:
             self._con.execute("SET parquet_metadata_cache = true")
         self._lock = threading.RLock()
