@@ -37,6 +37,7 @@ to nothing itself once the values are bound, DuckDB binds and plans all it is gi
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any, Mapping
 
 from chalicelib.lake.month.dimensions import DIMENSIONS, LOOKBACK_MONTHS, TABLE, Dimension
@@ -86,6 +87,7 @@ def cases_of(first: date, last: date) -> tuple[int, ...]:
     return (1, 2, 3) if months > 1 else (1, 3)
 
 
+@lru_cache(maxsize=None)  # 13 dimensions x a few kept sets; the catalog asks for each at every expansion
 def _rows(dim: Dimension, kept: tuple[int, ...] = ALL_CASES) -> str:
     """``@month_rows_<dim>``: the month arm's rows of ``dim`` as a derived table of its value
     columns (``one`` for ``overall``), each row one visitor of [date_from, U] with its value (a
