@@ -56,10 +56,16 @@ def check_answers(lakes: Sequence[LocalLake]) -> int:
     return checked
 
 
-def alternate(repeat: int, pages: Mapping[str, Page], dashboards: Mapping[str, LocalLake]) -> dict[str, list[float]]:
+def alternate(
+    repeat: int,
+    pages: Mapping[str, Page],
+    dashboards: Mapping[str, LocalLake],
+    before: Mapping[str, Callable[[], None]] | None = None,
+) -> dict[str, list[float]]:
     """Each way in turn, ``repeat`` times: ``page <running|ended> <way>`` (30 days with the raw last
     day, and ended at the last rolled-up day) and ``dashboard <running|ended> <way>`` (one
-    /dashboard/api/panels request over the same 30 days, now in its last day or just after it)."""
+    /dashboard/api/panels request over the same 30 days, now in its last day or just after it),
+    ``before[way]`` called before each of that way's requests."""
     ended = datetime.combine(LAST_DAY + timedelta(days=1), clock(0, 5), tzinfo=timezone.utc)
     running = datetime.combine(LAST_DAY, clock(18, 0), tzinfo=timezone.utc)
     runs: dict[str, list[float]] = {}
@@ -69,6 +75,7 @@ def alternate(repeat: int, pages: Mapping[str, Page], dashboards: Mapping[str, L
                 runs.setdefault(f"page {case} {way}", []).append(page(FIRST, hi))
         for case, now in (("running", running), ("ended", ended)):
             for way, lake in dashboards.items():
+                (before or {}).get(way, lambda: None)()
                 runs.setdefault(f"dashboard {case} {way}", []).append(time_dashboard(lake, FIRST, LAST_DAY, now)[0])
         print("so far: " + "; ".join(f"{k} {' '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items()))
     return runs
