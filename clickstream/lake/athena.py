@@ -67,7 +67,7 @@ def run(
         )
     except Exception as exc:  # awswrangler raises QueryFailed and QueryCancelled, botocore its ClientErrors
         kind = type(exc).__name__
-        if kind == "QueryCancelled" or _SCAN_LIMIT in str(exc).lower():
+        if _SCAN_LIMIT in str(exc).lower():
             raise ScanCutoffReached(
                 f"Athena cancelled the query ({exc}). The stack's workgroup "
                 f"{workgroup or workgroup_for(settings)} cancels a query once it has scanned more than its "
@@ -75,6 +75,11 @@ def run(
                 "what it scanned: run again, it is cancelled again. A shorter range scans less, and a range "
                 "ended at the last rolled-up day reads no visitor key of the month rows "
                 "(docs/performance-dashboard.md)"
+            ) from exc
+        if kind == "QueryCancelled":  # by someone, or something, other than the scan cutoff
+            raise QueryError(
+                f"Athena cancelled the query ({str(exc) or 'no reason given'}) before it finished, so it "
+                "returned no rows; the cancellation came from outside this run (the console, StopQueryExecution)"
             ) from exc
         if kind in ("QueryFailed", "InvalidArgumentValue", "InvalidArgument"):
             raise QueryError(f"Athena refused the query: {exc}") from exc

@@ -157,3 +157,32 @@ def test_every_panel_answers_the_same_with_u_bound_as_with_u_written_out(tmp_pat
         page = local.query_many([prepared(n, values) for n in MONTH_PANELS], max_age_s=3600)
         assert all(same(t.to_pylist(), answers(duck, n, values)) for n, t in zip(MONTH_PANELS, page, strict=True))
     assert checked == len(cases) * len(MONTH_PANELS)
+
+
+def test_a_range_over_two_months_runs_without_the_scans_it_cannot_keep():
+    # GIVEN every month panel's SQL over a range from one month into the next, its month rows
+    # built through the range's end
+    values = {"app_id": APP, "date_from": "2026-10-20", "date_to": "2026-11-05"}
+    values |= {"months_through": "2026-11-05", "rolled_through": "2026-11-05"}
+    assert month_reads.cases_of(date(2026, 10, 20), date(2026, 11, 5)) == (1, 3)
+
+    def scans(sql: str, kept: tuple[int, ...]) -> list[str]:
+        """The dimensions whose month rows ``sql`` reads with the scans ``kept``, U bound."""
+        bound = f"CAST(:{month_reads.UPTO_PARAMETER} AS date)"
+        return [d.name for d in month_reads.DIMENSIONS if month_reads._rows(d, kept).replace(month_reads._UPTO, bound) in sql]
+
+    reading = []
+    for name in MONTH_PANELS:
+        sql, _ = catalog.resolve(name)
+        # WHEN U is bound, with the scans pruned and without
+        pruned, _ = month_reads.with_upto(sql, values)
+        whole, _ = month_reads.with_upto(sql, values, prune=False)
+        # THEN the pruned SQL reads each dimension's month rows with the first and last months'
+        # scans alone, none with all four, and the SQL without pruning the other way round
+        assert not scans(pruned, month_reads.ALL_CASES) and not scans(whole, (1, 3)), name
+        assert scans(pruned, (1, 3)) == scans(whole, month_reads.ALL_CASES), name
+        if scans(whole, month_reads.ALL_CASES):
+            reading.append(name)
+            assert len(pruned) < len(whole), name
+    # (the panels that read month rows at all: all but the daily series)
+    assert len(reading) >= len(MONTH_PANELS) - 2, reading

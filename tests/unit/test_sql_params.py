@@ -198,6 +198,10 @@ def test_athena_failures_keep_their_kind():
         athena.run("SELECT 1", {}, settings, boto3_session=_ended("CANCELLED", "Bytes scanned limit was exceeded"))
     assert "AthenaBytesScannedCutoff" in str(cancelled.value) and athena.workgroup_for(settings) in str(cancelled.value)
     assert isinstance(cancelled.value, QueryError) and not isinstance(cancelled.value, TransientError)
+    # a query cancelled for another reason is not mistaken for the cutoff
+    with pytest.raises(QueryError, match="Query cancelled by user") as stopped:
+        athena.run("SELECT 1", {}, settings, boto3_session=_ended("CANCELLED", "Query cancelled by user"))
+    assert not isinstance(stopped.value, ScanCutoffReached) and "AthenaBytesScannedCutoff" not in str(stopped.value)
     # and a failing service is transient
     with pytest.raises(LakeUnavailable, match="InternalServerException"):
         athena.run("SELECT 1", {}, settings, boto3_session=_ended("", error="InternalServerException"))
