@@ -92,10 +92,21 @@ def singles(runs: Mapping[str, list[float]]) -> str:
 
 
 def report(
-    module: str, mark: str, repeat: int, uptime_before: str, lake: str, summary: list[str], runs: Mapping[str, list[float]]
-) -> None:
-    """docs/performance-dashboard.md's section ``mark``: the command, the machine and its load,
-    ``lake`` (what was compared), the ``summary`` lines and every single run."""
+    module: str,
+    mark: str,
+    args: argparse.Namespace,
+    uptime_before: str,
+    lake: str,
+    summary: list[str],
+    runs: Mapping[str, list[float]],
+) -> int:
+    """The ``summary`` lines printed, and unless ``--no-doc`` docs/performance-dashboard.md's
+    section ``mark``: the command, the machine and its load, ``lake`` (what was compared), the
+    ``summary`` lines and every single run. The benchmark's exit code."""
+    print("\n".join(summary))
+    if args.no_doc:
+        return 0
+    repeat = args.repeat
     uptime_after = os.popen("uptime").read().strip()
     write_section(
         DOC,
@@ -118,3 +129,4 @@ def report(
             "",
         ],
     )
+    return 0

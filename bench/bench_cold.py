@@ -34,7 +34,6 @@ import argparse
 import hashlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -42,10 +41,9 @@ from datetime import datetime, timezone
 from datetime import time as clock
 from pathlib import Path
 
-from bench._docsection import write_section
-from bench._pagebench import FIRST, THROUGH, start
-from bench.bench_dashboard_queries import LAST_DAY, machine
-from bench.bench_month_panels import DOC, LAKE
+from bench._pagebench import FIRST, THROUGH, ratio, report, start
+from bench.bench_dashboard_queries import LAST_DAY
+from bench.bench_month_panels import LAKE
 
 ROOT = Path(__file__).resolve().parent
 MARK = "## The first page in a new process: sqlglot compiled"
@@ -139,44 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     assert same, f"the two builds translated the page differently: {digests}"
 
     def pair(kind: str) -> str:
-        a, b = statistics.median(runs[f"{kind} pure"]), statistics.median(runs[f"{kind} compiled"])
-        return f"{a:.2f} -> {b:.2f} s ({b / a:.2f})"
+        return ratio(runs, kind, "pure", "compiled")
 
     summary = [
         f"* the page's SQL from a cold start (16 statements resolved and translated, the batch composed): {pair('sql')}",
         f"* the first page in the process (30 days, raw last day): {pair('page')}; the page after it {pair('page after')}",
         f"* the first dashboard request in the process (running period, the previous one included): {pair('dashboard')}",
     ]
-    print("\n".join(summary))
-    if args.no_doc:
-        return 0
-    uptime_after = os.popen("uptime").read().strip()
-    singles = "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}" for k, v in runs.items())
-    write_section(
-        DOC,
-        MARK,
-        [
-            MARK,
-            "",
-            f"Command: `.venv/bin/python -m bench.bench_cold --repeat {args.repeat}`  ",
-            f"Machine: {machine()}  ",
-            f"Load before: `{uptime_before}`  ",
-            f"Load after: `{uptime_after}`",
-            "",
-            f"sqlglot {_sqlglot_version()}: pure Python (its wheel, ahead on the child's path) against the "
-            "installed build with sqlglotc's compiled modules. Lake: bench.bench_month_panels' (10,000,000 "
-            f"events 2026-10-22..{LAST_DAY}, rollups through {THROUGH}). Each measure in a new process. "
-            "The page's translated and batched SQL: the same bytes both ways.",
-            "",
-            f"Same run, alternating, medians of {args.repeat}:",
-            "",
-            *summary,
-            "",
-            f"Single runs: {singles}.",
-            "",
-        ],
+    compared = (
+        f"sqlglot {_sqlglot_version()}: pure Python (its wheel, ahead on the child's path) against the "
+        "installed build with sqlglotc's compiled modules. Lake: bench.bench_month_panels' (10,000,000 "
+        f"events 2026-10-22..{LAST_DAY}, rollups through {THROUGH}). Each measure in a new process. "
+        "The page's translated and batched SQL: the same bytes both ways."
     )
-    return 0
+    return report("bench_cold", MARK, args, uptime_before, compared, summary, runs)
 
 
 if __name__ == "__main__":

@@ -107,9 +107,6 @@ def main(argv: list[str] | None = None) -> int:
         f"* the same, ended period: {pair('dashboard ended')}; the footers kept alone {pair('dashboard ended', 'footers')}; "
         f"the narrowed statements kept {pair('dashboard ended', base='kept, narrowed anew')}",
     ]
-    print("\n".join(summary))
-    if args.no_doc:
-        return 0
     lake = (
         "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
         f"through {ROLLED}). Before: every footer read again at every statement and U written out "
@@ -124,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({rewritten} files, what an export rewrites for a running day) renamed into place again before the run, "
         "so their footers are read again."
     )
-    report("bench_footers", MARK, args.repeat, uptime_before, lake, summary, runs)
-    return 0
+    return report("bench_footers", MARK, args, uptime_before, lake, summary, runs)
 
 
 if __name__ == "__main__":

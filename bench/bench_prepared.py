@@ -61,9 +61,6 @@ def main(argv: list[str] | None = None) -> int:
         f"* the dashboard's request (the previous period included), running period: {pair('dashboard running')}",
         f"* the same, ended period: {pair('dashboard ended')}",
     ]
-    print("\n".join(summary))
-    if args.no_doc:
-        return 0
     lake = (
         "Lake: bench.bench_month_panels' (10,000,000 events 2026-10-22..2026-11-20, day rollups and month rows "
         f"through {ROLLED}). Before: every statement parsed and bound with its values on every run "
@@ -76,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "added files of the columns the tables already had keeps the statements: the page is then as prepared "
         "already."
     )
-    report("bench_prepared", MARK, args.repeat, uptime_before, lake, summary, runs)
-    return 0
+    return report("bench_prepared", MARK, args, uptime_before, lake, summary, runs)
 
 
 if __name__ == "__main__":
