@@ -48,7 +48,7 @@ lint: $(PY_STAMP)
 test: $(PY_STAMP) $(NODE_STAMP) lint
 	node web/size-check.mjs
 	node --test web/test/*.test.mjs tests/e2e/*.test.mjs
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --maxschedchunk 2 $(PYTEST_ARGS)  # tests/conftest.py: heavy tests first
 
 bench: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench

@@ -30,6 +30,17 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``heavy`` first, in their order, then the rest in theirs.
+
+    With ``--maxschedchunk 2`` (the Makefile) pytest-xdist hands the collection out two tests at a
+    time as workers free up, so the heavy tests (one to three minutes each) start on both workers
+    from the beginning instead of one of them starting last with the other worker idle. Measured
+    on 2 cores, `make test` with `--durations=0` (2026-12-05): pytest 20:16 before, 18:14 after, for
+    2,110 s of test time summed (17:35 on two workers at best)."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     stack = LocalStack(tmp_path_factory.mktemp("stack"), dynamodb_port=free_port(), s3_port=free_port())

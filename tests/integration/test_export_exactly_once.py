@@ -193,6 +193,7 @@ history = st.lists(
 )
 
 
+@pytest.mark.heavy
 @hsettings(
     max_examples=25,
     deadline=None,

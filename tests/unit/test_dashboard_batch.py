@@ -133,6 +133,7 @@ class Counting(LakeRunner):
         return super().__call__(dataset, params)
 
 
+@pytest.mark.heavy
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories())
 def test_the_page_over_a_lake_answers_the_same_batched_and_one_by_one(

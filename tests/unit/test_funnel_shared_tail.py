@@ -92,6 +92,7 @@ def reference(events: list[dict[str, Any]], lo: date, hi: date, steps: list[str]
     return funnel_rows(counted, steps)
 
 
+@pytest.mark.heavy
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories())
 def test_spec_and_ad_hoc_funnels_answer_as_the_raw_events_alone_and_in_a_page(

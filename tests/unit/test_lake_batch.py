@@ -50,6 +50,7 @@ def check(duck: DuckLake, queries: list[tuple[str, dict[str, Any]]]) -> batch.Ba
     return composed
 
 
+@pytest.mark.heavy
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories())
 def test_a_batched_page_answers_what_each_panel_answers_alone(tmp_path_factory: pytest.TempPathFactory, history: dict[str, Any]):

@@ -44,6 +44,7 @@ def test_the_rollups_cover_the_panels_that_are_expensive():
     }
 
 
+@pytest.mark.heavy
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories())
 def test_every_panel_reads_the_rollups_and_answers_as_raw_events_do(

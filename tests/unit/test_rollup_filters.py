@@ -58,6 +58,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@pytest.mark.heavy
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=cases())
 def test_a_filtered_view_is_the_dashboard_of_the_filtered_events(tmp_path_factory: pytest.TempPathFactory, case: dict[str, Any]):
@@ -216,6 +217,7 @@ def assert_cut_reads_as_raw(
                 assert same(got, raw), (panel, lo, hi, until, filters, bots, got, raw)
 
 
+@pytest.mark.heavy
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=cuts())
 def test_a_cut_period_reads_the_rollups_of_whole_days(tmp_path_factory: pytest.TempPathFactory, case: dict[str, Any]):
