@@ -19,6 +19,9 @@ Each way in a new process (``--child``), alternating, ``--repeat`` times, median
    the raw last day, the first in the process and the one after it.
 3. **The dashboard's request** (/dashboard/api/panels over the same 30 days, now in its last day:
    the previous period included), the first in the process.
+4. **The same request after the warm-up** that ``make run`` does as it starts
+   (clickstream.dashboard.pages.warm_up: the default view answered once, thrown away), compiled
+   sqlglot only, against 3. The warm-up's own time is reported beside it.
 
 The pure build is sqlglot's wheel of the installed version, put ahead of the installed one on the
 child's ``sys.path`` (``pip install --target bench/results/sqlglot-pure-<version>``, once): the
@@ -34,6 +37,7 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -94,6 +98,16 @@ def child(kind: str) -> dict[str, object]:
         from bench.bench_rollups import time_dashboard
 
         running = datetime.combine(LAST_DAY, clock(18, 0), tzinfo=timezone.utc)
+        if kind == "warmed":
+            from bench.bench_dashboard_queries import APP
+            from chalicelib.settings import from_env
+            from clickstream.dashboard.pages import LakeRunner, handlers, warm_up
+            from clickstream.dashboard.spec import load
+
+            started = time.perf_counter()
+            page = handlers(load(), LakeRunner(from_env({}), lake=lake), lambda: [APP], now=lambda: running)["/dashboard"]
+            assert warm_up(page, lambda line: None) == 200
+            out["warm_up"] = time.perf_counter() - started
         out["seconds"] = time_dashboard(lake, FIRST, LAST_DAY, running)[0]
     return out
 
@@ -112,7 +126,7 @@ def run_child(kind: str, way: str, pure: Path) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", choices=("sql", "page", "dashboard"))
+    parser.add_argument("--child", choices=("sql", "page", "dashboard", "warmed"))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
@@ -124,9 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[float]] = {}
     digests: dict[str, set[object]] = {way: set() for way in WAYS}
     for _ in range(args.repeat):
-        for kind in ("sql", "page", "dashboard"):
-            for way in WAYS:
+        for kind in ("sql", "page", "dashboard", "warmed"):
+            for way in WAYS if kind != "warmed" else ("compiled",):
                 out = run_child(kind, way, pure)
+                if kind == "warmed":
+                    runs.setdefault("dashboard warmed-up", []).append(float(out["seconds"]))  # type: ignore[arg-type]
+                    runs.setdefault("the warm-up itself", []).append(float(out["warm_up"]))  # type: ignore[arg-type]
+                    continue
                 runs.setdefault(f"{kind} {way}", []).append(float(out["seconds"]))  # type: ignore[arg-type]
                 if kind == "page":
                     runs.setdefault(f"page after {way}", []).append(float(out["second"]))  # type: ignore[arg-type]
@@ -143,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         f"* the page's SQL from a cold start (16 statements resolved and translated, the batch composed): {pair('sql')}",
         f"* the first page in the process (30 days, raw last day): {pair('page')}; the page after it {pair('page after')}",
         f"* the first dashboard request in the process (running period, the previous one included): {pair('dashboard')}",
+        "* the same request after the warm-up `make run` does as it starts, compiled, against the first in the process: "
+        f"{ratio(runs, 'dashboard', 'compiled', 'warmed-up')}; the warm-up itself "
+        f"{statistics.median(runs['the warm-up itself']):.2f} s (median)",
     ]
     compared = (
         f"sqlglot {_sqlglot_version()}: pure Python (its wheel, ahead on the child's path) against the "

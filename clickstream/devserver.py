@@ -318,6 +318,10 @@ def run() -> None:
         print(f"demo site       http://127.0.0.1:{port}/demo")
         print(f"dashboard       http://127.0.0.1:{port}/dashboard")
         print("Ctrl-C stops everything.", flush=True)
+        # the first page load then finds the dashboard's statements prepared (pages.warm_up)
+        from clickstream.dashboard.pages import warm_up
+
+        threading.Thread(target=warm_up, args=(pages["/dashboard"],), name="dashboard-warm-up", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         server.serve_forever()
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -56,6 +57,22 @@ class DevServer:
         )
         wait_for_port(self.port, timeout_s=60, proc=self.proc)
         return self
+
+    def read_until(self, text: str, timeout_s: float = 60) -> list[str]:
+        """The server's output lines up to and including the first that holds ``text``; the rest
+        is what ``stop`` returns."""
+        assert self.proc is not None and self.proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(self.proc.stdout, selectors.EVENT_READ)
+            while not lines or text not in lines[-1]:
+                left = deadline - time.monotonic()
+                assert left > 0 and waiting.select(left), f"no line with {text!r} in {timeout_s} s: {lines}"
+                line = self.proc.stdout.readline()
+                assert line, f"the server exited before a line with {text!r}: {lines}"
+                lines.append(line)
+        return lines
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> str:
         assert self.proc is not None

@@ -395,3 +395,31 @@ def pages(
         live=dynamodb_live(settings),
         now=now,
     )
+
+
+def warm_up(dashboard: Callable[[str, str, str], Response], say: Callable[[str], None] | None = None) -> int:
+    """Answer the dashboard's first request once, before anybody asks, and throw the answer away.
+
+    The page's first load asks for its default view (/dashboard/api/panels, no query string).
+    The first such request in a process translates and batches every statement (sqlglot), has
+    DuckDB prepare them and reads the lake's Parquet footers: about a second more than the next
+    one (bench/bench_cold.py). ``make run`` calls this in a thread as it starts, so the first
+    request a person makes finds all of that done: the statements are the same text for any app,
+    range and instant (the values are bound), and a request made meanwhile waits on the engine's
+    lock, then runs as the second one would. Returns the status; a failure is said, not raised."""
+    import time
+
+    say = say or (lambda line: print(line, flush=True))
+    started = time.perf_counter()
+    try:
+        status, _, body = dashboard("GET", "/dashboard/api/panels", "")
+    except Exception as exc:  # the server goes on: the first page load does this work itself
+        say(f"dashboard warm-up failed, so the first page load will take longer: {exc}")
+        return 500
+    if status == 200:
+        say(f"dashboard warmed up in {time.perf_counter() - started:.1f} s")
+    else:
+        say(
+            f"dashboard warm-up answered {status}, so the first page load will take longer: {body[:300].decode(errors='replace')}"
+        )
+    return status

@@ -104,3 +104,17 @@ def test_api_answers_over_http(server: DevServer) -> None:
     assert too_big.status_code == 413
     assert xml.status_code == 415
     assert (partial.status_code, [r["index"] for r in partial.json()["rejected"]]) == (200, [1])
+
+
+def test_the_dashboard_is_warmed_up_as_the_server_starts(server: DevServer) -> None:
+    # GIVEN `make run` started on a fresh data dir
+    server.start()
+    try:
+        # WHEN it has started THEN it answers the dashboard's default view once by itself...
+        said = server.read_until("dashboard warm")
+        assert said[-1].startswith("dashboard warmed up in "), said
+        # ...and the page's own first load is answered
+        answer = requests.get(f"{server.url}/dashboard/api/panels", timeout=60)
+        assert answer.status_code == 200 and answer.json()["params"]["app_id"] == "demo"
+    finally:
+        server.stop()
