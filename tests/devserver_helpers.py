@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -37,6 +37,7 @@ class DevServer:
         for name in ("CLICKSTREAM_DYNAMODB_ENDPOINT", "CLICKSTREAM_S3_ENDPOINT", "CLICKSTREAM_TABLE", "CLICKSTREAM_BUCKET"):
             self.env.pop(name, None)
         self.proc: subprocess.Popen | None = None
+        self._unread = ""  # output read_until took past the line it waited for
 
     @property
     def url(self) -> str:
@@ -52,6 +53,7 @@ class DevServer:
         return json.loads((self.data_dir / "demo-app.json").read_text())["write_key"]
 
     def start(self) -> "DevServer":
+        self._unread = ""
         self.proc = subprocess.Popen(
             [str(COMMAND), "dev"], env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -59,26 +61,31 @@ class DevServer:
         return self
 
     def read_until(self, text: str, timeout_s: float = 60) -> list[str]:
-        """The server's output lines up to and including the first that holds ``text``; the rest
-        is what ``stop`` returns."""
+        """The server's output lines up to and including the first that holds ``text``. Read from
+        the pipe itself (no buffered readline, which could keep a line that has arrived in its
+        buffer while select waits for more); what came after the line goes to ``stop``'s output."""
         assert self.proc is not None and self.proc.stdout is not None
-        lines: list[str] = []
+        fd, lines, pending = self.proc.stdout.fileno(), [], self._unread
         deadline = time.monotonic() + timeout_s
-        with selectors.DefaultSelector() as waiting:
-            waiting.register(self.proc.stdout, selectors.EVENT_READ)
-            while not lines or text not in lines[-1]:
-                left = deadline - time.monotonic()
-                assert left > 0 and waiting.select(left), f"no line with {text!r} in {timeout_s} s: {lines}"
-                line = self.proc.stdout.readline()
-                assert line, f"the server exited before a line with {text!r}: {lines}"
-                lines.append(line)
-        return lines
+        while True:
+            while "\n" in pending:
+                line, pending = pending.split("\n", 1)
+                lines.append(line + "\n")
+                if text in line:
+                    self._unread = pending
+                    return lines
+            left = deadline - time.monotonic()
+            assert left > 0 and select.select([fd], [], [], left)[0], f"no line with {text!r} in {timeout_s} s: {lines}"
+            chunk = os.read(fd, 65536)
+            assert chunk, f"the server exited before a line with {text!r}: {lines}"
+            pending += chunk.decode(errors="replace")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> str:
         assert self.proc is not None
         self.proc.send_signal(sig)
         output, _ = self.proc.communicate(timeout=30)
         self.proc = None
+        output, self._unread = self._unread + output, ""
         return output
 
     def stack_processes(self) -> list[str]:

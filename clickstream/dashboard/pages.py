@@ -403,10 +403,12 @@ def warm_up(dashboard: Callable[[str, str, str], Response], say: Callable[[str],
     The page's first load asks for its default view (/dashboard/api/panels, no query string).
     The first such request in a process translates and batches every statement (sqlglot), has
     DuckDB prepare them and reads the lake's Parquet footers: about a second more than the next
-    one (bench/bench_cold.py). ``make run`` calls this in a thread as it starts, so the first
-    request a person makes finds all of that done: the statements are the same text for any app,
-    range and instant (the values are bound), and a request made meanwhile waits on the engine's
-    lock, then runs as the second one would. Returns the status; a failure is said, not raised."""
+    one (bench/bench_cold.py). ``make run`` calls this in a thread as it starts, so that the
+    page's first load finds all of that done: the default view at a later instant runs the same
+    statements with other values (tests/unit/test_dashboard_warm_up.py). Another view (an app or
+    a range over another number of months, a filter) composes and prepares its own as before. A
+    request made while this runs shares the machine with it, and its DuckDB statement waits for
+    the engine's lock. Returns the status; a failure is said, not raised."""
     import time
 
     say = say or (lambda line: print(line, flush=True))

@@ -171,9 +171,21 @@ def default_cache_dir(settings: Settings) -> Path:
     return Path(local_value("data_dir")) / "lake-cache" / settings.bucket / prefix
 
 
-@lru_cache(maxsize=8)
+_LAKES = threading.Lock()
+
+
 def local_lake(settings: Settings, cache_dir: Path | None = None) -> LocalLake:
-    """One mirror and DuckDB database per stack and cache directory, per process."""
+    """One mirror and DuckDB database per stack and cache directory, per process.
+
+    Under a lock: two threads asking first at once (``make run``'s dashboard warm-up and a page's
+    request) would otherwise each build one, and what one of them prepared would go with the
+    copy the cache does not keep."""
+    with _LAKES:
+        return _local_lake(settings, cache_dir)
+
+
+@lru_cache(maxsize=8)
+def _local_lake(settings: Settings, cache_dir: Path | None) -> LocalLake:
     root = cache_dir or default_cache_dir(settings)
     return mirrored_lake(Mirror(clients.s3(settings), settings.bucket, settings.lake_prefix, root))
 
