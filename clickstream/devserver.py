@@ -321,7 +321,11 @@ def run() -> None:
         # the first page load then finds the dashboard's statements prepared (pages.warm_up)
         from clickstream.dashboard.pages import warm_up
 
-        threading.Thread(target=warm_up, args=(pages["/dashboard"],), name="dashboard-warm-up", daemon=True).start()
+        def say(line: str) -> None:  # quiet once stopping: a warm-up cut short by Ctrl-C is no failure
+            if not stop.is_set():
+                print(line, flush=True)
+
+        threading.Thread(target=warm_up, args=(pages["/dashboard"], say), name="dashboard-warm-up", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         server.serve_forever()
     except KeyboardInterrupt:
