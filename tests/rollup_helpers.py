@@ -131,6 +131,13 @@ class Lake:
         return rollup.rolled_through(listed("events"), listed("rollup_sessions")) or NOTHING_ROLLED
 
 
+def page_view(event_id: str, visitor: str, day: int, path: str, hour: int = 10) -> dict[str, Any]:
+    """A Firefox page view of ``visitor`` on the lake's day ``day`` at ``hour`` UTC."""
+    at = datetime.combine(DAY0 + timedelta(days=day), datetime.min.time().replace(hour=hour), tzinfo=timezone.utc)
+    return {"event_id": event_id, "app_id": APP, "anonymous_id": visitor, "event_time": at, "event_type": "page_view",
+            "event_name": "page_view", "path": path, "browser": "Firefox", "is_bot": False}  # fmt: skip
+
+
 @st.composite
 def visits(draw: st.DrawFn, visitor: int, counter: list[int]) -> list[dict[str, Any]]:
     bot = visitor % 4 == 3

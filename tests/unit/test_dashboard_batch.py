@@ -18,7 +18,7 @@ from clickstream.dashboard import panels
 from clickstream.dashboard.pages import LakeRunner, handlers
 from clickstream.dashboard.spec import Dataset, load
 from clickstream.lake import directory_lake
-from tests.rollup_helpers import APP, DAY0, DAYS, Lake, histories
+from tests.rollup_helpers import APP, DAY0, DAYS, Lake, histories, page_view
 
 TODAY = date(2025, 3, 28)
 
@@ -171,18 +171,18 @@ def test_the_page_over_a_lake_answers_the_same_batched_and_one_by_one(
         assert run.alone == 0, (extra, run.alone)
 
 
-def _view(event_id: str, visitor: str, day: int, path: str) -> dict[str, Any]:
-    at = datetime.combine(DAY0 + timedelta(days=day), datetime.min.time().replace(hour=10), tzinfo=timezone.utc)
-    return {"event_id": event_id, "app_id": APP, "anonymous_id": visitor, "event_time": at, "event_type": "page_view",
-            "event_name": "page_view", "path": path, "browser": "Firefox", "is_bot": False}  # fmt: skip
-
-
 def test_a_filtered_tile_compares_the_visitors_the_filter_picks_in_each_period_by_its_own_dates(tmp_path: Any):
     """overview_compare filtered runs as two runs of its base (compare_locally), not as one
     statement: there the previous half's filter subquery would take the shown period's dates."""
     # GIVEN a and c viewed /b in the previous period (days 0-3) only, b in the shown one (days 4-7) only
     lake = Lake(
-        tmp_path, [_view("e1", "a", 1, "/b"), _view("e2", "c", 2, "/b"), _view("e3", "b", 5, "/b"), _view("e4", "b", 6, "/demo")]
+        tmp_path,
+        [
+            page_view("e1", "a", 1, "/b"),
+            page_view("e2", "c", 2, "/b"),
+            page_view("e3", "b", 5, "/b"),
+            page_view("e4", "b", 6, "/demo"),
+        ],
     )
     lake.write_events(lake.days())
     lake.roll({DAY0 + timedelta(days=k) for k in range(-1, DAYS + 1)}, 10_000)

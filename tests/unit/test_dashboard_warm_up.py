@@ -16,13 +16,7 @@ from chalicelib.settings import from_env
 from clickstream.dashboard.pages import LakeRunner, handlers, warm_up
 from clickstream.dashboard.spec import SPEC_FILE, Spec, parse
 from clickstream.lake import directory_lake
-from tests.rollup_helpers import APP, DAY0, DAYS, Lake
-
-
-def _view(event_id: str, visitor: str, day: int, hour: int, path: str) -> dict[str, Any]:
-    at = datetime.combine(DAY0 + timedelta(days=day), datetime.min.time().replace(hour=hour), tzinfo=timezone.utc)
-    return {"event_id": event_id, "app_id": APP, "anonymous_id": visitor, "event_time": at, "event_type": "page_view",
-            "event_name": "page_view", "path": path, "browser": "Firefox", "is_bot": False}  # fmt: skip
+from tests.rollup_helpers import APP, DAY0, DAYS, Lake, page_view
 
 
 def _spec() -> Spec:
@@ -37,7 +31,7 @@ def _spec() -> Spec:
 def _lake(root: Path) -> Lake:
     # three visitors over the lake's days (two months), all but the last day rolled up, with the
     # month rows: a running period reads the raw last day and both months' rows
-    lake = Lake(root, [_view(f"e{i}", f"v{i % 3}", i % DAYS, 9 + i % 5, ["/demo", "/b"][i % 2]) for i in range(24)])
+    lake = Lake(root, [page_view(f"e{i}", f"v{i % 3}", i % DAYS, ["/demo", "/b"][i % 2], hour=9 + i % 5) for i in range(24)])
     lake.write_events(lake.days())
     lake.roll({DAY0 + timedelta(days=k) for k in range(DAYS - 1)}, 10_000)
     lake.build_months()
